@@ -1,0 +1,44 @@
+// The one internal message model (DESIGN.md): every wire format decodes into an
+// Envelope and encodes from one.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "codecs/status.h"
+
+namespace ptp {
+
+// The typed PTP standard header (PTP.md §1).
+struct PtpHeader {
+  std::string version;             // x-ptp-version
+  std::string tech_provider_code;  // x-ptp-tech-provider-code
+  std::string trace_id;            // x-ptp-trace-id
+  std::string token;               // x-ptp-token
+  std::string uri;                 // x-ptp-uri
+  std::string session_id;          // x-ptp-session-id
+  std::string source_node_id;      // x-ptp-source-node-id
+  std::string target_node_id;      // x-ptp-target-node-id
+  std::string source_inst_id;      // x-ptp-source-inst-id
+  std::string target_inst_id;      // x-ptp-target-inst-id
+
+  bool operator==(const PtpHeader&) const = default;
+};
+
+// Extension metadata (topic, message code, offset, reply topic, timeout, …) and the
+// gateway's own routing fields (route path), keyed by canonical lower-case name.
+using Metadata = std::map<std::string, std::string>;
+
+// Name/value pairs as they appear on a wire (HTTP headers, gRPC metadata, Kafka headers).
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct Envelope {
+  PtpHeader header;
+  Metadata meta;
+  std::string body;  // whole body for unary exchanges; streams carry chunks separately
+  Status status;     // set on responses
+};
+
+}  // namespace ptp

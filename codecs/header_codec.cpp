@@ -1,0 +1,133 @@
+#include "codecs/header_codec.h"
+
+#include <algorithm>
+#include <array>
+
+namespace ptp {
+namespace {
+
+constexpr std::string_view kPrefix = "x-ptp-";
+
+constexpr std::array kFields{
+    HeaderField{"x-ptp-version", &PtpHeader::version},
+    HeaderField{"x-ptp-tech-provider-code", &PtpHeader::tech_provider_code},
+    HeaderField{"x-ptp-trace-id", &PtpHeader::trace_id},
+    HeaderField{"x-ptp-token", &PtpHeader::token},
+    HeaderField{"x-ptp-uri", &PtpHeader::uri},
+    HeaderField{"x-ptp-session-id", &PtpHeader::session_id},
+    HeaderField{"x-ptp-source-node-id", &PtpHeader::source_node_id},
+    HeaderField{"x-ptp-target-node-id", &PtpHeader::target_node_id},
+    HeaderField{"x-ptp-source-inst-id", &PtpHeader::source_inst_id},
+    HeaderField{"x-ptp-target-inst-id", &PtpHeader::target_inst_id},
+};
+
+struct Alias {
+  std::string_view name;
+  std::string_view canonical;
+};
+
+// Spellings shipped by other implementations (PTP.md §5.3).
+constexpr std::array kAliases{
+    Alias{"x-ptp-from-node-id", "x-ptp-source-node-id"},
+    Alias{"x-ptp-tecn-provider-code", "x-ptp-tech-provider-code"},
+    Alias{"x-ptp-task-session-id", "x-ptp-session-id"},
+    Alias{"x-ptp-topic", "message-topic"},
+};
+
+// Extension metadata, accepted bare or with the x-ptp- prefix.
+constexpr std::array<std::string_view, 14> kExtensions{
+    "message-topic",
+    "message-code",
+    "message-offset",
+    "source-component-name",
+    "target-component-name",
+    "target-method",
+    "instance-id",
+    "timestamp",
+    "message-flag",
+    "message-topic-back",
+    "retry-count",
+    "timeout",
+    "job-id",
+    "message-id",
+};
+
+// The gateway's own routing fields, kept under their prefixed names.
+constexpr std::array<std::string_view, 2> kRouting{"x-ptp-route-path", "x-ptp-hop-count"};
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  std::transform(r.begin(), r.end(), r.begin(), [](unsigned char c) {
+    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  });
+  return r;
+}
+
+// Canonical name for a lower-case wire name, empty when the name is not a PTP field.
+// The result points into the static tables above.
+std::string_view canonical_name(std::string_view n) {
+  for (const auto& a : kAliases)
+    if (n == a.name) return a.canonical;
+  for (const auto& f : kFields)
+    if (n == f.name) return f.name;
+  for (auto r : kRouting)
+    if (n == r) return r;
+  std::string_view bare = n.starts_with(kPrefix) ? n.substr(kPrefix.size()) : n;
+  for (auto e : kExtensions)
+    if (bare == e) return e;
+  return {};
+}
+
+const HeaderField* find_field(std::string_view canonical) {
+  for (const auto& f : kFields)
+    if (canonical == f.name) return &f;
+  return nullptr;
+}
+
+}  // namespace
+
+std::span<const HeaderField> header_fields() { return kFields; }
+
+Status decode_headers(const HeaderList& in, Envelope& out) {
+  // First value seen per canonical field, to catch conflicting spellings.
+  std::map<std::string_view, std::string_view> seen;
+  for (const auto& [raw_name, value] : in) {
+    if (value.empty()) continue;
+    std::string_view canon = canonical_name(lower(raw_name));
+    if (canon.empty()) continue;
+    auto [it, inserted] = seen.emplace(canon, value);
+    if (!inserted) {
+      if (it->second == value) continue;
+      return Status::Error(Code::kBadRequest,
+                           "conflicting values for header " + std::string(canon));
+    }
+    if (const HeaderField* f = find_field(canon))
+      out.header.*(f->member) = value;
+    else
+      out.meta[std::string(canon)] = value;
+  }
+  return Status::Ok();
+}
+
+HeaderList encode_headers(const Envelope& in) {
+  HeaderList out;
+  for (const auto& f : kFields) {
+    const std::string& v = in.header.*(f.member);
+    if (!v.empty()) out.emplace_back(std::string(f.name), v);
+  }
+  for (const auto& [name, value] : in.meta) {
+    if (value.empty()) continue;
+    out.emplace_back(name.starts_with(kPrefix) ? name : std::string(kPrefix) + name, value);
+  }
+  return out;
+}
+
+void header_to_metadata(const Envelope& in, std::map<std::string, std::string>& out) {
+  for (auto& [name, value] : encode_headers(in)) out[std::move(name)] = std::move(value);
+}
+
+Status metadata_to_header(const std::map<std::string, std::string>& in, Envelope& out) {
+  return decode_headers(HeaderList(in.begin(), in.end()), out);
+}
+
+}  // namespace ptp

@@ -1,0 +1,39 @@
+// PTP header fields <-> Envelope (PTP.md §1). One table of names and aliases serves HTTP
+// headers, gRPC metadata and the protobuf metadata map alike.
+#pragma once
+
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "codecs/envelope.h"
+#include "codecs/status.h"
+
+namespace ptp {
+
+// A typed field of the standard header and its canonical wire name.
+struct HeaderField {
+  std::string_view name;  // e.g. "x-ptp-session-id"
+  std::string PtpHeader::*member;
+};
+
+// The ten standard header fields, in canonical (encode) order.
+std::span<const HeaderField> header_fields();
+
+// Fills out.header and out.meta from wire name/value pairs. Names are case-insensitive;
+// the known aliases (x-ptp-from-node-id, x-ptp-tecn-provider-code, x-ptp-task-session-id,
+// x-ptp-topic, x-ptp-timeout, x-ptp-<extension>) are accepted. Unknown headers and empty
+// values are ignored; fields not present in `in` are left unchanged in `out`. The same
+// field given twice with different values is a kBadRequest naming the field.
+Status decode_headers(const HeaderList& in, Envelope& out);
+
+// Canonical names, non-empty fields only: the standard header in header_fields() order,
+// then each meta entry as x-ptp-<name> (names already starting with x-ptp- kept as is).
+HeaderList encode_headers(const Envelope& in);
+
+// The protobuf metadata map uses the same names as the HTTP headers.
+void header_to_metadata(const Envelope& in, std::map<std::string, std::string>& out);
+Status metadata_to_header(const std::map<std::string, std::string>& in, Envelope& out);
+
+}  // namespace ptp

@@ -1,0 +1,78 @@
+#include "codecs/validate.h"
+
+#include <algorithm>
+#include <string>
+
+#include "codecs/header_codec.h"
+
+namespace ptp {
+namespace {
+
+// Which fields each side must send (PTP.md §1 table).
+bool required(std::string PtpHeader::*m, Interface iface) {
+  const bool node_to_node = iface == Interface::kInvoke || iface == Interface::kTransport;
+  if (m == &PtpHeader::tech_provider_code || m == &PtpHeader::trace_id || m == &PtpHeader::token ||
+      m == &PtpHeader::session_id || m == &PtpHeader::target_node_id)
+    return true;
+  if (m == &PtpHeader::version || m == &PtpHeader::uri || m == &PtpHeader::source_node_id)
+    return node_to_node;
+  return false;
+}
+
+bool is_id_field(std::string PtpHeader::*m) {
+  return m == &PtpHeader::trace_id || m == &PtpHeader::session_id ||
+         m == &PtpHeader::source_node_id || m == &PtpHeader::target_node_id ||
+         m == &PtpHeader::source_inst_id || m == &PtpHeader::target_inst_id;
+}
+
+bool has_control_char(std::string_view v) {
+  return std::any_of(v.begin(), v.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7f;
+  });
+}
+
+// Length and character checks shared by header fields and meta values.
+Status check_text(std::string_view what, std::string_view v, const ValidationLimits& lim) {
+  if (v.size() > lim.max_field_length)
+    return Status::Error(Code::kBadRequest, std::string(what) + " is longer than " +
+                                                std::to_string(lim.max_field_length) + " bytes");
+  if (has_control_char(v))
+    return Status::Error(Code::kBadRequest, std::string(what) + " contains a control character");
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool is_valid_id(std::string_view id) {
+  if (id.empty()) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
+  });
+}
+
+Status validate_request(const Envelope& e, Interface iface, const ValidationLimits& lim) {
+  for (const auto& f : header_fields()) {
+    if (required(f.member, iface) && (e.header.*(f.member)).empty())
+      return Status::Error(Code::kBadRequest, "missing required header " + std::string(f.name));
+  }
+  for (const auto& f : header_fields()) {
+    const std::string& v = e.header.*(f.member);
+    if (v.empty()) continue;
+    const std::string what = "header " + std::string(f.name);
+    if (Status s = check_text(what, v, lim); !s.ok()) return s;
+    if (is_id_field(f.member) && !is_valid_id(v))
+      return Status::Error(Code::kBadRequest, what + " has characters outside [A-Za-z0-9._:-]");
+  }
+  for (const auto& [name, value] : e.meta) {
+    if (Status s = check_text("metadata " + name, value, lim); !s.ok()) return s;
+  }
+  if (e.body.size() > lim.max_body_bytes)
+    return Status::Error(Code::kTooLarge, "body of " + std::to_string(e.body.size()) +
+                                              " bytes exceeds the limit of " +
+                                              std::to_string(lim.max_body_bytes) + " bytes");
+  return Status::Ok();
+}
+
+}  // namespace ptp

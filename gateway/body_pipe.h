@@ -1,0 +1,48 @@
+// A chunk pipe between one producer and one consumer living on the same I/O thread
+// (e.g. an HTTP/2 server stream receiving DATA and the upstream stream sending it on).
+// Flow control is end to end: the producer opens its receive window only by what the
+// consumer has taken out (on_consumed), so memory stays bounded by the window sizes.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <string>
+
+#include "codecs/status.h"
+
+namespace ptp {
+
+class BodyPipe {
+ public:
+  // Producer side.
+  void write(std::string chunk);
+  void finish(Status st = Status::Ok());
+  bool cancelled() const { return cancelled_; }
+  void set_on_consumed(std::function<void(size_t)> f) { on_consumed_ = std::move(f); }
+  void set_on_cancel(std::function<void()> f) { on_cancel_ = std::move(f); }
+
+  // Consumer side.
+  size_t read(char* dst, size_t max);  // copies up to max bytes; 0 when empty
+  // Takes the next whole chunk (message boundaries matter for gRPC streams).
+  bool read_chunk(std::string& out);
+  bool drained() const { return finished_ && buffered_ == 0; }
+  bool finished() const { return finished_; }
+  size_t buffered() const { return buffered_; }
+  const Status& status() const { return status_; }
+  void set_on_readable(std::function<void()> f) { on_readable_ = std::move(f); }
+  void cancel();
+
+ private:
+  std::deque<std::string> chunks_;
+  size_t head_offset_ = 0;
+  size_t buffered_ = 0;
+  bool finished_ = false;
+  bool cancelled_ = false;
+  Status status_;
+  std::function<void()> on_readable_;
+  std::function<void(size_t)> on_consumed_;
+  std::function<void()> on_cancel_;
+};
+
+}  // namespace ptp

@@ -1,0 +1,609 @@
+// YAML -> validated Config. Every rejection names the file, the key path and the problem;
+// unknown keys are errors so that a typo never silently falls back to a default.
+#include "gateway/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+
+namespace ptp {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kMaxIdLength = 128;
+constexpr int kMaxViaChain = 8;
+
+// Thrown inside this file only; the entry points turn it into the error string.
+struct ConfigError {
+  std::string path;
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& path, std::string message) {
+  throw ConfigError{path, std::move(message)};
+}
+
+// A value quoted for an error message: printable, bounded in length.
+std::string quote_value(std::string_view s) {
+  constexpr size_t kMax = 80;
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += '?';
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > kMax) out += "...";
+  return out + "\"";
+}
+
+std::string kind_name(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar " + quote_value(n.Scalar());
+    default:
+      return "nothing";
+  }
+}
+
+// A mapping whose keys are checked against the allowed ones (and for duplicates).
+class Section {
+ public:
+  Section(const YAML::Node& node, std::string path, std::initializer_list<std::string_view> allowed)
+      // A missing key yields yaml-cpp's "zombie" node, which throws on inspection: store a
+      // plain null node instead.
+      : node_(node ? node : YAML::Node()), path_(std::move(path)) {
+    if (!node_ || node_.IsNull()) return;  // an absent or empty section: all defaults
+    if (!node_.IsMap()) fail(path_, "expected a mapping, got " + kind_name(node_));
+    std::set<std::string> seen;
+    for (const auto& kv : node_) {
+      if (!kv.first.IsScalar()) fail(path_, "keys must be plain strings");
+      const std::string& key = kv.first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        std::string expected;
+        for (auto a : allowed) expected += (expected.empty() ? "" : ", ") + std::string(a);
+        fail(at(key), "unknown key (expected one of: " + expected + ")");
+      }
+      if (!seen.insert(key).second) fail(at(key), "duplicate key");
+    }
+  }
+
+  const std::string& path() const { return path_; }
+  std::string at(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+  // Present with a non-null value.
+  bool has(std::string_view key) const {
+    if (!node_.IsMap()) return false;
+    YAML::Node v = node_[std::string(key)];
+    return v && !v.IsNull();
+  }
+  YAML::Node get(std::string_view key) const {
+    return node_.IsMap() ? node_[std::string(key)] : YAML::Node();
+  }
+
+  std::optional<std::string> opt_string(std::string_view key) const {
+    if (!node_.IsMap()) return std::nullopt;
+    YAML::Node v = node_[std::string(key)];
+    if (!v) return std::nullopt;
+    if (v.IsNull()) fail(at(key), "missing value");
+    if (!v.IsScalar()) fail(at(key), "expected a string, got " + kind_name(v));
+    return v.Scalar();
+  }
+  std::string string(std::string_view key, std::string def) const {
+    return opt_string(key).value_or(std::move(def));
+  }
+  std::string required_string(std::string_view key) const {
+    auto v = opt_string(key);
+    if (!v) fail(at(key), "required key is missing");
+    if (v->empty()) fail(at(key), "must not be empty");
+    return *v;
+  }
+
+  int64_t integer(std::string_view key, int64_t def, int64_t min, int64_t max) const {
+    auto s = opt_string(key);
+    if (!s) return def;
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+    if (ec != std::errc() || end != s->data() + s->size() || v < min || v > max) {
+      fail(at(key), "expected an integer from " + std::to_string(min) + " to " +
+                        std::to_string(max) + ", got " + quote_value(*s));
+    }
+    return v;
+  }
+
+  bool boolean(std::string_view key, bool def) const {
+    auto s = opt_string(key);
+    if (!s) return def;
+    if (*s == "true" || *s == "True" || *s == "TRUE") return true;
+    if (*s == "false" || *s == "False" || *s == "FALSE") return false;
+    fail(at(key), "expected true or false, got " + quote_value(*s));
+  }
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+};
+
+std::string index_path(const std::string& parent, size_t i) {
+  return parent + "[" + std::to_string(i) + "]";
+}
+
+void check_id(const std::string& path, const std::string& id) {
+  if (id.empty()) fail(path, "must not be empty");
+  if (id.size() > kMaxIdLength) {
+    fail(path, "longer than " + std::to_string(kMaxIdLength) + " characters");
+  }
+  for (char c : id) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok)
+      fail(path, "invalid id " + quote_value(id) + " (allowed characters: A-Z a-z 0-9 . _ : -)");
+  }
+}
+
+bool valid_host(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  return std::none_of(host.begin(), host.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == '/' || c == '[' || c == ']' || c == '@' ||
+           c == '?' || c == '#' || c == 0x7f;
+  });
+}
+
+bool parse_port(std::string_view s, uint16_t& out) {
+  unsigned v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < 1 || v > 65535) return false;
+  out = static_cast<uint16_t>(v);
+  return true;
+}
+
+// "host:port" or "[v6]:port".
+Endpoint parse_host_port(const std::string& path, const std::string& s) {
+  const std::string expected =
+      "expected \"host:port\" with a port from 1 to 65535, got " + quote_value(s);
+  Endpoint ep;
+  std::string_view host, port;
+  if (!s.empty() && s.front() == '[') {
+    size_t close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+      fail(path, expected);
+    }
+    host = std::string_view(s).substr(1, close - 1);
+    port = std::string_view(s).substr(close + 2);
+    if (host.find(':') == std::string_view::npos) fail(path, expected);
+  } else {
+    size_t colon = s.rfind(':');
+    if (colon == std::string::npos) fail(path, expected);
+    host = std::string_view(s).substr(0, colon);
+    port = std::string_view(s).substr(colon + 1);
+    if (host.find(':') != std::string_view::npos)
+      fail(path, expected + " (write IPv6 as [addr]:port)");
+  }
+  if (!valid_host(host) || !parse_port(port, ep.port)) fail(path, expected);
+  ep.host = std::string(host);
+  return ep;
+}
+
+std::chrono::milliseconds positive_ms(const Section& s, std::string_view key,
+                                      std::chrono::milliseconds def) {
+  constexpr int64_t kMaxMs = 24LL * 3600 * 1000;  // one day
+  return std::chrono::milliseconds(s.integer(key, def.count(), 1, kMaxMs));
+}
+
+PeerProtocol protocol(const Section& s, std::string_view key, PeerProtocol def) {
+  auto v = s.opt_string(key);
+  if (!v) return def;
+  PeerProtocol p{};
+  if (!parse_peer_protocol(*v, p)) {
+    fail(s.at(key), "unknown protocol " + quote_value(*v) + " (expected http2, grpc or http1)");
+  }
+  return p;
+}
+
+// Resolves `file` against the config file's directory and checks it can be read.
+class FileResolver {
+ public:
+  explicit FileResolver(fs::path base) : base_(std::move(base)) {}
+
+  std::string path(const std::string& file) const {
+    fs::path p(file);
+    if (p.is_relative() && !base_.empty()) p = base_ / p;
+    return p.lexically_normal().string();
+  }
+
+  std::string readable(const std::string& key_path, const std::string& file) const {
+    if (file.empty()) fail(key_path, "must not be empty");
+    std::string resolved = path(file);
+    std::string shown = quote_value(file);
+    if (resolved != file) shown += " (resolved to " + quote_value(resolved) + ")";
+    std::error_code ec;
+    auto st = fs::status(resolved, ec);
+    if (ec || !fs::exists(st)) fail(key_path, "file " + shown + " does not exist");
+    if (!fs::is_regular_file(st)) fail(key_path, "file " + shown + " is not a regular file");
+    std::ifstream in(resolved, std::ios::binary);
+    if (!in) fail(key_path, "file " + shown + " is not readable");
+    return resolved;
+  }
+
+ private:
+  fs::path base_;
+};
+
+void parse_node_section(const YAML::Node& root, Config& cfg) {
+  Section s(root["node"], "node", {"node_id", "inst_id", "role"});
+  if (!s.has("node_id")) fail("node.node_id", "required key is missing");
+  cfg.node_id = s.required_string("node_id");
+  check_id(s.at("node_id"), cfg.node_id);
+  if (auto inst = s.opt_string("inst_id")) {
+    cfg.inst_id = *inst;
+    check_id(s.at("inst_id"), cfg.inst_id);
+  }
+  std::string role = s.string("role", "edge");
+  if (role == "edge") {
+    cfg.router_role = false;
+  } else if (role == "router") {
+    cfg.router_role = true;
+  } else {
+    fail(s.at("role"), "unknown role " + quote_value(role) + " (expected edge or router)");
+  }
+}
+
+void parse_listen(const YAML::Node& root, const FileResolver& files, Config& cfg) {
+  Section s(root["listen"], "listen", {"address", "port", "tls"});
+  cfg.listen.host = s.string("address", "0.0.0.0");
+  if (!valid_host(cfg.listen.host))
+    fail(s.at("address"), "invalid host " + quote_value(cfg.listen.host));
+  if (!s.has("port")) fail(s.at("port"), "required key is missing");
+  cfg.listen.port = static_cast<uint16_t>(s.integer("port", 0, 1, 65535));
+  if (s.has("tls")) {
+    Section t(s.get("tls"), s.at("tls"), {"cert", "key", "client_ca"});
+    TlsServerConfig tls;
+    if (!t.has("cert")) fail(t.at("cert"), "required key is missing (tls needs cert and key)");
+    if (!t.has("key")) fail(t.at("key"), "required key is missing (tls needs cert and key)");
+    tls.cert_file = files.readable(t.at("cert"), t.required_string("cert"));
+    tls.key_file = files.readable(t.at("key"), t.required_string("key"));
+    if (t.has("client_ca")) {
+      tls.client_ca_file = files.readable(t.at("client_ca"), t.required_string("client_ca"));
+    }
+    cfg.tls = std::move(tls);
+  }
+}
+
+void parse_admin(const YAML::Node& root, Config& cfg) {
+  Section s(root["admin"], "admin", {"address", "port"});
+  cfg.admin.host = s.string("address", "127.0.0.1");
+  if (!valid_host(cfg.admin.host))
+    fail(s.at("address"), "invalid host " + quote_value(cfg.admin.host));
+  // Port 0 (or no admin section): the admin listener is disabled.
+  cfg.admin.port = static_cast<uint16_t>(s.integer("port", 0, 0, 65535));
+  if (cfg.admin.port != 0 && cfg.admin.port == cfg.listen.port) {
+    fail(s.at("port"), "must differ from listen.port (" + std::to_string(cfg.listen.port) + ")");
+  }
+}
+
+void parse_limits(const YAML::Node& root, Config& cfg) {
+  Section s(root["limits"], "limits",
+            {"max_body_bytes", "max_header_bytes", "max_field_length", "max_hops",
+             "max_concurrent_streams"});
+  LimitsConfig& l = cfg.limits;
+  constexpr int64_t kU32 = 0xffffffffLL;
+  l.max_body_bytes = static_cast<uint64_t>(
+      s.integer("max_body_bytes", static_cast<int64_t>(l.max_body_bytes), 1, 1LL << 40));
+  l.max_header_bytes = static_cast<uint64_t>(
+      s.integer("max_header_bytes", static_cast<int64_t>(l.max_header_bytes), 1024, 16LL << 20));
+  l.max_field_length =
+      static_cast<uint32_t>(s.integer("max_field_length", l.max_field_length, 16, 1 << 20));
+  l.max_hops = static_cast<uint32_t>(s.integer("max_hops", l.max_hops, 1, 64));
+  l.max_concurrent_streams =
+      static_cast<uint32_t>(s.integer("max_concurrent_streams", l.max_concurrent_streams, 1, kU32));
+}
+
+void parse_auth(const YAML::Node& root, Config& cfg) {
+  Section s(root["auth"], "auth", {"enabled", "max_clock_skew_s", "node_keys"});
+  AuthConfig& a = cfg.auth;
+  a.enabled = s.boolean("enabled", a.enabled);
+  a.max_clock_skew =
+      std::chrono::seconds(s.integer("max_clock_skew_s", a.max_clock_skew.count(), 0, 24 * 3600));
+  YAML::Node keys = s.get("node_keys");
+  const std::string kpath = s.at("node_keys");
+  if (keys && !keys.IsNull()) {
+    if (!keys.IsMap()) fail(kpath, "expected a mapping of node id to key, got " + kind_name(keys));
+    for (const auto& kv : keys) {
+      if (!kv.first.IsScalar()) fail(kpath, "keys must be node ids");
+      const std::string& node = kv.first.Scalar();
+      const std::string path = kpath + "." + node;
+      check_id(path, node);
+      // Never quote the value: it is a secret.
+      if (!kv.second.IsScalar()) fail(path, "expected a string key, got a non-scalar value");
+      if (kv.second.Scalar().empty()) fail(path, "key must not be empty");
+      if (!a.node_keys.emplace(node, kv.second.Scalar()).second) fail(path, "duplicate node id");
+    }
+  }
+  if (a.enabled && a.node_keys.empty()) {
+    fail(kpath, "no keys configured while auth.enabled is true (every request would be refused)");
+  }
+}
+
+TlsClientConfig parse_client_tls(const Section& peer, const FileResolver& files,
+                                 const Endpoint& address) {
+  Section s(peer.get("tls"), peer.at("tls"),
+            {"enabled", "ca", "cert", "key", "server_name", "verify"});
+  TlsClientConfig t;
+  // Writing a tls section means TLS unless it says enabled: false.
+  t.enabled = s.boolean("enabled", true);
+  t.verify = s.boolean("verify", true);
+  t.server_name = s.string("server_name", "");
+  bool has_cert = s.has("cert"), has_key = s.has("key");
+  if (has_cert != has_key) {
+    fail(s.at(has_cert ? "key" : "cert"), "required key is missing (cert and key go together)");
+  }
+  if (t.enabled) {
+    if (s.has("ca")) t.ca_file = files.readable(s.at("ca"), s.required_string("ca"));
+    if (has_cert) {
+      t.cert_file = files.readable(s.at("cert"), s.required_string("cert"));
+      t.key_file = files.readable(s.at("key"), s.required_string("key"));
+    }
+    if (t.server_name.empty()) t.server_name = address.host;
+  } else {
+    t.ca_file = s.string("ca", "");
+    t.cert_file = s.string("cert", "");
+    t.key_file = s.string("key", "");
+  }
+  return t;
+}
+
+void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg) {
+  YAML::Node list = root["peers"];
+  if (!list || list.IsNull()) return;
+  if (!list.IsSequence()) fail("peers", "expected a list, got " + kind_name(list));
+  for (size_t i = 0; i < list.size(); ++i) {
+    Section s(list[i], index_path("peers", i),
+              {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms",
+               "connect_timeout_ms", "keepalive_ms", "tls"});
+    if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
+    PeerConfig p;
+    p.node_id = s.required_string("node_id");
+    check_id(s.at("node_id"), p.node_id);
+    if (p.node_id == cfg.node_id)
+      fail(s.at("node_id"), quote_value(p.node_id) + " is this node's own id");
+    if (auto inst = s.opt_string("inst_id")) {
+      p.inst_id = *inst;
+      check_id(s.at("inst_id"), p.inst_id);
+    }
+    bool has_address = s.has("address"), has_via = s.has("via");
+    if (has_address == has_via) {
+      fail(s.path(),
+           "a peer needs exactly one of address (a direct neighbour) or via (reached "
+           "through another peer)");
+    }
+    if (has_address) {
+      p.address = parse_host_port(s.at("address"), s.required_string("address"));
+      p.protocol = protocol(s, "protocol", p.protocol);
+      p.timeout = positive_ms(s, "timeout_ms", p.timeout);
+      p.connect_timeout = positive_ms(s, "connect_timeout_ms", p.connect_timeout);
+      p.keepalive = positive_ms(s, "keepalive_ms", p.keepalive);
+      if (s.has("tls")) p.tls = parse_client_tls(s, files, *p.address);
+    } else {
+      p.via = s.required_string("via");
+      check_id(s.at("via"), p.via);
+      for (auto key : {"protocol", "timeout_ms", "connect_timeout_ms", "keepalive_ms", "tls"}) {
+        if (s.get(key)) {
+          fail(s.at(key), "only allowed on a peer with an address (this peer is reached via " +
+                              quote_value(p.via) + ", whose settings apply)");
+        }
+      }
+    }
+    cfg.peers.push_back(std::move(p));
+  }
+}
+
+void parse_local_services(const YAML::Node& root, Config& cfg) {
+  YAML::Node list = root["local_services"];
+  if (!list || list.IsNull()) return;
+  if (!list.IsSequence()) fail("local_services", "expected a list, got " + kind_name(list));
+  for (size_t i = 0; i < list.size(); ++i) {
+    Section s(list[i], index_path("local_services", i),
+              {"uri", "address", "protocol", "path", "timeout_ms"});
+    if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
+    LocalServiceConfig svc;
+    svc.uri_pattern = s.required_string("uri");
+    svc.address = parse_host_port(s.at("address"), s.required_string("address"));
+    svc.protocol = protocol(s, "protocol", svc.protocol);
+    svc.path = s.string("path", svc.path);
+    if (svc.path.empty() || svc.path.front() != '/') {
+      fail(s.at("path"), "must start with '/', got " + quote_value(svc.path));
+    }
+    svc.timeout = positive_ms(s, "timeout_ms", svc.timeout);
+    for (size_t j = 0; j < cfg.local_services.size(); ++j) {
+      if (cfg.local_services[j].uri_pattern == svc.uri_pattern) {
+        fail(s.at("uri"), "duplicate pattern " + quote_value(svc.uri_pattern) + " (also " +
+                              index_path("local_services", j) + ")");
+      }
+    }
+    cfg.local_services.push_back(std::move(svc));
+  }
+}
+
+void parse_log(const YAML::Node& root, const FileResolver& files, Config& cfg) {
+  Section s(root["log"], "log", {"level", "file"});
+  cfg.log.level = s.string("level", cfg.log.level);
+  static constexpr std::string_view kLevels[] = {"debug", "info", "warn", "error"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), cfg.log.level) == std::end(kLevels)) {
+    fail(s.at("level"),
+         "unknown level " + quote_value(cfg.log.level) + " (expected debug, info, warn or error)");
+  }
+  std::string file = s.string("file", "");
+  if (!file.empty()) cfg.log.file = files.path(file);
+}
+
+// Cross references between peers, checked once all of them are known.
+void check_peer_references(Config& cfg) {
+  for (size_t i = 0; i < cfg.peers.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (cfg.peers[j].node_id == cfg.peers[i].node_id) {
+        fail(index_path("peers", i) + ".node_id", "duplicate peer " +
+                                                      quote_value(cfg.peers[i].node_id) +
+                                                      " (also " + index_path("peers", j) + ")");
+      }
+    }
+  }
+  for (size_t i = 0; i < cfg.peers.size(); ++i) {
+    if (cfg.peers[i].via.empty()) continue;
+    const std::string path = index_path("peers", i) + ".via";
+    std::string chain = cfg.peers[i].node_id;
+    const PeerConfig* p = &cfg.peers[i];
+    for (int depth = 0; !p->address; ++depth) {
+      if (depth >= kMaxViaChain) {
+        fail(path, "via chain longer than " + std::to_string(kMaxViaChain) + ": " + chain);
+      }
+      const PeerConfig* next = find_peer(cfg, p->via);
+      if (!next) {
+        if (p->via == cfg.node_id) fail(path, "names this node itself (" + chain + ")");
+        fail(path,
+             "no peer " + quote_value(p->via) + " is configured (" + chain + " -> " + p->via + ")");
+      }
+      chain += " -> " + next->node_id;
+      if (next == &cfg.peers[i]) fail(path, "via cycle: " + chain);
+      p = next;
+    }
+  }
+  if (!cfg.default_route.empty()) {
+    check_id("default_route", cfg.default_route);
+    if (!find_peer(cfg, cfg.default_route)) {
+      fail("default_route", "no peer " + quote_value(cfg.default_route) + " is configured");
+    }
+  }
+}
+
+Config parse_root(const YAML::Node& root, const FileResolver& files) {
+  if (!root || root.IsNull()) fail("", "the configuration is empty (node.node_id is required)");
+  Section top(root, "",
+              {"node", "listen", "admin", "io_threads", "reload_poll_ms", "limits", "auth", "peers",
+               "default_route", "local_services", "log"});
+  if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
+  Config cfg;
+  parse_node_section(root, cfg);
+  parse_listen(root, files, cfg);
+  parse_admin(root, cfg);
+  cfg.io_threads = static_cast<unsigned>(top.integer("io_threads", 0, 0, 256));
+  cfg.reload_poll = positive_ms(top, "reload_poll_ms", cfg.reload_poll);
+  parse_limits(root, cfg);
+  parse_auth(root, cfg);
+  parse_peers(root, files, cfg);
+  cfg.default_route = top.string("default_route", "");
+  parse_local_services(root, cfg);
+  parse_log(root, files, cfg);
+  check_peer_references(cfg);
+  return cfg;
+}
+
+}  // namespace
+
+std::string_view protocol_name(PeerProtocol p) {
+  switch (p) {
+    case PeerProtocol::kHttp2:
+      return "http2";
+    case PeerProtocol::kGrpc:
+      return "grpc";
+    case PeerProtocol::kHttp1:
+      return "http1";
+  }
+  return "unknown";
+}
+
+bool parse_peer_protocol(std::string_view name, PeerProtocol& out) {
+  for (auto p : {PeerProtocol::kHttp2, PeerProtocol::kGrpc, PeerProtocol::kHttp1}) {
+    if (name == protocol_name(p)) {
+      out = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+const PeerConfig* find_peer(const Config& cfg, std::string_view node_id) {
+  for (const auto& p : cfg.peers) {
+    if (p.node_id == node_id) return &p;
+  }
+  return nullptr;
+}
+
+const PeerConfig* next_hop_for(const Config& cfg, const PeerConfig& peer) {
+  const PeerConfig* p = &peer;
+  // Bounded even for configs that did not go through validation.
+  for (size_t depth = 0; p && !p->address; ++depth) {
+    if (depth > cfg.peers.size()) return nullptr;
+    p = find_peer(cfg, p->via);
+  }
+  return p;
+}
+
+ConfigPtr parse_config_text(const std::string& yaml, const std::string& source_name,
+                            std::string& error) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    std::ostringstream msg;
+    msg << source_name << ": ";
+    if (!e.mark.is_null()) {
+      msg << "line " << e.mark.line + 1 << ", column " << e.mark.column + 1 << ": ";
+    }
+    msg << "YAML syntax error: " << e.msg;
+    error = msg.str();
+    return nullptr;
+  }
+  try {
+    FileResolver files(fs::path(source_name).parent_path());
+    auto cfg = std::make_shared<Config>(parse_root(root, files));
+    cfg->source_path = source_name;
+    return cfg;
+  } catch (const ConfigError& e) {
+    error = source_name + ": " + (e.path.empty() ? "" : e.path + ": ") + e.message;
+  } catch (const YAML::Exception& e) {
+    error = source_name + ": invalid YAML structure: " + e.msg;
+  }
+  return nullptr;
+}
+
+ConfigPtr load_config(const std::string& path, std::string& error) {
+  std::error_code dir_ec;
+  if (fs::is_directory(path, dir_ec)) {
+    error = path + ": cannot read the configuration file (it is a directory)";
+    return nullptr;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    bool exists = fs::exists(path, ec);
+    error = path + ": cannot read the configuration file (" +
+            (exists ? "permission denied or not a file" : "no such file") + ")";
+    return nullptr;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    error = path + ": error while reading the configuration file";
+    return nullptr;
+  }
+  return parse_config_text(text.str(), path, error);
+}
+
+}  // namespace ptp

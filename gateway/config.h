@@ -1,0 +1,116 @@
+// The gateway's configuration: parsed and validated from YAML into an immutable value
+// (DESIGN.md "Config is a value"). docs/configuration.md documents every key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ptp {
+
+enum class PeerProtocol { kHttp2, kGrpc, kHttp1 };
+
+struct TlsServerConfig {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // non-empty: require and verify client certificates (mTLS)
+};
+
+struct TlsClientConfig {
+  bool enabled = false;
+  std::string ca_file;    // verify the peer against this CA (empty: system default)
+  std::string cert_file;  // client certificate for mTLS (optional)
+  std::string key_file;
+  std::string server_name;  // SNI and name to verify (default: host of the address)
+  bool verify = true;
+};
+
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const { return host + ":" + std::to_string(port); }
+};
+
+struct PeerConfig {
+  std::string node_id;
+  std::string inst_id;              // optional: routes by target institution as fallback
+  std::optional<Endpoint> address;  // direct next hop ...
+  std::string via;                  // ... or reached through another peer (node id)
+  PeerProtocol protocol = PeerProtocol::kHttp2;
+  std::chrono::milliseconds timeout{30000};
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds keepalive{30000};  // HTTP/2 PING interval on idle connections
+  TlsClientConfig tls;
+};
+
+struct LocalServiceConfig {
+  std::string uri_pattern;  // x-ptp-uri glob, '*' matches any run of characters
+  Endpoint address;
+  PeerProtocol protocol = PeerProtocol::kHttp1;
+  std::string path = "/";  // HTTP path (grpc: full method path)
+  std::chrono::milliseconds timeout{30000};
+};
+
+struct AuthConfig {
+  bool enabled = true;
+  // Token keys by claimed source node id (see docs/security.md for the token scheme).
+  std::map<std::string, std::string> node_keys;
+  std::chrono::seconds max_clock_skew{300};
+};
+
+struct LimitsConfig {
+  uint64_t max_body_bytes = 64ull << 20;  // unary bodies (invoke, push)
+  uint64_t max_header_bytes = 64 << 10;   // all headers of one request
+  uint32_t max_field_length = 1024;       // any single PTP header field
+  uint32_t max_hops = 8;
+  uint32_t max_concurrent_streams = 1000;
+};
+
+struct LogConfig {
+  std::string level = "info";  // debug, info, warn, error
+  std::string file;            // empty: stderr
+};
+
+struct Config {
+  std::string source_path;  // file it was read from
+  std::string node_id;
+  std::string inst_id;
+  bool router_role = false;  // forwards between peers for other nodes
+  Endpoint listen;
+  std::optional<TlsServerConfig> tls;
+  Endpoint admin;
+  unsigned io_threads = 0;  // 0: one per core
+  std::chrono::milliseconds reload_poll{1000};
+  LimitsConfig limits;
+  AuthConfig auth;
+  std::vector<PeerConfig> peers;
+  std::string default_route;  // peer node id used when no peer matches
+  std::vector<LocalServiceConfig> local_services;
+  LogConfig log;
+};
+
+using ConfigPtr = std::shared_ptr<const Config>;
+
+// Parses and validates; on failure returns nullptr and sets `error` to a precise
+// message naming the file, the key path and what is wrong.
+ConfigPtr load_config(const std::string& path, std::string& error);
+ConfigPtr parse_config_text(const std::string& yaml, const std::string& source_name,
+                            std::string& error);
+
+// "http2", "grpc", "http1".
+std::string_view protocol_name(PeerProtocol p);
+// Accepts exactly the names protocol_name() returns; false otherwise.
+bool parse_peer_protocol(std::string_view name, PeerProtocol& out);
+
+// The peer entry with this node id, or nullptr.
+const PeerConfig* find_peer(const Config& cfg, std::string_view node_id);
+// The neighbour a message for `peer` is sent to: `peer` itself when it has an address,
+// otherwise the end of its `via` chain. nullptr only for configs that bypassed validation.
+const PeerConfig* next_hop_for(const Config& cfg, const PeerConfig& peer);
+
+}  // namespace ptp

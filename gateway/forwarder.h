@@ -1,0 +1,50 @@
+// Sends a Request on to its next hop — a peer gateway or a local service — encoded in
+// the protocol that hop's route names, and turns the answer back into a Response.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "gateway/config.h"
+#include "gateway/exchange.h"
+
+namespace ptp {
+
+class UpstreamPool;
+class Http1ClientPool;
+
+struct UpstreamTarget {
+  std::string name;  // peer node id or "service <pattern>", for errors and metrics
+  Endpoint endpoint;
+  PeerProtocol protocol = PeerProtocol::kHttp2;
+  std::string path;  // HTTP path or gRPC method path
+  TlsClientConfig tls;
+  std::chrono::milliseconds timeout{30000};
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds keepalive{30000};
+};
+
+UpstreamTarget target_for_peer(const PeerConfig& p, Interface iface);
+UpstreamTarget target_for_service(const LocalServiceConfig& s);
+
+class Forwarder {
+ public:
+  Forwarder(UpstreamPool& h2, Http1ClientPool& h1, std::string node_id, uint64_t max_body_bytes)
+      : h2_(h2), h1_(h1), node_id_(std::move(node_id)), max_body_(max_body_bytes) {}
+  void forward(Request req, const UpstreamTarget& target, Responder done);
+
+ private:
+  void forward_h2(Request req, const UpstreamTarget& target, Responder done);
+  void forward_http1(Request req, const UpstreamTarget& target, Responder done);
+
+  UpstreamPool& h2_;
+  Http1ClientPool& h1_;
+  std::string node_id_;
+  uint64_t max_body_;
+};
+
+// Maps an upstream HTTP answer (status, headers, body) onto a Response.
+Response response_from_http(int http_status, HeaderList headers, std::string body,
+                            const std::string& hop_name);
+
+}  // namespace ptp

@@ -1,0 +1,102 @@
+#include "gateway/h2_connection.h"
+
+#include <boost/asio/post.hpp>
+
+namespace ptp {
+
+std::vector<nghttp2_nv> make_nv(const HeaderList& headers) {
+  std::vector<nghttp2_nv> nv;
+  nv.reserve(headers.size());
+  for (const auto& [k, v] : headers) {
+    nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(k.data())),
+                            reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), k.size(),
+                            v.size(), NGHTTP2_NV_FLAG_NONE});
+  }
+  return nv;
+}
+
+H2Connection::H2Connection(std::unique_ptr<ByteStream> io)
+    : io_(std::move(io)), read_buf_(64 * 1024) {}
+
+void H2Connection::start_io(std::string_view already_read) {
+  if (!already_read.empty() &&
+      !feed(reinterpret_cast<const uint8_t*>(already_read.data()), already_read.size()))
+    return;
+  do_write();
+  do_read();
+}
+
+bool H2Connection::feed(const uint8_t* data, size_t n) {
+  ssize_t rv = nghttp2_session_mem_recv(session_.get(), data, n);
+  if (rv < 0) {
+    // nghttp2 has queued a GOAWAY for protocol errors; flush it before closing.
+    do_write();
+    terminate(std::string("HTTP/2 protocol error: ") + nghttp2_strerror(static_cast<int>(rv)));
+    return false;
+  }
+  return true;
+}
+
+void H2Connection::do_read() {
+  if (closed_) return;
+  io_->async_read_some(
+      boost::asio::buffer(read_buf_),
+      [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+        if (self->closed_) return;
+        if (ec) {
+          self->terminate(ec == boost::asio::error::eof ? "peer closed" : ec.message());
+          return;
+        }
+        if (!self->feed(self->read_buf_.data(), n)) return;
+        self->do_write();
+        self->do_read();
+      });
+}
+
+void H2Connection::signal_write() {
+  if (write_scheduled_ || closed_) return;
+  write_scheduled_ = true;
+  boost::asio::post(io_->executor(), [self = shared_from_this()] {
+    self->write_scheduled_ = false;
+    self->do_write();
+  });
+}
+
+void H2Connection::do_write() {
+  if (writing_ || closed_) return;
+  write_buf_.clear();
+  while (write_buf_.size() < (256u << 10)) {
+    const uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(session_.get(), &data);
+    if (n < 0) {
+      terminate(std::string("HTTP/2 send error: ") + nghttp2_strerror(static_cast<int>(n)));
+      return;
+    }
+    if (n == 0) break;
+    write_buf_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  if (write_buf_.empty()) {
+    if (!nghttp2_session_want_read(session_.get()) && !nghttp2_session_want_write(session_.get()))
+      terminate("connection finished");
+    return;
+  }
+  writing_ = true;
+  io_->async_write(boost::asio::buffer(write_buf_),
+                   [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                     self->writing_ = false;
+                     if (ec) {
+                       self->terminate("write failed: " + ec.message());
+                       return;
+                     }
+                     self->do_write();
+                   });
+}
+
+void H2Connection::terminate(const std::string& why) {
+  if (closed_) return;
+  closed_ = true;
+  io_->close();
+  on_connection_closed(why);
+}
+
+}  // namespace ptp

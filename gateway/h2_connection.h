@@ -1,0 +1,64 @@
+// One HTTP/2 connection driven by nghttp2's memory API over a ByteStream. The server
+// and client sessions derive from it; it owns the read/write loop.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codecs/envelope.h"
+#include "gateway/byte_stream.h"
+
+namespace ptp {
+
+struct NgSessionDeleter {
+  void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
+};
+using NgSessionPtr = std::unique_ptr<nghttp2_session, NgSessionDeleter>;
+
+// nghttp2 name/value array that points into `headers` (which must outlive it).
+std::vector<nghttp2_nv> make_nv(const HeaderList& headers);
+
+// Flow-control windows: large enough for ~1 GB/s on loopback, small enough to bound
+// memory per stream and connection.
+constexpr int32_t kStreamWindow = 8 << 20;
+constexpr int32_t kConnectionWindow = 64 << 20;
+
+class H2Connection : public std::enable_shared_from_this<H2Connection> {
+ public:
+  virtual ~H2Connection() = default;
+  H2Connection(const H2Connection&) = delete;
+  H2Connection& operator=(const H2Connection&) = delete;
+
+  // Schedules sending whatever nghttp2 has queued. Safe to call from any callback of
+  // any session on this thread: the actual send runs from a posted handler.
+  void signal_write();
+  bool closed() const { return closed_; }
+  nghttp2_session* session() const { return session_.get(); }
+  boost::asio::any_io_executor executor() { return io_->executor(); }
+  // Closes the socket; on_connection_closed runs once.
+  void terminate(const std::string& why);
+
+ protected:
+  explicit H2Connection(std::unique_ptr<ByteStream> io);
+  void start_io(std::string_view already_read);
+  virtual void on_connection_closed(const std::string& why) = 0;
+  NgSessionPtr session_;
+
+ private:
+  void do_read();
+  void do_write();
+  bool feed(const uint8_t* data, size_t n);
+
+  std::unique_ptr<ByteStream> io_;
+  std::vector<uint8_t> read_buf_;
+  std::string write_buf_;
+  bool writing_ = false;
+  bool write_scheduled_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace ptp

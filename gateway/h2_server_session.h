@@ -1,0 +1,62 @@
+// Server side of an HTTP/2 connection: plain HTTP/2 requests to /v1/interconn/chan/*
+// and gRPC calls to the PTP services, decoded into Requests for the Dispatcher.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "codecs/grpc_frame.h"
+#include "gateway/exchange.h"
+#include "gateway/h2_connection.h"
+
+namespace ptp {
+
+struct H2ServerSettings {
+  uint64_t max_body_bytes = 64ull << 20;
+  uint64_t max_header_bytes = 64 << 10;
+  uint32_t max_concurrent_streams = 1000;
+  std::string node_id;  // names this hop in errors
+};
+
+class H2ServerSession final : public H2Connection {
+ public:
+  static std::shared_ptr<H2ServerSession> start(std::unique_ptr<ByteStream> io,
+                                                std::string_view already_read,
+                                                Dispatcher& dispatcher, H2ServerSettings settings,
+                                                std::string remote);
+  struct Stream;  // one request/response exchange
+
+  // nghttp2 callbacks (public so the C trampolines can reach them).
+  int on_begin_headers(int32_t id);
+  int on_header(int32_t id, std::string_view name, std::string_view value);
+  int on_frame_recv(const nghttp2_frame* frame);
+  int on_data(int32_t id, const uint8_t* data, size_t len);
+  int on_stream_close(int32_t id, uint32_t error_code);
+  ssize_t read_body(int32_t id, uint8_t* buf, size_t len, uint32_t* flags);
+
+  H2ServerSession(std::unique_ptr<ByteStream> io, Dispatcher& d, H2ServerSettings s,
+                  std::string remote);
+  ~H2ServerSession() override;
+
+ protected:
+  void on_connection_closed(const std::string& why) override;
+
+ private:
+  void init_session();
+  void request_complete_headers(Stream& s);
+  void dispatch(Stream& s);
+  void respond(int32_t id, Response r);
+  void respond_error(Stream& s, Status st);
+  void submit_response(Stream& s);
+  void submit_grpc_trailers(Stream& s, const Status& st);
+  Stream* find(int32_t id);
+
+  Dispatcher& dispatcher_;
+  H2ServerSettings settings_;
+  std::string remote_;
+  std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+};
+
+}  // namespace ptp

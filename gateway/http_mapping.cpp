@@ -1,0 +1,179 @@
+#include "gateway/http_mapping.h"
+
+#include <array>
+#include <cstdio>
+#include <utility>
+
+#include "codecs/header_codec.h"
+
+namespace ptp {
+namespace {
+
+constexpr std::string_view kChanPrefix = "/v1/interconn/chan/";
+
+constexpr std::array kInterfaces{Interface::kInvoke, Interface::kTransport, Interface::kPush,
+                                 Interface::kPop,    Interface::kPeek,      Interface::kRelease};
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto la = static_cast<unsigned char>(a[i]), lb = static_cast<unsigned char>(b[i]);
+    if (la >= 'A' && la <= 'Z') la += 'a' - 'A';
+    if (lb >= 'A' && lb <= 'Z') lb += 'a' - 'A';
+    if (la != lb) return false;
+  }
+  return true;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += ch;  // UTF-8 bytes pass through unchanged
+        }
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
+std::optional<Interface> interface_for_path(std::string_view target) {
+  if (auto q = target.find_first_of("?#"); q != std::string_view::npos)
+    target = target.substr(0, q);
+  if (!target.starts_with(kChanPrefix)) return std::nullopt;
+  target.remove_prefix(kChanPrefix.size());
+  for (Interface i : kInterfaces)
+    if (target == interface_name(i)) return i;
+  return std::nullopt;
+}
+
+std::string interface_path(Interface i) {
+  return std::string(kChanPrefix) + std::string(interface_name(i));
+}
+
+std::string sanitize_header_value(std::string_view v, size_t max_chars) {
+  std::string out(v.substr(0, max_chars));
+  for (char& ch : out) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) ch = ' ';
+  }
+  // Leading or trailing whitespace is not preserved by HTTP parsers; trim it ourselves.
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  size_t lead = out.find_first_not_of(' ');
+  out.erase(0, lead == std::string::npos ? out.size() : lead);
+  return out;
+}
+
+HeaderList response_headers(const Response& r) {
+  HeaderList out;
+  const Status& st = r.env.status;
+  out.emplace_back(std::string(kPtpCodeHeader), code_string(st.code));
+  if (!st.ok()) {
+    std::string msg =
+        sanitize_header_value(st.message.empty() ? std::string(describe(st.code)) : st.message);
+    if (!msg.empty()) out.emplace_back(std::string(kPtpMessageHeader), std::move(msg));
+    std::string hop = sanitize_header_value(st.hop);
+    if (!hop.empty()) out.emplace_back(std::string(kPtpHopHeader), std::move(hop));
+  }
+  // Only the correlation ids travel back; the rest of the header belongs to the request.
+  Envelope ids;
+  ids.header.trace_id = r.env.header.trace_id;
+  ids.header.session_id = r.env.header.session_id;
+  for (auto& h : encode_headers(ids)) out.push_back(std::move(h));
+  for (const auto& h : r.extra_headers) out.push_back(h);
+  return out;
+}
+
+std::string error_body_json(const Status& s) {
+  std::string out = "{\"code\":";
+  append_json_string(out, code_string(s.code));
+  out += ",\"message\":";
+  append_json_string(out, s.message.empty() ? std::string(describe(s.code)) : s.message);
+  out += ",\"hop\":";
+  append_json_string(out, s.hop);
+  out += '}';
+  return out;
+}
+
+int response_http_status(const Response& r) {
+  return r.env.status.ok() ? 200 : http_status(r.env.status.code);
+}
+
+Status status_from_http(int status, const HeaderList& headers) {
+  const std::string* code_value = nullptr;
+  const std::string* message = nullptr;
+  const std::string* hop = nullptr;
+  for (const auto& [name, value] : headers) {
+    if (iequals(name, kPtpCodeHeader)) code_value = &value;
+    if (iequals(name, kPtpMessageHeader)) message = &value;
+    if (iequals(name, kPtpHopHeader)) hop = &value;
+  }
+  Code c = Code::kOk;
+  if (code_value && parse_code(*code_value, c)) {
+    if (c == Code::kOk) return Status::Ok();
+    return Status::Error(c, message ? *message : std::string(), hop ? *hop : std::string());
+  }
+  if (status >= 200 && status < 300) return Status::Ok();
+  switch (status) {
+    case 400:
+      c = Code::kBadRequest;
+      break;
+    case 401:
+    case 403:
+      c = Code::kForbidden;
+      break;
+    case 404:
+      c = Code::kNotFound;
+      break;
+    case 413:
+      c = Code::kTooLarge;
+      break;
+    case 408:
+    case 504:
+      c = Code::kTimeout;
+      break;
+    case 429:
+      c = Code::kBufferFull;
+      break;
+    case 502:
+      c = Code::kUnreachable;
+      break;
+    case 503:
+      c = Code::kNoInstance;
+      break;
+    default:
+      c = status >= 500 ? Code::kSystemError : Code::kBadRequest;
+  }
+  return Status::Error(c, "HTTP status " + std::to_string(status));
+}
+
+}  // namespace ptp

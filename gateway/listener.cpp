@@ -1,0 +1,208 @@
+#include "gateway/listener.h"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/read.hpp>
+#include <cstring>
+#include <stdexcept>
+
+#include "gateway/h2_server_session.h"
+#include "gateway/http1_server_session.h"
+#include "gateway/json_log.h"
+
+namespace ptp {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+// ALPN: prefer h2, fall back to http/1.1.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void*) {
+  for (std::string_view want : {std::string_view("h2"), std::string_view("http/1.1")}) {
+    for (unsigned i = 0; i < inlen;) {
+      unsigned len = in[i];
+      if (i + 1 + len > inlen) break;
+      if (len == want.size() && std::memcmp(in + i + 1, want.data(), len) == 0) {
+        *out = in + i + 1;
+        *outlen = static_cast<unsigned char>(len);
+        return SSL_TLSEXT_ERR_OK;
+      }
+      i += 1 + len;
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+std::string remote_of(const tcp::socket& s) {
+  boost::system::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  return ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// Reads until the first bytes tell HTTP/2 preface from HTTP/1.1.
+struct Sniffer : std::enable_shared_from_this<Sniffer> {
+  tcp::socket socket;
+  std::string seen;
+  std::array<char, 24> buf{};
+  std::function<void(tcp::socket, std::string, bool)> done;
+  explicit Sniffer(tcp::socket s) : socket(std::move(s)) {}
+  void read() {
+    socket.async_read_some(asio::buffer(buf), [self = shared_from_this()](
+                                                  const boost::system::error_code& ec, size_t n) {
+      if (ec) return;  // closed before saying anything
+      self->seen.append(self->buf.data(), n);
+      size_t k = std::min(self->seen.size(), kPreface.size());
+      bool prefix_ok = self->seen.compare(0, k, kPreface.substr(0, k)) == 0;
+      if (!prefix_ok || self->seen.size() >= kPreface.size()) {
+        self->done(std::move(self->socket), std::move(self->seen), prefix_ok);
+        return;
+      }
+      self->read();
+    });
+  }
+};
+
+Http1Limits http1_limits(const Config& cfg) {
+  Http1Limits l;
+  l.max_body_bytes = cfg.limits.max_body_bytes;
+  l.max_header_bytes = static_cast<uint32_t>(cfg.limits.max_header_bytes);
+  l.node_id = cfg.node_id;
+  return l;
+}
+
+H2ServerSettings h2_settings(const Config& cfg) {
+  H2ServerSettings s;
+  s.max_body_bytes = cfg.limits.max_body_bytes;
+  s.max_header_bytes = cfg.limits.max_header_bytes;
+  s.max_concurrent_streams = cfg.limits.max_concurrent_streams;
+  s.node_id = cfg.node_id;
+  return s;
+}
+
+}  // namespace
+
+Listener::Listener(std::vector<asio::io_context*> contexts,
+                   std::function<Dispatcher&(size_t)> dispatcher_for, const Config& cfg,
+                   JsonLog& log)
+    : contexts_(std::move(contexts)),
+      dispatcher_for_(std::move(dispatcher_for)),
+      cfg_(cfg),
+      log_(log),
+      acceptor_(*contexts_.at(0)) {
+  if (cfg_.tls) {
+    tls_ = std::make_unique<ssl::context>(ssl::context::tls_server);
+    tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                      ssl::context::single_dh_use);
+    boost::system::error_code ec;
+    tls_->use_certificate_chain_file(cfg_.tls->cert_file, ec);
+    if (ec)
+      throw std::runtime_error("listen.tls.cert " + cfg_.tls->cert_file + ": " + ec.message());
+    tls_->use_private_key_file(cfg_.tls->key_file, ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("listen.tls.key " + cfg_.tls->key_file + ": " + ec.message());
+    if (!cfg_.tls->client_ca_file.empty()) {
+      tls_->load_verify_file(cfg_.tls->client_ca_file, ec);
+      if (ec)
+        throw std::runtime_error("listen.tls.client_ca " + cfg_.tls->client_ca_file + ": " +
+                                 ec.message());
+      tls_->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    }
+    SSL_CTX_set_alpn_select_cb(tls_->native_handle(), select_alpn, nullptr);
+  }
+}
+
+Listener::~Listener() { stop(); }
+
+void Listener::start() {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(cfg_.listen.host, ec);
+  if (ec) throw std::runtime_error("listen.address " + cfg_.listen.host + ": " + ec.message());
+  tcp::endpoint ep(addr, cfg_.listen.port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(ep, ec);
+  if (ec)
+    throw std::runtime_error("cannot listen on " + cfg_.listen.to_string() + ": " + ec.message());
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  accept();
+}
+
+void Listener::stop() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+uint16_t Listener::port() const { return acceptor_.local_endpoint().port(); }
+
+void Listener::accept() {
+  size_t i = next_++ % contexts_.size();
+  acceptor_.async_accept(*contexts_[i],
+                         [this, i](const boost::system::error_code& ec, tcp::socket s) {
+                           if (ec == asio::error::operation_aborted) return;
+                           if (!ec) {
+                             s.set_option(tcp::no_delay(true));
+                             // Continue on the connection's own context.
+                             asio::post(*contexts_[i], [this, i, s = std::move(s)]() mutable {
+                               if (tls_)
+                                 on_tls(std::move(s), i);
+                               else
+                                 on_plain(std::move(s), i);
+                             });
+                           } else {
+                             log_.warn("accept failed", {.extra = {{"error", ec.message()}}});
+                           }
+                           accept();
+                         });
+}
+
+void Listener::on_plain(tcp::socket s, size_t i) {
+  auto sniff = std::make_shared<Sniffer>(std::move(s));
+  sniff->done = [this, i](tcp::socket sock, std::string seen, bool h2) {
+    std::string remote = remote_of(sock);
+    Dispatcher& d = dispatcher_for_(i);
+    if (h2) {
+      H2ServerSession::start(std::make_unique<ByteStreamOf<tcp::socket>>(std::move(sock)), seen, d,
+                             h2_settings(cfg_), std::move(remote));
+      return;
+    }
+    boost::beast::flat_buffer buf;
+    auto mb = buf.prepare(seen.size());
+    std::memcpy(mb.data(), seen.data(), seen.size());
+    buf.commit(seen.size());
+    std::make_shared<Http1ServerSession<tcp::socket>>(std::move(sock), std::move(buf), d,
+                                                      http1_limits(cfg_), std::move(remote))
+        ->start();
+  };
+  sniff->read();
+}
+
+void Listener::on_tls(tcp::socket s, size_t i) {
+  std::string remote = remote_of(s);
+  auto stream = std::make_shared<TlsStream>(std::move(s), *tls_);
+  stream->async_handshake(ssl::stream_base::server, [this, i, stream,
+                                                     remote](const boost::system::error_code& ec) {
+    if (ec) {
+      log_.info("TLS handshake failed", {.extra = {{"remote", remote}, {"error", ec.message()}}});
+      return;
+    }
+    const unsigned char* proto = nullptr;
+    unsigned len = 0;
+    SSL_get0_alpn_selected(stream->native_handle(), &proto, &len);
+    Dispatcher& d = dispatcher_for_(i);
+    if (len == 2 && std::memcmp(proto, "h2", 2) == 0) {
+      H2ServerSession::start(std::make_unique<ByteStreamOf<TlsStream>>(std::move(*stream)), {}, d,
+                             h2_settings(cfg_), remote);
+      return;
+    }
+    std::make_shared<Http1ServerSession<TlsStream>>(std::move(*stream), boost::beast::flat_buffer{},
+                                                    d, http1_limits(cfg_), remote)
+        ->start();
+  });
+}
+
+}  // namespace ptp

@@ -1,0 +1,45 @@
+// The one listening port: accepts connections and picks the codec from the first bytes
+// (the HTTP/2 connection preface → HTTP/2 and gRPC; anything else → HTTP/1.1) or, with
+// TLS, from ALPN (h2 or http/1.1).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "gateway/config.h"
+#include "gateway/exchange.h"
+
+namespace ptp {
+
+class JsonLog;
+
+class Listener {
+ public:
+  // `dispatcher_for(i)` is the pipeline of I/O context i; connections are spread
+  // round-robin over `contexts`.
+  Listener(std::vector<boost::asio::io_context*> contexts,
+           std::function<Dispatcher&(size_t)> dispatcher_for, const Config& cfg, JsonLog& log);
+  ~Listener();
+  void start();  // throws std::runtime_error naming the address when bind fails
+  void stop();
+  uint16_t port() const;
+
+ private:
+  void accept();
+  void on_plain(boost::asio::ip::tcp::socket s, size_t ctx_index);
+  void on_tls(boost::asio::ip::tcp::socket s, size_t ctx_index);
+
+  std::vector<boost::asio::io_context*> contexts_;
+  std::function<Dispatcher&(size_t)> dispatcher_for_;
+  const Config cfg_;  // listener settings are fixed for the process lifetime
+  JsonLog& log_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
+  size_t next_ = 0;
+};
+
+}  // namespace ptp

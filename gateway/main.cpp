@@ -1,0 +1,166 @@
+// ptp-gateway: the PTP/1.0 gateway (edge or router role).
+//   ptp-gateway --config FILE           run in the foreground
+//   ptp-gateway --check-config FILE     validate and exit (non-zero with the reason)
+//   ptp-gateway --mint-token --key-file F --source A --target B --session S [--ttl 3600]
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "gateway/admin_server.h"
+#include "gateway/config_store.h"
+#include "gateway/json_log.h"
+#include "gateway/listener.h"
+#include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+#include "gateway/token.h"
+
+namespace {
+
+using namespace ptp;
+
+int usage() {
+  std::cerr << "usage: ptp-gateway --config FILE\n"
+               "       ptp-gateway --check-config FILE\n"
+               "       ptp-gateway --mint-token (--key-file F | --key K) --source NODE "
+               "--target NODE --session ID [--ttl SECONDS]\n";
+  return 2;
+}
+
+std::map<std::string, std::string> parse_flags(int argc, char** argv, bool& ok) {
+  std::map<std::string, std::string> f;
+  ok = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (!a.starts_with("--")) {
+      ok = false;
+      break;
+    }
+    if (a == "--mint-token") {
+      f[a] = "1";
+    } else if (i + 1 < argc) {
+      f[a] = argv[++i];
+    } else {
+      ok = false;
+    }
+  }
+  return f;
+}
+
+int mint(std::map<std::string, std::string>& f) {
+  std::string key = f["--key"];
+  if (f.count("--key-file")) {
+    std::ifstream in(f["--key-file"]);
+    if (!in) {
+      std::cerr << "cannot read key file " << f["--key-file"] << "\n";
+      return 2;
+    }
+    std::getline(in, key);
+  }
+  if (key.empty() || f["--source"].empty() || f["--target"].empty() || f["--session"].empty())
+    return usage();
+  long ttl = f.count("--ttl") ? std::stol(f["--ttl"]) : 3600;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  std::cout << mint_token(key, f["--source"], f["--target"], f["--session"], now + ttl) << "\n";
+  return 0;
+}
+
+int run(ConfigPtr cfg) {
+  auto level = JsonLog::parse_level(cfg->log.level).value_or(LogLevel::kInfo);
+  std::unique_ptr<JsonLog> log = cfg->log.file.empty()
+                                     ? std::make_unique<JsonLog>(level)
+                                     : std::make_unique<JsonLog>(cfg->log.file, level);
+  Metrics metrics;
+  metrics.config_reload(true);
+  ConfigStore store(cfg);
+
+  unsigned n =
+      cfg->io_threads ? cfg->io_threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts;
+  std::vector<boost::asio::io_context*> raw;
+  std::vector<std::unique_ptr<Pipeline>> pipelines;
+  using Guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+  std::vector<Guard> guards;
+  for (unsigned i = 0; i < n; ++i) {
+    contexts.push_back(std::make_unique<boost::asio::io_context>(1));
+    raw.push_back(contexts.back().get());
+    guards.emplace_back(contexts.back()->get_executor());
+    pipelines.push_back(
+        std::make_unique<Pipeline>(contexts.back()->get_executor(), store, metrics, *log));
+  }
+  boost::asio::io_context control(1);  // admin port, reloads, signals
+  bool ready = false;
+  try {
+    Listener listener(
+        raw, [&](size_t i) -> Dispatcher& { return *pipelines[i]; }, *cfg, *log);
+    listener.start();
+    AdminServer admin(control, cfg->admin, metrics, [&ready] { return ready; });
+    admin.start();
+    ConfigWatcher watcher(control.get_executor(), store, [&](bool ok, const std::string& msg) {
+      metrics.config_reload(ok);
+      if (ok)
+        log->info("config reloaded", {.extra = {{"file", cfg->source_path}}});
+      else
+        log->error("config reload rejected, keeping the running config",
+                   {.extra = {{"error", msg}}});
+    });
+    boost::asio::signal_set stop_signals(control, SIGINT, SIGTERM);
+    stop_signals.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      log->info("shutting down");
+      watcher.stop();
+      admin.stop();
+      listener.stop();
+      for (auto& g : guards) g.reset();
+      for (auto& c : contexts) c->stop();
+      control.stop();
+    });
+    std::vector<std::thread> threads;
+    for (auto& c : contexts) threads.emplace_back([&c] { c->run(); });
+    ready = true;
+    log->info("gateway started", {.extra = {{"node", cfg->node_id},
+                                            {"role", cfg->router_role ? "router" : "edge"},
+                                            {"listen", cfg->listen.to_string()},
+                                            {"admin", cfg->admin.to_string()},
+                                            {"tls", cfg->tls ? "on" : "off"},
+                                            {"io_threads", std::to_string(n)}}});
+    control.run();
+    for (auto& t : threads) t.join();
+  } catch (const std::exception& e) {
+    log->error("fatal", {.extra = {{"error", e.what()}}});
+    std::cerr << "ptp-gateway: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool ok = false;
+  auto f = parse_flags(argc, argv, ok);
+  if (!ok) return usage();
+  if (f.count("--mint-token")) return mint(f);
+  std::string path = f.count("--check-config") ? f["--check-config"] : f["--config"];
+  if (path.empty()) return usage();
+  std::string error;
+  ConfigPtr cfg = load_config(path, error);
+  if (!cfg) {
+    std::cerr << error << "\n";
+    return 1;
+  }
+  if (f.count("--check-config")) {
+    std::cout << path << ": ok (node " << cfg->node_id << ", " << cfg->peers.size() << " peers, "
+              << cfg->local_services.size() << " local services)\n";
+    return 0;
+  }
+  return run(cfg);
+}

@@ -1,0 +1,40 @@
+// The request pipeline of one I/O thread (DESIGN.md): decode (done by the listener) →
+// validate → authenticate → loop check → route → sink (diag, local service, next hop).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <memory>
+
+#include "gateway/config_store.h"
+#include "gateway/exchange.h"
+#include "gateway/forwarder.h"
+#include "gateway/http1_client.h"
+#include "gateway/upstream_pool.h"
+
+namespace ptp {
+
+class Metrics;
+class JsonLog;
+
+constexpr std::string_view kRoutePathKey = "x-ptp-route-path";
+
+class Pipeline final : public Dispatcher {
+ public:
+  Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics, JsonLog& log);
+  ~Pipeline() override;
+  void dispatch(Request req, Responder done) override;
+
+ private:
+  Status admit(const Config& cfg, Request& req);
+
+  ConfigStore& store_;
+  Metrics& metrics_;
+  JsonLog& log_;
+  UpstreamPool h2_;
+  Http1ClientPool h1_;
+};
+
+// Random 32-hex-digit trace id for requests that arrive without one.
+std::string new_trace_id();
+
+}  // namespace ptp

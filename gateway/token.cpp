@@ -1,0 +1,119 @@
+#include "gateway/token.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <charconv>
+#include <limits>
+
+namespace ptp {
+namespace {
+
+constexpr std::string_view kPrefix = "v1.";
+constexpr size_t kMacHexLength = 64;  // SHA-256
+
+std::string mac_hex(std::string_view key, std::string_view source, std::string_view target,
+                    std::string_view session, std::string_view expiry_text) {
+  std::string msg;
+  msg.reserve(32 + source.size() + target.size() + session.size() + expiry_text.size());
+  msg.append("ptp-token-v1\n")
+      .append(source)
+      .append("\n")
+      .append(target)
+      .append("\n")
+      .append(session)
+      .append("\n")
+      .append(expiry_text);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  // An empty key is still a valid HMAC key; pass a non-null pointer for it.
+  static constexpr unsigned char kEmpty = 0;
+  const void* key_ptr = key.empty() ? static_cast<const void*>(&kEmpty) : key.data();
+  if (!HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &mac_len)) {
+    return {};
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(mac_len * 2);
+  for (unsigned int i = 0; i < mac_len; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 0xf];
+  }
+  return out;
+}
+
+Status forbidden(std::string msg) { return Status::Error(Code::kForbidden, std::move(msg)); }
+
+// Node ids come from the request: show them printable and bounded.
+std::string printable(std::string_view s) {
+  constexpr size_t kMax = 64;
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    out += (c < 0x20 || c >= 0x7f || c == '\'') ? '?' : static_cast<char>(c);
+  }
+  if (s.size() > kMax) out += "...";
+  return out;
+}
+
+bool is_lower_hex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string mint_token(std::string_view key, std::string_view source_node,
+                       std::string_view target_node, std::string_view session_id,
+                       int64_t expiry_unix) {
+  std::string expiry = std::to_string(expiry_unix);
+  return std::string(kPrefix) + expiry + "." +
+         mac_hex(key, source_node, target_node, session_id, expiry);
+}
+
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix) {
+  if (!auth.enabled) return Status::Ok();
+  if (h.token.empty()) return forbidden("missing token (x-ptp-token)");
+
+  std::string_view t = h.token;
+  const std::string_view malformed = "malformed token (expected v1.<expiry>.<hmac>)";
+  if (t.substr(0, kPrefix.size()) != kPrefix) return forbidden(std::string(malformed));
+  t.remove_prefix(kPrefix.size());
+  size_t dot = t.find('.');
+  if (dot == std::string_view::npos) return forbidden(std::string(malformed));
+  std::string_view expiry_text = t.substr(0, dot);
+  std::string_view mac = t.substr(dot + 1);
+  int64_t expiry = 0;
+  auto [end, ec] =
+      std::from_chars(expiry_text.data(), expiry_text.data() + expiry_text.size(), expiry);
+  // Canonical decimal only (no sign, no leading zeros), so one expiry has one spelling.
+  if (expiry_text.empty() || ec != std::errc() || end != expiry_text.data() + expiry_text.size() ||
+      expiry < 0 || (expiry_text.size() > 1 && expiry_text[0] == '0') ||
+      mac.size() != kMacHexLength || !is_lower_hex(mac)) {
+    return forbidden(std::string(malformed));
+  }
+
+  auto key = auth.node_keys.find(h.source_node_id);
+  if (key == auth.node_keys.end()) {
+    return forbidden("no key configured for source node '" + printable(h.source_node_id) + "'");
+  }
+  std::string expected =
+      mac_hex(key->second, h.source_node_id, h.target_node_id, h.session_id, expiry_text);
+  if (expected.size() != kMacHexLength ||
+      CRYPTO_memcmp(expected.data(), mac.data(), kMacHexLength) != 0) {
+    return forbidden("token does not match (session/source/target binding)");
+  }
+  // Checked after the MAC so that only authentic tokens learn about expiry.
+  int64_t skew = auth.max_clock_skew.count();
+  if (expiry < std::numeric_limits<int64_t>::max() - skew && now_unix > expiry + skew) {
+    return forbidden("token expired " + std::to_string(now_unix - expiry) +
+                     " s ago (allowed clock skew " + std::to_string(skew) + " s)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace ptp

@@ -1,0 +1,43 @@
+// Pooled, kept-alive HTTP/2 connections to next hops, one pool per I/O thread (so a
+// connection and the streams using it never cross threads).
+#pragma once
+
+#include <boost/asio/ssl/context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/h2_client_session.h"
+
+namespace ptp {
+
+class Metrics;
+
+class UpstreamPool {
+ public:
+  using GetCallback = std::function<void(std::shared_ptr<H2ClientSession>, Status)>;
+  UpstreamPool(boost::asio::any_io_executor ex, Metrics* metrics);
+  ~UpstreamPool();
+
+  // A usable connection to `name` (a peer node id or service) at ep, connecting when needed.
+  void get(const std::string& name, const Endpoint& ep, const TlsClientConfig& tls,
+           std::chrono::milliseconds connect_timeout, std::chrono::milliseconds keepalive,
+           GetCallback cb);
+
+ private:
+  struct Entry {
+    std::vector<std::shared_ptr<H2ClientSession>> sessions;
+    bool connecting = false;
+    std::vector<GetCallback> waiters;
+  };
+  boost::asio::ssl::context* tls_context(const TlsClientConfig& tls, Status& err);
+
+  boost::asio::any_io_executor ex_;
+  Metrics* metrics_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_;
+};
+
+}  // namespace ptp

@@ -1,0 +1,190 @@
+"""Bad input and failures: each answers its PTP code, names the hop, and the gateway keeps
+serving. Direct topology (conf/direct)."""
+import os
+import socket
+import struct
+import subprocess
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import grpc
+
+from ptp_harness import Topology, conf, curl, grpc_stubs, mint, ptp_headers
+
+A_URL = "http://127.0.0.1:17304/v1/interconn/chan/invoke"
+
+
+class Negative(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = Topology()
+        # B's max body is lowered to 1 MiB so the oversize case is cheap; A keeps the default.
+        b = cls.topo.variant(conf("direct", "b.yaml"), [("log: {level: info}", "limits: {max_body_bytes: 1048576}\nlog: {level: info}")])
+        cls.topo.echo(18080)
+        cls.a = cls.topo.gateway(conf("direct", "a.yaml"))
+        cls.b = cls.topo.gateway(b)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.topo.close()
+
+    def assertStillServing(self):
+        r = curl(A_URL, ptp_headers("A", "B", trace="alive"), b"alive", http="h2c")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b"alive")
+
+    def check(self, r, http_status, code, hop):
+        self.assertEqual(r.status, http_status, r)
+        self.assertEqual(r.headers["x-ptp-code"], code, r)
+        self.assertEqual(r.headers["x-ptp-hop"], hop, r)
+        body = r.json()
+        self.assertEqual(body["code"], code)
+        self.assertEqual(body["hop"], hop)
+        self.assertTrue(body["message"])
+
+    def test_missing_required_header(self):
+        for http in ("1.1", "h2c"):
+            h = ptp_headers("A", "B")
+            del h["x-ptp-uri"]
+            r = curl(A_URL, h, b"x", http=http)
+            self.check(r, 400, "E0000000400", "A")
+            self.assertIn("x-ptp-uri", r.headers["x-ptp-message"])
+        self.assertStillServing()
+
+    def test_illegal_characters_in_header(self):
+        h = ptp_headers("A", "B", session="bad/session id")
+        r = curl(A_URL, h, b"x", http="h2c")
+        self.check(r, 400, "E0000000400", "A")
+        self.assertIn("x-ptp-session-id", r.headers["x-ptp-message"])
+        # A control character: HTTP/1.1 answers 400 E0000000400 (HTTP/2 stacks reset the stream).
+        h = ptp_headers("A", "B", uri="ptp/diag/\x01echo")
+        r = curl(A_URL, h, b"x", http="1.1")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.headers["x-ptp-code"], "E0000000400")
+        self.assertStillServing()
+
+    def test_bad_and_missing_token(self):
+        wrong_key = mint("A", "B", "sess-1", key="not-the-key")
+        other_session = mint("A", "B", "another-session")
+        for tok in (wrong_key, other_session, "garbage", ""):
+            h = ptp_headers("A", "B", token=tok)
+            if not tok:
+                del h["x-ptp-token"]
+            r = curl(A_URL, h, b"must not pass", http="h2c")
+            self.check(r, 403, "E0000000403", "A")
+        self.assertStillServing()
+
+    def test_bad_token_rejected_by_receiver_and_nothing_forwarded(self):
+        # Straight to B, claiming to be A with a token minted under another key.
+        before = self.echo_requests()
+        h = ptp_headers("A", "B", uri="ptp/echo/x", token=mint("A", "B", "sess-1", key="forged"))
+        r = curl("http://127.0.0.1:17305/v1/interconn/chan/invoke", h, b"x", http="h2c")
+        self.check(r, 403, "E0000000403", "B")
+        self.assertEqual(self.echo_requests(), before)
+
+    def echo_requests(self):
+        m = self.b.metrics()
+        return sum(float(line.split()[-1]) for line in m.splitlines()
+                   if line.startswith("ptp_requests_total") and 'route="local:' in line)
+
+    def test_unknown_target(self):
+        r = curl(A_URL, ptp_headers("A", "Nowhere"), b"x", http="1.1")
+        self.check(r, 404, "E0000000618", "A")
+        self.assertIn("Nowhere", r.headers["x-ptp-message"])
+
+    def test_unknown_uri_at_target(self):
+        r = curl(A_URL, ptp_headers("A", "B", uri="no/such/service"), b"x", http="h2c")
+        self.check(r, 404, "E0000000404", "B")
+
+    def test_oversize_body(self):
+        r = curl(A_URL, ptp_headers("A", "B"), b"z" * (1024 * 1024 + 1), http="h2c")
+        self.check(r, 413, "E0000000413", "B")
+        r = curl("http://127.0.0.1:17305/v1/interconn/chan/invoke", ptp_headers("A", "B"), b"z" * (2 * 1024 * 1024), http="1.1")
+        self.assertEqual(r.status, 413, r)
+        self.assertEqual(r.headers["x-ptp-code"], "E0000000413")
+        self.assertStillServing()
+
+    def test_malformed_grpc_frame(self):
+        # A gRPC call whose body claims a compressed message, and one with a truncated frame.
+        h = ptp_headers("A", "B")
+        for body in (b"\x01\x00\x00\x00\x02ab", b"\x00\x00\x00\x10\x00abc", b"\x00\x00\x00\x00\x03\xff\xff\xff"):
+            args = ["curl", "-sS", "-D", "-", "-o", "/dev/null", "--http2-prior-knowledge", "-X", "POST",
+                    "-H", "content-type: application/grpc", "-H", "te: trailers", "--data-binary", "@-",
+                    "http://127.0.0.1:17304/org.ppc.ptp.PrivateTransferProtocol/invoke"]
+            for k, v in h.items():
+                args[-1:-1] = ["-H", f"{k}: {v}"]
+            out = subprocess.run(args, input=body, capture_output=True, timeout=30)
+            text = out.stdout.decode().lower()
+            self.assertIn("grpc-status: 3", text, text)
+            self.assertIn("x-ptp-code: e0000000616", text, text)
+        self.assertStillServing()
+
+    def test_grpc_error_status(self):
+        pb, pbg = grpc_stubs()
+        with grpc.insecure_channel("127.0.0.1:17304") as ch:
+            stub = pbg.PrivateTransferProtocolStub(ch)
+            with self.assertRaises(grpc.RpcError) as cm:
+                stub.invoke(pb.Inbound(payload=b"x"), metadata=list(ptp_headers("A", "Nowhere").items()))
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+            trailers = dict(cm.exception.trailing_metadata())
+            self.assertEqual(trailers["x-ptp-code"], "E0000000618")
+            self.assertEqual(trailers["x-ptp-hop"], "A")
+
+    def test_unknown_path(self):
+        r = curl("http://127.0.0.1:17304/v1/nope", ptp_headers("A", "B"), b"x", http="h2c")
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(r.headers["x-ptp-code"], "E0000000404")
+
+
+class PeerFailures(unittest.TestCase):
+    def test_peer_down(self):
+        with Topology() as topo:
+            topo.gateway(conf("direct", "a.yaml"))
+            r = curl(A_URL, ptp_headers("A", "B"), b"x", http="h2c")
+            self.assertEqual(r.status, 502, r)
+            self.assertEqual(r.headers["x-ptp-code"], "E0000000607")
+            self.assertEqual(r.headers["x-ptp-hop"], "A")
+            self.assertIn("127.0.0.1:17305", r.headers["x-ptp-message"])
+            # B comes up: the same gateway now gets through.
+            topo.echo(18080)
+            topo.gateway(conf("direct", "b.yaml"))
+            r = curl(A_URL, ptp_headers("A", "B"), b"up", http="h2c")
+            self.assertEqual(r.status, 200, r)
+
+    def test_local_service_down_and_timeout(self):
+        class Slow(BaseHTTPRequestHandler):
+            def do_POST(self):
+                time.sleep(3)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        with Topology() as topo:
+            b = topo.variant(conf("direct", "b.yaml"), [("path: /echo, timeout_ms: 30000", "path: /echo, timeout_ms: 500")])
+            topo.gateway(conf("direct", "a.yaml"))
+            topo.gateway(b)
+            # Service down: B answers 607 naming itself.
+            r = curl(A_URL, ptp_headers("A", "B", uri="ptp/echo/1"), b"x", http="h2c")
+            self.assertEqual(r.headers["x-ptp-code"], "E0000000607", r)
+            self.assertEqual(r.headers["x-ptp-hop"], "B")
+            # Service too slow: 601 after the route's timeout.
+            srv = ThreadingHTTPServer(("127.0.0.1", 18080), Slow)
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+            try:
+                t0 = time.time()
+                r = curl(A_URL, ptp_headers("A", "B", uri="ptp/echo/1"), b"x", http="h2c")
+                self.assertEqual(r.status, 504, r)
+                self.assertEqual(r.headers["x-ptp-code"], "E0000000601")
+                self.assertEqual(r.headers["x-ptp-hop"], "B")
+                self.assertLess(time.time() - t0, 2.5)
+            finally:
+                srv.shutdown()
+                srv.server_close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,160 @@
+#include <doctest/doctest.h>
+
+#include "codecs/validate.h"
+
+using namespace ptp;
+
+namespace {
+
+Envelope node_request() {
+  Envelope e;
+  e.header = {"1",      "VND",    "trace.1", "tok",    "/svc",
+              "sess:1", "node-a", "node_b",  "inst-a", "inst-b"};
+  return e;
+}
+
+Envelope container_request() {
+  Envelope e;
+  e.header.tech_provider_code = "VND";
+  e.header.trace_id = "t1";
+  e.header.token = "tok";
+  e.header.session_id = "s1";
+  e.header.target_node_id = "B";
+  return e;
+}
+
+bool mentions(const Status& s, std::string_view what) {
+  return s.message.find(what) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("is_valid_id") {
+  CHECK(is_valid_id("node-A.1_x:9"));
+  CHECK_FALSE(is_valid_id(""));
+  CHECK_FALSE(is_valid_id("a b"));
+  CHECK_FALSE(is_valid_id("a/b"));
+  CHECK_FALSE(is_valid_id("é"));
+}
+
+TEST_CASE("complete requests pass") {
+  ValidationLimits lim;
+  CHECK(validate_request(node_request(), Interface::kInvoke, lim).ok());
+  CHECK(validate_request(node_request(), Interface::kTransport, lim).ok());
+  for (auto i : {Interface::kPush, Interface::kPop, Interface::kPeek, Interface::kRelease})
+    CHECK(validate_request(container_request(), i, lim).ok());
+}
+
+TEST_CASE("node-to-node requests need all eight fields") {
+  const std::pair<std::string PtpHeader::*, std::string_view> required[] = {
+      {&PtpHeader::version, "x-ptp-version"},
+      {&PtpHeader::tech_provider_code, "x-ptp-tech-provider-code"},
+      {&PtpHeader::trace_id, "x-ptp-trace-id"},
+      {&PtpHeader::token, "x-ptp-token"},
+      {&PtpHeader::uri, "x-ptp-uri"},
+      {&PtpHeader::session_id, "x-ptp-session-id"},
+      {&PtpHeader::source_node_id, "x-ptp-source-node-id"},
+      {&PtpHeader::target_node_id, "x-ptp-target-node-id"},
+  };
+  for (auto [member, name] : required) {
+    CAPTURE(name);
+    Envelope e = node_request();
+    e.header.*member = "";
+    Status s = validate_request(e, Interface::kInvoke, {});
+    CHECK(s.code == Code::kBadRequest);
+    CHECK(s.message == "missing required header " + std::string(name));
+    CHECK_FALSE(validate_request(e, Interface::kTransport, {}).ok());
+  }
+  Envelope e = node_request();
+  e.header.source_inst_id.clear();
+  e.header.target_inst_id.clear();
+  CHECK(validate_request(e, Interface::kInvoke, {}).ok());
+}
+
+TEST_CASE("container requests need five fields; source node is the gateway's job") {
+  const std::pair<std::string PtpHeader::*, std::string_view> required[] = {
+      {&PtpHeader::tech_provider_code, "x-ptp-tech-provider-code"},
+      {&PtpHeader::trace_id, "x-ptp-trace-id"},
+      {&PtpHeader::token, "x-ptp-token"},
+      {&PtpHeader::session_id, "x-ptp-session-id"},
+      {&PtpHeader::target_node_id, "x-ptp-target-node-id"},
+  };
+  for (auto [member, name] : required) {
+    CAPTURE(name);
+    Envelope e = container_request();
+    e.header.*member = "";
+    Status s = validate_request(e, Interface::kPush, {});
+    CHECK(s.code == Code::kBadRequest);
+    CHECK(s.message == "missing required header " + std::string(name));
+  }
+  // Version, uri and source node are not required from containers.
+  CHECK(container_request().header.source_node_id.empty());
+  CHECK(validate_request(container_request(), Interface::kPop, {}).ok());
+  CHECK_FALSE(validate_request(container_request(), Interface::kInvoke, {}).ok());
+}
+
+TEST_CASE("over-long fields and meta values are rejected by name") {
+  ValidationLimits lim;
+  lim.max_field_length = 8;
+  Envelope e = container_request();
+  e.header.token = std::string(8, 'x');
+  CHECK(validate_request(e, Interface::kPush, lim).ok());
+  e.header.token = std::string(9, 'x');
+  Status s = validate_request(e, Interface::kPush, lim);
+  CHECK(s.code == Code::kBadRequest);
+  CHECK(mentions(s, "x-ptp-token"));
+
+  e = container_request();
+  e.meta["message-topic"] = std::string(9, 't');
+  s = validate_request(e, Interface::kPush, lim);
+  CHECK(s.code == Code::kBadRequest);
+  CHECK(mentions(s, "message-topic"));
+}
+
+TEST_CASE("control characters are rejected by name") {
+  for (char c : {'\0', '\n', '\r', '\t', '\x1f', '\x7f'}) {
+    Envelope e = node_request();
+    e.header.uri = std::string("/a") + c + "b";
+    Status s = validate_request(e, Interface::kInvoke, {});
+    CHECK(s.code == Code::kBadRequest);
+    CHECK(mentions(s, "x-ptp-uri"));
+  }
+  Envelope e = container_request();
+  e.meta["job-id"] = "a\nb";
+  Status s = validate_request(e, Interface::kPush, {});
+  CHECK(s.code == Code::kBadRequest);
+  CHECK(mentions(s, "job-id"));
+  // Non-id fields may hold other printable text.
+  e = container_request();
+  e.header.token = "Bearer a/b+c=";
+  CHECK(validate_request(e, Interface::kPush, {}).ok());
+}
+
+TEST_CASE("ids are limited to [A-Za-z0-9._:-]") {
+  std::pair<std::string PtpHeader::*, std::string_view> ids[] = {
+      {&PtpHeader::trace_id, "x-ptp-trace-id"},
+      {&PtpHeader::session_id, "x-ptp-session-id"},
+      {&PtpHeader::source_node_id, "x-ptp-source-node-id"},
+      {&PtpHeader::target_node_id, "x-ptp-target-node-id"},
+      {&PtpHeader::source_inst_id, "x-ptp-source-inst-id"},
+      {&PtpHeader::target_inst_id, "x-ptp-target-inst-id"},
+  };
+  for (auto [member, name] : ids) {
+    CAPTURE(name);
+    Envelope e = node_request();
+    e.header.*member = "bad/id";
+    Status s = validate_request(e, Interface::kInvoke, {});
+    CHECK(s.code == Code::kBadRequest);
+    CHECK(mentions(s, name));
+  }
+}
+
+TEST_CASE("body over the limit is kTooLarge") {
+  ValidationLimits lim;
+  lim.max_body_bytes = 4;
+  Envelope e = node_request();
+  e.body = "1234";
+  CHECK(validate_request(e, Interface::kInvoke, lim).ok());
+  e.body = "12345";
+  CHECK(validate_request(e, Interface::kInvoke, lim).code == Code::kTooLarge);
+}
