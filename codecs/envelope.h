@@ -37,8 +37,9 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 struct Envelope {
   PtpHeader header;
   Metadata meta;
-  std::string body;  // whole body for unary exchanges; streams carry chunks separately
-  Status status;     // set on responses
+  std::string body;          // whole body for unary exchanges; streams carry chunks separately
+  std::string content_type;  // of the body as it arrived over HTTP (empty: unknown / gRPC)
+  Status status;             // set on responses
 };
 
 }  // namespace ptp

@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "codecs/status.h"
 
@@ -33,6 +35,9 @@ class BodyPipe {
   void set_on_readable(std::function<void()> f) { on_readable_ = std::move(f); }
   void cancel();
 
+  // Keeps `holder` alive as long as the pipe (e.g. an RAII guard counting active streams).
+  void keep_alive_with(std::shared_ptr<void> holder) { holders_.push_back(std::move(holder)); }
+
  private:
   std::deque<std::string> chunks_;
   size_t head_offset_ = 0;
@@ -43,6 +48,7 @@ class BodyPipe {
   std::function<void()> on_readable_;
   std::function<void(size_t)> on_consumed_;
   std::function<void()> on_cancel_;
+  std::vector<std::shared_ptr<void>> holders_;
 };
 
 }  // namespace ptp

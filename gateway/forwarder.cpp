@@ -15,17 +15,18 @@ namespace ptp {
 namespace {
 
 bool is_relayed_header(std::string_view k) {
-  return !(k.starts_with(':') || k == "content-type" || k == "content-length" ||
-           k.starts_with("grpc-") || k == "x-ptp-code" || k == "x-ptp-message" ||
-           k == kPtpHopHeader || k == "date" || k == "server" || k == "connection" ||
-           k == "keep-alive" || k == "transfer-encoding" || k == "te" || k == "via" ||
-           k == "x-ptp-trace-id" || k == "x-ptp-session-id");
+  // The service's content-type travels back (a gRPC hop's own content-type does not).
+  return !(k.starts_with(':') || k == "content-length" || k.starts_with("grpc-") ||
+           k == "x-ptp-code" || k == "x-ptp-message" || k == kPtpHopHeader || k == "date" ||
+           k == "server" || k == "connection" || k == "keep-alive" || k == "transfer-encoding" ||
+           k == "te" || k == "via" || k == "x-ptp-trace-id" || k == "x-ptp-session-id");
 }
 
 HeaderList relayed(HeaderList in) {
   HeaderList out;
   for (auto& [k, v] : in)
-    if (is_relayed_header(k)) out.emplace_back(std::move(k), std::move(v));
+    if (is_relayed_header(k) && !(k == "content-type" && v.starts_with("application/grpc")))
+      out.emplace_back(std::move(k), std::move(v));
   return out;
 }
 
@@ -33,6 +34,11 @@ std::string_view find_header(const HeaderList& h, std::string_view name) {
   for (const auto& [k, v] : h)
     if (k == name) return v;
   return {};
+}
+
+// The request's own content-type travels on; bodies from gRPC have none.
+std::string body_content_type(const Envelope& e) {
+  return e.content_type.empty() ? "application/octet-stream" : e.content_type;
 }
 
 // State of one forwarded exchange; the responder runs exactly once.
@@ -106,10 +112,22 @@ void Forwarder::forward_http1(Request req, const UpstreamTarget& target, Respond
     return;
   }
   HeaderList headers = encode_headers(req.env);
-  headers.emplace_back("content-type", "application/octet-stream");
+  headers.emplace_back("content-type", body_content_type(req.env));
   Http1Target t;
   t.host = target.endpoint.host;
   t.port = target.endpoint.port;
+  if (target.tls.enabled) {
+    Status err;
+    t.tls_context = h2_.tls_context(target.tls, err);  // the thread's pool owns it
+    if (!t.tls_context) {
+      err.message = target.name + " (" + target.endpoint.to_string() + "): " + err.message;
+      err.hop = node_id_;
+      done(error_response(std::move(err)));
+      return;
+    }
+    t.tls = true;
+    t.server_name = target.tls.server_name;
+  }
   std::string name = target.name, where = target.endpoint.to_string(), node = node_id_;
   h1_.post(t, target.path, std::move(headers), std::move(req.env.body), target.timeout,
            [done = std::move(done), name, where, node](Http1Result res) {
@@ -136,7 +154,7 @@ void Forwarder::forward_h2(Request req, const UpstreamTarget& target, Responder 
     headers.emplace_back("te", "trailers");
     if (!streamed) headers.emplace_back("grpc-timeout", grpc_timeout_header(target.timeout));
   } else {
-    headers.emplace_back("content-type", "application/octet-stream");
+    headers.emplace_back("content-type", body_content_type(req.env));
   }
   for (auto& h : encode_headers(req.env)) headers.push_back(std::move(h));
 

@@ -1,12 +1,16 @@
 #include "gateway/h2_client_session.h"
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <cstring>
 
 #include "codecs/grpc_frame.h"
 #include "codecs/proto_codec.h"
+#include "gateway/body_pump.h"
 
 namespace ptp {
 
@@ -17,9 +21,7 @@ struct H2ClientSession::Stream {
   int32_t id = 0;
   UpstreamHandler handler;
   std::shared_ptr<BodyPipe> body;
-  bool grpc_chunks = false;
-  std::string out;
-  size_t out_off = 0;
+  BodyPump pump;
   int status = 0;
   HeaderList headers;
   HeaderList trailers;
@@ -49,8 +51,51 @@ ssize_t cb_read(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t
   return self_of(u)->read_body(id, buf, len, flags);
 }
 
+// A TLS stream that reports the outcome of its first read. With TLS 1.3 the client's
+// handshake completes before the server has checked the client certificate; a server
+// that rejects it answers with an alert instead of its first bytes (the HTTP/2
+// SETTINGS), so a TLS connection counts as established only once the server has spoken.
+class FirstReadProbe final : public ByteStream {
+ public:
+  using Done = std::function<void(const boost::system::error_code&)>;
+  FirstReadProbe(TlsStream s, Done on_first)
+      : inner_(std::move(s)), on_first_(std::move(on_first)) {}
+  void async_read_some(asio::mutable_buffer buf, IoHandler h) override {
+    if (!on_first_) return inner_.async_read_some(buf, std::move(h));
+    inner_.async_read_some(
+        buf, [this, h = std::move(h)](const boost::system::error_code& ec, size_t n) {
+          Done first = std::move(on_first_);
+          on_first_ = nullptr;
+          h(ec, n);  // feeds the session (which owns *this: do not touch members after it)
+          if (first) first(ec);
+        });
+  }
+  void async_write(asio::const_buffer buf, IoHandler h) override {
+    inner_.async_write(buf, std::move(h));
+  }
+  void close() override { inner_.close(); }
+  asio::any_io_executor executor() override { return inner_.executor(); }
+
+ private:
+  ByteStreamOf<TlsStream> inner_;
+  Done on_first_;
+};
+
+// ": <why>" when the peer's certificate failed verification (wrong CA, name, expiry).
+std::string verify_reason(TlsStream& s) {
+  long r = SSL_get_verify_result(s.native_handle());
+  return r == X509_V_OK ? std::string()
+                        : std::string(" (") + X509_verify_cert_error_string(r) + ")";
+}
+
+bool is_ip_literal(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
 // Connection attempt state shared by the timer and the socket handlers.
-struct Connecting {
+struct Connecting : std::enable_shared_from_this<Connecting> {
   Connecting(asio::any_io_executor ex) : socket(ex), resolver(ex), timer(ex) {}
   tcp::socket socket;
   tcp::resolver resolver;
@@ -59,21 +104,57 @@ struct Connecting {
   H2ClientSession::ConnectCallback cb;
   bool done = false;
   std::unique_ptr<TlsStream> tls;
+  std::weak_ptr<H2ClientSession> pending;  // TLS: session waiting for the server's first bytes
 
-  void finish(std::unique_ptr<ByteStream> io, Status st) {
+  void fail(Status st) {
     if (done) return;
     done = true;
     timer.cancel();
-    if (!st.ok()) {
-      boost::system::error_code ec;
-      socket.close(ec);
-      if (tls) tls->next_layer().close(ec);
-      cb(nullptr, std::move(st));
-      return;
-    }
-    auto s = std::make_shared<H2ClientSession>(std::move(io), opts);
-    s->begin();
+    boost::system::error_code ec;
+    socket.close(ec);
+    if (tls) tls->next_layer().close(ec);
+    if (auto s = pending.lock()) s->terminate(st.message);
+    cb(nullptr, std::move(st));
+  }
+
+  void succeed(std::shared_ptr<H2ClientSession> s) {
+    if (done) return;
+    done = true;
+    timer.cancel();
     cb(std::move(s), Status::Ok());
+  }
+
+  void start_plain() {
+    auto s = std::make_shared<H2ClientSession>(
+        std::make_unique<ByteStreamOf<tcp::socket>>(std::move(socket)), opts);
+    s->begin();
+    succeed(std::move(s));
+  }
+
+  void start_tls(const std::string& where) {
+    const bool has_client_cert = SSL_CTX_get0_certificate(opts.tls->native_handle()) != nullptr;
+    auto self = shared_from_this();
+    auto on_first = [self, where, has_client_cert](const boost::system::error_code& ec) {
+      auto s = self->pending.lock();
+      if (!ec && s && !s->closed()) return self->succeed(std::move(s));
+      if (ec.category() == asio::error::get_ssl_category()) {
+        return self->fail(Status::Error(
+            Code::kCertCheck,
+            "TLS with " + where +
+                " failed: the peer rejected the connection after the handshake (" + ec.message() +
+                ")" +
+                (has_client_cert
+                     ? ""
+                     : "; no client certificate is configured (peers[].tls.cert/key)")));
+      }
+      self->fail(Status::Error(Code::kUnreachable,
+                               where + " closed the connection before sending HTTP/2 settings" +
+                                   (ec ? ": " + ec.message() : std::string())));
+    };
+    auto s = std::make_shared<H2ClientSession>(
+        std::make_unique<FirstReadProbe>(std::move(*tls), std::move(on_first)), opts);
+    pending = s;
+    s->begin();  // sends our preface at once: no waiting on servers that wait for it
   }
 };
 
@@ -87,17 +168,17 @@ void H2ClientSession::connect(asio::any_io_executor ex, Options opts, ConnectCal
   c->timer.expires_after(c->opts.connect_timeout);
   c->timer.async_wait([c, where](const boost::system::error_code& ec) {
     if (ec) return;
-    c->finish(nullptr, Status::Error(Code::kUnreachable,
-                                     "connect to " + where + " timed out after " +
-                                         std::to_string(c->opts.connect_timeout.count()) + " ms"));
+    c->fail(Status::Error(Code::kUnreachable, "connect to " + where + " timed out after " +
+                                                  std::to_string(c->opts.connect_timeout.count()) +
+                                                  " ms"));
   });
   c->resolver.async_resolve(
       c->opts.endpoint.host, std::to_string(c->opts.endpoint.port),
       [c, where](const boost::system::error_code& ec, tcp::resolver::results_type results) {
         if (c->done) return;
         if (ec) {
-          c->finish(nullptr, Status::Error(Code::kBadAddress,
-                                           "cannot resolve " + where + ": " + ec.message()));
+          c->fail(
+              Status::Error(Code::kBadAddress, "cannot resolve " + where + ": " + ec.message()));
           return;
         }
         asio::async_connect(
@@ -105,43 +186,38 @@ void H2ClientSession::connect(asio::any_io_executor ex, Options opts, ConnectCal
             [c, where](const boost::system::error_code& ec, const tcp::endpoint&) {
               if (c->done) return;
               if (ec) {
-                c->finish(nullptr,
-                          Status::Error(Code::kUnreachable,
-                                        "connect to " + where + " failed: " + ec.message()));
+                c->fail(Status::Error(Code::kUnreachable,
+                                      "connect to " + where + " failed: " + ec.message()));
                 return;
               }
               c->socket.set_option(tcp::no_delay(true));
-              if (!c->opts.tls) {
-                c->finish(std::make_unique<ByteStreamOf<tcp::socket>>(std::move(c->socket)),
-                          Status::Ok());
-                return;
-              }
+              if (!c->opts.tls) return c->start_plain();
               c->tls = std::make_unique<TlsStream>(std::move(c->socket), *c->opts.tls);
               const std::string& sni =
                   c->opts.server_name.empty() ? c->opts.endpoint.host : c->opts.server_name;
-              SSL_set_tlsext_host_name(c->tls->native_handle(), sni.c_str());
-              SSL_set1_host(c->tls->native_handle(), sni.c_str());
+              if (!is_ip_literal(sni))  // RFC 6066: SNI carries host names only
+                SSL_set_tlsext_host_name(c->tls->native_handle(), sni.c_str());
+              SSL_set1_host(c->tls->native_handle(), sni.c_str());  // IP literals: IP SAN
               static const unsigned char kAlpn[] = {2, 'h', '2'};
               SSL_set_alpn_protos(c->tls->native_handle(), kAlpn, sizeof kAlpn);
               c->tls->async_handshake(
                   asio::ssl::stream_base::client, [c, where](const boost::system::error_code& ec) {
                     if (c->done) return;
                     if (ec) {
-                      c->finish(nullptr,
-                                Status::Error(Code::kCertCheck, "TLS handshake with " + where +
-                                                                    " failed: " + ec.message()));
+                      c->fail(Status::Error(Code::kCertCheck, "TLS handshake with " + where +
+                                                                  " failed: " + ec.message() +
+                                                                  verify_reason(*c->tls)));
                       return;
                     }
                     const unsigned char* proto = nullptr;
                     unsigned len = 0;
                     SSL_get0_alpn_selected(c->tls->native_handle(), &proto, &len);
                     if (len != 2 || std::memcmp(proto, "h2", 2) != 0) {
-                      c->finish(nullptr, Status::Error(Code::kIncompatible,
-                                                       where + " did not negotiate h2 by ALPN"));
+                      c->fail(Status::Error(Code::kIncompatible,
+                                            where + " did not negotiate h2 by ALPN"));
                       return;
                     }
-                    c->finish(std::make_unique<ByteStreamOf<TlsStream>>(std::move(*c->tls)),
-                              Status::Ok());
+                    c->start_tls(where);
                   });
             });
       });
@@ -200,7 +276,14 @@ int32_t H2ClientSession::submit(const HeaderList& headers, std::shared_ptr<BodyP
   s->id = id;
   s->handler = std::move(handler);
   s->body = std::move(body);
-  s->grpc_chunks = grpc_chunks;
+  BodyPump::Framer framer;
+  if (grpc_chunks)
+    framer = [](std::string chunk) {
+      Envelope e;
+      e.body = std::move(chunk);
+      return grpc_frame(encode_inbound(e));
+    };
+  s->pump = BodyPump(s->body, std::move(framer));
   std::weak_ptr<H2Connection> weak = weak_from_this();
   s->body->set_on_readable([weak, id] {
     auto self = weak.lock();
@@ -236,31 +319,11 @@ void H2ClientSession::reset(int32_t id) {
 ssize_t H2ClientSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_t* flags) {
   Stream* s = find(id);
   if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  auto& pipe = *s->body;
-  if (s->out_off == s->out.size()) {
-    s->out.clear();
-    s->out_off = 0;
-    if (s->grpc_chunks) {
-      std::string chunk;
-      if (pipe.read_chunk(chunk)) {
-        Envelope e;
-        e.body = std::move(chunk);
-        s->out = grpc_frame(encode_inbound(e));
-      }
-    } else {
-      size_t n = pipe.read(reinterpret_cast<char*>(buf), len);
-      if (n > 0) return static_cast<ssize_t>(n);
-    }
-  }
-  size_t n = 0;
-  if (s->out_off < s->out.size()) {
-    n = std::min(len, s->out.size() - s->out_off);
-    std::memcpy(buf, s->out.data() + s->out_off, n);
-    s->out_off += n;
-  }
-  if (s->out_off < s->out.size() || !pipe.drained())
-    return n > 0 ? static_cast<ssize_t>(n) : static_cast<ssize_t>(NGHTTP2_ERR_DEFERRED);
-  if (!pipe.status().ok()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // abort upstream
+  BodyPump::State state;
+  size_t n = s->pump.pull(buf, len, state);
+  if (state == BodyPump::State::kWait) return NGHTTP2_ERR_DEFERRED;
+  if (state == BodyPump::State::kMore) return static_cast<ssize_t>(n);
+  if (!s->body->status().ok()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // abort upstream
   *flags |= NGHTTP2_DATA_FLAG_EOF;
   return static_cast<ssize_t>(n);
 }

@@ -6,6 +6,7 @@
 
 #include "codecs/header_codec.h"
 #include "codecs/proto_codec.h"
+#include "gateway/body_pump.h"
 #include "gateway/grpc_messages.h"
 #include "gateway/grpc_paths.h"
 #include "gateway/http_mapping.h"
@@ -31,9 +32,7 @@ struct H2ServerSession::Stream {
   // Response side.
   bool responded = false;
   Response response;
-  std::string out;  // encoded bytes waiting to go out
-  size_t out_off = 0;
-  bool out_last = false;  // `out` holds the final bytes of a unary body
+  BodyPump pump;  // the response body
 };
 
 namespace {
@@ -279,6 +278,7 @@ void H2ServerSession::dispatch(Stream& s) {
   } else if (st.ok()) {
     req.env.body = std::move(s.body);
   }
+  if (!s.grpc) req.env.content_type = s.content_type;
   if (!st.ok()) {
     st.hop = settings_.node_id;
     respond_error(s, std::move(st));
@@ -330,25 +330,34 @@ void H2ServerSession::submit_response(Stream& s) {
       signal_write();
       return;
     }
-    for (auto& h : r.extra_headers) hdrs.push_back(h);
-    if (!r.stream) {
-      s.out = grpc_frame(outbound_message(r));
-      s.out_last = true;
-    }
+    for (auto& h : r.extra_headers)
+      if (h.first != "content-type") hdrs.push_back(h);
+    if (!r.stream) s.pump.set_whole(grpc_frame(outbound_message(r)));
     has_body = true;
   } else {
     hdrs = {{":status", std::to_string(response_http_status(r))}};
     for (auto& h : response_headers(r)) hdrs.push_back(std::move(h));
-    if (!r.stream) {
-      s.out = r.env.status.ok() || !r.env.body.empty() ? std::move(r.env.body)
-                                                       : error_body_json(r.env.status);
-      s.out_last = true;
-    }
-    hdrs.emplace_back("content-type",
-                      r.env.status.ok() ? "application/octet-stream" : "application/json");
-    has_body = r.stream || !s.out.empty();
+    // Errors without a body of their own get the JSON error body.
+    has_body = r.stream || !r.env.body.empty() || !r.env.status.ok();
+    if (!r.stream)
+      s.pump.set_whole(r.env.status.ok() || !r.env.body.empty() ? std::move(r.env.body)
+                                                                : error_body_json(r.env.status));
+    bool typed = std::any_of(r.extra_headers.begin(), r.extra_headers.end(),
+                             [](const auto& h) { return h.first == "content-type"; });
+    if (!r.env.status.ok())
+      hdrs.emplace_back("content-type", "application/json");
+    else if (!typed)
+      hdrs.emplace_back("content-type", "application/octet-stream");
   }
   if (r.stream) {
+    BodyPump::Framer framer;
+    if (s.grpc)
+      framer = [](std::string chunk) {
+        Response piece;
+        piece.env.body = std::move(chunk);
+        return grpc_frame(outbound_message(piece));
+      };
+    s.pump = BodyPump(r.stream, std::move(framer));
     std::weak_ptr<H2Connection> weak = weak_from_this();
     int32_t id = s.id;
     r.stream->set_on_readable([weak, id] {
@@ -368,33 +377,12 @@ void H2ServerSession::submit_response(Stream& s) {
 ssize_t H2ServerSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_t* flags) {
   Stream* s = find(id);
   if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  auto& pipe = s->response.stream;
-  // Refill `out` from the response pipe when it is empty.
-  if (s->out_off == s->out.size() && pipe) {
-    s->out.clear();
-    s->out_off = 0;
-    if (s->grpc) {
-      std::string chunk;
-      if (pipe->read_chunk(chunk)) {
-        Response piece;
-        piece.env.body = std::move(chunk);
-        s->out = grpc_frame(outbound_message(piece));
-      }
-    } else {
-      size_t n = pipe->read(reinterpret_cast<char*>(buf), len);
-      if (n > 0) return static_cast<ssize_t>(n);
-    }
-  }
-  size_t n = 0;
-  if (s->out_off < s->out.size()) {
-    n = std::min(len, s->out.size() - s->out_off);
-    std::memcpy(buf, s->out.data() + s->out_off, n);
-    s->out_off += n;
-  }
-  bool more = s->out_off < s->out.size() || (pipe && !pipe->drained());
-  if (more) return n > 0 ? static_cast<ssize_t>(n) : static_cast<ssize_t>(NGHTTP2_ERR_DEFERRED);
+  BodyPump::State state;
+  size_t n = s->pump.pull(buf, len, state);
+  if (state == BodyPump::State::kWait) return NGHTTP2_ERR_DEFERRED;
+  if (state == BodyPump::State::kMore) return static_cast<ssize_t>(n);
   // Everything is out: end the body (gRPC: with trailers carrying the final status).
-  Status end_status = pipe ? pipe->status() : Status::Ok();
+  Status end_status = s->pump.pipe() ? s->pump.pipe()->status() : Status::Ok();
   if (!s->grpc && !end_status.ok()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
   *flags |= NGHTTP2_DATA_FLAG_EOF;
   if (s->grpc) {

@@ -7,7 +7,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -203,17 +203,27 @@ class Op : public std::enable_shared_from_this<Op> {
       return send(c, /*reused=*/false);
     }
     const std::string& name = target_.server_name.empty() ? target_.host : target_.server_name;
-    SSL_set_tlsext_host_name(c->tls->native_handle(), name.c_str());
-    c->tls->set_verify_callback(asio::ssl::host_name_verification(name));
-    c->tls->async_handshake(
-        asio::ssl::stream_base::client, [self = shared_from_this(), c](error_code ec) {
-          if (self->finished_) return;
-          self->connecting_.reset();
-          if (ec)
-            return self->fail(Code::kCertCheck, "TLS handshake with " + self->target_.authority() +
-                                                    " failed: " + ec.message());
-          self->send(c, /*reused=*/false);
-        });
+    error_code not_ip;
+    asio::ip::make_address(name, not_ip);
+    if (not_ip)  // RFC 6066: SNI carries host names only
+      SSL_set_tlsext_host_name(c->tls->native_handle(), name.c_str());
+    SSL_set1_host(c->tls->native_handle(), name.c_str());  // IP literals: IP SAN
+    static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    SSL_set_alpn_protos(c->tls->native_handle(), kAlpn, sizeof kAlpn);
+    c->tls->async_handshake(asio::ssl::stream_base::client, [self = shared_from_this(),
+                                                             c](error_code ec) {
+      if (self->finished_) return;
+      self->connecting_.reset();
+      if (ec) {
+        long vr = SSL_get_verify_result(c->tls->native_handle());
+        return self->fail(
+            Code::kCertCheck,
+            "TLS handshake with " + self->target_.authority() + " failed: " + ec.message() +
+                (vr == X509_V_OK ? std::string()
+                                 : std::string(" (") + X509_verify_cert_error_string(vr) + ")"));
+      }
+      self->send(c, /*reused=*/false);
+    });
   }
 
   void send(ConnPtr c, bool reused) {
@@ -244,6 +254,19 @@ class Op : public std::enable_shared_from_this<Op> {
         retried_ = true;
         current_.reset();
         return connect();
+      }
+      // TLS 1.3: a server that rejects our client certificate says so with an alert
+      // after our side of the handshake completed, i.e. on the first read.
+      if (a->conn->tls && !a->reused && !a->parser.got_some() &&
+          ec.category() == asio::error::get_ssl_category()) {
+        const bool has_cert =
+            SSL_CTX_get0_certificate(SSL_get_SSL_CTX(a->conn->tls->native_handle())) != nullptr;
+        return fail(
+            Code::kCertCheck,
+            "TLS with " + target_.authority() +
+                " failed: the peer rejected the connection after the handshake (" + ec.message() +
+                ")" +
+                (has_cert ? "" : "; no client certificate is configured (peers[].tls.cert/key)"));
       }
       if (ec == http::error::body_limit)
         return fail(Code::kTooLarge, "response from " + target_.authority() + " exceeds " +

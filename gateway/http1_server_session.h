@@ -176,6 +176,7 @@ class Http1ServerSession : public std::enable_shared_from_this<Http1ServerSessio
       return reply_error(0, std::move(st), /*force_close=*/false);
     }
     r.env.body = std::move(req.body());
+    r.env.content_type = std::string(req[http1_detail::http::field::content_type]);
     parser_.reset();
     awaiting_ = true;
     const uint64_t seq = ++request_seq_;

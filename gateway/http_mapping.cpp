@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "codecs/header_codec.h"
+#include "gateway/json_log.h"
 
 namespace ptp {
 namespace {
@@ -23,45 +24,6 @@ bool iequals(std::string_view a, std::string_view b) {
     if (la != lb) return false;
   }
   return true;
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;  // UTF-8 bytes pass through unchanged
-        }
-    }
-  }
-  out += '"';
 }
 
 }  // namespace

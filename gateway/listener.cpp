@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstring>
 #include <stdexcept>
 
@@ -19,6 +20,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 
 // ALPN: prefer h2, fall back to http/1.1.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
@@ -182,25 +184,48 @@ void Listener::on_plain(tcp::socket s, size_t i) {
 }
 
 void Listener::on_tls(tcp::socket s, size_t i) {
+  // A client gets kTlsHandshakeTimeout to complete the handshake; one that connects and
+  // says nothing must not hold a socket for ever.
+  struct Handshake {
+    Handshake(tcp::socket s, ssl::context& ctx)
+        : stream(std::move(s), ctx), timer(stream.get_executor()) {}
+    TlsStream stream;
+    asio::steady_timer timer;
+    bool timed_out = false;
+  };
   std::string remote = remote_of(s);
-  auto stream = std::make_shared<TlsStream>(std::move(s), *tls_);
-  stream->async_handshake(ssl::stream_base::server, [this, i, stream,
-                                                     remote](const boost::system::error_code& ec) {
-    if (ec) {
-      log_.info("TLS handshake failed", {.extra = {{"remote", remote}, {"error", ec.message()}}});
+  auto hs = std::make_shared<Handshake>(std::move(s), *tls_);
+  hs->timer.expires_after(kTlsHandshakeTimeout);
+  hs->timer.async_wait([w = std::weak_ptr<Handshake>(hs)](const boost::system::error_code& ec) {
+    auto hs = w.lock();
+    if (ec || !hs) return;
+    hs->timed_out = true;
+    boost::system::error_code ignored;
+    hs->stream.next_layer().close(ignored);  // fails the pending handshake
+  });
+  hs->stream.async_handshake(ssl::stream_base::server, [this, i, hs, remote](
+                                                           const boost::system::error_code& ec) {
+    hs->timer.cancel();
+    if (ec || hs->timed_out) {
+      log_.info("TLS handshake failed",
+                {.extra = {{"remote", remote},
+                           {"error", hs->timed_out
+                                         ? "no handshake within " +
+                                               std::to_string(kTlsHandshakeTimeout.count()) + " s"
+                                         : ec.message()}}});
       return;
     }
     const unsigned char* proto = nullptr;
     unsigned len = 0;
-    SSL_get0_alpn_selected(stream->native_handle(), &proto, &len);
+    SSL_get0_alpn_selected(hs->stream.native_handle(), &proto, &len);
     Dispatcher& d = dispatcher_for_(i);
     if (len == 2 && std::memcmp(proto, "h2", 2) == 0) {
-      H2ServerSession::start(std::make_unique<ByteStreamOf<TlsStream>>(std::move(*stream)), {}, d,
-                             h2_settings(cfg_), remote);
+      H2ServerSession::start(std::make_unique<ByteStreamOf<TlsStream>>(std::move(hs->stream)), {},
+                             d, h2_settings(cfg_), remote);
       return;
     }
-    std::make_shared<Http1ServerSession<TlsStream>>(std::move(*stream), boost::beast::flat_buffer{},
-                                                    d, http1_limits(cfg_), remote)
+    std::make_shared<Http1ServerSession<TlsStream>>(
+        std::move(hs->stream), boost::beast::flat_buffer{}, d, http1_limits(cfg_), remote)
         ->start();
   });
 }

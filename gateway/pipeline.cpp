@@ -114,6 +114,13 @@ void Pipeline::dispatch(Request req, Responder done) {
     return;
   }
   RouteDecision route = resolve_route(*cfg, req.env.header);
+  if (req.stream) {
+    // ptp_active_streams{route} counts a streamed exchange until its request pipe is gone.
+    metrics_.stream_opened(route.route_name);
+    auto guard = std::shared_ptr<void>(
+        nullptr, [m = &metrics_, name = route.route_name](void*) { m->stream_closed(name); });
+    req.stream->keep_alive_with(std::move(guard));
+  }
   Responder answer = [finish, route = route.route_name, lf, trace = req.env.header.trace_id,
                       session = req.env.header.session_id](Response r) mutable {
     if (r.env.header.trace_id.empty()) r.env.header.trace_id = trace;

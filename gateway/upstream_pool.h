@@ -26,14 +26,16 @@ class UpstreamPool {
            std::chrono::milliseconds connect_timeout, std::chrono::milliseconds keepalive,
            GetCallback cb);
 
+  // The pool's client TLS context for these settings (built once, kept for the pool's
+  // lifetime; also used for HTTP/1.1 peers). Null with `err` set when a file cannot be loaded.
+  boost::asio::ssl::context* tls_context(const TlsClientConfig& tls, Status& err);
+
  private:
   struct Entry {
     std::vector<std::shared_ptr<H2ClientSession>> sessions;
     bool connecting = false;
     std::vector<GetCallback> waiters;
   };
-  boost::asio::ssl::context* tls_context(const TlsClientConfig& tls, Status& err);
-
   boost::asio::any_io_executor ex_;
   Metrics* metrics_;
   std::unordered_map<std::string, Entry> entries_;

@@ -48,6 +48,10 @@ class DirectTopology(unittest.TestCase):
                 continue
             self.assertEqual(r.headers.get("x-echo-" + k), v, f"{k} at the service: {r.headers}")
         self.assertEqual(r.headers.get("x-echo-x-ptp-message-topic"), "t-1")
+        self.assertEqual(r.headers.get("content-type"), "application/x-ptp-echo")
+        r = curl(A_URL, {**h, "content-type": "application/json"}, b"{}", http="1.1")
+        self.assertEqual(r.headers.get("content-type"), "application/x-ptp-echo")
+        self.assertEqual(r.headers.get("x-echo-content-type"), "application/json")
 
     def test_nghttp_client(self):
         h = ptp_headers("A", "B", trace="tr-nghttp")

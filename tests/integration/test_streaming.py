@@ -43,6 +43,9 @@ class Streaming(unittest.TestCase):
                 rss = g.rss_high_water_kb()
                 self.assertLess(rss, MAX_RSS_KB, f"gateway {g.config} peak RSS {rss} kB")
             self.assertIn('ptp_requests_total{', a.metrics())
+            # The stream was counted as active and is closed again.
+            self.assertIn('ptp_active_streams{route="peer:B"} 0', a.metrics())
+            self.assertIn('ptp_active_streams{route="diag"} 0', b.metrics())
 
 
 if __name__ == "__main__":

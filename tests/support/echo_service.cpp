@@ -57,7 +57,9 @@ class EchoConnection : public std::enable_shared_from_this<EchoConnection> {
         if (name.size() >= 6 && boost::beast::iequals(name.substr(0, 6), "x-ptp-"))
           res_.insert("x-echo-" + std::string(name), f.value());
       }
-      res_.set(http::field::content_type, "application/octet-stream");
+      res_.set("x-echo-content-type", req[http::field::content_type]);
+      // A distinctive type, so tests see that the service's content-type travels back.
+      res_.set(http::field::content_type, "application/x-ptp-echo");
       res_.body() = std::move(req.body());
     } else if (req.method() == http::verb::get && req.target() == "/healthz") {
       res_.result(http::status::ok);
