@@ -453,6 +453,98 @@ void parse_log(const YAML::Node& root, const FileResolver& files, Config& cfg) {
   if (!file.empty()) cfg.log.file = files.path(file);
 }
 
+QueueDialect parse_dialect(const Section& s, QueueDialect d) {
+  if (auto v = s.opt_string("push_layout")) {
+    if (*v != "current" && *v != "legacy")
+      fail(s.at("push_layout"), "expected current or legacy, got " + quote_value(*v));
+    d.legacy_push_layout = *v == "legacy";
+  }
+  if (auto v = s.opt_string("reply_layout")) {
+    if (*v != "current" && *v != "legacy")
+      fail(s.at("reply_layout"), "expected current or legacy, got " + quote_value(*v));
+    d.reply_layout = *v == "legacy" ? TransportLayout::kLegacy : TransportLayout::kCurrent;
+  }
+  if (auto v = s.opt_string("timeout_unit")) {
+    if (*v != "s" && *v != "ms")
+      fail(s.at("timeout_unit"), "expected s or ms, got " + quote_value(*v));
+    d.timeout_unit = *v == "ms" ? TimeoutUnit::kMilliseconds : TimeoutUnit::kSeconds;
+  }
+  d.peek_removes = s.boolean("peek_removes", d.peek_removes);
+  return d;
+}
+
+void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg) {
+  Section s(root["queue"], "queue",
+            {"enabled", "store", "path", "sync", "kafka", "limits", "default_pop_timeout_ms",
+             "default_push_wait_ms", "outbox_ttl_s", "retry_min_ms", "retry_max_ms",
+             "default_dialect", "dialects"});
+  QueueConfig& q = cfg.queue;
+  q.enabled = s.boolean("enabled", q.enabled);
+  std::string store = s.string("store", "embedded");
+  if (store != "embedded" && store != "kafka")
+    fail(s.at("store"), "expected embedded or kafka, got " + quote_value(store));
+  q.backend = store == "kafka" ? QueueBackend::kKafka : QueueBackend::kEmbedded;
+  q.path = files.path(s.string("path", "data/" + cfg.node_id));
+  q.sync = s.boolean("sync", q.sync);
+  {
+    Section k(s.get("kafka"), s.at("kafka"), {"bootstrap", "topic_prefix", "properties"});
+    q.kafka_bootstrap = k.string("bootstrap", "");
+    q.kafka_topic_prefix = k.string("topic_prefix", q.kafka_topic_prefix);
+    YAML::Node props = k.get("properties");
+    if (props && !props.IsNull()) {
+      if (!props.IsMap()) fail(k.at("properties"), "expected a mapping, got " + kind_name(props));
+      for (const auto& kv : props) {
+        if (!kv.first.IsScalar() || !kv.second.IsScalar())
+          fail(k.at("properties"), "expected name: value pairs of strings");
+        q.kafka_properties[kv.first.Scalar()] = kv.second.Scalar();
+      }
+    }
+    if (q.backend == QueueBackend::kKafka && q.kafka_bootstrap.empty())
+      fail(k.at("bootstrap"), "required when queue.store is kafka");
+  }
+  {
+    Section l(s.get("limits"), s.at("limits"),
+              {"max_message_bytes", "max_session_bytes", "max_total_bytes", "session_idle_expiry_s",
+               "dedup_window_s"});
+    QueueLimits& ql = q.limits;
+    ql.max_message_bytes = static_cast<uint64_t>(
+        l.integer("max_message_bytes", static_cast<int64_t>(ql.max_message_bytes), 1, 1LL << 40));
+    ql.max_session_bytes = static_cast<uint64_t>(
+        l.integer("max_session_bytes", static_cast<int64_t>(ql.max_session_bytes), 1, 1LL << 50));
+    ql.max_total_bytes = static_cast<uint64_t>(
+        l.integer("max_total_bytes", static_cast<int64_t>(ql.max_total_bytes), 1, 1LL << 50));
+    ql.session_idle_expiry = std::chrono::seconds(
+        l.integer("session_idle_expiry_s", ql.session_idle_expiry.count(), 1, 365LL * 24 * 3600));
+    ql.dedup_window = std::chrono::seconds(
+        l.integer("dedup_window_s", ql.dedup_window.count(), 0, 30LL * 24 * 3600));
+  }
+  q.default_pop_timeout = std::chrono::milliseconds(
+      s.integer("default_pop_timeout_ms", q.default_pop_timeout.count(), 0, 24LL * 3600 * 1000));
+  q.default_push_wait = std::chrono::milliseconds(
+      s.integer("default_push_wait_ms", q.default_push_wait.count(), 0, 24LL * 3600 * 1000));
+  q.outbox_ttl =
+      std::chrono::seconds(s.integer("outbox_ttl_s", q.outbox_ttl.count(), 1, 365LL * 24 * 3600));
+  q.retry_min = positive_ms(s, "retry_min_ms", q.retry_min);
+  q.retry_max = positive_ms(s, "retry_max_ms", q.retry_max);
+  if (q.retry_max < q.retry_min) fail(s.at("retry_max_ms"), "must be at least retry_min_ms");
+  q.default_dialect =
+      parse_dialect(Section(s.get("default_dialect"), s.at("default_dialect"),
+                            {"push_layout", "reply_layout", "timeout_unit", "peek_removes"}),
+                    q.default_dialect);
+  YAML::Node ds = s.get("dialects");
+  if (ds && !ds.IsNull()) {
+    if (!ds.IsMap())
+      fail(s.at("dialects"), "expected a mapping of vendor code to dialect, got " + kind_name(ds));
+    for (const auto& kv : ds) {
+      if (!kv.first.IsScalar()) fail(s.at("dialects"), "keys must be vendor codes");
+      const std::string path = s.at("dialects") + "." + kv.first.Scalar();
+      q.dialects[kv.first.Scalar()] = parse_dialect(
+          Section(kv.second, path, {"push_layout", "reply_layout", "timeout_unit", "peek_removes"}),
+          q.default_dialect);
+    }
+  }
+}
+
 // Cross references between peers, checked once all of them are known.
 void check_peer_references(Config& cfg) {
   for (size_t i = 0; i < cfg.peers.size(); ++i) {
@@ -496,7 +588,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   if (!root || root.IsNull()) fail("", "the configuration is empty (node.node_id is required)");
   Section top(root, "",
               {"node", "listen", "admin", "io_threads", "reload_poll_ms", "limits", "auth", "peers",
-               "default_route", "local_services", "log"});
+               "default_route", "local_services", "log", "queue"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
   parse_node_section(root, cfg);
@@ -510,11 +602,17 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   cfg.default_route = top.string("default_route", "");
   parse_local_services(root, cfg);
   parse_log(root, files, cfg);
+  parse_queue(root, files, cfg);
   check_peer_references(cfg);
   return cfg;
 }
 
 }  // namespace
+
+const QueueDialect& queue_dialect(const QueueConfig& q, const std::string& provider_code) {
+  auto it = q.dialects.find(provider_code);
+  return it == q.dialects.end() ? q.default_dialect : it->second;
+}
 
 std::string_view protocol_name(PeerProtocol p) {
   switch (p) {

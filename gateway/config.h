@@ -11,6 +11,9 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/queue/queue_store.h"
+#include "codecs/queue_codec.h"
+
 namespace ptp {
 
 enum class PeerProtocol { kHttp2, kGrpc, kHttp1 };
@@ -76,6 +79,28 @@ struct LogConfig {
   std::string file;            // empty: stderr
 };
 
+enum class QueueBackend { kEmbedded, kKafka };
+
+// The async interfaces (push/pop/peek/release) and the outbox; docs/queues.md. The store
+// settings (backend, path, kafka) apply at start; the rest also on reload.
+struct QueueConfig {
+  bool enabled = true;
+  QueueBackend backend = QueueBackend::kEmbedded;
+  std::string path;  // embedded: data directory (default data/<node_id> beside the config)
+  bool sync = true;  // embedded: fsync before acknowledging a push
+  std::string kafka_bootstrap;
+  std::string kafka_topic_prefix = "ptp";
+  std::map<std::string, std::string> kafka_properties;  // passed to librdkafka as is
+  QueueLimits limits;
+  std::chrono::milliseconds default_pop_timeout{120000};  // PTP: "default 120 s"
+  std::chrono::milliseconds default_push_wait{5000};      // how long a push waits for space
+  std::chrono::seconds outbox_ttl{24 * 3600};  // undelivered remote pushes expire after this
+  std::chrono::milliseconds retry_min{200};    // outbox retry backoff, doubling up to retry_max
+  std::chrono::milliseconds retry_max{30000};
+  QueueDialect default_dialect;
+  std::map<std::string, QueueDialect> dialects;  // by x-ptp-tech-provider-code
+};
+
 struct Config {
   std::string source_path;  // file it was read from
   std::string node_id;
@@ -92,7 +117,11 @@ struct Config {
   std::string default_route;  // peer node id used when no peer matches
   std::vector<LocalServiceConfig> local_services;
   LogConfig log;
+  QueueConfig queue;
 };
+
+// The dialect of a caller: by its vendor code, else the default.
+const QueueDialect& queue_dialect(const QueueConfig& q, const std::string& provider_code);
 
 using ConfigPtr = std::shared_ptr<const Config>;
 

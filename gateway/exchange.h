@@ -4,7 +4,9 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "codecs/envelope.h"
 #include "codecs/interface.h"
@@ -12,18 +14,41 @@
 
 namespace ptp {
 
+// Tells a sink whether its response reached the client: settle(true) once the listener
+// has handed the whole response to the connection; a receipt destroyed unsettled (the
+// client went away, the stream was reset) settles false. Pop uses it to acknowledge or
+// return a leased message.
+class DeliveryReceipt {
+ public:
+  explicit DeliveryReceipt(std::function<void(bool delivered)> fn) : fn_(std::move(fn)) {}
+  DeliveryReceipt(const DeliveryReceipt&) = delete;
+  DeliveryReceipt& operator=(const DeliveryReceipt&) = delete;
+  ~DeliveryReceipt() { settle(false); }
+  void settle(bool delivered) {
+    if (auto fn = std::exchange(fn_, nullptr)) fn(delivered);
+  }
+
+ private:
+  std::function<void(bool)> fn_;
+};
+
 struct Request {
   Interface iface = Interface::kInvoke;
   WireProtocol wire = WireProtocol::kHttp1;
   Envelope env;                      // header, metadata and (unary) body
   std::shared_ptr<BodyPipe> stream;  // set for streamed bodies; env.body is then empty
   std::string remote;                // client address, for logs
+  std::string query;                 // the URL query string (HTTP), without '?'
 };
 
 struct Response {
   Envelope env;                      // env.status is the outcome; env.body the unary body
   HeaderList extra_headers;          // additional response headers (e.g. diag echo)
   std::shared_ptr<BodyPipe> stream;  // set for streamed bodies
+  // gRPC only: the reply message to frame instead of an Outbound built from env (the
+  // queue interfaces answer TransportOutbound in the caller's dialect).
+  std::optional<std::string> grpc_message;
+  std::shared_ptr<DeliveryReceipt> delivery;  // settled by the listener, see above
 };
 
 using Responder = std::function<void(Response)>;

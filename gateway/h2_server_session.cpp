@@ -260,6 +260,7 @@ void H2ServerSession::dispatch(Stream& s) {
   req.iface = *s.iface;
   req.wire = s.grpc ? WireProtocol::kGrpc : WireProtocol::kHttp2;
   req.remote = remote_;
+  if (auto q = s.path.find('?'); q != std::string::npos) req.query = s.path.substr(q + 1);
   Status st = decode_headers(s.headers, req.env);
   if (st.ok() && s.grpc && !s.streamed) {
     // Unary gRPC: exactly one length-prefixed Inbound message.
@@ -270,7 +271,9 @@ void H2ServerSession::dispatch(Stream& s) {
       st = Status::Error(Code::kCodecError,
                          "unary gRPC request must carry exactly one complete message, got " +
                              std::to_string(messages.size()));
-    if (st.ok()) {
+    if (st.ok() && req.iface != Interface::kInvoke) {
+      req.env.body = std::move(messages[0]);  // PushInbound etc.: the queue codec decodes it
+    } else if (st.ok()) {
       Envelope inner;
       st = decode_inbound(messages[0], inner);
       if (st.ok()) merge_envelope(req.env, std::move(inner));
@@ -332,7 +335,8 @@ void H2ServerSession::submit_response(Stream& s) {
     }
     for (auto& h : r.extra_headers)
       if (h.first != "content-type") hdrs.push_back(h);
-    if (!r.stream) s.pump.set_whole(grpc_frame(outbound_message(r)));
+    if (!r.stream)
+      s.pump.set_whole(grpc_frame(r.grpc_message ? *r.grpc_message : outbound_message(r)));
     has_body = true;
   } else {
     hdrs = {{":status", std::to_string(response_http_status(r))}};
@@ -344,10 +348,9 @@ void H2ServerSession::submit_response(Stream& s) {
                                                                 : error_body_json(r.env.status));
     bool typed = std::any_of(r.extra_headers.begin(), r.extra_headers.end(),
                              [](const auto& h) { return h.first == "content-type"; });
-    if (!r.env.status.ok())
-      hdrs.emplace_back("content-type", "application/json");
-    else if (!typed)
-      hdrs.emplace_back("content-type", "application/octet-stream");
+    if (!typed)
+      hdrs.emplace_back("content-type",
+                        r.env.status.ok() ? "application/octet-stream" : "application/json");
   }
   if (r.stream) {
     BodyPump::Framer framer;
@@ -398,10 +401,13 @@ void H2ServerSession::submit_grpc_trailers(Stream& s, const Status& st) {
   nghttp2_submit_trailer(session(), s.id, nv.data(), nv.size());
 }
 
-int H2ServerSession::on_stream_close(int32_t id, uint32_t) {
+int H2ServerSession::on_stream_close(int32_t id, uint32_t error_code) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return 0;
   Stream& s = *it->second;
+  // A normal close after our END_STREAM: the whole response went to the connection.
+  if (error_code == NGHTTP2_NO_ERROR && s.responded && s.response.delivery)
+    s.response.delivery->settle(true);
   if (s.unconsumed) nghttp2_session_consume_connection(session(), s.unconsumed);
   if (s.req_pipe && !s.req_pipe->finished())
     s.req_pipe->finish(

@@ -3,12 +3,15 @@
 // from a BodyPipe). Keep-alive, one request at a time (no pipelining), plain or TLS.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -169,6 +172,8 @@ class Http1ServerSession : public std::enable_shared_from_this<Http1ServerSessio
     r.iface = *iface;
     r.wire = WireProtocol::kHttp1;
     r.remote = remote_;
+    if (auto q = req.target().find('?'); q != std::string_view::npos)
+      r.query = std::string(req.target().substr(q + 1));
     Status st = http1_detail::apply_query(req.target(), r.env);
     if (st.ok()) st = decode_headers(http1_detail::request_header_list(req), r.env);
     if (!st.ok()) {
@@ -184,6 +189,24 @@ class Http1ServerSession : public std::enable_shared_from_this<Http1ServerSessio
     dispatcher_.dispatch(std::move(r), [self = this->shared_from_this(), seq](Response resp) {
       self->on_response(seq, std::move(resp));
     });
+    if (awaiting_ && seq == request_seq_) watch_peer_close(seq);
+  }
+
+  // While a dispatch is outstanding (a pop may wait for minutes) nothing reads the
+  // socket; watch it, so a client that went away is noticed and its response (and a
+  // message leased for it) is dropped instead of written into a dead connection.
+  void watch_peer_close(uint64_t seq) {
+    auto& sock = http1_detail::lowest(stream_);
+    sock.async_wait(
+        http1_detail::tcp::socket::wait_read, [w = this->weak_from_this(), seq](error_code ec) {
+          auto self = w.lock();
+          if (!self || ec || self->closed_ || !self->awaiting_ || seq != self->request_seq_) return;
+          char c;
+          auto& s = http1_detail::lowest(self->stream_);
+          ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) self->close_now();
+          // Data (a pipelined request, TLS records) waits for the next read.
+        });
   }
 
   void on_response(uint64_t seq, Response r) {
@@ -194,6 +217,7 @@ class Http1ServerSession : public std::enable_shared_from_this<Http1ServerSessio
     awaiting_ = false;
     if (r.stream && r.env.status.ok()) return start_stream(std::move(r));
     if (r.stream) r.stream->cancel();
+    delivery_ = std::move(r.delivery);
     write_response(http1_detail::make_response(std::move(r), 0, keep_alive_), !keep_alive_);
   }
 
@@ -215,6 +239,7 @@ class Http1ServerSession : public std::enable_shared_from_this<Http1ServerSessio
   }
 
   void on_written(error_code ec, bool close) {
+    if (auto d = std::exchange(delivery_, nullptr); d && !ec) d->settle(true);
     if (ec) return close_now();
     if (close) return graceful_close();
     read_header();
@@ -340,7 +365,8 @@ class Http1ServerSession : public std::enable_shared_from_this<Http1ServerSessio
   std::string chunk_;
   bool writing_chunk_ = false;
   bool keep_alive_ = false;
-  bool awaiting_ = false;  // a dispatch is outstanding
+  bool awaiting_ = false;                      // a dispatch is outstanding
+  std::shared_ptr<DeliveryReceipt> delivery_;  // of the response being written
   bool closed_ = false;
   uint64_t request_seq_ = 0;
 };

@@ -1,5 +1,5 @@
 // ptp-gateway: the PTP/1.0 gateway (edge or router role).
-//   ptp-gateway --config FILE           run in the foreground
+//   ptp-gateway --config FILE [--data-dir DIR]   run in the foreground
 //   ptp-gateway --check-config FILE     validate and exit (non-zero with the reason)
 //   ptp-gateway --mint-token --key-file F --source A --target B --session S [--ttl 3600]
 #include <boost/asio/executor_work_guard.hpp>
@@ -18,7 +18,10 @@
 #include "gateway/json_log.h"
 #include "gateway/listener.h"
 #include "gateway/metrics.h"
+#include "gateway/outbox.h"
 #include "gateway/pipeline.h"
+#include "gateway/queue_backend.h"
+#include "gateway/queue_service.h"
 #include "gateway/token.h"
 
 namespace {
@@ -26,7 +29,7 @@ namespace {
 using namespace ptp;
 
 int usage() {
-  std::cerr << "usage: ptp-gateway --config FILE\n"
+  std::cerr << "usage: ptp-gateway --config FILE [--data-dir DIR]\n"
                "       ptp-gateway --check-config FILE\n"
                "       ptp-gateway --mint-token (--key-file F | --key K) --source NODE "
                "--target NODE --session ID [--ttl SECONDS]\n";
@@ -73,7 +76,7 @@ int mint(std::map<std::string, std::string>& f) {
   return 0;
 }
 
-int run(ConfigPtr cfg) {
+int run(ConfigPtr cfg, const std::string& data_dir) {
   auto level = JsonLog::parse_level(cfg->log.level).value_or(LogLevel::kInfo);
   std::unique_ptr<JsonLog> log = cfg->log.file.empty()
                                      ? std::make_unique<JsonLog>(level)
@@ -87,15 +90,39 @@ int run(ConfigPtr cfg) {
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts;
   std::vector<boost::asio::io_context*> raw;
   std::vector<std::unique_ptr<Pipeline>> pipelines;
+  // Queue stores: settings apply at start (a reload does not move the data).
+  std::unique_ptr<QueueStore> inbox, outbox_store;
+  if (cfg->queue.enabled) {
+    Status st;
+    inbox = open_queue_store(cfg->queue, data_dir, "inbox", st);
+    if (st.ok()) outbox_store = open_queue_store(cfg->queue, data_dir, "outbox", st);
+    if (!st.ok()) {
+      log->error("cannot open the queue store", {.extra = {{"error", st.message}}});
+      std::cerr << "ptp-gateway: cannot open the queue store: " << st.message << "\n";
+      return 1;
+    }
+  }
   using Guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
   std::vector<Guard> guards;
   for (unsigned i = 0; i < n; ++i) {
     contexts.push_back(std::make_unique<boost::asio::io_context>(1));
     raw.push_back(contexts.back().get());
     guards.emplace_back(contexts.back()->get_executor());
-    pipelines.push_back(
-        std::make_unique<Pipeline>(contexts.back()->get_executor(), store, metrics, *log));
   }
+  std::unique_ptr<Outbox> outbox;
+  std::unique_ptr<QueueService> queues;
+  if (inbox) {
+    outbox =
+        std::make_unique<Outbox>(*outbox_store, contexts[0]->get_executor(), store, metrics, *log);
+    queues = std::make_unique<QueueService>(*inbox, outbox.get());
+    // Messages left from an earlier run: drain towards every peer that may have some.
+    std::vector<std::string> targets;
+    for (const auto& p : cfg->peers) targets.push_back(p.node_id);
+    outbox->resume(targets);
+  }
+  for (auto& c : contexts)
+    pipelines.push_back(
+        std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log, queues.get()));
   boost::asio::io_context control(1);  // admin port, reloads, signals
   bool ready = false;
   try {
@@ -119,6 +146,7 @@ int run(ConfigPtr cfg) {
       watcher.stop();
       admin.stop();
       listener.stop();
+      if (outbox) outbox->stop();
       for (auto& g : guards) g.reset();
       for (auto& c : contexts) c->stop();
       control.stop();
@@ -162,5 +190,6 @@ int main(int argc, char** argv) {
               << cfg->local_services.size() << " local services)\n";
     return 0;
   }
-  return run(cfg);
+  // --data-dir overrides queue.path (containers, tests).
+  return run(cfg, f.count("--data-dir") ? f["--data-dir"] : cfg->queue.path);
 }

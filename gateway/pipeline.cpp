@@ -8,6 +8,7 @@
 #include "gateway/diag_service.h"
 #include "gateway/json_log.h"
 #include "gateway/metrics.h"
+#include "gateway/queue_service.h"
 #include "gateway/route_table.h"
 #include "gateway/token.h"
 
@@ -34,6 +35,11 @@ int64_t unix_now() {
 
 }  // namespace
 
+bool is_queue_interface(Interface i) {
+  return i == Interface::kPush || i == Interface::kPop || i == Interface::kPeek ||
+         i == Interface::kRelease;
+}
+
 std::string new_trace_id() {
   unsigned char b[16];
   RAND_bytes(b, sizeof b);
@@ -47,18 +53,32 @@ std::string new_trace_id() {
 }
 
 Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics,
-                   JsonLog& log)
-    : store_(store), metrics_(metrics), log_(log), h2_(ex, &metrics), h1_(ex) {}
+                   JsonLog& log, QueueService* queues)
+    : ex_(ex),
+      store_(store),
+      metrics_(metrics),
+      log_(log),
+      queues_(queues),
+      h2_(ex, &metrics),
+      h1_(ex) {}
 
 Pipeline::~Pipeline() = default;
 
 Status Pipeline::admit(const Config& cfg, Request& req) {
   auto& h = req.env.header;
   if (h.trace_id.empty()) h.trace_id = new_trace_id();
-  if (req.iface != Interface::kInvoke && req.iface != Interface::kTransport)
-    return Status::Error(Code::kNotPermitted, std::string("interface ") +
-                                                  std::string(interface_name(req.iface)) +
-                                                  " is not enabled on this gateway");
+  if (is_queue_interface(req.iface)) {
+    if (!queues_ || !cfg.queue.enabled)
+      return Status::Error(Code::kNotPermitted, std::string("interface ") +
+                                                    std::string(interface_name(req.iface)) +
+                                                    " is not enabled on this gateway");
+    // A container speaks for this node only; the gateway fills in who that is.
+    if (h.source_node_id.empty()) h.source_node_id = cfg.node_id;
+    if (h.source_inst_id.empty()) h.source_inst_id = cfg.inst_id;
+    if (h.source_node_id != cfg.node_id)
+      return Status::Error(Code::kForbidden, "a container of node " + cfg.node_id +
+                                                 " cannot send as node " + h.source_node_id);
+  }
   // A missing token is an authentication failure (403), not a malformed request.
   if (cfg.auth.enabled && h.token.empty())
     return Status::Error(Code::kForbidden, "missing x-ptp-token");
@@ -111,6 +131,25 @@ void Pipeline::dispatch(Request req, Responder done) {
     st.hop = cfg->node_id;
     if (req.stream) req.stream->cancel();
     finish(error_response(std::move(st)), "rejected", lf);
+    return;
+  }
+  if (is_queue_interface(req.iface) ||
+      (req.iface == Interface::kInvoke && req.env.header.target_node_id == cfg->node_id &&
+       req.env.header.uri == kQueuePushUri)) {
+    Responder answer = [finish, lf, trace = req.env.header.trace_id,
+                        session = req.env.header.session_id](Response r) mutable {
+      if (r.env.header.trace_id.empty()) r.env.header.trace_id = trace;
+      if (r.env.header.session_id.empty()) r.env.header.session_id = session;
+      finish(std::move(r), "queue", lf);
+    };
+    if (!queues_ || !cfg->queue.enabled) {
+      answer(error_response(
+          Status::Error(Code::kNotPermitted, "queues are not enabled on node " + cfg->node_id)));
+    } else if (req.iface == Interface::kInvoke) {
+      queues_->accept_remote(*cfg, std::move(req), std::move(answer), ex_);
+    } else {
+      queues_->handle(*cfg, std::move(req), std::move(answer), ex_);
+    }
     return;
   }
   RouteDecision route = resolve_route(*cfg, req.env.header);

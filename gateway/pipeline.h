@@ -15,24 +15,32 @@ namespace ptp {
 
 class Metrics;
 class JsonLog;
+class QueueService;
 
 constexpr std::string_view kRoutePathKey = "x-ptp-route-path";
 
 class Pipeline final : public Dispatcher {
  public:
-  Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics, JsonLog& log);
+  // `queues` may be null: the queue interfaces then answer E0000000614.
+  Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics, JsonLog& log,
+           QueueService* queues = nullptr);
   ~Pipeline() override;
   void dispatch(Request req, Responder done) override;
 
  private:
   Status admit(const Config& cfg, Request& req);
 
+  boost::asio::any_io_executor ex_;
   ConfigStore& store_;
   Metrics& metrics_;
   JsonLog& log_;
+  QueueService* queues_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
 };
+
+// push, pop, peek, release: the container-facing queue interfaces.
+bool is_queue_interface(Interface i);
 
 // Random 32-hex-digit trace id for requests that arrive without one.
 std::string new_trace_id();

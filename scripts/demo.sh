@@ -12,8 +12,8 @@ pids=()
 cleanup() { [ "${PTP_DEMO_KEEP:-0}" = 1 ] || kill "${pids[@]}" 2>/dev/null || true; }
 trap cleanup EXIT
 $BIN/ptp-echo-service --port 18080 >"$LOGS/echo.log" 2>&1 & pids+=($!)
-$BIN/ptp-gateway --config conf/direct/b.yaml >"$LOGS/b.log" 2>&1 & pids+=($!)
-$BIN/ptp-gateway --config conf/direct/a.yaml >"$LOGS/a.log" 2>&1 & pids+=($!)
+$BIN/ptp-gateway --config conf/direct/b.yaml --data-dir "$LOGS/data-B" >"$LOGS/b.log" 2>&1 & pids+=($!)
+$BIN/ptp-gateway --config conf/direct/a.yaml --data-dir "$LOGS/data-A" >"$LOGS/a.log" 2>&1 & pids+=($!)
 for port in 17404 17405; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 done
@@ -41,6 +41,15 @@ with grpc.insecure_channel("127.0.0.1:17304") as ch:
     print("code:", out.code, "payload:", out.payload.decode())
     print("service saw trace id:", out.metadata.get("x-echo-x-ptp-trace-id"))
 PY
+echo "== async: a container at A pushes to B (durable outbox), a container at B pops"
+Q=(-H "content-type: application/json" -H "x-ptp-tech-provider-code: DEMO" -H "x-ptp-trace-id: demo-q"
+   -H "x-ptp-session-id: demo-session" -H "x-ptp-target-node-id: B")
+curl -sS "${Q[@]}" -H "x-ptp-token: $TOKEN" -d '{"topic":"demo","payload":"aGVsbG8gb3ZlciBhIHF1ZXVl"}' \
+  http://127.0.0.1:17304/v1/interconn/chan/push; echo
+TOKEN_B=$($BIN/ptp-gateway --mint-token --key demo-only-secret-B-do-not-use-in-production \
+  --source B --target B --session demo-session)
+curl -sS "${Q[@]}" -H "x-ptp-token: $TOKEN_B" -d '{"topic":"demo","timeout":5}' \
+  http://127.0.0.1:17305/v1/interconn/chan/pop; echo
 echo "== metrics of A (admin port 17404)"
 curl -sS http://127.0.0.1:17404/metrics | grep '^ptp_requests_total' || true
 echo "logs: $LOGS"

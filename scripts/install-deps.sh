@@ -12,7 +12,7 @@ PKGS=(
   prometheus-cpp-dev
   doctest-dev
   librocksdb-dev
-  libyaml-cpp-dev
+  libyaml-cpp-dev nlohmann-json3-dev
   curl
   python3 python3-grpcio python3-grpc-tools python3-protobuf
 )

@@ -82,18 +82,26 @@ class Process:
         return code
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
 
 class Gateway(Process):
-    def __init__(self, config_path, workdir):
+    def __init__(self, config_path, workdir, data_name=None):
         self.config = config_path
         self.port, self.admin_port = config_ports(config_path)
         wait_port_free(self.port)
         name = os.path.basename(config_path).replace(".yaml", "")
-        super().__init__([GATEWAY, "--config", config_path], os.path.join(workdir, f"gw-{name}.log"))
+        # Queue data in the work dir; the same name again (a restart) finds the same data.
+        self.data_dir = os.path.join(workdir, "data-" + (data_name or name))
+        log = os.path.join(workdir, f"gw-{name}.log")
+        n = 1
+        while os.path.exists(log):
+            n += 1
+            log = os.path.join(workdir, f"gw-{name}.{n}.log")
+        super().__init__([GATEWAY, "--config", config_path, "--data-dir", self.data_dir], log)
         try:
             wait_port(self.admin_port)
             self.wait_ready()
@@ -142,8 +150,8 @@ class Topology:
         self.workdir = tempfile.mkdtemp(prefix="ptp-it-")
         self.procs = []
 
-    def gateway(self, config_path):
-        g = Gateway(config_path, self.workdir)
+    def gateway(self, config_path, data_name=None):
+        g = Gateway(config_path, self.workdir, data_name)
         self.procs.append(g)
         return g
 

@@ -213,6 +213,14 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "t.yaml: listen.port: expected an integer from 1 to 65535, got \"abc\""},
       {kMinimal + "admin: {port: 17304}\n",
        "t.yaml: admin.port: must differ from listen.port (17304)"},
+      {kMinimal + "queue: {store: redis}\n",
+       "t.yaml: queue.store: expected embedded or kafka, got \"redis\""},
+      {kMinimal + "queue: {store: kafka}\n",
+       "t.yaml: queue.kafka.bootstrap: required when queue.store is kafka"},
+      {kMinimal + "queue: {dialects: {VENDOR: {timeout_unit: minutes}}}\n",
+       "t.yaml: queue.dialects.VENDOR.timeout_unit: expected s or ms, got \"minutes\""},
+      {kMinimal + "queue: {retry_min_ms: 500, retry_max_ms: 100}\n",
+       "t.yaml: queue.retry_max_ms: must be at least retry_min_ms"},
       {kMinimal + "io_threads: 257\n",
        "t.yaml: io_threads: expected an integer from 0 to 256, got \"257\""},
       {kMinimal + "io_threads: -1\n",
@@ -221,7 +229,7 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "t.yaml: reload_poll_ms: expected an integer from 1 to 86400000, got \"0\""},
       {kMinimal + "colour: blue\n",
        "t.yaml: colour: unknown key (expected one of: node, listen, admin, io_threads, "
-       "reload_poll_ms, limits, auth, peers, default_route, local_services, log)"},
+       "reload_poll_ms, limits, auth, peers, default_route, local_services, log, queue)"},
       {"node: {node_id: A}\nlisten: {port: 1, prot: 2}\n",
        "t.yaml: listen.prot: unknown key (expected one of: address, port, tls)"},
       {"node: {node_id: A}\nnode: {node_id: B}\nlisten: {port: 1}\n",
@@ -502,4 +510,26 @@ TEST_CASE("ConfigWatcher reloads when the file changes") {
   io.run_for(std::chrono::milliseconds(100));
   CHECK(events.size() == seen);  // stopped: no more reloads or callbacks
   CHECK(store.current()->log.level == "error");
+}
+
+TEST_CASE("queue section: defaults, dialects by vendor code") {
+  std::string err;
+  auto cfg = parse_config_text(kMinimal +
+                                   "queue:\n  default_dialect: {timeout_unit: ms}\n"
+                                   "  dialects: {FATE: {push_layout: legacy, "
+                                   "reply_layout: legacy, peek_removes: true}}\n",
+                               "t.yaml", err);
+  REQUIRE_MESSAGE(cfg, err);
+  CHECK(cfg->queue.enabled);
+  CHECK(cfg->queue.backend == QueueBackend::kEmbedded);
+  CHECK(cfg->queue.sync);
+  CHECK(cfg->queue.default_pop_timeout == std::chrono::seconds(120));
+  const QueueDialect& fate = queue_dialect(cfg->queue, "FATE");
+  CHECK(fate.legacy_push_layout);
+  CHECK(fate.reply_layout == TransportLayout::kLegacy);
+  CHECK(fate.peek_removes);
+  CHECK(fate.timeout_unit == TimeoutUnit::kMilliseconds);  // inherited from the default
+  const QueueDialect& other = queue_dialect(cfg->queue, "OTHER");
+  CHECK_FALSE(other.legacy_push_layout);
+  CHECK(other.timeout_unit == TimeoutUnit::kMilliseconds);
 }

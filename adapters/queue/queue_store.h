@@ -1,0 +1,97 @@
+// The queue store behind push/pop/peek/release (DESIGN.md "Queues behind one
+// interface"). Two implementations: embedded RocksDB (default) and Kafka. One
+// conformance suite (tests/unit/queue_conformance.h) runs against both.
+//
+// Semantics (docs/queues.md):
+// - One FIFO queue per QueueKey (node, session, topic). Offsets increase per queue.
+// - push() calls done only after the message is durable. A message id already in the
+//   queue (or acknowledged within the dedup window) is acknowledged again, not stored twice.
+// - pop() leases the head message: it is hidden from other pops but not deleted. The
+//   caller ack()s it once the client has it, or nack()s it to put it back at the head.
+//   Leases do not survive a restart: an un-acked message is delivered again.
+// - peek() returns the head without leasing or removing it.
+// - release() drops a session (or one topic of it); later push/pop/peek on a released
+//   session answer E0000000608.
+// Threading: every method is thread-safe and non-blocking. Callbacks run exactly once,
+// on a store thread or inline; the store holds none of its locks while calling them, so
+// a callback may call the store again. Callbacks must be quick (post real work elsewhere).
+#pragma once
+
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "codecs/envelope.h"
+#include "codecs/status.h"
+
+namespace ptp {
+
+struct QueueKey {
+  std::string node;     // the node that pops the queue (the message's target node)
+  std::string session;  // x-ptp-session-id
+  std::string topic;    // message-topic
+
+  auto operator<=>(const QueueKey&) const = default;
+  bool operator==(const QueueKey&) const = default;
+};
+
+struct QueuedMessage {
+  std::string message_id;  // idempotency key within the queue; never empty
+  Envelope env;            // PTP header, extension metadata and payload (env.body)
+  uint64_t offset = 0;     // assigned by the store on push (ignored on input)
+};
+
+struct QueueLimits {
+  uint64_t max_message_bytes = 64ull << 20;  // payload; larger → E0000000413
+  uint64_t max_session_bytes = 1ull << 30;   // queued payload bytes of one session → 700
+  uint64_t max_total_bytes = 8ull << 30;     // queued payload bytes of the store → 700
+  std::chrono::seconds session_idle_expiry{24 * 3600};  // untouched session is dropped
+  std::chrono::seconds dedup_window{3600};              // acked message ids remembered this long
+};
+
+struct QueueStats {
+  uint64_t queues = 0;
+  uint64_t messages = 0;  // stored, including leased
+  uint64_t bytes = 0;     // payload bytes stored
+};
+
+class QueueStore {
+ public:
+  using Done = std::function<void(Status)>;
+  using MessageDone = std::function<void(Status, std::optional<QueuedMessage>)>;
+
+  virtual ~QueueStore() = default;
+
+  // Appends msg durably. When the session or the store is full, waits up to `wait` for
+  // space, then answers E0000000700. Oversize → 413; released session → 608.
+  virtual void push(const QueueKey& key, QueuedMessage msg, std::chrono::milliseconds wait,
+                    Done done) = 0;
+
+  // Leases the head message, waiting up to `timeout` for one; on timeout done(Ok,
+  // nullopt). Returns a ticket for cancel_pop().
+  virtual uint64_t pop(const QueueKey& key, std::chrono::milliseconds timeout,
+                       MessageDone done) = 0;
+  // The popping client went away: a still-waiting pop answers done(Ok, nullopt) now.
+  // (If it already answered with a message, the caller nack()s that message.)
+  virtual void cancel_pop(uint64_t ticket) = 0;
+
+  // Delivered: delete the leased message for good (its id stays in the dedup window).
+  virtual void ack(const QueueKey& key, uint64_t offset) = 0;
+  // Not delivered: the leased message goes back to the head of its queue.
+  virtual void nack(const QueueKey& key, uint64_t offset) = 0;
+
+  // The head message (not leased, not removed), or done(Ok, nullopt) when empty.
+  virtual void peek(const QueueKey& key, MessageDone done) = 0;
+
+  // Drops every queue of (node, session), or only `topic` of it, with unread messages.
+  // Releasing the whole session makes later use of it answer E0000000608.
+  virtual void release(const std::string& node, const std::string& session,
+                       std::optional<std::string> topic, Done done) = 0;
+
+  virtual QueueStats stats() const = 0;
+};
+
+}  // namespace ptp

@@ -1,0 +1,17 @@
+// Opens the QueueStore that queue.store names (embedded RocksDB or Kafka).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "adapters/queue/queue_store.h"
+#include "gateway/config.h"
+
+namespace ptp {
+
+// `name` separates the stores of one gateway ("inbox", "outbox"): a subdirectory of
+// data_dir for the embedded store. On failure returns null with `error` set.
+std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::string& data_dir,
+                                             const std::string& name, Status& error);
+
+}  // namespace ptp

@@ -1,0 +1,240 @@
+#include "gateway/queue_service.h"
+
+#include <openssl/rand.h>
+
+#include <boost/asio/post.hpp>
+
+#include "codecs/queue_codec.h"
+#include "gateway/outbox.h"
+#include "gateway/route_table.h"
+
+namespace ptp {
+namespace {
+
+using std::chrono::milliseconds;
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// How a queue interface answers on the caller's wire: gRPC gets a TransportOutbound
+// message (or an error status), HTTP the body in the request's format.
+struct ReplyShape {
+  QueueBodyFormat fmt;
+  QueueDialect dialect;
+  bool grpc;
+};
+
+Response make_response(const ReplyShape& shape, QueueReply reply) {
+  Response r;
+  EncodedQueueReply enc = encode_queue_reply(shape.fmt, shape.dialect, reply);
+  r.env.status = reply.status;
+  r.extra_headers = std::move(enc.headers);
+  if (shape.grpc) {
+    if (reply.status.ok()) r.grpc_message = std::move(enc.body);
+    return r;
+  }
+  r.env.body = std::move(enc.body);
+  r.extra_headers.emplace_back("content-type", enc.content_type);
+  return r;
+}
+
+// Runs `fn` on the request's I/O thread (store callbacks come from store threads).
+template <class Fn>
+void on_executor(const boost::asio::any_io_executor& ex, Fn fn) {
+  boost::asio::post(ex, std::move(fn));
+}
+
+// Topics and message ids become parts of store keys: bounded, no control characters.
+Status check_name(std::string_view what, std::string_view v, size_t max_len) {
+  if (v.size() > max_len)
+    return Status::Error(Code::kBadRequest,
+                         std::string(what) + " longer than " + std::to_string(max_len) + " bytes");
+  for (char ch : v)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f)
+      return Status::Error(Code::kBadRequest, std::string(what) + " contains a control character");
+  return Status::Ok();
+}
+
+// A message as the container sees it on pop/peek: its offset in the metadata.
+Envelope delivered_view(QueuedMessage m) {
+  Envelope e = std::move(m.env);
+  e.meta[std::string(kMessageOffsetKey)] = std::to_string(m.offset);
+  e.header.token.clear();  // a bearer credential of the sender; not for the receiver
+  return e;
+}
+
+}  // namespace
+
+std::string new_message_id() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) {
+    s += kHex[c >> 4];
+    s += kHex[c & 15];
+  }
+  return s;
+}
+
+void QueueService::handle(const Config& cfg, Request req, Responder done,
+                          boost::asio::any_io_executor ex) {
+  ReplyShape shape{queue_body_format(req.env.content_type, req.wire == WireProtocol::kGrpc),
+                   queue_dialect(cfg.queue, req.env.header.tech_provider_code),
+                   req.wire == WireProtocol::kGrpc};
+  QueueRequest q;
+  Status st = decode_queue_request(req.iface, shape.fmt, shape.dialect, req.env.body, req.query,
+                                   req.env, q);
+  if (st.ok()) st = check_name("topic", q.topic, cfg.limits.max_field_length);
+  if (st.ok())
+    if (auto it = q.metadata.find(std::string(kMessageIdKey)); it != q.metadata.end())
+      st = check_name("message-id", it->second, cfg.limits.max_field_length);
+  if (!st.ok()) return done(make_response(shape, {std::move(st), {}}));
+  const auto& h = req.env.header;
+  QueueKey key{cfg.node_id, h.session_id, q.topic};
+  // Answers on the I/O thread; the store may call back on its own threads.
+  auto answer = [ex, done, shape](QueueReply reply, std::shared_ptr<DeliveryReceipt> receipt) {
+    on_executor(ex,
+                [done, shape, reply = std::move(reply), receipt = std::move(receipt)]() mutable {
+                  Response r = make_response(shape, std::move(reply));
+                  r.delivery = std::move(receipt);
+                  done(std::move(r));
+                });
+  };
+  Interface iface = req.iface;
+  if (iface == Interface::kPeek && shape.dialect.peek_removes) iface = Interface::kPop;
+  switch (iface) {
+    case Interface::kPush: {
+      req.env.body = std::move(q.payload);
+      for (auto& [k, v] : q.metadata) req.env.meta.try_emplace(k, v);
+      req.env.meta[std::string(kMessageTopicKey)] = q.topic;
+      if (q.timeout) req.env.meta["timeout"] = std::to_string(q.timeout->count()) + "ms";
+      return push(cfg, std::move(req), std::move(done), ex);
+    }
+    case Interface::kPop: {
+      milliseconds timeout = req.iface == Interface::kPeek
+                                 ? milliseconds(0)
+                                 : q.timeout.value_or(cfg.queue.default_pop_timeout);
+      QueueStore* store = &inbox_;
+      inbox_.pop(
+          key, timeout, [answer, key, store](Status s, std::optional<QueuedMessage> m) mutable {
+            if (!m) return answer({std::move(s), {}}, nullptr);
+            const uint64_t offset = m->offset;
+            // Acknowledged only once the response reached the client's connection.
+            auto receipt = std::make_shared<DeliveryReceipt>([store, key, offset](bool delivered) {
+              if (delivered)
+                store->ack(key, offset);
+              else
+                store->nack(key, offset);
+            });
+            answer({std::move(s), delivered_view(std::move(*m))}, std::move(receipt));
+          });
+      return;
+    }
+    case Interface::kPeek:
+      inbox_.peek(key, [answer](Status s, std::optional<QueuedMessage> m) {
+        std::optional<Envelope> e;
+        if (m) e = delivered_view(std::move(*m));
+        answer({std::move(s), std::move(e)}, nullptr);
+      });
+      return;
+    case Interface::kRelease: {
+      std::optional<std::string> topic;
+      if (!q.topic.empty()) topic = q.topic;
+      inbox_.release(cfg.node_id, h.session_id, topic, [answer](Status s) {
+        answer({std::move(s), {}}, nullptr);
+      });
+      return;
+    }
+    default:
+      return done(
+          make_response(shape, {Status::Error(Code::kNotPermitted, "not a queue interface"), {}}));
+  }
+}
+
+void QueueService::push(const Config& cfg, Request req, Responder done,
+                        boost::asio::any_io_executor ex) {
+  ReplyShape shape{queue_body_format(req.env.content_type, req.wire == WireProtocol::kGrpc),
+                   queue_dialect(cfg.queue, req.env.header.tech_provider_code),
+                   req.wire == WireProtocol::kGrpc};
+  if (req.env.body.size() > cfg.queue.limits.max_message_bytes)
+    return done(make_response(
+        shape,
+        {Status::Error(Code::kTooLarge, "message of " + std::to_string(req.env.body.size()) +
+                                            " bytes exceeds queue.limits.max_message_bytes " +
+                                            std::to_string(cfg.queue.limits.max_message_bytes)),
+         {}}));
+  milliseconds wait = cfg.queue.default_push_wait;
+  if (auto it = req.env.meta.find("timeout"); it != req.env.meta.end())
+    if (auto t = parse_timeout(it->second, shape.dialect.timeout_unit)) wait = *t;
+  req.env.meta.erase("timeout");
+  std::string& id = req.env.meta[std::string(kMessageIdKey)];
+  if (id.empty()) id = new_message_id();
+  QueuedMessage msg;
+  msg.env = std::move(req.env);
+  auto answer = [ex, done, shape, id](Status s) {
+    on_executor(ex, [done, shape, s = std::move(s), id]() mutable {
+      Response r = make_response(shape, {std::move(s), {}});
+      r.extra_headers.emplace_back("x-ptp-message-id", id);
+      done(std::move(r));
+    });
+  };
+  const std::string target = msg.env.header.target_node_id;
+  const std::string topic = msg.env.meta[std::string(kMessageTopicKey)];
+  if (target == cfg.node_id) {
+    msg.message_id = msg.env.header.source_node_id + "/" + id;
+    QueueKey key{cfg.node_id, msg.env.header.session_id, topic};
+    inbox_.push(key, std::move(msg), wait, std::move(answer));
+    return;
+  }
+  // A remote target: it must be routable now (a typo'd node fails fast), then the outbox
+  // owns the message until the target's gateway has stored it.
+  RouteDecision route = resolve_route(cfg, msg.env.header);
+  if (route.kind != RouteDecision::Kind::kPeer) {
+    Status err = route.kind == RouteDecision::Kind::kError
+                     ? route.error
+                     : Status::Error(Code::kNotPeered, "no peer route to node " + target);
+    return done(make_response(shape, {std::move(err), {}}));
+  }
+  if (!outbox_)
+    return done(make_response(
+        shape, {Status::Error(Code::kNotPermitted, "pushes to other nodes are not enabled"), {}}));
+  msg.message_id = msg.env.header.session_id + "/" + topic + "/" + id;
+  msg.env.meta[std::string(kOutboxExpiryKey)] =
+      std::to_string(unix_now() + cfg.queue.outbox_ttl.count());
+  outbox_->push(target, std::move(msg), wait, std::move(answer));
+}
+
+void QueueService::accept_remote(const Config& cfg, Request req, Responder done,
+                                 boost::asio::any_io_executor ex) {
+  auto fail = [&](Code c, std::string m) { done(error_response(Status::Error(c, std::move(m)))); };
+  if (req.stream) return fail(Code::kNotPermitted, "queued messages travel as unary invokes");
+  auto topic = req.env.meta.find(std::string(kMessageTopicKey));
+  auto id = req.env.meta.find(std::string(kMessageIdKey));
+  if (topic == req.env.meta.end() || topic->second.empty())
+    return fail(Code::kBadRequest, "queued message without message-topic");
+  if (id == req.env.meta.end() || id->second.empty())
+    return fail(Code::kBadRequest, "queued message without message-id");
+  if (req.env.body.size() > cfg.queue.limits.max_message_bytes)
+    return fail(Code::kTooLarge,
+                "message exceeds queue.limits.max_message_bytes of node " + cfg.node_id);
+  QueuedMessage msg;
+  msg.message_id = req.env.header.source_node_id + "/" + id->second;
+  QueueKey key{cfg.node_id, req.env.header.session_id, topic->second};
+  msg.env = std::move(req.env);
+  msg.env.header.uri.clear();
+  msg.env.meta.erase(std::string(kOutboxExpiryKey));
+  msg.env.meta.erase("x-ptp-route-path");
+  inbox_.push(key, std::move(msg), cfg.queue.default_push_wait, [ex, done](Status s) {
+    on_executor(ex, [done, s = std::move(s)]() mutable {
+      Response r;
+      r.env.status = std::move(s);
+      done(std::move(r));
+    });
+  });
+}
+
+}  // namespace ptp
