@@ -150,6 +150,7 @@ class EmbeddedQueueStore::Impl {
     total_bytes_ += bytes;
     messages_ += 1;
     batch_.Put(message_key(key, offset), encode_queue_record(msg));
+    needs_sync_ = true;
     batch_.Put(offset_key(key), int_text(q.next_offset));
     // Visible, and acknowledged, only once the batch is durable.
     after_commit_.push_back([this, key, offset, bytes, id = msg.message_id,
@@ -247,6 +248,7 @@ class EmbeddedQueueStore::Impl {
         int64_t now = unix_now();
         released_[ses] = now;
         batch_.Put(release_key(ses), std::to_string(now));
+        needs_sync_ = true;
         // Pushes waiting for space in the released session fail now.
         for (auto it = blocked_.begin(); it != blocked_.end();) {
           if (it->key.node == ses.first && it->key.session == ses.second) {
@@ -461,7 +463,11 @@ class EmbeddedQueueStore::Impl {
   void commit() {
     if (batch_.Count() > 0) {
       rocksdb::WriteOptions wo;
-      wo.sync = opts_.sync;
+      // Pushes and releases are synced before they are acknowledged. Acks (deletes) are
+      // not: they reach the OS at once, so a killed process keeps them; only a machine
+      // crash can lose one, and then the message is delivered again (at-least-once).
+      wo.sync = opts_.sync && needs_sync_;
+      needs_sync_ = false;
       rocksdb::Status s = db_->Write(wo, &batch_);
       batch_.Clear();
       // A store that cannot write is broken for good: refuse everything from now on
@@ -572,7 +578,8 @@ class EmbeddedQueueStore::Impl {
   std::list<Blocked> blocked_;
   uint64_t total_bytes_ = 0;
   Clock::time_point next_sweep_;
-  Status failed_;  // set once a write failed
+  Status failed_;            // set once a write failed
+  bool needs_sync_ = false;  // the batch holds pushes or releases
 
   std::atomic<uint64_t> queue_count_{0}, messages_{0}, stored_bytes_{0};
 };
