@@ -487,16 +487,31 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
   q.path = files.path(s.string("path", "data/" + cfg.node_id));
   q.sync = s.boolean("sync", q.sync);
   {
-    Section k(s.get("kafka"), s.at("kafka"), {"bootstrap", "topic_prefix", "properties"});
+    Section k(s.get("kafka"), s.at("kafka"),
+              {"bootstrap", "topic_prefix", "group_id", "replica_index", "replica_count",
+               "partitions", "replication_factor", "create_topics", "properties",
+               "producer_properties", "consumer_properties"});
     q.kafka_bootstrap = k.string("bootstrap", "");
     q.kafka_topic_prefix = k.string("topic_prefix", q.kafka_topic_prefix);
-    YAML::Node props = k.get("properties");
-    if (props && !props.IsNull()) {
-      if (!props.IsMap()) fail(k.at("properties"), "expected a mapping, got " + kind_name(props));
+    q.kafka_group_id = k.string("group_id", "");
+    q.kafka_replica_count =
+        static_cast<int>(k.integer("replica_count", q.kafka_replica_count, 1, 1024));
+    q.kafka_replica_index = static_cast<int>(
+        k.integer("replica_index", q.kafka_replica_index, 0, q.kafka_replica_count - 1));
+    q.kafka_partitions = static_cast<int>(k.integer("partitions", q.kafka_partitions, 1, 10000));
+    q.kafka_replication_factor =
+        static_cast<int>(k.integer("replication_factor", q.kafka_replication_factor, 1, 100));
+    q.kafka_create_topics = k.boolean("create_topics", q.kafka_create_topics);
+    for (auto [key, out] : {std::pair{"properties", &q.kafka_properties},
+                            std::pair{"producer_properties", &q.kafka_producer_properties},
+                            std::pair{"consumer_properties", &q.kafka_consumer_properties}}) {
+      YAML::Node props = k.get(key);
+      if (!props || props.IsNull()) continue;
+      if (!props.IsMap()) fail(k.at(key), "expected a mapping, got " + kind_name(props));
       for (const auto& kv : props) {
         if (!kv.first.IsScalar() || !kv.second.IsScalar())
-          fail(k.at("properties"), "expected name: value pairs of strings");
-        q.kafka_properties[kv.first.Scalar()] = kv.second.Scalar();
+          fail(k.at(key), "expected name: value pairs of strings");
+        (*out)[kv.first.Scalar()] = kv.second.Scalar();
       }
     }
     if (q.backend == QueueBackend::kKafka && q.kafka_bootstrap.empty())

@@ -90,7 +90,15 @@ struct QueueConfig {
   bool sync = true;  // embedded: fsync before acknowledging a push
   std::string kafka_bootstrap;
   std::string kafka_topic_prefix = "ptp";
-  std::map<std::string, std::string> kafka_properties;  // passed to librdkafka as is
+  std::string kafka_group_id;  // default "<topic_prefix>.<store>.replicas"
+  int kafka_replica_index = 0;
+  int kafka_replica_count = 1;
+  int kafka_partitions = 12;
+  int kafka_replication_factor = 3;
+  bool kafka_create_topics = true;
+  std::map<std::string, std::string> kafka_properties;  // to both clients, as is
+  std::map<std::string, std::string> kafka_producer_properties;
+  std::map<std::string, std::string> kafka_consumer_properties;
   QueueLimits limits;
   std::chrono::milliseconds default_pop_timeout{120000};  // PTP: "default 120 s"
   std::chrono::milliseconds default_push_wait{5000};      // how long a push waits for space

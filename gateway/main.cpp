@@ -94,8 +94,8 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   std::unique_ptr<QueueStore> inbox, outbox_store;
   if (cfg->queue.enabled) {
     Status st;
-    inbox = open_queue_store(cfg->queue, data_dir, "inbox", st);
-    if (st.ok()) outbox_store = open_queue_store(cfg->queue, data_dir, "outbox", st);
+    inbox = open_queue_store(cfg->queue, cfg->node_id, data_dir, "inbox", st);
+    if (st.ok()) outbox_store = open_queue_store(cfg->queue, cfg->node_id, data_dir, "outbox", st);
     if (!st.ok()) {
       log->error("cannot open the queue store", {.extra = {{"error", st.message}}});
       std::cerr << "ptp-gateway: cannot open the queue store: " << st.message << "\n";

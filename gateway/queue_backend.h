@@ -10,8 +10,12 @@
 namespace ptp {
 
 // `name` separates the stores of one gateway ("inbox", "outbox"): a subdirectory of
-// data_dir for the embedded store. On failure returns null with `error` set.
-std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::string& data_dir,
-                                             const std::string& name, Status& error);
+// data_dir for the embedded store; on Kafka, topic families "<prefix>.inbox.<node>" (a
+// node's inbox, shared by its replicas) and "<prefix>.outbox.<self>.<target>" (one
+// sending node's outbox, so gateways of different nodes never share one).
+// On failure returns null with `error` set.
+std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::string& self_node,
+                                             const std::string& data_dir, const std::string& name,
+                                             Status& error);
 
 }  // namespace ptp

@@ -136,6 +136,43 @@ class Gateway(Process):
         return 0
 
 
+class KafkaMock:
+    """librdkafka's mock Kafka cluster in its own process (ptp-kafka-mock): the real
+    Kafka protocol on 127.0.0.1 for gateways and kcat; command() injects faults."""
+
+    def __init__(self, brokers=3):
+        self.proc = subprocess.Popen([os.path.join(BIN, "ptp-kafka-mock"), str(brokers)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != "bootstrap":
+            raise RuntimeError(f"ptp-kafka-mock did not start: {line}")
+        self.bootstrap = line[1]
+
+    def command(self, text):
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if answer != "ok":
+            raise RuntimeError(f"ptp-kafka-mock {text!r}: {answer}")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def kafka_queue_section(bootstrap, extra=""):
+    """The queue keys that put a demo config's store on Kafka (tuned for quick tests)."""
+    return (f'store: kafka\n  kafka: {{bootstrap: "{bootstrap}", create_topics: false, '
+            'replication_factor: 1, partitions: 4, '
+            'producer_properties: {"linger.ms": "1"}, '
+            'consumer_properties: {"fetch.wait.max.ms": "10"}}' + extra)
+
+
 class EchoService(Process):
     def __init__(self, port, workdir):
         wait_port_free(port)

@@ -533,3 +533,30 @@ TEST_CASE("queue section: defaults, dialects by vendor code") {
   CHECK_FALSE(other.legacy_push_layout);
   CHECK(other.timeout_unit == TimeoutUnit::kMilliseconds);
 }
+
+TEST_CASE("queue section: the Kafka store's keys") {
+  std::string err;
+  auto cfg =
+      parse_config_text(kMinimal +
+                            "queue:\n  store: kafka\n  kafka:\n    bootstrap: \"k1:9092,k2:9092\"\n"
+                            "    replica_count: 3\n    replica_index: 2\n    partitions: 24\n"
+                            "    create_topics: false\n    properties: {security.protocol: SSL}\n"
+                            "    producer_properties: {linger.ms: \"2\"}\n",
+                        "t.yaml", err);
+  REQUIRE_MESSAGE(cfg, err);
+  CHECK(cfg->queue.backend == QueueBackend::kKafka);
+  CHECK(cfg->queue.kafka_bootstrap == "k1:9092,k2:9092");
+  CHECK(cfg->queue.kafka_replica_count == 3);
+  CHECK(cfg->queue.kafka_replica_index == 2);
+  CHECK(cfg->queue.kafka_partitions == 24);
+  CHECK_FALSE(cfg->queue.kafka_create_topics);
+  CHECK(cfg->queue.kafka_properties.at("security.protocol") == "SSL");
+  CHECK(cfg->queue.kafka_producer_properties.at("linger.ms") == "2");
+  // A replica index outside [0, replica_count) is refused with its key path.
+  cfg = parse_config_text(
+      kMinimal +
+          "queue: {store: kafka, kafka: {bootstrap: k, replica_count: 2, replica_index: 2}}\n",
+      "t.yaml", err);
+  CHECK_FALSE(cfg);
+  CHECK(err == "t.yaml: queue.kafka.replica_index: expected an integer from 0 to 1, got \"2\"");
+}

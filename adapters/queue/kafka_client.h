@@ -1,0 +1,46 @@
+// Small RAII and blocking helpers around the librdkafka C API, shared by the Kafka queue
+// store and its benchmark. Blocking calls are for setup paths only.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace ptp {
+
+struct KafkaHandleDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaHandleDeleter>;
+
+struct KafkaConfDeleter {
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+using KafkaConf = std::unique_ptr<rd_kafka_conf_t, KafkaConfDeleter>;
+
+struct KafkaListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+};
+using KafkaPartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaListDeleter>;
+
+// Sets every property; the error text of the first one rejected, or empty.
+std::string kafka_set(rd_kafka_conf_t* conf, const std::map<std::string, std::string>& props);
+
+// Creates a client of `type` from conf (consumed on success); null with `error` set.
+KafkaHandle kafka_new(rd_kafka_type_t type, KafkaConf conf, std::string& error);
+
+// CreateTopics; an existing topic is not an error. Error text, or empty.
+std::string kafka_create_topic(rd_kafka_t* rk, const std::string& topic, int partitions,
+                               int replication, const std::map<std::string, std::string>& config,
+                               std::chrono::milliseconds timeout);
+
+// The partition count of `topic`, retrying until it exists or `timeout`; -1 and `error`.
+int kafka_partition_count(rd_kafka_t* rk, const std::string& topic,
+                          std::chrono::milliseconds timeout, std::string& error);
+
+}  // namespace ptp
