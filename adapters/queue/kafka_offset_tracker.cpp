@@ -18,7 +18,7 @@ bool next_number(std::string_view& s, int64_t& out) {
 }  // namespace
 
 void KafkaOffsetTracker::start(int64_t committed, std::string_view metadata) {
-  next_ = std::max<int64_t>(committed, 0);
+  next_ = start_ = std::max<int64_t>(committed, 0);
   pending_.clear();
   early_.clear();
   restored_end_ = 0;
@@ -39,6 +39,7 @@ void KafkaOffsetTracker::start(int64_t committed, std::string_view metadata) {
 }
 
 bool KafkaOffsetTracker::consume(int64_t offset) {
+  if (offset < start_) return false;
   next_ = std::max(next_, offset + 1);
   if (early_.erase(offset)) return false;
   if (offset < restored_end_) return restored_pending_.erase(offset) > 0;

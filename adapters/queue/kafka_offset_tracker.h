@@ -20,6 +20,9 @@ class KafkaOffsetTracker {
   // The consumer read `offset`. False when it was already handled (produced here and
   // indexed from the delivery report, or acknowledged before a restart): skip it.
   bool consume(int64_t offset);
+  // Below the committed offset this tracker started from: done before a restart (the
+  // store re-reads a few such records only to remember their ids for deduplication).
+  bool before_start(int64_t offset) const { return offset < start_; }
   // Our own record was delivered at `offset`. True when the consumer has not read it yet:
   // the caller indexes it now and consume() will skip it later.
   bool produced(int64_t offset);
@@ -37,6 +40,7 @@ class KafkaOffsetTracker {
   int64_t known_end() const;
 
  private:
+  int64_t start_ = 0;          // the committed offset at start
   int64_t next_ = 0;           // consumer position: offsets below were read
   std::set<int64_t> pending_;  // held offsets
   std::set<int64_t> early_;    // produced here, not yet read by the consumer

@@ -721,13 +721,32 @@ class KafkaQueueStore::Impl {
       if (c != control_of_.end()) {
         control_record(c->second, m, cbs);
       } else if (auto part = partitions_.find({topic, m->partition}); part != partitions_.end()) {
+        const bool replayed = part->second.tracker.before_start(m->offset);
         if (part->second.tracker.consume(m->offset) && decoded) {
           key.node = part->second.node;  // the topic names the node
           index(key, std::move(msg), part->second, m->offset, cbs);
+        } else if (replayed && decoded) {
+          key.node = part->second.node;
+          remember_done(key, msg.message_id, m);
         }
       }
     }
     for (auto& f : cbs) f();
+  }
+
+  // A record done before the restart: its id joins the dedup window for the rest of
+  // the window, counted from the record's timestamp.
+  void remember_done(const QueueKey& key, const std::string& id, const rd_kafka_message_t* m) {
+    if (opts_.limits.dedup_window.count() <= 0) return;
+    rd_kafka_timestamp_type_t type;
+    const int64_t ts_ms = rd_kafka_message_timestamp(m, &type);
+    auto age = std::chrono::milliseconds(0);
+    if (ts_ms > 0)
+      age = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch()) -
+            std::chrono::milliseconds(ts_ms);
+    if (age >= opts_.limits.dedup_window) return;
+    queues_[key].acked[id] = Clock::now() - std::max(age, std::chrono::milliseconds(0));
   }
 
   void control_record(const std::string& node, const rd_kafka_message_t* m, Callbacks& cbs) {
@@ -925,8 +944,13 @@ class KafkaQueueStore::Impl {
         part.node = node;
         part.tracker.start(tp.offset, std::string_view(static_cast<const char*>(tp.metadata),
                                                        tp.metadata ? tp.metadata_size : 0));
-        rd_kafka_topic_partition_list_add(assign.get(), data.c_str(), tp.partition)->offset =
-            tp.offset >= 0 ? tp.offset : RD_KAFKA_OFFSET_BEGINNING;
+        // Resume a little before the committed offset to relearn recent message ids.
+        int64_t from = RD_KAFKA_OFFSET_BEGINNING;
+        if (tp.offset >= 0)
+          from = opts_.limits.dedup_window.count() > 0
+                     ? std::max<int64_t>(0, tp.offset - opts_.dedup_replay_records)
+                     : tp.offset;
+        rd_kafka_topic_partition_list_add(assign.get(), data.c_str(), tp.partition)->offset = from;
         n.awaiting_eof.insert({data, tp.partition});
       }
       // Every replica reads every control partition, from the beginning.

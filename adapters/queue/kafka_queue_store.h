@@ -33,6 +33,10 @@ struct KafkaQueueOptions {
   std::chrono::milliseconds commit_interval{200};   // offset commits, at most this often
   std::chrono::milliseconds attach_timeout{15000};  // topic metadata + catching up at first use
   std::chrono::milliseconds sweep_interval{10000};  // idle sessions, dedup ids
+  // At attach, re-read up to this many records per partition below the committed offset
+  // to remember their message ids (within limits.dedup_window): a push retried after a
+  // restart is then still stored once. Broker-agnostic (no timestamp lookups).
+  int64_t dedup_replay_records = 10000;
   // Extra librdkafka properties (e.g. linger.ms, fetch.wait.max.ms, security settings).
   std::map<std::string, std::string> producer_config;
   std::map<std::string, std::string> consumer_config;

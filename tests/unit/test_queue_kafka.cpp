@@ -1,140 +1,13 @@
-// The Kafka queue store against librdkafka's mock cluster (or the broker named by
-// PTP_TEST_KAFKA_BOOTSTRAP): record layout, offset tracking, store semantics across
-// restarts, and broker errors injected through the mock cluster API.
-#include <doctest/doctest.h>
-
-#include <algorithm>
-#include <atomic>
-#include <cstdlib>
-#include <future>
-#include <random>
+// What only the Kafka queue store has (the shared semantics are in
+// test_queue_conformance.cpp): record layout, topic names, offset tracking, broker errors
+// injected through the mock cluster API, replicas sharing a node's partitions.
 #include <set>
 
-#include "adapters/kafka/mock_cluster.h"
 #include "adapters/queue/kafka_offset_tracker.h"
-#include "adapters/queue/kafka_queue_store.h"
 #include "adapters/queue/kafka_record.h"
+#include "tests/unit/queue_test_support.h"
 
-namespace ptp {
-namespace {
-
-using namespace std::chrono_literals;
-
-// A Kafka to test against: a fresh 3-broker mock cluster, or the external broker of
-// PTP_TEST_KAFKA_BOOTSTRAP; either way with a topic prefix unique to this run.
-struct KafkaTestCluster {
-  std::unique_ptr<MockCluster> mock;
-  std::string bootstrap;
-  std::string prefix;
-
-  KafkaTestCluster() {
-    static std::atomic<int> counter{0};
-    std::random_device rd;
-    prefix = "ptptest." + std::to_string(rd() % 1000000) + "." + std::to_string(++counter);
-    if (const char* ext = std::getenv("PTP_TEST_KAFKA_BOOTSTRAP"); ext && *ext) {
-      bootstrap = ext;
-      return;
-    }
-    std::string err;
-    mock = MockCluster::start(3, err);
-    REQUIRE_MESSAGE(mock, err);
-    bootstrap = mock->bootstrap();
-  }
-
-  KafkaQueueOptions options(QueueLimits limits = {}) const {
-    KafkaQueueOptions o;
-    o.bootstrap_servers = bootstrap;
-    o.topic_prefix = prefix;
-    o.create_topics = !mock;  // the mock broker auto-creates topics instead
-    o.replication_factor = 1;
-    o.partitions = 4;
-    o.limits = limits;
-    o.commit_interval = 50ms;
-    o.attach_timeout = 20s;
-    o.producer_config = {{"linger.ms", "1"}};
-    o.consumer_config = {{"fetch.wait.max.ms", "10"}, {"fetch.error.backoff.ms", "50"}};
-    if (const char* d = std::getenv("PTP_KAFKA_DEBUG_RDKAFKA"))
-      o.consumer_config.insert({{"debug", d}, {"log_level", "7"}});
-    return o;
-  }
-
-  std::unique_ptr<KafkaQueueStore> open(QueueLimits limits = {}) const {
-    return open_with(options(limits));
-  }
-  static std::unique_ptr<KafkaQueueStore> open_with(const KafkaQueueOptions& o) {
-    Status st;
-    auto s = KafkaQueueStore::open(o, st);
-    REQUIRE_MESSAGE(s, st.to_string());
-    return s;
-  }
-};
-
-QueuedMessage message(const std::string& id, const std::string& body) {
-  QueuedMessage m;
-  m.message_id = id;
-  m.env.body = body;
-  m.env.header.session_id = "s1";
-  m.env.meta["message-topic"] = "t";
-  return m;
-}
-
-Status push_sync(QueueStore& s, const QueueKey& k, const std::string& id, const std::string& body,
-                 std::chrono::milliseconds wait = 0ms) {
-  std::promise<Status> p;
-  s.push(k, message(id, body), wait, [&](Status st) { p.set_value(st); });
-  return p.get_future().get();
-}
-
-std::pair<Status, std::optional<QueuedMessage>> pop_sync(QueueStore& s, const QueueKey& k,
-                                                         std::chrono::milliseconds timeout) {
-  std::promise<std::pair<Status, std::optional<QueuedMessage>>> p;
-  s.pop(k, timeout, [&](Status st, std::optional<QueuedMessage> m) {
-    p.set_value({st, std::move(m)});
-  });
-  return p.get_future().get();
-}
-
-std::pair<Status, std::optional<QueuedMessage>> peek_sync(QueueStore& s, const QueueKey& k) {
-  std::promise<std::pair<Status, std::optional<QueuedMessage>>> p;
-  s.peek(k, [&](Status st, std::optional<QueuedMessage> m) { p.set_value({st, std::move(m)}); });
-  return p.get_future().get();
-}
-
-Status release_sync(QueueStore& s, const std::string& node, const std::string& session,
-                    std::optional<std::string> topic = std::nullopt) {
-  std::promise<Status> p;
-  s.release(node, session, std::move(topic), [&](Status st) { p.set_value(st); });
-  return p.get_future().get();
-}
-
-// Pushes n messages "m<i>" concurrently (all in flight at once); every push must succeed.
-void push_many(QueueStore& s, const QueueKey& k, int n, const std::string& tag = "m") {
-  std::vector<std::promise<Status>> ps(n);
-  for (int i = 0; i < n; ++i)
-    s.push(k, message(tag + std::to_string(i), "payload " + std::to_string(i)), 5s,
-           [&ps, i](Status st) { ps[i].set_value(st); });
-  for (auto& p : ps) {
-    Status st = p.get_future().get();
-    REQUIRE_MESSAGE(st.ok(), st.to_string());
-  }
-}
-
-// Pops (and acks) until a pop times out; returns the ids in order. The first pop waits
-// longer: after a (re)start the store first reads the node's partitions to their end.
-std::vector<std::string> drain(QueueStore& s, const QueueKey& k,
-                               std::chrono::milliseconds timeout = 1000ms) {
-  std::vector<std::string> ids;
-  while (true) {
-    auto [st, m] =
-        pop_sync(s, k, ids.empty() ? std::max<std::chrono::milliseconds>(timeout, 3s) : timeout);
-    REQUIRE(st.ok());
-    if (!m) return ids;
-    ids.push_back(m->message_id);
-    s.ack(k, m->offset);
-  }
-}
-
-}  // namespace
+namespace ptp::testing {
 
 TEST_CASE("kafka record: header fields, metadata and payload round-trip") {
   QueueKey k{"node-b", "sess 1", "topic/x"};
@@ -240,136 +113,8 @@ TEST_CASE("kafka offset tracker: commits the done prefix, metadata keeps sparse 
     if (o % 2 == 0) CHECK(rb.consume(o));  // owed ones always come back
 }
 
-TEST_CASE("kafka store: FIFO push/pop/ack, peek, leases, dedup") {
-  KafkaTestCluster kc;
-  auto s = kc.open();
-  QueueKey k{"B", "s1", "t"};
-  push_many(*s, k, 20);
-  // A retried push of a stored id is acknowledged without a second copy.
-  REQUIRE(push_sync(*s, k, "m3", "again").ok());
-  auto [pst, head] = peek_sync(*s, k);
-  REQUIRE(pst.ok());
-  REQUIRE(head);
-  CHECK(head->message_id == "m0");
-  CHECK(head->env.body == "payload 0");
-  CHECK(head->env.meta.at("message-topic") == "t");
-  CHECK(s->stats().messages == 20);
-
-  auto [st, m] = pop_sync(*s, k, 1s);
-  REQUIRE(m);
-  CHECK(m->message_id == "m0");
-  // Leased: the next pop gets m1; a nack puts m0 back at the head.
-  auto [st1, m1] = pop_sync(*s, k, 1s);
-  REQUIRE(m1);
-  CHECK(m1->message_id == "m1");
-  CHECK(m1->offset > m->offset);
-  s->nack(k, m->offset);
-  s->ack(k, m1->offset);
-  std::vector<std::string> ids = drain(*s, k, 300ms);
-  REQUIRE(ids.size() == 19);
-  CHECK(ids.front() == "m0");
-  for (int i = 2; i < 20; ++i) CHECK(ids[i - 1] == "m" + std::to_string(i));
-  // Acked ids stay in the dedup window.
-  REQUIRE(push_sync(*s, k, "m5", "late retry").ok());
-  CHECK(pop_sync(*s, k, 200ms).second == std::nullopt);
-  CHECK(s->stats().messages == 0);
-  // A pop waiting on an empty queue is answered by a later push.
-  std::promise<std::string> got;
-  s->pop(k, 5s,
-         [&](Status, std::optional<QueuedMessage> q) { got.set_value(q ? q->message_id : ""); });
-  REQUIRE(push_sync(*s, k, "late", "x").ok());
-  CHECK(got.get_future().get() == "late");
-  // cancel_pop answers a waiting pop at once.
-  std::promise<bool> cancelled;
-  uint64_t t = s->pop({"B", "s1", "other"}, 10s, [&](Status st2, std::optional<QueuedMessage> q) {
-    cancelled.set_value(st2.ok() && !q);
-  });
-  s->cancel_pop(t);
-  CHECK(cancelled.get_future().get());
-}
-
-TEST_CASE("kafka store: restart redelivers un-acked messages and skips acked ones") {
-  KafkaTestCluster kc;
-  QueueKey k{"B", "s1", "t"};
-  std::set<std::string> acked;
-  {
-    auto s = kc.open();
-    push_many(*s, k, 40);
-    // Ack every other message (not a contiguous prefix), lease one and never ack it.
-    std::vector<QueuedMessage> got;
-    for (int i = 0; i < 40; ++i) {
-      auto [st, m] = pop_sync(*s, k, 2s);
-      REQUIRE(m);
-      got.push_back(*m);
-    }
-    for (const auto& m : got)
-      if (std::stoi(m.message_id.substr(1)) % 2 == 1) {
-        s->ack(k, m.offset);
-        acked.insert(m.message_id);
-      }
-  }
-  auto s = kc.open();
-  std::vector<std::string> ids = drain(*s, k, 500ms);
-  CHECK(ids.size() == 20);
-  for (size_t i = 0; i < ids.size(); ++i) CHECK(ids[i] == "m" + std::to_string(2 * i));
-  s.reset();
-  // Everything acked now: a third start finds nothing.
-  auto again = kc.open();
-  CHECK(pop_sync(*again, k, 300ms).second == std::nullopt);
-}
-
-TEST_CASE("kafka store: release answers 608, also after a restart; topic release") {
-  KafkaTestCluster kc;
-  QueueKey k{"B", "s1", "t"}, k2{"B", "s1", "u"}, other{"B", "s2", "t"};
-  {
-    auto s = kc.open();
-    push_many(*s, k, 3);
-    push_many(*s, k2, 3);
-    push_many(*s, other, 2);
-    REQUIRE(release_sync(*s, "B", "s1", "u").ok());
-    CHECK(pop_sync(*s, k2, 100ms).second == std::nullopt);
-    REQUIRE(push_sync(*s, k2, "after", "x").ok());  // the session itself lives on
-    CHECK(pop_sync(*s, k2, 1s).second->message_id == "after");
-    REQUIRE(release_sync(*s, "B", "s1").ok());
-    CHECK(push_sync(*s, k, "x", "y").code == Code::kSessionReleased);
-    CHECK(pop_sync(*s, k, 100ms).first.code == Code::kSessionReleased);
-    CHECK(peek_sync(*s, k).first.code == Code::kSessionReleased);
-  }
-  auto s = kc.open();
-  CHECK(pop_sync(*s, k, 100ms).first.code == Code::kSessionReleased);
-  CHECK(push_sync(*s, k2, "z", "y").code == Code::kSessionReleased);
-  CHECK(drain(*s, other, 500ms).size() == 2);
-}
-
-TEST_CASE("kafka store: message, session and total limits") {
-  KafkaTestCluster kc;
-  QueueLimits lim;
-  lim.max_message_bytes = 100;
-  lim.max_session_bytes = 250;
-  lim.max_total_bytes = 400;
-  auto s = kc.open(lim);
-  QueueKey k{"B", "s1", "t"};
-  CHECK(push_sync(*s, k, "big", std::string(101, 'x')).code == Code::kTooLarge);
-  REQUIRE(push_sync(*s, k, "a", std::string(100, 'a')).ok());
-  REQUIRE(push_sync(*s, k, "b", std::string(100, 'b')).ok());
-  CHECK(push_sync(*s, k, "c", std::string(100, 'c'), 50ms).code == Code::kBufferFull);
-  // Another session still has room until the total is reached.
-  QueueKey k2{"B", "s2", "t"};
-  REQUIRE(push_sync(*s, k2, "d", std::string(100, 'd')).ok());
-  CHECK(push_sync(*s, k2, "e", std::string(150, 'e')).code == Code::kTooLarge);
-  REQUIRE(push_sync(*s, k2, "f", std::string(100, 'f')).ok());
-  CHECK(push_sync(*s, k2, "g", std::string(10, 'g')).code == Code::kBufferFull);
-  // A waiting push proceeds once a pop+ack frees room.
-  std::promise<Status> waiting;
-  s->push(k, message("c", std::string(100, 'c')), 5s, [&](Status st) { waiting.set_value(st); });
-  auto [st, m] = pop_sync(*s, k, 1s);
-  REQUIRE(m);
-  s->ack(k, m->offset);
-  CHECK(waiting.get_future().get().ok());
-}
-
 TEST_CASE("kafka store: produce errors injected by the broker lose and duplicate nothing") {
-  KafkaTestCluster kc;
+  KafkaBackend kc;
   if (!kc.mock) return;  // needs the mock cluster's error injection
   auto s = kc.open();
   QueueKey k{"B", "s1", "t"};
@@ -387,7 +132,7 @@ TEST_CASE("kafka store: produce errors injected by the broker lose and duplicate
 }
 
 TEST_CASE("kafka store: fetch and offset-commit errors, then a restart: exactly once") {
-  KafkaTestCluster kc;
+  KafkaBackend kc;
   if (!kc.mock) return;
   QueueKey k{"B", "s1", "t"};
   std::set<std::string> first;
@@ -418,13 +163,13 @@ TEST_CASE("kafka store: fetch and offset-commit errors, then a restart: exactly 
 }
 
 TEST_CASE("kafka store: two replicas of one node share the partitions") {
-  KafkaTestCluster kc;
+  KafkaBackend kc;
   KafkaQueueOptions o0 = kc.options(), o1 = kc.options();
   o0.replica_count = o1.replica_count = 2;
   o1.replica_index = 1;
   if (kc.mock) kc.mock->create_topic(kafka_data_topic(kc.prefix, "B"), 4, 3);
-  auto r0 = KafkaTestCluster::open_with(o0);
-  auto r1 = KafkaTestCluster::open_with(o1);
+  auto r0 = KafkaBackend::open_with(o0);
+  auto r1 = KafkaBackend::open_with(o1);
   // Find one session owned by each replica.
   QueueKey k0{"B", "", "t"}, k1{"B", "", "t"};
   for (int i = 0; k0.session.empty() || k1.session.empty(); ++i) {
@@ -451,4 +196,4 @@ TEST_CASE("kafka store: two replicas of one node share the partitions") {
   CHECK(c == Code::kSessionReleased);
 }
 
-}  // namespace ptp
+}  // namespace ptp::testing

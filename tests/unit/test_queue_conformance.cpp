@@ -1,0 +1,219 @@
+// The QueueStore conformance suite (adapters/queue/queue_store.h, docs/queues.md): every
+// case runs against the embedded RocksDB store and against the Kafka store (on
+// librdkafka's mock cluster, or PTP_TEST_KAFKA_BOOTSTRAP).
+#include <thread>
+
+#include "tests/unit/queue_test_support.h"
+
+using namespace ptp;
+using namespace ptp::testing;
+TYPE_TO_STRING(EmbeddedBackend);
+TYPE_TO_STRING(KafkaBackend);
+
+#define QUEUE_BACKENDS EmbeddedBackend, KafkaBackend
+
+TEST_CASE_TEMPLATE("queue store: FIFO per queue, offsets increase, queues independent", B,
+                   QUEUE_BACKENDS) {
+  B backend;
+  auto s = backend.open();
+  const QueueKey k{"B", "s1", "t"}, other{"B", "s1", "other"};
+  push_many(*s, k, 20);
+  REQUIRE(push_sync(*s, other, "x", "other").ok());
+  uint64_t last = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto [st, m] = pop_sync(*s, k, 1s);
+    REQUIRE(st.ok());
+    REQUIRE(m);
+    CHECK(m->message_id == "m" + std::to_string(i));
+    CHECK(m->env.body == "payload " + std::to_string(i));
+    CHECK(m->env.header.source_node_id == "A");
+    CHECK(m->env.meta.at("message-topic") == "t");
+    if (i > 0) CHECK(m->offset > last);
+    last = m->offset;
+    s->ack(k, m->offset);
+  }
+  CHECK_FALSE(pop_sync(*s, k, 0ms).second);
+  CHECK(pop_sync(*s, other, 0ms).second->env.body == "other");
+}
+
+TEST_CASE_TEMPLATE("queue store: pop waits for a push, times out empty, cancel answers at once", B,
+                   QUEUE_BACKENDS) {
+  B backend;
+  auto s = backend.open();
+  const QueueKey k{"B", "s1", "t"}, empty{"B", "s1", "empty"};
+  CHECK_FALSE(pop_sync(*s, empty, 0ms).second);  // attached and empty
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread later([&] {
+    std::this_thread::sleep_for(100ms);
+    CHECK(push_sync(*s, k, "late", "late").ok());
+  });
+  auto [st, m] = pop_sync(*s, k, 5000ms);
+  later.join();
+  REQUIRE(m);
+  CHECK(m->env.body == "late");
+  CHECK(std::chrono::steady_clock::now() - t0 < 3000ms);
+
+  t0 = std::chrono::steady_clock::now();
+  auto [st2, none] = pop_sync(*s, empty, 150ms);
+  CHECK(st2.ok());
+  CHECK_FALSE(none);
+  CHECK(std::chrono::steady_clock::now() - t0 >= 140ms);
+
+  std::promise<bool> got;
+  uint64_t ticket = s->pop(empty, 10000ms, [&](Status, std::optional<QueuedMessage> q) {
+    got.set_value(q.has_value());
+  });
+  t0 = std::chrono::steady_clock::now();
+  s->cancel_pop(ticket);
+  CHECK_FALSE(got.get_future().get());
+  CHECK(std::chrono::steady_clock::now() - t0 < 1000ms);
+}
+
+TEST_CASE_TEMPLATE("queue store: leases, nack, and a restart redelivers exactly the un-acked", B,
+                   QUEUE_BACKENDS) {
+  B backend;
+  const QueueKey k{"B", "s1", "t"};
+  {
+    auto s = backend.open();
+    push_many(*s, k, 40);
+    auto [st, first] = pop_sync(*s, k, 1s);
+    REQUIRE(first);
+    // Leased: the next pop gets the second message; a nack puts the first back at the head.
+    auto [st2, second] = pop_sync(*s, k, 1s);
+    REQUIRE(second);
+    CHECK(second->message_id == "m1");
+    s->nack(k, first->offset);
+    auto [st3, again] = pop_sync(*s, k, 1s);
+    REQUIRE(again);
+    CHECK(again->message_id == "m0");
+    s->nack(k, again->offset);
+    s->nack(k, second->offset);
+    // Pop all 40, ack every odd one (not a contiguous prefix); the rest stay leased.
+    std::vector<QueuedMessage> got;
+    for (int i = 0; i < 40; ++i) {
+      auto [sti, m] = pop_sync(*s, k, 2s);
+      REQUIRE(m);
+      got.push_back(*m);
+    }
+    for (const auto& m : got)
+      if (std::stoi(m.message_id.substr(1)) % 2 == 1) s->ack(k, m.offset);
+  }
+  auto s = backend.open();
+  std::vector<std::string> ids = drain(*s, k, 500ms);
+  REQUIRE(ids.size() == 20);
+  for (size_t i = 0; i < ids.size(); ++i) CHECK(ids[i] == "m" + std::to_string(2 * i));
+  s.reset();
+  auto again = backend.open();  // everything acked now
+  CHECK(pop_sync(*again, k, 300ms).second == std::nullopt);
+}
+
+TEST_CASE_TEMPLATE("queue store: a message id is stored once, also after ack and a restart", B,
+                   QUEUE_BACKENDS) {
+  B backend;
+  const QueueKey k{"B", "s1", "t"};
+  {
+    auto s = backend.open();
+    REQUIRE(push_sync(*s, k, "dup", "a").ok());
+    REQUIRE(push_sync(*s, k, "dup", "a").ok());
+    push_many(*s, k, 5);
+    auto [st, m] = pop_sync(*s, k, 1s);
+    REQUIRE(m);
+    CHECK(m->message_id == "dup");
+    s->ack(k, m->offset);
+    REQUIRE(push_sync(*s, k, "dup", "a").ok());  // within the dedup window
+    CHECK(drain(*s, k, 200ms).size() == 5);
+  }
+  auto s = backend.open();
+  REQUIRE(push_sync(*s, k, "dup", "a").ok());
+  REQUIRE(push_sync(*s, k, "m3", "again").ok());
+  CHECK(pop_sync(*s, k, 300ms).second == std::nullopt);
+}
+
+TEST_CASE_TEMPLATE("queue store: peek neither removes nor leases", B, QUEUE_BACKENDS) {
+  B backend;
+  auto s = backend.open();
+  const QueueKey k{"B", "s1", "t"};
+  CHECK_FALSE(peek_sync(*s, k).second);
+  REQUIRE(push_sync(*s, k, "p", "peeked").ok());
+  CHECK(peek_sync(*s, k).second->env.body == "peeked");
+  CHECK(peek_sync(*s, k).second->env.body == "peeked");
+  CHECK(pop_sync(*s, k, 0ms).second->env.body == "peeked");
+}
+
+TEST_CASE_TEMPLATE("queue store: release of a topic, of a session (608), remembered after restart",
+                   B, QUEUE_BACKENDS) {
+  B backend;
+  const QueueKey keep{"B", "s1", "keep"}, drop{"B", "s1", "drop"}, other{"B", "s2", "keep"};
+  {
+    auto s = backend.open();
+    push_many(*s, keep, 3);
+    push_many(*s, drop, 3);
+    push_many(*s, other, 2);
+    REQUIRE(release_sync(*s, "B", "s1", "drop").ok());
+    CHECK_FALSE(pop_sync(*s, drop, 100ms).second);
+    CHECK(peek_sync(*s, keep).second->message_id == "m0");
+    REQUIRE(push_sync(*s, drop, "after", "x").ok());  // the session itself lives on
+    CHECK(pop_sync(*s, drop, 1s).second->message_id == "after");
+    // A waiting pop of a session being released answers 608.
+    std::promise<Status> waiting;
+    s->pop({"B", "s1", "keep2"}, 5000ms,
+           [&](Status st, std::optional<QueuedMessage>) { waiting.set_value(st); });
+    std::this_thread::sleep_for(50ms);
+    REQUIRE(release_sync(*s, "B", "s1").ok());
+    CHECK(waiting.get_future().get().code == Code::kSessionReleased);
+    CHECK(pop_sync(*s, keep, 100ms).first.code == Code::kSessionReleased);
+    CHECK(push_sync(*s, keep, "n", "n").code == Code::kSessionReleased);
+    CHECK(peek_sync(*s, keep).first.code == Code::kSessionReleased);
+    CHECK(s->stats().messages == 2);
+  }
+  auto s = backend.open();
+  CHECK(pop_sync(*s, keep, 100ms).first.code == Code::kSessionReleased);
+  CHECK(push_sync(*s, drop, "z", "y").code == Code::kSessionReleased);
+  CHECK(drain(*s, other, 500ms).size() == 2);
+}
+
+TEST_CASE_TEMPLATE("queue store: 413 oversize; 700 after waiting; a waiting push gets in on ack", B,
+                   QUEUE_BACKENDS) {
+  B backend;
+  QueueLimits lim;
+  lim.max_message_bytes = 100;
+  lim.max_session_bytes = 250;
+  lim.max_total_bytes = 400;
+  auto s = backend.open(lim);
+  const QueueKey k{"B", "s1", "t"}, k2{"B", "s2", "t"};
+  CHECK(push_sync(*s, k, "big", std::string(101, 'x')).code == Code::kTooLarge);
+  REQUIRE(push_sync(*s, k, "a", std::string(100, 'a')).ok());
+  REQUIRE(push_sync(*s, k, "b", std::string(100, 'b')).ok());
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(push_sync(*s, k, "c", std::string(100, 'c'), 150ms).code == Code::kBufferFull);
+  CHECK(std::chrono::steady_clock::now() - t0 >= 140ms);
+  // Another session has room of its own until the total is reached.
+  REQUIRE(push_sync(*s, k2, "d", std::string(100, 'd')).ok());
+  REQUIRE(push_sync(*s, k2, "f", std::string(100, 'f')).ok());
+  CHECK(push_sync(*s, k2, "g", std::string(10, 'g')).code == Code::kBufferFull);
+  // A waiting push proceeds once a pop+ack frees room.
+  std::promise<Status> waiting;
+  s->push(k, message("c", std::string(100, 'c')), 5s, [&](Status st) { waiting.set_value(st); });
+  std::this_thread::sleep_for(50ms);
+  auto [st, m] = pop_sync(*s, k, 1s);
+  REQUIRE(m);
+  s->ack(k, m->offset);
+  CHECK(waiting.get_future().get().ok());
+  CHECK(drain(*s, k, 200ms) == std::vector<std::string>{"b", "c"});
+}
+
+TEST_CASE_TEMPLATE("queue store: concurrent pushes are all stored once; stats", B, QUEUE_BACKENDS) {
+  B backend;
+  auto s = backend.open();
+  const QueueKey k{"B", "s1", "t"};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i)
+        CHECK(push_sync(*s, k, std::to_string(t) + "-" + std::to_string(i % 25), "x").ok());
+    });
+  for (auto& t : ts) t.join();
+  CHECK(s->stats().messages == 100);  // 25 distinct ids per thread
+  CHECK(s->stats().bytes == 100);
+  CHECK(s->stats().queues == 1);
+}
