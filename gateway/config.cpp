@@ -473,6 +473,18 @@ QueueDialect parse_dialect(const Section& s, QueueDialect d) {
   return d;
 }
 
+// A mapping of strings (e.g. librdkafka properties), passed on as is.
+void parse_string_map(const Section& s, const char* key, std::map<std::string, std::string>& out) {
+  YAML::Node m = s.get(key);
+  if (!m || m.IsNull()) return;
+  if (!m.IsMap()) fail(s.at(key), "expected a mapping, got " + kind_name(m));
+  for (const auto& kv : m) {
+    if (!kv.first.IsScalar() || !kv.second.IsScalar())
+      fail(s.at(key), "expected name: value pairs of strings");
+    out[kv.first.Scalar()] = kv.second.Scalar();
+  }
+}
+
 void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg) {
   Section s(root["queue"], "queue",
             {"enabled", "store", "path", "sync", "kafka", "limits", "default_pop_timeout_ms",
@@ -502,18 +514,9 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
     q.kafka_replication_factor =
         static_cast<int>(k.integer("replication_factor", q.kafka_replication_factor, 1, 100));
     q.kafka_create_topics = k.boolean("create_topics", q.kafka_create_topics);
-    for (auto [key, out] : {std::pair{"properties", &q.kafka_properties},
-                            std::pair{"producer_properties", &q.kafka_producer_properties},
-                            std::pair{"consumer_properties", &q.kafka_consumer_properties}}) {
-      YAML::Node props = k.get(key);
-      if (!props || props.IsNull()) continue;
-      if (!props.IsMap()) fail(k.at(key), "expected a mapping, got " + kind_name(props));
-      for (const auto& kv : props) {
-        if (!kv.first.IsScalar() || !kv.second.IsScalar())
-          fail(k.at(key), "expected name: value pairs of strings");
-        (*out)[kv.first.Scalar()] = kv.second.Scalar();
-      }
-    }
+    parse_string_map(k, "properties", q.kafka_properties);
+    parse_string_map(k, "producer_properties", q.kafka_producer_properties);
+    parse_string_map(k, "consumer_properties", q.kafka_consumer_properties);
     if (q.backend == QueueBackend::kKafka && q.kafka_bootstrap.empty())
       fail(k.at("bootstrap"), "required when queue.store is kafka");
   }
@@ -599,11 +602,26 @@ void check_peer_references(Config& cfg) {
   }
 }
 
+void parse_kafka_attachment(const YAML::Node& root, Config& cfg) {
+  Section s(root["kafka_attachment"], "kafka_attachment",
+            {"bootstrap", "ingress_topic", "egress_topic", "group_id", "properties"});
+  KafkaAttachmentConfig& k = cfg.kafka_attachment;
+  k.bootstrap = s.string("bootstrap", "");
+  k.ingress_topic = s.string("ingress_topic", "");
+  k.egress_topic = s.string("egress_topic", "");
+  k.group_id = s.string("group_id", "ptp-gateway." + cfg.node_id);
+  parse_string_map(s, "properties", k.properties);
+  if (k.enabled() && k.bootstrap.empty())
+    fail(s.at("bootstrap"), "required with ingress_topic or egress_topic");
+  if (k.enabled() && !cfg.queue.enabled)
+    fail(s.at("ingress_topic"), "the Kafka attachment needs queue.enabled");
+}
+
 Config parse_root(const YAML::Node& root, const FileResolver& files) {
   if (!root || root.IsNull()) fail("", "the configuration is empty (node.node_id is required)");
   Section top(root, "",
               {"node", "listen", "admin", "io_threads", "reload_poll_ms", "limits", "auth", "peers",
-               "default_route", "local_services", "log", "queue"});
+               "default_route", "local_services", "log", "queue", "kafka_attachment"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
   parse_node_section(root, cfg);
@@ -618,6 +636,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   parse_local_services(root, cfg);
   parse_log(root, files, cfg);
   parse_queue(root, files, cfg);
+  parse_kafka_attachment(root, cfg);
   check_peer_references(cfg);
   return cfg;
 }

@@ -109,6 +109,16 @@ struct QueueConfig {
   std::map<std::string, QueueDialect> dialects;  // by x-ptp-tech-provider-code
 };
 
+// A platform attached by Kafka topics (docs/kafka-attachment.md); read at start.
+struct KafkaAttachmentConfig {
+  bool enabled() const { return !ingress_topic.empty() || !egress_topic.empty(); }
+  std::string bootstrap;
+  std::string ingress_topic;  // the platform produces here; consumed and routed like a push
+  std::string egress_topic;   // messages for this node are produced here instead of queued
+  std::string group_id;       // of the ingress consumer; default "ptp-gateway.<node_id>"
+  std::map<std::string, std::string> properties;  // librdkafka, both clients, as is
+};
+
 struct Config {
   std::string source_path;  // file it was read from
   std::string node_id;
@@ -126,6 +136,7 @@ struct Config {
   std::vector<LocalServiceConfig> local_services;
   LogConfig log;
   QueueConfig queue;
+  KafkaAttachmentConfig kafka_attachment;
 };
 
 // The dialect of a caller: by its vendor code, else the default.

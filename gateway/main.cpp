@@ -13,8 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/kafka/kafka_egress.h"
+#include "adapters/kafka/kafka_ingress.h"
+#include "codecs/validate.h"
 #include "gateway/admin_server.h"
 #include "gateway/config_store.h"
+#include "gateway/egress_drainer.h"
 #include "gateway/json_log.h"
 #include "gateway/listener.h"
 #include "gateway/metrics.h"
@@ -76,6 +80,37 @@ int mint(std::map<std::string, std::string>& f) {
   return 0;
 }
 
+// A record from the Kafka ingress topic: a push by this node's platform. Its source is
+// this node (filled in when missing, like a container's; another node is refused).
+void submit_ingress(const Config& cfg, QueueService& queues, Envelope env, QueueStore::Done done) {
+  auto& h = env.header;
+  if (h.source_node_id.empty()) h.source_node_id = cfg.node_id;
+  if (h.source_inst_id.empty()) h.source_inst_id = cfg.inst_id;
+  if (h.source_node_id != cfg.node_id)
+    return done(Status::Error(Code::kForbidden, "ingress record claims source node " +
+                                                    h.source_node_id + ", not " + cfg.node_id));
+  if (h.target_node_id.empty()) h.target_node_id = cfg.node_id;
+  if (h.trace_id.empty()) h.trace_id = new_trace_id();
+  // The attachment is authenticated by Kafka itself (ACLs, SASL/TLS in properties), so a
+  // record needs no x-ptp-token; it gets one from this node's key, as a container has.
+  if (h.token.empty()) {
+    auto key = cfg.auth.node_keys.find(cfg.node_id);
+    h.token = key == cfg.auth.node_keys.end()
+                  ? "kafka-attachment"
+                  : mint_token(key->second, cfg.node_id, h.target_node_id, h.session_id,
+                               std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                       .count() +
+                                   300);
+  }
+  ValidationLimits lim{cfg.limits.max_field_length, cfg.queue.limits.max_message_bytes};
+  if (Status st = validate_request(env, Interface::kPush, lim); !st.ok()) return done(st);
+  if (env.meta["message-topic"].empty())
+    return done(Status::Error(Code::kBadRequest, "ingress record without x-ptp-topic header"));
+  queues.submit(cfg, std::move(env), cfg.queue.default_push_wait,
+                [done](Status s, const std::string&) { done(std::move(s)); });
+}
+
 int run(ConfigPtr cfg, const std::string& data_dir) {
   auto level = JsonLog::parse_level(cfg->log.level).value_or(LogLevel::kInfo);
   std::unique_ptr<JsonLog> log = cfg->log.file.empty()
@@ -110,15 +145,57 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     guards.emplace_back(contexts.back()->get_executor());
   }
   std::unique_ptr<Outbox> outbox;
+  std::unique_ptr<KafkaEgress> egress;
   std::unique_ptr<QueueService> queues;
+  const KafkaAttachmentConfig& ka = cfg->kafka_attachment;
+  if (inbox && !ka.egress_topic.empty()) {
+    Status st;
+    egress = KafkaEgress::open({ka.bootstrap, ka.egress_topic, ka.properties}, st);
+    if (!egress) {
+      std::cerr << "ptp-gateway: kafka_attachment: " << st.message << "\n";
+      return 1;
+    }
+  }
   if (inbox) {
     outbox =
         std::make_unique<Outbox>(*outbox_store, contexts[0]->get_executor(), store, metrics, *log);
-    queues = std::make_unique<QueueService>(*inbox, outbox.get());
+    queues = std::make_unique<QueueService>(*inbox, outbox.get(), egress != nullptr);
     // Messages left from an earlier run: drain towards every peer that may have some.
     std::vector<std::string> targets;
     for (const auto& p : cfg->peers) targets.push_back(p.node_id);
     outbox->resume(targets);
+  }
+  std::unique_ptr<EgressDrainer> egress_drainer;
+  if (egress)
+    egress_drainer = std::make_unique<EgressDrainer>(
+        *inbox, *egress, cfg->node_id, cfg->queue.retry_min, cfg->queue.retry_max,
+        [&log](const QueuedMessage& m, const Status& s) {
+          log->error("kafka egress failed, retrying", {.trace_id = m.env.header.trace_id,
+                                                       .session_id = m.env.header.session_id,
+                                                       .source = m.env.header.source_node_id,
+                                                       .extra = {{"error", s.to_string()}}});
+        });
+  std::unique_ptr<KafkaIngress> ingress;
+  if (queues && !ka.ingress_topic.empty()) {
+    Status st;
+    ingress = KafkaIngress::open(
+        {ka.bootstrap, ka.ingress_topic, ka.group_id, ka.properties},
+        [&store, &queues](Envelope env, QueueStore::Done done) {
+          submit_ingress(*store.current(), *queues, std::move(env), std::move(done));
+        },
+        [&log](std::string_view what, const Envelope& env, const Status& s) {
+          log->error(std::string("kafka ingress record ") + std::string(what),
+                     {.trace_id = env.header.trace_id,
+                      .session_id = env.header.session_id,
+                      .source = env.header.source_node_id,
+                      .target = env.header.target_node_id,
+                      .extra = {{"error", s.to_string()}}});
+        },
+        st);
+    if (!ingress) {
+      std::cerr << "ptp-gateway: kafka_attachment: " << st.message << "\n";
+      return 1;
+    }
   }
   for (auto& c : contexts)
     pipelines.push_back(

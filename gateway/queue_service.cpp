@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "codecs/queue_codec.h"
+#include "gateway/egress_drainer.h"
 #include "gateway/outbox.h"
 #include "gateway/route_table.h"
 
@@ -160,35 +161,47 @@ void QueueService::push(const Config& cfg, Request req, Responder done,
   ReplyShape shape{queue_body_format(req.env.content_type, req.wire == WireProtocol::kGrpc),
                    queue_dialect(cfg.queue, req.env.header.tech_provider_code),
                    req.wire == WireProtocol::kGrpc};
-  if (req.env.body.size() > cfg.queue.limits.max_message_bytes)
-    return done(make_response(
-        shape,
-        {Status::Error(Code::kTooLarge, "message of " + std::to_string(req.env.body.size()) +
-                                            " bytes exceeds queue.limits.max_message_bytes " +
-                                            std::to_string(cfg.queue.limits.max_message_bytes)),
-         {}}));
   milliseconds wait = cfg.queue.default_push_wait;
   if (auto it = req.env.meta.find("timeout"); it != req.env.meta.end())
     if (auto t = parse_timeout(it->second, shape.dialect.timeout_unit)) wait = *t;
   req.env.meta.erase("timeout");
-  std::string& id = req.env.meta[std::string(kMessageIdKey)];
-  if (id.empty()) id = new_message_id();
-  QueuedMessage msg;
-  msg.env = std::move(req.env);
-  auto answer = [ex, done, shape, id](Status s) {
+  submit(cfg, std::move(req.env), wait, [ex, done, shape](Status s, const std::string& id) {
     on_executor(ex, [done, shape, s = std::move(s), id]() mutable {
       Response r = make_response(shape, {std::move(s), {}});
-      r.extra_headers.emplace_back("x-ptp-message-id", id);
+      if (!id.empty()) r.extra_headers.emplace_back("x-ptp-message-id", id);
       done(std::move(r));
     });
-  };
+  });
+}
+
+void QueueService::store_local(const QueueKey& key, QueuedMessage msg, milliseconds wait,
+                               QueueStore::Done done) {
+  inbox_.push(to_egress_ ? EgressDrainer::queue_of(key.node) : key, std::move(msg), wait,
+              std::move(done));
+}
+
+void QueueService::submit(const Config& cfg, Envelope env, milliseconds wait, Submitted done) {
+  if (env.body.size() > cfg.queue.limits.max_message_bytes)
+    return done(
+        Status::Error(Code::kTooLarge, "message of " + std::to_string(env.body.size()) +
+                                           " bytes exceeds queue.limits.max_message_bytes " +
+                                           std::to_string(cfg.queue.limits.max_message_bytes)),
+        "");
+  const std::string topic = env.meta[std::string(kMessageTopicKey)];
+  std::string& id_ref = env.meta[std::string(kMessageIdKey)];
+  if (id_ref.empty()) id_ref = new_message_id();
+  const std::string id = id_ref;
+  for (auto [what, v] : {std::pair{"topic", &topic}, std::pair{"message-id", &id}})
+    if (Status st = check_name(what, *v, cfg.limits.max_field_length); !st.ok())
+      return done(std::move(st), "");
+  auto answer = [done, id](Status s) { done(std::move(s), id); };
+  QueuedMessage msg;
+  msg.env = std::move(env);
   const std::string target = msg.env.header.target_node_id;
-  const std::string topic = msg.env.meta[std::string(kMessageTopicKey)];
   if (target == cfg.node_id) {
     msg.message_id = msg.env.header.source_node_id + "/" + id;
     QueueKey key{cfg.node_id, msg.env.header.session_id, topic};
-    inbox_.push(key, std::move(msg), wait, std::move(answer));
-    return;
+    return store_local(key, std::move(msg), wait, std::move(answer));
   }
   // A remote target: it must be routable now (a typo'd node fails fast), then the outbox
   // owns the message until the target's gateway has stored it.
@@ -197,11 +210,10 @@ void QueueService::push(const Config& cfg, Request req, Responder done,
     Status err = route.kind == RouteDecision::Kind::kError
                      ? route.error
                      : Status::Error(Code::kNotPeered, "no peer route to node " + target);
-    return done(make_response(shape, {std::move(err), {}}));
+    return done(std::move(err), "");
   }
   if (!outbox_)
-    return done(make_response(
-        shape, {Status::Error(Code::kNotPermitted, "pushes to other nodes are not enabled"), {}}));
+    return done(Status::Error(Code::kNotPermitted, "pushes to other nodes are not enabled"), "");
   msg.message_id = msg.env.header.session_id + "/" + topic + "/" + id;
   msg.env.meta[std::string(kOutboxExpiryKey)] =
       std::to_string(unix_now() + cfg.queue.outbox_ttl.count());
@@ -228,7 +240,7 @@ void QueueService::accept_remote(const Config& cfg, Request req, Responder done,
   msg.env.header.uri.clear();
   msg.env.meta.erase(std::string(kOutboxExpiryKey));
   msg.env.meta.erase("x-ptp-route-path");
-  inbox_.push(key, std::move(msg), cfg.queue.default_push_wait, [ex, done](Status s) {
+  store_local(key, std::move(msg), cfg.queue.default_push_wait, [ex, done](Status s) {
     on_executor(ex, [done, s = std::move(s)]() mutable {
       Response r;
       r.env.status = std::move(s);

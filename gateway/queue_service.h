@@ -24,7 +24,10 @@ inline constexpr std::string_view kMessageTopicKey = "message-topic";
 class QueueService {
  public:
   // `outbox` may be null: pushes to other nodes are then refused with E0000000614.
-  QueueService(QueueStore& inbox, Outbox* outbox) : inbox_(inbox), outbox_(outbox) {}
+  // With `to_egress`, messages addressed to this node go to the one inbox queue an
+  // EgressDrainer hands to the attached platform (Kafka egress topic); pops find nothing.
+  QueueService(QueueStore& inbox, Outbox* outbox, bool to_egress = false)
+      : inbox_(inbox), outbox_(outbox), to_egress_(to_egress) {}
 
   // push/pop/peek/release from a local container; `done` runs on `ex`. The request has
   // passed the pipeline's admission (validation, token, source node = this node).
@@ -35,11 +38,21 @@ class QueueService {
   void accept_remote(const Config& cfg, Request req, Responder done,
                      boost::asio::any_io_executor ex);
 
+  // A push of a message whose header, metadata (message-topic; message-id, filled in when
+  // missing) and payload are in `env`, from this node's platform: to the local inbox or
+  // sink, or through the outbox to another node. done(status, message id) may run on
+  // any thread. Used by push and by the Kafka ingress.
+  using Submitted = std::function<void(Status, const std::string& message_id)>;
+  void submit(const Config& cfg, Envelope env, std::chrono::milliseconds wait, Submitted done);
+
  private:
   void push(const Config& cfg, Request req, Responder done, boost::asio::any_io_executor ex);
+  void store_local(const QueueKey& key, QueuedMessage msg, std::chrono::milliseconds wait,
+                   QueueStore::Done done);
 
   QueueStore& inbox_;
   Outbox* outbox_;
+  bool to_egress_;
 };
 
 // Random 32-hex-digit id for messages pushed without one.
