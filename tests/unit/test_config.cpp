@@ -229,7 +229,8 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "t.yaml: reload_poll_ms: expected an integer from 1 to 86400000, got \"0\""},
       {kMinimal + "colour: blue\n",
        "t.yaml: colour: unknown key (expected one of: node, listen, admin, io_threads, "
-       "reload_poll_ms, limits, auth, peers, default_route, local_services, log, queue)"},
+       "reload_poll_ms, limits, auth, peers, default_route, local_services, log, queue, "
+       "kafka_attachment)"},
       {"node: {node_id: A}\nlisten: {port: 1, prot: 2}\n",
        "t.yaml: listen.prot: unknown key (expected one of: address, port, tls)"},
       {"node: {node_id: A}\nnode: {node_id: B}\nlisten: {port: 1}\n",
@@ -559,4 +560,18 @@ TEST_CASE("queue section: the Kafka store's keys") {
       "t.yaml", err);
   CHECK_FALSE(cfg);
   CHECK(err == "t.yaml: queue.kafka.replica_index: expected an integer from 0 to 1, got \"2\"");
+}
+
+TEST_CASE("kafka_attachment section: topics need a bootstrap; group id default") {
+  std::string err;
+  auto cfg = parse_config_text(
+      kMinimal + "kafka_attachment: {bootstrap: \"k:9092\", ingress_topic: a.in}\n", "t.yaml", err);
+  REQUIRE_MESSAGE(cfg, err);
+  CHECK(cfg->kafka_attachment.enabled());
+  CHECK(cfg->kafka_attachment.ingress_topic == "a.in");
+  CHECK(cfg->kafka_attachment.egress_topic.empty());
+  CHECK(cfg->kafka_attachment.group_id == "ptp-gateway.A");
+  cfg = parse_config_text(kMinimal + "kafka_attachment: {egress_topic: a.out}\n", "t.yaml", err);
+  CHECK_FALSE(cfg);
+  CHECK(err == "t.yaml: kafka_attachment.bootstrap: required with ingress_topic or egress_topic");
 }
