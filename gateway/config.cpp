@@ -376,7 +376,7 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
   for (size_t i = 0; i < list.size(); ++i) {
     Section s(list[i], index_path("peers", i),
               {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms",
-               "connect_timeout_ms", "keepalive_ms", "tls"});
+               "connect_timeout_ms", "keepalive_ms", "tls", "async"});
     if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
     PeerConfig p;
     p.node_id = s.required_string("node_id");
@@ -387,6 +387,7 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
       p.inst_id = *inst;
       check_id(s.at("inst_id"), p.inst_id);
     }
+    p.async_only = s.boolean("async", false);
     bool has_address = s.has("address"), has_via = s.has("via");
     if (has_address == has_via) {
       fail(s.path(),
@@ -420,7 +421,7 @@ void parse_local_services(const YAML::Node& root, Config& cfg) {
   if (!list.IsSequence()) fail("local_services", "expected a list, got " + kind_name(list));
   for (size_t i = 0; i < list.size(); ++i) {
     Section s(list[i], index_path("local_services", i),
-              {"uri", "address", "protocol", "path", "timeout_ms"});
+              {"uri", "address", "protocol", "path", "timeout_ms", "passive"});
     if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
     LocalServiceConfig svc;
     svc.uri_pattern = s.required_string("uri");
@@ -431,6 +432,7 @@ void parse_local_services(const YAML::Node& root, Config& cfg) {
       fail(s.at("path"), "must start with '/', got " + quote_value(svc.path));
     }
     svc.timeout = positive_ms(s, "timeout_ms", svc.timeout);
+    svc.passive = s.boolean("passive", false);
     for (size_t j = 0; j < cfg.local_services.size(); ++j) {
       if (cfg.local_services[j].uri_pattern == svc.uri_pattern) {
         fail(s.at("uri"), "duplicate pattern " + quote_value(svc.uri_pattern) + " (also " +

@@ -49,6 +49,9 @@ struct PeerConfig {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds keepalive{30000};  // HTTP/2 PING interval on idle connections
   TlsClientConfig tls;
+  // The target node is reachable only asynchronously: an invoke to it becomes a push plus
+  // a wait for the reply on a message-topic-back (docs/queues.md "Sync and async").
+  bool async_only = false;
 };
 
 struct LocalServiceConfig {
@@ -57,6 +60,9 @@ struct LocalServiceConfig {
   PeerProtocol protocol = PeerProtocol::kHttp1;
   std::string path = "/";  // HTTP path (grpc: full method path)
   std::chrono::milliseconds timeout{30000};
+  // Passive mode: queued messages whose topic matches `uri_pattern` are delivered to this
+  // service by invoking it (retried until it answers 2xx), instead of waiting for pops.
+  bool passive = false;
 };
 
 struct AuthConfig {

@@ -23,6 +23,7 @@
 #include "gateway/listener.h"
 #include "gateway/metrics.h"
 #include "gateway/outbox.h"
+#include "gateway/passive_delivery.h"
 #include "gateway/pipeline.h"
 #include "gateway/queue_backend.h"
 #include "gateway/queue_service.h"
@@ -165,6 +166,12 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     for (const auto& p : cfg->peers) targets.push_back(p.node_id);
     outbox->resume(targets);
   }
+  std::unique_ptr<PassiveDelivery> passive;
+  if (queues) {
+    passive = std::make_unique<PassiveDelivery>(*inbox, contexts[0]->get_executor(), store, metrics,
+                                                *log, *queues);
+    passive->start();
+  }
   std::unique_ptr<EgressDrainer> egress_drainer;
   if (egress)
     egress_drainer = std::make_unique<EgressDrainer>(
@@ -224,6 +231,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       admin.stop();
       listener.stop();
       if (outbox) outbox->stop();
+      if (passive) passive->stop();
       for (auto& g : guards) g.reset();
       for (auto& c : contexts) c->stop();
       control.stop();

@@ -184,6 +184,12 @@ void Pipeline::dispatch(Request req, Responder done) {
             cfg->node_id)));
         return;
       }
+      if (route.target_peer && route.target_peer->async_only && queues_ && cfg->queue.enabled) {
+        // Reachable only through queues: push, then wait for the reply (docs/queues.md).
+        queues_->invoke_async(*cfg, std::move(req), route.next_hop->timeout, std::move(answer),
+                              ex_);
+        return;
+      }
       auto& p = req.env.meta[std::string(kRoutePathKey)];
       p += p.empty() ? cfg->node_id : "," + cfg->node_id;
       Forwarder fwd(h2_, h1_, cfg->node_id, cfg->limits.max_body_bytes);

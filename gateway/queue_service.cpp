@@ -7,6 +7,7 @@
 #include "codecs/queue_codec.h"
 #include "gateway/egress_drainer.h"
 #include "gateway/outbox.h"
+#include "gateway/passive_delivery.h"
 #include "gateway/route_table.h"
 
 namespace ptp {
@@ -174,10 +175,57 @@ void QueueService::push(const Config& cfg, Request req, Responder done,
   });
 }
 
-void QueueService::store_local(const QueueKey& key, QueuedMessage msg, milliseconds wait,
-                               QueueStore::Done done) {
-  inbox_.push(to_egress_ ? EgressDrainer::queue_of(key.node) : key, std::move(msg), wait,
-              std::move(done));
+void QueueService::store_local(const Config& cfg, const QueueKey& key, QueuedMessage msg,
+                               milliseconds wait, QueueStore::Done done) {
+  // Where a message for this node waits: for a passive local service, for the attached
+  // platform's egress topic, or for pops.
+  QueueKey where = key;
+  if (to_egress_) where = EgressDrainer::queue_of(key.node);
+  for (const LocalServiceConfig& svc : cfg.local_services)
+    if (svc.passive && glob_match(svc.uri_pattern, key.topic)) {
+      where = PassiveDelivery::queue_of(key.node, svc.uri_pattern);
+      break;
+    }
+  inbox_.push(where, std::move(msg), wait, std::move(done));
+}
+
+void QueueService::invoke_async(const Config& cfg, Request req, milliseconds timeout,
+                                Responder done, boost::asio::any_io_executor ex) {
+  if (req.stream)
+    return done(error_response(Status::Error(
+        Code::kNotPermitted, "node " + req.env.header.target_node_id +
+                                 " is reachable only asynchronously: streamed transport is not "
+                                 "possible, use invoke")));
+  Envelope env = std::move(req.env);
+  const std::string reply_topic = "reply." + new_message_id();
+  env.meta[std::string(kMessageTopicKey)] = env.header.uri.empty() ? "invoke" : env.header.uri;
+  env.meta[std::string(kMessageTopicBackKey)] = reply_topic;
+  env.meta.erase(std::string(kMessageIdKey));  // a fresh id per invoke
+  const QueueKey reply{cfg.node_id, env.header.session_id, reply_topic};
+  QueueStore* inbox = &inbox_;
+  auto answer = [ex, done](Response r) {
+    on_executor(ex, [done, r = std::move(r)]() mutable { done(std::move(r)); });
+  };
+  const std::string target = env.header.target_node_id;
+  submit(cfg, std::move(env), cfg.queue.default_push_wait,
+         [inbox, reply, timeout, answer, target](Status s, const std::string&) {
+           if (!s.ok()) return answer(error_response(std::move(s)));
+           inbox->pop(
+               reply, timeout,
+               [inbox, reply, timeout, answer, target](Status ps, std::optional<QueuedMessage> m) {
+                 if (!ps.ok()) return answer(error_response(std::move(ps)));
+                 if (!m)
+                   return answer(error_response(Status::Error(
+                       Code::kTimeout, "no reply from node " + target + " on " + reply.topic +
+                                           " within " + std::to_string(timeout.count()) + " ms")));
+                 inbox->ack(reply, m->offset);
+                 Response r;
+                 r.env = std::move(m->env);
+                 r.env.header.token.clear();
+                 r.env.status = Status::Ok();
+                 answer(std::move(r));
+               });
+         });
 }
 
 void QueueService::submit(const Config& cfg, Envelope env, milliseconds wait, Submitted done) {
@@ -201,7 +249,7 @@ void QueueService::submit(const Config& cfg, Envelope env, milliseconds wait, Su
   if (target == cfg.node_id) {
     msg.message_id = msg.env.header.source_node_id + "/" + id;
     QueueKey key{cfg.node_id, msg.env.header.session_id, topic};
-    return store_local(key, std::move(msg), wait, std::move(answer));
+    return store_local(cfg, key, std::move(msg), wait, std::move(answer));
   }
   // A remote target: it must be routable now (a typo'd node fails fast), then the outbox
   // owns the message until the target's gateway has stored it.
@@ -240,7 +288,7 @@ void QueueService::accept_remote(const Config& cfg, Request req, Responder done,
   msg.env.header.uri.clear();
   msg.env.meta.erase(std::string(kOutboxExpiryKey));
   msg.env.meta.erase("x-ptp-route-path");
-  store_local(key, std::move(msg), cfg.queue.default_push_wait, [ex, done](Status s) {
+  store_local(cfg, key, std::move(msg), cfg.queue.default_push_wait, [ex, done](Status s) {
     on_executor(ex, [done, s = std::move(s)]() mutable {
       Response r;
       r.env.status = std::move(s);

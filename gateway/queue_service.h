@@ -20,6 +20,7 @@ inline constexpr std::string_view kQueuePushUri = "ptp/queue/push";
 inline constexpr std::string_view kMessageIdKey = "message-id";
 inline constexpr std::string_view kMessageOffsetKey = "message-offset";
 inline constexpr std::string_view kMessageTopicKey = "message-topic";
+inline constexpr std::string_view kMessageTopicBackKey = "message-topic-back";
 
 class QueueService {
  public:
@@ -45,10 +46,17 @@ class QueueService {
   using Submitted = std::function<void(Status, const std::string& message_id)>;
   void submit(const Config& cfg, Envelope env, std::chrono::milliseconds wait, Submitted done);
 
+  // Sync -> async (docs/queues.md "Sync and async"): a unary invoke to a node reachable
+  // only asynchronously is pushed to it (topic = x-ptp-uri, message-topic-back = a fresh
+  // reply topic) and answered with the first message on the reply topic, or E0000000601
+  // after `timeout`.
+  void invoke_async(const Config& cfg, Request req, std::chrono::milliseconds timeout,
+                    Responder done, boost::asio::any_io_executor ex);
+
  private:
   void push(const Config& cfg, Request req, Responder done, boost::asio::any_io_executor ex);
-  void store_local(const QueueKey& key, QueuedMessage msg, std::chrono::milliseconds wait,
-                   QueueStore::Done done);
+  void store_local(const Config& cfg, const QueueKey& key, QueuedMessage msg,
+                   std::chrono::milliseconds wait, QueueStore::Done done);
 
   QueueStore& inbox_;
   Outbox* outbox_;

@@ -5,26 +5,58 @@
 #include "codecs/proto_codec.h"
 
 namespace ptp {
+namespace {
+
+// Record: u32 LE id length (top bit: a content type follows), id, [u32 LE length, content
+// type], then the Inbound (header fields, metadata, payload).
+constexpr uint32_t kHasContentType = 0x80000000u;
+
+void put_u32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+bool get_u32(std::string_view& in, uint32_t& v) {
+  if (in.size() < 4) return false;
+  v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t(static_cast<unsigned char>(in[i])) << (8 * i);
+  in.remove_prefix(4);
+  return true;
+}
+
+}  // namespace
 
 std::string encode_queue_record(const QueuedMessage& m) {
   std::string out;
-  const auto n = static_cast<uint32_t>(m.message_id.size());
-  for (int i = 0; i < 4; ++i) out += static_cast<char>((n >> (8 * i)) & 0xff);
+  const bool ct = !m.env.content_type.empty();
+  put_u32(out, static_cast<uint32_t>(m.message_id.size()) | (ct ? kHasContentType : 0));
   out += m.message_id;
+  if (ct) {
+    put_u32(out, static_cast<uint32_t>(m.env.content_type.size()));
+    out += m.env.content_type;
+  }
   out += encode_inbound(m.env);
   return out;
 }
 
 Status decode_queue_record(std::string_view bytes, QueuedMessage& out) {
-  if (bytes.size() < 4) return Status::Error(Code::kCodecError, "truncated queue record");
   uint32_t n = 0;
-  for (int i = 0; i < 4; ++i) n |= uint32_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
-  bytes.remove_prefix(4);
+  if (!get_u32(bytes, n)) return Status::Error(Code::kCodecError, "truncated queue record");
+  const bool has_ct = (n & kHasContentType) != 0;
+  n &= ~kHasContentType;
   if (n > bytes.size()) return Status::Error(Code::kCodecError, "truncated queue record id");
   out.message_id = std::string(bytes.substr(0, n));
   bytes.remove_prefix(n);
+  std::string content_type;
+  if (has_ct) {
+    uint32_t c = 0;
+    if (!get_u32(bytes, c) || c > bytes.size())
+      return Status::Error(Code::kCodecError, "truncated queue record content type");
+    content_type = std::string(bytes.substr(0, c));
+    bytes.remove_prefix(c);
+  }
   Envelope e;
   if (Status s = decode_inbound(bytes, e); !s.ok()) return s;
+  e.content_type = std::move(content_type);
   out.env = std::move(e);
   return Status::Ok();
 }

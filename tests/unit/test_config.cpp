@@ -575,3 +575,19 @@ TEST_CASE("kafka_attachment section: topics need a bootstrap; group id default")
   CHECK_FALSE(cfg);
   CHECK(err == "t.yaml: kafka_attachment.bootstrap: required with ingress_topic or egress_topic");
 }
+
+TEST_CASE("peers[].async and local_services[].passive") {
+  std::string err;
+  auto cfg = parse_config_text(
+      kMinimal +
+          "peers:\n  - {node_id: B, address: \"127.0.0.1:1\", async: true}\n"
+          "local_services:\n  - {uri: \"ptp/p*\", address: \"127.0.0.1:2\", passive: true}\n",
+      "t.yaml", err);
+  REQUIRE_MESSAGE(cfg, err);
+  CHECK(cfg->peers.at(0).async_only);
+  CHECK(cfg->local_services.at(0).passive);
+  cfg = parse_config_text(
+      kMinimal + "peers:\n  - {node_id: B, address: \"127.0.0.1:1\", async: yes}\n", "t.yaml", err);
+  CHECK_FALSE(cfg);
+  CHECK(err == "t.yaml: peers[0].async: expected true or false, got \"yes\"");
+}

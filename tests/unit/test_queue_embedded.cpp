@@ -9,12 +9,14 @@ TEST_CASE("queue record round trip keeps every field") {
   QueuedMessage m = message("id-1", std::string("\0bin\xff", 5));
   m.env.header.trace_id = "tr";
   m.env.meta["message-code"] = "c";
+  m.env.content_type = "application/x-test";
   QueuedMessage back;
   REQUIRE(decode_queue_record(encode_queue_record(m), back).ok());
   CHECK(back.message_id == "id-1");
   CHECK(back.env.body == m.env.body);
   CHECK(back.env.header == m.env.header);
   CHECK(back.env.meta == m.env.meta);
+  CHECK(back.env.content_type == "application/x-test");
   CHECK(decode_queue_record("\x05\0\0\0ab", back).code == Code::kCodecError);
 }
 
