@@ -21,6 +21,7 @@ namespace {
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
+constexpr std::chrono::seconds kFirstBytesTimeout{10};
 
 // ALPN: prefer h2, fall back to http/1.1.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
@@ -47,20 +48,35 @@ std::string remote_of(const tcp::socket& s) {
 }
 
 // Reads until the first bytes tell HTTP/2 preface from HTTP/1.1.
+// Reads the first bytes of a cleartext connection to tell HTTP/2 prior knowledge from
+// HTTP/1.1. A client that connects and says nothing is closed after kFirstBytesTimeout,
+// so idle sockets cannot pile up.
 struct Sniffer : std::enable_shared_from_this<Sniffer> {
   tcp::socket socket;
+  asio::steady_timer deadline;
   std::string seen;
   std::array<char, 24> buf{};
   std::function<void(tcp::socket, std::string, bool)> done;
-  explicit Sniffer(tcp::socket s) : socket(std::move(s)) {}
+  explicit Sniffer(tcp::socket s) : socket(std::move(s)), deadline(socket.get_executor()) {}
+  void start() {
+    deadline.expires_after(kFirstBytesTimeout);
+    deadline.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->socket.close();  // the pending read then ends with an error
+    });
+    read();
+  }
   void read() {
     socket.async_read_some(asio::buffer(buf), [self = shared_from_this()](
                                                   const boost::system::error_code& ec, size_t n) {
-      if (ec) return;  // closed before saying anything
+      if (ec) {  // closed (or timed out) before saying enough
+        self->deadline.cancel();
+        return;
+      }
       self->seen.append(self->buf.data(), n);
       size_t k = std::min(self->seen.size(), kPreface.size());
       bool prefix_ok = self->seen.compare(0, k, kPreface.substr(0, k)) == 0;
       if (!prefix_ok || self->seen.size() >= kPreface.size()) {
+        self->deadline.cancel();
         self->done(std::move(self->socket), std::move(self->seen), prefix_ok);
         return;
       }
@@ -180,7 +196,7 @@ void Listener::on_plain(tcp::socket s, size_t i) {
                                                       http1_limits(cfg_), std::move(remote))
         ->start();
   };
-  sniff->read();
+  sniff->start();
 }
 
 void Listener::on_tls(tcp::socket s, size_t i) {

@@ -217,11 +217,14 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     admin.start();
     ConfigWatcher watcher(control.get_executor(), store, [&](bool ok, const std::string& msg) {
       metrics.config_reload(ok);
-      if (ok)
+      if (ok) {
+        // log.level applies on reload (log.file needs a restart).
+        if (auto lvl = JsonLog::parse_level(store.current()->log.level)) log->set_level(*lvl);
         log->info("config reloaded", {.extra = {{"file", cfg->source_path}}});
-      else
+      } else {
         log->error("config reload rejected, keeping the running config",
                    {.extra = {{"error", msg}}});
+      }
     });
     boost::asio::signal_set stop_signals(control, SIGINT, SIGTERM);
     stop_signals.async_wait([&](const boost::system::error_code& ec, int) {

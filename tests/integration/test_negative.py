@@ -132,6 +132,17 @@ class Negative(unittest.TestCase):
             self.assertEqual(trailers["x-ptp-code"], "E0000000618")
             self.assertEqual(trailers["x-ptp-hop"], "A")
 
+    def test_silent_cleartext_client_is_closed(self):
+        # Connects, says nothing: closed after the first-bytes deadline (10 s); others are
+        # served meanwhile.
+        with socket.create_connection(("127.0.0.1", 17304)) as s:
+            s.settimeout(20)
+            t0 = time.time()
+            r = curl(A_URL, ptp_headers("A", "A"), b"meanwhile")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(s.recv(1), b"")  # EOF from the gateway
+            self.assertGreater(time.time() - t0, 8)
+
     def test_unknown_path(self):
         r = curl("http://127.0.0.1:17304/v1/nope", ptp_headers("A", "B"), b"x", http="h2c")
         self.assertEqual(r.status, 404, r)
