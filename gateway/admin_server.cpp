@@ -72,6 +72,9 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
     return stopped_;
   }
   http::response<http::string_body> handle(const http::request<http::string_body>& req);
+  void add_json_route(std::string prefix, AdminServer::JsonRoute fn) {
+    routes_.emplace_back(std::move(prefix), std::move(fn));
+  }
 
  private:
   void do_accept();
@@ -81,6 +84,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   const Endpoint ep_;
   Metrics& metrics_;
   std::function<bool()> ready_;
+  std::vector<std::pair<std::string, AdminServer::JsonRoute>> routes_;  // fixed before start()
   net::strand<net::io_context::executor_type> strand_;
   tcp::acceptor acceptor_;
   std::atomic<uint16_t> port_{0};
@@ -231,7 +235,19 @@ http::response<http::string_body> AdminServer::Impl::handle(
   std::string_view target = req.target();
   target = target.substr(0, target.find('?'));
 
-  if (target != "/metrics" && target != "/healthz" && target != "/readyz") {
+  const std::pair<std::string, AdminServer::JsonRoute>* route = nullptr;
+  for (const auto& r : routes_)
+    if (target.starts_with(r.first)) route = &r;
+  if (route && req.method() != http::verb::get && req.method() != http::verb::head) {
+    res.result(http::status::method_not_allowed);
+    res.set(http::field::allow, "GET, HEAD");
+    res.body() = "method not allowed";
+  } else if (route) {
+    auto [status, body] = route->second(target.substr(route->first.size()));
+    res.result(static_cast<http::status>(status));
+    res.set(http::field::content_type, "application/json");
+    res.body() = std::move(body);
+  } else if (target != "/metrics" && target != "/healthz" && target != "/readyz") {
     res.result(http::status::not_found);
     res.body() = "not found";
   } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
@@ -266,6 +282,10 @@ AdminServer::AdminServer(net::io_context& ioc, const Endpoint& ep, Metrics& metr
     : impl_(std::make_shared<Impl>(ioc, ep, metrics, std::move(ready))) {}
 
 AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::add_json_route(std::string prefix, JsonRoute fn) {
+  impl_->add_json_route(std::move(prefix), std::move(fn));
+}
 
 void AdminServer::start() { impl_->start(); }
 uint16_t AdminServer::port() const { return impl_->port(); }

@@ -1,5 +1,6 @@
 // The admin HTTP/1.1 endpoint (docs/observability.md): GET /metrics (Prometheus text),
-// /healthz (liveness) and /readyz (readiness). Runs on an io_context the caller runs;
+// /healthz (liveness) and /readyz (readiness), plus routes components add (the router
+// server's GET /rs/jobs/<job_id>). Runs on an io_context the caller runs;
 // never blocks it. Not for PTP traffic: bind it to a management address.
 #pragma once
 
@@ -7,6 +8,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
 
 #include "gateway/config.h"
 
@@ -23,6 +27,12 @@ class AdminServer {
   ~AdminServer();  // stop()s
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
+
+  // An extra GET route: a path starting with `prefix` is answered by fn(rest of the path,
+  // percent-decoding not applied) returning {HTTP status, JSON body}. Call before start().
+  // fn runs on the admin I/O thread, so it must be quick and must not block.
+  using JsonRoute = std::function<std::pair<unsigned, std::string>(std::string_view rest)>;
+  void add_json_route(std::string prefix, JsonRoute fn);
 
   // Binds and starts accepting. Throws std::runtime_error naming the address on failure.
   void start();

@@ -619,11 +619,51 @@ void parse_kafka_attachment(const YAML::Node& root, Config& cfg) {
     fail(s.at("ingress_topic"), "the Kafka attachment needs queue.enabled");
 }
 
+void parse_router_server(const YAML::Node& root, Config& cfg) {
+  if (!root["router_server"]) return;
+  Section s(root["router_server"], "router_server",
+            {"role", "peer_rs_node", "workers", "job_timeout_s", "combine_at"});
+  RouterServerConfig& r = cfg.router_server;
+  r.enabled = true;
+  if (!s.has("role")) fail(s.at("role"), "required key is missing (A or B)");
+  const std::string role = s.required_string("role");
+  if (role != "A" && role != "B")
+    fail(s.at("role"), "unknown role " + quote_value(role) + " (expected A or B)");
+  r.role = role == "A" ? rs::Role::kA : rs::Role::kB;
+  const std::string combine = s.string("combine_at", "rc");
+  auto c = rs::parse_combine_at(combine);
+  if (!c) fail(s.at("combine_at"), "expected rc or rs_a, got " + quote_value(combine));
+  r.combine_at = *c;
+  r.workers = static_cast<unsigned>(s.integer("workers", 0, 0, 256));
+  r.job_timeout =
+      std::chrono::seconds(s.integer("job_timeout_s", r.job_timeout.count(), 1, 24 * 3600));
+  if (auto peer = s.opt_string("peer_rs_node")) {
+    r.peer_rs_node = *peer;
+    check_id(s.at("peer_rs_node"), r.peer_rs_node);
+    if (r.peer_rs_node == cfg.node_id)
+      fail(s.at("peer_rs_node"), quote_value(r.peer_rs_node) + " is this node's own id");
+    if (!find_peer(cfg, r.peer_rs_node) && cfg.default_route.empty())
+      fail(s.at("peer_rs_node"),
+           "no peer " + quote_value(r.peer_rs_node) + " is configured (and no default_route)");
+  } else if (r.combine_at == rs::CombineAt::kRsA) {
+    fail(s.at("peer_rs_node"),
+         "required with combine_at rs_a (the node of the other router server)");
+  }
+  if (!cfg.queue.enabled) fail(s.path(), "needs queue.enabled (jobs arrive as queued messages)");
+  if (!cfg.kafka_attachment.egress_topic.empty())
+    fail(s.path(),
+         "cannot be used with kafka_attachment.egress_topic (its messages must stay in the inbox)");
+  if (cfg.auth.enabled && !cfg.auth.node_keys.count(cfg.node_id))
+    fail(s.path(), "deliveries are signed with this node's key: auth.node_keys." + cfg.node_id +
+                       " is required while auth.enabled is true");
+}
+
 Config parse_root(const YAML::Node& root, const FileResolver& files) {
   if (!root || root.IsNull()) fail("", "the configuration is empty (node.node_id is required)");
-  Section top(root, "",
-              {"node", "listen", "admin", "io_threads", "reload_poll_ms", "limits", "auth", "peers",
-               "default_route", "local_services", "log", "queue", "kafka_attachment"});
+  Section top(
+      root, "",
+      {"node", "listen", "admin", "io_threads", "reload_poll_ms", "limits", "auth", "peers",
+       "default_route", "local_services", "log", "queue", "kafka_attachment", "router_server"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
   parse_node_section(root, cfg);
@@ -640,6 +680,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   parse_queue(root, files, cfg);
   parse_kafka_attachment(root, cfg);
   check_peer_references(cfg);
+  parse_router_server(root, cfg);
   return cfg;
 }
 

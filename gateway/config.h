@@ -13,6 +13,7 @@
 
 #include "adapters/queue/queue_store.h"
 #include "codecs/queue_codec.h"
+#include "router/rs/job_spec.h"
 
 namespace ptp {
 
@@ -125,6 +126,17 @@ struct KafkaAttachmentConfig {
   std::map<std::string, std::string> properties;  // librdkafka, both clients, as is
 };
 
+// The router-server conversion job hosted by this gateway (docs/router.md); on when the
+// `router_server` section is present. `enabled` and `workers` are read at start.
+struct RouterServerConfig {
+  bool enabled = false;
+  rs::Role role = rs::Role::kA;
+  std::string peer_rs_node;  // the other RS; required with combine_at rs_a
+  unsigned workers = 0;      // encryption threads; 0: one per core
+  std::chrono::seconds job_timeout{300};
+  rs::CombineAt combine_at = rs::CombineAt::kRc;
+};
+
 struct Config {
   std::string source_path;  // file it was read from
   std::string node_id;
@@ -143,6 +155,7 @@ struct Config {
   LogConfig log;
   QueueConfig queue;
   KafkaAttachmentConfig kafka_attachment;
+  RouterServerConfig router_server;
 };
 
 // The dialect of a caller: by its vendor code, else the default.

@@ -61,6 +61,10 @@ std::string restart_required(const Config& running, const Config& next) {
   note("admin.address", running.admin.host, next.admin.host);
   note("admin.port", std::to_string(running.admin.port), std::to_string(next.admin.port));
   note("io_threads", std::to_string(running.io_threads), std::to_string(next.io_threads));
+  note("router_server", running.router_server.enabled ? "on" : "off",
+       next.router_server.enabled ? "on" : "off");
+  note("router_server.workers", std::to_string(running.router_server.workers),
+       std::to_string(next.router_server.workers));
   if (changes.empty()) return {};
   std::string msg = "reload rejected, a restart is needed to change ";
   for (size_t i = 0; i < changes.size(); ++i) msg += (i ? "; " : "") + changes[i];

@@ -27,6 +27,7 @@
 #include "gateway/pipeline.h"
 #include "gateway/queue_backend.h"
 #include "gateway/queue_service.h"
+#include "gateway/rs_host.h"
 #include "gateway/token.h"
 
 namespace {
@@ -172,6 +173,12 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
                                                 *log, *queues);
     passive->start();
   }
+  // The router server: jobs arrive as messages for this node (QueueService's hook).
+  std::unique_ptr<RsHost> rs_host;
+  if (queues && cfg->router_server.enabled) {
+    rs_host = std::make_unique<RsHost>(*inbox, *queues, store, *log, cfg->router_server.workers);
+    queues->set_on_local_stored([h = rs_host.get()](const QueueKey& k) { h->on_local_stored(k); });
+  }
   std::unique_ptr<EgressDrainer> egress_drainer;
   if (egress)
     egress_drainer = std::make_unique<EgressDrainer>(
@@ -214,6 +221,9 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
         raw, [&](size_t i) -> Dispatcher& { return *pipelines[i]; }, *cfg, *log);
     listener.start();
     AdminServer admin(control, cfg->admin, metrics, [&ready] { return ready; });
+    if (rs_host)
+      admin.add_json_route(
+          "/rs/jobs/", [h = rs_host.get()](std::string_view job_id) { return h->status(job_id); });
     admin.start();
     ConfigWatcher watcher(control.get_executor(), store, [&](bool ok, const std::string& msg) {
       metrics.config_reload(ok);
@@ -242,8 +252,11 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     std::vector<std::thread> threads;
     for (auto& c : contexts) threads.emplace_back([&c] { c->run(); });
     ready = true;
+    const std::string rs_role =
+        rs_host ? std::string(1, rs::role_letter(cfg->router_server.role)) : "off";
     log->info("gateway started", {.extra = {{"node", cfg->node_id},
                                             {"role", cfg->router_role ? "router" : "edge"},
+                                            {"router_server", rs_role},
                                             {"listen", cfg->listen.to_string()},
                                             {"admin", cfg->admin.to_string()},
                                             {"tls", cfg->tls ? "on" : "off"},

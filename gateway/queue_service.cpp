@@ -186,7 +186,12 @@ void QueueService::store_local(const Config& cfg, const QueueKey& key, QueuedMes
       where = PassiveDelivery::queue_of(key.node, svc.uri_pattern);
       break;
     }
-  inbox_.push(where, std::move(msg), wait, std::move(done));
+  if (where != key || !on_local_stored_)
+    return inbox_.push(where, std::move(msg), wait, std::move(done));
+  inbox_.push(key, std::move(msg), wait, [this, key, done = std::move(done)](Status s) {
+    if (s.ok()) on_local_stored_(key);
+    done(std::move(s));
+  });
 }
 
 void QueueService::invoke_async(const Config& cfg, Request req, milliseconds timeout,

@@ -52,6 +52,13 @@ class QueueService {
   // after `timeout`.
   void invoke_async(const Config& cfg, Request req, std::chrono::milliseconds timeout,
                     Responder done, boost::asio::any_io_executor ex);
+  // Called with the queue key after a message for this node was stored in the inbox (a
+  // local push, a message from a peer, or a submit() to this node), before the pusher is
+  // answered; not called for messages diverted to the egress queue. The router server
+  // (gateway/rs_host.h) learns of its jobs this way. Runs on a store thread: it must be
+  // quick and must not block. Set it before the gateway serves requests.
+  using LocalStored = std::function<void(const QueueKey&)>;
+  void set_on_local_stored(LocalStored cb) { on_local_stored_ = std::move(cb); }
 
  private:
   void push(const Config& cfg, Request req, Responder done, boost::asio::any_io_executor ex);
@@ -61,6 +68,7 @@ class QueueService {
   QueueStore& inbox_;
   Outbox* outbox_;
   bool to_egress_;
+  LocalStored on_local_stored_;
 };
 
 // Random 32-hex-digit id for messages pushed without one.

@@ -198,3 +198,27 @@ TEST_CASE("admin server: bind failure names the address; stop closes connections
     CHECK(ec);
   }
 }
+
+TEST_CASE("admin server serves routes added by components (JSON)") {
+  Metrics metrics;
+  ServerThread st;
+  AdminServer server(st.ioc, Endpoint{"127.0.0.1", 0}, metrics, [] { return true; });
+  server.add_json_route("/rs/jobs/", [](std::string_view rest) -> std::pair<unsigned, std::string> {
+    if (rest == "j1") return {200, R"({"job_id":"j1"})"};
+    return {404, R"({"error":"unknown job )" + std::string(rest) + R"("})"};
+  });
+  server.start();
+  st.run();
+  Client c(server.port());
+  auto res = c.request(http::verb::get, "/rs/jobs/j1");
+  CHECK(res.result() == http::status::ok);
+  CHECK(res[http::field::content_type] == "application/json");
+  CHECK(res.body() == R"({"job_id":"j1"})");
+  res = c.request(http::verb::get, "/rs/jobs/zz?x=1");
+  CHECK(res.result() == http::status::not_found);
+  CHECK(res.body() == R"({"error":"unknown job zz"})");
+  res = c.request(http::verb::post, "/rs/jobs/j1");
+  CHECK(res.result() == http::status::method_not_allowed);
+  res = c.request(http::verb::get, "/healthz");
+  CHECK(res.body() == "ok");
+}

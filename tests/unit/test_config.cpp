@@ -230,7 +230,7 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
       {kMinimal + "colour: blue\n",
        "t.yaml: colour: unknown key (expected one of: node, listen, admin, io_threads, "
        "reload_poll_ms, limits, auth, peers, default_route, local_services, log, queue, "
-       "kafka_attachment)"},
+       "kafka_attachment, router_server)"},
       {"node: {node_id: A}\nlisten: {port: 1, prot: 2}\n",
        "t.yaml: listen.prot: unknown key (expected one of: address, port, tls)"},
       {"node: {node_id: A}\nnode: {node_id: B}\nlisten: {port: 1}\n",
@@ -590,4 +590,47 @@ TEST_CASE("peers[].async and local_services[].passive") {
       kMinimal + "peers:\n  - {node_id: B, address: \"127.0.0.1:1\", async: yes}\n", "t.yaml", err);
   CHECK_FALSE(cfg);
   CHECK(err == "t.yaml: peers[0].async: expected true or false, got \"yes\"");
+}
+
+TEST_CASE("router_server section: role, combine_at, peer, workers, timeout") {
+  const std::string peers = "peers:\n  - {node_id: RB, address: \"127.0.0.1:1\"}\n";
+  auto cfg = parse_ok(kMinimal + "router_server: {role: A}\n");
+  CHECK(cfg->router_server.enabled);
+  CHECK(cfg->router_server.role == rs::Role::kA);
+  CHECK(cfg->router_server.combine_at == rs::CombineAt::kRc);
+  CHECK(cfg->router_server.workers == 0);
+  CHECK(cfg->router_server.job_timeout == std::chrono::seconds(300));
+  CHECK_FALSE(parse_ok(kMinimal)->router_server.enabled);
+  cfg = parse_ok(kMinimal + peers +
+                 "router_server: {role: B, peer_rs_node: RB, workers: 3, job_timeout_s: 20, "
+                 "combine_at: rs_a}\n");
+  CHECK(cfg->router_server.role == rs::Role::kB);
+  CHECK(cfg->router_server.combine_at == rs::CombineAt::kRsA);
+  CHECK(cfg->router_server.peer_rs_node == "RB");
+  CHECK(cfg->router_server.workers == 3);
+  CHECK(cfg->router_server.job_timeout == std::chrono::seconds(20));
+
+  CHECK(error_of(kMinimal + "router_server: {workers: 2}\n") ==
+        "t.yaml: router_server.role: required key is missing (A or B)");
+  CHECK(error_of(kMinimal + "router_server: {role: C}\n") ==
+        "t.yaml: router_server.role: unknown role \"C\" (expected A or B)");
+  CHECK(error_of(kMinimal + "router_server: {role: A, combine_at: he}\n") ==
+        "t.yaml: router_server.combine_at: expected rc or rs_a, got \"he\"");
+  CHECK(error_of(kMinimal + "router_server: {role: A, combine_at: rs_a}\n") ==
+        "t.yaml: router_server.peer_rs_node: required with combine_at rs_a (the node of the "
+        "other router server)");
+  CHECK(error_of(kMinimal + "router_server: {role: A, peer_rs_node: RB}\n") ==
+        "t.yaml: router_server.peer_rs_node: no peer \"RB\" is configured (and no "
+        "default_route)");
+  CHECK(error_of(kMinimal + "router_server: {role: A, job_timeout_s: 0}\n") ==
+        "t.yaml: router_server.job_timeout_s: expected an integer from 1 to 86400, got \"0\"");
+  CHECK(error_of(kMinimal + "router_server: {role: A}\nqueue: {enabled: false}\n") ==
+        "t.yaml: router_server: needs queue.enabled (jobs arrive as queued messages)");
+  CHECK(error_of("node: {node_id: A}\nlisten: {port: 1}\nauth: {node_keys: {B: k}}\n"
+                 "router_server: {role: A}\n") ==
+        "t.yaml: router_server: deliveries are signed with this node's key: auth.node_keys.A "
+        "is required while auth.enabled is true");
+  CHECK(error_of(kMinimal + "router_server: {role: A, colour: red}\n") ==
+        "t.yaml: router_server.colour: unknown key (expected one of: role, peer_rs_node, "
+        "workers, job_timeout_s, combine_at)");
 }

@@ -1,0 +1,359 @@
+"""The privacy router end to end (conf/router, docs/router.md): the SS platform's gateway S,
+router gateways RA (router server A) and RB (B), the HE platform's gateway H. The test makes
+x and its n additive shares over Z_2^l in Python; ptp-rc keygen / start-job / send-shares
+(n processes at once) / receive / decrypt do the rest through the gateways' push/pop only;
+the decrypted values must equal x. Both combine modes (rc: the HE side adds the halves;
+rs_a: RS-A adds them). Negative cases: a missing party (job timeout), a duplicated party,
+mismatched lengths, an invalid public key, an unknown job, a job id seen again."""
+import base64
+import json
+import os
+import random
+import subprocess
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from ptp_harness import BIN, Topology, conf, curl, mint
+
+RC = os.path.join(BIN, "ptp-rc")
+KEYS = {n: f"demo-only-secret-{n}-do-not-use-in-production" for n in ["S", "H", "RA", "RB"]}
+S_URL = "http://127.0.0.1:17330"
+H_URL = "http://127.0.0.1:17331"
+ADMIN = {"RA": 17432, "RB": 17433}
+RESULT_TOPICS = ["rs.result.A", "rs.result.B", "rs.result"]
+
+
+def rc(*args, check=True, timeout=120):
+    out = subprocess.run([RC, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    if check and out.returncode != 0:
+        raise AssertionError(f"ptp-rc {' '.join(map(str, args))} failed ({out.returncode}):\n"
+                             f"{out.stdout}{out.stderr}")
+    return out
+
+
+def test_vector(l, k, rnd):
+    """x with 0, +-1, large magnitudes and random values."""
+    if l == 64:
+        fixed = [0, 1, -1, 2**40, -(2**40), 2**62, -(2**62)]
+        rand = [rnd.randint(-(2**31), 2**31) for _ in range(k - len(fixed))]
+    else:
+        fixed = [0, 1, -1, 2**64, -(2**64), 2**100, -(2**100)]
+        rand = [rnd.randint(-(2**90), 2**90) for _ in range(k - len(fixed))]
+    return fixed + rand
+
+
+def make_shares(x, n, l, rnd):
+    """n vectors of uniform elements of Z_2^l that add up to x (mod 2^l)."""
+    m = 1 << l
+    parts = [[rnd.randrange(m) for _ in x] for _ in range(n - 1)]
+    parts.append([(xi - sum(p[i] for p in parts)) % m for i, xi in enumerate(x)])
+    return parts
+
+
+def write_vector(path, values, l):
+    with open(path, "wb") as f:
+        f.write(b"".join((v % (1 << l)).to_bytes(l // 8, "little") for v in values))
+
+
+def proto_public_key_with_even_n():
+    """A wire-format public key (he_wire.proto) whose n is even: n only, 2048 bits."""
+    def varint(v):
+        out = b""
+        while True:
+            b = v & 0x7F
+            v >>= 7
+            if v:
+                out += bytes([b | 0x80])
+            else:
+                return out + bytes([b])
+
+    def field(num, data):
+        return varint(num << 3 | 2) + varint(len(data)) + data
+
+    n = ((1 << 2047) | random.getrandbits(2047)) & ~1
+    bigint = field(2, n.to_bytes(256, "little"))        # Bigint.little_endian_value
+    key = field(1, bigint)                              # PaillierPublicKey.n
+    array = field(2, key)                               # VNdArray.items
+    return (varint(1 << 3) + varint(20) + field(2, b"paillier_public_key")  # DataExchangeProtocol
+            + field(9, array))
+
+
+class RouterTest(unittest.TestCase):
+    """Shared helpers; subclasses start the topology."""
+
+    topo = None
+    rnd = random.Random(20261130)
+
+    @classmethod
+    def start(cls, ra_conf, rb_conf):
+        cls.topo = Topology()
+        cls.work = cls.topo.workdir
+        cls.topo.gateway(conf("router", "s.yaml"))
+        cls.topo.gateway(conf("router", "h.yaml"))
+        cls.ra = cls.topo.gateway(ra_conf)
+        cls.rb = cls.topo.gateway(rb_conf)
+        for node, key in KEYS.items():
+            with open(os.path.join(cls.work, node + ".key"), "w") as f:
+                f.write(key + "\n")
+        cls.pk = os.path.join(cls.work, "pk.bin")
+        cls.sk = os.path.join(cls.work, "sk.bin")
+        rc("keygen", "--bits", 2048, "--public-key", cls.pk, "--secret-key", cls.sk)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.topo:
+            cls.topo.close()
+
+    def path(self, name):
+        return os.path.join(self.work, name)
+
+    def node_args(self, node):
+        return ["--gateway", S_URL if node == "S" else H_URL, "--node", node,
+                "--key-file", self.path(node + ".key")]
+
+    def start_job(self, job, n, l, k, *extra):
+        rc("start-job", *self.node_args("H"), "--job", job, "--rs-a", "RA", "--rs-b", "RB",
+           "--he-node", "H", "--parties", n, "--ring", l, "--elements", k, "--public-key",
+           self.pk, *extra)
+
+    def send_shares(self, job, l, parts, parties=None, files=None):
+        """One ptp-rc send-shares process per party, all at once."""
+        procs = []
+        for p in parties or range(1, len(parts) + 1):
+            f = (files or {}).get(p) or self.path(f"{job}-share{p}.bin")
+            if not (files or {}).get(p):
+                write_vector(f, parts[p - 1], l)
+            procs.append(subprocess.Popen(
+                [RC, "send-shares", *self.node_args("S"), "--job", job, "--party", str(p),
+                 "--ring", str(l), "--in", f, "--rs-a", "RA", "--rs-b", "RB"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        for pr in procs:
+            out, _ = pr.communicate(timeout=60)
+            self.assertEqual(pr.returncode, 0, out)
+
+    def receive_and_decrypt(self, job, l):
+        ct = self.path(job + ".ct")
+        rc("receive", *self.node_args("H"), "--job", job, "--public-key", self.pk, "--out", ct,
+           "--timeout-s", 60)
+        raw, ring = self.path(job + ".txt"), self.path(job + ".ring.txt")
+        rc("decrypt", "--secret-key", self.sk, "--in", ct, "--out", raw)
+        rc("decrypt", "--secret-key", self.sk, "--in", ct, "--out", ring, "--ring", l)
+        def read(p):
+            with open(p) as f:
+                return [int(v) for v in f.read().split()]
+        return read(raw), read(ring)
+
+    def check_exact(self, x, l, raw, ring):
+        self.assertEqual(ring, x)  # reduced mod 2^l and read signed: always x
+        self.assertEqual(len(raw), len(x))
+        for xi, got in zip(x, raw):
+            if abs(xi) >= 2**62 and l == 64:
+                # The two signed halves wrap with probability ~|x| / 2^l (docs/router.md):
+                # for 2^62 at l = 64 that is 1/4, so [x] may hold x -+ 2^64.
+                self.assertIn(got, (xi, xi - (1 << 64) if xi > 0 else xi + (1 << 64)))
+            else:
+                self.assertEqual(got, xi)
+
+    def status(self, node, job):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ADMIN[node]}/rs/jobs/{job}",
+                                        timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def wait_state(self, node, job, states=("delivered", "failed"), timeout=60):
+        deadline = time.time() + timeout
+        while True:
+            code, st = self.status(node, job)
+            if code == 200 and st["state"] in states:
+                return st
+            if time.time() > deadline:
+                raise AssertionError(f"{node} job {job}: {code} {st}")
+            time.sleep(0.1)
+
+    def assert_nothing_at_h(self, job):
+        """A pop at H finds no result for the job."""
+        for topic in RESULT_TOPICS:
+            h = {"x-ptp-tech-provider-code": "TEST", "x-ptp-trace-id": "t-" + job,
+                 "x-ptp-token": mint("H", "H", job, key=KEYS["H"]), "x-ptp-session-id": job,
+                 "x-ptp-target-node-id": "H", "x-ptp-topic": topic,
+                 "content-type": "application/octet-stream"}
+            r = curl(H_URL + "/v1/interconn/chan/pop?timeout=300ms", h, b"")
+            self.assertEqual(r.headers.get("x-ptp-code"), "E0000000000", r)
+            self.assertEqual(r.headers.get("x-ptp-queue-result"), "empty", (topic, r))
+
+    def push_spec(self, target, job, spec_json, message_id):
+        h = {"x-ptp-tech-provider-code": "TEST", "x-ptp-trace-id": "t-" + job,
+             "x-ptp-token": mint("H", target, job, key=KEYS["H"]), "x-ptp-session-id": job,
+             "x-ptp-target-node-id": target, "x-ptp-topic": "rs.job",
+             "x-ptp-message-id": message_id, "content-type": "application/octet-stream"}
+        r = curl(H_URL + "/v1/interconn/chan/push", h, spec_json.encode())
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000000", r)
+
+    def convert(self, job, l, n, k=24, shares_first=False):
+        x = test_vector(l, k, self.rnd)
+        parts = make_shares(x, n, l, self.rnd)
+        if shares_first:
+            self.send_shares(job, l, parts)
+            self.start_job(job, n, l, k)
+        else:
+            self.start_job(job, n, l, k)
+            self.send_shares(job, l, parts)
+        raw, ring = self.receive_and_decrypt(job, l)
+        self.check_exact(x, l, raw, ring)
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job)
+            self.assertEqual(st["state"], "delivered", st)
+            self.assertEqual(st["parties_received"], n)
+            self.assertEqual(st["elements"], k)
+            self.assertEqual(st["error"], "")
+
+
+class RouterCombineAtRc(RouterTest):
+    """conf/router as shipped: combine_at rc, job_timeout_s 300."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start(conf("router", "ra.yaml"), conf("router", "rb.yaml"))
+
+    def test_l64_n3(self):
+        self.convert("j64n3", 64, 3)
+
+    def test_l64_n4(self):
+        self.convert("j64n4", 64, 4)
+
+    def test_l128_n3(self):
+        self.convert("j128n3", 128, 3)
+
+    def test_l128_n4_shares_before_spec(self):
+        self.convert("j128n4", 128, 4, shares_first=True)
+
+    def test_job_id_seen_again_is_not_converted_twice(self):
+        self.convert("jagain", 64, 3, k=8)
+        # The same spec again, as a new message (another message id): dropped.
+        spec = rc("start-job", "--job", "jagain", "--rs-a", "RA", "--rs-b", "RB", "--he-node",
+                  "H", "--parties", 3, "--ring", 64, "--elements", 8, "--public-key",
+                  self.pk, "--print-spec").stdout.strip()
+        for node in ("RA", "RB"):
+            self.push_spec(node, "jagain", spec, "jagain.spec.retry")
+        # start-job again (same message id) and the shares again: dropped as well.
+        self.start_job("jagain", 3, 64, 8)
+        self.send_shares("jagain", 64, make_shares([1] * 8, 3, 64, self.rnd))
+        time.sleep(1.5)
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, "jagain")
+            self.assertEqual(st["state"], "delivered", st)
+            self.assertEqual(st["chunks_delivered"], 1)
+        self.assert_nothing_at_h("jagain")
+        self.assertIn("not converted twice", self.ra.output())
+
+    def test_duplicated_party(self):
+        job, l, n, k = "jdup", 64, 3, 10
+        x = test_vector(l, k, self.rnd)
+        parts = make_shares(x, n, l, self.rnd)
+        self.start_job(job, n, l, k)
+        self.send_shares(job, l, parts, parties=[1, 2])
+        self.send_shares(job, l, parts, parties=[2])  # another run for party 2
+        self.send_shares(job, l, parts, parties=[3])
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job)
+            self.assertEqual(st["state"], "failed", st)
+            self.assertIn("party 2 sent chunk 0 twice", st["error"])
+        self.assert_nothing_at_h(job)
+
+    def test_mismatched_lengths(self):
+        job, l, n, k = "jlen", 128, 3, 10
+        x = test_vector(l, k, self.rnd)
+        parts = make_shares(x, n, l, self.rnd)
+        longer = self.path("jlen-longer.bin")
+        write_vector(longer, parts[1] + [5], l)
+        self.start_job(job, n, l, k)
+        self.send_shares(job, l, parts, files={2: longer})
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job)
+            self.assertEqual(st["state"], "failed", st)
+            self.assertIn("party 2 sends a vector of 11 elements, the job has 10", st["error"])
+        self.assert_nothing_at_h(job)
+
+    def test_invalid_public_key(self):
+        job = "jbadkey"
+        spec = json.dumps({"job_id": job, "ring_bits": 64, "elements": 4, "parties": 2,
+                           "he_node": "H",
+                           "public_key": base64.b64encode(proto_public_key_with_even_n()).decode()})
+        for node in ("RA", "RB"):
+            self.push_spec(node, job, spec, job + ".spec")
+        parts = make_shares([1, 2, 3, 4], 2, 64, self.rnd)
+        self.send_shares(job, 64, parts)
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job)
+            self.assertEqual(st["state"], "failed", st)
+            self.assertIn("public key: n is even", st["error"])
+        # ptp-rc refuses such a key before sending anything.
+        bad = self.path("even.pk")
+        with open(bad, "wb") as f:
+            f.write(proto_public_key_with_even_n())
+        out = rc("start-job", *self.node_args("H"), "--job", "jbadkey2", "--rs-a", "RA",
+                 "--rs-b", "RB", "--he-node", "H", "--parties", 2, "--ring", 64, "--elements",
+                 4, "--public-key", bad, check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("public key: n is even", out.stderr)
+        self.assert_nothing_at_h(job)
+
+    def test_unknown_job(self):
+        for node in ("RA", "RB"):
+            code, body = self.status(node, "no-such-job")
+            self.assertEqual(code, 404)
+            self.assertEqual(body, {"error": "unknown job no-such-job"})
+        out = rc("receive", *self.node_args("H"), "--job", "no-such-job", "--public-key", self.pk,
+                 "--out", self.path("none.ct"), "--timeout-s", 1, check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("no result for job no-such-job", out.stderr)
+
+
+class RouterCombineAtRsA(RouterTest):
+    """RS-B sends its half to RS-A, which adds; job_timeout_s 4 for the missing-party case."""
+
+    @classmethod
+    def setUpClass(cls):
+        tmp = Topology()  # holds the config variants (its work dir) until the end
+        ra = tmp.variant(conf("router", "ra.yaml"),
+                         [("combine_at: rc ", "combine_at: rs_a "),
+                          ("job_timeout_s: 300 ", "job_timeout_s: 4 ")], "ra-rs_a.yaml")
+        rb = tmp.variant(conf("router", "rb.yaml"),
+                         [("combine_at: rc ", "combine_at: rs_a "),
+                          ("job_timeout_s: 300 ", "job_timeout_s: 4 ")], "rb-rs_a.yaml")
+        cls.variants = tmp
+        cls.start(ra, rb)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.variants.close()
+
+    def test_l64_n3_combined_at_rs_a(self):
+        self.convert("jrsa", 64, 3, shares_first=True)
+        # H got the combined result from RA, nothing from RB.
+        h_log = [json.loads(line) for line in self.topo.procs[1].output().splitlines()
+                 if line.startswith("{")]
+        sources = {e.get("source") for e in h_log
+                   if e.get("session_id") == "jrsa" and e.get("msg") == "invoke"}
+        self.assertEqual(sources, {"RA"})
+
+    def test_missing_party(self):
+        job, l, n, k = "jmiss", 64, 3, 6
+        parts = make_shares([3, -2, 1, 0, 2**40, -5], n, l, self.rnd)
+        self.start_job(job, n, l, k)
+        self.send_shares(job, l, parts, parties=[1, 3])
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job, timeout=30)
+            self.assertEqual(st["state"], "failed", st)
+            self.assertEqual(st["error"], "party 2 sent nothing within 4 s")
+            self.assertEqual(st["parties_received"], 2)
+        self.assert_nothing_at_h(job)
+
+
+if __name__ == "__main__":
+    unittest.main()
