@@ -17,20 +17,12 @@ bool transient(Code c) {
 
 Status kafka_ingress_envelope(const rd_kafka_message_t* m, Envelope& env) {
   HeaderList list;
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* name = nullptr;
-    const void* val = nullptr;
-    size_t size = 0;
-    for (size_t i = 0;
-         rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-      std::string value(static_cast<const char*>(val), val ? size : 0);
-      if (std::string_view(name) == "content-type")
-        env.content_type = std::move(value);
-      else
-        list.emplace_back(name, std::move(value));
-    }
-  }
+  kafka_for_each_header(m, [&](std::string_view name, std::string_view value) {
+    if (name == "content-type")
+      env.content_type = value;
+    else
+      list.emplace_back(name, value);
+  });
   if (Status st = decode_headers(list, env); !st.ok()) return st;
   env.body.assign(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
   std::string& id = env.meta["message-id"];

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace ptp {
 
@@ -27,6 +28,19 @@ struct KafkaListDeleter {
   }
 };
 using KafkaPartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaListDeleter>;
+
+// Calls fn(name, value) for every header of a consumed record, in order.
+template <class Fn>
+void kafka_for_each_header(const rd_kafka_message_t* m, Fn&& fn) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  const char* name = nullptr;
+  const void* val = nullptr;
+  size_t size = 0;
+  for (size_t i = 0;
+       rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+    fn(std::string_view(name), std::string_view(static_cast<const char*>(val), val ? size : 0));
+}
 
 // Sets every property; the error text of the first one rejected, or empty.
 std::string kafka_set(rd_kafka_conf_t* conf, const std::map<std::string, std::string>& props);

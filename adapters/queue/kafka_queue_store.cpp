@@ -704,16 +704,8 @@ class KafkaQueueStore::Impl {
       QueueKey key;
       QueuedMessage msg;
       KafkaRecordReader reader;
-      rd_kafka_headers_t* hdrs = nullptr;
-      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name = nullptr;
-        const void* val = nullptr;
-        size_t size = 0;
-        for (size_t i = 0;
-             rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-             ++i)
-          reader.header(name, std::string_view(static_cast<const char*>(val), val ? size : 0));
-      }
+      kafka_for_each_header(
+          m, [&](std::string_view name, std::string_view value) { reader.header(name, value); });
       const std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
       const bool decoded = reader.finish(value, key, msg).ok();
       std::lock_guard lock(mu_);
