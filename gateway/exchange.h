@@ -51,6 +51,14 @@ struct Response {
   std::shared_ptr<DeliveryReceipt> delivery;  // settled by the listener, see above
 };
 
+// The content type of a response's body: a relayed response carries the service's in
+// extra_headers (header names are lower case there); one built here may set env's.
+inline std::string response_content_type(const Response& r) {
+  for (const auto& [k, v] : r.extra_headers)
+    if (k == "content-type") return v;
+  return r.env.content_type;
+}
+
 using Responder = std::function<void(Response)>;
 
 // The pipeline entry point. dispatch() is called on the connection's I/O thread and

@@ -181,14 +181,8 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   }
   std::unique_ptr<EgressDrainer> egress_drainer;
   if (egress)
-    egress_drainer = std::make_unique<EgressDrainer>(
-        *inbox, *egress, cfg->node_id, cfg->queue.retry_min, cfg->queue.retry_max,
-        [&log](const QueuedMessage& m, const Status& s) {
-          log->error("kafka egress failed, retrying", {.trace_id = m.env.header.trace_id,
-                                                       .session_id = m.env.header.session_id,
-                                                       .source = m.env.header.source_node_id,
-                                                       .extra = {{"error", s.to_string()}}});
-        });
+    egress_drainer = std::make_unique<EgressDrainer>(*inbox, *egress, cfg->node_id,
+                                                     contexts[0]->get_executor(), store, *log);
   std::unique_ptr<KafkaIngress> ingress;
   if (queues && !ka.ingress_topic.empty()) {
     Status st;

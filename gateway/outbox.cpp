@@ -1,7 +1,5 @@
 #include "gateway/outbox.h"
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <charconv>
 
 #include "gateway/forwarder.h"
@@ -14,9 +12,6 @@
 namespace ptp {
 namespace {
 
-using std::chrono::milliseconds;
-
-constexpr milliseconds kPopWait{30000};
 constexpr int64_t kForwardTokenTtl = 300;
 
 int64_t unix_now() {
@@ -48,73 +43,32 @@ bool expired(const QueuedMessage& m, int64_t now) {
   return ec == std::errc() && now > at;
 }
 
+LogFields log_fields(const std::string& target, const QueuedMessage& m, const Status& s) {
+  LogFields f{.trace_id = m.env.header.trace_id,
+              .session_id = m.env.header.session_id,
+              .source = m.env.header.source_node_id,
+              .target = target};
+  f.code = s.code;
+  f.hop = s.hop;
+  f.extra = {{"message_id", m.message_id}, {"error", s.message}};
+  return f;
+}
+
 }  // namespace
 
-// Forwards the messages of one target, one at a time, so the target sees them in order.
-class Outbox::Drainer : public std::enable_shared_from_this<Drainer> {
+// Forwards the head message of `target`'s queue as an invoke of ptp/queue/push; the
+// drainer calls it one message at a time, so the target sees them in order.
+class Outbox::Forward {
  public:
-  Drainer(Outbox& box, std::string target)
-      : box_(box),
-        store_(box.store_),
-        ex_(box.ex_),
-        target_(std::move(target)),
-        key_(key_for(target_)),
-        timer_(box.ex_) {}
+  Forward(Outbox& box, std::string target) : box_(box), target_(std::move(target)) {}
 
-  void start() { next(); }
-
-  void stop() {
-    stopped_ = true;
-    timer_.cancel();
-    if (ticket_) box_.store_.cancel_pop(*ticket_);
-  }
-
- private:
-  void next() {
-    if (stopped_) return;
-    auto self = shared_from_this();
-    // The store may answer after the Outbox is gone (shutdown): touch only what the
-    // drainer owns until the handler runs on ex_ (which then has stopped running).
-    ticket_ = store_.pop(key_, kPopWait, [self](Status s, std::optional<QueuedMessage> m) {
-      boost::asio::post(self->ex_, [self, s = std::move(s), m = std::move(m)]() mutable {
-        self->on_popped(std::move(s), std::move(m));
-      });
-    });
-  }
-
-  void on_popped(Status s, std::optional<QueuedMessage> m) {
-    ticket_.reset();
-    if (stopped_) {
-      if (m) box_.store_.nack(key_, m->offset);
-      return;
-    }
-    if (!s.ok()) {
-      box_.log_.error("outbox read failed",
-                      {.target = target_, .extra = {{"error", s.to_string()}}});
-      return retry_later();
-    }
-    if (!m) return next();
-    if (expired(*m, unix_now())) {
+  void operator()(QueuedMessage m, QueueDrainer::Finish finish) {
+    using Outcome = QueueDrainer::Outcome;
+    if (expired(m, unix_now())) {
       box_.log_.error("outbox message expired undelivered, dropped",
-                      log_fields(*m, Status::Error(Code::kTimeout, "outbox_ttl_s passed")));
-      box_.store_.ack(key_, m->offset);
-      return next();
+                      log_fields(target_, m, Status::Error(Code::kTimeout, "outbox_ttl_s passed")));
+      return finish(Outcome::kDropped);
     }
-    forward(std::move(*m));
-  }
-
-  LogFields log_fields(const QueuedMessage& m, const Status& s) const {
-    LogFields f{.trace_id = m.env.header.trace_id,
-                .session_id = m.env.header.session_id,
-                .source = m.env.header.source_node_id,
-                .target = target_};
-    f.code = s.code;
-    f.hop = s.hop;
-    f.extra = {{"message_id", m.message_id}, {"error", s.message}};
-    return f;
-  }
-
-  void forward(QueuedMessage m) {
     ConfigPtr cfg = box_.config_.current();
     Request req;
     req.iface = Interface::kInvoke;
@@ -136,58 +90,29 @@ class Outbox::Drainer : public std::enable_shared_from_this<Drainer> {
       Status why = route.kind == RouteDecision::Kind::kError
                        ? route.error
                        : Status::Error(Code::kNotPeered, "no peer route");
-      box_.log_.warn("outbox cannot route, will retry", log_fields(m, why));
-      box_.store_.nack(key_, m.offset);
-      return retry_later();
+      box_.log_.warn("outbox cannot route, will retry", log_fields(target_, m, why));
+      return finish(Outcome::kRetry);
     }
     Forwarder fwd(box_.h2_, box_.h1_, cfg->node_id, cfg->limits.max_body_bytes);
     UpstreamTarget hop = target_for_peer(*route.next_hop, Interface::kInvoke);
-    auto self = shared_from_this();
-    fwd.forward(std::move(req), hop, [self, m = std::move(m), cfg](Response r) mutable {
-      self->on_forwarded(std::move(m), r.env.status, *cfg);
-    });
+    fwd.forward(std::move(req), hop,
+                [log = &box_.log_, target = target_, m = std::move(m),
+                 finish = std::move(finish)](Response r) {
+                  const Status& s = r.env.status;
+                  if (s.ok()) return finish(Outcome::kDelivered);
+                  if (permanent(s.code)) {
+                    log->error("outbox message refused by the target, dropped",
+                               log_fields(target, m, s));
+                    return finish(Outcome::kDropped);
+                  }
+                  log->warn("outbox delivery failed, will retry", log_fields(target, m, s));
+                  finish(Outcome::kRetry);
+                });
   }
 
-  void on_forwarded(QueuedMessage m, const Status& s, const Config& cfg) {
-    if (s.ok()) {
-      box_.store_.ack(key_, m.offset);
-      backoff_ = milliseconds(0);
-      return next();
-    }
-    if (permanent(s.code)) {
-      box_.log_.error("outbox message refused by the target, dropped", log_fields(m, s));
-      box_.store_.ack(key_, m.offset);
-      return next();
-    }
-    box_.log_.warn("outbox delivery failed, will retry", log_fields(m, s));
-    box_.store_.nack(key_, m.offset);
-    retry_later(&cfg);
-  }
-
-  void retry_later(const Config* cfg = nullptr) {
-    if (stopped_) return;
-    ConfigPtr current;
-    if (!cfg) {
-      current = box_.config_.current();
-      cfg = current.get();
-    }
-    backoff_ =
-        backoff_.count() == 0 ? cfg->queue.retry_min : std::min(backoff_ * 2, cfg->queue.retry_max);
-    timer_.expires_after(backoff_);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec) self->next();
-    });
-  }
-
+ private:
   Outbox& box_;
-  QueueStore& store_;
-  boost::asio::any_io_executor ex_;
   std::string target_;
-  QueueKey key_;
-  boost::asio::steady_timer timer_;
-  milliseconds backoff_{0};
-  std::optional<uint64_t> ticket_;
-  bool stopped_ = false;
 };
 
 Outbox::Outbox(QueueStore& store, boost::asio::any_io_executor ex, ConfigStore& config,
@@ -215,20 +140,18 @@ void Outbox::resume(const std::vector<std::string>& targets) {
 void Outbox::ensure_drainer(const std::string& target) {
   std::lock_guard lock(mu_);
   if (stopped_ || drainers_.count(target)) return;
-  auto d = std::make_shared<Drainer>(*this, target);
-  drainers_.emplace(target, d);
-  boost::asio::post(ex_, [d] { d->start(); });
+  drainers_.emplace(target, QueueDrainer::start(store_, ex_, key_for(target), "outbox to " + target,
+                                                config_, log_, Forward(*this, target)));
 }
 
 void Outbox::stop() {
-  std::map<std::string, std::shared_ptr<Drainer>> all;
+  std::map<std::string, std::shared_ptr<QueueDrainer>> all;
   {
     std::lock_guard lock(mu_);
     stopped_ = true;
     all.swap(drainers_);
   }
-  // Drainers live on ex_; stop them there.
-  for (auto& [t, d] : all) boost::asio::post(ex_, [d] { d->stop(); });
+  for (auto& [t, d] : all) d->stop();
 }
 
 }  // namespace ptp

@@ -14,6 +14,7 @@
 #include "adapters/queue/queue_store.h"
 #include "gateway/config_store.h"
 #include "gateway/http1_client.h"
+#include "gateway/queue_drainer.h"
 #include "gateway/upstream_pool.h"
 
 namespace ptp {
@@ -43,7 +44,7 @@ class Outbox {
   static QueueKey key_for(const std::string& target) { return {target, "outbox", ""}; }
 
  private:
-  class Drainer;
+  class Forward;
   void ensure_drainer(const std::string& target);
 
   QueueStore& store_;
@@ -55,7 +56,7 @@ class Outbox {
   Http1ClientPool h1_;
   std::mutex mu_;
   bool stopped_ = false;
-  std::map<std::string, std::shared_ptr<Drainer>> drainers_;
+  std::map<std::string, std::shared_ptr<QueueDrainer>> drainers_;
 };
 
 }  // namespace ptp

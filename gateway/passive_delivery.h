@@ -14,6 +14,7 @@
 #include "adapters/queue/queue_store.h"
 #include "gateway/config_store.h"
 #include "gateway/http1_client.h"
+#include "gateway/queue_drainer.h"
 #include "gateway/upstream_pool.h"
 
 namespace ptp {
@@ -42,7 +43,7 @@ class PassiveDelivery {
   void stop();
 
  private:
-  class Deliverer;
+  class Invoke;
 
   QueueStore& inbox_;
   boost::asio::any_io_executor ex_;
@@ -51,7 +52,7 @@ class PassiveDelivery {
   QueueService& queues_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
-  std::vector<std::shared_ptr<Deliverer>> deliverers_;
+  std::vector<std::shared_ptr<QueueDrainer>> deliverers_;
 };
 
 }  // namespace ptp

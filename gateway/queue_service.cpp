@@ -228,6 +228,9 @@ void QueueService::invoke_async(const Config& cfg, Request req, milliseconds tim
                  r.env = std::move(m->env);
                  r.env.header.token.clear();
                  r.env.status = Status::Ok();
+                 // The replying service's content type, as a relayed answer carries it.
+                 if (!r.env.content_type.empty())
+                   r.extra_headers.emplace_back("content-type", r.env.content_type);
                  answer(std::move(r));
                });
          });

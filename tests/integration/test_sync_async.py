@@ -36,6 +36,8 @@ class SyncAsync(unittest.TestCase):
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.headers.get("x-ptp-code"), "E0000000000", r)
                 self.assertEqual(r.body, body)  # the echo service's answer came back
+                # ... with the service's own content type.
+                self.assertEqual(r.headers.get("content-type"), "application/x-ptp-echo", r)
                 self.assertEqual(r.headers.get("x-ptp-trace-id"), f"tr-sa-{http}")
             # It went through the queues, not a forward: A pushed, B invoked its service.
             # B accepted two queued messages and never routed an invoke to its service.
