@@ -162,8 +162,9 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     outbox =
         std::make_unique<Outbox>(*outbox_store, contexts[0]->get_executor(), store, metrics, *log);
     queues = std::make_unique<QueueService>(*inbox, outbox.get(), egress != nullptr);
-    // Messages left from an earlier run: drain towards every peer that may have some.
-    std::vector<std::string> targets;
+    // Messages left from an earlier run: drain towards every target that has some (also
+    // those reached by the default route) and every peer.
+    std::vector<std::string> targets = outbox_store->nodes_at_open();
     for (const auto& p : cfg->peers) targets.push_back(p.node_id);
     outbox->resume(targets);
   }

@@ -265,6 +265,8 @@ class EmbeddedQueueStore::Impl {
   }
 
   QueueStats stats() const { return {queue_count_.load(), messages_.load(), stored_bytes_.load()}; }
+  // Set by load(), before the worker starts; immutable afterwards.
+  const std::vector<std::string>& nodes_at_open() const { return nodes_at_open_; }
 
  private:
   struct Entry {
@@ -555,10 +557,15 @@ class EmbeddedQueueStore::Impl {
     }
     queue_count_ = queues_.size();
     stored_bytes_ = total_bytes_;
+    for (const auto& [key, q] : queues_)
+      if (!q.ready.empty() &&
+          (nodes_at_open_.empty() || nodes_at_open_.back() != key.node))  // keys sorted by node
+        nodes_at_open_.push_back(key.node);
     return Status::Ok();
   }
 
   EmbeddedQueueOptions opts_;
+  std::vector<std::string> nodes_at_open_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
@@ -639,5 +646,9 @@ void EmbeddedQueueStore::release(const std::string& node, const std::string& ses
 }
 
 QueueStats EmbeddedQueueStore::stats() const { return impl_->stats(); }
+
+std::vector<std::string> EmbeddedQueueStore::nodes_at_open() const {
+  return impl_->nodes_at_open();
+}
 
 }  // namespace ptp

@@ -86,4 +86,18 @@ int kafka_partition_count(rd_kafka_t* rk, const std::string& topic,
   return count;
 }
 
+std::vector<std::string> kafka_topic_names(rd_kafka_t* rk, std::chrono::milliseconds timeout,
+                                           std::string& error) {
+  std::vector<std::string> names;
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, nullptr, &md, static_cast<int>(timeout.count()));
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    error = rd_kafka_err2str(e);
+    return names;
+  }
+  for (int i = 0; i < md->topic_cnt; ++i) names.emplace_back(md->topics[i].topic);
+  rd_kafka_metadata_destroy(md);
+  return names;
+}
+
 }  // namespace ptp

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ptp {
 
@@ -56,5 +57,10 @@ std::string kafka_create_topic(rd_kafka_t* rk, const std::string& topic, int par
 // The partition count of `topic`, retrying until it exists or `timeout`; -1 and `error`.
 int kafka_partition_count(rd_kafka_t* rk, const std::string& topic,
                           std::chrono::milliseconds timeout, std::string& error);
+
+// The names of every topic of the cluster; empty with `error` set when the metadata
+// request fails.
+std::vector<std::string> kafka_topic_names(rd_kafka_t* rk, std::chrono::milliseconds timeout,
+                                           std::string& error);
 
 }  // namespace ptp

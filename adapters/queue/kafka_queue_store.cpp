@@ -127,6 +127,7 @@ class KafkaQueueStore::Impl {
     producer_thread_ = std::thread([this] {
       while (!stop_producer_) rd_kafka_poll(producer_.get(), 50);
     });
+    find_nodes_at_open();
     consumer_thread_ = std::thread([this] { consume_loop(); });
     service_thread_ = std::thread([this] { service_loop(); });
     return Status::Ok();
@@ -284,6 +285,9 @@ class KafkaQueueStore::Impl {
               });
   }
 
+  // Set by open(), before the threads start; immutable afterwards.
+  const std::vector<std::string>& nodes_at_open() const { return nodes_at_open_; }
+
   QueueStats stats() const {
     std::lock_guard lock(mu_);
     QueueStats s;
@@ -295,6 +299,25 @@ class KafkaQueueStore::Impl {
   }
 
  private:
+  // The nodes whose data topics exist: a node's name is read back from its topic's name
+  // (a name that had to be altered for Kafka, see kafka_data_topic, cannot be, and that
+  // node resumes when it is next used). Without metadata (broker down) the list is empty.
+  void find_nodes_at_open() {
+    std::string err;
+    const std::string base = kafka_data_topic(opts_.topic_prefix, "");
+    for (const std::string& t : kafka_topic_names(producer_.get(), std::chrono::seconds(3), err)) {
+      if (!t.starts_with(base)) continue;
+      std::string node = t.substr(base.size());
+      constexpr std::string_view kControl = ".control";
+      if (node.ends_with(kControl) &&
+          kafka_control_topic(opts_.topic_prefix, node.substr(0, node.size() - kControl.size())) ==
+              t)
+        continue;
+      if (!node.empty() && kafka_data_topic(opts_.topic_prefix, node) == t)
+        nodes_at_open_.push_back(std::move(node));
+    }
+  }
+
   using NodeOp = std::function<void(Callbacks&, const Status&)>;
 
   struct Queue {
@@ -1015,6 +1038,7 @@ class KafkaQueueStore::Impl {
   }
 
   KafkaQueueOptions opts_;
+  std::vector<std::string> nodes_at_open_;
   std::string max_record_bytes_;
   KafkaHandle producer_, consumer_;
   std::thread producer_thread_, consumer_thread_, service_thread_;
@@ -1068,5 +1092,7 @@ void KafkaQueueStore::release(const std::string& node, const std::string& sessio
   impl_->release(node, session, std::move(topic), std::move(done));
 }
 QueueStats KafkaQueueStore::stats() const { return impl_->stats(); }
+
+std::vector<std::string> KafkaQueueStore::nodes_at_open() const { return impl_->nodes_at_open(); }
 
 }  // namespace ptp

@@ -60,6 +60,7 @@ class KafkaQueueStore final : public QueueStore {
   void release(const std::string& node, const std::string& session,
                std::optional<std::string> topic, Done done) override;
   QueueStats stats() const override;
+  std::vector<std::string> nodes_at_open() const override;
 
   class Impl;
 

@@ -23,6 +23,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "codecs/envelope.h"
 #include "codecs/status.h"
@@ -92,6 +93,10 @@ class QueueStore {
                        std::optional<std::string> topic, Done done) = 0;
 
   virtual QueueStats stats() const = 0;
+
+  // The nodes that had queued messages when the store was opened (possibly a superset):
+  // after a restart, whoever drains queues per node resumes these.
+  virtual std::vector<std::string> nodes_at_open() const = 0;
 };
 
 }  // namespace ptp

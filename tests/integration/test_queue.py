@@ -241,6 +241,22 @@ class QueueRouted(unittest.TestCase):
                     self.assertEqual(r.status, 200, r)
                 self.assertEqual(payloads_popped(base, target, "s-routed", "t", 5, timeout="5s"), msgs)
 
+    def test_restarted_sender_resumes_targets_of_the_default_route(self):
+        # C is not a peer of A (reached through its default route R1): after a restart
+        # A must still drain what it holds for C, without a new push to C.
+        with Topology() as topo:
+            a = topo.gateway(conf("routed", "a.yaml"), data_name="A")
+            ra, rc = ("http://127.0.0.1:%d/v1/interconn/chan/" % p for p in (17314, 17318))
+            msgs = [b"resume-%d" % i for i in range(5)]
+            for m in msgs:  # R1, R2 and C are down: all wait in A's outbox
+                self.assertEqual(push_json(ra, "A", "C", "s-resume", "t", m).status, 200)
+            a.stop(sig=9)
+            topo.procs.remove(a)
+            for n in ("r1", "r2", "c"):
+                topo.gateway(conf("routed", f"{n}.yaml"))
+            topo.gateway(conf("routed", "a.yaml"), data_name="A")
+            self.assertEqual(payloads_popped(rc, "C", "s-resume", "t", 6, timeout="5s"), msgs)
+
 
 class QueueFaults(unittest.TestCase):
     def test_kill_9_receiver_between_push_and_pop(self):

@@ -1,6 +1,7 @@
 // The QueueStore conformance suite (adapters/queue/queue_store.h, docs/queues.md): every
 // case runs against the embedded RocksDB store and against the Kafka store (on
 // librdkafka's mock cluster, or PTP_TEST_KAFKA_BOOTSTRAP).
+#include <algorithm>
 #include <thread>
 
 #include "tests/unit/queue_test_support.h"
@@ -216,4 +217,23 @@ TEST_CASE_TEMPLATE("queue store: concurrent pushes are all stored once; stats", 
   CHECK(s->stats().messages == 100);  // 25 distinct ids per thread
   CHECK(s->stats().bytes == 100);
   CHECK(s->stats().queues == 1);
+}
+
+TEST_CASE_TEMPLATE("queue store: nodes_at_open names the nodes with messages left", B,
+                   QUEUE_BACKENDS) {
+  B backend;
+  const QueueKey b{"B", "s1", "t"}, c{"C.x-1", "s2", "t"};
+  {
+    auto s = backend.open();
+    CHECK(s->nodes_at_open().empty());
+    push_many(*s, b, 3);
+    push_many(*s, c, 2);
+  }
+  auto s = backend.open();
+  std::vector<std::string> nodes = s->nodes_at_open();
+  std::sort(nodes.begin(), nodes.end());
+  CHECK(nodes == std::vector<std::string>{"B", "C.x-1"});
+  // The list is what was there at open: new queues do not change it.
+  push_many(*s, QueueKey{"D", "s3", "t"}, 1);
+  CHECK(s->nodes_at_open().size() == 2);
 }
