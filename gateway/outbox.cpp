@@ -140,7 +140,7 @@ class Outbox::Drainer : public std::enable_shared_from_this<Drainer> {
       box_.store_.nack(key_, m.offset);
       return retry_later();
     }
-    Forwarder fwd(box_.h2_, box_.h1_, cfg->node_id, cfg->limits.max_body_bytes);
+    Forwarder fwd(box_.h2_, box_.h1_, *cfg);
     UpstreamTarget hop = target_for_peer(*route.next_hop, Interface::kInvoke);
     auto self = shared_from_this();
     fwd.forward(std::move(req), hop, [self, m = std::move(m), cfg](Response r) mutable {

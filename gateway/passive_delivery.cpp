@@ -99,7 +99,7 @@ class PassiveDelivery::Deliverer : public std::enable_shared_from_this<Deliverer
     if (req.env.header.uri.empty()) req.env.header.uri = m.env.meta[std::string(kMessageTopicKey)];
     req.env.meta.erase(std::string(kOutboxExpiryKey));
     req.env.meta.erase(std::string(kRoutePathKey));
-    Forwarder fwd(pd_.h2_, pd_.h1_, cfg->node_id, cfg->limits.max_body_bytes);
+    Forwarder fwd(pd_.h2_, pd_.h1_, *cfg);
     auto self = shared_from_this();
     fwd.forward(std::move(req), target_for_service(*svc),
                 [self, m = std::move(m), cfg](Response r) mutable {
