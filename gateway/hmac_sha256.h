@@ -7,6 +7,7 @@
 
 #include <array>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace ptp {
@@ -16,6 +17,9 @@ class HmacSha256 {
   using Digest = std::array<unsigned char, 32>;
 
   HmacSha256();
+  ~HmacSha256();
+  HmacSha256(const HmacSha256&) = delete;
+  HmacSha256& operator=(const HmacSha256&) = delete;
   // False only if OpenSSL fails (no SHA-256 provider); `out` is then unspecified.
   bool compute(std::string_view key, std::string_view msg, Digest& out);
 
@@ -28,6 +32,10 @@ class HmacSha256 {
   };
   std::unique_ptr<EVP_MAC, MacFree> mac_;
   std::unique_ptr<EVP_MAC_CTX, CtxFree> ctx_;
+  // The key the context holds: the same key again (the common case, one peer) only
+  // re-initialises the context instead of re-keying it.
+  std::string key_;
+  bool keyed_ = false;
 };
 
 }  // namespace ptp

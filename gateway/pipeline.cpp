@@ -89,7 +89,8 @@ Status Pipeline::admit(const Config& cfg, Request& req) {
   // Loop detection: the path of node ids this request has crossed, plus a hop limit.
   static const std::string kPathKey(kRoutePathKey);
   auto path_it = req.env.meta.find(kPathKey);
-  const std::string_view path = path_it == req.env.meta.end() ? "" : path_it->second;
+  const std::string_view path =
+      path_it == req.env.meta.end() ? std::string_view() : std::string_view(path_it->second);
   size_t hops = 0;
   bool crossed = false;
   for_each_hop(path, [&](std::string_view n) {
