@@ -55,12 +55,15 @@ constexpr std::array<std::string_view, 14> kExtensions{
 // The gateway's own routing fields, kept under their prefixed names.
 constexpr std::array<std::string_view, 2> kRouting{"x-ptp-route-path", "x-ptp-hop-count"};
 
-std::string lower(std::string_view s) {
-  std::string r(s);
-  std::transform(r.begin(), r.end(), r.begin(), [](unsigned char c) {
+// Longer names are no PTP field; lower-casing into a buffer of this size avoids an
+// allocation per header on the request path.
+constexpr size_t kMaxNameLength = 64;
+
+std::string_view lower(std::string_view s, std::array<char, kMaxNameLength>& buf) {
+  std::transform(s.begin(), s.end(), buf.begin(), [](unsigned char c) {
     return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   });
-  return r;
+  return {buf.data(), s.size()};
 }
 
 // Canonical name for a lower-case wire name, empty when the name is not a PTP field.
@@ -89,18 +92,25 @@ const HeaderField* find_field(std::string_view canonical) {
 std::span<const HeaderField> header_fields() { return kFields; }
 
 Status decode_headers(const HeaderList& in, Envelope& out) {
-  // First value seen per canonical field, to catch conflicting spellings.
-  std::map<std::string_view, std::string_view> seen;
+  // First value seen per canonical field, to catch conflicting spellings. Canonical
+  // names point into the static tables, so there are at most that many of them.
+  constexpr size_t kMaxCanonical =
+      kFields.size() + kAliases.size() + kRouting.size() + kExtensions.size();
+  std::array<std::pair<std::string_view, std::string_view>, kMaxCanonical> seen;
+  size_t n_seen = 0;
+  std::array<char, kMaxNameLength> buf;
   for (const auto& [raw_name, value] : in) {
-    if (value.empty()) continue;
-    std::string_view canon = canonical_name(lower(raw_name));
+    if (value.empty() || raw_name.size() > kMaxNameLength) continue;
+    std::string_view canon = canonical_name(lower(raw_name, buf));
     if (canon.empty()) continue;
-    auto [it, inserted] = seen.emplace(canon, value);
-    if (!inserted) {
-      if (it->second == value) continue;
+    auto prior = std::find_if(seen.begin(), seen.begin() + n_seen,
+                              [&](const auto& p) { return p.first == canon; });
+    if (prior != seen.begin() + n_seen) {
+      if (prior->second == value) continue;
       return Status::Error(Code::kBadRequest,
                            "conflicting values for header " + std::string(canon));
     }
+    seen[n_seen++] = {canon, value};
     if (const HeaderField* f = find_field(canon))
       out.header.*(f->member) = value;
     else
@@ -111,6 +121,7 @@ Status decode_headers(const HeaderList& in, Envelope& out) {
 
 HeaderList encode_headers(const Envelope& in) {
   HeaderList out;
+  out.reserve(kFields.size() + in.meta.size());
   for (const auto& f : kFields) {
     const std::string& v = in.header.*(f.member);
     if (!v.empty()) out.emplace_back(std::string(f.name), v);

@@ -301,7 +301,7 @@ void parse_admin(const YAML::Node& root, Config& cfg) {
 void parse_limits(const YAML::Node& root, Config& cfg) {
   Section s(root["limits"], "limits",
             {"max_body_bytes", "max_header_bytes", "max_field_length", "max_hops",
-             "max_concurrent_streams"});
+             "max_concurrent_streams", "http1_connections_per_host"});
   LimitsConfig& l = cfg.limits;
   constexpr int64_t kU32 = 0xffffffffLL;
   l.max_body_bytes = static_cast<uint64_t>(
@@ -313,6 +313,8 @@ void parse_limits(const YAML::Node& root, Config& cfg) {
   l.max_hops = static_cast<uint32_t>(s.integer("max_hops", l.max_hops, 1, 64));
   l.max_concurrent_streams =
       static_cast<uint32_t>(s.integer("max_concurrent_streams", l.max_concurrent_streams, 1, kU32));
+  l.http1_connections_per_host = static_cast<uint32_t>(
+      s.integer("http1_connections_per_host", l.http1_connections_per_host, 1, 65535));
 }
 
 void parse_auth(const YAML::Node& root, Config& cfg) {

@@ -79,6 +79,8 @@ struct LimitsConfig {
   uint32_t max_field_length = 1024;       // any single PTP header field
   uint32_t max_hops = 8;
   uint32_t max_concurrent_streams = 1000;
+  // HTTP/1.1 next hops (local services, peers): connections per host:port, in use + idle.
+  uint32_t http1_connections_per_host = 256;
 };
 
 struct LogConfig {

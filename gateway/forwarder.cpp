@@ -24,6 +24,7 @@ bool is_relayed_header(std::string_view k) {
 
 HeaderList relayed(HeaderList in) {
   HeaderList out;
+  out.reserve(in.size());
   for (auto& [k, v] : in)
     if (is_relayed_header(k) && !(k == "content-type" && v.starts_with("application/grpc")))
       out.emplace_back(std::move(k), std::move(v));
@@ -108,7 +109,7 @@ void Forwarder::forward_http1(Request req, const UpstreamTarget& target, Respond
     done(error_response(Status::Error(
         Code::kIncompatible,
         "streamed transport needs an http2 or grpc next hop; " + target.name + " speaks http1",
-        node_id_)));
+        cfg_.node_id)));
     return;
   }
   HeaderList headers = encode_headers(req.env);
@@ -121,14 +122,15 @@ void Forwarder::forward_http1(Request req, const UpstreamTarget& target, Respond
     t.tls_context = h2_.tls_context(target.tls, err);  // the thread's pool owns it
     if (!t.tls_context) {
       err.message = target.name + " (" + target.endpoint.to_string() + "): " + err.message;
-      err.hop = node_id_;
+      err.hop = cfg_.node_id;
       done(error_response(std::move(err)));
       return;
     }
     t.tls = true;
     t.server_name = target.tls.server_name;
   }
-  std::string name = target.name, where = target.endpoint.to_string(), node = node_id_;
+  t.max_connections = cfg_.limits.http1_connections_per_host;
+  std::string name = target.name, where = target.endpoint.to_string(), node = cfg_.node_id;
   h1_.post(t, target.path, std::move(headers), std::move(req.env.body), target.timeout,
            [done = std::move(done), name, where, node](Http1Result res) {
              if (!res.status.ok()) {
@@ -149,6 +151,8 @@ void Forwarder::forward_h2(Request req, const UpstreamTarget& target, Responder 
                      {":scheme", target.tls.enabled ? "https" : "http"},
                      {":authority", target.endpoint.to_string()},
                      {":path", target.path}};
+  HeaderList ptp_headers = encode_headers(req.env);
+  headers.reserve(headers.size() + 3 + ptp_headers.size());
   if (grpc) {
     headers.emplace_back("content-type", "application/grpc");
     headers.emplace_back("te", "trailers");
@@ -156,7 +160,7 @@ void Forwarder::forward_h2(Request req, const UpstreamTarget& target, Responder 
   } else {
     headers.emplace_back("content-type", body_content_type(req.env));
   }
-  for (auto& h : encode_headers(req.env)) headers.push_back(std::move(h));
+  for (auto& h : ptp_headers) headers.push_back(std::move(h));
 
   std::shared_ptr<BodyPipe> body = req.stream;
   if (!body) {
@@ -166,9 +170,9 @@ void Forwarder::forward_h2(Request req, const UpstreamTarget& target, Responder 
   }
   auto ex = std::make_shared<Exchange>();
   ex->done = std::move(done);
-  const std::string node = node_id_;
+  const std::string node = cfg_.node_id;
   const std::string where = target.name + " (" + target.endpoint.to_string() + ")";
-  const uint64_t max_body = max_body_;
+  const uint64_t max_body = cfg_.limits.max_body_bytes;
   const auto timeout = target.timeout;
 
   h2_.get(target.name, target.endpoint, target.tls, target.connect_timeout, target.keepalive,

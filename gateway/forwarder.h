@@ -29,8 +29,9 @@ UpstreamTarget target_for_service(const LocalServiceConfig& s);
 
 class Forwarder {
  public:
-  Forwarder(UpstreamPool& h2, Http1ClientPool& h1, std::string node_id, uint64_t max_body_bytes)
-      : h2_(h2), h1_(h1), node_id_(std::move(node_id)), max_body_(max_body_bytes) {}
+  // Short-lived: `cfg` must outlive the forward() call (not the exchange).
+  Forwarder(UpstreamPool& h2, Http1ClientPool& h1, const Config& cfg)
+      : h2_(h2), h1_(h1), cfg_(cfg) {}
   void forward(Request req, const UpstreamTarget& target, Responder done);
 
  private:
@@ -39,8 +40,7 @@ class Forwarder {
 
   UpstreamPool& h2_;
   Http1ClientPool& h1_;
-  std::string node_id_;
-  uint64_t max_body_;
+  const Config& cfg_;
 };
 
 // Maps an upstream HTTP answer (status, headers, body) onto a Response.

@@ -121,6 +121,7 @@ H2ServerSession::Stream* H2ServerSession::find(int32_t id) {
 int H2ServerSession::on_begin_headers(int32_t id) {
   auto s = std::make_unique<Stream>();
   s->id = id;
+  s->headers.reserve(16);  // a PTP request carries about a dozen
   streams_.emplace(id, std::move(s));
   return 0;
 }

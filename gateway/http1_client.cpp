@@ -1,21 +1,15 @@
 #include "gateway/http1_client.h"
 
 #include <openssl/ssl.h>
-#include <sys/socket.h>
 
-#include <algorithm>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
-#include <optional>
-#include <unordered_map>
-#include <vector>
+
+#include "gateway/http1_conn_pool.h"
 
 namespace ptp {
 namespace {
@@ -24,41 +18,7 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using asio::ip::tcp;
 using error_code = boost::system::error_code;
-using Clock = std::chrono::steady_clock;
-
-// One connection, plain or TLS.
-struct Conn {
-  std::optional<tcp::socket> plain;
-  std::optional<asio::ssl::stream<tcp::socket>> tls;
-  boost::beast::flat_buffer buf;
-  Clock::time_point idle_since;
-
-  tcp::socket& lowest() { return tls ? tls->next_layer() : *plain; }
-  template <class F>
-  void with_stream(F&& f) {
-    if (tls)
-      f(*tls);
-    else
-      f(*plain);
-  }
-  void close() {
-    error_code ignored;
-    lowest().shutdown(tcp::socket::shutdown_both, ignored);
-    lowest().close(ignored);
-  }
-  // A pooled connection is stale when the server closed it (FIN pending) or sent bytes
-  // nobody asked for. TLS may legitimately have records pending (session tickets).
-  bool looks_alive() {
-    if (buf.size() != 0 || !lowest().is_open()) return false;
-    char c;
-    ssize_t n = ::recv(lowest().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0) return false;
-    if (n > 0) return tls.has_value();
-    return errno == EAGAIN || errno == EWOULDBLOCK;
-  }
-};
-
-using ConnPtr = std::shared_ptr<Conn>;
+using http1::ConnPtr;
 
 std::string pool_key(const Http1Target& t) {
   std::string k = t.tls ? "https://" : "http://";
@@ -85,38 +45,18 @@ bool managed_header(std::string_view name) {
 }  // namespace
 
 struct Http1ClientPool::Impl {
+  explicit Impl(asio::any_io_executor e, Http1ClientOptions o)
+      : ex(std::move(e)), opts(o), conns(o.max_idle_time) {}
   asio::any_io_executor ex;
   Http1ClientOptions opts;
-  std::unordered_map<std::string, std::vector<ConnPtr>> idle;
-  bool closed = false;
+  http1::ConnPool conns;
   size_t opened = 0;
-
-  ConnPtr acquire(const std::string& key) {
-    auto it = idle.find(key);
-    if (it == idle.end()) return nullptr;
-    auto& v = it->second;
-    const auto now = Clock::now();
-    while (!v.empty()) {
-      ConnPtr c = std::move(v.back());  // most recently used first: likeliest alive
-      v.pop_back();
-      if (now - c->idle_since <= opts.max_idle_time && c->looks_alive()) return c;
-      c->close();
-    }
-    return nullptr;
-  }
-
-  void release(const std::string& key, ConnPtr c) {
-    auto& v = idle[key];
-    if (closed || c->buf.size() != 0 || v.size() >= opts.max_idle_per_host) return c->close();
-    c->idle_since = Clock::now();
-    v.push_back(std::move(c));
-  }
 };
 
 namespace {
 
 // One request, from connect (or reuse) to callback.
-class Op : public std::enable_shared_from_this<Op> {
+class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
  public:
   Op(std::shared_ptr<Http1ClientPool::Impl> pool, Http1Target target, std::string path,
      HeaderList headers, std::string body, std::chrono::milliseconds timeout,
@@ -124,6 +64,8 @@ class Op : public std::enable_shared_from_this<Op> {
       : pool_(std::move(pool)),
         target_(std::move(target)),
         key_(pool_key(target_)),
+        limit_(target_.max_connections ? target_.max_connections
+                                       : pool_->opts.max_connections_per_host),
         timeout_(timeout),
         done_(std::move(done)),
         timer_(pool_->ex),
@@ -146,8 +88,14 @@ class Op : public std::enable_shared_from_this<Op> {
     timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec) self->on_timeout();
     });
-    if (ConnPtr c = pool_->acquire(key_)) return send(std::move(c), /*reused=*/true);
-    connect();
+    ConnPtr c;
+    if (pool_->conns.acquire(key_, limit_, c, weak_from_this())) use_slot(std::move(c));
+  }
+
+  bool grant(ConnPtr c) override {
+    if (finished_) return false;
+    use_slot(std::move(c));
+    return true;
   }
 
  private:
@@ -161,11 +109,17 @@ class Op : public std::enable_shared_from_this<Op> {
   };
   using AttemptPtr = std::shared_ptr<Attempt>;
 
+  void use_slot(ConnPtr c) {
+    has_slot_ = true;
+    if (c) return send(std::move(c), /*reused=*/true);
+    connect();
+  }
+
   void connect() {
     if (target_.tls && !target_.tls_context)
       return fail(Code::kBadAddress,
                   "TLS requested for " + target_.authority() + " but no TLS context configured");
-    connecting_ = std::make_shared<Conn>();
+    connecting_ = std::make_shared<http1::Conn>();
     if (target_.tls)
       connecting_->tls.emplace(pool_->ex, *target_.tls_context);
     else
@@ -288,10 +242,13 @@ class Op : public std::enable_shared_from_this<Op> {
       r.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
     r.body = std::move(res.body());
     // Reusable only if the whole request went out and both sides keep the connection.
-    if (res.keep_alive() && a->write_done && !a->write_ec)
-      pool_->release(key_, a->conn);
-    else
+    has_slot_ = false;
+    if (res.keep_alive() && a->write_done && !a->write_ec) {
+      pool_->conns.release(key_, a->conn);
+    } else {
       a->conn->close();
+      pool_->conns.release(key_, nullptr);
+    }
     current_.reset();
     finish(std::move(r));
   }
@@ -317,6 +274,8 @@ class Op : public std::enable_shared_from_this<Op> {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
+    // Every failure path closed its connection before getting here.
+    if (std::exchange(has_slot_, false)) pool_->conns.release(key_, nullptr);
     auto done = std::move(done_);
     done(std::move(r));
   }
@@ -324,6 +283,7 @@ class Op : public std::enable_shared_from_this<Op> {
   std::shared_ptr<Http1ClientPool::Impl> pool_;
   Http1Target target_;
   std::string key_;
+  size_t limit_;
   std::chrono::milliseconds timeout_;
   std::function<void(Http1Result)> done_;
   asio::steady_timer timer_;
@@ -331,6 +291,7 @@ class Op : public std::enable_shared_from_this<Op> {
   http::request<http::string_body> req_;
   ConnPtr connecting_;
   AttemptPtr current_;
+  bool has_slot_ = false;  // counted in the pool's per-host limit until released
   bool retried_ = false;
   bool finished_ = false;
 };
@@ -338,17 +299,9 @@ class Op : public std::enable_shared_from_this<Op> {
 }  // namespace
 
 Http1ClientPool::Http1ClientPool(asio::any_io_executor ex, Http1ClientOptions opts)
-    : impl_(std::make_shared<Impl>()) {
-  impl_->ex = std::move(ex);
-  impl_->opts = opts;
-}
+    : impl_(std::make_shared<Impl>(std::move(ex), opts)) {}
 
-Http1ClientPool::~Http1ClientPool() {
-  impl_->closed = true;
-  for (auto& [key, conns] : impl_->idle)
-    for (auto& c : conns) c->close();
-  impl_->idle.clear();
-}
+Http1ClientPool::~Http1ClientPool() { impl_->conns.close_all(); }
 
 void Http1ClientPool::post(const Http1Target& t, std::string path, HeaderList headers,
                            std::string body, std::chrono::milliseconds timeout,
@@ -359,11 +312,7 @@ void Http1ClientPool::post(const Http1Target& t, std::string path, HeaderList he
   asio::post(impl_->ex, [op] { op->start(); });
 }
 
-size_t Http1ClientPool::idle_connections() const {
-  size_t n = 0;
-  for (const auto& [key, conns] : impl_->idle) n += conns.size();
-  return n;
-}
+size_t Http1ClientPool::idle_connections() const { return impl_->conns.idle(); }
 
 size_t Http1ClientPool::connections_opened() const { return impl_->opened; }
 

@@ -1,5 +1,5 @@
 // An async HTTP/1.1 client for forwarding to local services and HTTP/1.1 peers, with
-// keep-alive connection reuse per host:port.
+// keep-alive connection reuse and a connection limit per host:port (http1_conn_pool.h).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -21,6 +21,7 @@ struct Http1Target {
   bool tls = false;
   boost::asio::ssl::context* tls_context = nullptr;  // required when tls; outlives the pool
   std::string server_name;                           // SNI and verified name (default: host)
+  size_t max_connections = 0;  // open at once (in use + idle); 0: the pool's default
 
   std::string authority() const { return host + ":" + std::to_string(port); }
 };
@@ -36,7 +37,9 @@ struct Http1Result {
 };
 
 struct Http1ClientOptions {
-  size_t max_idle_per_host = 32;
+  // Connections per host (in use + idle); more requests wait for one to be released.
+  // Idle connections are kept up to this limit, so a steady load reuses them.
+  size_t max_connections_per_host = 256;
   uint64_t max_response_body_bytes = 1ull << 30;
   uint32_t max_response_header_bytes = 64 << 10;
   // Idle connections older than this are not reused (servers drop idle keep-alives).

@@ -57,6 +57,7 @@ std::string sanitize_header_value(std::string_view v, size_t max_chars) {
 
 HeaderList response_headers(const Response& r) {
   HeaderList out;
+  out.reserve(5 + r.extra_headers.size());
   const Status& st = r.env.status;
   out.emplace_back(std::string(kPtpCodeHeader), code_string(st.code));
   if (!st.ok()) {
@@ -67,10 +68,9 @@ HeaderList response_headers(const Response& r) {
     if (!hop.empty()) out.emplace_back(std::string(kPtpHopHeader), std::move(hop));
   }
   // Only the correlation ids travel back; the rest of the header belongs to the request.
-  Envelope ids;
-  ids.header.trace_id = r.env.header.trace_id;
-  ids.header.session_id = r.env.header.session_id;
-  for (auto& h : encode_headers(ids)) out.push_back(std::move(h));
+  if (!r.env.header.trace_id.empty()) out.emplace_back("x-ptp-trace-id", r.env.header.trace_id);
+  if (!r.env.header.session_id.empty())
+    out.emplace_back("x-ptp-session-id", r.env.header.session_id);
   for (const auto& h : r.extra_headers) out.push_back(h);
   return out;
 }

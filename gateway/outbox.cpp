@@ -93,7 +93,7 @@ class Outbox::Forward {
       box_.log_.warn("outbox cannot route, will retry", log_fields(target_, m, why));
       return finish(Outcome::kRetry);
     }
-    Forwarder fwd(box_.h2_, box_.h1_, cfg->node_id, cfg->limits.max_body_bytes);
+    Forwarder fwd(box_.h2_, box_.h1_, *cfg);
     UpstreamTarget hop = target_for_peer(*route.next_hop, Interface::kInvoke);
     fwd.forward(std::move(req), hop,
                 [log = &box_.log_, target = target_, m = std::move(m),

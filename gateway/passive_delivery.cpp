@@ -53,7 +53,7 @@ class PassiveDelivery::Invoke {
     if (req.env.header.uri.empty()) req.env.header.uri = m.env.meta[std::string(kMessageTopicKey)];
     req.env.meta.erase(std::string(kOutboxExpiryKey));
     req.env.meta.erase(std::string(kRoutePathKey));
-    Forwarder fwd(pd_.h2_, pd_.h1_, cfg->node_id, cfg->limits.max_body_bytes);
+    Forwarder fwd(pd_.h2_, pd_.h1_, *cfg);
     fwd.forward(
         std::move(req), target_for_service(*svc),
         [pd = &pd_, pattern = pattern_, m = std::move(m), cfg, finish = std::move(finish)](

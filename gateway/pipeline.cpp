@@ -15,16 +15,16 @@
 namespace ptp {
 namespace {
 
-std::vector<std::string> split_path(std::string_view s) {
-  std::vector<std::string> out;
+// Calls f(node) for each node id of a comma-separated route path.
+template <class F>
+void for_each_hop(std::string_view s, F&& f) {
   while (!s.empty()) {
     auto pos = s.find(',');
     auto part = s.substr(0, pos);
-    if (!part.empty()) out.emplace_back(part);
+    if (!part.empty()) f(part);
     if (pos == std::string_view::npos) break;
     s.remove_prefix(pos + 1);
   }
-  return out;
 }
 
 int64_t unix_now() {
@@ -87,42 +87,72 @@ Status Pipeline::admit(const Config& cfg, Request& req) {
   lim.max_body_bytes = cfg.limits.max_body_bytes;
   if (Status st = validate_request(req.env, req.iface, lim); !st.ok()) return st;
   // Loop detection: the path of node ids this request has crossed, plus a hop limit.
-  auto path = split_path(req.env.meta[std::string(kRoutePathKey)]);
-  for (const auto& n : path)
-    if (n == cfg.node_id)
-      return Status::Error(Code::kLoop, "routing loop: request already crossed this node (path " +
-                                            req.env.meta[std::string(kRoutePathKey)] + ")");
-  if (path.size() >= cfg.limits.max_hops)
+  static const std::string kPathKey(kRoutePathKey);
+  auto path_it = req.env.meta.find(kPathKey);
+  const std::string_view path =
+      path_it == req.env.meta.end() ? std::string_view() : std::string_view(path_it->second);
+  size_t hops = 0;
+  bool crossed = false;
+  for_each_hop(path, [&](std::string_view n) {
+    ++hops;
+    crossed = crossed || n == cfg.node_id;
+  });
+  if (crossed)
+    return Status::Error(Code::kLoop, "routing loop: request already crossed this node (path " +
+                                          std::string(path) + ")");
+  if (hops >= cfg.limits.max_hops)
     return Status::Error(Code::kLoop, "hop limit " + std::to_string(cfg.limits.max_hops) +
-                                          " reached (path " +
-                                          req.env.meta[std::string(kRoutePathKey)] + ")");
-  return verify_token(cfg.auth, h, unix_now());
+                                          " reached (path " + std::string(path) + ")");
+  return verify_token(cfg.auth, h, unix_now(), hmac_);
 }
 
-void Pipeline::dispatch(Request req, Responder done) {
-  ConfigPtr cfg = store_.current();
-  const auto start = std::chrono::steady_clock::now();
-  const uint64_t bytes_in = req.env.body.size();
+// One request's bookkeeping from dispatch to its answer, in one allocation: the
+// responders handed to the sinks hold just a pointer to it.
+struct Pipeline::Pending {
+  Pipeline* pipeline;
+  ConfigPtr cfg;
+  std::chrono::steady_clock::time_point start;
+  uint64_t bytes_in;
+  Interface iface;
+  WireProtocol wire;
+  Responder done;
   LogFields lf;
-  auto finish = [this, cfg, start, bytes_in, iface = req.iface, wire = req.wire,
-                 done = std::move(done)](Response r, const std::string& route, LogFields f) {
+  std::string route;
+  bool echo_session = true;
+
+  void finish(Response r) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (r.env.status.hop.empty() && !r.env.status.ok()) r.env.status.hop = cfg->node_id;
-    if (r.env.header.trace_id.empty()) r.env.header.trace_id = f.trace_id;
-    metrics_.request_done(route, interface_name(iface), wire_name(wire), r.env.status.code, secs,
-                          bytes_in, r.env.body.size());
-    f.route = route;
-    f.code = r.env.status.code;
-    f.duration_ms = secs * 1000;
-    f.hop = r.env.status.hop;
-    if (!r.env.status.ok()) f.extra.emplace_back("error", r.env.status.message);
-    if (log_.enabled(r.env.status.ok() ? LogLevel::kInfo : LogLevel::kWarn))
-      log_.log(r.env.status.ok() ? LogLevel::kInfo : LogLevel::kWarn,
-               std::string(interface_name(iface)), f);
+    if (r.env.header.trace_id.empty()) r.env.header.trace_id = lf.trace_id;
+    if (echo_session && r.env.header.session_id.empty()) r.env.header.session_id = lf.session_id;
+    pipeline->metrics_.request_done(route, interface_name(iface), wire_name(wire),
+                                    r.env.status.code, secs, bytes_in, r.env.body.size());
+    const LogLevel level = r.env.status.ok() ? LogLevel::kInfo : LogLevel::kWarn;
+    if (pipeline->log_.enabled(level)) {
+      lf.route = route;
+      lf.code = r.env.status.code;
+      lf.duration_ms = secs * 1000;
+      lf.hop = r.env.status.hop;
+      if (!r.env.status.ok()) lf.extra.emplace_back("error", r.env.status.message);
+      pipeline->log_.log(level, std::string(interface_name(iface)), lf);
+    }
     done(std::move(r));
-  };
+  }
+};
+
+void Pipeline::dispatch(Request req, Responder done) {
+  auto p = std::make_shared<Pending>();
+  p->pipeline = this;
+  p->cfg = store_.current();
+  p->start = std::chrono::steady_clock::now();
+  p->bytes_in = req.env.body.size();
+  p->iface = req.iface;
+  p->wire = req.wire;
+  p->done = std::move(done);
+  const Config* cfg = p->cfg.get();
 
   Status st = admit(*cfg, req);
+  LogFields& lf = p->lf;
   lf.trace_id = req.env.header.trace_id;
   lf.session_id = req.env.header.session_id;
   lf.source = req.env.header.source_node_id;
@@ -130,18 +160,16 @@ void Pipeline::dispatch(Request req, Responder done) {
   if (!st.ok()) {
     st.hop = cfg->node_id;
     if (req.stream) req.stream->cancel();
-    finish(error_response(std::move(st)), "rejected", lf);
+    p->route = "rejected";
+    p->echo_session = false;  // a rejection names the trace only
+    p->finish(error_response(std::move(st)));
     return;
   }
+  Responder answer = [p](Response r) { p->finish(std::move(r)); };
   if (is_queue_interface(req.iface) ||
       (req.iface == Interface::kInvoke && req.env.header.target_node_id == cfg->node_id &&
        req.env.header.uri == kQueuePushUri)) {
-    Responder answer = [finish, lf, trace = req.env.header.trace_id,
-                        session = req.env.header.session_id](Response r) mutable {
-      if (r.env.header.trace_id.empty()) r.env.header.trace_id = trace;
-      if (r.env.header.session_id.empty()) r.env.header.session_id = session;
-      finish(std::move(r), "queue", lf);
-    };
+    p->route = "queue";
     if (!queues_ || !cfg->queue.enabled) {
       answer(error_response(
           Status::Error(Code::kNotPermitted, "queues are not enabled on node " + cfg->node_id)));
@@ -160,18 +188,13 @@ void Pipeline::dispatch(Request req, Responder done) {
         nullptr, [m = &metrics_, name = route.route_name](void*) { m->stream_closed(name); });
     req.stream->keep_alive_with(std::move(guard));
   }
-  Responder answer = [finish, route = route.route_name, lf, trace = req.env.header.trace_id,
-                      session = req.env.header.session_id](Response r) mutable {
-    if (r.env.header.trace_id.empty()) r.env.header.trace_id = trace;
-    if (r.env.header.session_id.empty()) r.env.header.session_id = session;
-    finish(std::move(r), route, lf);
-  };
+  p->route = route.route_name;
   switch (route.kind) {
     case RouteDecision::Kind::kDiag:
       answer(diag_echo(req, cfg->node_id));
       return;
     case RouteDecision::Kind::kLocalService: {
-      Forwarder fwd(h2_, h1_, cfg->node_id, cfg->limits.max_body_bytes);
+      Forwarder fwd(h2_, h1_, *cfg);
       fwd.forward(std::move(req), target_for_service(*route.service), std::move(answer));
       return;
     }
@@ -190,9 +213,9 @@ void Pipeline::dispatch(Request req, Responder done) {
                               ex_);
         return;
       }
-      auto& p = req.env.meta[std::string(kRoutePathKey)];
-      p += p.empty() ? cfg->node_id : "," + cfg->node_id;
-      Forwarder fwd(h2_, h1_, cfg->node_id, cfg->limits.max_body_bytes);
+      auto& path = req.env.meta[std::string(kRoutePathKey)];
+      path += path.empty() ? cfg->node_id : "," + cfg->node_id;
+      Forwarder fwd(h2_, h1_, *cfg);
       UpstreamTarget target = target_for_peer(*route.next_hop, req.iface);
       fwd.forward(std::move(req), target, std::move(answer));
       return;

@@ -8,6 +8,7 @@
 #include "gateway/config_store.h"
 #include "gateway/exchange.h"
 #include "gateway/forwarder.h"
+#include "gateway/hmac_sha256.h"
 #include "gateway/http1_client.h"
 #include "gateway/upstream_pool.h"
 
@@ -28,6 +29,7 @@ class Pipeline final : public Dispatcher {
   void dispatch(Request req, Responder done) override;
 
  private:
+  struct Pending;
   Status admit(const Config& cfg, Request& req);
 
   boost::asio::any_io_executor ex_;
@@ -37,6 +39,7 @@ class Pipeline final : public Dispatcher {
   QueueService* queues_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
+  HmacSha256 hmac_;  // token checks
 };
 
 // push, pop, peek, release: the container-facing queue interfaces.

@@ -1,8 +1,6 @@
 #include "gateway/token.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <charconv>
 #include <limits>
@@ -13,8 +11,9 @@ namespace {
 constexpr std::string_view kPrefix = "v1.";
 constexpr size_t kMacHexLength = 64;  // SHA-256
 
-std::string mac_hex(std::string_view key, std::string_view source, std::string_view target,
-                    std::string_view session, std::string_view expiry_text) {
+std::string mac_hex(HmacSha256& hmac, std::string_view key, std::string_view source,
+                    std::string_view target, std::string_view session,
+                    std::string_view expiry_text) {
   std::string msg;
   msg.reserve(32 + source.size() + target.size() + session.size() + expiry_text.size());
   msg.append("ptp-token-v1\n")
@@ -25,21 +24,13 @@ std::string mac_hex(std::string_view key, std::string_view source, std::string_v
       .append(session)
       .append("\n")
       .append(expiry_text);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  // An empty key is still a valid HMAC key; pass a non-null pointer for it.
-  static constexpr unsigned char kEmpty = 0;
-  const void* key_ptr = key.empty() ? static_cast<const void*>(&kEmpty) : key.data();
-  if (!HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
-            reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &mac_len)) {
-    return {};
-  }
+  HmacSha256::Digest mac;
+  if (!hmac.compute(key, msg, mac)) return {};
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(mac_len * 2);
-  for (unsigned int i = 0; i < mac_len; ++i) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 0xf];
+  std::string out(mac.size() * 2, '\0');
+  for (size_t i = 0; i < mac.size(); ++i) {
+    out[2 * i] = kHex[mac[i] >> 4];
+    out[2 * i + 1] = kHex[mac[i] & 0xf];
   }
   return out;
 }
@@ -71,11 +62,18 @@ std::string mint_token(std::string_view key, std::string_view source_node,
                        std::string_view target_node, std::string_view session_id,
                        int64_t expiry_unix) {
   std::string expiry = std::to_string(expiry_unix);
+  HmacSha256 hmac;
   return std::string(kPrefix) + expiry + "." +
-         mac_hex(key, source_node, target_node, session_id, expiry);
+         mac_hex(hmac, key, source_node, target_node, session_id, expiry);
 }
 
 Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix) {
+  HmacSha256 hmac;
+  return verify_token(auth, h, now_unix, hmac);
+}
+
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix,
+                    HmacSha256& hmac) {
   if (!auth.enabled) return Status::Ok();
   if (h.token.empty()) return forbidden("missing token (x-ptp-token)");
 
@@ -102,7 +100,7 @@ Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix
     return forbidden("no key configured for source node '" + printable(h.source_node_id) + "'");
   }
   std::string expected =
-      mac_hex(key->second, h.source_node_id, h.target_node_id, h.session_id, expiry_text);
+      mac_hex(hmac, key->second, h.source_node_id, h.target_node_id, h.session_id, expiry_text);
   if (expected.size() != kMacHexLength ||
       CRYPTO_memcmp(expected.data(), mac.data(), kMacHexLength) != 0) {
     return forbidden("token does not match (session/source/target binding)");

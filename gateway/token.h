@@ -13,6 +13,7 @@
 #include "codecs/envelope.h"
 #include "codecs/status.h"
 #include "gateway/config.h"
+#include "gateway/hmac_sha256.h"
 
 namespace ptp {
 
@@ -24,5 +25,7 @@ std::string mint_token(std::string_view key, std::string_view source_node,
 // auth.node_keys[h.source_node_id]. Ok when auth is disabled. Every failure is
 // Code::kForbidden; messages never contain the token or the key.
 Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix);
+// The same with a long-lived HMAC context (the request path: one per I/O thread).
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac);
 
 }  // namespace ptp

@@ -13,6 +13,7 @@ PKGS=(
   doctest-dev
   librocksdb-dev
   libyaml-cpp-dev nlohmann-json3-dev
+  libjemalloc-dev
   curl
   python3 python3-grpcio python3-grpc-tools python3-protobuf
 )

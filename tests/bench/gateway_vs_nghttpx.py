@@ -160,6 +160,7 @@ def write_configs(workdir, io_threads, log_level):
         ("port: 17405}", f"port: {PORT['adminE']}}}"),
         ('"127.0.0.1:17304"', f'"127.0.0.1:{PORT["A"]}"'),
         ('"127.0.0.1:18080"', f'"127.0.0.1:{PORT["echo"]}"'),
+        ("path: data/B", "path: data/E"),  # E is made from b.yaml: its own queue store
     ])
     paths = {}
     for name, text in (("a", a), ("b", b), ("e", e)):

@@ -147,7 +147,7 @@ admin: {address: 127.0.0.2, port: 7404}
 io_threads: 4
 reload_poll_ms: 250
 limits: {max_body_bytes: 1000, max_header_bytes: 2048, max_field_length: 100, max_hops: 3,
-         max_concurrent_streams: 10}
+         max_concurrent_streams: 10, http1_connections_per_host: 12}
 auth: {enabled: false, max_clock_skew_s: 5}
 peers:
   - {node_id: B, inst_id: IB, address: "[::1]:9000", protocol: grpc, timeout_ms: 7,
@@ -168,6 +168,7 @@ log: {level: debug, file: /var/log/ptp.log}
   CHECK(cfg->limits.max_field_length == 100);
   CHECK(cfg->limits.max_hops == 3);
   CHECK(cfg->limits.max_concurrent_streams == 10);
+  CHECK(cfg->limits.http1_connections_per_host == 12);
   CHECK_FALSE(cfg->auth.enabled);
   CHECK(cfg->auth.max_clock_skew == std::chrono::seconds(5));
   const PeerConfig& b = cfg->peers.at(0);
@@ -237,7 +238,7 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "t.yaml: node: duplicate key"},
       {kMinimal + "limits: {max_hop: 3}\n",
        "t.yaml: limits.max_hop: unknown key (expected one of: max_body_bytes, max_header_bytes, "
-       "max_field_length, max_hops, max_concurrent_streams)"},
+       "max_field_length, max_hops, max_concurrent_streams, http1_connections_per_host)"},
       {kMinimal + "limits: {max_hops: 0}\n",
        "t.yaml: limits.max_hops: expected an integer from 1 to 64, got \"0\""},
       {"node: {node_id: A}\nlisten: {port: 1}\nauth: {enabled: yes please}\n",

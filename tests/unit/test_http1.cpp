@@ -450,3 +450,61 @@ TEST_CASE("http1 client: a reused connection dropped mid-request is retried once
   CHECK(r.body == "conn2:b");
   CHECK(pool.connections_opened() == 2);
 }
+
+TEST_CASE("http1 client: a steady load reuses its connections") {
+  asio::io_context ioc;
+  TestServer server(ioc, Http1Limits{});
+  std::vector<Responder> held;
+  server.dispatcher.fn = [&](Request, Responder done) { held.push_back(std::move(done)); };
+  Http1ClientPool pool(ioc.get_executor());
+  constexpr int kInFlight = 50;  // more than the old idle cap of 32
+  int answered = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kInFlight; ++i)
+      pool.post(server.target(), "/v1/interconn/chan/invoke", {}, "x", 5s, [&](Http1Result r) {
+        CHECK(r.status.ok());
+        ++answered;
+      });
+    REQUIRE(run_until(ioc, [&] { return held.size() == kInFlight; }));
+    for (auto& done : held) done(echo_response(Request{}));
+    held.clear();
+    REQUIRE(run_until(ioc, [&] { return answered == (round + 1) * kInFlight; }));
+  }
+  CHECK(pool.connections_opened() == kInFlight);
+  CHECK(server.accepted == kInFlight);
+  CHECK(pool.idle_connections() == kInFlight);
+}
+
+TEST_CASE("http1 client: requests over the per-host limit wait for a connection") {
+  asio::io_context ioc;
+  TestServer server(ioc, Http1Limits{});
+  std::vector<Responder> held;
+  server.dispatcher.fn = [&](Request, Responder done) { held.push_back(std::move(done)); };
+  Http1ClientPool pool(ioc.get_executor());
+  Http1Target t = server.target();
+  t.max_connections = 2;
+  std::vector<std::string> bodies;
+  std::optional<Http1Result> queued_out;
+  for (int i = 0; i < 4; ++i)
+    pool.post(t, "/v1/interconn/chan/invoke", {}, std::to_string(i), 5s,
+              [&](Http1Result r) { bodies.push_back(r.status.ok() ? r.body : r.status.message); });
+  // One more that gives up while queued: its slot must not be lost.
+  pool.post(t, "/v1/interconn/chan/invoke", {}, "late", 100ms,
+            [&](Http1Result r) { queued_out = std::move(r); });
+  REQUIRE(run_until(ioc, [&] { return held.size() == 2 && queued_out.has_value(); }));
+  CHECK(queued_out->status.code == Code::kTimeout);
+  CHECK(server.accepted == 2);
+  Request req;
+  while (bodies.size() < 4) {
+    REQUIRE(run_until(ioc, [&] { return !held.empty(); }));
+    auto done = std::move(held.front());
+    held.erase(held.begin());
+    done(echo_response(req));
+    run_for(ioc, 10ms);
+  }
+  CHECK(bodies.size() == 4);
+  CHECK(held.empty());
+  CHECK(server.accepted == 2);
+  CHECK(pool.connections_opened() == 2);
+  CHECK(pool.idle_connections() == 2);
+}

@@ -1,0 +1,82 @@
+// The connections of the HTTP/1.1 client (gateway/http1_client.h), per host: at most
+// `limit` open at a time (in use + idle); requests beyond it wait, first come first
+// served, for one to be released. Released connections stay idle for reuse, so a steady
+// load keeps its connections instead of closing and reopening them.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace ptp::http1 {
+
+using Clock = std::chrono::steady_clock;
+
+// One connection, plain or TLS.
+struct Conn {
+  std::optional<boost::asio::ip::tcp::socket> plain;
+  std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls;
+  boost::beast::flat_buffer buf;
+  Clock::time_point idle_since;
+
+  boost::asio::ip::tcp::socket& lowest() { return tls ? tls->next_layer() : *plain; }
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls)
+      f(*tls);
+    else
+      f(*plain);
+  }
+  void close();
+  // A pooled connection is stale when the server closed it (FIN pending) or sent bytes
+  // nobody asked for. TLS may legitimately have records pending (session tickets).
+  bool looks_alive();
+};
+
+using ConnPtr = std::shared_ptr<Conn>;
+
+// A request waiting for a connection slot.
+class ConnWaiter {
+ public:
+  virtual ~ConnWaiter() = default;
+  // The slot is granted: `c` is an idle connection to reuse, or nullptr for "open a new
+  // one". False if the request gave up meanwhile; the slot then goes to the next waiter.
+  virtual bool grant(ConnPtr c) = 0;
+};
+
+class ConnPool {
+ public:
+  explicit ConnPool(std::chrono::milliseconds max_idle_time) : max_idle_time_(max_idle_time) {}
+
+  // Takes a slot for `key`: true with `reuse` set to a live idle connection, or to nullptr
+  // when a new connection may be opened; false when `limit` connections are open, and
+  // `w` is queued until release() grants it a slot.
+  bool acquire(const std::string& key, size_t limit, ConnPtr& reuse, std::weak_ptr<ConnWaiter> w);
+  // Gives a slot back: `c` (if not null) is reusable and is handed to the next waiter or
+  // kept idle; nullptr means the slot's connection is gone (a waiter may open a new one).
+  void release(const std::string& key, ConnPtr c);
+  // Closes the idle connections; later releases close theirs.
+  void close_all();
+  size_t idle() const;
+
+ private:
+  struct Host {
+    std::deque<ConnPtr> idle;  // oldest first
+    size_t busy = 0;           // slots held by requests (connecting or in use)
+    size_t limit = 1;
+    std::deque<std::weak_ptr<ConnWaiter>> waiters;
+  };
+  void drop_expired(Host& h, Clock::time_point now);
+
+  std::chrono::milliseconds max_idle_time_;
+  std::unordered_map<std::string, Host> hosts_;
+  bool closed_ = false;
+};
+
+}  // namespace ptp::http1
