@@ -25,7 +25,7 @@ TEST_CASE("queue record round trip keeps every field") {
   CHECK(decode_queue_record("\x05\0\0\0ab", back).code == Code::kCodecError);
 }
 
-TEST_CASE("embedded store: a second open of the same directory is refused clearly") {
+TEST_CASE("embedded queue store: a second open of the same directory is refused clearly") {
   EmbeddedBackend backend;
   auto s = backend.open();
   EmbeddedQueueOptions o;
@@ -62,7 +62,7 @@ std::map<char, int> stored_kinds(const EmbeddedBackend& b) {
 
 }  // namespace
 
-TEST_CASE("embedded store: messages beyond the in-memory copy budget are read from disk") {
+TEST_CASE("embedded queue store: messages beyond the in-memory copy budget are read from disk") {
   EmbeddedBackend backend;
   const QueueKey k{"B", "s1", "t"};
   {
@@ -86,7 +86,7 @@ TEST_CASE("embedded store: messages beyond the in-memory copy budget are read fr
   CHECK(drain(*s, k, 200ms) == std::vector<std::string>{"m3", "m4"});
 }
 
-TEST_CASE("embedded store: a push released before it was durable does not come back") {
+TEST_CASE("embedded queue store: a push released before it was durable does not come back") {
   EmbeddedBackend backend;
   const QueueKey k{"B", "s1", "t"};
   {
@@ -106,7 +106,7 @@ TEST_CASE("embedded store: a push released before it was durable does not come b
   CHECK(s->stats().messages == 0);
 }
 
-TEST_CASE("embedded store: a push is written when acknowledged; an ack soon, on its own") {
+TEST_CASE("embedded queue store: a push is written when acknowledged; an ack soon, on its own") {
   EmbeddedBackend backend;
   auto s = backend.open();
   const QueueKey k{"B", "s1", "t"};
