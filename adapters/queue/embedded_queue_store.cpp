@@ -1,6 +1,7 @@
 #include "adapters/queue/embedded_queue_store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -32,6 +33,19 @@ int64_t unix_now() {
 
 std::string int_text(uint64_t v) { return std::to_string(v); }
 
+// A queue's message keys differ only in the trailing offset: with this prefix RocksDB keeps
+// an insert hint per queue, so appending the next offset skips most of the skiplist search.
+class MessageKeyPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "ptp.MessageKeyPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), key.size() - 8};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() > 9 && key[0] == 'm' && key[key.size() - 9] == '\0';
+  }
+};
+
 void run_all(Callbacks& cbs) {
   for (auto& f : cbs) f();
   cbs.clear();
@@ -60,6 +74,7 @@ class EmbeddedQueueStore::Impl {
                            "cannot create queue directory " + opts_.path + ": " + ec.message());
     rocksdb::Options o;
     o.create_if_missing = true;
+    o.memtable_insert_with_hint_prefix_extractor = std::make_shared<MessageKeyPrefix>();
     rocksdb::DB* raw = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(o, opts_.path, &raw);
     if (!s.ok())
