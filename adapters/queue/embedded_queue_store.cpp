@@ -1,6 +1,7 @@
 #include "adapters/queue/embedded_queue_store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -13,14 +14,16 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
+#include "adapters/queue/embedded_queue_keys.h"
 #include "adapters/queue/queue_record.h"
 
 namespace ptp {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using SessionKey = std::pair<std::string, std::string>;  // node, session
+using Callbacks = std::vector<std::function<void()>>;
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -28,51 +31,25 @@ int64_t unix_now() {
       .count();
 }
 
-// Keys: one letter, then NUL-separated parts; message keys end in a big-endian offset so
-// a queue's messages are adjacent and in order.
-std::string queue_prefix(char kind, const QueueKey& k) {
-  std::string s(1, kind);
-  s += k.node;
-  s += '\0';
-  s += k.session;
-  s += '\0';
-  s += k.topic;
-  s += '\0';
-  return s;
-}
-
-std::string message_key(const QueueKey& k, uint64_t offset) {
-  std::string s = queue_prefix('m', k);
-  for (int i = 7; i >= 0; --i) s += static_cast<char>((offset >> (8 * i)) & 0xff);
-  return s;
-}
-
-std::string dedup_key(const QueueKey& k, const std::string& id) {
-  return queue_prefix('d', k) + id;
-}
-std::string offset_key(const QueueKey& k) { return queue_prefix('o', k); }
-std::string release_key(const SessionKey& s) {
-  return std::string("r") + s.first + '\0' + s.second + '\0';
-}
-
-// Splits the NUL-separated parts after the kind letter.
-std::vector<std::string_view> split_key(std::string_view key) {
-  std::vector<std::string_view> parts;
-  key.remove_prefix(1);
-  while (true) {
-    auto z = key.find('\0');
-    if (z == std::string_view::npos) {
-      parts.push_back(key);
-      return parts;
-    }
-    parts.push_back(key.substr(0, z));
-    key.remove_prefix(z + 1);
-  }
-}
-
-bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
-
 std::string int_text(uint64_t v) { return std::to_string(v); }
+
+// A queue's message keys differ only in the trailing offset: with this prefix RocksDB keeps
+// an insert hint per queue, so appending the next offset skips most of the skiplist search.
+class MessageKeyPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "ptp.MessageKeyPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), key.size() - 8};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() > 9 && key[0] == 'm' && key[key.size() - 9] == '\0';
+  }
+};
+
+void run_all(Callbacks& cbs) {
+  for (auto& f : cbs) f();
+  cbs.clear();
+}
 
 }  // namespace
 
@@ -97,6 +74,7 @@ class EmbeddedQueueStore::Impl {
                            "cannot create queue directory " + opts_.path + ": " + ec.message());
     rocksdb::Options o;
     o.create_if_missing = true;
+    o.memtable_insert_with_hint_prefix_extractor = std::make_shared<MessageKeyPrefix>();
     rocksdb::DB* raw = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(o, opts_.path, &raw);
     if (!s.ok())
@@ -108,17 +86,143 @@ class EmbeddedQueueStore::Impl {
     return Status::Ok();
   }
 
-  void submit(std::function<void()> task) {
+  // --- the interface, on the caller's thread -------------------------------------------
+  // State changes happen at once under mu_; the worker only writes batches and makes
+  // pushes visible once durable. Callbacks run after mu_ is released.
+
+  void push(const QueueKey& key, QueuedMessage msg, Clock::time_point deadline, Done done) {
+    bool kick = false;
     {
       std::lock_guard lock(mu_);
-      tasks_.push_back(std::move(task));
+      do_push(key, std::move(msg), deadline, std::move(done));
+      kick = wake_by(Clock::now());
     }
-    cv_.notify_one();
+    if (kick) cv_.notify_one();
   }
 
-  uint64_t next_ticket() { return ++tickets_; }
+  uint64_t pop(const QueueKey& key, Clock::time_point deadline, MessageDone done) {
+    const uint64_t ticket = ++tickets_;
+    Status st;
+    std::optional<QueuedMessage> m;
+    bool kick = false;
+    {
+      std::lock_guard lock(mu_);
+      st = take_head(key, m);
+      if (st.ok() && !m && Clock::now() < deadline) {
+        queues_[key].waiters.push_back(ticket);
+        waiters_.emplace(ticket, Waiter{key, deadline, std::move(done)});
+        // The worker times waiters out; wake it only when it sleeps past this deadline.
+        kick = wake_by(deadline);
+        done = nullptr;
+      }
+    }
+    if (kick) cv_.notify_one();
+    if (done) done(std::move(st), std::move(m));
+    return ticket;
+  }
 
-  // --- operations, run on the worker ---------------------------------------------------
+  void cancel_pop(uint64_t ticket) {
+    MessageDone done;
+    {
+      std::lock_guard lock(mu_);
+      auto it = waiters_.find(ticket);
+      if (it == waiters_.end()) return;
+      done = std::move(it->second.done);
+      drop_waiter(it);
+    }
+    done(Status::Ok(), std::nullopt);
+  }
+
+  void ack(const QueueKey& key, uint64_t offset) {
+    bool kick = false;
+    {
+      std::lock_guard lock(mu_);
+      if (!do_ack(key, offset)) return;
+      // Acks are written within ack_delay, together with what else comes meanwhile.
+      if (write_due_ == Clock::time_point::max()) write_due_ = Clock::now() + opts_.ack_delay;
+      kick = wake_by(write_due_);
+    }
+    if (kick) cv_.notify_one();
+  }
+
+  void nack(const QueueKey& key, uint64_t offset) {
+    Callbacks cbs;
+    {
+      std::lock_guard lock(mu_);
+      auto it = queues_.find(key);
+      if (it == queues_.end()) return;
+      Queue& q = it->second;
+      auto m = q.leased.find(offset);
+      if (m == q.leased.end()) return;
+      q.ready.insert(q.leased.extract(m));
+      serve_waiters(key, q, cbs);
+    }
+    run_all(cbs);
+  }
+
+  void peek(const QueueKey& key, MessageDone done) {
+    Status st;
+    std::optional<QueuedMessage> m;
+    {
+      std::lock_guard lock(mu_);
+      st = peek_head(key, m);
+    }
+    done(std::move(st), std::move(m));
+  }
+
+  void release(const SessionKey& ses, std::optional<std::string> topic, Done done) {
+    bool kick = false;
+    {
+      std::lock_guard lock(mu_);
+      do_release(ses, std::move(topic), /*tombstone=*/true, std::move(done));
+      kick = wake_by(Clock::now());
+    }
+    if (kick) cv_.notify_one();
+  }
+
+  const std::vector<std::string>& nodes_at_open() const { return nodes_at_open_; }
+
+  QueueStats stats() const {
+    std::lock_guard lock(mu_);
+    return {queues_.size(), messages_, total_bytes_};
+  }
+
+ private:
+  struct Entry {
+    std::string id;
+    uint64_t bytes = 0;
+    uint64_t seq = 0;                     // unique per push: its commit finds its own entry
+    std::optional<QueuedMessage> cached;  // kept in memory (within cache_bytes): no read
+  };
+  struct Queue {
+    std::map<uint64_t, Entry> pending;  // written, not durable yet: invisible
+    std::map<uint64_t, Entry> ready;
+    std::map<uint64_t, Entry> leased;
+    uint64_t next_offset = 1;
+    bool offset_dirty = false;                      // next_offset not written yet
+    std::unordered_map<std::string, uint64_t> ids;  // stored messages by id
+    std::deque<uint64_t> waiters;                   // pop tickets, oldest first
+  };
+  struct Session {
+    uint64_t bytes = 0;
+    Clock::time_point touched = Clock::now();
+  };
+  struct Waiter {
+    QueueKey key;
+    Clock::time_point deadline;
+    MessageDone done;
+  };
+  struct Blocked {
+    QueueKey key;
+    QueuedMessage msg;
+    Clock::time_point deadline;
+    Done done;
+  };
+  // Runs under mu_ once the batch it belongs to is durable (or failed); queues the
+  // callers' callbacks into the Callbacks.
+  using AfterCommit = std::function<void(const Status&, Callbacks&)>;
+
+  // --- operations, under mu_ -------------------------------------------------------------
 
   void do_push(const QueueKey& key, QueuedMessage msg, Clock::time_point deadline, Done done) {
     if (!failed_.ok()) return later(std::move(done), failed_);
@@ -134,8 +238,10 @@ class EmbeddedQueueStore::Impl {
                                                       int_text(opts_.limits.max_message_bytes)));
     Queue& q = queues_[key];
     touch(key);
+    // A redelivery is stored once; answered after the current batch, so never before
+    // the first copy is durable.
     if (q.ids.count(msg.message_id) || recently_acked(key, msg.message_id))
-      return later(std::move(done), Status::Ok());  // a redelivery: stored once
+      return later(std::move(done), Status::Ok());
     Session& ses = sessions_[{key.node, key.session}];
     if (ses.bytes + bytes > opts_.limits.max_session_bytes ||
         total_bytes_ + bytes > opts_.limits.max_total_bytes) {
@@ -144,6 +250,7 @@ class EmbeddedQueueStore::Impl {
       return;
     }
     const uint64_t offset = q.next_offset++;
+    const uint64_t seq = ++seq_;
     msg.offset = offset;
     q.ids[msg.message_id] = offset;
     ses.bytes += bytes;
@@ -151,43 +258,52 @@ class EmbeddedQueueStore::Impl {
     messages_ += 1;
     batch_.Put(message_key(key, offset), encode_queue_record(msg));
     needs_sync_ = true;
-    batch_.Put(offset_key(key), int_text(q.next_offset));
+    if (!q.offset_dirty) {
+      q.offset_dirty = true;
+      dirty_offsets_.push_back(key);
+    }
+    Entry e{msg.message_id, bytes, seq, std::nullopt};
+    if (cached_bytes_ + bytes <= opts_.cache_bytes) {
+      cached_bytes_ += bytes;
+      e.cached = std::move(msg);
+    }
+    q.pending.emplace(offset, std::move(e));
     // Visible, and acknowledged, only once the batch is durable.
-    after_commit_.push_back([this, key, offset, bytes, id = msg.message_id,
-                             done = std::move(done)](const Status& commit) {
-      if (!commit.ok()) return done(commit);
-      queues_[key].ready.emplace(offset, Entry{id, bytes});
-      serve_waiters(key);
-      done(Status::Ok());
+    after_commit_.push_back([this, key, offset, seq, done = std::move(done)](
+                                const Status& commit, Callbacks& cbs) mutable {
+      if (commit.ok()) make_ready(key, offset, seq, cbs);
+      cbs.push_back([done = std::move(done), commit] { done(commit); });
     });
   }
 
-  void do_pop(const QueueKey& key, uint64_t ticket, Clock::time_point deadline, MessageDone done) {
-    if (!failed_.ok()) return done(failed_, std::nullopt);
-    if (Status st = check_key(key); !st.ok()) return done(st, std::nullopt);
-    if (released(key)) return done(released_status(key), std::nullopt);
+  // The head message leased into `m`, or `m` empty when there is none.
+  Status take_head(const QueueKey& key, std::optional<QueuedMessage>& m) {
+    if (!failed_.ok()) return failed_;
+    if (Status st = check_key(key); !st.ok()) return st;
+    if (released(key)) return released_status(key);
     touch(key);
     auto it = queues_.find(key);
-    if (it != queues_.end() && !it->second.ready.empty()) return hand_out(key, it->second, done);
-    if (Clock::now() >= deadline) return done(Status::Ok(), std::nullopt);
-    queues_[key].waiters.push_back(ticket);
-    waiters_.emplace(ticket, Waiter{key, deadline, std::move(done)});
+    if (it == queues_.end() || it->second.ready.empty()) return Status::Ok();
+    return hand_out(key, it->second, m);
   }
 
-  void do_cancel(uint64_t ticket) {
-    auto it = waiters_.find(ticket);
-    if (it == waiters_.end()) return;
-    MessageDone done = std::move(it->second.done);
-    drop_waiter(it);
-    done(Status::Ok(), std::nullopt);
-  }
-
-  void do_ack(const QueueKey& key, uint64_t offset) {
+  Status peek_head(const QueueKey& key, std::optional<QueuedMessage>& m) {
+    if (Status st = check_key(key); !st.ok()) return st;
+    if (released(key)) return released_status(key);
+    touch(key);
     auto it = queues_.find(key);
-    if (it == queues_.end()) return;
+    if (it == queues_.end() || it->second.ready.empty()) return Status::Ok();
+    auto& [offset, e] = *it->second.ready.begin();
+    return copy_out(key, offset, e, m);
+  }
+
+  // Returns whether the batch changed.
+  bool do_ack(const QueueKey& key, uint64_t offset) {
+    auto it = queues_.find(key);
+    if (it == queues_.end()) return false;
     Queue& q = it->second;
     auto m = q.leased.find(offset);
-    if (m == q.leased.end()) return;
+    if (m == q.leased.end()) return false;
     touch(key);
     Entry e = std::move(m->second);
     q.leased.erase(m);
@@ -198,28 +314,7 @@ class EmbeddedQueueStore::Impl {
       batch_.Put(dedup_key(key, e.id), std::to_string(now));
     }
     retry_blocked();
-  }
-
-  void do_nack(const QueueKey& key, uint64_t offset) {
-    auto it = queues_.find(key);
-    if (it == queues_.end()) return;
-    auto m = it->second.leased.find(offset);
-    if (m == it->second.leased.end()) return;
-    it->second.ready.emplace(offset, std::move(m->second));
-    it->second.leased.erase(m);
-    serve_waiters(key);
-  }
-
-  void do_peek(const QueueKey& key, MessageDone done) {
-    if (Status st = check_key(key); !st.ok()) return done(st, std::nullopt);
-    if (released(key)) return done(released_status(key), std::nullopt);
-    touch(key);
-    auto it = queues_.find(key);
-    if (it == queues_.end() || it->second.ready.empty()) return done(Status::Ok(), std::nullopt);
-    auto& [offset, e] = *it->second.ready.begin();
-    std::optional<QueuedMessage> m = read(key, offset);
-    if (!m) return done(read_error(key, offset), std::nullopt);
-    done(Status::Ok(), std::move(m));
+    return true;
   }
 
   void do_release(const SessionKey& ses, std::optional<std::string> topic, bool tombstone,
@@ -264,38 +359,6 @@ class EmbeddedQueueStore::Impl {
     if (done) later(std::move(done), Status::Ok());
   }
 
-  QueueStats stats() const { return {queue_count_.load(), messages_.load(), stored_bytes_.load()}; }
-  // Set by load(), before the worker starts; immutable afterwards.
-  const std::vector<std::string>& nodes_at_open() const { return nodes_at_open_; }
-
- private:
-  struct Entry {
-    std::string id;
-    uint64_t bytes = 0;
-  };
-  struct Queue {
-    std::map<uint64_t, Entry> ready;
-    std::map<uint64_t, Entry> leased;
-    uint64_t next_offset = 1;
-    std::unordered_map<std::string, uint64_t> ids;  // stored messages by id
-    std::deque<uint64_t> waiters;                   // pop tickets, oldest first
-  };
-  struct Session {
-    uint64_t bytes = 0;
-    Clock::time_point touched = Clock::now();
-  };
-  struct Waiter {
-    QueueKey key;
-    Clock::time_point deadline;
-    MessageDone done;
-  };
-  struct Blocked {
-    QueueKey key;
-    QueuedMessage msg;
-    Clock::time_point deadline;
-    Done done;
-  };
-
   static Status check_key(const QueueKey& k) {
     if (k.node.empty() || k.session.empty() || has_nul(k.node) || has_nul(k.session) ||
         has_nul(k.topic))
@@ -328,44 +391,64 @@ class EmbeddedQueueStore::Impl {
     return it != acked_.end() && it->second.count(id);
   }
 
-  // Callbacks of this batch run once it is durable (or failed).
+  // Answered once the current batch is durable (or failed).
   void later(Done done, Status st) {
-    after_commit_.push_back([done = std::move(done), st = std::move(st)](const Status& commit) {
-      done(commit.ok() ? st : commit);
-    });
+    after_commit_.push_back(
+        [done = std::move(done), st = std::move(st)](const Status& commit, Callbacks& cbs) mutable {
+          cbs.push_back(
+              [done = std::move(done), st = commit.ok() ? std::move(st) : commit] { done(st); });
+        });
   }
 
-  std::optional<QueuedMessage> read(const QueueKey& key, uint64_t offset) {
-    std::string value;
-    if (!db_->Get(rocksdb::ReadOptions(), message_key(key, offset), &value).ok())
-      return std::nullopt;
-    QueuedMessage m;
-    if (!decode_queue_record(value, m).ok()) return std::nullopt;
-    m.offset = offset;
-    return m;
+  // The message from memory, else from the database (beyond the cache budget, or loaded
+  // at start beyond it). A database read here holds mu_; it is rare and mostly served from
+  // the memtable or the OS cache.
+  Status copy_out(const QueueKey& key, uint64_t offset, const Entry& e,
+                  std::optional<QueuedMessage>& m) {
+    if (e.cached) {
+      m = *e.cached;
+    } else {
+      std::string value;
+      m.emplace();
+      if (!db_->Get(rocksdb::ReadOptions(), message_key(key, offset), &value).ok() ||
+          !decode_queue_record(value, *m).ok()) {
+        m.reset();
+        return read_error(key, offset);
+      }
+    }
+    m->offset = offset;
+    return Status::Ok();
   }
 
-  void hand_out(const QueueKey& key, Queue& q, const MessageDone& done) {
+  Status hand_out(const QueueKey& key, Queue& q, std::optional<QueuedMessage>& m) {
     auto first = q.ready.begin();
-    const uint64_t offset = first->first;
-    std::optional<QueuedMessage> m = read(key, offset);
-    if (!m) return done(read_error(key, offset), std::nullopt);
-    q.leased.emplace(offset, std::move(first->second));
-    q.ready.erase(first);
-    done(Status::Ok(), std::move(m));
+    if (Status st = copy_out(key, first->first, first->second, m); !st.ok()) return st;
+    q.leased.insert(q.ready.extract(first));
+    return Status::Ok();
   }
 
-  void serve_waiters(const QueueKey& key) {
+  void make_ready(const QueueKey& key, uint64_t offset, uint64_t seq, Callbacks& cbs) {
     auto it = queues_.find(key);
-    if (it == queues_.end()) return;
+    if (it == queues_.end()) return;  // released meanwhile
     Queue& q = it->second;
+    auto p = q.pending.find(offset);
+    if (p == q.pending.end() || p->second.seq != seq) return;
+    q.ready.insert(q.pending.extract(p));
+    serve_waiters(key, q, cbs);
+  }
+
+  void serve_waiters(const QueueKey& key, Queue& q, Callbacks& cbs) {
     while (!q.ready.empty() && !q.waiters.empty()) {
       auto w = waiters_.find(q.waiters.front());
       q.waiters.pop_front();
       if (w == waiters_.end()) continue;
       MessageDone done = std::move(w->second.done);
       waiters_.erase(w);
-      hand_out(key, q, done);
+      std::optional<QueuedMessage> m;
+      Status st = hand_out(key, q, m);
+      cbs.push_back([done = std::move(done), st = std::move(st), m = std::move(m)]() mutable {
+        done(std::move(st), std::move(m));
+      });
     }
   }
 
@@ -384,14 +467,14 @@ class EmbeddedQueueStore::Impl {
     auto s = sessions_.find({key.node, key.session});
     if (s != sessions_.end()) s->second.bytes -= std::min(s->second.bytes, e.bytes);
     total_bytes_ -= std::min(total_bytes_, e.bytes);
+    if (e.cached) cached_bytes_ -= std::min(cached_bytes_, e.bytes);
     messages_ -= 1;
   }
 
   void drop_queue(const QueueKey& k, Queue& q, bool tombstone) {
-    for (auto* m : {&q.ready, &q.leased})
+    // Pending messages too: their Put is in this or an earlier batch, so the Delete wins.
+    for (auto* m : {&q.pending, &q.ready, &q.leased})
       for (auto& [offset, e] : *m) remove_stored(k, q, offset, e);
-    q.ready.clear();
-    q.leased.clear();
     batch_.Delete(offset_key(k));
     // Waiting pops: a released session answers 608, an expired or dropped topic empty.
     for (uint64_t t : q.waiters) {
@@ -400,8 +483,9 @@ class EmbeddedQueueStore::Impl {
       MessageDone done = std::move(w->second.done);
       waiters_.erase(w);
       Status st = tombstone ? released_status(k) : Status::Ok();
-      after_commit_.push_back(
-          [done = std::move(done), st](const Status&) { done(st, std::nullopt); });
+      after_commit_.push_back([done = std::move(done), st](const Status&, Callbacks& cbs) mutable {
+        cbs.push_back([done = std::move(done), st] { done(st, std::nullopt); });
+      });
     }
   }
 
@@ -411,17 +495,16 @@ class EmbeddedQueueStore::Impl {
     for (auto& b : waiting) do_push(b.key, std::move(b.msg), b.deadline, std::move(b.done));
   }
 
-  void expire(Clock::time_point now) {
+  void expire(Clock::time_point now, Callbacks& cbs) {
     for (auto it = waiters_.begin(); it != waiters_.end();) {
       if (it->second.deadline > now) {
         ++it;
         continue;
       }
-      MessageDone done = std::move(it->second.done);
+      cbs.push_back([done = std::move(it->second.done)] { done(Status::Ok(), std::nullopt); });
       auto next = std::next(it);
       drop_waiter(it);
       it = next;
-      done(Status::Ok(), std::nullopt);
     }
     for (auto it = blocked_.begin(); it != blocked_.end();) {
       if (it->deadline > now) {
@@ -460,103 +543,138 @@ class EmbeddedQueueStore::Impl {
         ++it;
       }
     }
+    if (batch_.Count() > 0) write_due_ = now;
   }
 
-  void commit() {
-    if (batch_.Count() > 0) {
-      rocksdb::WriteOptions wo;
-      // Pushes and releases are synced before they are acknowledged. Acks (deletes) are
-      // not: they reach the OS at once, so a killed process keeps them; only a machine
-      // crash can lose one, and then the message is delivered again (at-least-once).
-      wo.sync = opts_.sync && needs_sync_;
-      needs_sync_ = false;
-      rocksdb::Status s = db_->Write(wo, &batch_);
-      batch_.Clear();
-      // A store that cannot write is broken for good: refuse everything from now on
-      // rather than acknowledge what is not durable.
-      if (!s.ok())
-        failed_ = Status::Error(Code::kSystemError, "queue store write failed: " + s.ToString());
+  // Next offsets are written once per batch, not once per push.
+  void write_offsets() {
+    for (const QueueKey& k : dirty_offsets_) {
+      auto it = queues_.find(k);
+      if (it == queues_.end() || !it->second.offset_dirty) continue;  // dropped meanwhile
+      it->second.offset_dirty = false;
+      batch_.Put(offset_key(k), int_text(it->second.next_offset));
     }
-    queue_count_ = queues_.size();
-    stored_bytes_ = total_bytes_;
-    std::vector<std::function<void(const Status&)>> run;
-    run.swap(after_commit_);
-    for (auto& f : run) f(failed_);
+    dirty_offsets_.clear();
+  }
+
+  // Work that cannot wait: someone is waiting for the batch to be durable.
+  bool urgent() const { return !after_commit_.empty(); }
+  bool has_work() const { return batch_.Count() > 0 || urgent(); }
+
+  // The sleeping worker must wake by `t`: true when the caller has to notify it (it is
+  // busy otherwise, and looks at everything before it sleeps again).
+  bool wake_by(Clock::time_point t) {
+    if (t >= wake_at_) return false;
+    kick_ = true;
+    return true;
+  }
+
+  // Writes the pending batch without holding mu_ (callers keep filling the next one: group
+  // commit), then runs its after-commit steps. Enters and leaves with `lock` held.
+  void commit(std::unique_lock<std::mutex>& lock, Callbacks& cbs) {
+    write_offsets();
+    std::swap(batch_, writing_);
+    write_due_ = Clock::time_point::max();
+    std::vector<AfterCommit> after;
+    after.swap(after_commit_);
+    rocksdb::WriteOptions wo;
+    // Pushes and releases are synced before they are acknowledged. Acks (deletes) are
+    // not: they reach the OS at once, so a killed process keeps them; only a machine
+    // crash can lose one, and then the message is delivered again (at-least-once).
+    wo.sync = opts_.sync && needs_sync_;
+    needs_sync_ = false;
+    lock.unlock();
+    run_all(cbs);
+    rocksdb::Status s;
+    if (writing_.Count() > 0) s = db_->Write(wo, &writing_);
+    writing_.Clear();
+    lock.lock();
+    // A store that cannot write is broken for good: refuse everything from now on
+    // rather than acknowledge what is not durable.
+    if (!s.ok() && failed_.ok())
+      failed_ = Status::Error(Code::kSystemError, "queue store write failed: " + s.ToString());
+    for (auto& f : after) f(failed_, cbs);
+    lock.unlock();
+    run_all(cbs);
+    lock.lock();
   }
 
   Clock::time_point next_deadline() const {
-    Clock::time_point d = next_sweep_;
+    Clock::time_point d = std::min(next_sweep_, write_due_);
     for (auto& [t, w] : waiters_) d = std::min(d, w.deadline);
     for (auto& b : blocked_) d = std::min(d, b.deadline);
     return d;
   }
 
   void run() {
+    std::unique_lock lock(mu_);
     next_sweep_ = Clock::now() + opts_.sweep_interval;
     while (true) {
-      std::deque<std::function<void()>> tasks;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait_until(lock, next_deadline(), [&] { return stop_ || !tasks_.empty(); });
-        if (stop_ && tasks_.empty()) break;
-        tasks.swap(tasks_);
-      }
-      for (auto& t : tasks) t();
+      wake_at_ = next_deadline();
+      cv_.wait_until(lock, wake_at_, [&] { return stop_ || kick_ || urgent(); });
+      kick_ = false;
+      wake_at_ = Clock::time_point::min();  // busy: it looks at every deadline next round
+      Callbacks cbs;
       const auto now = Clock::now();
-      expire(now);
+      expire(now, cbs);
       sweep(now);
-      commit();
-      // after_commit_ callbacks may have queued more work (e.g. a retry of a push).
-      if (!after_commit_.empty() || batch_.Count() > 0) commit();
+      const bool stopping = stop_;
+      // Unsynced changes alone wait for their due time (or a batch written anyway).
+      if (urgent() || stopping || now >= write_due_)
+        commit(lock, cbs);
+      else if (!cbs.empty()) {
+        lock.unlock();
+        run_all(cbs);
+        lock.lock();
+      }
+      if (stopping && !has_work()) break;
     }
     // Shutting down: pending pops and pushes get an answer; nothing half-written.
-    commit();
-    std::vector<MessageDone> pops;
-    for (auto& [t, w] : waiters_) pops.push_back(std::move(w.done));
+    Callbacks cbs;
+    for (auto& [t, w] : waiters_)
+      cbs.push_back([done = std::move(w.done)] { done(Status::Ok(), std::nullopt); });
     waiters_.clear();
-    for (auto& d : pops) d(Status::Ok(), std::nullopt);
-    for (auto& b : blocked_) b.done(Status::Error(Code::kSystemError, "queue store shutting down"));
+    for (auto& b : blocked_)
+      cbs.push_back([done = std::move(b.done)] {
+        done(Status::Error(Code::kSystemError, "queue store shutting down"));
+      });
     blocked_.clear();
+    lock.unlock();
+    run_all(cbs);
   }
 
   Status load() {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string_view k(it->key().data(), it->key().size());
       std::string_view v(it->value().data(), it->value().size());
-      if (k.empty()) continue;
-      // Message keys end in 8 binary offset bytes (which may hold NULs): cut them first.
-      const bool message = k[0] == 'm' && k.size() > 9 && k[k.size() - 9] == '\0';
-      auto parts = split_key(message ? k.substr(0, k.size() - 9) : k);
-      if (message && parts.size() == 3) {
-        QueueKey key{std::string(parts[0]), std::string(parts[1]), std::string(parts[2])};
-        uint64_t offset = 0;
-        for (unsigned char c : k.substr(k.size() - 8)) offset = (offset << 8) | c;
+      ParsedKey k = parse_key({it->key().data(), it->key().size()});
+      if (k.kind == 'm') {
         QueuedMessage m;
         if (Status s = decode_queue_record(v, m); !s.ok())
           return Status::Error(Code::kSystemError,
                                "corrupt message in queue store " + opts_.path + ": " + s.message);
-        Queue& q = queues_[key];
+        Queue& q = queues_[k.queue];
         const uint64_t bytes = m.env.body.size();
-        q.ready.emplace(offset, Entry{m.message_id, bytes});
-        q.ids[m.message_id] = offset;
-        q.next_offset = std::max(q.next_offset, offset + 1);
-        sessions_[{key.node, key.session}].bytes += bytes;
+        q.ids[m.message_id] = k.offset;
+        q.next_offset = std::max(q.next_offset, k.offset + 1);
+        Entry e{m.message_id, bytes, 0, std::nullopt};
+        if (cached_bytes_ + bytes <= opts_.cache_bytes) {
+          cached_bytes_ += bytes;
+          e.cached = std::move(m);
+        }
+        q.ready.emplace(k.offset, std::move(e));
+        sessions_[{k.queue.node, k.queue.session}].bytes += bytes;
         total_bytes_ += bytes;
         messages_ += 1;
-      } else if (k[0] == 'o' && parts.size() == 4) {
-        QueueKey key{std::string(parts[0]), std::string(parts[1]), std::string(parts[2])};
-        queues_[key].next_offset =
-            std::max<uint64_t>(queues_[key].next_offset, std::stoull(std::string(v)));
-      } else if (k[0] == 'd' && parts.size() == 4) {
-        QueueKey key{std::string(parts[0]), std::string(parts[1]), std::string(parts[2])};
-        acked_[key][std::string(parts[3])] = std::stoll(std::string(v));
-      } else if (k[0] == 'r' && parts.size() >= 2) {
-        released_[{std::string(parts[0]), std::string(parts[1])}] = std::stoll(std::string(v));
+      } else if (k.kind == 'o') {
+        Queue& q = queues_[k.queue];
+        q.next_offset = std::max<uint64_t>(q.next_offset, std::stoull(std::string(v)));
+      } else if (k.kind == 'd') {
+        acked_[k.queue][k.id] = std::stoll(std::string(v));
+      } else if (k.kind == 'r') {
+        released_[k.session] = std::stoll(std::string(v));
       }
     }
-    queue_count_ = queues_.size();
-    stored_bytes_ = total_bytes_;
     for (const auto& [key, q] : queues_)
       if (!q.ready.empty() &&
           (nodes_at_open_.empty() || nodes_at_open_.back() != key.node))  // keys sorted by node
@@ -564,31 +682,35 @@ class EmbeddedQueueStore::Impl {
     return Status::Ok();
   }
 
-  EmbeddedQueueOptions opts_;
-  std::vector<std::string> nodes_at_open_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-  bool stop_ = false;
+  const EmbeddedQueueOptions opts_;
+  std::vector<std::string> nodes_at_open_;  // set by load(), immutable afterwards
+  std::unique_ptr<rocksdb::DB> db_;         // thread-safe; opened before the worker starts
   std::atomic<uint64_t> tickets_{0};
   std::thread worker_;
 
-  // Owned by the worker thread.
-  std::unique_ptr<rocksdb::DB> db_;
-  rocksdb::WriteBatch batch_;
-  std::vector<std::function<void(const Status&)>> after_commit_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  // Guarded by mu_.
+  bool stop_ = false;
+  bool kick_ = false;  // the worker has to wake before wake_at_
+  Clock::time_point write_due_ = Clock::time_point::max();  // unsynced changes due by then
+  Clock::time_point wake_at_ = Clock::time_point::min();    // when the sleeping worker wakes
+  rocksdb::WriteBatch batch_;                               // the next batch to write
+  std::vector<AfterCommit> after_commit_;                   // ... and what follows it
+  bool needs_sync_ = false;                                 // ... it holds pushes or releases
+  std::vector<QueueKey> dirty_offsets_;
   std::map<QueueKey, Queue> queues_;
   std::map<SessionKey, Session> sessions_;
   std::map<SessionKey, int64_t> released_;  // unix time of the release
   std::map<QueueKey, std::unordered_map<std::string, int64_t>> acked_;
   std::map<uint64_t, Waiter> waiters_;
   std::list<Blocked> blocked_;
-  uint64_t total_bytes_ = 0;
+  uint64_t total_bytes_ = 0, messages_ = 0, cached_bytes_ = 0, seq_ = 0;
   Clock::time_point next_sweep_;
-  Status failed_;            // set once a write failed
-  bool needs_sync_ = false;  // the batch holds pushes or releases
+  Status failed_;  // set once a write failed
 
-  std::atomic<uint64_t> queue_count_{0}, messages_{0}, stored_bytes_{0};
+  // Owned by the worker thread.
+  rocksdb::WriteBatch writing_;  // the batch being written
 };
 
 std::unique_ptr<EmbeddedQueueStore> EmbeddedQueueStore::open(const EmbeddedQueueOptions& opts,
@@ -604,45 +726,27 @@ EmbeddedQueueStore::~EmbeddedQueueStore() = default;
 
 void EmbeddedQueueStore::push(const QueueKey& key, QueuedMessage msg,
                               std::chrono::milliseconds wait, Done done) {
-  auto deadline = Clock::now() + wait;
-  impl_->submit([this, key, msg = std::move(msg), deadline, done = std::move(done)]() mutable {
-    impl_->do_push(key, std::move(msg), deadline, std::move(done));
-  });
+  impl_->push(key, std::move(msg), Clock::now() + wait, std::move(done));
 }
 
 uint64_t EmbeddedQueueStore::pop(const QueueKey& key, std::chrono::milliseconds timeout,
                                  MessageDone done) {
-  const uint64_t ticket = impl_->next_ticket();
-  auto deadline = Clock::now() + timeout;
-  impl_->submit([this, key, ticket, deadline, done = std::move(done)]() mutable {
-    impl_->do_pop(key, ticket, deadline, std::move(done));
-  });
-  return ticket;
+  return impl_->pop(key, Clock::now() + timeout, std::move(done));
 }
 
-void EmbeddedQueueStore::cancel_pop(uint64_t ticket) {
-  impl_->submit([this, ticket] { impl_->do_cancel(ticket); });
-}
+void EmbeddedQueueStore::cancel_pop(uint64_t ticket) { impl_->cancel_pop(ticket); }
 
-void EmbeddedQueueStore::ack(const QueueKey& key, uint64_t offset) {
-  impl_->submit([this, key, offset] { impl_->do_ack(key, offset); });
-}
+void EmbeddedQueueStore::ack(const QueueKey& key, uint64_t offset) { impl_->ack(key, offset); }
 
-void EmbeddedQueueStore::nack(const QueueKey& key, uint64_t offset) {
-  impl_->submit([this, key, offset] { impl_->do_nack(key, offset); });
-}
+void EmbeddedQueueStore::nack(const QueueKey& key, uint64_t offset) { impl_->nack(key, offset); }
 
 void EmbeddedQueueStore::peek(const QueueKey& key, MessageDone done) {
-  impl_->submit(
-      [this, key, done = std::move(done)]() mutable { impl_->do_peek(key, std::move(done)); });
+  impl_->peek(key, std::move(done));
 }
 
 void EmbeddedQueueStore::release(const std::string& node, const std::string& session,
                                  std::optional<std::string> topic, Done done) {
-  impl_->submit([this, ses = SessionKey{node, session}, topic = std::move(topic),
-                 done = std::move(done)]() mutable {
-    impl_->do_release(ses, std::move(topic), /*tombstone=*/true, std::move(done));
-  });
+  impl_->release({node, session}, std::move(topic), std::move(done));
 }
 
 QueueStats EmbeddedQueueStore::stats() const { return impl_->stats(); }

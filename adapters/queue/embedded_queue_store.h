@@ -1,9 +1,12 @@
 // The embedded, durable QueueStore on RocksDB (the default; docs/queues.md).
 //
-// One worker thread owns the database and the in-memory index. Calls enqueue tasks; the
-// worker runs every pending task, writes their changes as ONE WriteBatch (synced when
-// `sync`), then runs their callbacks — so concurrent pushes share one fsync (group
-// commit). A pushed message becomes visible to pop only after its batch is durable.
+// The in-memory index (queues, leases, waiters, limits) lives under one mutex and every
+// call updates it at once on the caller's thread: a pop of a ready message is answered
+// inline, from an in-memory copy of the message. Changes go into a pending WriteBatch;
+// one worker thread writes it (synced when `sync`) without holding the mutex, while
+// callers fill the next batch — so all pushes that arrive during one fsync share the next
+// (group commit). A pushed message is acknowledged, and becomes visible to pop, only
+// after its batch is durable.
 #pragma once
 
 #include <memory>
@@ -16,6 +19,10 @@ namespace ptp {
 struct EmbeddedQueueOptions {
   std::string path;  // database directory, created when missing
   bool sync = true;  // fsync each batch before acknowledging
+  // Acks (deletes) are written unsynced, at most this long after the ack, together with
+  // whatever else came meanwhile.
+  std::chrono::microseconds ack_delay{1000};
+  uint64_t cache_bytes = 64ull << 20;  // payload bytes kept in memory for pops (rest: read)
   QueueLimits limits;
   std::chrono::seconds released_memory{24 * 3600};  // how long a released session answers 608
   std::chrono::milliseconds sweep_interval{10000};  // idle sessions, dedup ids, tombstones

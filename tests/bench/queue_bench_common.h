@@ -64,6 +64,11 @@ inline Result run(QueueStore& store, uint64_t count, size_t size, unsigned in_fl
   }
   consumer.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  {
+    // A push's callback may still be running after its message was popped.
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return outstanding == 0; });
+  }
   if (failed) std::fprintf(stderr, "errors during the run\n");
   return {secs, count, count * size};
 }
