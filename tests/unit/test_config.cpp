@@ -9,13 +9,14 @@
 
 #include "gateway/config.h"
 #include "gateway/config_store.h"
+#include "tests/unit/source_dir.h"
 
 using namespace ptp;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kConfDir = fs::path(__FILE__).parent_path() / "../../conf";
+const fs::path kConfDir = ptp::testing::source_dir() / "conf";
 
 // A minimal valid config; tests append or replace parts of it.
 const std::string kMinimal = R"(

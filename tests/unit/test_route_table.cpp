@@ -5,6 +5,7 @@
 
 #include "gateway/config.h"
 #include "gateway/route_table.h"
+#include "tests/unit/source_dir.h"
 
 using namespace ptp;
 
@@ -168,7 +169,7 @@ TEST_CASE("a request without any target is a bad request") {
 }
 
 TEST_CASE("shipped routed configs: A->R1->B and A->R1->R2->C") {
-  const auto conf = std::filesystem::path(__FILE__).parent_path() / "../../conf/routed";
+  const auto conf = ptp::testing::source_dir() / "conf/routed";
   std::string error;
   ConfigPtr a = load_config((conf / "a.yaml").string(), error);
   ConfigPtr r1 = load_config((conf / "r1.yaml").string(), error);
