@@ -1,9 +1,16 @@
 #include "router/he/paillier.h"
 
+#include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace ptp::he {
 namespace {
+
+// The DJN randomness r: uniform of |n|/2 bits.
+void djn_exponent(const PublicKey& pk, BIGNUM* r) {
+  bn_check(BN_priv_rand(r, pk.random_bits(), BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY), "BN_priv_rand");
+}
 
 // A random n-th residue of Z_{n^2}^* in Montgomery form (times R mod n^2): h_s^r (DJN) or
 // r^n (textbook). Multiplying a plaintext encoding by it with BN_mod_mul_montgomery gives
@@ -11,8 +18,7 @@ namespace {
 void noise_mont(const PublicKey& pk, EncryptMode mode, BIGNUM* out, BN_CTX* ctx) {
   if (mode == EncryptMode::kDjn) {
     SecretBn r = secret_bn_new();
-    bn_check(BN_priv_rand(r.get(), pk.random_bits(), BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY),
-             "BN_priv_rand");
+    djn_exponent(pk, r.get());
     pk.hs_table().pow_mont(out, r.get(), ctx);
     return;
   }
@@ -32,6 +38,47 @@ void noise_mont(const PublicKey& pk, EncryptMode mode, BIGNUM* out, BN_CTX* ctx)
   bn_check(BN_mod_exp_mont(out, base.get(), pk.n(), pk.n_squared(), ctx, pk.mont_n2()),
            "BN_mod_exp_mont");
   bn_check(BN_to_montgomery(out, out, pk.mont_n2(), ctx), "BN_to_montgomery");
+}
+
+// fn(i, noise_i) for i in [0, count), each noise_i a fresh noise_mont value; in DJN mode
+// computed FixedBaseTable::kBatchLanes at a time with pow_mont_batch.
+template <typename Fn>
+void for_each_noise(const PublicKey& pk, EncryptMode mode, size_t count, BN_CTX* ctx, Fn&& fn) {
+  constexpr size_t kLanes = FixedBaseTable::kBatchLanes;
+  std::vector<SecretBn> noise, r;
+  std::array<BIGNUM*, kLanes> noise_ptrs{};
+  std::array<const BIGNUM*, kLanes> r_ptrs{};
+  for (size_t k = 0; k < std::min(kLanes, count); ++k) {
+    noise.push_back(secret_bn_new());
+    r.push_back(secret_bn_new());
+    noise_ptrs[k] = noise[k].get();
+    r_ptrs[k] = r[k].get();
+  }
+  for (size_t first = 0; first < count; first += kLanes) {
+    const size_t lanes = std::min(kLanes, count - first);
+    if (mode == EncryptMode::kDjn) {
+      for (size_t k = 0; k < lanes; ++k) djn_exponent(pk, r[k].get());
+      pk.hs_table().pow_mont_batch({noise_ptrs.data(), lanes}, {r_ptrs.data(), lanes}, ctx);
+    } else {
+      for (size_t k = 0; k < lanes; ++k) noise_mont(pk, mode, noise[k].get(), ctx);
+    }
+    for (size_t k = 0; k < lanes; ++k) fn(first + k, noise[k].get());
+  }
+}
+
+// g^m = (1 + n)^m = 1 + m n mod n^2 (into a secret `g`); with m reduced mod n, 1 + m n < n^2
+// needs no reduction.
+void encode_plaintext(const PublicKey& pk, const BIGNUM* m, BIGNUM* g, BN_CTX* ctx) {
+  bn_check(BN_nnmod(g, m, pk.n(), ctx), "BN_nnmod");
+  bn_check(BN_mul(g, g, pk.n(), ctx), "BN_mul");
+  bn_check(BN_add_word(g, 1), "BN_add_word");
+}
+
+// a * noise mod n^2 in normal form (noise is in Montgomery form).
+Ciphertext times_noise(const PublicKey& pk, const BIGNUM* a, const BIGNUM* noise, BN_CTX* ctx) {
+  Bn c = bn_new();
+  bn_check(BN_mod_mul_montgomery(c.get(), a, noise, pk.mont_n2(), ctx), "BN_mod_mul_montgomery");
+  return Ciphertext(std::move(c));
 }
 
 // m in [0, n) -> (-n/2, n/2]: values above n/2 stand for m - n.
@@ -73,20 +120,27 @@ void check_ciphertext(const PublicKey& pk, const BIGNUM* c) {
 Ciphertext encrypt(const PublicKey& pk, const BIGNUM* m, EncryptMode mode) {
   BnCtx ctx = bn_ctx_secure_new();
   SecretBn g = secret_bn_new(), noise = secret_bn_new();
-  // g^m = (1 + n)^m = 1 + m n mod n^2; with m < n, 1 + m n < n^2 needs no reduction.
-  bn_check(BN_nnmod(g.get(), m, pk.n(), ctx.get()), "BN_nnmod");
-  bn_check(BN_mul(g.get(), g.get(), pk.n(), ctx.get()), "BN_mul");
-  bn_check(BN_add_word(g.get(), 1), "BN_add_word");
+  encode_plaintext(pk, m, g.get(), ctx.get());
   noise_mont(pk, mode, noise.get(), ctx.get());
-  Bn c = bn_new();
-  bn_check(BN_mod_mul_montgomery(c.get(), g.get(), noise.get(), pk.mont_n2(), ctx.get()),
-           "BN_mod_mul_montgomery");
-  return Ciphertext(std::move(c));
+  return times_noise(pk, g.get(), noise.get(), ctx.get());
 }
 
 Ciphertext encrypt(const PublicKey& pk, int64_t m, EncryptMode mode) {
   SecretBn v = secret_bn_dup(bn_from_i64(m).get());
   return encrypt(pk, v.get(), mode);
+}
+
+std::vector<Ciphertext> encrypt_batch(const PublicKey& pk, std::span<const BIGNUM* const> ms,
+                                      EncryptMode mode) {
+  BnCtx ctx = bn_ctx_secure_new();
+  SecretBn g = secret_bn_new();
+  std::vector<Ciphertext> out;
+  out.reserve(ms.size());
+  for_each_noise(pk, mode, ms.size(), ctx.get(), [&](size_t i, const BIGNUM* noise) {
+    encode_plaintext(pk, ms[i], g.get(), ctx.get());
+    out.push_back(times_noise(pk, g.get(), noise, ctx.get()));
+  });
+  return out;
 }
 
 Bn decrypt(const PrivateKey& sk, const Ciphertext& c) {
@@ -180,10 +234,19 @@ Ciphertext rerandomize(const PublicKey& pk, const Ciphertext& c, EncryptMode mod
   BnCtx ctx = bn_ctx_secure_new();
   SecretBn noise = secret_bn_new();
   noise_mont(pk, mode, noise.get(), ctx.get());
-  Bn out = bn_new();
-  bn_check(BN_mod_mul_montgomery(out.get(), c.get(), noise.get(), pk.mont_n2(), ctx.get()),
-           "BN_mod_mul_montgomery");
-  return Ciphertext(std::move(out));
+  return times_noise(pk, c.get(), noise.get(), ctx.get());
+}
+
+std::vector<Ciphertext> rerandomize_batch(const PublicKey& pk, std::span<const Ciphertext> cs,
+                                          EncryptMode mode) {
+  for (const Ciphertext& c : cs) check_ciphertext(pk, c.get());
+  BnCtx ctx = bn_ctx_secure_new();
+  std::vector<Ciphertext> out;
+  out.reserve(cs.size());
+  for_each_noise(pk, mode, cs.size(), ctx.get(), [&](size_t i, const BIGNUM* noise) {
+    out.push_back(times_noise(pk, cs[i].get(), noise, ctx.get()));
+  });
+  return out;
 }
 
 }  // namespace ptp::he

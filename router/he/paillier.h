@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <utility>
+#include <vector>
 
 #include "router/he/bignum.h"
 #include "router/he/paillier_keys.h"
@@ -47,6 +49,12 @@ void check_ciphertext(const PublicKey& pk, const BIGNUM* c);
 // while |m| < n/2.
 Ciphertext encrypt(const PublicKey& pk, const BIGNUM* m, EncryptMode mode = EncryptMode::kDjn);
 Ciphertext encrypt(const PublicKey& pk, int64_t m, EncryptMode mode = EncryptMode::kDjn);
+// encrypt(pk, ms[i], mode) for every i (same ciphertext distribution), the way to encrypt a
+// vector: in DJN mode h_s^r is computed for FixedBaseTable::kBatchLanes plaintexts at a time
+// (pow_mont_batch, one constant-time scan of each table row per group). Textbook mode
+// encrypts one by one.
+std::vector<Ciphertext> encrypt_batch(const PublicKey& pk, std::span<const BIGNUM* const> ms,
+                                      EncryptMode mode = EncryptMode::kDjn);
 
 // CRT decryption, decoded as signed: the plaintext m in [0, n) is returned as m - n when
 // m > n/2. Throws std::invalid_argument if c is not a valid ciphertext for the key.
@@ -64,5 +72,9 @@ Ciphertext mul_plain(const PublicKey& pk, const Ciphertext& c, int64_t k);
 // c * (fresh encryption of 0): same plaintext, unlinkable ciphertext.
 Ciphertext rerandomize(const PublicKey& pk, const Ciphertext& c,
                        EncryptMode mode = EncryptMode::kDjn);
+// rerandomize(pk, cs[i], mode) for every i, batched like encrypt_batch. Every ciphertext is
+// checked before any is rerandomized.
+std::vector<Ciphertext> rerandomize_batch(const PublicKey& pk, std::span<const Ciphertext> cs,
+                                          EncryptMode mode = EncryptMode::kDjn);
 
 }  // namespace ptp::he

@@ -1,11 +1,8 @@
 #include "router/he/paillier_keys.h"
 
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include <algorithm>
 #include <array>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -107,25 +104,6 @@ Bn derive_hs(const BIGNUM* n, BN_CTX* ctx, PowModN2&& pow_mod_n2) {
   return hs;
 }
 
-// Bits i .. i+w-1 (w <= 8) of the little-endian byte string `le` (padded by one byte).
-unsigned digit_at(const uint8_t* le, size_t bit, int w) {
-  unsigned two = le[bit / 8] | (static_cast<unsigned>(le[bit / 8 + 1]) << 8);
-  return (two >> (bit % 8)) & ((1u << w) - 1);
-}
-
-// The constant-time table scan works on blocks of this many 64-bit words (one cache line);
-// entries are padded to a whole number of blocks.
-constexpr size_t kBlockWords = 8;
-// GCC/Clang vector extension: 64 bytes, lowered to whatever SIMD the target has.
-typedef uint64_t Block __attribute__((vector_size(8 * kBlockWords)));
-
-// All ones if a == b, else zero, without a branch on the values.
-uint64_t ct_eq_mask(uint64_t a, uint64_t b) {
-  uint64_t x = a ^ b;
-  // (x | -x) has its top bit set iff x != 0.
-  return ((x | (0 - x)) >> 63) - 1;
-}
-
 }  // namespace
 
 // ---- validation ----
@@ -170,89 +148,6 @@ KeyCheck validate_public_key(const BIGNUM* n, const BIGNUM* hs, int min_bits) {
   bn_check(BN_gcd(g.get(), hs, n, ctx.get()), "BN_gcd");
   if (!BN_is_one(g.get())) return {"public key: h_s is not coprime to n"};
   return {};
-}
-
-// ---- FixedBaseTable ----
-
-FixedBaseTable::FixedBaseTable(const BIGNUM* base, const BIGNUM* modulus, int exponent_bits,
-                               int window, BN_MONT_CTX* mont)
-    : mont_(mont), exponent_bits_(exponent_bits), window_(window) {
-  if (window < 1 || window > 8) {
-    throw std::invalid_argument("fixed-base table: window must be 1..8");
-  }
-  if (exponent_bits < 1) throw std::invalid_argument("fixed-base table: exponent_bits must be > 0");
-  windows_ = (static_cast<size_t>(exponent_bits) + window - 1) / window;
-  constexpr size_t kBlockBytes = 8 * kBlockWords;
-  entry_bytes_ =
-      (static_cast<size_t>(BN_num_bytes(modulus)) + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
-  const size_t row = size_t{1} << window;
-  entries_.resize(windows_ * row * entry_bytes_);
-
-  BnCtx ctx = bn_ctx_new();
-  Bn g = bn_new(), cur = bn_new(), one = bn_new();
-  bn_check(BN_to_montgomery(g.get(), base, mont, ctx.get()), "BN_to_montgomery");
-  bn_check(BN_to_montgomery(one.get(), BN_value_one(), mont, ctx.get()), "BN_to_montgomery");
-  auto store = [&](size_t i, size_t d, const BIGNUM* v) {
-    uint8_t* at = entries_.data() + (i * row + d) * entry_bytes_;
-    bn_check(BN_bn2lebinpad(v, at, static_cast<int>(entry_bytes_)) >= 0, "BN_bn2lebinpad");
-  };
-  // Row i holds g_i^d for g_i = base^(2^(w*i)); g_{i+1} = g_i^(2^w) = g_i^(2^w - 1) * g_i.
-  for (size_t i = 0; i < windows_; ++i) {
-    store(i, 0, one.get());
-    bn_check(BN_copy(cur.get(), g.get()) != nullptr, "BN_copy");
-    for (size_t d = 1; d < row; ++d) {
-      store(i, d, cur.get());
-      bn_check(BN_mod_mul_montgomery(cur.get(), cur.get(), g.get(), mont, ctx.get()),
-               "BN_mod_mul_montgomery");
-    }
-    std::swap(g, cur);
-  }
-}
-
-void FixedBaseTable::pow_mont(BIGNUM* r, const BIGNUM* e, BN_CTX* ctx) const {
-  if (BN_is_negative(e) || BN_num_bits(e) > exponent_bits_) {
-    throw std::invalid_argument("fixed-base table: exponent has more than " +
-                                std::to_string(exponent_bits_) + " bits");
-  }
-  // Exponent bytes (secret), with one spare zero byte so digit_at may read two bytes.
-  const size_t e_bytes = (windows_ * window_ + 7) / 8 + 1;
-  std::vector<uint8_t> digits(e_bytes);
-  const size_t words = entry_bytes_ / 8;
-  std::vector<uint64_t> acc(words);
-  BN_CTX_start(ctx);
-  BIGNUM* t = BN_CTX_get(ctx);
-  bn_check(t != nullptr, "BN_CTX_get");
-  bn_check(BN_bn2lebinpad(e, digits.data(), static_cast<int>(e_bytes)) >= 0, "BN_bn2lebinpad");
-
-  const size_t row = size_t{1} << window_;
-  for (size_t i = 0; i < windows_; ++i) {
-    const uint64_t d = digit_at(digits.data(), i * window_, window_);
-    // Constant-time read of entry d: every entry of the row is loaded, masked and OR-ed in,
-    // in address order (a sequential stream for the prefetcher).
-    const uint8_t* base = entries_.data() + i * row * entry_bytes_;
-    std::fill(acc.begin(), acc.end(), 0);
-    for (size_t j = 0; j < row; ++j) {
-      const uint8_t* entry = base + j * entry_bytes_;
-      const uint64_t mask = ct_eq_mask(j, d);
-      for (size_t k = 0; k < words; k += kBlockWords) {
-        Block v, a;
-        std::memcpy(&v, entry + 8 * k, sizeof(v));
-        std::memcpy(&a, acc.data() + k, sizeof(a));
-        a |= v & mask;
-        std::memcpy(acc.data() + k, &a, sizeof(a));
-      }
-    }
-    BIGNUM* dst = i == 0 ? r : t;
-    bn_check(BN_lebin2bn(reinterpret_cast<const uint8_t*>(acc.data()),
-                         static_cast<int>(entry_bytes_), dst) != nullptr,
-             "BN_lebin2bn");
-    if (i > 0) {
-      bn_check(BN_mod_mul_montgomery(r, r, t, mont_, ctx), "BN_mod_mul_montgomery");
-    }
-  }
-  OPENSSL_cleanse(digits.data(), digits.size());
-  OPENSSL_cleanse(acc.data(), acc.size() * sizeof(uint64_t));
-  BN_CTX_end(ctx);
 }
 
 // ---- PublicKey ----

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "router/he/bignum.h"
+#include "router/he/fixed_base_table.h"
 
 namespace ptp::he {
 
@@ -19,9 +20,10 @@ constexpr int kMinModulusBits = 2048;
 // Ceiling, so a peer cannot make us build tables for (or exponentiate with) a huge modulus.
 constexpr int kMaxModulusBits = 8192;
 // Window width of the h_s fixed-base table, chosen with ptp-bench-he_bench --windows
-// (docs/router-he.md): with the constant-time row scan, 6 is ~5-10 % faster than 5 and 7 at
-// |n| = 2048, for 5.3 MiB per key; 8 loses (its 16 MiB rows are scanned from L3).
-constexpr int kDefaultFixedBaseWindow = 6;
+// (docs/router-he.md): at |n| = 2048, 7 (9.2 MiB per key) is the fastest for single
+// encryptions and within a few % of 8 for batched ones, where 8 needs 16 MiB and is ~20 %
+// slower for single ones.
+constexpr int kDefaultFixedBaseWindow = 7;
 
 // Outcome of a key check: `error` is empty when the key is acceptable.
 struct KeyCheck {
@@ -35,36 +37,6 @@ struct KeyCheck {
 KeyCheck validate_modulus(const BIGNUM* n, int min_bits = kMinModulusBits);
 // validate_modulus plus 1 < h_s < n^2 and gcd(h_s, n) = 1.
 KeyCheck validate_public_key(const BIGNUM* n, const BIGNUM* hs, int min_bits = kMinModulusBits);
-
-// base^e mod m for a fixed base and exponents e < 2^exponent_bits, with no squarings: for
-// window width w the table holds base^(d * 2^(w*i)) for every digit d < 2^w and window i,
-// so base^e is the product of one entry per window (ceil(bits/w) Montgomery
-// multiplications). Entries are read with a constant-time scan of the window's row, so the
-// memory access pattern does not depend on e (the exponent is the encryption randomness).
-// Immutable after construction; pow() may be called from many threads.
-class FixedBaseTable {
- public:
-  // `mont` is the Montgomery context of `modulus`; it must outlive the table.
-  FixedBaseTable(const BIGNUM* base, const BIGNUM* modulus, int exponent_bits, int window,
-                 BN_MONT_CTX* mont);
-
-  // r = base^e mod m in Montgomery form (base^e * R mod m). e must be non-negative and have
-  // at most exponent_bits() bits (std::invalid_argument otherwise).
-  void pow_mont(BIGNUM* r, const BIGNUM* e, BN_CTX* ctx) const;
-
-  int exponent_bits() const { return exponent_bits_; }
-  int window() const { return window_; }
-  size_t memory_bytes() const { return entries_.size(); }
-
- private:
-  BN_MONT_CTX* mont_;
-  int exponent_bits_;
-  int window_;
-  size_t windows_;      // ceil(exponent_bits / window)
-  size_t entry_bytes_;  // bytes of the modulus, rounded up to a multiple of 64
-  // Row-major [window][digit], each entry entry_bytes_ little-endian bytes (Montgomery form).
-  std::vector<uint8_t> entries_;
-};
 
 class PublicKey {
  public:

@@ -8,6 +8,7 @@
 
 #include "router/he/bignum.h"
 #include "router/he/he_wire.h"
+#include "router/rs/parallel_encrypt.h"
 
 namespace ptp::rs {
 namespace {
@@ -153,17 +154,9 @@ std::vector<he::Ciphertext> RsJob::encrypt_chunk(uint64_t c, WorkerPool& pool,
                                                  const std::atomic<bool>* cancel) const {
   if (!complete()) throw std::logic_error("rs job: encrypt_chunk before all shares arrived");
   const uint64_t first = result_offset(c);
-  const uint64_t count = result_count(c);
-  std::vector<he::Ciphertext> out;
-  out.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) out.emplace_back(he::Bn(nullptr));
-  pool.parallel_for(count, [&](size_t i) {
-    if (cancel && cancel->load(std::memory_order_relaxed)) return;
-    he::Bn m = he::bn_from_i128(sum_.to_signed(first + i));
-    out[i] = he::encrypt(pk_, m.get());
-    BN_clear(m.get());  // a plaintext share
-  });
-  return out;
+  return parallel_encrypt(
+      pk_, result_count(c), [&](size_t i) { return he::bn_from_i128(sum_.to_signed(first + i)); },
+      pool, cancel);
 }
 
 std::vector<he::Ciphertext> RsJob::combine_chunk(uint64_t c,

@@ -8,7 +8,7 @@
 //      numbering, duplicates, and adds the chunk into the running sum y (mod 2^l); the
 //      party's part is wiped right away. complete() once every party sent every element.
 //   3. encrypt_chunk(c): y's elements of result chunk c, each read as a signed l-bit integer,
-//      encrypted (DJN) on a worker pool.
+//      encrypted (DJN, batched: parallel_encrypt) on a worker pool.
 //   4. With combine_at rs_a, RS-A adds RS-B's half of each chunk: combine_chunk().
 // Every rejection throws std::invalid_argument with a message for the job status.
 #pragma once

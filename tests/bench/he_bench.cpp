@@ -1,9 +1,11 @@
-// Paillier (router/he) on one thread: DJN vs textbook encryption, CRT decryption, additions,
-// and the router's "two encryptions per element" rate. Run by hand; command and results in
-// docs/benchmarks.md ("Paillier (router/he)"). Rates are per second of this thread's CPU time.
+// Paillier (router/he) on one thread: DJN (single and batched) vs textbook encryption, CRT
+// decryption, additions, and the router's "two encryptions per element" rate (batched). Run by
+// hand; command and results in docs/benchmarks.md ("Paillier (router/he)"). Rates are per second of
+// this thread's CPU time.
 //   ptp-bench-he_bench [--seconds N] [--bits B] [--windows]
 // --windows also times the fixed-base table for window widths 4..8 (build time, memory,
-// h_s^r rate), and a plain table lookup next to the constant-time scan the library uses.
+// h_s^r rate), a plain table lookup next to the constant-time scan the library uses, and the
+// single and batched encryption rates.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -56,6 +58,26 @@ Bn random_plaintext() {
   return m;
 }
 
+// Plaintexts per encrypt_batch call in the batched measurements: a few lane groups, as a
+// worker of the router's pool gets them (router/rs/parallel_encrypt.h).
+constexpr size_t kBatch = 4 * FixedBaseTable::kBatchLanes;
+
+struct Plaintexts {
+  std::vector<Bn> values;
+  std::vector<const BIGNUM*> ptrs;
+  explicit Plaintexts(size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+      values.push_back(random_plaintext());
+      ptrs.push_back(values.back().get());
+    }
+  }
+};
+
+// Encryptions per second through encrypt_batch (kBatch plaintexts per call).
+double batch_rate(double seconds, const PublicKey& pk, const Plaintexts& ms) {
+  return ms.ptrs.size() * rate(seconds, [&] { encrypt_batch(pk, ms.ptrs, EncryptMode::kDjn); });
+}
+
 // h_s^r with a plain (data-dependent) table lookup: the variant the library does not use,
 // timed only to show what the constant-time scan costs.
 struct DirectTable {
@@ -104,8 +126,9 @@ struct DirectTable {
 void sweep_windows(const PrivateKey& sk, double seconds) {
   std::printf("\nfixed-base table for h_s^r, r of %d bits (one thread):\n",
               sk.public_key().random_bits());
-  std::printf("  %-3s %10s %10s %14s %16s %14s\n", "w", "build s", "MiB", "ct pow/s",
-              "direct pow/s", "encrypt/s");
+  std::printf("  %-3s %10s %10s %14s %16s %14s %14s\n", "w", "build s", "MiB", "ct pow/s",
+              "direct pow/s", "encrypt/s", "batch enc/s");
+  const Plaintexts ms(kBatch);
   BnCtx ctx = bn_ctx_new();
   Bn r = bn_new(), out = bn_new();
   for (int w = 4; w <= 8; ++w) {
@@ -123,8 +146,9 @@ void sweep_windows(const PrivateKey& sk, double seconds) {
     });
     Bn m = random_plaintext();
     const double enc = rate(seconds, [&] { encrypt(pk, m.get(), EncryptMode::kDjn); });
-    std::printf("  %-3d %10.3f %10.1f %14.0f %16.0f %14.0f\n", w, build,
-                pk.hs_table().memory_bytes() / 1048576.0, ct, plain, enc);
+    const double batch = batch_rate(seconds, pk, ms);
+    std::printf("  %-3d %10.3f %10.1f %14.0f %16.0f %14.0f %14.0f\n", w, build,
+                pk.hs_table().memory_bytes() / 1048576.0, ct, plain, enc, batch);
   }
 }
 
@@ -182,7 +206,9 @@ void run(double seconds, int bits, bool windows) {
   std::printf("%-44s %12.3f s\n", "n-only public key (derive h_s, table)", secs_since(t0));
 
   Bn m = random_plaintext();
+  const Plaintexts ms(kBatch);
   const double djn = rate(seconds, [&] { encrypt(pk, m.get(), EncryptMode::kDjn); });
+  const double djn_batch = batch_rate(seconds, pk, ms);
   const double textbook = rate(seconds, [&] { encrypt(pk, m.get(), EncryptMode::kTextbook); });
   Ciphertext c = encrypt(pk, m.get());
   const double decrypts = rate(seconds, [&] { decrypt(sk, c); });
@@ -190,25 +216,33 @@ void run(double seconds, int bits, bool windows) {
   Ciphertext acc = encrypt(pk, int64_t{0});
   const double adds = rate(seconds, [&] { acc = add(pk, acc, c); });
   const double rerand = rate(seconds, [&] { rerandomize(pk, c); });
+  const std::vector<Ciphertext> cs(kBatch, c);
+  const double rerand_batch = kBatch * rate(seconds, [&] { rerandomize_batch(pk, cs); });
   // The router's conversion: RS-A encrypts y1, RS-B encrypts y2 (here one after the other on
-  // one thread); the addition [y1] + [y2] that follows is left out.
-  Bn y1 = random_plaintext(), y2 = random_plaintext();
-  const double elements = rate(seconds, [&] {
-    encrypt(pk, y1.get());
-    encrypt(pk, y2.get());
-  });
+  // one thread), both batched as the RS does; the addition [y1] + [y2] that follows is left
+  // out.
+  const Plaintexts y1(kBatch), y2(kBatch);
+  const double elements = kBatch * rate(seconds, [&] {
+                            encrypt_batch(pk, y1.ptrs);
+                            encrypt_batch(pk, y2.ptrs);
+                          });
 
   std::printf("%-44s %12.0f /s  (%.3f ms each)\n", "encrypt, DJN fixed-base (fast)", djn,
               1e3 / djn);
+  std::printf("%-44s %12.0f /s  (%.3f ms each)\n", "encrypt, DJN fixed-base, batched (router)",
+              djn_batch, 1e3 / djn_batch);
   std::printf("%-44s %12.0f /s  (%.3f ms each)\n", "encrypt, textbook r^n", textbook,
               1e3 / textbook);
-  std::printf("%-44s %12.1f x\n", "fast / textbook", djn / textbook);
+  std::printf("%-44s %12.1f x\n", "fast / textbook (single)", djn / textbook);
+  std::printf("%-44s %12.1f x\n", "fast / textbook (batched, goal >= 10)", djn_batch / textbook);
   std::printf("%-44s %12.0f /s  (%.3f ms each)\n", "decrypt, CRT", decrypts, 1e3 / decrypts);
   std::printf("%-44s %12.0f /s  (%.3f ms each)\n", "decrypt, textbook (no CRT)", decrypts_textbook,
               1e3 / decrypts_textbook);
   std::printf("%-44s %12.0f /s\n", "add (ciphertext x ciphertext)", adds);
   std::printf("%-44s %12.0f /s\n", "rerandomize, DJN", rerand);
-  std::printf("%-44s %12.0f elements/s\n", "encrypt-only, 2 encryptions per element", elements);
+  std::printf("%-44s %12.0f /s\n", "rerandomize, DJN, batched", rerand_batch);
+  std::printf("%-44s %12.0f elements/s\n", "encrypt-only (batched), 2 encryptions/element",
+              elements);
 
   if (windows) sweep_windows(sk, seconds);
 }

@@ -13,6 +13,7 @@
 #include "router/he/paillier.h"
 #include "router/he/paillier_keys.h"
 #include "router/rs/job_spec.h"
+#include "router/rs/parallel_encrypt.h"
 #include "router/rs/rs_job.h"
 #include "router/rs/worker_pool.h"
 #include "router/shares/prg.h"
@@ -193,6 +194,38 @@ TEST_CASE("rs job worker pool runs every index once and rethrows") {
                                          }),
                        "boom", std::runtime_error);
   pool.parallel_for(0, [](size_t) { FAIL("no calls for n = 0"); });
+}
+
+TEST_CASE("rs parallel_encrypt encrypts every element once, in lane groups, and cancels") {
+  WorkerPool pool(2);
+  constexpr size_t kLanes = he::FixedBaseTable::kBatchLanes;
+  for (size_t count : {size_t{0}, size_t{1}, kLanes - 1, kLanes, kLanes + 1, 3 * kLanes + 5}) {
+    CAPTURE(count);
+    std::vector<std::atomic<int>> calls(count);
+    auto value = [](size_t i) { return static_cast<i128>(i) * (i % 2 ? -7919 : 104729); };
+    std::vector<he::Ciphertext> out = parallel_encrypt(
+        test_key().public_key(), count,
+        [&](size_t i) {
+          calls[i]++;
+          return he::bn_from_i128(value(i));
+        },
+        pool);
+    REQUIRE(out.size() == count);
+    for (auto& c : calls) CHECK(c.load() == 1);
+    const std::vector<i128> got = decrypt_all(out);
+    for (size_t i = 0; i < count; ++i) CHECK(got[i] == value(i));
+  }
+  // Cancelled before it starts: no plaintext is read, every result stays null.
+  std::atomic<bool> cancel{true};
+  std::vector<he::Ciphertext> out = parallel_encrypt(
+      test_key().public_key(), 2 * kLanes,
+      [](size_t) -> he::Bn {
+        FAIL("plaintext read after cancel");
+        return he::bn_from_i64(0);
+      },
+      pool, &cancel);
+  REQUIRE(out.size() == 2 * kLanes);
+  for (const auto& c : out) CHECK(c.get() == nullptr);
 }
 
 TEST_CASE("rs job converts n-party shares into [x] for l = 64 and 128, n = 2..4") {
