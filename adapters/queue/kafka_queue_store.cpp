@@ -142,8 +142,11 @@ class KafkaQueueStore::Impl {
     if (service_thread_.joinable()) service_thread_.join();
     if (consumer_thread_.joinable()) consumer_thread_.join();
     if (consumer_) {
-      // A clean shutdown commits what was acknowledged, so nothing acked comes back.
-      for (int attempt = 0; attempt < 5 && !commit(true); ++attempt)
+      // A clean shutdown commits what was acknowledged, so nothing acked comes back. After
+      // coordinator errors librdkafka needs a moment to find the coordinator again, so
+      // retry for a few seconds rather than a few times.
+      const auto deadline = Clock::now() + std::chrono::seconds(5);
+      while (!commit(true) && Clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       rd_kafka_consumer_close(consumer_.get());
     }
