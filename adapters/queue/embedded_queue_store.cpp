@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "adapters/queue/embedded_queue_keys.h"
+#include "adapters/queue/queue_bookkeeping.h"
 #include "adapters/queue/queue_record.h"
 
 namespace ptp {
@@ -203,21 +204,9 @@ class EmbeddedQueueStore::Impl {
     std::unordered_map<std::string, uint64_t> ids;  // stored messages by id
     std::deque<uint64_t> waiters;                   // pop tickets, oldest first
   };
-  struct Session {
-    uint64_t bytes = 0;
-    Clock::time_point touched = Clock::now();
-  };
-  struct Waiter {
-    QueueKey key;
-    Clock::time_point deadline;
-    MessageDone done;
-  };
-  struct Blocked {
-    QueueKey key;
-    QueuedMessage msg;
-    Clock::time_point deadline;
-    Done done;
-  };
+  using Session = queue_bookkeeping::Session;
+  using Waiter = queue_bookkeeping::Waiter;
+  using Blocked = queue_bookkeeping::Blocked;
   // Runs under mu_ once the batch it belongs to is durable (or failed); queues the
   // callers' callbacks into the Callbacks.
   using AfterCommit = std::function<void(const Status&, Callbacks&)>;

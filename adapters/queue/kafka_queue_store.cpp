@@ -17,6 +17,7 @@
 #include "adapters/queue/kafka_client.h"
 #include "adapters/queue/kafka_offset_tracker.h"
 #include "adapters/queue/kafka_record.h"
+#include "adapters/queue/queue_bookkeeping.h"
 
 namespace ptp {
 namespace {
@@ -331,21 +332,9 @@ class KafkaQueueStore::Impl {
     std::unordered_map<std::string, Clock::time_point> acked;  // dedup window
     std::deque<uint64_t> waiters;
   };
-  struct Session {
-    uint64_t bytes = 0;  // indexed + in flight
-    Clock::time_point touched = Clock::now();
-  };
-  struct Waiter {
-    QueueKey key;
-    Clock::time_point deadline;
-    MessageDone done;
-  };
-  struct Blocked {
-    QueueKey key;
-    QueuedMessage msg;
-    Clock::time_point deadline;
-    Done done;
-  };
+  using Session = queue_bookkeeping::Session;  // bytes: indexed + in flight
+  using Waiter = queue_bookkeeping::Waiter;
+  using Blocked = queue_bookkeeping::Blocked;
   struct Node {
     bool ready = false;
     std::string data_topic, control_topic;
