@@ -13,9 +13,11 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
+#include "adapters/queue/dedup_window.h"
 #include "adapters/queue/embedded_queue_keys.h"
 #include "adapters/queue/queue_bookkeeping.h"
 #include "adapters/queue/queue_record.h"
@@ -299,7 +301,7 @@ class EmbeddedQueueStore::Impl {
     remove_stored(key, q, offset, e);
     if (opts_.limits.dedup_window.count() > 0) {
       int64_t now = unix_now();
-      acked_[key][e.id] = now;
+      acked_.remember(key, e.id, now, forget_dedup_key());
       batch_.Put(dedup_key(key, e.id), std::to_string(now));
     }
     retry_blocked();
@@ -317,15 +319,11 @@ class EmbeddedQueueStore::Impl {
       drop_queue(k, it->second, tombstone);
       it = queues_.erase(it);
     }
-    for (auto it = acked_.begin(); it != acked_.end();) {
-      const QueueKey& k = it->first;
-      if (k.node == ses.first && k.session == ses.second && (!topic || k.topic == *topic)) {
-        for (auto& [id, at] : it->second) batch_.Delete(dedup_key(k, id));
-        it = acked_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    acked_.forget_queues(
+        [&](const QueueKey& k) {
+          return k.node == ses.first && k.session == ses.second && (!topic || k.topic == *topic);
+        },
+        forget_dedup_key());
     if (!topic) {
       sessions_.erase(ses);
       if (tombstone) {
@@ -375,9 +373,17 @@ class EmbeddedQueueStore::Impl {
 
   void touch(const QueueKey& k) { sessions_[{k.node, k.session}].touched = Clock::now(); }
 
+  // An id that leaves the dedup window leaves the disk with the next batch.
+  struct ForgetDedupKey {
+    rocksdb::WriteBatch& batch;
+    void operator()(const QueueKey& k, const std::string& id) const {
+      batch.Delete(dedup_key(k, id));
+    }
+  };
+  ForgetDedupKey forget_dedup_key() { return {batch_}; }
+
   bool recently_acked(const QueueKey& k, const std::string& id) const {
-    auto it = acked_.find(k);
-    return it != acked_.end() && it->second.count(id);
+    return acked_.contains(k, id);
   }
 
   // Answered once the current batch is durable (or failed).
@@ -513,17 +519,7 @@ class EmbeddedQueueStore::Impl {
     for (auto& [k, s] : sessions_)
       if (now - s.touched > opts_.limits.session_idle_expiry) idle.push_back(k);
     for (auto& k : idle) do_release(k, std::nullopt, /*tombstone=*/false, nullptr);
-    for (auto it = acked_.begin(); it != acked_.end();) {
-      for (auto a = it->second.begin(); a != it->second.end();) {
-        if (unix - a->second > opts_.limits.dedup_window.count()) {
-          batch_.Delete(dedup_key(it->first, a->first));
-          a = it->second.erase(a);
-        } else {
-          ++a;
-        }
-      }
-      it = it->second.empty() ? acked_.erase(it) : std::next(it);
-    }
+    acked_.expire(unix - opts_.limits.dedup_window.count(), forget_dedup_key());
     for (auto it = released_.begin(); it != released_.end();) {
       if (unix - it->second > opts_.released_memory.count()) {
         batch_.Delete(release_key(it->first));
@@ -633,6 +629,7 @@ class EmbeddedQueueStore::Impl {
   }
 
   Status load() {
+    std::vector<std::tuple<int64_t, QueueKey, std::string>> loaded_acks;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       std::string_view v(it->value().data(), it->value().size());
@@ -659,11 +656,16 @@ class EmbeddedQueueStore::Impl {
         Queue& q = queues_[k.queue];
         q.next_offset = std::max<uint64_t>(q.next_offset, std::stoull(std::string(v)));
       } else if (k.kind == 'd') {
-        acked_[k.queue][k.id] = std::stoll(std::string(v));
+        loaded_acks.push_back({std::stoll(std::string(v)), k.queue, k.id});
       } else if (k.kind == 'r') {
         released_[k.session] = std::stoll(std::string(v));
       }
     }
+    // The dedup window takes its ids in ack order (the keys came in key order).
+    std::sort(loaded_acks.begin(), loaded_acks.end(),
+              [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+    for (const auto& [at, queue, id] : loaded_acks)
+      acked_.remember(queue, id, at, forget_dedup_key());
     for (const auto& [key, q] : queues_)
       if (!q.ready.empty() &&
           (nodes_at_open_.empty() || nodes_at_open_.back() != key.node))  // keys sorted by node
@@ -690,8 +692,8 @@ class EmbeddedQueueStore::Impl {
   std::vector<QueueKey> dirty_offsets_;
   std::map<QueueKey, Queue> queues_;
   std::map<SessionKey, Session> sessions_;
-  std::map<SessionKey, int64_t> released_;  // unix time of the release
-  std::map<QueueKey, std::unordered_map<std::string, int64_t>> acked_;
+  std::map<SessionKey, int64_t> released_;                  // unix time of the release
+  DedupWindow<int64_t> acked_{opts_.limits.dedup_max_ids};  // unix time of each ack
   std::map<uint64_t, Waiter> waiters_;
   std::list<Blocked> blocked_;
   uint64_t total_bytes_ = 0, messages_ = 0, cached_bytes_ = 0, seq_ = 0;

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "adapters/queue/dedup_window.h"
 #include "adapters/queue/kafka_client.h"
 #include "adapters/queue/kafka_offset_tracker.h"
 #include "adapters/queue/kafka_record.h"
@@ -241,7 +242,7 @@ class KafkaQueueStore::Impl {
       if (m == q->second.leased.end()) return;
       touch(key);
       if (opts_.limits.dedup_window.count() > 0)
-        q->second.acked[m->second.message_id] = Clock::now();
+        acked_.remember(key, m->second.message_id, Clock::now(), kNoForgetHook);
       drop_message(key, q->second, m->second);
       q->second.leased.erase(m);
       retry_blocked(cbs);
@@ -325,11 +326,10 @@ class KafkaQueueStore::Impl {
   using NodeOp = std::function<void(Callbacks&, const Status&)>;
 
   struct Queue {
-    std::map<int64_t, QueuedMessage> ready;                    // by Kafka offset: FIFO
-    std::map<int64_t, QueuedMessage> leased;                   // handed out, not yet acked
-    std::unordered_map<std::string, int64_t> ids;              // indexed messages by id
-    std::unordered_map<std::string, Produce*> inflight;        // pushes awaiting delivery
-    std::unordered_map<std::string, Clock::time_point> acked;  // dedup window
+    std::map<int64_t, QueuedMessage> ready;              // by Kafka offset: FIFO
+    std::map<int64_t, QueuedMessage> leased;             // handed out, not yet acked
+    std::unordered_map<std::string, int64_t> ids;        // indexed messages by id
+    std::unordered_map<std::string, Produce*> inflight;  // pushes awaiting delivery
     std::deque<uint64_t> waiters;
   };
   using Session = queue_bookkeeping::Session;  // bytes: indexed + in flight
@@ -448,7 +448,7 @@ class KafkaQueueStore::Impl {
                                                        num(opts_.limits.max_message_bytes)));
     touch(key);
     Queue& q = queues_[key];
-    if (q.ids.count(msg.message_id) || q.acked.count(msg.message_id))
+    if (q.ids.count(msg.message_id) || acked_.contains(key, msg.message_id))
       return answer(cbs, std::move(done), Status::Ok());  // a redelivery: stored once
     if (auto f = q.inflight.find(msg.message_id); f != q.inflight.end()) {
       f->second->done.push_back(std::move(done));  // answered when the first one is durable
@@ -554,7 +554,6 @@ class KafkaQueueStore::Impl {
           drop_message(k, q, e->second);
           e = m->erase(e);
         }
-      q.acked.clear();
       // Waiting pops of a released session learn it now; of a released topic, later.
       if (!topic_only) {
         for (uint64_t t : q.waiters)
@@ -571,6 +570,12 @@ class KafkaQueueStore::Impl {
       else
         ++it;
     }
+    acked_.forget_queues(
+        [&](const QueueKey& k) {
+          return k.node == key.node && k.session == key.session &&
+                 (!topic_only || k.topic == key.topic);
+        },
+        kNoForgetHook);
     if (!topic_only) {
       for (auto it = blocked_.begin(); it != blocked_.end();) {
         if (it->key.node == key.node && it->key.session == key.session) {
@@ -604,7 +609,7 @@ class KafkaQueueStore::Impl {
       return;
     Queue& q = queues_[key];
     // The same message id twice in Kafka (a push retried through another replica).
-    if (q.ids.count(msg.message_id) || q.acked.count(msg.message_id)) return;
+    if (q.ids.count(msg.message_id) || acked_.contains(key, msg.message_id)) return;
     msg.offset = static_cast<uint64_t>(offset);
     const uint64_t bytes = msg.env.body.size();
     q.ids[msg.message_id] = offset;
@@ -753,7 +758,8 @@ class KafkaQueueStore::Impl {
                 std::chrono::system_clock::now().time_since_epoch()) -
             std::chrono::milliseconds(ts_ms);
     if (age >= opts_.limits.dedup_window) return;
-    queues_[key].acked[id] = Clock::now() - std::max(age, std::chrono::milliseconds(0));
+    acked_.remember(key, id, Clock::now() - std::max(age, std::chrono::milliseconds(0)),
+                    kNoForgetHook);
   }
 
   void control_record(const std::string& node, const rd_kafka_message_t* m, Callbacks& cbs) {
@@ -995,9 +1001,7 @@ class KafkaQueueStore::Impl {
 
   void sweep(Callbacks& cbs) {
     const auto now = Clock::now();
-    for (auto& [k, q] : queues_)
-      std::erase_if(q.acked,
-                    [&](const auto& a) { return now - a.second >= opts_.limits.dedup_window; });
+    acked_.expire(now - opts_.limits.dedup_window + Clock::duration(1), kNoForgetHook);
     // Idle sessions are dropped (their offsets count as done).
     std::vector<SessionKey> idle;
     for (const auto& [s, ses] : sessions_)
@@ -1018,8 +1022,7 @@ class KafkaQueueStore::Impl {
     }
     std::erase_if(queues_, [](const auto& kv) {
       const Queue& q = kv.second;
-      return q.ready.empty() && q.leased.empty() && q.inflight.empty() && q.waiters.empty() &&
-             q.acked.empty();
+      return q.ready.empty() && q.leased.empty() && q.inflight.empty() && q.waiters.empty();
     });
     const int64_t t = unix_now();
     std::erase_if(released_,
@@ -1030,6 +1033,9 @@ class KafkaQueueStore::Impl {
   }
 
   KafkaQueueOptions opts_;
+  // Acked ids (by ack time); the Kafka store keeps nothing of them but this memory.
+  DedupWindow<Clock::time_point> acked_{opts_.limits.dedup_max_ids};
+  static constexpr auto kNoForgetHook = [](const QueueKey&, const std::string&) {};
   std::vector<std::string> nodes_at_open_;
   std::string max_record_bytes_;
   KafkaHandle producer_, consumer_;

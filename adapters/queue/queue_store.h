@@ -51,6 +51,9 @@ struct QueueLimits {
   uint64_t max_total_bytes = 8ull << 30;     // queued payload bytes of the store → 700
   std::chrono::seconds session_idle_expiry{24 * 3600};  // untouched session is dropped
   std::chrono::seconds dedup_window{3600};              // acked message ids remembered this long
+  // At most this many acked ids are remembered (per store); beyond it the oldest leave
+  // the window early, so memory stays bounded at any message rate.
+  size_t dedup_max_ids = 1'000'000;
 };
 
 struct QueueStats {

@@ -237,3 +237,18 @@ TEST_CASE_TEMPLATE("queue store: nodes_at_open names the nodes with messages lef
   push_many(*s, QueueKey{"D", "s3", "t"}, 1);
   CHECK(s->nodes_at_open().size() == 2);
 }
+
+TEST_CASE_TEMPLATE("queue store: at most dedup_max_ids acked ids are remembered, the newest", B,
+                   QUEUE_BACKENDS) {
+  B backend;
+  QueueLimits limits;
+  limits.dedup_max_ids = 5;
+  const QueueKey k{"B", "s1", "t"};
+  auto s = backend.open(limits);
+  push_many(*s, k, 10);
+  CHECK(drain(*s, k, 300ms).size() == 10);  // all acked
+  // m0..m4 left the window early; m5..m9 are still remembered.
+  for (int i = 0; i < 10; ++i) REQUIRE(push_sync(*s, k, "m" + std::to_string(i), "again").ok());
+  std::vector<std::string> again = drain(*s, k, 300ms);
+  CHECK(again == std::vector<std::string>{"m0", "m1", "m2", "m3", "m4"});
+}
