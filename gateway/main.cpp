@@ -29,6 +29,7 @@
 #include "gateway/queue_service.h"
 #include "gateway/rs_host.h"
 #include "gateway/token.h"
+#include "gateway/unix_time.h"
 
 namespace {
 
@@ -75,10 +76,8 @@ int mint(std::map<std::string, std::string>& f) {
   if (key.empty() || f["--source"].empty() || f["--target"].empty() || f["--session"].empty())
     return usage();
   long ttl = f.count("--ttl") ? std::stol(f["--ttl"]) : 3600;
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  std::cout << mint_token(key, f["--source"], f["--target"], f["--session"], now + ttl) << "\n";
+  std::cout << mint_token(key, f["--source"], f["--target"], f["--session"], unix_now() + ttl)
+            << "\n";
   return 0;
 }
 
@@ -100,10 +99,7 @@ void submit_ingress(const Config& cfg, QueueService& queues, Envelope env, Queue
     h.token = key == cfg.auth.node_keys.end()
                   ? "kafka-attachment"
                   : mint_token(key->second, cfg.node_id, h.target_node_id, h.session_id,
-                               std::chrono::duration_cast<std::chrono::seconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                       .count() +
-                                   300);
+                               unix_now() + 300);
   }
   ValidationLimits lim{cfg.limits.max_field_length, cfg.queue.limits.max_message_bytes};
   if (Status st = validate_request(env, Interface::kPush, lim); !st.ok()) return done(st);

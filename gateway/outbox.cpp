@@ -8,17 +8,12 @@
 #include "gateway/queue_service.h"
 #include "gateway/route_table.h"
 #include "gateway/token.h"
+#include "gateway/unix_time.h"
 
 namespace ptp {
 namespace {
 
 constexpr int64_t kForwardTokenTtl = 300;
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The target refused the message for good: retrying cannot help.
 bool permanent(Code c) {

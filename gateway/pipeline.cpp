@@ -1,7 +1,5 @@
 #include "gateway/pipeline.h"
 
-#include <openssl/rand.h>
-
 #include <chrono>
 
 #include "codecs/validate.h"
@@ -9,8 +7,10 @@
 #include "gateway/json_log.h"
 #include "gateway/metrics.h"
 #include "gateway/queue_service.h"
+#include "gateway/random_hex.h"
 #include "gateway/route_table.h"
 #include "gateway/token.h"
+#include "gateway/unix_time.h"
 
 namespace ptp {
 namespace {
@@ -27,12 +27,6 @@ void for_each_hop(std::string_view s, F&& f) {
   }
 }
 
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 bool is_queue_interface(Interface i) {
@@ -40,17 +34,7 @@ bool is_queue_interface(Interface i) {
          i == Interface::kRelease;
 }
 
-std::string new_trace_id() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : b) {
-    s += kHex[c >> 4];
-    s += kHex[c & 15];
-  }
-  return s;
-}
+std::string new_trace_id() { return random_hex(16); }
 
 Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics,
                    JsonLog& log, QueueService* queues)

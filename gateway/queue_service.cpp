@@ -1,25 +1,19 @@
 #include "gateway/queue_service.h"
 
-#include <openssl/rand.h>
-
 #include <boost/asio/post.hpp>
 
 #include "codecs/queue_codec.h"
 #include "gateway/egress_drainer.h"
 #include "gateway/outbox.h"
 #include "gateway/passive_delivery.h"
+#include "gateway/random_hex.h"
 #include "gateway/route_table.h"
+#include "gateway/unix_time.h"
 
 namespace ptp {
 namespace {
 
 using std::chrono::milliseconds;
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // How a queue interface answers on the caller's wire: gRPC gets a TransportOutbound
 // message (or an error status), HTTP the body in the request's format.
@@ -70,17 +64,7 @@ Envelope delivered_view(QueuedMessage m) {
 
 }  // namespace
 
-std::string new_message_id() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : b) {
-    s += kHex[c >> 4];
-    s += kHex[c & 15];
-  }
-  return s;
-}
+std::string new_message_id() { return random_hex(16); }
 
 void QueueService::handle(const Config& cfg, Request req, Responder done,
                           boost::asio::any_io_executor ex) {

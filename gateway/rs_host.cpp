@@ -14,6 +14,7 @@
 #include "gateway/queue_service.h"
 #include "gateway/route_table.h"
 #include "gateway/token.h"
+#include "gateway/unix_time.h"
 #include "router/rs/job_spec.h"
 #include "router/rs/rs_job.h"
 
@@ -31,12 +32,6 @@ constexpr size_t kMaxFinishedJobs = 10000;
 // Longest sleep of a waiting job between checks of its queues (also bounds shutdown).
 constexpr milliseconds kPollCap{1000};
 constexpr int64_t kTokenTtl = 300;
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The job thread was asked to stop (gateway shutdown).
 struct Stopped {};

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <limits>
 
+#include "codecs/hex.h"
+
 namespace ptp {
 namespace {
 
@@ -26,13 +28,7 @@ std::string mac_hex(HmacSha256& hmac, std::string_view key, std::string_view sou
       .append(expiry_text);
   HmacSha256::Digest mac;
   if (!hmac.compute(key, msg, mac)) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(mac.size() * 2, '\0');
-  for (size_t i = 0; i < mac.size(); ++i) {
-    out[2 * i] = kHex[mac[i] >> 4];
-    out[2 * i + 1] = kHex[mac[i] & 0xf];
-  }
-  return out;
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
 }
 
 Status forbidden(std::string msg) { return Status::Error(Code::kForbidden, std::move(msg)); }

@@ -28,11 +28,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Callbacks = std::vector<std::function<void()>>;
 
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using queue_bookkeeping::unix_now;
 
 std::string int_text(uint64_t v) { return std::to_string(v); }
 

@@ -28,11 +28,7 @@ using SessionKey = std::pair<std::string, std::string>;  // node, session
 using PartitionId = std::pair<std::string, int32_t>;     // Kafka topic, partition
 using Callbacks = std::vector<std::function<void()>>;
 
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using queue_bookkeeping::unix_now;
 
 bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 std::string num(uint64_t v) { return std::to_string(v); }

@@ -11,6 +11,13 @@ namespace ptp::queue_bookkeeping {
 
 using Clock = std::chrono::steady_clock;
 
+// Wall-clock seconds since the epoch (release and dedup times kept across restarts).
+inline int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // Queued payload bytes of one session (counted against max_session_bytes) and when it
 // was last used (idle-session expiry).
 struct Session {

@@ -5,6 +5,7 @@
 #include <climits>
 #include <stdexcept>
 
+#include "codecs/hex.h"
 #include "he/he_wire.pb.h"
 
 namespace ptp::he {
@@ -152,14 +153,7 @@ std::string public_key_fingerprint(const PublicKey& pk) {
   if (!EVP_Digest(data.data(), data.size(), md, &md_len, EVP_sha256(), nullptr)) {
     throw std::runtime_error("he wire: SHA-256 failed");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * md_len);
-  for (unsigned i = 0; i < md_len; ++i) {
-    hex += kHex[md[i] >> 4];
-    hex += kHex[md[i] & 15];
-  }
-  return hex;
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(md), md_len));
 }
 
 }  // namespace ptp::he

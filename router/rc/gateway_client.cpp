@@ -1,7 +1,6 @@
 #include "router/rc/gateway_client.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,7 +10,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "gateway/random_hex.h"
 #include "gateway/token.h"
+#include "gateway/unix_time.h"
 
 namespace ptp::rc {
 namespace {
@@ -26,24 +27,6 @@ constexpr int64_t kTokenTtl = 300;
 // Beyond the gateway's own wait: connect, send, and the gateway's answer.
 constexpr milliseconds kIoSlack{30000};
 constexpr uint64_t kMaxBody = 1ull << 31;
-
-std::string random_hex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string lower(std::string s) {
   for (char& c : s)

@@ -1,7 +1,6 @@
 #include "router/rc/rc_commands.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include <chrono>
 #include <fstream>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "codecs/validate.h"
+#include "gateway/random_hex.h"
 #include "router/he/bignum.h"
 #include "router/he/he_wire.h"
 #include "router/he/paillier.h"
@@ -42,18 +42,6 @@ GatewayClient client(const NodeOptions& n) {
     fail("--gateway, --node and --key-file are required");
   check_id("--node", n.node);
   return GatewayClient(n.gateway, n.node, read_node_key(n.key_file));
-}
-
-std::string random_hex(size_t bytes) {
-  std::vector<unsigned char> raw(bytes);
-  RAND_bytes(raw.data(), static_cast<int>(bytes));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
 }
 
 // Bytes that may hold a share: wiped when freed.
