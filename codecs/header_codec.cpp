@@ -91,32 +91,40 @@ const HeaderField* find_field(std::string_view canonical) {
 
 std::span<const HeaderField> header_fields() { return kFields; }
 
-Status decode_headers(const HeaderList& in, Envelope& out) {
-  // First value seen per canonical field, to catch conflicting spellings. Canonical
-  // names point into the static tables, so there are at most that many of them.
-  constexpr size_t kMaxCanonical =
-      kFields.size() + kAliases.size() + kRouting.size() + kExtensions.size();
-  std::array<std::pair<std::string_view, std::string_view>, kMaxCanonical> seen;
-  size_t n_seen = 0;
+void decode_header(std::string_view raw_name, std::string_view value, Envelope& out,
+                   HeaderDecodeState& state) {
+  static_assert(HeaderDecodeState::kMaxFields >=
+                kFields.size() + kAliases.size() + kRouting.size() + kExtensions.size());
+  if (!state.error.ok() || value.empty() || raw_name.size() > kMaxNameLength) return;
   std::array<char, kMaxNameLength> buf;
-  for (const auto& [raw_name, value] : in) {
-    if (value.empty() || raw_name.size() > kMaxNameLength) continue;
-    std::string_view canon = canonical_name(lower(raw_name, buf));
-    if (canon.empty()) continue;
-    auto prior = std::find_if(seen.begin(), seen.begin() + n_seen,
-                              [&](const auto& p) { return p.first == canon; });
-    if (prior != seen.begin() + n_seen) {
-      if (prior->second == value) continue;
-      return Status::Error(Code::kBadRequest,
-                           "conflicting values for header " + std::string(canon));
+  std::string_view canon = canonical_name(lower(raw_name, buf));
+  if (canon.empty()) return;
+  const HeaderField* f = find_field(canon);
+  auto end = state.seen.begin() + state.n_seen;
+  if (std::find(state.seen.begin(), end, canon) != end) {
+    // Seen before: the value stored then must be the same.
+    const std::string* prior = nullptr;
+    if (f) {
+      prior = &(out.header.*(f->member));
+    } else if (auto it = out.meta.find(std::string(canon)); it != out.meta.end()) {
+      prior = &it->second;
     }
-    seen[n_seen++] = {canon, value};
-    if (const HeaderField* f = find_field(canon))
-      out.header.*(f->member) = value;
-    else
-      out.meta[std::string(canon)] = value;
+    if (prior && *prior == value) return;
+    state.error =
+        Status::Error(Code::kBadRequest, "conflicting values for header " + std::string(canon));
+    return;
   }
-  return Status::Ok();
+  state.seen[state.n_seen++] = canon;
+  if (f)
+    out.header.*(f->member) = value;
+  else
+    out.meta[std::string(canon)] = value;
+}
+
+Status decode_headers(const HeaderList& in, Envelope& out) {
+  HeaderDecodeState state;
+  for (const auto& [name, value] : in) decode_header(name, value, out, state);
+  return state.error;
 }
 
 HeaderList encode_headers(const Envelope& in) {

@@ -2,6 +2,7 @@
 // headers, gRPC metadata and the protobuf metadata map alike.
 #pragma once
 
+#include <array>
 #include <map>
 #include <span>
 #include <string>
@@ -27,6 +28,17 @@ std::span<const HeaderField> header_fields();
 // values are ignored; fields not present in `in` are left unchanged in `out`. The same
 // field given twice with different values is a kBadRequest naming the field.
 Status decode_headers(const HeaderList& in, Envelope& out);
+
+// decode_headers() one header at a time, for decoders that see the headers as they arrive
+// (no intermediate list): one state per message; the first error is kept in `error`.
+struct HeaderDecodeState {
+  static constexpr size_t kMaxFields = 32;        // >= the number of canonical names
+  std::array<std::string_view, kMaxFields> seen;  // canonical names, into static tables
+  size_t n_seen = 0;
+  Status error;
+};
+void decode_header(std::string_view name, std::string_view value, Envelope& out,
+                   HeaderDecodeState& state);
 
 // Canonical names, non-empty fields only: the standard header in header_fields() order,
 // then each meta entry as x-ptp-<name> (names already starting with x-ptp- kept as is).

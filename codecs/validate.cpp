@@ -42,6 +42,10 @@ Status check_text(std::string_view what, std::string_view v, const ValidationLim
   return Status::Ok();
 }
 
+bool text_ok(std::string_view v, const ValidationLimits& lim) {
+  return v.size() <= lim.max_field_length && !has_control_char(v);
+}
+
 }  // namespace
 
 bool is_valid_id(std::string_view id) {
@@ -57,16 +61,17 @@ Status validate_request(const Envelope& e, Interface iface, const ValidationLimi
     if (required(f.member, iface) && (e.header.*(f.member)).empty())
       return Status::Error(Code::kBadRequest, "missing required header " + std::string(f.name));
   }
+  // The names in error messages are built only when a check fails (this runs per request).
   for (const auto& f : header_fields()) {
     const std::string& v = e.header.*(f.member);
     if (v.empty()) continue;
-    const std::string what = "header " + std::string(f.name);
-    if (Status s = check_text(what, v, lim); !s.ok()) return s;
+    if (!text_ok(v, lim)) return check_text("header " + std::string(f.name), v, lim);
     if (is_id_field(f.member) && !is_valid_id(v))
-      return Status::Error(Code::kBadRequest, what + " has characters outside [A-Za-z0-9._:-]");
+      return Status::Error(Code::kBadRequest, "header " + std::string(f.name) +
+                                                  " has characters outside [A-Za-z0-9._:-]");
   }
   for (const auto& [name, value] : e.meta) {
-    if (Status s = check_text("metadata " + name, value, lim); !s.ok()) return s;
+    if (!text_ok(value, lim)) return check_text("metadata " + name, value, lim);
   }
   if (e.body.size() > lim.max_body_bytes)
     return Status::Error(Code::kTooLarge, "body of " + std::to_string(e.body.size()) +

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <boost/container/small_vector.hpp>
 #include <cstring>
 
 #include "codecs/header_codec.h"
@@ -15,7 +16,8 @@ namespace ptp {
 
 struct H2ServerSession::Stream {
   int32_t id = 0;
-  HeaderList headers;
+  Envelope env;  // the PTP header fields, decoded as they arrive
+  HeaderDecodeState header_state;
   std::string method, path, content_type;
   uint64_t header_bytes = 0;
   bool header_overflow = false;
@@ -36,6 +38,12 @@ struct H2ServerSession::Stream {
 };
 
 namespace {
+
+nghttp2_nv nv_of(std::string_view name, std::string_view value) {
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
 
 H2ServerSession* self_of(void* user_data) { return static_cast<H2ServerSession*>(user_data); }
 
@@ -121,7 +129,6 @@ H2ServerSession::Stream* H2ServerSession::find(int32_t id) {
 int H2ServerSession::on_begin_headers(int32_t id) {
   auto s = std::make_unique<Stream>();
   s->id = id;
-  s->headers.reserve(16);  // a PTP request carries about a dozen
   streams_.emplace(id, std::move(s));
   return 0;
 }
@@ -140,7 +147,7 @@ int H2ServerSession::on_header(int32_t id, std::string_view name, std::string_vi
     s->path = value;
   else if (name == "content-type")
     s->content_type = value;
-  if (!name.starts_with(':')) s->headers.emplace_back(name, value);
+  if (!name.starts_with(':')) decode_header(name, value, s->env, s->header_state);
   return 0;
 }
 
@@ -262,7 +269,8 @@ void H2ServerSession::dispatch(Stream& s) {
   req.wire = s.grpc ? WireProtocol::kGrpc : WireProtocol::kHttp2;
   req.remote = remote_;
   if (auto q = s.path.find('?'); q != std::string::npos) req.query = s.path.substr(q + 1);
-  Status st = decode_headers(s.headers, req.env);
+  req.env = std::move(s.env);
+  Status st = std::move(s.header_state.error);
   if (st.ok() && s.grpc && !s.streamed) {
     // Unary gRPC: exactly one length-prefixed Inbound message.
     GrpcFrameParser parser(settings_.max_body_bytes + 5);
@@ -322,60 +330,68 @@ void H2ServerSession::respond_error(Stream& s, Status st) {
 void H2ServerSession::submit_response(Stream& s) {
   s.responded = true;
   Response& r = s.response;
-  HeaderList hdrs;
-  bool has_body;
+  // Views into r and the scratch strings: nghttp2 copies them during the submit call.
+  boost::container::small_vector<nghttp2_nv, 24> nv;
+  auto add = [&nv](std::string_view name, std::string_view value) {
+    nv.push_back(nv_of(name, value));
+  };
+  const std::string status = std::to_string(s.grpc ? 200 : response_http_status(r));
+  add(":status", status);
+  ResponseHeaderScratch scratch;
+  bool has_body = true;
   if (s.grpc) {
-    hdrs = {{":status", "200"}, {"content-type", "application/grpc"}};
+    add("content-type", "application/grpc");
     if (!r.env.status.ok()) {
       // Trailers-only response carrying the PTP status.
-      for (auto& h : grpc_status_trailers(r.env.status)) hdrs.push_back(std::move(h));
-      auto nv = make_nv(hdrs);
+      HeaderList trailers = grpc_status_trailers(r.env.status);
+      for (const auto& [k, v] : trailers) add(k, v);
       nghttp2_submit_response(session(), s.id, nv.data(), nv.size(), nullptr);
       signal_write();
       return;
     }
-    for (auto& h : r.extra_headers)
-      if (h.first != "content-type") hdrs.push_back(h);
+    for (const auto& [k, v] : r.extra_headers)
+      if (k != "content-type") add(k, v);
     if (!r.stream)
       s.pump.set_whole(grpc_frame(r.grpc_message ? *r.grpc_message : outbound_message(r)));
-    has_body = true;
   } else {
-    hdrs = {{":status", std::to_string(response_http_status(r))}};
-    for (auto& h : response_headers(r)) hdrs.push_back(std::move(h));
+    bool typed = false;
+    for_each_response_header(r, scratch, [&](std::string_view k, std::string_view v) {
+      typed = typed || k == "content-type";
+      add(k, v);
+    });
+    if (!typed)
+      add("content-type", r.env.status.ok() ? "application/octet-stream" : "application/json");
     // Errors without a body of their own get the JSON error body.
     has_body = r.stream || !r.env.body.empty() || !r.env.status.ok();
-    if (!r.stream)
+    if (!r.stream)  // the views above do not point into the body
       s.pump.set_whole(r.env.status.ok() || !r.env.body.empty() ? std::move(r.env.body)
                                                                 : error_body_json(r.env.status));
-    bool typed = std::any_of(r.extra_headers.begin(), r.extra_headers.end(),
-                             [](const auto& h) { return h.first == "content-type"; });
-    if (!typed)
-      hdrs.emplace_back("content-type",
-                        r.env.status.ok() ? "application/octet-stream" : "application/json");
   }
-  if (r.stream) {
-    BodyPump::Framer framer;
-    if (s.grpc)
-      framer = [](std::string chunk) {
-        Response piece;
-        piece.env.body = std::move(chunk);
-        return grpc_frame(outbound_message(piece));
-      };
-    s.pump = BodyPump(r.stream, std::move(framer));
-    std::weak_ptr<H2Connection> weak = weak_from_this();
-    int32_t id = s.id;
-    r.stream->set_on_readable([weak, id] {
-      auto self = weak.lock();
-      if (!self || self->closed()) return;
-      nghttp2_session_resume_data(self->session(), id);
-      self->signal_write();
-    });
-  }
-  auto nv = make_nv(hdrs);
+  if (r.stream) start_stream_pump(s);
   nghttp2_data_provider prd{};
   prd.read_callback = cb_read;
   nghttp2_submit_response(session(), s.id, nv.data(), nv.size(), has_body ? &prd : nullptr);
   signal_write();
+}
+
+void H2ServerSession::start_stream_pump(Stream& s) {
+  Response& r = s.response;
+  BodyPump::Framer framer;
+  if (s.grpc)
+    framer = [](std::string chunk) {
+      Response piece;
+      piece.env.body = std::move(chunk);
+      return grpc_frame(outbound_message(piece));
+    };
+  s.pump = BodyPump(r.stream, std::move(framer));
+  std::weak_ptr<H2Connection> weak = weak_from_this();
+  int32_t id = s.id;
+  r.stream->set_on_readable([weak, id] {
+    auto self = weak.lock();
+    if (!self || self->closed()) return;
+    nghttp2_session_resume_data(self->session(), id);
+    self->signal_write();
+  });
 }
 
 ssize_t H2ServerSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_t* flags) {

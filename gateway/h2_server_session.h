@@ -50,6 +50,7 @@ class H2ServerSession final : public H2Connection {
   void respond(int32_t id, Response r);
   void respond_error(Stream& s, Status st);
   void submit_response(Stream& s);
+  void start_stream_pump(Stream& s);
   void submit_grpc_trailers(Stream& s, const Status& st);
   Stream* find(int32_t id);
 

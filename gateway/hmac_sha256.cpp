@@ -19,6 +19,11 @@ HmacSha256::HmacSha256() : mac_(EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullp
 HmacSha256::~HmacSha256() { OPENSSL_cleanse(key_.data(), key_.size()); }
 
 bool HmacSha256::compute(std::string_view key, std::string_view msg, Digest& out) {
+  return compute(key, std::span<const std::string_view>(&msg, 1), out);
+}
+
+bool HmacSha256::compute(std::string_view key, std::span<const std::string_view> parts,
+                         Digest& out) {
   if (!ctx_) return false;
   // An empty key is still a valid HMAC key; pass a non-null pointer for it.
   static constexpr unsigned char kEmpty = 0;
@@ -34,10 +39,11 @@ bool HmacSha256::compute(std::string_view key, std::string_view msg, Digest& out
     key_.assign(key);
     keyed_ = true;
   }
+  for (std::string_view p : parts)
+    if (!EVP_MAC_update(ctx_.get(), reinterpret_cast<const unsigned char*>(p.data()), p.size()))
+      return false;
   size_t len = 0;
-  return EVP_MAC_update(ctx_.get(), reinterpret_cast<const unsigned char*>(msg.data()),
-                        msg.size()) &&
-         EVP_MAC_final(ctx_.get(), out.data(), &len, out.size()) && len == out.size();
+  return EVP_MAC_final(ctx_.get(), out.data(), &len, out.size()) && len == out.size();
 }
 
 }  // namespace ptp

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,8 @@ class HmacSha256 {
   HmacSha256& operator=(const HmacSha256&) = delete;
   // False only if OpenSSL fails (no SHA-256 provider); `out` is then unspecified.
   bool compute(std::string_view key, std::string_view msg, Digest& out);
+  // The MAC of the concatenation of `parts` (no copy into one message first).
+  bool compute(std::string_view key, std::span<const std::string_view> parts, Digest& out);
 
  private:
   struct MacFree {

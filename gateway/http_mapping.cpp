@@ -58,20 +58,10 @@ std::string sanitize_header_value(std::string_view v, size_t max_chars) {
 HeaderList response_headers(const Response& r) {
   HeaderList out;
   out.reserve(5 + r.extra_headers.size());
-  const Status& st = r.env.status;
-  out.emplace_back(std::string(kPtpCodeHeader), code_string(st.code));
-  if (!st.ok()) {
-    std::string msg =
-        sanitize_header_value(st.message.empty() ? std::string(describe(st.code)) : st.message);
-    if (!msg.empty()) out.emplace_back(std::string(kPtpMessageHeader), std::move(msg));
-    std::string hop = sanitize_header_value(st.hop);
-    if (!hop.empty()) out.emplace_back(std::string(kPtpHopHeader), std::move(hop));
-  }
-  // Only the correlation ids travel back; the rest of the header belongs to the request.
-  if (!r.env.header.trace_id.empty()) out.emplace_back("x-ptp-trace-id", r.env.header.trace_id);
-  if (!r.env.header.session_id.empty())
-    out.emplace_back("x-ptp-session-id", r.env.header.session_id);
-  for (const auto& h : r.extra_headers) out.push_back(h);
+  ResponseHeaderScratch scratch;
+  for_each_response_header(r, scratch, [&](std::string_view name, std::string_view value) {
+    out.emplace_back(name, value);
+  });
   return out;
 }
 

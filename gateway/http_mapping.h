@@ -32,6 +32,35 @@ std::string sanitize_header_value(std::string_view v, size_t max_chars = kMaxMes
 // of r.env, then r.extra_headers. Names are lower-case (valid on HTTP/1.1 and HTTP/2 alike).
 HeaderList response_headers(const Response& r);
 
+// The values response_headers() computes rather than takes from the response.
+struct ResponseHeaderScratch {
+  std::string code, message, hop;
+};
+
+// The same fields as response_headers(), as views passed to f(name, value) without copying
+// the response's strings (per-request path); they point into r and `scratch`, so they stay
+// valid while both live.
+template <class F>
+void for_each_response_header(const Response& r, ResponseHeaderScratch& scratch, F&& f) {
+  const Status& st = r.env.status;
+  scratch.code = code_string(st.code);
+  f(kPtpCodeHeader, std::string_view(scratch.code));
+  if (!st.ok()) {
+    scratch.message =
+        sanitize_header_value(st.message.empty() ? std::string(describe(st.code)) : st.message);
+    if (!scratch.message.empty()) f(kPtpMessageHeader, std::string_view(scratch.message));
+    scratch.hop = sanitize_header_value(st.hop);
+    if (!scratch.hop.empty()) f(kPtpHopHeader, std::string_view(scratch.hop));
+  }
+  // Only the correlation ids travel back; the rest of the header belongs to the request.
+  if (!r.env.header.trace_id.empty())
+    f(std::string_view("x-ptp-trace-id"), std::string_view(r.env.header.trace_id));
+  if (!r.env.header.session_id.empty())
+    f(std::string_view("x-ptp-session-id"), std::string_view(r.env.header.session_id));
+  for (const auto& [name, value] : r.extra_headers)
+    f(std::string_view(name), std::string_view(value));
+}
+
 // {"code":"E0000000403","message":"...","hop":"B"}
 std::string error_body_json(const Status& s);
 

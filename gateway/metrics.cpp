@@ -6,6 +6,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <boost/container/small_vector.hpp>
+#include <charconv>
 #include <cmath>
 #include <mutex>
 #include <shared_mutex>
@@ -14,12 +16,27 @@
 namespace ptp {
 namespace {
 
-// Appends a length-prefixed part so that no two label tuples share a cache key.
-void key_part(std::string& key, std::string_view v) {
-  key += std::to_string(v.size());
-  key += ':';
-  key += v;
-}
+// A label-tuple key, built on the stack so that the per-request path allocates nothing.
+// Each part is length-prefixed so that no two label tuples share a key.
+class SeriesKey {
+ public:
+  void part(std::string_view v) {
+    char len[24];
+    auto [end, ec] = std::to_chars(len, len + sizeof len, v.size());
+    buf_.insert(buf_.end(), len, end);
+    buf_.push_back(':');
+    buf_.insert(buf_.end(), v.begin(), v.end());
+  }
+  std::string_view view() const { return {buf_.data(), buf_.size()}; }
+
+ private:
+  boost::container::small_vector<char, 160> buf_;
+};
+
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 // Cache from an encoded label tuple to the series prometheus-cpp owns. Series are never
 // removed from their families, so the stored pointers stay valid for the process.
@@ -27,7 +44,7 @@ template <typename Series>
 class SeriesCache {
  public:
   template <typename Make>
-  const Series& get(const std::string& key, Make&& make) {
+  const Series& get(std::string_view key, Make&& make) {
     {
       std::shared_lock lock(mu_);
       auto it = map_.find(key);
@@ -35,13 +52,13 @@ class SeriesCache {
     }
     std::unique_lock lock(mu_);
     auto it = map_.find(key);
-    if (it == map_.end()) it = map_.emplace(key, make()).first;
+    if (it == map_.end()) it = map_.emplace(std::string(key), make()).first;
     return it->second;
   }
 
  private:
   std::shared_mutex mu_;
-  std::unordered_map<std::string, Series> map_;
+  std::unordered_map<std::string, Series, KeyHash, std::equal_to<>> map_;
 };
 
 struct RequestSeries {
@@ -112,13 +129,12 @@ Metrics::~Metrics() = default;
 
 void Metrics::request_done(std::string_view route, std::string_view iface, std::string_view wire,
                            Code code, double seconds, uint64_t bytes_in, uint64_t bytes_out) {
-  std::string key;
-  key.reserve(route.size() + iface.size() + wire.size() + 24);
-  key_part(key, route);
-  key_part(key, iface);
-  key_part(key, wire);
-  key += std::to_string(static_cast<int>(code));
-  const RequestSeries& s = impl_->request_cache.get(key, [&] {
+  SeriesKey key;
+  key.part(route);
+  key.part(iface);
+  key.part(wire);
+  key.part(code_string(code));
+  const RequestSeries& s = impl_->request_cache.get(key.view(), [&] {
     std::string r(route), i(iface);
     return RequestSeries{
         &impl_->requests.Add({{"route", r},

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <array>
 #include <charconv>
 #include <limits>
 
@@ -13,22 +14,19 @@ namespace {
 constexpr std::string_view kPrefix = "v1.";
 constexpr size_t kMacHexLength = 64;  // SHA-256
 
-std::string mac_hex(HmacSha256& hmac, std::string_view key, std::string_view source,
-                    std::string_view target, std::string_view session,
-                    std::string_view expiry_text) {
-  std::string msg;
-  msg.reserve(32 + source.size() + target.size() + session.size() + expiry_text.size());
-  msg.append("ptp-token-v1\n")
-      .append(source)
-      .append("\n")
-      .append(target)
-      .append("\n")
-      .append(session)
-      .append("\n")
-      .append(expiry_text);
+using MacHex = std::array<char, kMacHexLength>;
+
+// False only if OpenSSL fails.
+bool mac_hex(HmacSha256& hmac, std::string_view key, std::string_view source,
+             std::string_view target, std::string_view session, std::string_view expiry_text,
+             MacHex& out) {
+  const std::string_view parts[] = {"ptp-token-v1\n", source, "\n",       target, "\n",
+                                    session,          "\n",   expiry_text};
   HmacSha256::Digest mac;
-  if (!hmac.compute(key, msg, mac)) return {};
-  return hex_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
+  if (!hmac.compute(key, parts, mac)) return false;
+  hex_encode_to(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()),
+                out.data());
+  return true;
 }
 
 Status forbidden(std::string msg) { return Status::Error(Code::kForbidden, std::move(msg)); }
@@ -59,8 +57,9 @@ std::string mint_token(std::string_view key, std::string_view source_node,
                        int64_t expiry_unix) {
   std::string expiry = std::to_string(expiry_unix);
   HmacSha256 hmac;
-  return std::string(kPrefix) + expiry + "." +
-         mac_hex(hmac, key, source_node, target_node, session_id, expiry);
+  MacHex mac;
+  if (!mac_hex(hmac, key, source_node, target_node, session_id, expiry, mac)) return {};
+  return std::string(kPrefix) + expiry + "." + std::string(mac.data(), mac.size());
 }
 
 Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix) {
@@ -95,9 +94,9 @@ Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix
   if (key == auth.node_keys.end()) {
     return forbidden("no key configured for source node '" + printable(h.source_node_id) + "'");
   }
-  std::string expected =
-      mac_hex(hmac, key->second, h.source_node_id, h.target_node_id, h.session_id, expiry_text);
-  if (expected.size() != kMacHexLength ||
+  MacHex expected;
+  if (!mac_hex(hmac, key->second, h.source_node_id, h.target_node_id, h.session_id, expiry_text,
+               expected) ||
       CRYPTO_memcmp(expected.data(), mac.data(), kMacHexLength) != 0) {
     return forbidden("token does not match (session/source/target binding)");
   }

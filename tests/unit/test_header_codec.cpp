@@ -104,6 +104,32 @@ TEST_CASE("decode_headers rejects conflicting spellings of one field") {
   CHECK(s.message.find("x-ptp-token") != std::string::npos);
 }
 
+TEST_CASE("decode_header one at a time equals decode_headers and keeps the first error") {
+  const HeaderList in{{"X-PTP-Session-Id", "s1"},
+                      {"x-ptp-topic", "t"},
+                      {"message-topic", "t"},
+                      {"x-ptp-trace-id", "tr"}};
+  Envelope whole, stepwise;
+  REQUIRE(decode_headers(in, whole).ok());
+  HeaderDecodeState st;
+  for (const auto& [k, v] : in) decode_header(k, v, stepwise, st);
+  CHECK(st.error.ok());
+  CHECK(stepwise.header == whole.header);
+  CHECK(stepwise.meta == whole.meta);
+
+  // A conflict in metadata (not a header member) is found by comparing with the stored value;
+  // later headers do not replace the first error.
+  Envelope e;
+  HeaderDecodeState bad;
+  decode_header("message-topic", "t1", e, bad);
+  decode_header("x-ptp-topic", "t2", e, bad);
+  decode_header("x-ptp-token", "a", e, bad);
+  decode_header("x-ptp-token", "b", e, bad);
+  CHECK(bad.error.code == Code::kBadRequest);
+  CHECK(bad.error.message.find("message-topic") != std::string::npos);
+  CHECK(e.meta.at("message-topic") == "t1");
+}
+
 TEST_CASE("decode_headers allows the same value twice and ignores empty values") {
   Envelope e;
   REQUIRE(decode_headers({{"x-ptp-source-node-id", "A"},
