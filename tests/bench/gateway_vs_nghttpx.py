@@ -265,13 +265,28 @@ def curl_upload(url, headers, size, timeout=900):
     return int(fields[1]), int(fields[2]), float(fields[3])
 
 
-def stream(name, url, headers, size, echo, reps, middle_pids):
+def h2_upload(client, url, headers, size, timeout=900):
+    """tests/bench/h2_upload.cpp: one h2c stream of SIZE zero bytes sent from memory; the
+    response body is counted. Same result fields as curl_upload."""
+    m = re.match(r"http://([^:/]+):(\d+)(/.*)", url)
+    args = [client, "--host", m.group(1), "--port", m.group(2), "--path", m.group(3),
+            "--bytes", str(size)]
+    for k, v in headers.items():
+        args += ["-H", f"{k}: {v}"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    fields = out.stdout.split()
+    if out.returncode != 0 or len(fields) != 4 or not fields[0].startswith("2"):
+        raise RuntimeError(f"h2_upload failed ({out.returncode}): {out.stdout} {out.stderr}")
+    return int(fields[1]), int(fields[2]), float(fields[3])
+
+
+def stream(name, url, headers, size, echo, reps, middle_pids, upload):
     """Median of reps single-stream transfers; returns MB/s of payload and of bytes through
     the middle hops (up + down for echo)."""
     runs = []
     for _ in range(reps):
         cpu0 = sum(cpu_seconds(p) for p in middle_pids)
-        up, down, secs = curl_upload(url, headers, size)
+        up, down, secs = upload(url, headers, size)
         cpu = sum(cpu_seconds(p) for p in middle_pids) - cpu0
         if up != size or (echo and down != size):
             raise RuntimeError(f"{name}: sent {up}, got back {down}, expected {size}")
@@ -340,6 +355,9 @@ def main():
     ap.add_argument("--stream-mib", type=int, default=256)
     ap.add_argument("--stream-reps", type=int, default=3)
     ap.add_argument("--nghttpx-default-windows", action="store_true")
+    ap.add_argument("--stream-client", choices=["h2upload", "curl"], default="h2upload",
+                    help="streaming client: ptp-bench-h2_upload (default, body from memory) or "
+                         "curl -T - fed by head -c from /dev/zero")
     ap.add_argument("--skip-unary", action="store_true")
     ap.add_argument("--skip-stream", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (configs, logs)")
@@ -413,25 +431,31 @@ def main():
                 gw_pids = restart_gateways(procs, gateway, cfg, "info", args.log_level)
 
         if not args.skip_stream:
-            print(f"\n2. one streamed transfer of {args.stream_mib} MiB (curl -T - from head -c /dev/zero), "
+            print(f"\n2. one streamed transfer of {args.stream_mib} MiB, "
                   f"median of {args.stream_reps}; MB = 10^6 bytes")
             path = "/v1/interconn/chan/transport"
             he = ptp_headers(gateway, "E", "ptp/diag/echo", "bench-stream")
             hs = ptp_headers(gateway, "B", "ptp/sink", "bench-sink")
             r = args.stream_reps
+            if args.stream_client == "curl":
+                upload = curl_upload
+            else:
+                client = os.path.join(os.path.abspath(args.bin_dir), "ptp-bench-h2_upload")
+                upload = lambda u, h, n: h2_upload(client, u, h, n)  # noqa: E731
+            print(f"  client: {args.stream_client}")
             nx_pids = [procs.pid("nx1s"), procs.pid("nx2s")]
             results["s_gw"] = stream("echo: gateway A -> gateway B -> E(diag)",
-                                     f"http://127.0.0.1:{PORT['A']}{path}", he, size, True, r, gw_pids)
+                                     f"http://127.0.0.1:{PORT['A']}{path}", he, size, True, r, gw_pids, upload)
             results["s_nx"] = stream("echo: nghttpx -> nghttpx -> E(diag)",
-                                     f"http://127.0.0.1:{PORT['nx1s']}{path}", he, size, True, r, nx_pids)
+                                     f"http://127.0.0.1:{PORT['nx1s']}{path}", he, size, True, r, nx_pids, upload)
             results["s_base"] = stream("echo: direct to E(diag), no middle hop",
-                                       f"http://127.0.0.1:{PORT['E']}{path}", he, size, True, r, [])
+                                       f"http://127.0.0.1:{PORT['E']}{path}", he, size, True, r, [], upload)
             results["o_gw"] = stream("one-way: gateway A -> gateway B -> nghttpd",
-                                     f"http://127.0.0.1:{PORT['A']}{path}", hs, size, False, r, gw_pids)
+                                     f"http://127.0.0.1:{PORT['A']}{path}", hs, size, False, r, gw_pids, upload)
             results["o_nx"] = stream("one-way: nghttpx -> nghttpx -> nghttpd",
-                                     f"http://127.0.0.1:{PORT['nx1s']}/sink", hs, size, False, r, nx_pids)
+                                     f"http://127.0.0.1:{PORT['nx1s']}/sink", hs, size, False, r, nx_pids, upload)
             results["o_base"] = stream("one-way: direct to nghttpd, no middle hop",
-                                       f"http://127.0.0.1:{PORT['sink']}/sink", hs, size, False, r, [])
+                                       f"http://127.0.0.1:{PORT['sink']}/sink", hs, size, False, r, [], upload)
     finally:
         procs.close()
         shutil.rmtree(datadir, ignore_errors=True)
