@@ -664,10 +664,10 @@ void parse_router_server(const YAML::Node& root, Config& cfg) {
 
 Config parse_root(const YAML::Node& root, const FileResolver& files) {
   if (!root || root.IsNull()) fail("", "the configuration is empty (node.node_id is required)");
-  Section top(
-      root, "",
-      {"node", "listen", "admin", "io_threads", "reload_poll_ms", "limits", "auth", "peers",
-       "default_route", "local_services", "log", "queue", "kafka_attachment", "router_server"});
+  Section top(root, "",
+              {"node", "listen", "admin", "io_threads", "reload_poll_ms", "shutdown_grace_ms",
+               "limits", "auth", "peers", "default_route", "local_services", "log", "queue",
+               "kafka_attachment", "router_server"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
   parse_node_section(root, cfg);
@@ -675,6 +675,8 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   parse_admin(root, cfg);
   cfg.io_threads = static_cast<unsigned>(top.integer("io_threads", 0, 0, 256));
   cfg.reload_poll = positive_ms(top, "reload_poll_ms", cfg.reload_poll);
+  cfg.shutdown_grace = std::chrono::milliseconds(
+      top.integer("shutdown_grace_ms", cfg.shutdown_grace.count(), 0, 3600000));
   parse_limits(root, cfg);
   parse_auth(root, cfg);
   parse_peers(root, files, cfg);

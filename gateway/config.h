@@ -149,6 +149,8 @@ struct Config {
   Endpoint admin;
   unsigned io_threads = 0;  // 0: one per core
   std::chrono::milliseconds reload_poll{1000};
+  // On SIGTERM/SIGINT: how long requests already accepted may take to finish.
+  std::chrono::milliseconds shutdown_grace{10000};
   LimitsConfig limits;
   AuthConfig auth;
   std::vector<PeerConfig> peers;

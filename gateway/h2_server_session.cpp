@@ -121,6 +121,17 @@ void H2ServerSession::init_session() {
   nghttp2_session_set_local_window_size(raw, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
 }
 
+void H2ServerSession::drain_gracefully() {
+  if (closed() || draining_) return;
+  draining_ = true;
+  // Once it is sent and the streams up to that id are done, nghttp2 wants neither to read
+  // nor to write, and H2Connection::do_write closes the connection.
+  nghttp2_submit_goaway(session(), NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session()), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  signal_write();
+}
+
 H2ServerSession::Stream* H2ServerSession::find(int32_t id) {
   auto it = streams_.find(id);
   return it == streams_.end() ? nullptr : it->second.get();

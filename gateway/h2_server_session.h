@@ -10,6 +10,7 @@
 #include "codecs/grpc_frame.h"
 #include "gateway/exchange.h"
 #include "gateway/h2_connection.h"
+#include "gateway/session_registry.h"
 
 namespace ptp {
 
@@ -20,13 +21,16 @@ struct H2ServerSettings {
   std::string node_id;  // names this hop in errors
 };
 
-class H2ServerSession final : public H2Connection {
+class H2ServerSession final : public H2Connection, public DrainableSession {
  public:
   static std::shared_ptr<H2ServerSession> start(std::unique_ptr<ByteStream> io,
                                                 std::string_view already_read,
                                                 Dispatcher& dispatcher, H2ServerSettings settings,
                                                 std::string remote);
   struct Stream;  // one request/response exchange
+
+  // Shutdown: GOAWAY naming the last stream taken; those finish, then the connection closes.
+  void drain_gracefully() override;
 
   // nghttp2 callbacks (public so the C trampolines can reach them).
   int on_begin_headers(int32_t id);
@@ -58,6 +62,7 @@ class H2ServerSession final : public H2Connection {
   H2ServerSettings settings_;
   std::string remote_;
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+  bool draining_ = false;
 };
 
 }  // namespace ptp

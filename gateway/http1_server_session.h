@@ -23,6 +23,7 @@
 #include "codecs/header_codec.h"
 #include "gateway/exchange.h"
 #include "gateway/http_mapping.h"
+#include "gateway/session_registry.h"
 
 namespace ptp {
 
@@ -59,7 +60,8 @@ inline tcp::socket& lowest(boost::asio::ssl::stream<tcp::socket>& s) { return s.
 }  // namespace http1_detail
 
 template <class Stream>
-class Http1ServerSession : public std::enable_shared_from_this<Http1ServerSession<Stream>> {
+class Http1ServerSession : public DrainableSession,
+                           public std::enable_shared_from_this<Http1ServerSession<Stream>> {
  public:
   Http1ServerSession(Stream&& stream, boost::beast::flat_buffer&& already_read,
                      Dispatcher& dispatcher, Http1Limits limits, std::string remote)
@@ -76,6 +78,15 @@ class Http1ServerSession : public std::enable_shared_from_this<Http1ServerSessio
 
   void start() { read_header(); }
 
+  // Shutdown: the request in progress (if any) is answered with Connection: close; a
+  // connection waiting for its next request is closed now.
+  void drain_gracefully() override {
+    if (draining_ || closed_) return;
+    draining_ = true;
+    keep_alive_ = false;
+    if (waiting_for_header_ && buffer_.size() == 0 && !parser_->got_some()) close_now();
+  }
+
  private:
   using Self = Http1ServerSession<Stream>;
   using error_code = boost::system::error_code;
@@ -87,15 +98,17 @@ class Http1ServerSession : public std::enable_shared_from_this<Http1ServerSessio
     parser_->header_limit(limits_.max_header_bytes);
     parser_->body_limit(limits_.max_body_bytes);
     arm_timer(limits_.idle_timeout);
+    waiting_for_header_ = true;
     http1_detail::http::async_read_header(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
   }
 
   void on_header(error_code ec) {
+    waiting_for_header_ = false;
     if (ec) return on_read_error(ec);
     const auto& req = parser_->get();
-    keep_alive_ = req.keep_alive();
+    keep_alive_ = req.keep_alive() && !draining_;
     if (boost::beast::iequals(req[http1_detail::http::field::expect], "100-continue")) {
       // Reject before the client sends a body we would only discard.
       if (!routable()) return handle_request();
@@ -368,6 +381,8 @@ class Http1ServerSession : public std::enable_shared_from_this<Http1ServerSessio
   bool awaiting_ = false;                      // a dispatch is outstanding
   std::shared_ptr<DeliveryReceipt> delivery_;  // of the response being written
   bool closed_ = false;
+  bool draining_ = false;            // shutting down: no request after the current one
+  bool waiting_for_header_ = false;  // between requests (or reading a request's header)
   uint64_t request_seq_ = 0;
 };
 

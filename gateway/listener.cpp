@@ -112,6 +112,8 @@ Listener::Listener(std::vector<asio::io_context*> contexts,
       cfg_(cfg),
       log_(log),
       acceptor_(*contexts_.at(0)) {
+  for (size_t i = 0; i < contexts_.size(); ++i)
+    sessions_.push_back(std::make_unique<SessionRegistry>());
   if (cfg_.tls) {
     tls_ = std::make_unique<ssl::context>(ssl::context::tls_server);
     tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -157,6 +159,20 @@ void Listener::stop() {
 
 uint16_t Listener::port() const { return acceptor_.local_endpoint().port(); }
 
+void Listener::drain() {
+  for (size_t i = 0; i < contexts_.size(); ++i)
+    asio::post(*contexts_[i], [r = sessions_[i].get()] { r->drain_all(); });
+}
+
+size_t Listener::live_sessions() {
+  size_t n = 0;
+  for (size_t i = 0; i < contexts_.size(); ++i) {
+    asio::post(*contexts_[i], [r = sessions_[i].get()] { r->purge(); });  // for the next call
+    n += sessions_[i]->live();
+  }
+  return n;
+}
+
 void Listener::accept() {
   size_t i = next_++ % contexts_.size();
   acceptor_.async_accept(*contexts_[i],
@@ -184,17 +200,19 @@ void Listener::on_plain(tcp::socket s, size_t i) {
     std::string remote = remote_of(sock);
     Dispatcher& d = dispatcher_for_(i);
     if (h2) {
-      H2ServerSession::start(std::make_unique<ByteStreamOf<tcp::socket>>(std::move(sock)), seen, d,
-                             h2_settings(cfg_), std::move(remote));
+      sessions_[i]->add(
+          H2ServerSession::start(std::make_unique<ByteStreamOf<tcp::socket>>(std::move(sock)), seen,
+                                 d, h2_settings(cfg_), std::move(remote)));
       return;
     }
     boost::beast::flat_buffer buf;
     auto mb = buf.prepare(seen.size());
     std::memcpy(mb.data(), seen.data(), seen.size());
     buf.commit(seen.size());
-    std::make_shared<Http1ServerSession<tcp::socket>>(std::move(sock), std::move(buf), d,
-                                                      http1_limits(cfg_), std::move(remote))
-        ->start();
+    auto session = std::make_shared<Http1ServerSession<tcp::socket>>(
+        std::move(sock), std::move(buf), d, http1_limits(cfg_), std::move(remote));
+    session->start();
+    sessions_[i]->add(session);
   };
   sniff->start();
 }
@@ -236,13 +254,15 @@ void Listener::on_tls(tcp::socket s, size_t i) {
     SSL_get0_alpn_selected(hs->stream.native_handle(), &proto, &len);
     Dispatcher& d = dispatcher_for_(i);
     if (len == 2 && std::memcmp(proto, "h2", 2) == 0) {
-      H2ServerSession::start(std::make_unique<ByteStreamOf<TlsStream>>(std::move(hs->stream)), {},
-                             d, h2_settings(cfg_), remote);
+      sessions_[i]->add(
+          H2ServerSession::start(std::make_unique<ByteStreamOf<TlsStream>>(std::move(hs->stream)),
+                                 {}, d, h2_settings(cfg_), remote));
       return;
     }
-    std::make_shared<Http1ServerSession<TlsStream>>(
-        std::move(hs->stream), boost::beast::flat_buffer{}, d, http1_limits(cfg_), remote)
-        ->start();
+    auto session = std::make_shared<Http1ServerSession<TlsStream>>(
+        std::move(hs->stream), boost::beast::flat_buffer{}, d, http1_limits(cfg_), remote);
+    session->start();
+    sessions_[i]->add(session);
   });
 }
 

@@ -12,6 +12,7 @@
 
 #include "gateway/config.h"
 #include "gateway/exchange.h"
+#include "gateway/session_registry.h"
 
 namespace ptp {
 
@@ -25,8 +26,13 @@ class Listener {
            std::function<Dispatcher&(size_t)> dispatcher_for, const Config& cfg, JsonLog& log);
   ~Listener();
   void start();  // throws std::runtime_error naming the address when bind fails
-  void stop();
+  void stop();   // stops accepting
   uint16_t port() const;
+  // Shutdown, after stop(): asks every client connection to finish what it has accepted
+  // and take nothing new (gateway/session_registry.h).
+  void drain();
+  // Client connections still open (updated on each I/O thread; any thread may call).
+  size_t live_sessions();
 
  private:
   void accept();
@@ -40,6 +46,7 @@ class Listener {
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   size_t next_ = 0;
+  std::vector<std::unique_ptr<SessionRegistry>> sessions_;  // one per context
 };
 
 }  // namespace ptp

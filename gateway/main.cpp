@@ -5,6 +5,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -227,19 +228,49 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
                    {.extra = {{"error", msg}}});
       }
     });
-    boost::asio::signal_set stop_signals(control, SIGINT, SIGTERM);
-    stop_signals.async_wait([&](const boost::system::error_code& ec, int) {
-      if (ec) return;
-      log->info("shutting down");
+    auto stop_all = [&] {
       watcher.stop();
       admin.stop();
-      listener.stop();
       if (outbox) outbox->stop();
       if (passive) passive->stop();
       for (auto& g : guards) g.reset();
       for (auto& c : contexts) c->stop();
       control.stop();
-    });
+    };
+    // Graceful shutdown: stop accepting, tell clients (GOAWAY / Connection: close), answer
+    // waiting pops, and let what was accepted finish within shutdown_grace_ms. A second
+    // signal stops at once.
+    boost::asio::signal_set stop_signals(control, SIGINT, SIGTERM);
+    boost::asio::steady_timer drain_timer(control);
+    std::chrono::steady_clock::time_point drain_deadline;
+    std::function<void()> check_drained = [&] {
+      const size_t live = listener.live_sessions();
+      if (live > 0 && std::chrono::steady_clock::now() < drain_deadline) {
+        drain_timer.expires_after(std::chrono::milliseconds(50));
+        drain_timer.async_wait([&](const boost::system::error_code& ec) {
+          if (!ec) check_drained();
+        });
+        return;
+      }
+      log->info("shutting down", {.extra = {{"connections_cut", std::to_string(live)}}});
+      stop_all();
+    };
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int) {
+          if (ec) return;
+          if (!ready) return stop_all();  // the second signal
+          ready = false;                  // /readyz answers 503 from now on
+          const auto grace = store.current()->shutdown_grace;
+          log->info("draining before shutdown",
+                    {.extra = {{"grace_ms", std::to_string(grace.count())}}});
+          listener.stop();
+          listener.drain();
+          if (queues) queues->drain();
+          drain_deadline = std::chrono::steady_clock::now() + grace;
+          stop_signals.async_wait(on_signal);
+          check_drained();
+        };
+    stop_signals.async_wait(on_signal);
     std::vector<std::thread> threads;
     for (auto& c : contexts) threads.emplace_back([&c] { c->run(); });
     ready = true;

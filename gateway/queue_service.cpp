@@ -104,9 +104,15 @@ void QueueService::handle(const Config& cfg, Request req, Responder done,
       milliseconds timeout = req.iface == Interface::kPeek
                                  ? milliseconds(0)
                                  : q.timeout.value_or(cfg.queue.default_pop_timeout);
+      bool draining = false;
+      const uint64_t wait_id = waiting_pops_.begin(draining);
+      if (draining) timeout = milliseconds(0);  // shutting down: answer at once
       QueueStore* store = &inbox_;
-      inbox_.pop(
-          key, timeout, [answer, key, store](Status s, std::optional<QueuedMessage> m) mutable {
+      WaitingPops* waiting = &waiting_pops_;
+      const uint64_t ticket = inbox_.pop(
+          key, timeout,
+          [answer, key, store, waiting, wait_id](Status s, std::optional<QueuedMessage> m) mutable {
+            waiting->answered(wait_id);
             if (!m) return answer({std::move(s), {}}, nullptr);
             const uint64_t offset = m->offset;
             // Acknowledged only once the response reached the client's connection.
@@ -118,6 +124,7 @@ void QueueService::handle(const Config& cfg, Request req, Responder done,
             });
             answer({std::move(s), delivered_view(std::move(*m))}, std::move(receipt));
           });
+      waiting_pops_.started(wait_id, ticket);
       return;
     }
     case Interface::kPeek:

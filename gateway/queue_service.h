@@ -9,6 +9,7 @@
 #include "adapters/queue/queue_store.h"
 #include "gateway/config.h"
 #include "gateway/exchange.h"
+#include "gateway/waiting_pops.h"
 
 namespace ptp {
 
@@ -28,7 +29,10 @@ class QueueService {
   // With `to_egress`, messages addressed to this node go to the one inbox queue an
   // EgressDrainer hands to the attached platform (Kafka egress topic); pops find nothing.
   QueueService(QueueStore& inbox, Outbox* outbox, bool to_egress = false)
-      : inbox_(inbox), outbox_(outbox), to_egress_(to_egress) {}
+      : inbox_(inbox), outbox_(outbox), to_egress_(to_egress), waiting_pops_(inbox) {}
+
+  // Shutdown: pops waiting for a message answer "no message" now; later pops do not wait.
+  void drain() { waiting_pops_.drain(); }
 
   // push/pop/peek/release from a local container; `done` runs on `ex`. The request has
   // passed the pipeline's admission (validation, token, source node = this node).
@@ -69,6 +73,7 @@ class QueueService {
   Outbox* outbox_;
   bool to_egress_;
   LocalStored on_local_stored_;
+  WaitingPops waiting_pops_;
 };
 
 // Random 32-hex-digit id for messages pushed without one.

@@ -131,6 +131,7 @@ TEST_CASE("defaults of a minimal config") {
   CHECK(cfg->admin.port == 0);
   CHECK(cfg->io_threads == 0);
   CHECK(cfg->reload_poll == std::chrono::milliseconds(1000));
+  CHECK(cfg->shutdown_grace == std::chrono::milliseconds(10000));
   CHECK(cfg->limits.max_body_bytes == 64ull << 20);
   CHECK(cfg->limits.max_hops == 8);
   CHECK(cfg->auth.enabled);
@@ -147,6 +148,7 @@ listen: {address: 0.0.0.0, port: 7304}
 admin: {address: 127.0.0.2, port: 7404}
 io_threads: 4
 reload_poll_ms: 250
+shutdown_grace_ms: 0
 limits: {max_body_bytes: 1000, max_header_bytes: 2048, max_field_length: 100, max_hops: 3,
          max_concurrent_streams: 10, http1_connections_per_host: 12}
 auth: {enabled: false, max_clock_skew_s: 5}
@@ -164,6 +166,7 @@ log: {level: debug, file: /var/log/ptp.log}
   CHECK(cfg->admin.host == "127.0.0.2");
   CHECK(cfg->io_threads == 4);
   CHECK(cfg->reload_poll == std::chrono::milliseconds(250));
+  CHECK(cfg->shutdown_grace == std::chrono::milliseconds(0));
   CHECK(cfg->limits.max_body_bytes == 1000);
   CHECK(cfg->limits.max_header_bytes == 2048);
   CHECK(cfg->limits.max_field_length == 100);
@@ -229,9 +232,12 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "t.yaml: io_threads: expected an integer from 0 to 256, got \"-1\""},
       {kMinimal + "reload_poll_ms: 0\n",
        "t.yaml: reload_poll_ms: expected an integer from 1 to 86400000, got \"0\""},
+      {kMinimal + "shutdown_grace_ms: -5\n",
+       "t.yaml: shutdown_grace_ms: expected an integer from 0 to 3600000, got \"-5\""},
       {kMinimal + "colour: blue\n",
        "t.yaml: colour: unknown key (expected one of: node, listen, admin, io_threads, "
-       "reload_poll_ms, limits, auth, peers, default_route, local_services, log, queue, "
+       "reload_poll_ms, shutdown_grace_ms, limits, auth, peers, default_route, local_services, "
+       "log, queue, "
        "kafka_attachment, router_server)"},
       {"node: {node_id: A}\nlisten: {port: 1, prot: 2}\n",
        "t.yaml: listen.prot: unknown key (expected one of: address, port, tls)"},
