@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <charconv>
 
 namespace ptp::http1 {
 
@@ -28,9 +29,31 @@ void ConnPool::drop_expired(Host& h, Clock::time_point now) {
   }
 }
 
-bool ConnPool::acquire(const std::string& key, size_t limit, ConnPtr& reuse,
-                       std::weak_ptr<ConnWaiter> w) {
-  Host& h = hosts_[key];
+const Endpoint& ConnPool::HostRef::endpoint() const { return h_->endpoint; }
+
+ConnPool::HostRef ConnPool::host(std::string_view host, uint16_t port, bool tls,
+                                 std::string_view server_name) {
+  if (tls && server_name.empty()) server_name = host;
+  char digits[8];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, port);
+  std::string& k = scratch_key_;
+  k.assign(tls ? "https://" : "http://").append(host).append(":").append(digits, end);
+  if (tls) k.append("#").append(server_name);
+  auto it = hosts_.find(k);
+  if (it == hosts_.end()) {
+    it = hosts_.emplace(k, Host{}).first;
+    Endpoint& e = it->second.endpoint;
+    e.host = host;
+    e.port = port;
+    e.tls = tls;
+    e.server_name = tls ? server_name : std::string_view();
+    e.authority = std::string(host) + ":" + std::string(digits, end);
+  }
+  return HostRef(&it->second);
+}
+
+bool ConnPool::acquire(HostRef ref, size_t limit, ConnPtr& reuse, std::weak_ptr<ConnWaiter> w) {
+  Host& h = *ref.h_;
   h.limit = limit;
   drop_expired(h, Clock::now());
   while (!h.idle.empty()) {
@@ -60,8 +83,8 @@ bool ConnPool::acquire(const std::string& key, size_t limit, ConnPtr& reuse,
   return false;
 }
 
-void ConnPool::release(const std::string& key, ConnPtr c) {
-  Host& h = hosts_[key];
+void ConnPool::release(HostRef ref, ConnPtr c) {
+  Host& h = *ref.h_;
   if (h.busy > 0) --h.busy;
   if (c && (closed_ || c->buf.size() != 0)) {
     c->close();
