@@ -76,6 +76,8 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
   }
 
  private:
+  static constexpr size_t kJoinForTls = 16 << 10;  // one TLS record's payload
+
   const http1::Endpoint& endpoint() const { return host_.endpoint(); }
   // Room for a header or chunk line (the body is consumed as it arrives).
   size_t max_buffer() const { return pool_->opts.max_response_header_bytes + (16 << 10); }
@@ -165,7 +167,12 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
     write_ec_ = {};
     const unsigned attempt = ++attempt_;
     parser_.emplace(pool_->opts.max_response_header_bytes, pool_->opts.max_response_body_bytes);
-    // Head and body in one write (one sendmsg on plain TCP).
+    // Head and body in one write: one sendmsg on plain TCP. A TLS stream writes one
+    // buffer per record, so a small body joins the head (one record, one send).
+    if (conn_->tls && !body_.empty() && body_.size() <= kJoinForTls) {
+      head_ += body_;
+      body_.clear();
+    }
     const std::array<asio::const_buffer, 2> out{asio::buffer(head_), asio::buffer(body_)};
     conn_->with_stream([&](auto& s) {
       asio::async_write(s, out, [self = shared_from_this(), attempt](error_code ec, size_t) {

@@ -13,8 +13,9 @@ void Conn::close() {
   lowest().close(ignored);
 }
 
-bool Conn::looks_alive() {
+bool Conn::looks_alive(bool recently_used) {
   if (buf.size() != 0 || !lowest().is_open()) return false;
+  if (recently_used) return true;
   char c;
   ssize_t n = ::recv(lowest().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n == 0) return false;
@@ -55,11 +56,12 @@ ConnPool::HostRef ConnPool::host(std::string_view host, uint16_t port, bool tls,
 bool ConnPool::acquire(HostRef ref, size_t limit, ConnPtr& reuse, std::weak_ptr<ConnWaiter> w) {
   Host& h = *ref.h_;
   h.limit = limit;
-  drop_expired(h, Clock::now());
+  const auto now = Clock::now();
+  drop_expired(h, now);
   while (!h.idle.empty()) {
     ConnPtr c = std::move(h.idle.back());  // most recently used first: likeliest alive
     h.idle.pop_back();
-    if (c->looks_alive()) {
+    if (c->looks_alive(now - c->idle_since < kRecentlyUsed)) {
       ++h.busy;
       reuse = std::move(c);
       return true;

@@ -38,7 +38,10 @@ struct Conn {
   void close();
   // A pooled connection is stale when the server closed it (FIN pending) or sent bytes
   // nobody asked for. TLS may legitimately have records pending (session tickets).
-  bool looks_alive();
+  // A recently used one is not probed (a recv per request under load): servers do not
+  // drop connections that fast, and if one did, the client's retry on a fresh
+  // connection covers it (http1_client.cpp).
+  bool looks_alive(bool recently_used);
 };
 
 using ConnPtr = std::shared_ptr<Conn>;
@@ -63,6 +66,8 @@ struct Endpoint {
 
 class ConnPool {
   struct Host;
+  // Idle for less than this: reused without probing the socket (Conn::looks_alive).
+  static constexpr std::chrono::milliseconds kRecentlyUsed{50};
 
  public:
   // One entry per endpoint; entries live as long as the pool, so callers keep the handle.

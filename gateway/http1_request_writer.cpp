@@ -1,29 +1,55 @@
 #include "gateway/http1_request_writer.h"
 
+#include <array>
 #include <boost/beast/core/string.hpp>
 #include <charconv>
 
 namespace ptp::http1 {
 namespace {
 
+// Headers this client sets itself (or that must not pass a hop); by length first, as
+// this runs for every header of every request.
 bool managed_header(std::string_view name) {
-  for (std::string_view m :
-       {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade"})
-    if (boost::beast::iequals(name, m)) return true;
-  return false;
+  using boost::beast::iequals;
+  switch (name.size()) {
+    case 2:
+      return iequals(name, "te");
+    case 4:
+      return iequals(name, "host");
+    case 7:
+      return iequals(name, "upgrade");
+    case 10:
+      return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 14:
+      return iequals(name, "content-length");
+    case 17:
+      return iequals(name, "transfer-encoding");
+    default:
+      return false;
+  }
 }
 
 // RFC 9110 tchar.
+constexpr std::array<bool, 256> kTokenChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
-  for (char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
-    if (std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
-  }
+  for (char c : s)
+    if (!kTokenChar[static_cast<unsigned char>(c)]) return false;
   return true;
 }
 
-bool has_ctl_break(std::string_view s) { return s.find_first_of({"\r\n\0", 3}) != s.npos; }
+bool has_ctl_break(std::string_view s) {
+  for (char c : s)
+    if (c == '\r' || c == '\n' || c == '\0') return true;
+  return false;
+}
 
 }  // namespace
 
@@ -46,7 +72,7 @@ bool write_request_head(std::string& out, std::string_view path, std::string_vie
       return false;
     }
     if (managed_header(name)) continue;
-    has_type = has_type || boost::beast::iequals(name, "content-type");
+    has_type = has_type || (name.size() == 12 && boost::beast::iequals(name, "content-type"));
     out.append(name).append(": ").append(value).append("\r\n");
   }
   if (!has_type) out.append("Content-Type: application/octet-stream\r\n");
