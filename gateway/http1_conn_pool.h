@@ -25,7 +25,6 @@ struct Conn {
   std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls;
   ReadBuffer buf;
   Clock::time_point idle_since;
-  bool non_blocking = false;  // plain: reads after readiness never block
 
   boost::asio::ip::tcp::socket& lowest() { return tls ? tls->next_layer() : *plain; }
   template <class F>
