@@ -165,6 +165,7 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
     reused_ = reused;
     write_done_ = false;
     write_ec_ = {};
+    got_interim_ = false;
     const unsigned attempt = ++attempt_;
     parser_.emplace(pool_->opts.max_response_header_bytes, pool_->opts.max_response_body_bytes);
     // Head and body in one write: one sendmsg on plain TCP. A TLS stream writes one
@@ -174,12 +175,15 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
       body_.clear();
     }
     const std::array<asio::const_buffer, 2> out{asio::buffer(head_), asio::buffer(body_)};
+    // Composed operations (the write's later parts, TLS reads) use the stream after this
+    // request may have finished and dropped the connection: their handlers keep it.
     conn_->with_stream([&](auto& s) {
-      asio::async_write(s, out, [self = shared_from_this(), attempt](error_code ec, size_t) {
-        if (attempt != self->attempt_) return;
-        self->write_done_ = true;
-        self->write_ec_ = ec;
-      });
+      asio::async_write(s, out,
+                        [self = shared_from_this(), c = conn_, attempt](error_code ec, size_t) {
+                          if (attempt != self->attempt_) return;
+                          self->write_done_ = true;
+                          self->write_ec_ = ec;
+                        });
     });
     // Read while writing: a server may answer (413, 404) before taking the whole body.
     read();
@@ -199,7 +203,7 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
     auto space = conn_->buf.prepare(max_buffer());
     if (space.size() == 0) return fail_line_too_long();
     conn_->tls->async_read_some(
-        space, [self = shared_from_this(), attempt = attempt_](error_code ec, size_t n) {
+        space, [self = shared_from_this(), c = conn_, attempt = attempt_](error_code ec, size_t n) {
           if (self->finished_ || attempt != self->attempt_) return;
           if (ec) return self->on_read_error(ec);
           self->conn_->buf.commit(n);
@@ -239,6 +243,7 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
         return false;
       }
       // A 1xx interim response: the final one follows on the same connection.
+      got_interim_ = true;
       parser_.emplace(pool_->opts.max_response_header_bytes, pool_->opts.max_response_body_bytes);
     }
   }
@@ -260,7 +265,7 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
 
   void on_read_error(error_code ec) {
     conn_->close();
-    const bool got_some = parser_->got_some();
+    const bool got_some = parser_->got_some() || got_interim_;
     if (ec == asio::error::eof && got_some && parser_->need_eof()) {
       // The body ends with the connection.
       error_code pec;
@@ -347,6 +352,7 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
   std::optional<http1::ResponseParser> parser_;
   unsigned attempt_ = 0;
   bool reused_ = false;
+  bool got_interim_ = false;  // the server answered (1xx): no retry elsewhere
   bool write_done_ = false;
   error_code write_ec_;
   bool has_slot_ = false;  // counted in the pool's per-host limit until released

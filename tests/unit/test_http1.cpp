@@ -692,3 +692,22 @@ TEST_CASE("http1 client: a header that would break the request is refused before
   CHECK(pool.connections_opened() == 0);
   CHECK(server.accepted == 0);
 }
+
+TEST_CASE("http1 client: a connection closed right after its response is retried, not failed") {
+  // The server closes without saying Connection: close; the next request reuses the
+  // connection at once (too recent to be probed) and must land on a fresh one.
+  asio::io_context ioc;
+  ScriptedServer server(ioc);
+  Http1ClientPool pool(ioc.get_executor());
+  const Http1Target t = server.target();
+  for (int i = 0; i < 3; ++i)
+    server.replies.push_back(
+        {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n" + std::to_string(i)}, true});
+  for (int i = 0; i < 3; ++i) {
+    Http1Result r = post(ioc, pool, t, "/", {}, "x");
+    REQUIRE(r.status.ok());
+    CHECK(r.body == std::to_string(i));
+  }
+  CHECK(server.accepted == 3);
+  CHECK(server.requests.size() == 3);
+}
