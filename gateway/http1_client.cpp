@@ -2,14 +2,17 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/string.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/http/error.hpp>
+#include <optional>
 
 #include "gateway/http1_conn_pool.h"
+#include "gateway/http1_request_writer.h"
+#include "gateway/http1_response_parser.h"
 
 namespace ptp {
 namespace {
@@ -19,28 +22,6 @@ namespace http = boost::beast::http;
 using asio::ip::tcp;
 using error_code = boost::system::error_code;
 using http1::ConnPtr;
-
-std::string pool_key(const Http1Target& t) {
-  std::string k = t.tls ? "https://" : "http://";
-  k += t.authority();
-  if (t.tls) k += "#" + (t.server_name.empty() ? t.host : t.server_name);
-  return k;
-}
-
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return r;
-}
-
-// Headers this client manages itself.
-bool managed_header(std::string_view name) {
-  for (std::string_view m :
-       {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade"})
-    if (boost::beast::iequals(name, m)) return true;
-  return false;
-}
 
 }  // namespace
 
@@ -55,41 +36,37 @@ struct Http1ClientPool::Impl {
 
 namespace {
 
-// One request, from connect (or reuse) to callback.
+// One request, from connect (or reuse) to callback. Each use of a connection is an
+// attempt; handlers of an abandoned attempt find their number is not attempt_.
 class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
  public:
-  Op(std::shared_ptr<Http1ClientPool::Impl> pool, Http1Target target, std::string path,
-     HeaderList headers, std::string body, std::chrono::milliseconds timeout,
+  Op(std::shared_ptr<Http1ClientPool::Impl> pool, const Http1Target& target, std::string_view path,
+     const HeaderList& headers, std::string body, std::chrono::milliseconds timeout,
      std::function<void(Http1Result)> done)
       : pool_(std::move(pool)),
-        target_(std::move(target)),
-        key_(pool_key(target_)),
-        limit_(target_.max_connections ? target_.max_connections
-                                       : pool_->opts.max_connections_per_host),
+        host_(pool_->conns.host(target.host, target.port, target.tls, target.server_name)),
+        tls_context_(target.tls_context),
+        limit_(target.max_connections ? target.max_connections
+                                      : pool_->opts.max_connections_per_host),
         timeout_(timeout),
         done_(std::move(done)),
         timer_(pool_->ex),
-        resolver_(pool_->ex) {
-    req_.method(http::verb::post);
-    req_.target(path.empty() ? "/" : path);
-    req_.version(11);
-    req_.set(http::field::host, target_.authority());
-    for (auto& [name, value] : headers)
-      if (!managed_header(name)) req_.insert(name, value);
-    if (req_.find(http::field::content_type) == req_.end())
-      req_.set(http::field::content_type, "application/octet-stream");
-    req_.body() = std::move(body);
-    req_.keep_alive(true);
-    req_.prepare_payload();
+        body_(std::move(body)) {
+    if (!http1::write_request_head(head_, path, endpoint().authority, headers, body_.size(),
+                                   bad_request_))
+      head_.clear();
   }
 
   void start() {
+    if (!bad_request_.empty())
+      return fail(Code::kCodecError,
+                  "cannot send the request to " + endpoint().authority + ": " + bad_request_);
     timer_.expires_after(timeout_);
     timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec) self->on_timeout();
     });
     ConnPtr c;
-    if (pool_->conns.acquire(key_, limit_, c, weak_from_this())) use_slot(std::move(c));
+    if (pool_->conns.acquire(host_, limit_, c, weak_from_this())) use_slot(std::move(c));
   }
 
   bool grant(ConnPtr c) override {
@@ -99,15 +76,11 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
   }
 
  private:
-  // One use of one connection; handlers of an abandoned attempt find it is not current_.
-  struct Attempt {
-    ConnPtr conn;
-    bool reused = false;
-    bool write_done = false;
-    error_code write_ec;
-    http::response_parser<http::string_body> parser;
-  };
-  using AttemptPtr = std::shared_ptr<Attempt>;
+  static constexpr size_t kJoinForTls = 16 << 10;  // one TLS record's payload
+
+  const http1::Endpoint& endpoint() const { return host_.endpoint(); }
+  // Room for a header or chunk line (the body is consumed as it arrives).
+  size_t max_buffer() const { return pool_->opts.max_response_header_bytes + (16 << 10); }
 
   void use_slot(ConnPtr c) {
     has_slot_ = true;
@@ -116,30 +89,32 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
   }
 
   void connect() {
-    if (target_.tls && !target_.tls_context)
+    const http1::Endpoint& e = endpoint();
+    if (e.tls && !tls_context_)
       return fail(Code::kBadAddress,
-                  "TLS requested for " + target_.authority() + " but no TLS context configured");
+                  "TLS requested for " + e.authority + " but no TLS context configured");
     connecting_ = std::make_shared<http1::Conn>();
-    if (target_.tls)
-      connecting_->tls.emplace(pool_->ex, *target_.tls_context);
+    if (e.tls)
+      connecting_->tls.emplace(pool_->ex, *tls_context_);
     else
       connecting_->plain.emplace(pool_->ex);
     ++pool_->opened;
     error_code ec;
-    auto addr = asio::ip::make_address(target_.host, ec);
+    auto addr = asio::ip::make_address(e.host, ec);
     if (!ec) {
       return connecting_->lowest().async_connect(
-          tcp::endpoint(addr, target_.port),
+          tcp::endpoint(addr, e.port),
           [self = shared_from_this(), c = connecting_](error_code ec) { self->on_connect(c, ec); });
     }
-    resolver_.async_resolve(
-        target_.host, std::to_string(target_.port),
+    resolver_.emplace(pool_->ex);
+    resolver_->async_resolve(
+        e.host, std::to_string(e.port),
         [self = shared_from_this(), c = connecting_](error_code ec,
                                                      tcp::resolver::results_type results) {
           if (self->finished_) return;
           if (ec)
             return self->fail(Code::kUnreachable,
-                              "cannot resolve " + self->target_.authority() + ": " + ec.message());
+                              "cannot resolve " + self->endpoint().authority + ": " + ec.message());
           asio::async_connect(c->lowest(), results, [self, c](error_code ec, const tcp::endpoint&) {
             self->on_connect(c, ec);
           });
@@ -148,15 +123,20 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
 
   void on_connect(const ConnPtr& c, error_code ec) {
     if (finished_) return;
+    const http1::Endpoint& e = endpoint();
     if (ec)
-      return fail(Code::kUnreachable,
-                  "cannot connect to " + target_.authority() + ": " + ec.message());
+      return fail(Code::kUnreachable, "cannot connect to " + e.authority + ": " + ec.message());
     c->lowest().set_option(tcp::no_delay(true), ec);
     if (!c->tls) {
+      // Reads follow readiness (read_plain): a would-block read must return, not wait.
+      c->plain->non_blocking(true, ec);
+      if (ec)
+        return fail(Code::kUnreachable,
+                    "cannot set up the connection to " + e.authority + ": " + ec.message());
       connecting_.reset();
       return send(c, /*reused=*/false);
     }
-    const std::string& name = target_.server_name.empty() ? target_.host : target_.server_name;
+    const std::string& name = e.server_name;
     error_code not_ip;
     asio::ip::make_address(name, not_ip);
     if (not_ip)  // RFC 6066: SNI carries host names only
@@ -172,7 +152,7 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
         long vr = SSL_get_verify_result(c->tls->native_handle());
         return self->fail(
             Code::kCertCheck,
-            "TLS handshake with " + self->target_.authority() + " failed: " + ec.message() +
+            "TLS handshake with " + self->endpoint().authority + " failed: " + ec.message() +
                 (vr == X509_V_OK ? std::string()
                                  : std::string(" (") + X509_verify_cert_error_string(vr) + ")"));
       }
@@ -181,90 +161,166 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
   }
 
   void send(ConnPtr c, bool reused) {
-    auto a = std::make_shared<Attempt>();
-    a->conn = std::move(c);
-    a->reused = reused;
-    a->parser.header_limit(pool_->opts.max_response_header_bytes);
-    a->parser.body_limit(pool_->opts.max_response_body_bytes);
-    current_ = a;
-    // Read while writing: a server may answer (413, 404) before taking the whole body.
-    a->conn->with_stream([&](auto& s) {
-      http::async_write(s, req_, [self = shared_from_this(), a](error_code ec, size_t) {
-        a->write_done = true;
-        a->write_ec = ec;
-      });
-      http::async_read(
-          s, a->conn->buf, a->parser,
-          [self = shared_from_this(), a](error_code ec, size_t) { self->on_read(a, ec); });
+    conn_ = std::move(c);
+    reused_ = reused;
+    write_done_ = false;
+    write_ec_ = {};
+    got_interim_ = false;
+    const unsigned attempt = ++attempt_;
+    parser_.emplace(pool_->opts.max_response_header_bytes, pool_->opts.max_response_body_bytes);
+    // Head and body in one write: one sendmsg on plain TCP. A TLS stream writes one
+    // buffer per record, so a small body joins the head (one record, one send).
+    if (conn_->tls && !body_.empty() && body_.size() <= kJoinForTls) {
+      head_ += body_;
+      body_.clear();
+    }
+    const std::array<asio::const_buffer, 2> out{asio::buffer(head_), asio::buffer(body_)};
+    // Composed operations (the write's later parts, TLS reads) use the stream after this
+    // request may have finished and dropped the connection: their handlers keep it.
+    conn_->with_stream([&](auto& s) {
+      asio::async_write(s, out,
+                        [self = shared_from_this(), c = conn_, attempt](error_code ec, size_t) {
+                          if (attempt != self->attempt_) return;
+                          self->write_done_ = true;
+                          self->write_ec_ = ec;
+                        });
     });
+    // Read while writing: a server may answer (413, 404) before taking the whole body.
+    read();
   }
 
-  void on_read(const AttemptPtr& a, error_code ec) {
-    if (finished_ || a != current_) return;
-    if (ec) {
-      a->conn->close();
-      // A kept-alive connection the server dropped meanwhile: one retry on a fresh one.
-      if (a->reused && !retried_ && !a->parser.got_some()) {
-        retried_ = true;
-        current_.reset();
-        return connect();
-      }
-      // TLS 1.3: a server that rejects our client certificate says so with an alert
-      // after our side of the handshake completed, i.e. on the first read.
-      if (a->conn->tls && !a->reused && !a->parser.got_some() &&
-          ec.category() == asio::error::get_ssl_category()) {
-        const bool has_cert =
-            SSL_CTX_get0_certificate(SSL_get_SSL_CTX(a->conn->tls->native_handle())) != nullptr;
-        return fail(
-            Code::kCertCheck,
-            "TLS with " + target_.authority() +
-                " failed: the peer rejected the connection after the handshake (" + ec.message() +
-                ")" +
-                (has_cert ? "" : "; no client certificate is configured (peers[].tls.cert/key)"));
-      }
-      if (ec == http::error::body_limit)
-        return fail(Code::kTooLarge, "response from " + target_.authority() + " exceeds " +
-                                         std::to_string(pool_->opts.max_response_body_bytes) +
-                                         " bytes");
-      const bool parse_error =
-          ec.category() == http::make_error_code(http::error::bad_method).category() &&
-          ec != http::error::end_of_stream && ec != http::error::partial_message;
-      if (parse_error)
-        return fail(Code::kCodecError,
-                    "malformed HTTP response from " + target_.authority() + ": " + ec.message());
-      return fail(Code::kUnreachable,
-                  "connection to " + target_.authority() + " lost: " + ec.message());
+  void read() {
+    if (!conn_->tls) {
+      // Wait for readiness, then read without blocking: no speculative recv that finds
+      // nothing, and one large recv (http1_read_buffer.h) takes a small response whole.
+      return conn_->plain->async_wait(
+          tcp::socket::wait_read, [self = shared_from_this(), attempt = attempt_](error_code ec) {
+            if (self->finished_ || attempt != self->attempt_) return;
+            if (ec) return self->on_read_error(ec);
+            self->read_plain();
+          });
     }
-    auto& res = a->parser.get();
-    Http1Result r;
-    r.http_status = static_cast<int>(res.result_int());
-    for (const auto& f : res)
-      r.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
-    r.body = std::move(res.body());
+    auto space = conn_->buf.prepare(max_buffer());
+    if (space.size() == 0) return fail_line_too_long();
+    conn_->tls->async_read_some(
+        space, [self = shared_from_this(), c = conn_, attempt = attempt_](error_code ec, size_t n) {
+          if (self->finished_ || attempt != self->attempt_) return;
+          if (ec) return self->on_read_error(ec);
+          self->conn_->buf.commit(n);
+          if (self->parse()) self->read();
+        });
+  }
+
+  // Reads what the socket has until the response is complete or the socket would block
+  // (reading to would-block also sees a FIN that came with the data).
+  void read_plain() {
+    for (;;) {
+      auto space = conn_->buf.prepare(max_buffer());
+      if (space.size() == 0) return fail_line_too_long();
+      error_code ec;
+      size_t n = conn_->plain->read_some(space, ec);
+      if (ec == asio::error::would_block) return read();
+      if (ec) return on_read_error(ec);
+      conn_->buf.commit(n);
+      if (!parse()) return;
+    }
+  }
+
+  // Feeds the buffered bytes to the parser; true when it needs more. Completes or fails
+  // the request otherwise.
+  bool parse() {
+    for (;;) {
+      error_code ec;
+      size_t used = parser_->feed(conn_->buf.data(), ec);
+      conn_->buf.consume(used);
+      if (ec == http::error::need_more) return true;
+      if (ec) {
+        on_parse_error(ec);
+        return false;
+      }
+      if (!parser_->interim()) {
+        complete();
+        return false;
+      }
+      // A 1xx interim response: the final one follows on the same connection.
+      got_interim_ = true;
+      parser_.emplace(pool_->opts.max_response_header_bytes, pool_->opts.max_response_body_bytes);
+    }
+  }
+
+  void fail_line_too_long() {
+    fail(Code::kCodecError, "malformed HTTP response from " + endpoint().authority +
+                                ": a header or chunk line exceeds " + std::to_string(max_buffer()) +
+                                " bytes");
+  }
+
+  void on_parse_error(error_code ec) {
+    if (ec == http::error::body_limit)
+      return fail(Code::kTooLarge, "response from " + endpoint().authority + " exceeds " +
+                                       std::to_string(pool_->opts.max_response_body_bytes) +
+                                       " bytes");
+    fail(Code::kCodecError,
+         "malformed HTTP response from " + endpoint().authority + ": " + ec.message());
+  }
+
+  void on_read_error(error_code ec) {
+    conn_->close();
+    const bool got_some = parser_->got_some() || got_interim_;
+    if (ec == asio::error::eof && got_some && parser_->need_eof()) {
+      // The body ends with the connection.
+      error_code pec;
+      parser_->put_eof(pec);
+      if (pec) return on_parse_error(pec);
+      return complete();
+    }
+    // A kept-alive connection the server dropped meanwhile: one retry on a fresh one.
+    if (reused_ && !retried_ && !got_some) {
+      retried_ = true;
+      conn_.reset();
+      ++attempt_;
+      return connect();
+    }
+    // TLS 1.3: a server that rejects our client certificate says so with an alert
+    // after our side of the handshake completed, i.e. on the first read.
+    if (conn_->tls && !reused_ && !got_some && ec.category() == asio::error::get_ssl_category()) {
+      const bool has_cert =
+          SSL_CTX_get0_certificate(SSL_get_SSL_CTX(conn_->tls->native_handle())) != nullptr;
+      return fail(
+          Code::kCertCheck,
+          "TLS with " + endpoint().authority +
+              " failed: the peer rejected the connection after the handshake (" + ec.message() +
+              ")" +
+              (has_cert ? "" : "; no client certificate is configured (peers[].tls.cert/key)"));
+    }
+    if (ec == asio::error::eof)
+      ec = got_some ? http::error::partial_message : http::error::end_of_stream;
+    fail(Code::kUnreachable, "connection to " + endpoint().authority + " lost: " + ec.message());
+  }
+
+  void complete() {
+    Http1Result r = std::move(parser_->result());
     // Reusable only if the whole request went out and both sides keep the connection.
     has_slot_ = false;
-    if (res.keep_alive() && a->write_done && !a->write_ec) {
-      pool_->conns.release(key_, a->conn);
+    if (parser_->keep_alive() && write_done_ && !write_ec_ && conn_->lowest().is_open()) {
+      pool_->conns.release(host_, std::move(conn_));
     } else {
-      a->conn->close();
-      pool_->conns.release(key_, nullptr);
+      conn_->close();
+      pool_->conns.release(host_, nullptr);
     }
-    current_.reset();
+    conn_.reset();
     finish(std::move(r));
   }
 
   void on_timeout() {
     if (finished_) return;
-    resolver_.cancel();
-    if (connecting_) connecting_->close();
-    if (current_) current_->conn->close();
-    fail(Code::kTimeout, "no response from " + target_.authority() + " within " +
+    if (resolver_) resolver_->cancel();
+    fail(Code::kTimeout, "no response from " + endpoint().authority + " within " +
                              std::to_string(timeout_.count()) + " ms");
   }
 
   void fail(Code c, std::string msg) {
     if (connecting_) connecting_->close();
-    if (current_) current_->conn->close();
+    if (conn_) conn_->close();
     Http1Result r;
     r.status = Status::Error(c, std::move(msg));
     finish(std::move(r));
@@ -275,22 +331,30 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
     finished_ = true;
     timer_.cancel();
     // Every failure path closed its connection before getting here.
-    if (std::exchange(has_slot_, false)) pool_->conns.release(key_, nullptr);
+    if (std::exchange(has_slot_, false)) pool_->conns.release(host_, nullptr);
     auto done = std::move(done_);
     done(std::move(r));
   }
 
   std::shared_ptr<Http1ClientPool::Impl> pool_;
-  Http1Target target_;
-  std::string key_;
+  http1::ConnPool::HostRef host_;
+  asio::ssl::context* tls_context_;
   size_t limit_;
   std::chrono::milliseconds timeout_;
   std::function<void(Http1Result)> done_;
   asio::steady_timer timer_;
-  tcp::resolver resolver_;
-  http::request<http::string_body> req_;
+  std::optional<tcp::resolver> resolver_;  // only for host names
+  std::string head_;
+  std::string body_;
+  std::string bad_request_;  // why the request cannot be serialized
   ConnPtr connecting_;
-  AttemptPtr current_;
+  ConnPtr conn_;  // of the current attempt
+  std::optional<http1::ResponseParser> parser_;
+  unsigned attempt_ = 0;
+  bool reused_ = false;
+  bool got_interim_ = false;  // the server answered (1xx): no retry elsewhere
+  bool write_done_ = false;
+  error_code write_ec_;
   bool has_slot_ = false;  // counted in the pool's per-host limit until released
   bool retried_ = false;
   bool finished_ = false;
@@ -306,8 +370,8 @@ Http1ClientPool::~Http1ClientPool() { impl_->conns.close_all(); }
 void Http1ClientPool::post(const Http1Target& t, std::string path, HeaderList headers,
                            std::string body, std::chrono::milliseconds timeout,
                            std::function<void(Http1Result)> done) {
-  auto op = std::make_shared<Op>(impl_, t, std::move(path), std::move(headers), std::move(body),
-                                 timeout, std::move(done));
+  auto op =
+      std::make_shared<Op>(impl_, t, path, headers, std::move(body), timeout, std::move(done));
   // Started from the executor so that no path can call `done` inside post().
   asio::post(impl_->ex, [op] { op->start(); });
 }

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <charconv>
 
 namespace ptp::http1 {
 
@@ -12,8 +13,9 @@ void Conn::close() {
   lowest().close(ignored);
 }
 
-bool Conn::looks_alive() {
+bool Conn::looks_alive(bool recently_used) {
   if (buf.size() != 0 || !lowest().is_open()) return false;
+  if (recently_used) return true;
   char c;
   ssize_t n = ::recv(lowest().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n == 0) return false;
@@ -28,15 +30,38 @@ void ConnPool::drop_expired(Host& h, Clock::time_point now) {
   }
 }
 
-bool ConnPool::acquire(const std::string& key, size_t limit, ConnPtr& reuse,
-                       std::weak_ptr<ConnWaiter> w) {
-  Host& h = hosts_[key];
+const Endpoint& ConnPool::HostRef::endpoint() const { return h_->endpoint; }
+
+ConnPool::HostRef ConnPool::host(std::string_view host, uint16_t port, bool tls,
+                                 std::string_view server_name) {
+  if (tls && server_name.empty()) server_name = host;
+  char digits[8];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, port);
+  std::string& k = scratch_key_;
+  k.assign(tls ? "https://" : "http://").append(host).append(":").append(digits, end);
+  if (tls) k.append("#").append(server_name);
+  auto it = hosts_.find(k);
+  if (it == hosts_.end()) {
+    it = hosts_.emplace(k, Host{}).first;
+    Endpoint& e = it->second.endpoint;
+    e.host = host;
+    e.port = port;
+    e.tls = tls;
+    e.server_name = tls ? server_name : std::string_view();
+    e.authority = std::string(host) + ":" + std::string(digits, end);
+  }
+  return HostRef(&it->second);
+}
+
+bool ConnPool::acquire(HostRef ref, size_t limit, ConnPtr& reuse, std::weak_ptr<ConnWaiter> w) {
+  Host& h = *ref.h_;
   h.limit = limit;
-  drop_expired(h, Clock::now());
+  const auto now = Clock::now();
+  drop_expired(h, now);
   while (!h.idle.empty()) {
     ConnPtr c = std::move(h.idle.back());  // most recently used first: likeliest alive
     h.idle.pop_back();
-    if (c->looks_alive()) {
+    if (c->looks_alive(now - c->idle_since < kRecentlyUsed)) {
       ++h.busy;
       reuse = std::move(c);
       return true;
@@ -60,8 +85,8 @@ bool ConnPool::acquire(const std::string& key, size_t limit, ConnPtr& reuse,
   return false;
 }
 
-void ConnPool::release(const std::string& key, ConnPtr c) {
-  Host& h = hosts_[key];
+void ConnPool::release(HostRef ref, ConnPtr c) {
+  Host& h = *ref.h_;
   if (h.busy > 0) --h.busy;
   if (c && (closed_ || c->buf.size() != 0)) {
     c->close();

@@ -6,13 +6,14 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+
+#include "gateway/http1_read_buffer.h"
 
 namespace ptp::http1 {
 
@@ -22,7 +23,7 @@ using Clock = std::chrono::steady_clock;
 struct Conn {
   std::optional<boost::asio::ip::tcp::socket> plain;
   std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls;
-  boost::beast::flat_buffer buf;
+  ReadBuffer buf;
   Clock::time_point idle_since;
 
   boost::asio::ip::tcp::socket& lowest() { return tls ? tls->next_layer() : *plain; }
@@ -36,7 +37,10 @@ struct Conn {
   void close();
   // A pooled connection is stale when the server closed it (FIN pending) or sent bytes
   // nobody asked for. TLS may legitimately have records pending (session tickets).
-  bool looks_alive();
+  // A recently used one is not probed (a recv per request under load): servers do not
+  // drop connections that fast, and if one did, the client's retry on a fresh
+  // connection covers it (http1_client.cpp).
+  bool looks_alive(bool recently_used);
 };
 
 using ConnPtr = std::shared_ptr<Conn>;
@@ -50,23 +54,51 @@ class ConnWaiter {
   virtual bool grant(ConnPtr c) = 0;
 };
 
+// Where the connections of one pool entry go; fixed when the entry is made.
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  bool tls = false;
+  std::string server_name;  // TLS: SNI and verified name (default: host)
+  std::string authority;    // host:port, for Host and messages
+};
+
 class ConnPool {
+  struct Host;
+  // Idle for less than this: reused without probing the socket (Conn::looks_alive).
+  static constexpr std::chrono::milliseconds kRecentlyUsed{50};
+
  public:
+  // One entry per endpoint; entries live as long as the pool, so callers keep the handle.
+  class HostRef {
+   public:
+    const Endpoint& endpoint() const;
+
+   private:
+    friend class ConnPool;
+    explicit HostRef(Host* h) : h_(h) {}
+    Host* h_;
+  };
+
   explicit ConnPool(std::chrono::milliseconds max_idle_time) : max_idle_time_(max_idle_time) {}
 
-  // Takes a slot for `key`: true with `reuse` set to a live idle connection, or to nullptr
-  // when a new connection may be opened; false when `limit` connections are open, and
-  // `w` is queued until release() grants it a slot.
-  bool acquire(const std::string& key, size_t limit, ConnPtr& reuse, std::weak_ptr<ConnWaiter> w);
+  // The entry for this endpoint (looked up by its fields, made on first use).
+  HostRef host(std::string_view host, uint16_t port, bool tls, std::string_view server_name);
+
+  // Takes a slot: true with `reuse` set to a live idle connection, or to nullptr when a
+  // new connection may be opened; false when `limit` connections are open, and `w` is
+  // queued until release() grants it a slot.
+  bool acquire(HostRef h, size_t limit, ConnPtr& reuse, std::weak_ptr<ConnWaiter> w);
   // Gives a slot back: `c` (if not null) is reusable and is handed to the next waiter or
   // kept idle; nullptr means the slot's connection is gone (a waiter may open a new one).
-  void release(const std::string& key, ConnPtr c);
+  void release(HostRef h, ConnPtr c);
   // Closes the idle connections; later releases close theirs.
   void close_all();
   size_t idle() const;
 
  private:
   struct Host {
+    Endpoint endpoint;
     std::deque<ConnPtr> idle;  // oldest first
     size_t busy = 0;           // slots held by requests (connecting or in use)
     size_t limit = 1;
@@ -76,6 +108,7 @@ class ConnPool {
 
   std::chrono::milliseconds max_idle_time_;
   std::unordered_map<std::string, Host> hosts_;
+  std::string scratch_key_;  // reused by host(): no allocation per lookup
   bool closed_ = false;
 };
 

@@ -5,8 +5,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
+#include <deque>
 #include <functional>
 #include <optional>
 
@@ -507,4 +509,205 @@ TEST_CASE("http1 client: requests over the per-host limit wait for a connection"
   CHECK(server.accepted == 2);
   CHECK(pool.connections_opened() == 2);
   CHECK(pool.idle_connections() == 2);
+}
+
+namespace {
+
+// Answers each request with the next scripted reply, written in pieces a few ms apart
+// (so the client sees them in separate reads); closes the connection after a reply
+// marked `close`.
+struct ScriptedServer {
+  struct Reply {
+    std::vector<std::string> pieces;
+    bool close = false;
+  };
+  struct Conn {
+    explicit Conn(tcp::socket s) : s(std::move(s)), timer(this->s.get_executor()) {}
+    tcp::socket s;
+    asio::steady_timer timer;
+    boost::beast::flat_buffer buf;
+    http::request<http::string_body> req;
+  };
+
+  explicit ScriptedServer(asio::io_context& ioc)
+      : acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    accept();
+  }
+  void accept() {
+    acceptor.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+      if (ec) return;
+      ++accepted;
+      serve(std::make_shared<Conn>(std::move(s)));
+      accept();
+    });
+  }
+  void serve(std::shared_ptr<Conn> c) {
+    c->req = {};
+    http::async_read(c->s, c->buf, c->req, [this, c](boost::system::error_code ec, size_t) {
+      if (ec || replies.empty()) return;
+      requests.push_back(c->req);
+      Reply r = std::move(replies.front());
+      replies.pop_front();
+      write(c, std::make_shared<Reply>(std::move(r)), 0);
+    });
+  }
+  void write(std::shared_ptr<Conn> c, std::shared_ptr<Reply> r, size_t i) {
+    if (i == r->pieces.size()) {
+      if (r->close) return c->s.close();
+      return serve(c);
+    }
+    asio::async_write(
+        c->s, asio::buffer(r->pieces[i]), [this, c, r, i](boost::system::error_code ec, size_t) {
+          if (ec) return;
+          c->timer.expires_after(3ms);
+          c->timer.async_wait([this, c, r, i](boost::system::error_code) { write(c, r, i + 1); });
+        });
+  }
+  Http1Target target() const { return tgt("127.0.0.1", acceptor.local_endpoint().port()); }
+
+  tcp::acceptor acceptor;
+  std::deque<Reply> replies;
+  std::vector<http::request<http::string_body>> requests;
+  int accepted = 0;
+};
+
+std::vector<std::string> pieces(std::string_view s, size_t n) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < s.size(); i += n) out.emplace_back(s.substr(i, n));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("http1 client: responses in pieces, chunked, after 1xx, and ending the connection") {
+  asio::io_context ioc;
+  ScriptedServer server(ioc);
+  Http1ClientPool pool(ioc.get_executor());
+  const Http1Target t = server.target();
+
+  // Split over many reads, header and body; the connection stays.
+  server.replies.push_back(
+      {pieces("HTTP/1.1 200 OK\r\nX-Split: yes\r\nContent-Length: 10\r\n\r\n0123456789", 7)});
+  Http1Result r = post(ioc, pool, t, "/a", {{"x-ptp-trace-id", "t1"}}, "req-body");
+  REQUIRE(r.status.ok());
+  CHECK(r.http_status == 200);
+  CHECK(r.body == "0123456789");
+  CHECK(header(r.headers, "x-split") == "yes");
+  REQUIRE(server.requests.size() == 1);
+  CHECK(server.requests[0].target() == "/a");
+  CHECK(server.requests[0]["x-ptp-trace-id"] == "t1");
+  CHECK(server.requests[0][http::field::host] == "127.0.0.1:" + std::to_string(t.port));
+  CHECK(server.requests[0][http::field::content_type] == "application/octet-stream");
+  CHECK(server.requests[0].body() == "req-body");
+
+  // Chunked, in pieces; then a 100 Continue before the answer.
+  server.replies.push_back({pieces(
+      "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+      5)});
+  server.replies.push_back(
+      {{"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"}});
+  r = post(ioc, pool, t, "/b", {}, "x");
+  CHECK(r.http_status == 201);
+  CHECK(r.body == "abcde");
+  r = post(ioc, pool, t, "/c", {}, "x");
+  CHECK(r.http_status == 202);
+  CHECK(r.body == "ok");
+  CHECK(server.accepted == 1);
+  CHECK(pool.connections_opened() == 1);
+  CHECK(pool.idle_connections() == 1);
+
+  // Connection: close is honoured: the next request opens a new connection.
+  server.replies.push_back(
+      {{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n1"}, true});
+  CHECK(post(ioc, pool, t, "/d", {}, "x").body == "1");
+  CHECK(pool.idle_connections() == 0);
+  // HTTP/1.0 without a length: the body ends with the connection.
+  server.replies.push_back({{"HTTP/1.0 200 OK\r\n\r\nuntil ", "the end"}, true});
+  r = post(ioc, pool, t, "/e", {}, "x");
+  REQUIRE(r.status.ok());
+  CHECK(r.body == "until the end");
+  CHECK(pool.idle_connections() == 0);
+  server.replies.push_back({{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2"}});
+  CHECK(post(ioc, pool, t, "/f", {}, "x").body == "2");
+  CHECK(server.accepted == 3);
+  CHECK(pool.connections_opened() == 3);
+}
+
+TEST_CASE("http1 client: malformed, oversized and cut-off responses") {
+  asio::io_context ioc;
+  ScriptedServer server(ioc);
+  Http1ClientOptions opts;
+  opts.max_response_body_bytes = 100;
+  opts.max_response_header_bytes = 1024;
+  Http1ClientPool pool(ioc.get_executor(), opts);
+  const Http1Target t = server.target();
+
+  SUBCASE("malformed status line") {
+    server.replies.push_back({{"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n"}});
+    Http1Result r = post(ioc, pool, t, "/", {}, "x");
+    CHECK(r.status.code == Code::kCodecError);
+    CHECK(r.status.message.find("malformed HTTP response from 127.0.0.1:") != std::string::npos);
+  }
+  SUBCASE("malformed chunk") {
+    server.replies.push_back(
+        {{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "zz\r\nabc\r\n0\r\n\r\n"}});
+    CHECK(post(ioc, pool, t, "/", {}, "x").status.code == Code::kCodecError);
+  }
+  SUBCASE("header over the limit") {
+    server.replies.push_back(
+        {pieces("HTTP/1.1 200 OK\r\nX-Big: " + std::string(3000, 'v') + "\r\n\r\n", 500)});
+    CHECK(post(ioc, pool, t, "/", {}, "x").status.code == Code::kCodecError);
+  }
+  SUBCASE("body over the limit, declared and chunked") {
+    server.replies.push_back({{"HTTP/1.1 200 OK\r\nContent-Length: 101\r\n\r\n"}});
+    Http1Result r = post(ioc, pool, t, "/", {}, "x");
+    CHECK(r.status.code == Code::kTooLarge);
+    CHECK(r.status.message.find("exceeds 100 bytes") != std::string::npos);
+    server.replies.push_back({pieces("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                         std::string("32\r\n") + std::string(50, 'a') + "\r\n" +
+                                         "33\r\n" + std::string(51, 'b') + "\r\n0\r\n\r\n",
+                                     40)});
+    CHECK(post(ioc, pool, t, "/", {}, "x").status.code == Code::kTooLarge);
+  }
+  SUBCASE("cut off mid-body") {
+    server.replies.push_back({{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123"}, true});
+    Http1Result r = post(ioc, pool, t, "/", {}, "x");
+    CHECK(r.status.code == Code::kUnreachable);
+    CHECK(r.status.message.find("lost") != std::string::npos);
+  }
+  // Nothing is reused after a failure.
+  CHECK(pool.idle_connections() == 0);
+}
+
+TEST_CASE("http1 client: a header that would break the request is refused before sending") {
+  asio::io_context ioc;
+  ScriptedServer server(ioc);
+  Http1ClientPool pool(ioc.get_executor());
+  for (const auto& [name, value] :
+       HeaderList{{"x-a", "1\r\nx-injected: 1"}, {"x-a\nb", "1"}, {"x-a", std::string("\0", 1)}}) {
+    Http1Result r = post(ioc, pool, server.target(), "/", {{name, value}}, "x");
+    CHECK(r.status.code == Code::kCodecError);
+    CHECK(r.status.message.find("127.0.0.1:") != std::string::npos);
+  }
+  CHECK(pool.connections_opened() == 0);
+  CHECK(server.accepted == 0);
+}
+
+TEST_CASE("http1 client: a connection closed right after its response is retried, not failed") {
+  // The server closes without saying Connection: close; the next request reuses the
+  // connection at once (too recent to be probed) and must land on a fresh one.
+  asio::io_context ioc;
+  ScriptedServer server(ioc);
+  Http1ClientPool pool(ioc.get_executor());
+  const Http1Target t = server.target();
+  for (int i = 0; i < 3; ++i)
+    server.replies.push_back(
+        {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n" + std::to_string(i)}, true});
+  for (int i = 0; i < 3; ++i) {
+    Http1Result r = post(ioc, pool, t, "/", {}, "x");
+    REQUIRE(r.status.ok());
+    CHECK(r.body == std::to_string(i));
+  }
+  CHECK(server.accepted == 3);
+  CHECK(server.requests.size() == 3);
 }

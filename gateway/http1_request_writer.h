@@ -1,0 +1,21 @@
+// Serializes the head of an HTTP/1.1 POST into one string, so that head and body go out
+// in one write (two buffers, one sendmsg).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "codecs/envelope.h"
+
+namespace ptp::http1 {
+
+// Appends "POST <path> HTTP/1.1", Host, `headers` (minus those this client manages:
+// host, content-length, transfer-encoding, connection, keep-alive, te, upgrade),
+// Content-Type (application/octet-stream unless given), Content-Length and the blank
+// line to `out`. Returns false, with `why` set, when the path or a header would break
+// the message (a name that is not an HTTP token, CR, LF or NUL in a value or the path).
+bool write_request_head(std::string& out, std::string_view path, std::string_view authority,
+                        const HeaderList& headers, size_t body_size, std::string& why);
+
+}  // namespace ptp::http1

@@ -1,0 +1,189 @@
+// The HTTP/1.1 client's response parser and request serializer, on bytes in memory.
+#include <doctest/doctest.h>
+
+#include <boost/beast/http/error.hpp>
+
+#include "gateway/http1_read_buffer.h"
+#include "gateway/http1_request_writer.h"
+#include "gateway/http1_response_parser.h"
+
+using namespace ptp;
+namespace http = boost::beast::http;
+using http1::ResponseParser;
+
+namespace {
+
+struct Parsed {
+  boost::beast::error_code ec;  // need_more: incomplete
+  bool keep_alive = false;
+  size_t left = 0;  // bytes after the response (buffered or not yet fed)
+  Http1Result result;
+};
+
+// Feeds `wire` in pieces of `step` bytes through a ReadBuffer, the way the client does:
+// unused bytes stay buffered and are fed again with the next piece.
+Parsed parse(std::string_view wire, size_t step = 1 << 20, uint32_t header_limit = 8192,
+             uint64_t body_limit = 1 << 20) {
+  ResponseParser p(header_limit, body_limit);
+  http1::ReadBuffer buf;
+  Parsed out;
+  size_t pos = 0;
+  while (true) {
+    size_t n = std::min(step, wire.size() - pos);
+    auto space = buf.prepare(1 << 20);
+    REQUIRE(space.size() >= n);
+    std::memcpy(space.data(), wire.data() + pos, n);
+    buf.commit(n);
+    pos += n;
+    out.ec = {};
+    buf.consume(p.feed(buf.data(), out.ec));
+    if (out.ec != http::error::need_more || pos == wire.size()) break;
+  }
+  out.keep_alive = p.keep_alive();
+  out.left = buf.size() + (wire.size() - pos);
+  out.result = std::move(p.result());
+  return out;
+}
+
+std::string header(const HeaderList& h, std::string_view name) {
+  for (const auto& [n, v] : h)
+    if (n == name) return v;
+  return "<absent>";
+}
+
+}  // namespace
+
+TEST_CASE("http1 response parser: content-length, lower-cased names, keep-alive") {
+  const std::string wire =
+      "HTTP/1.1 201 Created\r\nX-PTP-Code: E0000000000\r\nContent-Type: text/plain\r\n"
+      "Content-Length: 5\r\n\r\nhello";
+  for (size_t step : {size_t{1}, size_t{7}, wire.size()}) {
+    CAPTURE(step);
+    Parsed r = parse(wire + "HTTP/1.1 200", step);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.result.http_status == 201);
+    CHECK(r.result.body == "hello");
+    CHECK(header(r.result.headers, "x-ptp-code") == "E0000000000");
+    CHECK(header(r.result.headers, "content-type") == "text/plain");
+    CHECK(header(r.result.headers, "content-length") == "5");
+    CHECK(r.keep_alive);
+    CHECK(r.left == std::string("HTTP/1.1 200").size());  // not part of this response
+  }
+}
+
+TEST_CASE("http1 response parser: chunked body, split over many reads") {
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
+      "5\r\nhello\r\n1;ext=1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n";
+  for (size_t step : {size_t{1}, size_t{3}, size_t{64}}) {
+    CAPTURE(step);
+    Parsed r = parse(wire, step);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.result.body == "hello 0123456789");
+    CHECK(header(r.result.headers, "transfer-encoding") == "chunked");
+    CHECK(header(r.result.headers, "x-a") == "1");
+    CHECK(r.keep_alive);
+    CHECK(r.left == 0);
+  }
+}
+
+TEST_CASE("http1 response parser: Connection: close and HTTP/1.0 end keep-alive") {
+  CHECK_FALSE(
+      parse("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").keep_alive);
+  CHECK_FALSE(parse("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").keep_alive);
+  CHECK(parse("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n").keep_alive);
+
+  // No length: the body runs to the end of the connection.
+  ResponseParser p(8192, 1024);
+  boost::beast::error_code ec;
+  std::string_view wire = "HTTP/1.0 200 OK\r\n\r\nuntil eof";
+  CHECK(p.feed(wire, ec) == wire.size());
+  CHECK(ec == http::error::need_more);
+  CHECK(p.need_eof());
+  p.put_eof(ec);
+  CHECK_FALSE(ec);
+  CHECK(p.final_done());
+  CHECK_FALSE(p.keep_alive());
+  CHECK(p.result().body == "until eof");
+}
+
+TEST_CASE("http1 response parser: limits and malformed input") {
+  SUBCASE("header limit") {
+    Parsed r = parse("HTTP/1.1 200 OK\r\nX-Big: " + std::string(400, 'v') + "\r\n\r\n", 16, 256);
+    CHECK(r.ec == http::error::header_limit);
+  }
+  SUBCASE("body limit, declared length") {
+    Parsed r = parse("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", 1 << 20, 8192, 10);
+    CHECK(r.ec == http::error::body_limit);
+  }
+  SUBCASE("body limit, chunked") {
+    Parsed r = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\n", 4,
+                     8192, 10);
+    CHECK(r.ec == http::error::body_limit);
+  }
+  SUBCASE("body limit, exactly at it") {
+    Parsed r = parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", 3, 8192, 10);
+    CHECK_FALSE(r.ec);
+    CHECK(r.result.body == "0123456789");
+  }
+  SUBCASE("malformed") {
+    for (std::string_view bad : {"HTTP/1.1 2x0 OK\r\n\r\n", "HTTX/1.1 200 OK\r\n\r\n",
+                                 "HTTP/1.1 200 OK\r\nContent-Length: zz\r\n\r\n",
+                                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
+      CAPTURE(bad);
+      Parsed r = parse(bad, 2);
+      CHECK(r.ec);
+      CHECK(r.ec != http::error::need_more);
+    }
+  }
+  SUBCASE("incomplete") {
+    CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123").ec == http::error::need_more);
+  }
+}
+
+TEST_CASE("http1 response parser: a 1xx interim response is not the answer") {
+  ResponseParser p(8192, 1024);
+  boost::beast::error_code ec;
+  std::string_view wire = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n";
+  size_t used = p.feed(wire, ec);
+  CHECK_FALSE(ec);
+  CHECK(p.is_done());
+  CHECK(p.interim());
+  CHECK_FALSE(p.final_done());
+  CHECK(wire.substr(used) == "HTTP/1.1 200 OK\r\n");
+}
+
+TEST_CASE("http1 request writer: head, managed headers, content type") {
+  std::string out, why;
+  HeaderList h{{"X-PTP-Trace-Id", "t1"}, {"host", "evil"},           {"Content-Length", "99"},
+               {"connection", "close"},  {"Transfer-Encoding", "x"}, {"te", "trailers"},
+               {"upgrade", "h2c"},       {"keep-alive", "1"},        {"x-empty", ""}};
+  REQUIRE(http1::write_request_head(out, "/v1/x?a=1", "svc:8080", h, 1234, why));
+  CHECK(out ==
+        "POST /v1/x?a=1 HTTP/1.1\r\nHost: svc:8080\r\nX-PTP-Trace-Id: t1\r\nx-empty: \r\n"
+        "Content-Type: application/octet-stream\r\nContent-Length: 1234\r\n\r\n");
+
+  out.clear();
+  REQUIRE(http1::write_request_head(out, "", "h:1", {{"content-type", "text/plain"}}, 0, why));
+  CHECK(out ==
+        "POST / HTTP/1.1\r\nHost: h:1\r\ncontent-type: text/plain\r\nContent-Length: 0\r\n\r\n");
+}
+
+TEST_CASE("http1 request writer: CR, LF, NUL and non-token names are refused") {
+  for (const auto& [name, value] : HeaderList{{"x-a", "1\r\nx-injected: 1"},
+                                              {"x-a", "1\nx"},
+                                              {"x-a", std::string("a\0b", 3)},
+                                              {"x-a\r\nx-b", "1"},
+                                              {"x a", "1"},
+                                              {"x:a", "1"},
+                                              {"", "1"}}) {
+    CAPTURE(name);
+    std::string out, why;
+    CHECK_FALSE(http1::write_request_head(out, "/", "h:1", {{name, value}}, 0, why));
+    CHECK_FALSE(why.empty());
+  }
+  for (std::string_view path : {"/a b", "/a\r\nx: 1", "/a\n"}) {
+    std::string out, why;
+    CHECK_FALSE(http1::write_request_head(out, path, "h:1", {}, 0, why));
+  }
+}
