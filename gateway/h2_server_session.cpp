@@ -133,8 +133,12 @@ void H2ServerSession::drain_gracefully() {
 }
 
 H2ServerSession::Stream* H2ServerSession::find(int32_t id) {
+  // A request's callbacks (begin, each header, frame, data) come one after another.
+  if (last_ && last_->id == id) return last_;
   auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  if (it == streams_.end()) return nullptr;
+  last_ = it->second.get();
+  return last_;
 }
 
 int H2ServerSession::on_begin_headers(int32_t id) {
@@ -442,6 +446,7 @@ int H2ServerSession::on_stream_close(int32_t id, uint32_t error_code) {
         Status::Error(Code::kBadRequest, "client closed the stream early", settings_.node_id));
   if (s.response.stream) s.response.stream->cancel();
   // Deleting inside the callback is safe: nghttp2 no longer refers to the stream.
+  if (last_ == &s) last_ = nullptr;  // (the calls above may have looked it up again)
   boost::asio::post(executor(), [owned = std::move(it->second)] {});
   streams_.erase(it);
   return 0;

@@ -62,6 +62,7 @@ class H2ServerSession final : public H2Connection, public DrainableSession {
   H2ServerSettings settings_;
   std::string remote_;
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+  Stream* last_ = nullptr;  // the stream find() returned last (cleared when it closes)
   bool draining_ = false;
 };
 
