@@ -17,14 +17,6 @@
 namespace ptp {
 namespace {
 
-bool is_relayed_header(std::string_view k) {
-  // The service's content-type travels back (a gRPC hop's own content-type does not).
-  return !(k.starts_with(':') || k == "content-length" || k.starts_with("grpc-") ||
-           k == "x-ptp-code" || k == "x-ptp-message" || k == kPtpHopHeader || k == "date" ||
-           k == "server" || k == "connection" || k == "keep-alive" || k == "transfer-encoding" ||
-           k == "te" || k == "via" || k == "x-ptp-trace-id" || k == "x-ptp-session-id");
-}
-
 // The request's own content-type travels on; bodies from gRPC have none.
 std::string_view body_content_type(const Envelope& e) {
   return e.content_type.empty() ? std::string_view("application/octet-stream")
@@ -40,13 +32,20 @@ nghttp2_nv nv_of(std::string_view name, std::string_view value) {
 
 }  // namespace
 
+bool is_relayed_header(std::string_view k) {
+  // The service's content-type travels back (a gRPC hop's own content-type does not).
+  return !(k.starts_with(':') || k == "content-length" || k.starts_with("grpc-") ||
+           k == "x-ptp-code" || k == "x-ptp-message" || k == kPtpHopHeader || k == "date" ||
+           k == "server" || k == "connection" || k == "keep-alive" || k == "transfer-encoding" ||
+           k == "te" || k == "via" || k == "x-ptp-trace-id" || k == "x-ptp-session-id");
+}
+
 HeaderList relayed_headers(HeaderList in) {
-  HeaderList out;
-  out.reserve(in.size());
-  for (auto& [k, v] : in)
-    if (is_relayed_header(k) && !(k == "content-type" && v.starts_with("application/grpc")))
-      out.emplace_back(std::move(k), std::move(v));
-  return out;
+  std::erase_if(in, [](const auto& h) {
+    return !is_relayed_header(h.first) ||
+           (h.first == "content-type" && h.second.starts_with("application/grpc"));
+  });
+  return in;
 }
 
 std::string_view find_header(const HeaderList& h, std::string_view name) {

@@ -389,6 +389,7 @@ int H2ClientSession::on_header(const nghttp2_frame* f, std::string_view name,
   if (f->hd.type != NGHTTP2_HEADERS) return 0;
   Stream* s = find(f->hd.stream_id);
   if (!s) return 0;
+  if (name != ":status" && !s->observer->wants_header(name)) return 0;
   if (f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
     if (name == ":status") {
       s->status = 0;

@@ -29,6 +29,9 @@ class UpstreamObserver {
   virtual void on_close(HeaderList trailers, uint32_t error_code) = 0;
   // The stream's timeout passed with no end of the answer; the stream is reset next.
   virtual void on_timeout() {}
+  // Whether a response header or trailer is kept for on_headers / on_close (the others
+  // cost no copy).
+  virtual bool wants_header(std::string_view /*name*/) const { return true; }
 };
 
 class H2ClientSession final : public H2Connection {

@@ -2,6 +2,7 @@
 
 #include "gateway/forwarder.h"
 #include "gateway/grpc_messages.h"
+#include "gateway/http_mapping.h"
 
 namespace ptp {
 
@@ -17,6 +18,12 @@ void H2Exchange::answer_error(Code code, std::string message) {
 
 std::string H2Exchange::where() const {
   return p_.name + " (" + (session_ ? session_->authority() : std::string()) + ")";
+}
+
+bool H2Exchange::wants_header(std::string_view name) const {
+  // What the answer is made of: relayed headers, the PTP status and gRPC's status.
+  return is_relayed_header(name) || name == kPtpCodeHeader || name == kPtpMessageHeader ||
+         name == kPtpHopHeader || name.starts_with("grpc-");
 }
 
 void H2Exchange::on_headers(int status, HeaderList headers) {

@@ -40,6 +40,7 @@ class H2Exchange final : public UpstreamObserver {
   void on_data(std::string_view data) override;
   void on_close(HeaderList trailers, uint32_t error_code) override;
   void on_timeout() override;
+  bool wants_header(std::string_view name) const override;
 
  private:
   Status close_status(const HeaderList& trailers, uint32_t error_code) const;
