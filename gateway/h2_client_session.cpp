@@ -389,25 +389,19 @@ int H2ClientSession::on_header(const nghttp2_frame* f, std::string_view name,
   if (f->hd.type != NGHTTP2_HEADERS) return 0;
   Stream* s = find(f->hd.stream_id);
   if (!s) return 0;
-  if (name != ":status" && !s->observer->wants_header(name)) return 0;
-  if (f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
-    if (name == ":status") {
-      s->status = 0;
-      for (char c : value) s->status = s->status * 10 + (c - '0');
-    } else {
-      s->headers.emplace_back(name, value);
-    }
-  } else if (f->headers.cat == NGHTTP2_HCAT_HEADERS) {
-    // Trailers (or a non-final 1xx response's successor: treat as trailers once headers are done).
-    if (s->headers_done)
-      s->trailers.emplace_back(name, value);
-    else if (name == ":status") {
-      s->status = 0;
-      for (char c : value) s->status = s->status * 10 + (c - '0');
-    } else {
-      s->headers.emplace_back(name, value);
-    }
+  const bool head = f->headers.cat == NGHTTP2_HCAT_RESPONSE ||
+                    // a non-final 1xx response's successor; after the head: trailers
+                    (f->headers.cat == NGHTTP2_HCAT_HEADERS && !s->headers_done);
+  if (!head && f->headers.cat != NGHTTP2_HCAT_HEADERS) return 0;
+  if (head && name == ":status") {
+    s->status = 0;
+    for (char c : value) s->status = s->status * 10 + (c - '0');
+    return 0;
   }
+  if (!s->observer->wants_header(name)) return 0;
+  HeaderList& list = head ? s->headers : s->trailers;
+  if (list.empty()) list.reserve(4);  // one allocation for the few headers an answer has
+  list.emplace_back(name, value);
   return 0;
 }
 
