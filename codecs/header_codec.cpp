@@ -130,14 +130,13 @@ Status decode_headers(const HeaderList& in, Envelope& out) {
 HeaderList encode_headers(const Envelope& in) {
   HeaderList out;
   out.reserve(kFields.size() + in.meta.size());
-  for (const auto& f : kFields) {
-    const std::string& v = in.header.*(f.member);
-    if (!v.empty()) out.emplace_back(std::string(f.name), v);
-  }
-  for (const auto& [name, value] : in.meta) {
-    if (value.empty()) continue;
-    out.emplace_back(name.starts_with(kPrefix) ? name : std::string(kPrefix) + name, value);
-  }
+  visit_encoded_headers(
+      in, [&](std::string_view prefix, std::string_view name, std::string_view value) {
+        std::string n;
+        n.reserve(prefix.size() + name.size());
+        n.append(prefix).append(name);
+        out.emplace_back(std::move(n), std::string(value));
+      });
   return out;
 }
 

@@ -44,6 +44,23 @@ void decode_header(std::string_view name, std::string_view value, Envelope& out,
 // then each meta entry as x-ptp-<name> (names already starting with x-ptp- kept as is).
 HeaderList encode_headers(const Envelope& in);
 
+// The same headers as encode_headers, without copies: calls f(prefix, name, value) for
+// each; the wire name is prefix + name (prefix is "x-ptp-" for meta names given bare,
+// else empty). The views point into `in` or static tables.
+template <class F>
+void visit_encoded_headers(const Envelope& in, F&& f) {
+  for (const auto& field : header_fields()) {
+    const std::string& v = in.header.*(field.member);
+    if (!v.empty()) f(std::string_view(), field.name, std::string_view(v));
+  }
+  constexpr std::string_view kPrefix = "x-ptp-";
+  for (const auto& [name, value] : in.meta) {
+    if (value.empty()) continue;
+    f(name.starts_with(kPrefix) ? std::string_view() : kPrefix, std::string_view(name),
+      std::string_view(value));
+  }
+}
+
 // The protobuf metadata map uses the same names as the HTTP headers.
 void header_to_metadata(const Envelope& in, std::map<std::string, std::string>& out);
 Status metadata_to_header(const std::map<std::string, std::string>& in, Envelope& out);

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "gateway/config.h"
 #include "gateway/exchange.h"
@@ -12,6 +14,8 @@ namespace ptp {
 
 class UpstreamPool;
 class Http1ClientPool;
+class H2ClientSession;
+class H2Exchange;
 
 struct UpstreamTarget {
   std::string name;  // peer node id or "service <pattern>", for errors and metrics
@@ -37,14 +41,25 @@ class Forwarder {
  private:
   void forward_h2(Request req, const UpstreamTarget& target, Responder done);
   void forward_http1(Request req, const UpstreamTarget& target, Responder done);
+  // Opens the stream on a connected session; answers through `ex` when it cannot.
+  static void submit_h2(H2ClientSession& session, Request& req, const UpstreamTarget& target,
+                        std::unique_ptr<H2Exchange> ex);
 
   UpstreamPool& h2_;
   Http1ClientPool& h1_;
   const Config& cfg_;
 };
 
-// Maps an upstream HTTP answer (status, headers, body) onto a Response.
+// Maps an upstream HTTP answer (status, headers, body) onto a Response. Errors name the
+// hop as "<hop_name>" or, with an address, "<hop_name> (<hop_address>)".
 Response response_from_http(int http_status, HeaderList headers, std::string body,
-                            const std::string& hop_name);
+                            std::string_view hop_name, std::string_view hop_address = {});
+
+// The upstream headers that travel back to the client (no hop-by-hop, PTP status or
+// gRPC framing headers): is_relayed_header by name, and no gRPC content-type.
+bool is_relayed_header(std::string_view name);
+HeaderList relayed_headers(HeaderList in);
+// The first value of header `name` (lower case), empty when absent.
+std::string_view find_header(const HeaderList& h, std::string_view name);
 
 }  // namespace ptp

@@ -19,8 +19,8 @@ using tcp = asio::ip::tcp;
 
 struct H2ClientSession::Stream {
   int32_t id = 0;
-  UpstreamHandler handler;
-  std::shared_ptr<BodyPipe> body;
+  std::unique_ptr<UpstreamObserver> observer;
+  std::shared_ptr<BodyPipe> body;  // streamed requests only
   BodyPump pump;
   int status = 0;
   HeaderList headers;
@@ -224,7 +224,12 @@ void H2ClientSession::connect(asio::any_io_executor ex, Options opts, ConnectCal
 }
 
 H2ClientSession::H2ClientSession(std::unique_ptr<ByteStream> io, Options opts)
-    : H2Connection(std::move(io)), opts_(std::move(opts)), keepalive_timer_(executor()) {
+    : H2Connection(std::move(io)),
+      opts_(std::move(opts)),
+      authority_(opts_.endpoint.to_string()),
+      keepalive_timer_(executor()),
+      deadlines_([this](int32_t id) { return streams_.contains(id); }),
+      deadline_timer_(executor()) {
   init_session();
 }
 
@@ -265,17 +270,33 @@ H2ClientSession::Stream* H2ClientSession::find(int32_t id) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
-int32_t H2ClientSession::submit(const HeaderList& headers, std::shared_ptr<BodyPipe> body,
-                                bool grpc_chunks, UpstreamHandler handler) {
-  auto nv = make_nv(headers);
+int32_t H2ClientSession::start(std::span<const nghttp2_nv> headers, std::unique_ptr<Stream> s,
+                               std::unique_ptr<UpstreamObserver>& observer) {
   nghttp2_data_provider prd{};
   prd.read_callback = cb_read;
-  int32_t id = nghttp2_submit_request(session(), nullptr, nv.data(), nv.size(), &prd, nullptr);
+  int32_t id =
+      nghttp2_submit_request(session(), nullptr, headers.data(), headers.size(), &prd, nullptr);
   if (id <= 0) return id;
-  auto s = std::make_unique<Stream>();
   s->id = id;
-  s->handler = std::move(handler);
-  s->body = std::move(body);
+  s->observer = std::move(observer);
+  streams_.emplace(id, std::move(s));
+  signal_write();
+  return id;
+}
+
+int32_t H2ClientSession::submit(std::span<const nghttp2_nv> headers, std::string body,
+                                std::chrono::milliseconds timeout,
+                                std::unique_ptr<UpstreamObserver>& observer) {
+  auto s = std::make_unique<Stream>();
+  s->pump.set_whole(std::move(body));
+  int32_t id = start(headers, std::move(s), observer);
+  if (id > 0 && timeout.count() > 0) watch_deadline(id, timeout);
+  return id;
+}
+
+int32_t H2ClientSession::submit(std::span<const nghttp2_nv> headers, std::shared_ptr<BodyPipe> body,
+                                bool grpc_chunks, std::unique_ptr<UpstreamObserver>& observer) {
+  auto s = std::make_unique<Stream>();
   BodyPump::Framer framer;
   if (grpc_chunks)
     framer = [](std::string chunk) {
@@ -283,17 +304,51 @@ int32_t H2ClientSession::submit(const HeaderList& headers, std::shared_ptr<BodyP
       e.body = std::move(chunk);
       return grpc_frame(encode_inbound(e));
     };
-  s->pump = BodyPump(s->body, std::move(framer));
+  s->body = body;
+  s->pump = BodyPump(std::move(body), std::move(framer));
+  BodyPipe* pipe = s->body.get();
+  int32_t id = start(headers, std::move(s), observer);
+  if (id <= 0) return id;
   std::weak_ptr<H2Connection> weak = weak_from_this();
-  s->body->set_on_readable([weak, id] {
+  pipe->set_on_readable([weak, id] {
     auto self = weak.lock();
     if (!self || self->closed()) return;
     nghttp2_session_resume_data(self->session(), id);
     self->signal_write();
   });
-  streams_.emplace(id, std::move(s));
-  signal_write();
   return id;
+}
+
+void H2ClientSession::watch_deadline(int32_t id, std::chrono::milliseconds timeout) {
+  auto now = DeadlineQueue::Clock::now();
+  deadlines_.add(id, timeout, now);
+  if (!deadline_armed_ || now + timeout < deadline_at_) arm_deadline_timer(now + timeout);
+}
+
+void H2ClientSession::arm_deadline_timer(DeadlineQueue::Clock::time_point at) {
+  deadline_armed_ = true;
+  deadline_at_ = at;
+  deadline_timer_.expires_at(at);  // cancels a wait armed for a later deadline
+  std::weak_ptr<H2Connection> weak = weak_from_this();
+  deadline_timer_.async_wait([weak](const boost::system::error_code& ec) {
+    auto base = weak.lock();
+    if (ec || !base || base->closed()) return;
+    std::static_pointer_cast<H2ClientSession>(base)->on_deadlines();
+  });
+}
+
+void H2ClientSession::on_deadlines() {
+  deadline_armed_ = false;
+  std::vector<int32_t> due;
+  deadlines_.take_expired(DeadlineQueue::Clock::now(), due);
+  for (int32_t id : due) {
+    Stream* s = find(id);
+    if (!s) continue;  // an earlier observer's answer may have closed it
+    s->observer->on_timeout();
+    reset(id);
+  }
+  if (closed()) return;
+  if (auto next = deadlines_.earliest()) arm_deadline_timer(*next);
 }
 
 void H2ClientSession::begin() {
@@ -323,7 +378,8 @@ ssize_t H2ClientSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_
   size_t n = s->pump.pull(buf, len, state);
   if (state == BodyPump::State::kWait) return NGHTTP2_ERR_DEFERRED;
   if (state == BodyPump::State::kMore) return static_cast<ssize_t>(n);
-  if (!s->body->status().ok()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // abort upstream
+  if (s->body && !s->body->status().ok())
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // abort upstream
   *flags |= NGHTTP2_DATA_FLAG_EOF;
   return static_cast<ssize_t>(n);
 }
@@ -333,24 +389,19 @@ int H2ClientSession::on_header(const nghttp2_frame* f, std::string_view name,
   if (f->hd.type != NGHTTP2_HEADERS) return 0;
   Stream* s = find(f->hd.stream_id);
   if (!s) return 0;
-  if (f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
-    if (name == ":status") {
-      s->status = 0;
-      for (char c : value) s->status = s->status * 10 + (c - '0');
-    } else {
-      s->headers.emplace_back(name, value);
-    }
-  } else if (f->headers.cat == NGHTTP2_HCAT_HEADERS) {
-    // Trailers (or a non-final 1xx response's successor: treat as trailers once headers are done).
-    if (s->headers_done)
-      s->trailers.emplace_back(name, value);
-    else if (name == ":status") {
-      s->status = 0;
-      for (char c : value) s->status = s->status * 10 + (c - '0');
-    } else {
-      s->headers.emplace_back(name, value);
-    }
+  const bool head = f->headers.cat == NGHTTP2_HCAT_RESPONSE ||
+                    // a non-final 1xx response's successor; after the head: trailers
+                    (f->headers.cat == NGHTTP2_HCAT_HEADERS && !s->headers_done);
+  if (!head && f->headers.cat != NGHTTP2_HCAT_HEADERS) return 0;
+  if (head && name == ":status") {
+    s->status = 0;
+    for (char c : value) s->status = s->status * 10 + (c - '0');
+    return 0;
   }
+  if (!s->observer->wants_header(name)) return 0;
+  HeaderList& list = head ? s->headers : s->trailers;
+  if (list.empty()) list.reserve(4);  // one allocation for the few headers an answer has
+  list.emplace_back(name, value);
   return 0;
 }
 
@@ -360,7 +411,7 @@ int H2ClientSession::on_frame_recv(const nghttp2_frame* f) {
       Stream* s = find(f->hd.stream_id);
       if (s && !s->headers_done && s->status >= 200) {
         s->headers_done = true;
-        if (s->handler.on_headers) s->handler.on_headers(s->status, std::move(s->headers));
+        s->observer->on_headers(s->status, std::move(s->headers));
       }
       break;
     }
@@ -378,11 +429,11 @@ int H2ClientSession::on_frame_recv(const nghttp2_frame* f) {
 
 int H2ClientSession::on_data(int32_t id, const uint8_t* data, size_t len) {
   Stream* s = find(id);
-  if (!s || !s->handler.on_data) {
+  if (!s) {
     nghttp2_session_consume(session(), id, len);
     return 0;
   }
-  s->handler.on_data({reinterpret_cast<const char*>(data), len});
+  s->observer->on_data({reinterpret_cast<const char*>(data), len});
   return 0;
 }
 
@@ -391,12 +442,12 @@ int H2ClientSession::on_stream_close(int32_t id, uint32_t error_code) {
   if (it == streams_.end()) return 0;
   auto s = std::move(it->second);
   streams_.erase(it);
-  if (!s->headers_done && s->status >= 200 && s->handler.on_headers) {
+  if (!s->headers_done && s->status >= 200) {
     s->headers_done = true;
-    s->handler.on_headers(s->status, std::move(s->headers));
+    s->observer->on_headers(s->status, std::move(s->headers));
   }
-  if (s->handler.on_close) s->handler.on_close(std::move(s->trailers), error_code);
-  if (!s->body->drained()) s->body->cancel();
+  s->observer->on_close(std::move(s->trailers), error_code);
+  if (s->body && !s->body->drained()) s->body->cancel();
   return 0;
 }
 
@@ -422,12 +473,14 @@ void H2ClientSession::arm_keepalive() {
 
 void H2ClientSession::on_connection_closed(const std::string& why) {
   keepalive_timer_.cancel();
+  deadline_timer_.cancel();
+  deadlines_.clear();
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [id, s] : streams) {
     HeaderList t{{"x-ptp-connection-error", why}};
-    if (s->handler.on_close) s->handler.on_close(std::move(t), NGHTTP2_CONNECT_ERROR);
-    if (!s->body->drained()) s->body->cancel();
+    s->observer->on_close(std::move(t), NGHTTP2_CONNECT_ERROR);
+    if (s->body && !s->body->drained()) s->body->cancel();
   }
   if (on_closed_) on_closed_(why);
 }

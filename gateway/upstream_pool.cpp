@@ -52,11 +52,35 @@ boost::asio::ssl::context* UpstreamPool::tls_context(const TlsClientConfig& tls,
   return raw;
 }
 
+size_t UpstreamPool::KeyHash::operator()(const KeyView& k) const {
+  size_t h = std::hash<std::string_view>{}(k.host);
+  h ^= (static_cast<size_t>(k.port) << 1) ^ (k.tls ? 0x9e3779b97f4a7c15u : 0);
+  if (k.tls) h ^= std::hash<std::string_view>{}(k.server_name) * 31;
+  return h;
+}
+
+UpstreamPool::Entry& UpstreamPool::entry(const Endpoint& ep, const TlsClientConfig& tls) {
+  KeyView k = key_of(ep, tls);
+  auto it = entries_.find(k);
+  if (it == entries_.end())
+    it = entries_
+             .emplace(Key{std::string(k.host), k.port, k.tls, std::string(k.server_name)}, Entry{})
+             .first;
+  return it->second;
+}
+
+H2ClientSession* UpstreamPool::ready(const Endpoint& ep, const TlsClientConfig& tls) {
+  auto it = entries_.find(key_of(ep, tls));
+  if (it == entries_.end()) return nullptr;
+  for (auto& s : it->second.sessions)
+    if (s->usable()) return s.get();
+  return nullptr;
+}
+
 void UpstreamPool::get(const std::string& name, const Endpoint& ep, const TlsClientConfig& tls,
                        std::chrono::milliseconds connect_timeout,
                        std::chrono::milliseconds keepalive, GetCallback cb) {
-  std::string key = ep.to_string() + (tls.enabled ? "|tls|" + tls.server_name : "");
-  Entry& e = entries_[key];
+  Entry& e = entry(ep, tls);
   std::erase_if(e.sessions, [](const auto& s) { return s->closed(); });
   for (auto& s : e.sessions)
     if (s->usable()) {
@@ -82,8 +106,7 @@ void UpstreamPool::get(const std::string& name, const Endpoint& ep, const TlsCli
   }
   e.connecting = true;
   H2ClientSession::connect(ex_, opts,
-                           [this, key, name](std::shared_ptr<H2ClientSession> s, Status st) {
-                             Entry& e = entries_[key];
+                           [this, &e, name](std::shared_ptr<H2ClientSession> s, Status st) {
                              e.connecting = false;
                              auto waiters = std::move(e.waiters);
                              e.waiters.clear();

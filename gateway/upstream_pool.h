@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -20,6 +21,10 @@ class UpstreamPool {
   using GetCallback = std::function<void(std::shared_ptr<H2ClientSession>, Status)>;
   UpstreamPool(boost::asio::any_io_executor ex, Metrics* metrics);
   ~UpstreamPool();
+
+  // A usable connection to ep that is open already, else null (then use get()). Cheap:
+  // no allocation, for the per-request path.
+  H2ClientSession* ready(const Endpoint& ep, const TlsClientConfig& tls);
 
   // A usable connection to `name` (a peer node id or service) at ep, connecting when needed.
   void get(const std::string& name, const Endpoint& ep, const TlsClientConfig& tls,
@@ -36,9 +41,39 @@ class UpstreamPool {
     bool connecting = false;
     std::vector<GetCallback> waiters;
   };
+  // Connections are shared per host, port and TLS server name; looked up by views so a
+  // request builds no key string.
+  struct KeyView {
+    std::string_view host;
+    uint16_t port;
+    bool tls;
+    std::string_view server_name;
+    bool operator==(const KeyView&) const = default;
+  };
+  struct Key {
+    std::string host;
+    uint16_t port;
+    bool tls;
+    std::string server_name;
+    operator KeyView() const { return {host, port, tls, server_name}; }
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(const KeyView& k) const;
+    size_t operator()(const Key& k) const { return (*this)(KeyView(k)); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(const KeyView& a, const KeyView& b) const { return a == b; }
+  };
+  static KeyView key_of(const Endpoint& ep, const TlsClientConfig& tls) {
+    return {ep.host, ep.port, tls.enabled, tls.enabled ? tls.server_name : std::string_view()};
+  }
+  Entry& entry(const Endpoint& ep, const TlsClientConfig& tls);
+
   boost::asio::any_io_executor ex_;
   Metrics* metrics_;
-  std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<Key, Entry, KeyHash, KeyEq> entries_;  // nodes stay put: Entry& is stable
   std::unordered_map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_;
 };
 

@@ -16,6 +16,17 @@ from ptp_harness import Topology, conf, curl, grpc_stubs, mint, ptp_headers
 A_URL = "http://127.0.0.1:17304/v1/interconn/chan/invoke"
 
 
+class SlowService(BaseHTTPRequestHandler):
+    """A local service that answers after 3 s, longer than the timeouts under test."""
+    def do_POST(self):
+        time.sleep(3)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
 class Negative(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -165,15 +176,6 @@ class PeerFailures(unittest.TestCase):
             self.assertEqual(r.status, 200, r)
 
     def test_local_service_down_and_timeout(self):
-        class Slow(BaseHTTPRequestHandler):
-            def do_POST(self):
-                time.sleep(3)
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
         with Topology() as topo:
             b = topo.variant(conf("direct", "b.yaml"), [("path: /echo, timeout_ms: 30000", "path: /echo, timeout_ms: 500")])
             topo.gateway(conf("direct", "a.yaml"))
@@ -183,7 +185,7 @@ class PeerFailures(unittest.TestCase):
             self.assertEqual(r.headers["x-ptp-code"], "E0000000607", r)
             self.assertEqual(r.headers["x-ptp-hop"], "B")
             # Service too slow: 601 after the route's timeout.
-            srv = ThreadingHTTPServer(("127.0.0.1", 18080), Slow)
+            srv = ThreadingHTTPServer(("127.0.0.1", 18080), SlowService)
             threading.Thread(target=srv.serve_forever, daemon=True).start()
             try:
                 t0 = time.time()
@@ -192,6 +194,30 @@ class PeerFailures(unittest.TestCase):
                 self.assertEqual(r.headers["x-ptp-code"], "E0000000601")
                 self.assertEqual(r.headers["x-ptp-hop"], "B")
                 self.assertLess(time.time() - t0, 2.5)
+            finally:
+                srv.shutdown()
+                srv.server_close()
+
+
+    def test_peer_timeout_over_http2(self):
+        """A's HTTP/2 forward to B times out on A's peer timeout: 601 named by A, the
+        stream to B is reset, and the next requests on the same connection time out too."""
+        with Topology() as topo:
+            a = topo.variant(conf("direct", "a.yaml"), [("protocol: http2, timeout_ms: 30000", "protocol: http2, timeout_ms: 500")])
+            topo.gateway(a)
+            topo.gateway(conf("direct", "b.yaml"))
+            srv = ThreadingHTTPServer(("127.0.0.1", 18080), SlowService)
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+            try:
+                for _ in range(2):
+                    t0 = time.time()
+                    r = curl(A_URL, ptp_headers("A", "B", uri="ptp/echo/1"), b"x", http="h2c")
+                    self.assertEqual(r.status, 504, r)
+                    self.assertEqual(r.headers["x-ptp-code"], "E0000000601")
+                    self.assertEqual(r.headers["x-ptp-hop"], "A")
+                    self.assertIn("no answer from B (127.0.0.1:17305) within 500 ms", r.headers["x-ptp-message"])
+                    self.assertGreater(time.time() - t0, 0.4)
+                    self.assertLess(time.time() - t0, 2.5)
             finally:
                 srv.shutdown()
                 srv.server_close()

@@ -166,6 +166,22 @@ TEST_CASE("encode_headers emits canonical names in order, non-empty only") {
   CHECK(encode_headers(e) == want);
 }
 
+TEST_CASE("visit_encoded_headers yields encode_headers' list as views, prefix apart") {
+  const Envelope e = full_envelope();
+  HeaderList seen;
+  size_t prefixed = 0;
+  visit_encoded_headers(
+      e, [&](std::string_view prefix, std::string_view name, std::string_view value) {
+        if (!prefix.empty()) {
+          CHECK(prefix == "x-ptp-");
+          ++prefixed;
+        }
+        seen.emplace_back(std::string(prefix) + std::string(name), std::string(value));
+      });
+  CHECK(seen == encode_headers(e));
+  CHECK(prefixed == 6);  // the bare extension names; route-path and hop-count carry it
+}
+
 TEST_CASE("decode(encode(e)) round-trips header and metadata") {
   const Envelope e = full_envelope();
   HeaderList wire = encode_headers(e);
