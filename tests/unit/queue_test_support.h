@@ -54,6 +54,14 @@ inline PopResult peek_sync(QueueStore& s, const QueueKey& k) {
   return p.get_future().get();
 }
 
+// Returns once the store serves `node`: a Kafka store answers a peek only after reading
+// the node's partitions to their end (after a restart), so a short pop that follows
+// tests what was stored rather than how fast the store caught up.
+inline void wait_caught_up(QueueStore& s, const std::string& node) {
+  auto [st, m] = peek_sync(s, QueueKey{node, "caught-up-probe", "probe"});
+  REQUIRE_MESSAGE(st.ok(), st.to_string());
+}
+
 inline Status release_sync(QueueStore& s, const std::string& node, const std::string& session,
                            std::optional<std::string> topic = std::nullopt) {
   std::promise<Status> p;

@@ -105,6 +105,7 @@ TEST_CASE_TEMPLATE("queue store: leases, nack, and a restart redelivers exactly 
   for (size_t i = 0; i < ids.size(); ++i) CHECK(ids[i] == "m" + std::to_string(2 * i));
   s.reset();
   auto again = backend.open();  // everything acked now
+  wait_caught_up(*again, k.node);
   CHECK(pop_sync(*again, k, 300ms).second == std::nullopt);
 }
 
@@ -168,6 +169,7 @@ TEST_CASE_TEMPLATE("queue store: release of a topic, of a session (608), remembe
     CHECK(s->stats().messages == 2);
   }
   auto s = backend.open();
+  wait_caught_up(*s, keep.node);
   CHECK(pop_sync(*s, keep, 100ms).first.code == Code::kSessionReleased);
   CHECK(push_sync(*s, drop, "z", "y").code == Code::kSessionReleased);
   CHECK(drain(*s, other, 500ms).size() == 2);
