@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
+#include <vector>
 
 namespace ptp {
 namespace {
@@ -66,25 +68,57 @@ std::string_view lower(std::string_view s, std::array<char, kMaxNameLength>& buf
   return {buf.data(), s.size()};
 }
 
-// Canonical name for a lower-case wire name, empty when the name is not a PTP field.
-// The result points into the static tables above.
-std::string_view canonical_name(std::string_view n) {
-  for (const auto& a : kAliases)
-    if (n == a.name) return a.canonical;
-  for (const auto& f : kFields)
-    if (n == f.name) return f.name;
-  for (auto r : kRouting)
-    if (n == r) return r;
-  std::string_view bare = n.starts_with(kPrefix) ? n.substr(kPrefix.size()) : n;
-  for (auto e : kExtensions)
-    if (bare == e) return e;
-  return {};
-}
-
 const HeaderField* find_field(std::string_view canonical) {
   for (const auto& f : kFields)
     if (canonical == f.name) return &f;
   return nullptr;
+}
+
+// A wire name the codec knows: its canonical name and, for a header field, the field.
+struct KnownName {
+  std::string_view name;
+  std::string_view canonical;
+  const HeaderField* field;
+};
+
+// Every accepted spelling, bucketed by length: a header of another length (most of
+// what a request carries) is rejected without a comparison. Built once, read-only.
+class NameIndex {
+ public:
+  NameIndex() {
+    for (const auto& a : kAliases) add(a.name, a.canonical);
+    for (const auto& f : kFields) add(f.name, f.name);
+    for (auto r : kRouting) add(r, r);
+    for (auto e : kExtensions) {
+      add(e, e);
+      prefixed_.push_back(std::string(kPrefix).append(e));
+    }
+    size_t i = 0;
+    for (auto e : kExtensions) add(prefixed_[i++], e);
+  }
+  const KnownName* find(std::string_view n) const {
+    if (n.size() >= buckets_.size()) return nullptr;
+    for (const auto& k : buckets_[n.size()])
+      if (k.name == n) return &k;
+    return nullptr;
+  }
+
+ private:
+  void add(std::string_view name, std::string_view canonical) {
+    buckets_.at(name.size()).push_back({name, canonical, find_field(canonical)});
+  }
+  std::vector<std::string> prefixed_ = [] {
+    std::vector<std::string> v;
+    v.reserve(kExtensions.size());  // the views into it stay valid
+    return v;
+  }();
+  std::array<std::vector<KnownName>, kMaxNameLength + 1> buckets_;
+};
+
+// The known name for a lower-case wire name, null when it is no PTP field.
+const KnownName* known_name(std::string_view n) {
+  static const NameIndex index;
+  return index.find(n);
 }
 
 }  // namespace
@@ -97,9 +131,10 @@ void decode_header(std::string_view raw_name, std::string_view value, Envelope& 
                 kFields.size() + kAliases.size() + kRouting.size() + kExtensions.size());
   if (!state.error.ok() || value.empty() || raw_name.size() > kMaxNameLength) return;
   std::array<char, kMaxNameLength> buf;
-  std::string_view canon = canonical_name(lower(raw_name, buf));
-  if (canon.empty()) return;
-  const HeaderField* f = find_field(canon);
+  const KnownName* known = known_name(lower(raw_name, buf));
+  if (!known) return;
+  const std::string_view canon = known->canonical;
+  const HeaderField* f = known->field;
   auto end = state.seen.begin() + state.n_seen;
   if (std::find(state.seen.begin(), end, canon) != end) {
     // Seen before: the value stored then must be the same.

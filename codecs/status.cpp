@@ -1,5 +1,6 @@
 #include "codecs/status.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -53,9 +54,20 @@ const Row& row(Code c) {
 }  // namespace
 
 std::string code_string(Code c) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "E%010d", static_cast<int>(c));
-  return buf;
+  // "E" and ten zero-padded digits: 11 characters, no allocation (this runs per request).
+  const int v = static_cast<int>(c);
+  if (v < 0) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "E%010d", v);
+    return buf;
+  }
+  std::string out(11, '0');
+  out[0] = 'E';
+  char digits[12];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  const size_t n = static_cast<size_t>(end - digits);
+  std::copy(digits, end, out.end() - static_cast<std::ptrdiff_t>(std::min<size_t>(n, 10)));
+  return out;
 }
 
 bool parse_code(std::string_view s, Code& out) {

@@ -98,14 +98,14 @@ Response response_from_http(int http_status, HeaderList headers, std::string bod
   return r;
 }
 
-void Forwarder::forward(Request req, const UpstreamTarget& target, Responder done) {
+void Forwarder::forward(Request&& req, const UpstreamTarget& target, Responder done) {
   if (target.protocol == PeerProtocol::kHttp1)
     forward_http1(std::move(req), target, std::move(done));
   else
     forward_h2(std::move(req), target, std::move(done));
 }
 
-void Forwarder::forward_http1(Request req, const UpstreamTarget& target, Responder done) {
+void Forwarder::forward_http1(Request&& req, const UpstreamTarget& target, Responder done) {
   if (req.stream) {
     done(error_response(Status::Error(
         Code::kIncompatible,
@@ -113,8 +113,13 @@ void Forwarder::forward_http1(Request req, const UpstreamTarget& target, Respond
         cfg_.node_id)));
     return;
   }
-  HeaderList headers = encode_headers(req.env);
-  headers.emplace_back("content-type", std::string(body_content_type(req.env)));
+  // Views into the request, serialized by post() before it returns.
+  boost::container::small_vector<http1::HeaderView, 24> headers;
+  visit_encoded_headers(
+      req.env, [&](std::string_view prefix, std::string_view name, std::string_view value) {
+        headers.push_back({prefix, name, value});
+      });
+  headers.push_back({{}, "content-type", body_content_type(req.env)});
   Http1Target t;
   t.host = target.endpoint.host;
   t.port = target.endpoint.port;
@@ -132,8 +137,8 @@ void Forwarder::forward_http1(Request req, const UpstreamTarget& target, Respond
   }
   t.max_connections = cfg_.limits.http1_connections_per_host;
   std::string name = target.name, where = target.endpoint.to_string(), node = cfg_.node_id;
-  h1_.post(t, target.path, std::move(headers), std::move(req.env.body), target.timeout,
-           [done = std::move(done), name, where, node](Http1Result res) {
+  h1_.post(t, target.path, std::span(headers.data(), headers.size()), std::move(req.env.body),
+           target.timeout, [done = std::move(done), name, where, node](Http1Result res) {
              if (!res.status.ok()) {
                res.status.message = name + " (" + where + "): " + res.status.message;
                res.status.hop = node;
@@ -145,7 +150,7 @@ void Forwarder::forward_http1(Request req, const UpstreamTarget& target, Respond
            });
 }
 
-void Forwarder::forward_h2(Request req, const UpstreamTarget& target, Responder done) {
+void Forwarder::forward_h2(Request&& req, const UpstreamTarget& target, Responder done) {
   H2Exchange::Params p;
   p.node = cfg_.node_id;
   p.name = target.name;

@@ -36,11 +36,11 @@ class Forwarder {
   // Short-lived: `cfg` must outlive the forward() call (not the exchange).
   Forwarder(UpstreamPool& h2, Http1ClientPool& h1, const Config& cfg)
       : h2_(h2), h1_(h1), cfg_(cfg) {}
-  void forward(Request req, const UpstreamTarget& target, Responder done);
+  void forward(Request&& req, const UpstreamTarget& target, Responder done);
 
  private:
-  void forward_h2(Request req, const UpstreamTarget& target, Responder done);
-  void forward_http1(Request req, const UpstreamTarget& target, Responder done);
+  void forward_h2(Request&& req, const UpstreamTarget& target, Responder done);
+  void forward_http1(Request&& req, const UpstreamTarget& target, Responder done);
   // Opens the stream on a connected session; answers through `ex` when it cannot.
   static void submit_h2(H2ClientSession& session, Request& req, const UpstreamTarget& target,
                         std::unique_ptr<H2Exchange> ex);

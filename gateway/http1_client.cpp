@@ -8,6 +8,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/container/small_vector.hpp>
 #include <optional>
 
 #include "gateway/http1_conn_pool.h"
@@ -41,8 +42,8 @@ namespace {
 class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
  public:
   Op(std::shared_ptr<Http1ClientPool::Impl> pool, const Http1Target& target, std::string_view path,
-     const HeaderList& headers, std::string body, std::chrono::milliseconds timeout,
-     std::function<void(Http1Result)> done)
+     std::span<const http1::HeaderView> headers, std::string body,
+     std::chrono::milliseconds timeout, std::function<void(Http1Result)> done)
       : pool_(std::move(pool)),
         host_(pool_->conns.host(target.host, target.port, target.tls, target.server_name)),
         tls_context_(target.tls_context),
@@ -128,11 +129,6 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
       return fail(Code::kUnreachable, "cannot connect to " + e.authority + ": " + ec.message());
     c->lowest().set_option(tcp::no_delay(true), ec);
     if (!c->tls) {
-      // Reads follow readiness (read_plain): a would-block read must return, not wait.
-      c->plain->non_blocking(true, ec);
-      if (ec)
-        return fail(Code::kUnreachable,
-                    "cannot set up the connection to " + e.authority + ": " + ec.message());
       connecting_.reset();
       return send(c, /*reused=*/false);
     }
@@ -189,41 +185,22 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
     read();
   }
 
+  // One large read (http1_read_buffer.h) takes a small response whole. Asio skips the
+  // speculative recv after a read that drained the socket, so a kept-alive connection's
+  // next read just waits for readiness: one recv per response and no epoll_ctl (an
+  // async_wait re-registers the descriptor every time).
   void read() {
-    if (!conn_->tls) {
-      // Wait for readiness, then read without blocking: no speculative recv that finds
-      // nothing, and one large recv (http1_read_buffer.h) takes a small response whole.
-      return conn_->plain->async_wait(
-          tcp::socket::wait_read, [self = shared_from_this(), attempt = attempt_](error_code ec) {
-            if (self->finished_ || attempt != self->attempt_) return;
-            if (ec) return self->on_read_error(ec);
-            self->read_plain();
-          });
-    }
     auto space = conn_->buf.prepare(max_buffer());
     if (space.size() == 0) return fail_line_too_long();
-    conn_->tls->async_read_some(
-        space, [self = shared_from_this(), c = conn_, attempt = attempt_](error_code ec, size_t n) {
-          if (self->finished_ || attempt != self->attempt_) return;
-          if (ec) return self->on_read_error(ec);
-          self->conn_->buf.commit(n);
-          if (self->parse()) self->read();
-        });
-  }
-
-  // Reads what the socket has until the response is complete or the socket would block
-  // (reading to would-block also sees a FIN that came with the data).
-  void read_plain() {
-    for (;;) {
-      auto space = conn_->buf.prepare(max_buffer());
-      if (space.size() == 0) return fail_line_too_long();
-      error_code ec;
-      size_t n = conn_->plain->read_some(space, ec);
-      if (ec == asio::error::would_block) return read();
-      if (ec) return on_read_error(ec);
-      conn_->buf.commit(n);
-      if (!parse()) return;
-    }
+    conn_->with_stream([&](auto& s) {
+      s.async_read_some(space, [self = shared_from_this(), c = conn_, attempt = attempt_](
+                                   error_code ec, size_t n) {
+        if (self->finished_ || attempt != self->attempt_) return;
+        if (ec) return self->on_read_error(ec);
+        self->conn_->buf.commit(n);
+        if (self->parse()) self->read();
+      });
+    });
   }
 
   // Feeds the buffered bytes to the parser; true when it needs more. Completes or fails
@@ -367,8 +344,17 @@ Http1ClientPool::Http1ClientPool(asio::any_io_executor ex, Http1ClientOptions op
 
 Http1ClientPool::~Http1ClientPool() { impl_->conns.close_all(); }
 
-void Http1ClientPool::post(const Http1Target& t, std::string path, HeaderList headers,
+void Http1ClientPool::post(const Http1Target& t, std::string_view path, const HeaderList& headers,
                            std::string body, std::chrono::milliseconds timeout,
+                           std::function<void(Http1Result)> done) {
+  boost::container::small_vector<http1::HeaderView, 24> views;
+  for (const auto& [name, value] : headers) views.push_back({{}, name, value});
+  post(t, path, std::span(views.data(), views.size()), std::move(body), timeout, std::move(done));
+}
+
+void Http1ClientPool::post(const Http1Target& t, std::string_view path,
+                           std::span<const http1::HeaderView> headers, std::string body,
+                           std::chrono::milliseconds timeout,
                            std::function<void(Http1Result)> done) {
   auto op =
       std::make_shared<Op>(impl_, t, path, headers, std::move(body), timeout, std::move(done));

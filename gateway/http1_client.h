@@ -11,10 +11,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "codecs/envelope.h"
 #include "codecs/status.h"
+#include "gateway/http1_request_writer.h"
 
 namespace ptp {
 
@@ -62,8 +65,14 @@ class Http1ClientPool {
   // once, never inside post(). Errors: kUnreachable (resolve, connect, connection lost),
   // kTimeout (no complete response within `timeout`), kCodecError (malformed response),
   // kTooLarge (response body over the limit), kCertCheck (TLS handshake failed).
-  void post(const Http1Target& t, std::string path, HeaderList headers, std::string body,
-            std::chrono::milliseconds timeout, std::function<void(Http1Result)> done);
+  void post(const Http1Target& t, std::string_view path, const HeaderList& headers,
+            std::string body, std::chrono::milliseconds timeout,
+            std::function<void(Http1Result)> done);
+  // The same with the headers as views (http1_request_writer.h), serialized before
+  // post() returns: the strings they point to need not outlive the call.
+  void post(const Http1Target& t, std::string_view path, std::span<const http1::HeaderView> headers,
+            std::string body, std::chrono::milliseconds timeout,
+            std::function<void(Http1Result)> done);
 
   // For tests and metrics.
   size_t idle_connections() const;

@@ -463,10 +463,11 @@ TEST_CASE("http1 client: a steady load reuses its connections") {
   int answered = 0;
   for (int round = 0; round < 2; ++round) {
     for (int i = 0; i < kInFlight; ++i)
-      pool.post(server.target(), "/v1/interconn/chan/invoke", {}, "x", 5s, [&](Http1Result r) {
-        CHECK(r.status.ok());
-        ++answered;
-      });
+      pool.post(server.target(), "/v1/interconn/chan/invoke", HeaderList{}, "x", 5s,
+                [&](Http1Result r) {
+                  CHECK(r.status.ok());
+                  ++answered;
+                });
     REQUIRE(run_until(ioc, [&] { return held.size() == kInFlight; }));
     for (auto& done : held) done(echo_response(Request{}));
     held.clear();
@@ -488,10 +489,10 @@ TEST_CASE("http1 client: requests over the per-host limit wait for a connection"
   std::vector<std::string> bodies;
   std::optional<Http1Result> queued_out;
   for (int i = 0; i < 4; ++i)
-    pool.post(t, "/v1/interconn/chan/invoke", {}, std::to_string(i), 5s,
+    pool.post(t, "/v1/interconn/chan/invoke", HeaderList{}, std::to_string(i), 5s,
               [&](Http1Result r) { bodies.push_back(r.status.ok() ? r.body : r.status.message); });
   // One more that gives up while queued: its slot must not be lost.
-  pool.post(t, "/v1/interconn/chan/invoke", {}, "late", 100ms,
+  pool.post(t, "/v1/interconn/chan/invoke", HeaderList{}, "late", 100ms,
             [&](Http1Result r) { queued_out = std::move(r); });
   REQUIRE(run_until(ioc, [&] { return held.size() == 2 && queued_out.has_value(); }));
   CHECK(queued_out->status.code == Code::kTimeout);

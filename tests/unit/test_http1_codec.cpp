@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <boost/beast/http/error.hpp>
+#include <vector>
 
 #include "gateway/http1_read_buffer.h"
 #include "gateway/http1_request_writer.h"
@@ -169,6 +170,27 @@ TEST_CASE("http1 request writer: head, managed headers, content type") {
         "POST / HTTP/1.1\r\nHost: h:1\r\ncontent-type: text/plain\r\nContent-Length: 0\r\n\r\n");
 }
 
+TEST_CASE("http1 request writer: header views join a prefix to the name") {
+  const std::vector<http1::HeaderView> h{{"x-ptp-", "message-id", "m1"},
+                                         {"", "x-ptp-uri", "ptp/echo"},
+                                         {"x-ptp-", "content-type", "not the body's type"},
+                                         {"", "Content-Type", "text/plain"}};
+  std::string out, why;
+  REQUIRE(http1::write_request_head(out, "/p", "h:1", h, 2, why));
+  // A prefixed name is never one the client manages or the body's content type.
+  CHECK(out ==
+        "POST /p HTTP/1.1\r\nHost: h:1\r\nx-ptp-message-id: m1\r\nx-ptp-uri: ptp/echo\r\n"
+        "x-ptp-content-type: not the body's type\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 2\r\n\r\n");
+
+  const std::vector<http1::HeaderView> bad_prefix{{"x ptp-", "a", "1"}};
+  CHECK_FALSE(http1::write_request_head(out, "/", "h:1", bad_prefix, 0, why));
+  CHECK(why == "header name contains characters not allowed in HTTP/1.1");
+  const std::vector<http1::HeaderView> bad_value{{"x-ptp-", "a", "1\r\nx: y"}};
+  CHECK_FALSE(http1::write_request_head(out, "/", "h:1", bad_value, 0, why));
+  CHECK(why == "header x-ptp-a contains characters not allowed in HTTP/1.1");
+}
+
 TEST_CASE("http1 request writer: CR, LF, NUL and non-token names are refused") {
   for (const auto& [name, value] : HeaderList{{"x-a", "1\r\nx-injected: 1"},
                                               {"x-a", "1\nx"},
@@ -184,6 +206,6 @@ TEST_CASE("http1 request writer: CR, LF, NUL and non-token names are refused") {
   }
   for (std::string_view path : {"/a b", "/a\r\nx: 1", "/a\n"}) {
     std::string out, why;
-    CHECK_FALSE(http1::write_request_head(out, path, "h:1", {}, 0, why));
+    CHECK_FALSE(http1::write_request_head(out, path, "h:1", HeaderList{}, 0, why));
   }
 }

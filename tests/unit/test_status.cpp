@@ -7,6 +7,8 @@ using namespace ptp;
 TEST_CASE("status codes format and parse") {
   CHECK(code_string(Code::kForbidden) == "E0000000403");
   CHECK(code_string(Code::kOk) == "E0000000000");
+  CHECK(code_string(static_cast<Code>(2147483647)) == "E2147483647");
+  CHECK(code_string(static_cast<Code>(-5)) == "E-000000005");
   Code c{};
   CHECK(parse_code("E0000000618", c));
   CHECK(c == Code::kNotPeered);
