@@ -59,14 +59,15 @@ inline std::string response_content_type(const Response& r) {
   return r.env.content_type;
 }
 
-using Responder = std::function<void(Response)>;
+// Takes the response by rvalue: a hop that passes it on moves nothing.
+using Responder = std::function<void(Response&&)>;
 
 // The pipeline entry point. dispatch() is called on the connection's I/O thread and
 // must not block; the responder is called exactly once, on the same thread.
 class Dispatcher {
  public:
   virtual ~Dispatcher() = default;
-  virtual void dispatch(Request req, Responder done) = 0;
+  virtual void dispatch(Request&& req, Responder done) = 0;
 };
 
 // A Response that carries only an error status.

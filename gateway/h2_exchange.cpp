@@ -6,7 +6,7 @@
 
 namespace ptp {
 
-void H2Exchange::answer(Response r) {
+void H2Exchange::answer(Response&& r) {
   if (answered_) return;
   answered_ = true;
   done_(std::move(r));

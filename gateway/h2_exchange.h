@@ -30,7 +30,7 @@ class H2Exchange final : public UpstreamObserver {
   void set_session(H2ClientSession* s) { session_ = s; }
   void set_stream_id(int32_t id) { id_ = id; }
   // Answers now, unless answered already (the responder runs exactly once).
-  void answer(Response r);
+  void answer(Response&& r);
   // Answers an error raised at this gateway.
   void answer_error(Code code, std::string message);
   // "<name> (<host:port>)", for messages.

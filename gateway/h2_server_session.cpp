@@ -314,7 +314,7 @@ void H2ServerSession::dispatch(Stream& s) {
   req.stream = s.req_pipe;
   std::weak_ptr<H2Connection> weak = weak_from_this();
   int32_t id = s.id;
-  dispatcher_.dispatch(std::move(req), [weak, id](Response r) {
+  dispatcher_.dispatch(std::move(req), [weak, id](Response&& r) {
     auto self = std::static_pointer_cast<H2ServerSession>(weak.lock());
     if (!self || self->closed()) {
       if (r.stream) r.stream->cancel();
@@ -324,7 +324,7 @@ void H2ServerSession::dispatch(Stream& s) {
   });
 }
 
-void H2ServerSession::respond(int32_t id, Response r) {
+void H2ServerSession::respond(int32_t id, Response&& r) {
   Stream* s = find(id);
   if (!s || s->responded) {
     if (r.stream) r.stream->cancel();

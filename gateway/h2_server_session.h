@@ -51,7 +51,7 @@ class H2ServerSession final : public H2Connection, public DrainableSession {
   void init_session();
   void request_complete_headers(Stream& s);
   void dispatch(Stream& s);
-  void respond(int32_t id, Response r);
+  void respond(int32_t id, Response&& r);
   void respond_error(Stream& s, Status st);
   void submit_response(Stream& s);
   void start_stream_pump(Stream& s);

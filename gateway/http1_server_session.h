@@ -199,7 +199,7 @@ class Http1ServerSession : public DrainableSession,
     awaiting_ = true;
     const uint64_t seq = ++request_seq_;
     // The responder may run inside dispatch() or later; `seq` tells a stale call apart.
-    dispatcher_.dispatch(std::move(r), [self = this->shared_from_this(), seq](Response resp) {
+    dispatcher_.dispatch(std::move(r), [self = this->shared_from_this(), seq](Response&& resp) {
       self->on_response(seq, std::move(resp));
     });
     if (awaiting_ && seq == request_seq_) watch_peer_close(seq);

@@ -104,7 +104,7 @@ struct Pipeline::Pending {
   std::string route;
   bool echo_session = true;
 
-  void finish(Response r) {
+  void finish(Response&& r) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (r.env.status.hop.empty() && !r.env.status.ok()) r.env.status.hop = cfg->node_id;
     if (r.env.header.trace_id.empty()) r.env.header.trace_id = lf.trace_id;
@@ -124,7 +124,7 @@ struct Pipeline::Pending {
   }
 };
 
-void Pipeline::dispatch(Request req, Responder done) {
+void Pipeline::dispatch(Request&& req, Responder done) {
   auto p = std::make_shared<Pending>();
   p->pipeline = this;
   p->cfg = store_.current();
@@ -149,7 +149,7 @@ void Pipeline::dispatch(Request req, Responder done) {
     p->finish(error_response(std::move(st)));
     return;
   }
-  Responder answer = [p](Response r) { p->finish(std::move(r)); };
+  Responder answer = [p](Response&& r) { p->finish(std::move(r)); };
   if (is_queue_interface(req.iface) ||
       (req.iface == Interface::kInvoke && req.env.header.target_node_id == cfg->node_id &&
        req.env.header.uri == kQueuePushUri)) {

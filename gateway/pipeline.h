@@ -26,7 +26,7 @@ class Pipeline final : public Dispatcher {
   Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics, JsonLog& log,
            QueueService* queues = nullptr);
   ~Pipeline() override;
-  void dispatch(Request req, Responder done) override;
+  void dispatch(Request&& req, Responder done) override;
 
  private:
   struct Pending;

@@ -34,7 +34,7 @@ Http1Target tgt(std::string host, uint16_t port) {
 struct FnDispatcher : Dispatcher {
   std::function<void(Request, Responder)> fn;
   int calls = 0;
-  void dispatch(Request req, Responder done) override {
+  void dispatch(Request&& req, Responder done) override {
     ++calls;
     fn(std::move(req), std::move(done));
   }
