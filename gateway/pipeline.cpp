@@ -48,7 +48,8 @@ Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics&
 
 Pipeline::~Pipeline() = default;
 
-Status Pipeline::admit(const Config& cfg, Request& req) {
+Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
+  const Config& cfg = *snapshot;
   auto& h = req.env.header;
   if (h.trace_id.empty()) h.trace_id = new_trace_id();
   if (is_queue_interface(req.iface)) {
@@ -87,7 +88,7 @@ Status Pipeline::admit(const Config& cfg, Request& req) {
   if (hops >= cfg.limits.max_hops)
     return Status::Error(Code::kLoop, "hop limit " + std::to_string(cfg.limits.max_hops) +
                                           " reached (path " + std::string(path) + ")");
-  return verify_token(cfg.auth, h, unix_now(), hmac_);
+  return verify_token(snapshot, h, unix_now(), hmac_, verified_);
 }
 
 // One request's bookkeeping from dispatch to its answer, in one allocation: the
@@ -135,7 +136,7 @@ void Pipeline::dispatch(Request&& req, Responder done) {
   p->done = std::move(done);
   const Config* cfg = p->cfg.get();
 
-  Status st = admit(*cfg, req);
+  Status st = admit(p->cfg, req);
   LogFields& lf = p->lf;
   lf.trace_id = req.env.header.trace_id;
   lf.session_id = req.env.header.session_id;

@@ -11,6 +11,7 @@
 #include "gateway/hmac_sha256.h"
 #include "gateway/http1_client.h"
 #include "gateway/upstream_pool.h"
+#include "gateway/verified_tokens.h"
 
 namespace ptp {
 
@@ -30,7 +31,7 @@ class Pipeline final : public Dispatcher {
 
  private:
   struct Pending;
-  Status admit(const Config& cfg, Request& req);
+  Status admit(const ConfigPtr& snapshot, Request& req);
 
   boost::asio::any_io_executor ex_;
   ConfigStore& store_;
@@ -39,7 +40,8 @@ class Pipeline final : public Dispatcher {
   QueueService* queues_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
-  HmacSha256 hmac_;  // token checks
+  HmacSha256 hmac_;          // token checks
+  VerifiedTokens verified_;  // tokens this thread checked before
 };
 
 // push, pop, peek, release: the container-facing queue interfaces.

@@ -67,11 +67,19 @@ Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix
   return verify_token(auth, h, now_unix, hmac);
 }
 
-Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix,
-                    HmacSha256& hmac) {
-  if (!auth.enabled) return Status::Ok();
-  if (h.token.empty()) return forbidden("missing token (x-ptp-token)");
+namespace {
 
+Status check_expiry(const AuthConfig& auth, int64_t expiry, int64_t now_unix) {
+  int64_t skew = auth.max_clock_skew.count();
+  if (expiry < std::numeric_limits<int64_t>::max() - skew && now_unix > expiry + skew) {
+    return forbidden("token expired " + std::to_string(now_unix - expiry) +
+                     " s ago (allowed clock skew " + std::to_string(skew) + " s)");
+  }
+  return Status::Ok();
+}
+
+// Format and MAC of h.token; sets `expiry` when both are right.
+Status check_mac(const AuthConfig& auth, const PtpHeader& h, HmacSha256& hmac, int64_t& expiry) {
   std::string_view t = h.token;
   const std::string_view malformed = "malformed token (expected v1.<expiry>.<hmac>)";
   if (t.substr(0, kPrefix.size()) != kPrefix) return forbidden(std::string(malformed));
@@ -80,7 +88,6 @@ Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix
   if (dot == std::string_view::npos) return forbidden(std::string(malformed));
   std::string_view expiry_text = t.substr(0, dot);
   std::string_view mac = t.substr(dot + 1);
-  int64_t expiry = 0;
   auto [end, ec] =
       std::from_chars(expiry_text.data(), expiry_text.data() + expiry_text.size(), expiry);
   // Canonical decimal only (no sign, no leading zeros), so one expiry has one spelling.
@@ -100,12 +107,31 @@ Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix
       CRYPTO_memcmp(expected.data(), mac.data(), kMacHexLength) != 0) {
     return forbidden("token does not match (session/source/target binding)");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix,
+                    HmacSha256& hmac) {
+  if (!auth.enabled) return Status::Ok();
+  if (h.token.empty()) return forbidden("missing token (x-ptp-token)");
+  int64_t expiry = 0;
+  if (Status st = check_mac(auth, h, hmac, expiry); !st.ok()) return st;
   // Checked after the MAC so that only authentic tokens learn about expiry.
-  int64_t skew = auth.max_clock_skew.count();
-  if (expiry < std::numeric_limits<int64_t>::max() - skew && now_unix > expiry + skew) {
-    return forbidden("token expired " + std::to_string(now_unix - expiry) +
-                     " s ago (allowed clock skew " + std::to_string(skew) + " s)");
-  }
+  return check_expiry(auth, expiry, now_unix);
+}
+
+Status verify_token(const ConfigPtr& cfg, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac,
+                    VerifiedTokens& verified) {
+  const AuthConfig& auth = cfg->auth;
+  if (!auth.enabled) return Status::Ok();
+  if (h.token.empty()) return forbidden("missing token (x-ptp-token)");
+  if (auto expiry = verified.find(cfg, h)) return check_expiry(auth, *expiry, now_unix);
+  int64_t expiry = 0;
+  if (Status st = check_mac(auth, h, hmac, expiry); !st.ok()) return st;
+  if (Status st = check_expiry(auth, expiry, now_unix); !st.ok()) return st;
+  verified.remember(cfg, h, expiry);
   return Status::Ok();
 }
 

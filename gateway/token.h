@@ -14,6 +14,7 @@
 #include "codecs/status.h"
 #include "gateway/config.h"
 #include "gateway/hmac_sha256.h"
+#include "gateway/verified_tokens.h"
 
 namespace ptp {
 
@@ -27,5 +28,10 @@ std::string mint_token(std::string_view key, std::string_view source_node,
 Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix);
 // The same with a long-lived HMAC context (the request path: one per I/O thread).
 Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac);
+// The request path: a token this thread verified before under the same snapshot, for the
+// same source, target and session, skips the HMAC (its expiry is still checked); a token
+// that passes is remembered.
+Status verify_token(const ConfigPtr& cfg, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac,
+                    VerifiedTokens& verified);
 
 }  // namespace ptp

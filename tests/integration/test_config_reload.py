@@ -7,7 +7,7 @@ import threading
 import time
 import unittest
 
-from ptp_harness import GATEWAY, Topology, conf, curl, ptp_headers
+from ptp_harness import GATEWAY, KEYS, Topology, conf, curl, mint, ptp_headers
 
 A_URL = "http://127.0.0.1:17304/v1/interconn/chan/invoke"
 
@@ -92,6 +92,31 @@ class LiveReload(unittest.TestCase):
             a.proc.send_signal(signal.SIGHUP)
             self.assertTrue(wait_for(lambda: curl(A_URL, ptp_headers("A", "B"), b"x", http="h2c").headers["x-ptp-code"] == "E0000000618"))
             self.assertTrue(a.alive())
+
+    def test_rotated_key_rejects_a_token_verified_before(self):
+        """Each I/O thread remembers tokens it verified (docs/security.md); a reload that
+        rotates a node's key must make a token minted with the old key fail at once."""
+        with Topology() as topo:
+            a_path = topo.variant(conf("direct", "a.yaml"), [])
+            a = topo.gateway(a_path)
+            old = ptp_headers("A", "A", token=mint("A", "A", "sess-1"))
+            for http in ("h2c", "1.1", "h2c"):  # the repeats are answered from the cache
+                r = curl(A_URL, old, b"before", http=http)
+                self.assertEqual((r.status, r.body), (200, b"before"), r)
+            with open(a_path) as f:
+                text = f.read()
+            new_key = "rotated-key-for-A-in-this-test"
+            with open(a_path, "w") as f:
+                f.write(text.replace(KEYS["A"], new_key))
+            self.assertTrue(wait_for(lambda: 'ptp_config_reloads_total{result="ok"} 2' in a.metrics()),
+                            a.output())
+            for http in ("h2c", "1.1"):
+                r = curl(A_URL, old, b"after", http=http)
+                self.assertEqual(r.headers.get("x-ptp-code"), "E0000000403", r)
+                self.assertIn("token does not match", r.headers.get("x-ptp-message", ""), r)
+            fresh = ptp_headers("A", "A", token=mint("A", "A", "sess-1", key=new_key))
+            r = curl(A_URL, fresh, b"fresh", http="h2c")
+            self.assertEqual((r.status, r.body), (200, b"fresh"), r)
 
 
 if __name__ == "__main__":

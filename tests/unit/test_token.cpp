@@ -142,3 +142,58 @@ TEST_CASE("HmacSha256 matches RFC 4231 and re-keys correctly when reused") {
             .code == Code::kForbidden);
   CHECK(verify_token(auth(), header(good_token()), kNow, mac).ok());
 }
+
+namespace {
+
+ConfigPtr config_with(AuthConfig a) {
+  auto c = std::make_shared<Config>();
+  c->auth = std::move(a);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("verified-token cache: a hit is bound to source, target, session, expiry and config") {
+  HmacSha256 hmac;
+  VerifiedTokens verified(4);
+  ConfigPtr cfg = config_with(auth());
+  const PtpHeader h = header(good_token());
+  REQUIRE(verify_token(cfg, h, kNow, hmac, verified).ok());
+  CHECK(verified.size() == 1);
+  CHECK(verify_token(cfg, h, kNow, hmac, verified).ok());  // from the cache
+  CHECK(verified.size() == 1);
+
+  // The same token claimed for another session, target or source is checked in full.
+  for (auto change : {&PtpHeader::session_id, &PtpHeader::target_node_id}) {
+    PtpHeader other = h;
+    other.*change = "other";
+    Status s = verify_token(cfg, other, kNow, hmac, verified);
+    CHECK(s.code == Code::kForbidden);
+    CHECK(s.message == "token does not match (session/source/target binding)");
+  }
+  PtpHeader from_b = h;
+  from_b.source_node_id = "B";
+  CHECK(verify_token(cfg, from_b, kNow, hmac, verified).code == Code::kForbidden);
+  CHECK(verified.size() == 1);  // failures are not remembered
+
+  // A remembered token still expires.
+  Status late = verify_token(cfg, h, kNow + 60 + 301, hmac, verified);
+  CHECK(late.code == Code::kForbidden);
+  CHECK(late.message == "token expired 301 s ago (allowed clock skew 300 s)");
+
+  // A new snapshot (here: A's key rotated) forgets what the old one verified.
+  AuthConfig rotated = auth();
+  rotated.node_keys["A"] = "a-new-key-for-A";
+  ConfigPtr next = config_with(rotated);
+  CHECK(verify_token(next, h, kNow, hmac, verified).code == Code::kForbidden);
+  CHECK(verified.size() == 0);
+
+  // Full: the cache starts over and keeps working.
+  for (int i = 0; i < 6; ++i) {
+    PtpHeader s = header(mint_token(kKeyA, "A", "B", "s-" + std::to_string(i), kNow + 60));
+    s.session_id = "s-" + std::to_string(i);
+    CHECK(verify_token(cfg, s, kNow, hmac, verified).ok());
+    CHECK(verified.size() <= 4);
+  }
+  CHECK(verify_token(cfg, h, kNow, hmac, verified).ok());
+}
