@@ -16,7 +16,7 @@ namespace ptp {
 
 struct H2ServerSession::Stream {
   int32_t id = 0;
-  Envelope env;  // the PTP header fields, decoded as they arrive
+  Request req;  // its envelope holds the PTP header fields, decoded as they arrive
   HeaderDecodeState header_state;
   std::string method, path, content_type;
   uint64_t header_bytes = 0;
@@ -31,10 +31,11 @@ struct H2ServerSession::Stream {
   std::unique_ptr<GrpcFrameParser> parser;  // streamed gRPC request
   uint64_t unconsumed = 0;                  // received bytes not yet credited to the window
 
-  // Response side.
+  // Response side: what outlives submitting the response headers.
   bool responded = false;
-  Response response;
-  BodyPump pump;  // the response body
+  std::shared_ptr<BodyPipe> response_stream;  // streamed response body
+  std::shared_ptr<DeliveryReceipt> delivery;  // settled when the response went out whole
+  BodyPump pump;                              // the response body
 };
 
 namespace {
@@ -162,7 +163,7 @@ int H2ServerSession::on_header(int32_t id, std::string_view name, std::string_vi
     s->path = value;
   else if (name == "content-type")
     s->content_type = value;
-  if (!name.starts_with(':')) decode_header(name, value, s->env, s->header_state);
+  if (!name.starts_with(':')) decode_header(name, value, s->req.env, s->header_state);
   return 0;
 }
 
@@ -279,12 +280,11 @@ int H2ServerSession::on_data(int32_t id, const uint8_t* data, size_t len) {
 
 void H2ServerSession::dispatch(Stream& s) {
   s.dispatched = true;
-  Request req;
+  Request& req = s.req;  // handed on by rvalue below: nothing is copied or moved
   req.iface = *s.iface;
   req.wire = s.grpc ? WireProtocol::kGrpc : WireProtocol::kHttp2;
   req.remote = remote_;
   if (auto q = s.path.find('?'); q != std::string::npos) req.query = s.path.substr(q + 1);
-  req.env = std::move(s.env);
   Status st = std::move(s.header_state.error);
   if (st.ok() && s.grpc && !s.streamed) {
     // Unary gRPC: exactly one length-prefixed Inbound message.
@@ -330,21 +330,21 @@ void H2ServerSession::respond(int32_t id, Response&& r) {
     if (r.stream) r.stream->cancel();
     return;
   }
-  s->response = std::move(r);
-  submit_response(*s);
+  submit_response(*s, r);
 }
 
 void H2ServerSession::respond_error(Stream& s, Status st) {
   s.rejected = true;
   if (s.req_pipe && !s.req_pipe->finished()) s.req_pipe->finish(st);
   if (s.responded) return;
-  s.response = error_response(std::move(st));
-  submit_response(s);
+  Response r = error_response(std::move(st));
+  submit_response(s, r);
 }
 
-void H2ServerSession::submit_response(Stream& s) {
+void H2ServerSession::submit_response(Stream& s, Response& r) {
   s.responded = true;
-  Response& r = s.response;
+  s.response_stream = r.stream;
+  s.delivery = std::move(r.delivery);
   // Views into r and the scratch strings: nghttp2 copies them during the submit call.
   boost::container::small_vector<nghttp2_nv, 24> nv;
   auto add = [&nv](std::string_view name, std::string_view value) {
@@ -382,15 +382,14 @@ void H2ServerSession::submit_response(Stream& s) {
       s.pump.set_whole(r.env.status.ok() || !r.env.body.empty() ? std::move(r.env.body)
                                                                 : error_body_json(r.env.status));
   }
-  if (r.stream) start_stream_pump(s);
+  if (r.stream) start_stream_pump(s, r);
   nghttp2_data_provider prd{};
   prd.read_callback = cb_read;
   nghttp2_submit_response(session(), s.id, nv.data(), nv.size(), has_body ? &prd : nullptr);
   signal_write();
 }
 
-void H2ServerSession::start_stream_pump(Stream& s) {
-  Response& r = s.response;
+void H2ServerSession::start_stream_pump(Stream& s, Response& r) {
   BodyPump::Framer framer;
   if (s.grpc)
     framer = [](std::string chunk) {
@@ -438,13 +437,12 @@ int H2ServerSession::on_stream_close(int32_t id, uint32_t error_code) {
   if (it == streams_.end()) return 0;
   Stream& s = *it->second;
   // A normal close after our END_STREAM: the whole response went to the connection.
-  if (error_code == NGHTTP2_NO_ERROR && s.responded && s.response.delivery)
-    s.response.delivery->settle(true);
+  if (error_code == NGHTTP2_NO_ERROR && s.responded && s.delivery) s.delivery->settle(true);
   if (s.unconsumed) nghttp2_session_consume_connection(session(), s.unconsumed);
   if (s.req_pipe && !s.req_pipe->finished())
     s.req_pipe->finish(
         Status::Error(Code::kBadRequest, "client closed the stream early", settings_.node_id));
-  if (s.response.stream) s.response.stream->cancel();
+  if (s.response_stream) s.response_stream->cancel();
   // Deleting inside the callback is safe: nghttp2 no longer refers to the stream.
   if (last_ == &s) last_ = nullptr;  // (the calls above may have looked it up again)
   boost::asio::post(executor(), [owned = std::move(it->second)] {});
@@ -457,7 +455,7 @@ void H2ServerSession::on_connection_closed(const std::string&) {
     if (s->req_pipe && !s->req_pipe->finished())
       s->req_pipe->finish(
           Status::Error(Code::kUnreachable, "client connection closed", settings_.node_id));
-    if (s->response.stream) s->response.stream->cancel();
+    if (s->response_stream) s->response_stream->cancel();
   }
   // Keep streams until the session object dies: callbacks may still look them up.
 }

@@ -53,8 +53,9 @@ class H2ServerSession final : public H2Connection, public DrainableSession {
   void dispatch(Stream& s);
   void respond(int32_t id, Response&& r);
   void respond_error(Stream& s, Status st);
-  void submit_response(Stream& s);
-  void start_stream_pump(Stream& s);
+  // Submits r's headers and body; the stream keeps only what it needs later.
+  void submit_response(Stream& s, Response& r);
+  void start_stream_pump(Stream& s, Response& r);
   void submit_grpc_trailers(Stream& s, const Status& st);
   Stream* find(int32_t id);
 
