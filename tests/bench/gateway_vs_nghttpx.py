@@ -247,6 +247,11 @@ def unary(name, url, headers, args, body, workdir, middle_pids):
     return res
 
 
+def median_run(runs):
+    """Per measurement, the median over the rounds (the middle one of an odd count)."""
+    return {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
+
+
 def curl_upload(url, headers, size, timeout=900):
     """head -c SIZE /dev/zero | curl --http2-prior-knowledge -T - (h2load -d is slower than the
     hops it measures: about 270 MB/s straight into nghttpd, curl from a pipe about 1.4 GB/s)."""
@@ -349,6 +354,9 @@ def main():
     ap.add_argument("--also-info-log", action="store_true",
                     help="repeat the unary gateway chain with log level info (one JSON line per request)")
     ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--unary-rounds", type=int, default=1,
+                    help="alternate the gateway and nghttpx unary runs this many times; the "
+                         "summary shows the median of each measurement and every round's ratios")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--streams-per-client", type=int, default=25)
     ap.add_argument("--body-bytes", type=int, default=1024)
@@ -416,10 +424,18 @@ def main():
                   f"h2load -c {args.clients} -m {args.streams_per_client} ({streams} concurrent streams)")
             hdr = ptp_headers(gateway, "B", "ptp/echo", "bench-unary")
             path = "/v1/interconn/chan/invoke"
-            results["u_gw"] = unary("gateway A -> gateway B -> echo", f"http://127.0.0.1:{PORT['A']}{path}",
-                                    hdr, args, body, workdir, gw_pids)
-            results["u_nx"] = unary("nghttpx -> nghttpx -> echo", f"http://127.0.0.1:{PORT['nx1']}{path}",
-                                    hdr, args, body, workdir, [procs.pid("nx1"), procs.pid("nx2")])
+            gw_runs, nx_runs = [], []
+            for rnd in range(args.unary_rounds):
+                if args.unary_rounds > 1:
+                    print(f"  round {rnd + 1} of {args.unary_rounds}")
+                gw_runs.append(unary("gateway A -> gateway B -> echo",
+                                     f"http://127.0.0.1:{PORT['A']}{path}", hdr, args, body, workdir,
+                                     gw_pids))
+                nx_runs.append(unary("nghttpx -> nghttpx -> echo",
+                                     f"http://127.0.0.1:{PORT['nx1']}{path}", hdr, args, body, workdir,
+                                     [procs.pid("nx1"), procs.pid("nx2")]))
+            results["u_gw"], results["u_nx"] = median_run(gw_runs), median_run(nx_runs)
+            results["u_rounds"] = list(zip(gw_runs, nx_runs))
             if args.also_info_log:
                 # A restart, not a reload: the running gateway does not apply log.level on
                 # reload (gateway/main.cpp never calls JsonLog::set_level).
@@ -478,6 +494,12 @@ def summary(res):
         print(f"| unary 1 KiB, p99 latency ms | {g['p99']:.2f} | {n['p99']:.2f} | {g['p99'] / n['p99']:.2f} |")
         print(f"| unary 1 KiB, CPU of the two middle hops, µs/request | {g['cpu_us_per_req']:.1f} | "
               f"{n['cpu_us_per_req']:.1f} | {g['cpu_us_per_req'] / n['cpu_us_per_req']:.2f} |")
+        if len(res.get("u_rounds", [])) > 1:
+            ratios = [(g["rps"] / n["rps"], g["p99"] / n["p99"]) for g, n in res["u_rounds"]]
+            rps = sorted(r for r, _ in ratios)
+            print(f"| unary, requests/s ratio of each round (median {rps[len(rps) // 2]:.2f}) | | | "
+                  + " ".join(f"{r:.2f}" for r, _ in ratios) + " |")
+            print("| unary, p99 ratio of each round | | | " + " ".join(f"{q:.2f}" for _, q in ratios) + " |")
         if "u_gw_info" in res:
             i = res["u_gw_info"]
             print(f"| unary, gateways at log level info, requests/s | {i['rps']:.0f} | — | "
