@@ -23,13 +23,6 @@ std::string_view body_content_type(const Envelope& e) {
                                 : std::string_view(e.content_type);
 }
 
-nghttp2_nv nv_of(std::string_view name, std::string_view value) {
-  auto bytes = [](std::string_view v) {
-    return reinterpret_cast<uint8_t*>(const_cast<char*>(v.data()));
-  };
-  return {bytes(name), bytes(value), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
-}
-
 }  // namespace
 
 bool is_relayed_header(std::string_view k) {

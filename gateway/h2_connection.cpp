@@ -7,11 +7,7 @@ namespace ptp {
 std::vector<nghttp2_nv> make_nv(const HeaderList& headers) {
   std::vector<nghttp2_nv> nv;
   nv.reserve(headers.size());
-  for (const auto& [k, v] : headers) {
-    nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(k.data())),
-                            reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), k.size(),
-                            v.size(), NGHTTP2_NV_FLAG_NONE});
-  }
+  for (const auto& [k, v] : headers) nv.push_back(nv_of(k, v));
   return nv;
 }
 

@@ -19,6 +19,15 @@ struct NgSessionDeleter {
 };
 using NgSessionPtr = std::unique_ptr<nghttp2_session, NgSessionDeleter>;
 
+// One nghttp2 name/value pointing into `name` and `value`, which must outlive its use
+// (nghttp2 copies them while submitting).
+inline nghttp2_nv nv_of(std::string_view name, std::string_view value) {
+  auto bytes = [](std::string_view v) {
+    return reinterpret_cast<uint8_t*>(const_cast<char*>(v.data()));
+  };
+  return {bytes(name), bytes(value), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
 // nghttp2 name/value array that points into `headers` (which must outlive it).
 std::vector<nghttp2_nv> make_nv(const HeaderList& headers);
 

@@ -40,12 +40,6 @@ struct H2ServerSession::Stream {
 
 namespace {
 
-nghttp2_nv nv_of(std::string_view name, std::string_view value) {
-  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
-}
-
 H2ServerSession* self_of(void* user_data) { return static_cast<H2ServerSession*>(user_data); }
 
 int cb_begin_headers(nghttp2_session*, const nghttp2_frame* f, void* u) {
