@@ -8,8 +8,6 @@
 namespace ptp {
 namespace {
 
-constexpr std::string_view kPrefix = "x-ptp-";
-
 constexpr std::array kFields{
     HeaderField{"x-ptp-version", &PtpHeader::version},
     HeaderField{"x-ptp-tech-provider-code", &PtpHeader::tech_provider_code},
@@ -89,12 +87,11 @@ class NameIndex {
     for (const auto& a : kAliases) add(a.name, a.canonical);
     for (const auto& f : kFields) add(f.name, f.name);
     for (auto r : kRouting) add(r, r);
-    for (auto e : kExtensions) {
-      add(e, e);
-      prefixed_.push_back(std::string(kPrefix).append(e));
+    for (size_t i = 0; i < kExtensions.size(); ++i) {
+      add(kExtensions[i], kExtensions[i]);
+      prefixed_[i] = std::string(kPtpHeaderPrefix).append(kExtensions[i]);
+      add(prefixed_[i], kExtensions[i]);
     }
-    size_t i = 0;
-    for (auto e : kExtensions) add(prefixed_[i++], e);
   }
   const KnownName* find(std::string_view n) const {
     if (n.size() >= buckets_.size()) return nullptr;
@@ -107,11 +104,7 @@ class NameIndex {
   void add(std::string_view name, std::string_view canonical) {
     buckets_.at(name.size()).push_back({name, canonical, find_field(canonical)});
   }
-  std::vector<std::string> prefixed_ = [] {
-    std::vector<std::string> v;
-    v.reserve(kExtensions.size());  // the views into it stay valid
-    return v;
-  }();
+  std::array<std::string, kExtensions.size()> prefixed_;  // "x-ptp-" + each extension name
   std::array<std::vector<KnownName>, kMaxNameLength + 1> buckets_;
 };
 

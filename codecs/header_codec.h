@@ -40,6 +40,9 @@ struct HeaderDecodeState {
 void decode_header(std::string_view name, std::string_view value, Envelope& out,
                    HeaderDecodeState& state);
 
+// The prefix of PTP header names on the wire.
+inline constexpr std::string_view kPtpHeaderPrefix = "x-ptp-";
+
 // Canonical names, non-empty fields only: the standard header in header_fields() order,
 // then each meta entry as x-ptp-<name> (names already starting with x-ptp- kept as is).
 HeaderList encode_headers(const Envelope& in);
@@ -53,11 +56,10 @@ void visit_encoded_headers(const Envelope& in, F&& f) {
     const std::string& v = in.header.*(field.member);
     if (!v.empty()) f(std::string_view(), field.name, std::string_view(v));
   }
-  constexpr std::string_view kPrefix = "x-ptp-";
   for (const auto& [name, value] : in.meta) {
     if (value.empty()) continue;
-    f(name.starts_with(kPrefix) ? std::string_view() : kPrefix, std::string_view(name),
-      std::string_view(value));
+    f(name.starts_with(kPtpHeaderPrefix) ? std::string_view() : kPtpHeaderPrefix,
+      std::string_view(name), std::string_view(value));
   }
 }
 

@@ -13,7 +13,8 @@ Response diag_echo(Request& req, const std::string& node_id) {
       r.extra_headers.emplace_back("x-ptp-diag-token-present", "true");
       continue;
     }
-    std::string_view bare = std::string_view(name).substr(name.starts_with("x-ptp-") ? 6 : 0);
+    std::string_view bare = name;
+    if (bare.starts_with(kPtpHeaderPrefix)) bare.remove_prefix(kPtpHeaderPrefix.size());
     r.extra_headers.emplace_back("x-ptp-diag-" + std::string(bare), value);
   }
   r.extra_headers.emplace_back("x-ptp-diag-node", node_id);
