@@ -31,7 +31,8 @@ class Listener {
   // Shutdown, after stop(): asks every client connection to finish what it has accepted
   // and take nothing new (gateway/session_registry.h).
   void drain();
-  // Client connections still open (updated on each I/O thread; any thread may call).
+  // Client connections still open, as of each I/O thread's last purge (each call asks for the
+  // next one, so polling converges; any thread may call).
   size_t live_sessions();
 
  private:
