@@ -129,9 +129,10 @@ void Forwarder::forward_http1(Request&& req, const UpstreamTarget& target, Respo
     t.server_name = target.tls.server_name;
   }
   t.max_connections = cfg_.limits.http1_connections_per_host;
-  std::string name = target.name, where = target.endpoint.to_string(), node = cfg_.node_id;
   h1_.post(t, target.path, std::span(headers.data(), headers.size()), std::move(req.env.body),
-           target.timeout, [done = std::move(done), name, where, node](Http1Result res) {
+           target.timeout,
+           [done = std::move(done), name = target.name, where = target.endpoint.to_string(),
+            node = cfg_.node_id](Http1Result res) {
              if (!res.status.ok()) {
                res.status.message = name + " (" + where + "): " + res.status.message;
                res.status.hop = node;
