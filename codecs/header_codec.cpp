@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,8 @@ constexpr std::array<std::string_view, 2> kRouting{"x-ptp-route-path", "x-ptp-ho
 constexpr size_t kMaxNameLength = 64;
 
 std::string_view lower(std::string_view s, std::array<char, kMaxNameLength>& buf) {
+  // HTTP/2 names arrive in lower case: no copy then.
+  if (std::none_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) return s;
   std::transform(s.begin(), s.end(), buf.begin(), [](unsigned char c) {
     return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   });
@@ -72,11 +75,13 @@ const HeaderField* find_field(std::string_view canonical) {
   return nullptr;
 }
 
-// A wire name the codec knows: its canonical name and, for a header field, the field.
+// A wire name the codec knows: its canonical name, that name's number (aliases share
+// it) and, for a header field, the field.
 struct KnownName {
   std::string_view name;
   std::string_view canonical;
   const HeaderField* field;
+  unsigned id;
 };
 
 // Every accepted spelling, bucketed by length: a header of another length (most of
@@ -84,6 +89,9 @@ struct KnownName {
 class NameIndex {
  public:
   NameIndex() {
+    for (const auto& f : kFields) canonicals_.push_back(f.name);
+    for (auto r : kRouting) canonicals_.push_back(r);
+    for (auto e : kExtensions) canonicals_.push_back(e);
     for (const auto& a : kAliases) add(a.name, a.canonical);
     for (const auto& f : kFields) add(f.name, f.name);
     for (auto r : kRouting) add(r, r);
@@ -102,8 +110,13 @@ class NameIndex {
 
  private:
   void add(std::string_view name, std::string_view canonical) {
-    buckets_.at(name.size()).push_back({name, canonical, find_field(canonical)});
+    const auto id = static_cast<unsigned>(
+        std::find(canonicals_.begin(), canonicals_.end(), canonical) - canonicals_.begin());
+    if (id >= canonicals_.size())
+      throw std::logic_error(std::string("no canonical header name ").append(name));
+    buckets_.at(name.size()).push_back({name, canonical, find_field(canonical), id});
   }
+  std::vector<std::string_view> canonicals_;              // numbered: KnownName::id
   std::array<std::string, kExtensions.size()> prefixed_;  // "x-ptp-" + each extension name
   std::array<std::vector<KnownName>, kMaxNameLength + 1> buckets_;
 };
@@ -121,15 +134,15 @@ std::span<const HeaderField> header_fields() { return kFields; }
 void decode_header(std::string_view raw_name, std::string_view value, Envelope& out,
                    HeaderDecodeState& state) {
   static_assert(HeaderDecodeState::kMaxFields >=
-                kFields.size() + kAliases.size() + kRouting.size() + kExtensions.size());
+                kFields.size() + kRouting.size() + kExtensions.size());
   if (!state.error.ok() || value.empty() || raw_name.size() > kMaxNameLength) return;
   std::array<char, kMaxNameLength> buf;
   const KnownName* known = known_name(lower(raw_name, buf));
   if (!known) return;
   const std::string_view canon = known->canonical;
   const HeaderField* f = known->field;
-  auto end = state.seen.begin() + state.n_seen;
-  if (std::find(state.seen.begin(), end, canon) != end) {
+  const uint64_t bit = uint64_t{1} << known->id;
+  if (state.seen & bit) {
     // Seen before: the value stored then must be the same.
     const std::string* prior = nullptr;
     if (f) {
@@ -142,7 +155,7 @@ void decode_header(std::string_view raw_name, std::string_view value, Envelope& 
         Status::Error(Code::kBadRequest, "conflicting values for header " + std::string(canon));
     return;
   }
-  state.seen[state.n_seen++] = canon;
+  state.seen |= bit;
   if (f)
     out.header.*(f->member) = value;
   else
@@ -159,7 +172,7 @@ HeaderList encode_headers(const Envelope& in) {
   HeaderList out;
   out.reserve(kFields.size() + in.meta.size());
   visit_encoded_headers(
-      in, [&](std::string_view prefix, std::string_view name, std::string_view value) {
+      in, [&](std::string_view prefix, std::string_view name, std::string_view value, bool) {
         std::string n;
         n.reserve(prefix.size() + name.size());
         n.append(prefix).append(name);

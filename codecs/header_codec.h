@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <map>
 #include <span>
 #include <string>
@@ -32,9 +33,8 @@ Status decode_headers(const HeaderList& in, Envelope& out);
 // decode_headers() one header at a time, for decoders that see the headers as they arrive
 // (no intermediate list): one state per message; the first error is kept in `error`.
 struct HeaderDecodeState {
-  static constexpr size_t kMaxFields = 32;        // >= the number of canonical names
-  std::array<std::string_view, kMaxFields> seen;  // canonical names, into static tables
-  size_t n_seen = 0;
+  static constexpr size_t kMaxFields = 64;  // >= the number of canonical names
+  uint64_t seen = 0;                        // bit i: the canonical name numbered i
   Status error;
 };
 void decode_header(std::string_view name, std::string_view value, Envelope& out,
@@ -47,19 +47,20 @@ inline constexpr std::string_view kPtpHeaderPrefix = "x-ptp-";
 // then each meta entry as x-ptp-<name> (names already starting with x-ptp- kept as is).
 HeaderList encode_headers(const Envelope& in);
 
-// The same headers as encode_headers, without copies: calls f(prefix, name, value) for
-// each; the wire name is prefix + name (prefix is "x-ptp-" for meta names given bare,
-// else empty). The views point into `in` or static tables.
+// The same headers as encode_headers, without copies: calls f(prefix, name, value,
+// name_is_static) for each; the wire name is prefix + name (prefix is "x-ptp-" for meta
+// names given bare, else empty). The views point into `in` or static tables; name_is_static
+// says `name` is in a static table (it outlives `in`).
 template <class F>
 void visit_encoded_headers(const Envelope& in, F&& f) {
   for (const auto& field : header_fields()) {
     const std::string& v = in.header.*(field.member);
-    if (!v.empty()) f(std::string_view(), field.name, std::string_view(v));
+    if (!v.empty()) f(std::string_view(), field.name, std::string_view(v), true);
   }
   for (const auto& [name, value] : in.meta) {
     if (value.empty()) continue;
     f(name.starts_with(kPtpHeaderPrefix) ? std::string_view() : kPtpHeaderPrefix,
-      std::string_view(name), std::string_view(value));
+      std::string_view(name), std::string_view(value), false);
   }
 }
 

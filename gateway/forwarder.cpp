@@ -27,10 +27,36 @@ std::string_view body_content_type(const Envelope& e) {
 
 bool is_relayed_header(std::string_view k) {
   // The service's content-type travels back (a gRPC hop's own content-type does not).
-  return !(k.starts_with(':') || k == "content-length" || k.starts_with("grpc-") ||
-           k == "x-ptp-code" || k == "x-ptp-message" || k == kPtpHopHeader || k == "date" ||
-           k == "server" || k == "connection" || k == "keep-alive" || k == "transfer-encoding" ||
-           k == "te" || k == "via" || k == "x-ptp-trace-id" || k == "x-ptp-session-id");
+  // Called for every header of every answer: one comparison by length, not fifteen.
+  if (k.empty()) return true;
+  if (k[0] == ':' || k.starts_with("grpc-")) return false;
+  switch (k.size()) {
+    case 2:
+      return k != "te";
+    case 3:
+      return k != "via";
+    case 4:
+      return k != "date";
+    case 6:
+      return k != "server";
+    case 9:
+      static_assert(kPtpHopHeader.size() == 9);
+      return k != kPtpHopHeader;
+    case 10:
+      static_assert(kPtpCodeHeader.size() == 10);
+      return k != "connection" && k != "keep-alive" && k != kPtpCodeHeader;
+    case 13:
+      static_assert(kPtpMessageHeader.size() == 13);
+      return k != kPtpMessageHeader;
+    case 14:
+      return k != "content-length" && k != "x-ptp-trace-id";
+    case 16:
+      return k != "x-ptp-session-id";
+    case 17:
+      return k != "transfer-encoding";
+    default:
+      return true;
+  }
 }
 
 HeaderList relayed_headers(HeaderList in) {
@@ -109,7 +135,7 @@ void Forwarder::forward_http1(Request&& req, const UpstreamTarget& target, Respo
   // Views into the request, serialized by post() before it returns.
   boost::container::small_vector<http1::HeaderView, 24> headers;
   visit_encoded_headers(
-      req.env, [&](std::string_view prefix, std::string_view name, std::string_view value) {
+      req.env, [&](std::string_view prefix, std::string_view name, std::string_view value, bool) {
         headers.push_back({prefix, name, value});
       });
   headers.push_back({{}, "content-type", body_content_type(req.env)});
@@ -183,29 +209,30 @@ void Forwarder::submit_h2(H2ClientSession& session, Request& req, const Upstream
                           std::unique_ptr<H2Exchange> ex) {
   const bool grpc = target.protocol == PeerProtocol::kGrpc;
   const bool streamed = static_cast<bool>(req.stream);
-  // nghttp2 copies names and values while submitting: views into live strings suffice.
+  // nghttp2 copies values (and names not marked static) while submitting: views into
+  // live strings suffice.
   boost::container::small_vector<nghttp2_nv, 24> nv;
-  nv.push_back(nv_of(":method", "POST"));
-  nv.push_back(nv_of(":scheme", target.tls.enabled ? "https" : "http"));
-  nv.push_back(nv_of(":authority", session.authority()));
-  nv.push_back(nv_of(":path", target.path));
+  nv.push_back(nv_of_static_name(":method", "POST"));
+  nv.push_back(nv_of_static_name(":scheme", target.tls.enabled ? "https" : "http"));
+  nv.push_back(nv_of_static_name(":authority", session.authority()));
+  nv.push_back(nv_of_static_name(":path", target.path));
   std::string grpc_timeout;
   if (grpc) {
-    nv.push_back(nv_of("content-type", "application/grpc"));
-    nv.push_back(nv_of("te", "trailers"));
+    nv.push_back(nv_of_static_name("content-type", "application/grpc"));
+    nv.push_back(nv_of_static_name("te", "trailers"));
     if (!streamed) {
       grpc_timeout = grpc_timeout_header(target.timeout);
-      nv.push_back(nv_of("grpc-timeout", grpc_timeout));
+      nv.push_back(nv_of_static_name("grpc-timeout", grpc_timeout));
     }
   } else {
-    nv.push_back(nv_of("content-type", body_content_type(req.env)));
+    nv.push_back(nv_of_static_name("content-type", body_content_type(req.env)));
   }
   std::forward_list<std::string> joined;  // "x-ptp-" + bare meta names (nodes stay put)
-  visit_encoded_headers(
-      req.env, [&](std::string_view prefix, std::string_view name, std::string_view value) {
-        if (!prefix.empty()) name = joined.emplace_front(std::string(prefix).append(name));
-        nv.push_back(nv_of(name, value));
-      });
+  visit_encoded_headers(req.env, [&](std::string_view prefix, std::string_view name,
+                                     std::string_view value, bool name_is_static) {
+    if (!prefix.empty()) name = joined.emplace_front(std::string(prefix).append(name));
+    nv.push_back(name_is_static ? nv_of_static_name(name, value) : nv_of(name, value));
+  });
 
   H2Exchange* x = ex.get();
   x->set_session(&session);

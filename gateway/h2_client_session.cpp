@@ -245,6 +245,7 @@ void H2ClientSession::init_session() {
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_no_closed_streams(opt, 1);
   nghttp2_session* raw = nullptr;
   nghttp2_session_client_new2(&raw, cbs, this, opt);
   nghttp2_option_del(opt);
@@ -254,6 +255,7 @@ void H2ClientSession::init_session() {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 1u << 16},
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
   nghttp2_submit_settings(raw, NGHTTP2_FLAG_NONE, iv, std::size(iv));
   nghttp2_session_set_local_window_size(raw, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
@@ -400,7 +402,7 @@ int H2ClientSession::on_header(const nghttp2_frame* f, std::string_view name,
   }
   if (!s->observer->wants_header(name)) return 0;
   HeaderList& list = head ? s->headers : s->trailers;
-  if (list.empty()) list.reserve(4);  // one allocation for the few headers an answer has
+  if (list.empty()) list.reserve(16);  // one allocation for the headers an answer has
   list.emplace_back(name, value);
   return 0;
 }

@@ -28,6 +28,14 @@ inline nghttp2_nv nv_of(std::string_view name, std::string_view value) {
   return {bytes(name), bytes(value), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
+// The same for a lower-case name with static storage (a literal or a codec table entry):
+// nghttp2 then neither copies nor lower-cases it (byte by byte, on every header block).
+inline nghttp2_nv nv_of_static_name(std::string_view name, std::string_view value) {
+  nghttp2_nv nv = nv_of(name, value);
+  nv.flags = NGHTTP2_NV_FLAG_NO_COPY_NAME;
+  return nv;
+}
+
 // nghttp2 name/value array that points into `headers` (which must outlive it).
 std::vector<nghttp2_nv> make_nv(const HeaderList& headers);
 

@@ -101,6 +101,8 @@ void H2ServerSession::init_session() {
   nghttp2_option_new(&opt);
   // We credit the receive window ourselves, only for bytes passed on (end-to-end flow control).
   nghttp2_option_set_no_auto_window_update(opt, 1);
+  // Closed streams are not kept for an RFC 7540 priority tree (see the settings below).
+  nghttp2_option_set_no_closed_streams(opt, 1);
   nghttp2_session* raw = nullptr;
   nghttp2_session_server_new2(&raw, cbs, this, opt);
   nghttp2_option_del(opt);
@@ -111,6 +113,8 @@ void H2ServerSession::init_session() {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, settings_.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 1u << 16},
+      // RFC 9218: no RFC 7540 dependency tree; streams are scheduled by urgency.
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
   nghttp2_submit_settings(raw, NGHTTP2_FLAG_NONE, iv, std::size(iv));
   nghttp2_session_set_local_window_size(raw, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
@@ -339,37 +343,39 @@ void H2ServerSession::submit_response(Stream& s, Response& r) {
   s.responded = true;
   s.response_stream = r.stream;
   s.delivery = std::move(r.delivery);
-  // Views into r and the scratch strings: nghttp2 copies them during the submit call.
+  // Views into r and the scratch strings: nghttp2 copies them during the submit call
+  // (names only when not static).
   boost::container::small_vector<nghttp2_nv, 24> nv;
-  auto add = [&nv](std::string_view name, std::string_view value) {
-    nv.push_back(nv_of(name, value));
+  auto add = [&nv](std::string_view name, std::string_view value, bool name_is_static) {
+    nv.push_back(name_is_static ? nv_of_static_name(name, value) : nv_of(name, value));
   };
   const std::string status = std::to_string(s.grpc ? 200 : response_http_status(r));
-  add(":status", status);
+  add(":status", status, true);
   ResponseHeaderScratch scratch;
   bool has_body = true;
   if (s.grpc) {
-    add("content-type", "application/grpc");
+    add("content-type", "application/grpc", true);
     if (!r.env.status.ok()) {
       // Trailers-only response carrying the PTP status.
       HeaderList trailers = grpc_status_trailers(r.env.status);
-      for (const auto& [k, v] : trailers) add(k, v);
+      for (const auto& [k, v] : trailers) add(k, v, false);
       nghttp2_submit_response(session(), s.id, nv.data(), nv.size(), nullptr);
       signal_write();
       return;
     }
     for (const auto& [k, v] : r.extra_headers)
-      if (k != "content-type") add(k, v);
+      if (k != "content-type") add(k, v, false);
     if (!r.stream)
       s.pump.set_whole(grpc_frame(r.grpc_message ? *r.grpc_message : outbound_message(r)));
   } else {
     bool typed = false;
-    for_each_response_header(r, scratch, [&](std::string_view k, std::string_view v) {
+    for_each_response_header(r, scratch, [&](std::string_view k, std::string_view v, bool st) {
       typed = typed || k == "content-type";
-      add(k, v);
+      add(k, v, st);
     });
     if (!typed)
-      add("content-type", r.env.status.ok() ? "application/octet-stream" : "application/json");
+      add("content-type", r.env.status.ok() ? "application/octet-stream" : "application/json",
+          true);
     // Errors without a body of their own get the JSON error body.
     has_body = r.stream || !r.env.body.empty() || !r.env.status.ok();
     if (!r.stream)  // the views above do not point into the body

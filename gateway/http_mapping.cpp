@@ -59,7 +59,7 @@ HeaderList response_headers(const Response& r) {
   HeaderList out;
   out.reserve(5 + r.extra_headers.size());
   ResponseHeaderScratch scratch;
-  for_each_response_header(r, scratch, [&](std::string_view name, std::string_view value) {
+  for_each_response_header(r, scratch, [&](std::string_view name, std::string_view value, bool) {
     out.emplace_back(name, value);
   });
   return out;

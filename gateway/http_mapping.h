@@ -37,28 +37,28 @@ struct ResponseHeaderScratch {
   std::string code, message, hop;
 };
 
-// The same fields as response_headers(), as views passed to f(name, value) without copying
-// the response's strings (per-request path); they point into r and `scratch`, so they stay
-// valid while both live.
+// The same fields as response_headers(), as views passed to f(name, value, name_is_static)
+// without copying the response's strings (per-request path); they point into r and
+// `scratch`, so they stay valid while both live. name_is_static: the name is a literal.
 template <class F>
 void for_each_response_header(const Response& r, ResponseHeaderScratch& scratch, F&& f) {
   const Status& st = r.env.status;
   scratch.code = code_string(st.code);
-  f(kPtpCodeHeader, std::string_view(scratch.code));
+  f(kPtpCodeHeader, std::string_view(scratch.code), true);
   if (!st.ok()) {
     scratch.message =
         sanitize_header_value(st.message.empty() ? std::string(describe(st.code)) : st.message);
-    if (!scratch.message.empty()) f(kPtpMessageHeader, std::string_view(scratch.message));
+    if (!scratch.message.empty()) f(kPtpMessageHeader, std::string_view(scratch.message), true);
     scratch.hop = sanitize_header_value(st.hop);
-    if (!scratch.hop.empty()) f(kPtpHopHeader, std::string_view(scratch.hop));
+    if (!scratch.hop.empty()) f(kPtpHopHeader, std::string_view(scratch.hop), true);
   }
   // Only the correlation ids travel back; the rest of the header belongs to the request.
   if (!r.env.header.trace_id.empty())
-    f(std::string_view("x-ptp-trace-id"), std::string_view(r.env.header.trace_id));
+    f(std::string_view("x-ptp-trace-id"), std::string_view(r.env.header.trace_id), true);
   if (!r.env.header.session_id.empty())
-    f(std::string_view("x-ptp-session-id"), std::string_view(r.env.header.session_id));
+    f(std::string_view("x-ptp-session-id"), std::string_view(r.env.header.session_id), true);
   for (const auto& [name, value] : r.extra_headers)
-    f(std::string_view(name), std::string_view(value));
+    f(std::string_view(name), std::string_view(value), false);
 }
 
 // {"code":"E0000000403","message":"...","hop":"B"}

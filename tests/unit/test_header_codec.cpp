@@ -170,16 +170,25 @@ TEST_CASE("visit_encoded_headers yields encode_headers' list as views, prefix ap
   const Envelope e = full_envelope();
   HeaderList seen;
   size_t prefixed = 0;
-  visit_encoded_headers(
-      e, [&](std::string_view prefix, std::string_view name, std::string_view value) {
-        if (!prefix.empty()) {
-          CHECK(prefix == "x-ptp-");
-          ++prefixed;
-        }
-        seen.emplace_back(std::string(prefix) + std::string(name), std::string(value));
-      });
+  size_t static_names = 0;
+  visit_encoded_headers(e, [&](std::string_view prefix, std::string_view name,
+                               std::string_view value, bool name_is_static) {
+    if (!prefix.empty()) {
+      CHECK(prefix == "x-ptp-");
+      ++prefixed;
+    }
+    if (name_is_static) {
+      // Names said to be static point into the codec's table, never into the envelope.
+      ++static_names;
+      bool in_table = false;
+      for (const auto& f : header_fields()) in_table = in_table || f.name.data() == name.data();
+      CHECK(in_table);
+    }
+    seen.emplace_back(std::string(prefix) + std::string(name), std::string(value));
+  });
   CHECK(seen == encode_headers(e));
   CHECK(prefixed == 6);  // the bare extension names; route-path and hop-count carry it
+  CHECK(static_names == header_fields().size());
 }
 
 TEST_CASE("decode(encode(e)) round-trips header and metadata") {
