@@ -4,6 +4,9 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/container/small_vector.hpp>
 #include <charconv>
+#include <cstring>
+
+#include "gateway/http_field_chars.h"
 
 namespace ptp::http1 {
 namespace {
@@ -30,45 +33,38 @@ bool managed_header(std::string_view name) {
   }
 }
 
-// RFC 9110 tchar.
-constexpr std::array<bool, 256> kTokenChar = [] {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}();
-
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!kTokenChar[static_cast<unsigned char>(c)]) return false;
-  return true;
-}
-
-bool has_ctl_break(std::string_view s) {
-  for (char c : s)
-    if (c == '\r' || c == '\n' || c == '\0') return true;
-  return false;
-}
-
 }  // namespace
 
 bool write_request_head(std::string& out, std::string_view path, std::string_view authority,
                         std::span<const HeaderView> headers, size_t body_size, std::string& why) {
   if (path.empty()) path = "/";
-  if (has_ctl_break(path) || path.find(' ') != path.npos) {
-    why = "request path contains a space, CR, LF or NUL";
+  if (!is_field_value(path) || path.find_first_of(" \t") != path.npos) {
+    why = "request path contains a space or a control character";
     return false;
   }
-  size_t size = path.size() + authority.size() + 96;
+  // The head's size is known up front: one resize, then plain copies through a cursor
+  // (string appends check capacity and grow on every call; a head has ~60 pieces).
+  constexpr std::string_view kDefaultType = "Content-Type: application/octet-stream\r\n";
+  constexpr std::string_view kLength = "Content-Length: ";
+  size_t size = path.size() + authority.size() + 32 + kDefaultType.size() + kLength.size() + 24;
   for (const auto& h : headers) size += h.prefix.size() + h.name.size() + h.value.size() + 4;
-  out.reserve(out.size() + size);
-  out.append("POST ").append(path).append(" HTTP/1.1\r\nHost: ").append(authority).append("\r\n");
+  const size_t start = out.size();
+  out.resize(start + size);
+  char* p = out.data() + start;
+  auto put = [&p](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  put("POST ");
+  put(path);
+  put(" HTTP/1.1\r\nHost: ");
+  put(authority);
+  put("\r\n");
   bool has_type = false;
   for (const auto& h : headers) {
     const bool name_ok = (h.prefix.empty() || is_token(h.prefix)) && is_token(h.name);
-    if (!name_ok || has_ctl_break(h.value)) {
+    if (!name_ok || !is_field_value(h.value)) {
+      out.resize(start);
       why = name_ok ? "header " + std::string(h.prefix).append(h.name) : std::string("header name");
       why += " contains characters not allowed in HTTP/1.1";
       return false;
@@ -77,12 +73,17 @@ bool write_request_head(std::string& out, std::string_view path, std::string_vie
       if (managed_header(h.name)) continue;
       has_type = has_type || (h.name.size() == 12 && boost::beast::iequals(h.name, "content-type"));
     }
-    out.append(h.prefix).append(h.name).append(": ").append(h.value).append("\r\n");
+    put(h.prefix);
+    put(h.name);
+    put(": ");
+    put(h.value);
+    put("\r\n");
   }
-  if (!has_type) out.append("Content-Type: application/octet-stream\r\n");
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, body_size);
-  out.append("Content-Length: ").append(digits, end).append("\r\n\r\n");
+  if (!has_type) put(kDefaultType);
+  put(kLength);
+  p = std::to_chars(p, p + 20, body_size).ptr;
+  put("\r\n\r\n");
+  out.resize(static_cast<size_t>(p - out.data()));
   return true;
 }
 

@@ -23,7 +23,8 @@ struct HeaderView {
 // host, content-length, transfer-encoding, connection, keep-alive, te, upgrade),
 // Content-Type (application/octet-stream unless given), Content-Length and the blank
 // line to `out`. Returns false, with `why` set, when the path or a header would break
-// the message (a name that is not an HTTP token, CR, LF or NUL in a value or the path).
+// the message (a name that is not an HTTP token, a control character such as CR, LF or
+// NUL in a value or the path).
 bool write_request_head(std::string& out, std::string_view path, std::string_view authority,
                         std::span<const HeaderView> headers, size_t body_size, std::string& why);
 bool write_request_head(std::string& out, std::string_view path, std::string_view authority,

@@ -142,6 +142,98 @@ TEST_CASE("http1 response parser: limits and malformed input") {
   }
 }
 
+TEST_CASE("http1 response parser: framing rules of RFC 9112") {
+  SUBCASE("no reason phrase, empty reason, tabs and obs-text in values") {
+    for (std::string_view line : {"HTTP/1.1 200\r\n", "HTTP/1.1 200 \r\n"}) {
+      Parsed r = parse(std::string(line) + "Content-Length: 2\r\n\r\nok");
+      REQUIRE_FALSE(r.ec);
+      CHECK(r.result.body == "ok");
+    }
+    Parsed r = parse("HTTP/1.1 200 OK\r\nX-A: \t a\tb \xE9  \r\nContent-Length: 0\r\n\r\n");
+    REQUIRE_FALSE(r.ec);
+    CHECK(header(r.result.headers, "x-a") == "a\tb \xE9");  // outer whitespace trimmed
+  }
+  SUBCASE("the same Content-Length twice is one length; two different ones are an error") {
+    Parsed same = parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc");
+    REQUIRE_FALSE(same.ec);
+    CHECK(same.result.body == "abc");
+    CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd").ec ==
+          http::error::bad_content_length);
+    CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n").ec ==
+          http::error::bad_content_length);
+  }
+  SUBCASE("chunked wins over Content-Length; another final coding runs to the end") {
+    Parsed r = parse(
+        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n");
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.result.body == "abc");
+    ResponseParser p(8192, 1024);
+    boost::beast::error_code ec;
+    std::string_view wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzipped";
+    CHECK(p.feed(wire, ec) == wire.size());
+    CHECK(ec == http::error::need_more);
+    CHECK(p.need_eof());
+    CHECK_FALSE(p.keep_alive());
+    p.put_eof(ec);
+    CHECK_FALSE(ec);
+    CHECK(p.result().body == "zipped");
+  }
+  SUBCASE("204 and 304 have no body even with a length") {
+    for (std::string_view status : {"204 No Content", "304 Not Modified"}) {
+      Parsed r = parse("HTTP/1.1 " + std::string(status) + "\r\nContent-Length: 5\r\n\r\nnext");
+      REQUIRE_FALSE(r.ec);
+      CHECK(r.result.body.empty());
+      CHECK(r.left == 4);
+      CHECK(r.keep_alive);
+    }
+  }
+  SUBCASE("a cut-off body is a partial message at the end of the connection") {
+    ResponseParser p(8192, 1024);
+    boost::beast::error_code ec;
+    p.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123", ec);
+    CHECK(ec == http::error::need_more);
+    CHECK(p.got_some());
+    CHECK_FALSE(p.need_eof());
+    p.put_eof(ec);
+    CHECK(ec == http::error::partial_message);
+    ResponseParser empty(8192, 1024);
+    CHECK_FALSE(empty.got_some());
+  }
+  SUBCASE("trailers are read past; chunk extensions are allowed") {
+    Parsed r = parse(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2 ; name=\"v\"\r\nab\r\n0\r\nX-T: 1\r\nX-U: 2\r\n\r\nafter",
+        5);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.result.body == "ab");
+    CHECK(r.left == 5);
+  }
+  SUBCASE("malformed heads, values and chunks") {
+    static const char kNul[] = "HTTP/1.1 200 OK\r\nX-A: \0\r\n\r\n";
+    for (std::string_view bad : std::initializer_list<std::string_view>{
+             "HTTP/1.1 200 OK\r\n folded: x\r\n\r\n",  // obs-fold
+             "HTTP/1.1 200 OK\r\nX-A: b\nc\r\n\r\n",   // bare LF
+             "HTTP/1.1 200 OK\r\nX-A: b\rc\r\n\r\n",   // bare CR
+             "HTTP/1.1 200 OK\r\nX-A: b\x7f\r\n\r\n",  // DEL
+             std::string_view(kNul, sizeof kNul - 1),  // NUL
+             "HTTP/1.1 200 OK\r\nX A: b\r\n\r\n",      // space in name
+             "HTTP/1.1 200 OK\r\n: b\r\n\r\n",         // empty name
+             "HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "HTTP/1.1 099 Low\r\n\r\n",
+             "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/2.0 200 OK\r\n\r\n",
+             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n",
+             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3 x\r\nabc\r\n",
+             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n"}) {
+      CAPTURE(bad);
+      for (size_t step : {size_t{1}, size_t{1} << 20}) {
+        Parsed r = parse(bad, step);
+        CHECK(r.ec);
+        CHECK(r.ec != http::error::need_more);
+      }
+    }
+  }
+}
+
 TEST_CASE("http1 response parser: a 1xx interim response is not the answer") {
   ResponseParser p(8192, 1024);
   boost::beast::error_code ec;
@@ -195,6 +287,8 @@ TEST_CASE("http1 request writer: CR, LF, NUL and non-token names are refused") {
   for (const auto& [name, value] : HeaderList{{"x-a", "1\r\nx-injected: 1"},
                                               {"x-a", "1\nx"},
                                               {"x-a", std::string("a\0b", 3)},
+                                              {"x-a", "abcdefghij\x7fk"},
+                                              {"x-a", "abcdefgh\x01"},
                                               {"x-a\r\nx-b", "1"},
                                               {"x a", "1"},
                                               {"x:a", "1"},
@@ -208,4 +302,10 @@ TEST_CASE("http1 request writer: CR, LF, NUL and non-token names are refused") {
     std::string out, why;
     CHECK_FALSE(http1::write_request_head(out, path, "h:1", HeaderList{}, 0, why));
   }
+}
+
+TEST_CASE("http1 request writer: tabs and non-ASCII bytes in values pass") {
+  std::string out, why;
+  CHECK(http1::write_request_head(out, "/", "h:1", {{"x-a", "a\tb \xE9\xE9 long enough"}}, 0, why));
+  CHECK(out.find("x-a: a\tb \xE9\xE9 long enough\r\n") != std::string::npos);
 }
