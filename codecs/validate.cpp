@@ -1,8 +1,10 @@
 #include "codecs/validate.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 
+#include "codecs/control_chars.h"
 #include "codecs/header_codec.h"
 
 namespace ptp {
@@ -25,12 +27,7 @@ bool is_id_field(std::string PtpHeader::*m) {
          m == &PtpHeader::source_inst_id || m == &PtpHeader::target_inst_id;
 }
 
-bool has_control_char(std::string_view v) {
-  return std::any_of(v.begin(), v.end(), [](char ch) {
-    auto c = static_cast<unsigned char>(ch);
-    return c < 0x20 || c == 0x7f;
-  });
-}
+bool has_control_char(std::string_view v) { return ptp::has_control_char(v, Tab::kControl); }
 
 // Length and character checks shared by header fields and meta values.
 Status check_text(std::string_view what, std::string_view v, const ValidationLimits& lim) {
@@ -49,11 +46,15 @@ bool text_ok(std::string_view v, const ValidationLimits& lim) {
 }  // namespace
 
 bool is_valid_id(std::string_view id) {
-  if (id.empty()) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == ':' || c == '-';
-  });
+  static constexpr std::array<bool, 256> kIdChar = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = true;
+    for (char c : std::string_view("._:-")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
+  return !id.empty() && std::all_of(id.begin(), id.end(),
+                                    [](char c) { return kIdChar[static_cast<unsigned char>(c)]; });
 }
 
 Status validate_request(const Envelope& e, Interface iface, const ValidationLimits& lim) {

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdint>
-#include <cstring>
 #include <string_view>
+
+#include "codecs/control_chars.h"
 
 namespace ptp::http1 {
 
@@ -27,29 +27,7 @@ inline bool is_token(std::string_view s) {
   });
 }
 
-inline bool is_field_value_char(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return (u >= 0x20 && u != 0x7f) || u == '\t';
-}
-
-// VCHAR, obs-text, SP and HTAB only: no CR, LF, NUL, other control character or DEL. A
-// word with a byte below 0x20 or a DEL is looked at byte by byte (tabs are allowed).
-inline bool is_field_value(std::string_view v) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull;
-  constexpr uint64_t kHighs = 0x8080808080808080ull;
-  auto word_ok = [](const char* p, size_t n) {
-    uint64_t x = kOnes * ' ';  // a short last word is padded with spaces
-    std::memcpy(&x, p, n);
-    const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHighs;
-    const uint64_t y = x ^ (kOnes * 0x7f);
-    const uint64_t del = (y - kOnes) & ~y & kHighs;
-    return (below_space | del) == 0 ||
-           std::all_of(p, p + n, [](char c) { return is_field_value_char(c); });
-  };
-  size_t i = 0;
-  for (; i + 8 <= v.size(); i += 8)
-    if (!word_ok(v.data() + i, 8)) return false;
-  return i == v.size() || word_ok(v.data() + i, v.size() - i);
-}
+// VCHAR, obs-text, SP and HTAB only: no CR, LF, NUL, other control character or DEL.
+inline bool is_field_value(std::string_view v) { return !has_control_char(v, Tab::kAllowed); }
 
 }  // namespace ptp::http1

@@ -1,5 +1,6 @@
 #include "gateway/http_mapping.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <utility>
@@ -29,8 +30,10 @@ bool iequals(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::optional<Interface> interface_for_path(std::string_view target) {
-  if (auto q = target.find_first_of("?#"); q != std::string_view::npos)
-    target = target.substr(0, q);
+  // Not find_first_of: it runs a memchr over "?#" for every character of the path.
+  auto query =
+      std::find_if(target.begin(), target.end(), [](char c) { return c == '?' || c == '#'; });
+  target = target.substr(0, static_cast<size_t>(query - target.begin()));
   if (!target.starts_with(kChanPrefix)) return std::nullopt;
   target.remove_prefix(kChanPrefix.size());
   for (Interface i : kInterfaces)

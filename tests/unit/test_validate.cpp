@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "codecs/control_chars.h"
 #include "codecs/validate.h"
 
 using namespace ptp;
@@ -157,4 +158,28 @@ TEST_CASE("body over the limit is kTooLarge") {
   CHECK(validate_request(e, Interface::kInvoke, lim).ok());
   e.body = "12345";
   CHECK(validate_request(e, Interface::kInvoke, lim).code == Code::kTooLarge);
+}
+
+TEST_CASE("has_control_char finds a control character or DEL at any position") {
+  for (size_t len = 1; len <= 19; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      for (char bad : {'\0', '\r', '\n', '\x1f', '\x7f'}) {
+        std::string s(len, 'a');
+        s[at] = bad;
+        CAPTURE(len);
+        CAPTURE(at);
+        CHECK(has_control_char(s, Tab::kAllowed));
+        CHECK(has_control_char(s, Tab::kControl));
+      }
+      std::string tab(len, 'b');
+      tab[at] = '\t';
+      CHECK_FALSE(has_control_char(tab, Tab::kAllowed));
+      CHECK(has_control_char(tab, Tab::kControl));
+    }
+    CHECK_FALSE(has_control_char(std::string(len, ' '), Tab::kControl));
+    CHECK_FALSE(has_control_char(std::string(len, '\x80'), Tab::kControl));
+    CHECK_FALSE(has_control_char(std::string(len, '\xff'), Tab::kControl));
+    CHECK_FALSE(has_control_char(std::string(len, '~'), Tab::kControl));
+  }
+  CHECK_FALSE(has_control_char("", Tab::kControl));
 }
