@@ -21,19 +21,23 @@ inline bool is_control_char(char ch, Tab tab) {
 inline bool has_control_char(std::string_view v, Tab tab) {
   constexpr uint64_t kOnes = 0x0101010101010101ull;
   constexpr uint64_t kHighs = 0x8080808080808080ull;
-  auto word_has = [tab](const char* p, size_t n) {
-    uint64_t x = kOnes * ' ';  // a short last word is padded with spaces
-    std::memcpy(&x, p, n);
+  auto bytes_have = [tab](const char* p, size_t n) {
+    return std::any_of(p, p + n, [tab](char c) { return is_control_char(c, tab); });
+  };
+  auto word_has = [&](const char* p) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
     const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHighs;
     const uint64_t y = x ^ (kOnes * 0x7f);
     const uint64_t del = (y - kOnes) & ~y & kHighs;
-    return (below_space | del) != 0 &&
-           std::any_of(p, p + n, [tab](char c) { return is_control_char(c, tab); });
+    return (below_space | del) != 0 && bytes_have(p, 8);
   };
+  if (v.size() < 8) return bytes_have(v.data(), v.size());
   size_t i = 0;
   for (; i + 8 <= v.size(); i += 8)
-    if (word_has(v.data() + i, 8)) return true;
-  return i < v.size() && word_has(v.data() + i, v.size() - i);
+    if (word_has(v.data() + i)) return true;
+  // The last bytes: the last eight, overlapping what was looked at.
+  return i < v.size() && word_has(v.data() + v.size() - 8);
 }
 
 }  // namespace ptp

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "codecs/header_list.h"
 #include "codecs/status.h"
 
 namespace ptp {
@@ -30,9 +31,6 @@ struct PtpHeader {
 // Extension metadata (topic, message code, offset, reply topic, timeout, …) and the
 // gateway's own routing fields (route path), keyed by canonical lower-case name.
 using Metadata = std::map<std::string, std::string>;
-
-// Name/value pairs as they appear on a wire (HTTP headers, gRPC metadata, Kafka headers).
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct Envelope {
   PtpHeader header;

@@ -182,7 +182,7 @@ HeaderList encode_headers(const Envelope& in) {
 }
 
 void header_to_metadata(const Envelope& in, std::map<std::string, std::string>& out) {
-  for (auto& [name, value] : encode_headers(in)) out[std::move(name)] = std::move(value);
+  for (const auto& [name, value] : encode_headers(in)) out[std::string(name)] = value;
 }
 
 Status metadata_to_header(const std::map<std::string, std::string>& in, Envelope& out) {

@@ -268,7 +268,7 @@ EncodedQueueReply encode_queue_reply(QueueBodyFormat fmt, const QueueDialect& di
                                               reply.message->meta.end());
         Envelope header_only;
         header_only.header = reply.message->header;
-        for (auto& [k, v] : encode_headers(header_only)) md[k] = v;
+        for (const auto& [k, v] : encode_headers(header_only)) md[std::string(k)] = v;
         if (auto it = reply.message->meta.find(std::string(kTopicKey));
             it != reply.message->meta.end())
           j["topic"] = it->second;
@@ -281,7 +281,7 @@ EncodedQueueReply encode_queue_reply(QueueBodyFormat fmt, const QueueDialect& di
     }
     case QueueBodyFormat::kRaw:
       if (reply.message) {
-        for (auto& h : encode_headers(*reply.message)) out.headers.push_back(std::move(h));
+        for (const auto& h : encode_headers(*reply.message)) out.headers.push_back(h);
         out.body = reply.message->body;
       }
       out.content_type = "application/octet-stream";

@@ -8,7 +8,7 @@ Response diag_echo(Request& req, const std::string& node_id) {
   Response r;
   r.env.header.trace_id = req.env.header.trace_id;
   r.env.header.session_id = req.env.header.session_id;
-  for (auto& [name, value] : encode_headers(req.env)) {
+  for (const auto& [name, value] : encode_headers(req.env)) {
     if (name == "x-ptp-token") {
       r.extra_headers.emplace_back("x-ptp-diag-token-present", "true");
       continue;

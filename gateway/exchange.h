@@ -55,7 +55,7 @@ struct Response {
 // extra_headers (header names are lower case there); one built here may set env's.
 inline std::string response_content_type(const Response& r) {
   for (const auto& [k, v] : r.extra_headers)
-    if (k == "content-type") return v;
+    if (k == "content-type") return std::string(v);
   return r.env.content_type;
 }
 

@@ -60,7 +60,7 @@ bool is_relayed_header(std::string_view k) {
 }
 
 HeaderList relayed_headers(HeaderList in) {
-  std::erase_if(in, [](const auto& h) {
+  in.erase_if([](const HeaderList::Field& h) {
     return !is_relayed_header(h.first) ||
            (h.first == "content-type" && h.second.starts_with("application/grpc"));
   });

@@ -402,7 +402,7 @@ int H2ClientSession::on_header(const nghttp2_frame* f, std::string_view name,
   }
   if (!s->observer->wants_header(name)) return 0;
   HeaderList& list = head ? s->headers : s->trailers;
-  if (list.empty()) list.reserve(16);  // one allocation for the headers an answer has
+  if (list.empty()) list.reserve(16, 1024);  // room for the headers an answer has
   list.emplace_back(name, value);
   return 0;
 }

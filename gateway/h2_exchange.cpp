@@ -143,7 +143,7 @@ void H2Exchange::answer_unary_grpc() {
     answer(error_response(std::move(ps)));
     return;
   }
-  for (auto& x : relayed_headers(std::move(headers_))) r.extra_headers.push_back(std::move(x));
+  for (const auto& x : relayed_headers(std::move(headers_))) r.extra_headers.push_back(x);
   answer(std::move(r));
 }
 

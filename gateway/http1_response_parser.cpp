@@ -107,7 +107,7 @@ size_t ResponseParser::parse_head(std::string_view data, error_code& ec) {
     const std::string_view line = head.substr(pos, lf - 1 - pos);
     pos = lf + 1;
     if (first) {
-      result_.headers.reserve(16);
+      result_.headers.reserve(16, head.size());
       parse_status_line(line, ec);
     } else {
       parse_field(line, ec);
@@ -152,23 +152,17 @@ void ResponseParser::parse_field(std::string_view line, error_code& ec) {
     return;
   }
   const size_t colon = line.find(':');
-  if (colon == line.npos || colon == 0) {
+  if (colon == line.npos || !is_token(line.substr(0, colon))) {
     ec = error::bad_field;
     return;
-  }
-  std::string name(colon, '\0');  // lower-cased while checked
-  for (size_t i = 0; i < colon; ++i) {
-    name[i] = kLowerTokenChar[static_cast<unsigned char>(line[i])];
-    if (name[i] == 0) {
-      ec = error::bad_field;
-      return;
-    }
   }
   const std::string_view value = trim(line.substr(colon + 1));
   if (!is_field_value(value)) {
     ec = error::bad_value;
     return;
   }
+  result_.headers.emplace_back_lowered_name(line.substr(0, colon), value);
+  const std::string_view name = result_.headers[result_.headers.size() - 1].first;
   // The fields that frame the body or decide about the connection.
   if (name == "content-length") {
     uint64_t n = 0;
@@ -196,7 +190,6 @@ void ResponseParser::parse_field(std::string_view line, error_code& ec) {
       if (iequals(option, "keep-alive")) keep_alive_option_ = true;
     });
   }
-  result_.headers.emplace_back(std::move(name), std::string(value));
 }
 
 void ResponseParser::finish_head(error_code& ec) {

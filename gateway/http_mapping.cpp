@@ -84,18 +84,17 @@ int response_http_status(const Response& r) {
 }
 
 Status status_from_http(int status, const HeaderList& headers) {
-  const std::string* code_value = nullptr;
-  const std::string* message = nullptr;
-  const std::string* hop = nullptr;
+  std::optional<std::string_view> code_value;
+  std::string_view message, hop;
   for (const auto& [name, value] : headers) {
-    if (iequals(name, kPtpCodeHeader)) code_value = &value;
-    if (iequals(name, kPtpMessageHeader)) message = &value;
-    if (iequals(name, kPtpHopHeader)) hop = &value;
+    if (iequals(name, kPtpCodeHeader)) code_value = value;
+    if (iequals(name, kPtpMessageHeader)) message = value;
+    if (iequals(name, kPtpHopHeader)) hop = value;
   }
   Code c = Code::kOk;
   if (code_value && parse_code(*code_value, c)) {
     if (c == Code::kOk) return Status::Ok();
-    return Status::Error(c, message ? *message : std::string(), hop ? *hop : std::string());
+    return Status::Error(c, std::string(message), std::string(hop));
   }
   if (status >= 200 && status < 300) return Status::Ok();
   switch (status) {

@@ -97,7 +97,7 @@ Http1Result post(asio::io_context& ioc, Http1ClientPool& pool, const Http1Target
 
 std::string header(const HeaderList& h, std::string_view name) {
   for (const auto& [n, v] : h)
-    if (n == name) return v;
+    if (n == name) return std::string(v);
   return "<absent>";
 }
 

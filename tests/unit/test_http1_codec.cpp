@@ -48,7 +48,7 @@ Parsed parse(std::string_view wire, size_t step = 1 << 20, uint32_t header_limit
 
 std::string header(const HeaderList& h, std::string_view name) {
   for (const auto& [n, v] : h)
-    if (n == name) return v;
+    if (n == name) return std::string(v);
   return "<absent>";
 }
 

@@ -161,7 +161,7 @@ TEST_CASE("replies in each format") {
   auto raw = encode_queue_reply(QueueBodyFormat::kRaw, {}, with);
   CHECK(raw.body == m.body);
   auto has = [&](const HeaderList& h, std::string n, std::string v) {
-    for (auto& [k, val] : h)
+    for (const auto& [k, val] : h)
       if (k == n && val == v) return true;
     return false;
   };
