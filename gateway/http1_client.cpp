@@ -185,10 +185,10 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
     read();
   }
 
-  // One large read (http1_read_buffer.h) takes a small response whole. Asio skips the
-  // speculative recv after a read that drained the socket, so a kept-alive connection's
-  // next read just waits for readiness: one recv per response and no epoll_ctl (an
-  // async_wait re-registers the descriptor every time).
+  // One large read (http1_read_buffer.h) takes a small response whole. Asio (1.74) tries
+  // a recv as the read starts, which right after the request finds nothing: two recvs per
+  // response. An async_wait for readiness instead costs an epoll_ctl per response, and
+  // starting the read later (posted) was measured not to find the answer there either.
   void read() {
     auto space = conn_->buf.prepare(max_buffer());
     if (space.size() == 0) return fail_line_too_long();
