@@ -21,6 +21,7 @@
 #include "adapters/queue/embedded_queue_keys.h"
 #include "adapters/queue/queue_bookkeeping.h"
 #include "adapters/queue/queue_record.h"
+#include "adapters/queue/queue_status.h"
 
 namespace ptp {
 namespace {
@@ -213,16 +214,13 @@ class EmbeddedQueueStore::Impl {
 
   void do_push(const QueueKey& key, QueuedMessage msg, Clock::time_point deadline, Done done) {
     if (!failed_.ok()) return later(std::move(done), failed_);
-    if (Status st = check_key(key); !st.ok()) return later(std::move(done), st);
+    if (Status st = queue_status::check_key(key); !st.ok()) return later(std::move(done), st);
     if (msg.message_id.empty() || has_nul(msg.message_id))
       return later(std::move(done), Status::Error(Code::kBadRequest, "bad message id"));
     if (released(key)) return later(std::move(done), released_status(key));
     const uint64_t bytes = msg.env.body.size();
-    if (bytes > opts_.limits.max_message_bytes)
-      return later(std::move(done),
-                   Status::Error(Code::kTooLarge, "message of " + int_text(bytes) +
-                                                      " bytes exceeds the limit of " +
-                                                      int_text(opts_.limits.max_message_bytes)));
+    if (Status st = queue_status::check_size(bytes, opts_.limits); !st.ok())
+      return later(std::move(done), std::move(st));
     Queue& q = queues_[key];
     touch(key);
     // A redelivery is stored once; answered after the current batch, so never before
@@ -266,7 +264,7 @@ class EmbeddedQueueStore::Impl {
   // The head message leased into `m`, or `m` empty when there is none.
   Status take_head(const QueueKey& key, std::optional<QueuedMessage>& m) {
     if (!failed_.ok()) return failed_;
-    if (Status st = check_key(key); !st.ok()) return st;
+    if (Status st = queue_status::check_key(key); !st.ok()) return st;
     if (released(key)) return released_status(key);
     touch(key);
     auto it = queues_.find(key);
@@ -275,7 +273,7 @@ class EmbeddedQueueStore::Impl {
   }
 
   Status peek_head(const QueueKey& key, std::optional<QueuedMessage>& m) {
-    if (Status st = check_key(key); !st.ok()) return st;
+    if (Status st = queue_status::check_key(key); !st.ok()) return st;
     if (released(key)) return released_status(key);
     touch(key);
     auto it = queues_.find(key);
@@ -342,25 +340,10 @@ class EmbeddedQueueStore::Impl {
     if (done) later(std::move(done), Status::Ok());
   }
 
-  static Status check_key(const QueueKey& k) {
-    if (k.node.empty() || k.session.empty() || has_nul(k.node) || has_nul(k.session) ||
-        has_nul(k.topic))
-      return Status::Error(Code::kBadRequest, "bad queue key (empty node/session or NUL byte)");
-    return Status::Ok();
-  }
-
   bool released(const QueueKey& k) const { return released_.count({k.node, k.session}) > 0; }
-  static Status released_status(const QueueKey& k) {
-    return Status::Error(Code::kSessionReleased, "session " + k.session + " was released");
-  }
+  static Status released_status(const QueueKey& k) { return queue_status::released(k.session); }
   Status full_status(const QueueKey& k, const Session& s) const {
-    if (s.bytes >= opts_.limits.max_session_bytes || total_bytes_ < opts_.limits.max_total_bytes)
-      return Status::Error(Code::kBufferFull, "queue of session " + k.session + " is full (" +
-                                                  int_text(s.bytes) + " bytes queued, limit " +
-                                                  int_text(opts_.limits.max_session_bytes) + ")");
-    return Status::Error(Code::kBufferFull, "queue store is full (" + int_text(total_bytes_) +
-                                                " bytes queued, limit " +
-                                                int_text(opts_.limits.max_total_bytes) + ")");
+    return queue_status::full(k.session, s.bytes, total_bytes_, opts_.limits);
   }
   static Status read_error(const QueueKey& k, uint64_t offset) {
     return Status::Error(Code::kSystemError, "stored message " + int_text(offset) + " of topic " +

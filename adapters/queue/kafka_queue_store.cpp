@@ -19,6 +19,7 @@
 #include "adapters/queue/kafka_offset_tracker.h"
 #include "adapters/queue/kafka_record.h"
 #include "adapters/queue/queue_bookkeeping.h"
+#include "adapters/queue/queue_status.h"
 
 namespace ptp {
 namespace {
@@ -30,19 +31,8 @@ using Callbacks = std::vector<std::function<void()>>;
 
 using queue_bookkeeping::unix_now;
 
-bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 std::string num(uint64_t v) { return std::to_string(v); }
-
-Status check_key(const QueueKey& k) {
-  if (k.node.empty() || k.session.empty() || has_nul(k.node) || has_nul(k.session) ||
-      has_nul(k.topic))
-    return Status::Error(Code::kBadRequest, "bad queue key (empty node/session or NUL byte)");
-  return Status::Ok();
-}
-
-Status released_status(const std::string& session) {
-  return Status::Error(Code::kSessionReleased, "session " + session + " was released");
-}
+using queue_status::check_key;
 
 // Control records (compacted topic): key "S\0<session>" or "T\0<session>\0<topic>",
 // value "<unix time>" or "<unix time> <partition> <last dropped offset>".
@@ -125,7 +115,6 @@ class KafkaQueueStore::Impl {
     producer_thread_ = std::thread([this] {
       while (!stop_producer_) rd_kafka_poll(producer_.get(), 50);
     });
-    find_nodes_at_open();
     consumer_thread_ = std::thread([this] { consume_loop(); });
     service_thread_ = std::thread([this] { service_loop(); });
     return Status::Ok();
@@ -286,8 +275,12 @@ class KafkaQueueStore::Impl {
               });
   }
 
-  // Set by open(), before the threads start; immutable afterwards.
-  const std::vector<std::string>& nodes_at_open() const { return nodes_at_open_; }
+  // Looked up (a metadata request) when first asked, not at every open: only the store
+  // behind the outbox is asked, right after opening. Immutable afterwards.
+  const std::vector<std::string>& nodes_at_open() const {
+    std::call_once(nodes_once_, [this] { find_nodes_at_open(); });
+    return nodes_at_open_;
+  }
 
   QueueStats stats() const {
     std::lock_guard lock(mu_);
@@ -303,7 +296,7 @@ class KafkaQueueStore::Impl {
   // The nodes whose data topics exist: a node's name is read back from its topic's name
   // (a name that had to be altered for Kafka, see kafka_data_topic, cannot be, and that
   // node resumes when it is next used). Without metadata (broker down) the list is empty.
-  void find_nodes_at_open() {
+  void find_nodes_at_open() const {
     std::string err;
     const std::string base = kafka_data_topic(opts_.topic_prefix, "");
     for (const std::string& t : kafka_topic_names(producer_.get(), std::chrono::seconds(3), err)) {
@@ -400,7 +393,7 @@ class KafkaQueueStore::Impl {
 
   // pop/peek: the session is alive and this replica serves the queue's partition.
   Status serve_check(const QueueKey& k) {
-    if (released(k)) return released_status(k.session);
+    if (released(k)) return queue_status::released(k.session);
     const int32_t p = partition_of(k);
     if (!owns(p))
       return Status::Error(Code::kUnreachable, "queue " + k.topic + " of session " + k.session +
@@ -418,14 +411,8 @@ class KafkaQueueStore::Impl {
            total_bytes_ + bytes <= opts_.limits.max_total_bytes;
   }
   Status full_status(const QueueKey& k) {
-    const Session& s = sessions_[{k.node, k.session}];
-    if (s.bytes + 1 > opts_.limits.max_session_bytes || total_bytes_ < opts_.limits.max_total_bytes)
-      return Status::Error(Code::kBufferFull, "queue of session " + k.session + " is full (" +
-                                                  num(s.bytes) + " bytes queued, limit " +
-                                                  num(opts_.limits.max_session_bytes) + ")");
-    return Status::Error(Code::kBufferFull, "queue store is full (" + num(total_bytes_) +
-                                                " bytes queued, limit " +
-                                                num(opts_.limits.max_total_bytes) + ")");
+    return queue_status::full(k.session, sessions_[{k.node, k.session}].bytes, total_bytes_,
+                              opts_.limits);
   }
   void count(const QueueKey& k, int64_t bytes) {
     auto& s = sessions_[{k.node, k.session}];
@@ -435,13 +422,10 @@ class KafkaQueueStore::Impl {
 
   void do_push(const QueueKey& key, QueuedMessage msg, Clock::time_point deadline, Done done,
                Callbacks& cbs) {
-    if (released(key)) return answer(cbs, std::move(done), released_status(key.session));
+    if (released(key)) return answer(cbs, std::move(done), queue_status::released(key.session));
     const uint64_t bytes = msg.env.body.size();
-    if (bytes > opts_.limits.max_message_bytes)
-      return answer(cbs, std::move(done),
-                    Status::Error(Code::kTooLarge, "message of " + num(bytes) +
-                                                       " bytes exceeds the limit of " +
-                                                       num(opts_.limits.max_message_bytes)));
+    if (Status st = queue_status::check_size(bytes, opts_.limits); !st.ok())
+      return answer(cbs, std::move(done), std::move(st));
     touch(key);
     Queue& q = queues_[key];
     if (q.ids.count(msg.message_id) || acked_.contains(key, msg.message_id))
@@ -555,7 +539,7 @@ class KafkaQueueStore::Impl {
         for (uint64_t t : q.waiters)
           if (auto w = waiters_.find(t); w != waiters_.end()) {
             cbs.push_back([d = std::move(w->second.done), s = key.session] {
-              d(released_status(s), std::nullopt);
+              d(queue_status::released(s), std::nullopt);
             });
             waiters_.erase(w);
           }
@@ -575,7 +559,7 @@ class KafkaQueueStore::Impl {
     if (!topic_only) {
       for (auto it = blocked_.begin(); it != blocked_.end();) {
         if (it->key.node == key.node && it->key.session == key.session) {
-          answer(cbs, std::move(it->done), released_status(key.session));
+          answer(cbs, std::move(it->done), queue_status::released(key.session));
           it = blocked_.erase(it);
         } else {
           ++it;
@@ -1032,7 +1016,8 @@ class KafkaQueueStore::Impl {
   // Acked ids (by ack time); the Kafka store keeps nothing of them but this memory.
   DedupWindow<Clock::time_point> acked_{opts_.limits.dedup_max_ids};
   static constexpr auto kNoForgetHook = [](const QueueKey&, const std::string&) {};
-  std::vector<std::string> nodes_at_open_;
+  mutable std::once_flag nodes_once_;
+  mutable std::vector<std::string> nodes_at_open_;
   std::string max_record_bytes_;
   KafkaHandle producer_, consumer_;
   std::thread producer_thread_, consumer_thread_, service_thread_;

@@ -97,8 +97,9 @@ class QueueStore {
 
   virtual QueueStats stats() const = 0;
 
-  // The nodes that had queued messages when the store was opened (possibly a superset):
-  // after a restart, whoever drains queues per node resumes these.
+  // The nodes that had queued messages when the store was opened (possibly a superset; a
+  // store may look them up when first asked, so ask right after opening): after a
+  // restart, whoever drains queues per node resumes these.
   virtual std::vector<std::string> nodes_at_open() const = 0;
 };
 

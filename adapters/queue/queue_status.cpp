@@ -1,0 +1,42 @@
+#include "adapters/queue/queue_status.h"
+
+#include <string_view>
+
+namespace ptp::queue_status {
+namespace {
+
+bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+}  // namespace
+
+Status check_key(const QueueKey& k) {
+  if (k.node.empty() || k.session.empty() || has_nul(k.node) || has_nul(k.session) ||
+      has_nul(k.topic))
+    return Status::Error(Code::kBadRequest, "bad queue key (empty node/session or NUL byte)");
+  return Status::Ok();
+}
+
+Status released(const std::string& session) {
+  return Status::Error(Code::kSessionReleased, "session " + session + " was released");
+}
+
+Status check_size(uint64_t bytes, const QueueLimits& limits) {
+  if (bytes <= limits.max_message_bytes) return Status::Ok();
+  return Status::Error(Code::kTooLarge, "message of " + std::to_string(bytes) +
+                                            " bytes exceeds the limit of " +
+                                            std::to_string(limits.max_message_bytes));
+}
+
+Status full(const std::string& session, uint64_t session_bytes, uint64_t total_bytes,
+            const QueueLimits& limits) {
+  if (session_bytes >= limits.max_session_bytes || total_bytes < limits.max_total_bytes)
+    return Status::Error(Code::kBufferFull, "queue of session " + session + " is full (" +
+                                                std::to_string(session_bytes) +
+                                                " bytes queued, limit " +
+                                                std::to_string(limits.max_session_bytes) + ")");
+  return Status::Error(Code::kBufferFull, "queue store is full (" + std::to_string(total_bytes) +
+                                              " bytes queued, limit " +
+                                              std::to_string(limits.max_total_bytes) + ")");
+}
+
+}  // namespace ptp::queue_status

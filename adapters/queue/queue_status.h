@@ -1,0 +1,24 @@
+// The PTP answers both queue stores give for a bad key, a released session, a message over
+// the size limit and a full queue (docs/queues.md: limits), worded the same by both.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "adapters/queue/queue_store.h"
+#include "codecs/status.h"
+
+namespace ptp::queue_status {
+
+// E0000000400 when node or session is empty or a part holds a NUL byte, else OK.
+Status check_key(const QueueKey& k);
+// E0000000608: the session was released.
+Status released(const std::string& session);
+// E0000000413 when a payload of `bytes` exceeds max_message_bytes, else OK.
+Status check_size(uint64_t bytes, const QueueLimits& limits);
+// E0000000700 naming the limit reached: the session's when it is at or over its own,
+// otherwise the store's.
+Status full(const std::string& session, uint64_t session_bytes, uint64_t total_bytes,
+            const QueueLimits& limits);
+
+}  // namespace ptp::queue_status
