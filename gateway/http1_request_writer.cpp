@@ -52,6 +52,7 @@ bool write_request_head(std::string& out, std::string_view path, std::string_vie
   out.resize(start + size);
   char* p = out.data() + start;
   auto put = [&p](std::string_view s) {
+    if (s.empty()) return;  // an empty view may have no data pointer, which memcpy must not get
     std::memcpy(p, s.data(), s.size());
     p += s.size();
   };
