@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/beast/http/error.hpp>
+#include <cstring>
 
 #include "gateway/http_field_chars.h"
 
@@ -81,7 +82,8 @@ size_t ResponseParser::parse_head(std::string_view data, error_code& ec) {
   const std::string_view window = data.substr(0, size_t{header_limit_} + 1);
   size_t end = scanned_;  // a line start: nothing before it needs looking at again
   for (;;) {
-    const void* lf = std::memchr(window.data() + end, '\n', window.size() - end);
+    const void* lf =
+        end < window.size() ? std::memchr(window.data() + end, '\n', window.size() - end) : nullptr;
     if (!lf) {
       if (data.size() > header_limit_) ec = error::header_limit;
       scanned_ = end;

@@ -139,6 +139,11 @@ TEST_CASE("http1 response parser: limits and malformed input") {
   }
   SUBCASE("incomplete") {
     CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123").ec == http::error::need_more);
+    ResponseParser p(8192, 1024);
+    boost::beast::error_code ec;
+    CHECK(p.feed(std::string_view(), ec) == 0);  // no bytes (a null data pointer) yet
+    CHECK(ec == http::error::need_more);
+    CHECK_FALSE(p.got_some());
   }
 }
 
