@@ -103,12 +103,12 @@ class EmbeddedQueueStore::Impl {
   uint64_t pop(const QueueKey& key, Clock::time_point deadline, MessageDone done) {
     const uint64_t ticket = ++tickets_;
     Status st;
-    std::optional<QueuedMessage> m;
+    Out out;
     bool kick = false;
     {
       std::lock_guard lock(mu_);
-      st = take_head(key, m);
-      if (st.ok() && !m && Clock::now() < deadline) {
+      st = take_head(key, out);
+      if (st.ok() && !out.found() && Clock::now() < deadline) {
         queues_[key].waiters.push_back(ticket);
         waiters_.emplace(ticket, Waiter{key, deadline, std::move(done)});
         // The worker times waiters out; wake it only when it sleeps past this deadline.
@@ -117,7 +117,7 @@ class EmbeddedQueueStore::Impl {
       }
     }
     if (kick) cv_.notify_one();
-    if (done) done(std::move(st), std::move(m));
+    if (done) deliver(key, std::move(st), std::move(out), std::move(done));
     return ticket;
   }
 
@@ -162,12 +162,18 @@ class EmbeddedQueueStore::Impl {
 
   void peek(const QueueKey& key, MessageDone done) {
     Status st;
-    std::optional<QueuedMessage> m;
-    {
-      std::lock_guard lock(mu_);
-      st = peek_head(key, m);
+    Out out;
+    // A head read from disk may be acked and deleted before the read: then look again.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      {
+        std::lock_guard lock(mu_);
+        st = peek_head(key, out);
+      }
+      if (st.ok()) st = read_out(out);
+      if (st.ok() || st.code != Code::kSystemError || !out.missing) break;
+      out = Out{};
     }
-    done(std::move(st), std::move(m));
+    done(std::move(st), std::move(out.m));
   }
 
   void release(const SessionKey& ses, std::optional<std::string> topic, Done done) {
@@ -193,6 +199,16 @@ class EmbeddedQueueStore::Impl {
     uint64_t bytes = 0;
     uint64_t seq = 0;                     // unique per push: its commit finds its own entry
     std::optional<QueuedMessage> cached;  // kept in memory (within cache_bytes): no read
+  };
+  // A message handed out under mu_: copied from memory, or still to be read from the
+  // database (db_key set) once mu_ is released.
+  struct Out {
+    std::optional<QueuedMessage> m;
+    std::string db_key;
+    QueueKey key;
+    uint64_t offset = 0;
+    bool missing = false;  // the read found no such record (deleted meanwhile)
+    bool found() const { return m.has_value() || !db_key.empty(); }
   };
   struct Queue {
     std::map<uint64_t, Entry> pending;  // written, not durable yet: invisible
@@ -261,25 +277,26 @@ class EmbeddedQueueStore::Impl {
     });
   }
 
-  // The head message leased into `m`, or `m` empty when there is none.
-  Status take_head(const QueueKey& key, std::optional<QueuedMessage>& m) {
+  // The head message leased into `out`, or `out` empty when there is none.
+  Status take_head(const QueueKey& key, Out& out) {
     if (!failed_.ok()) return failed_;
     if (Status st = queue_status::check_key(key); !st.ok()) return st;
     if (released(key)) return released_status(key);
     touch(key);
     auto it = queues_.find(key);
     if (it == queues_.end() || it->second.ready.empty()) return Status::Ok();
-    return hand_out(key, it->second, m);
+    return hand_out(key, it->second, out);
   }
 
-  Status peek_head(const QueueKey& key, std::optional<QueuedMessage>& m) {
+  Status peek_head(const QueueKey& key, Out& out) {
     if (Status st = queue_status::check_key(key); !st.ok()) return st;
     if (released(key)) return released_status(key);
     touch(key);
     auto it = queues_.find(key);
     if (it == queues_.end() || it->second.ready.empty()) return Status::Ok();
     auto& [offset, e] = *it->second.ready.begin();
-    return copy_out(key, offset, e, m);
+    copy_out(key, offset, e, out);
+    return Status::Ok();
   }
 
   // Returns whether the batch changed.
@@ -374,29 +391,46 @@ class EmbeddedQueueStore::Impl {
         });
   }
 
-  // The message from memory, else from the database (beyond the cache budget, or loaded
-  // at start beyond it). A database read here holds mu_; it is rare and mostly served from
-  // the memtable or the OS cache.
-  Status copy_out(const QueueKey& key, uint64_t offset, const Entry& e,
-                  std::optional<QueuedMessage>& m) {
+  // The message from memory, else named for read_out() to read from the database once
+  // mu_ is released (beyond the cache budget, or loaded at start beyond it): a read may go
+  // to disk, and every other queue operation would wait for it.
+  void copy_out(const QueueKey& key, uint64_t offset, const Entry& e, Out& out) {
+    out.key = key;
+    out.offset = offset;
     if (e.cached) {
-      m = *e.cached;
+      out.m = *e.cached;
+      out.m->offset = offset;
     } else {
-      std::string value;
-      m.emplace();
-      if (!db_->Get(rocksdb::ReadOptions(), message_key(key, offset), &value).ok() ||
-          !decode_queue_record(value, *m).ok()) {
-        m.reset();
-        return read_error(key, offset);
-      }
+      out.db_key = message_key(key, offset);
     }
-    m->offset = offset;
+  }
+
+  // Reads a message copy_out() left to read; without mu_ (RocksDB reads are thread-safe).
+  Status read_out(Out& out) const {
+    if (out.db_key.empty()) return Status::Ok();
+    std::string value;
+    const rocksdb::Status got = db_->Get(rocksdb::ReadOptions(), out.db_key, &value);
+    out.m.emplace();
+    if (!got.ok() || !decode_queue_record(value, *out.m).ok()) {
+      out.m.reset();
+      out.missing = got.IsNotFound();
+      return read_error(out.key, out.offset);
+    }
+    out.m->offset = out.offset;
+    out.db_key.clear();
     return Status::Ok();
   }
 
-  Status hand_out(const QueueKey& key, Queue& q, std::optional<QueuedMessage>& m) {
+  // Answers a pop with the message it leased (read first when it is on disk only). A
+  // message that cannot be read goes back to the queue, as a nack would send it.
+  void deliver(const QueueKey& key, Status st, Out out, const MessageDone& done) {
+    if (st.ok() && !out.db_key.empty() && !(st = read_out(out)).ok()) nack(key, out.offset);
+    done(std::move(st), std::move(out.m));
+  }
+
+  Status hand_out(const QueueKey& key, Queue& q, Out& out) {
     auto first = q.ready.begin();
-    if (Status st = copy_out(key, first->first, first->second, m); !st.ok()) return st;
+    copy_out(key, first->first, first->second, out);
     q.leased.insert(q.ready.extract(first));
     return Status::Ok();
   }
@@ -418,11 +452,12 @@ class EmbeddedQueueStore::Impl {
       if (w == waiters_.end()) continue;
       MessageDone done = std::move(w->second.done);
       waiters_.erase(w);
-      std::optional<QueuedMessage> m;
-      Status st = hand_out(key, q, m);
-      cbs.push_back([done = std::move(done), st = std::move(st), m = std::move(m)]() mutable {
-        done(std::move(st), std::move(m));
-      });
+      Out out;
+      Status st = hand_out(key, q, out);
+      cbs.push_back(
+          [this, key, done = std::move(done), st = std::move(st), out = std::move(out)]() mutable {
+            deliver(key, std::move(st), std::move(out), done);
+          });
     }
   }
 
