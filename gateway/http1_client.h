@@ -1,8 +1,9 @@
 // An async HTTP/1.1 client for forwarding to local services and HTTP/1.1 peers, with
 // keep-alive connection reuse and a connection limit per host:port (http1_conn_pool.h).
 // Per request on a kept-alive plain connection: one sendmsg (head and body) and one
-// async_read_some into the connection's buffer (usually a single recv); the response is
-// parsed straight into the Http1Result (http1_response_parser.h, http1_request_writer.h).
+// async_read_some into the connection's buffer (a recv that finds the answer, usually after
+// one that finds nothing yet: Asio tries a recv as a read starts); the response is parsed
+// straight into the Http1Result (http1_response_parser.h, http1_request_writer.h).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

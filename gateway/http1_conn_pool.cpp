@@ -3,7 +3,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <charconv>
 
 namespace ptp::http1 {
 
@@ -35,20 +34,16 @@ const Endpoint& ConnPool::HostRef::endpoint() const { return h_->endpoint; }
 ConnPool::HostRef ConnPool::host(std::string_view host, uint16_t port, bool tls,
                                  std::string_view server_name) {
   if (tls && server_name.empty()) server_name = host;
-  char digits[8];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, port);
-  std::string& k = scratch_key_;
-  k.assign(tls ? "https://" : "http://").append(host).append(":").append(digits, end);
-  if (tls) k.append("#").append(server_name);
+  const UpstreamKeyView k{host, port, tls, tls ? server_name : std::string_view()};
   auto it = hosts_.find(k);
   if (it == hosts_.end()) {
-    it = hosts_.emplace(k, Host{}).first;
+    it = hosts_.emplace(UpstreamKey(k), Host{}).first;
     Endpoint& e = it->second.endpoint;
     e.host = host;
     e.port = port;
     e.tls = tls;
-    e.server_name = tls ? server_name : std::string_view();
-    e.authority = std::string(host) + ":" + std::string(digits, end);
+    e.server_name = k.server_name;
+    e.authority = std::string(host) + ":" + std::to_string(port);
   }
   return HostRef(&it->second);
 }

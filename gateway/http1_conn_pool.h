@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "gateway/http1_read_buffer.h"
+#include "gateway/upstream_key.h"
 
 namespace ptp::http1 {
 
@@ -107,8 +108,7 @@ class ConnPool {
   void drop_expired(Host& h, Clock::time_point now);
 
   std::chrono::milliseconds max_idle_time_;
-  std::unordered_map<std::string, Host> hosts_;
-  std::string scratch_key_;  // reused by host(): no allocation per lookup
+  UpstreamMap<Host> hosts_;  // Host* handed out in HostRefs stays valid
   bool closed_ = false;
 };
 

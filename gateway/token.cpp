@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <limits>
+#include <optional>
 
 #include "codecs/hex.h"
 
@@ -110,29 +111,36 @@ Status check_mac(const AuthConfig& auth, const PtpHeader& h, HmacSha256& hmac, i
   return Status::Ok();
 }
 
-}  // namespace
-
-Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix,
-                    HmacSha256& hmac) {
+// verify_token; `verified_expiry` is set when a token was checked and accepted.
+Status verify(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac,
+              std::optional<int64_t>& verified_expiry) {
   if (!auth.enabled) return Status::Ok();
   if (h.token.empty()) return forbidden("missing token (x-ptp-token)");
   int64_t expiry = 0;
   if (Status st = check_mac(auth, h, hmac, expiry); !st.ok()) return st;
   // Checked after the MAC so that only authentic tokens learn about expiry.
-  return check_expiry(auth, expiry, now_unix);
+  if (Status st = check_expiry(auth, expiry, now_unix); !st.ok()) return st;
+  verified_expiry = expiry;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix,
+                    HmacSha256& hmac) {
+  std::optional<int64_t> unused;
+  return verify(auth, h, now_unix, hmac, unused);
 }
 
 Status verify_token(const ConfigPtr& cfg, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac,
                     VerifiedTokens& verified) {
   const AuthConfig& auth = cfg->auth;
-  if (!auth.enabled) return Status::Ok();
-  if (h.token.empty()) return forbidden("missing token (x-ptp-token)");
-  if (auto expiry = verified.find(cfg, h)) return check_expiry(auth, *expiry, now_unix);
-  int64_t expiry = 0;
-  if (Status st = check_mac(auth, h, hmac, expiry); !st.ok()) return st;
-  if (Status st = check_expiry(auth, expiry, now_unix); !st.ok()) return st;
-  verified.remember(cfg, h, expiry);
-  return Status::Ok();
+  if (auth.enabled && !h.token.empty())
+    if (auto expiry = verified.find(cfg, h)) return check_expiry(auth, *expiry, now_unix);
+  std::optional<int64_t> expiry;
+  Status st = verify(auth, h, now_unix, hmac, expiry);
+  if (expiry) verified.remember(cfg, h, *expiry);
+  return st;
 }
 
 }  // namespace ptp

@@ -52,20 +52,10 @@ boost::asio::ssl::context* UpstreamPool::tls_context(const TlsClientConfig& tls,
   return raw;
 }
 
-size_t UpstreamPool::KeyHash::operator()(const KeyView& k) const {
-  size_t h = std::hash<std::string_view>{}(k.host);
-  h ^= (static_cast<size_t>(k.port) << 1) ^ (k.tls ? 0x9e3779b97f4a7c15u : 0);
-  if (k.tls) h ^= std::hash<std::string_view>{}(k.server_name) * 31;
-  return h;
-}
-
 UpstreamPool::Entry& UpstreamPool::entry(const Endpoint& ep, const TlsClientConfig& tls) {
-  KeyView k = key_of(ep, tls);
+  const UpstreamKeyView k = key_of(ep, tls);
   auto it = entries_.find(k);
-  if (it == entries_.end())
-    it = entries_
-             .emplace(Key{std::string(k.host), k.port, k.tls, std::string(k.server_name)}, Entry{})
-             .first;
+  if (it == entries_.end()) it = entries_.emplace(UpstreamKey(k), Entry{}).first;
   return it->second;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gateway/h2_client_session.h"
+#include "gateway/upstream_key.h"
 
 namespace ptp {
 
@@ -41,39 +42,15 @@ class UpstreamPool {
     bool connecting = false;
     std::vector<GetCallback> waiters;
   };
-  // Connections are shared per host, port and TLS server name; looked up by views so a
-  // request builds no key string.
-  struct KeyView {
-    std::string_view host;
-    uint16_t port;
-    bool tls;
-    std::string_view server_name;
-    bool operator==(const KeyView&) const = default;
-  };
-  struct Key {
-    std::string host;
-    uint16_t port;
-    bool tls;
-    std::string server_name;
-    operator KeyView() const { return {host, port, tls, server_name}; }
-  };
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(const KeyView& k) const;
-    size_t operator()(const Key& k) const { return (*this)(KeyView(k)); }
-  };
-  struct KeyEq {
-    using is_transparent = void;
-    bool operator()(const KeyView& a, const KeyView& b) const { return a == b; }
-  };
-  static KeyView key_of(const Endpoint& ep, const TlsClientConfig& tls) {
+  // Connections are shared per host, port and TLS server name.
+  static UpstreamKeyView key_of(const Endpoint& ep, const TlsClientConfig& tls) {
     return {ep.host, ep.port, tls.enabled, tls.enabled ? tls.server_name : std::string_view()};
   }
   Entry& entry(const Endpoint& ep, const TlsClientConfig& tls);
 
   boost::asio::any_io_executor ex_;
   Metrics* metrics_;
-  std::unordered_map<Key, Entry, KeyHash, KeyEq> entries_;  // nodes stay put: Entry& is stable
+  UpstreamMap<Entry> entries_;  // Entry& is stable
   std::unordered_map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_;
 };
 
