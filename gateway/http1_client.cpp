@@ -9,8 +9,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/container/small_vector.hpp>
+#include <limits>
 #include <optional>
+#include <unordered_map>
+#include <vector>
 
+#include "gateway/deadline_queue.h"
 #include "gateway/http1_conn_pool.h"
 #include "gateway/http1_request_writer.h"
 #include "gateway/http1_response_parser.h"
@@ -24,22 +28,79 @@ using asio::ip::tcp;
 using error_code = boost::system::error_code;
 using http1::ConnPtr;
 
+// What a request deadline reaches when it passes.
+struct TimeoutListener {
+  virtual ~TimeoutListener() = default;
+  virtual void on_timeout() = 0;
+};
+
 }  // namespace
 
-struct Http1ClientPool::Impl {
+struct Http1ClientPool::Impl : std::enable_shared_from_this<Impl> {
   explicit Impl(asio::any_io_executor e, Http1ClientOptions o)
-      : ex(std::move(e)), opts(o), conns(o.max_idle_time) {}
+      : ex(std::move(e)), opts(o), conns(o.max_idle_time), timer(ex) {}
   asio::any_io_executor ex;
   Http1ClientOptions opts;
   http1::ConnPool conns;
   size_t opened = 0;
+
+  // Request deadlines: one timer for the pool, armed for the earliest, instead of a timer
+  // per request (arming and cancelling one costs two reactor locks and a handler). A
+  // watched request is kept alive until it finishes or times out (also while it waits
+  // for a connection slot, where nothing else holds it).
+  int32_t watch(std::shared_ptr<TimeoutListener> l, std::chrono::milliseconds timeout) {
+    next_id = next_id == std::numeric_limits<int32_t>::max() ? 1 : next_id + 1;
+    watched.emplace(next_id, std::move(l));
+    const auto now = DeadlineQueue::Clock::now();
+    deadlines.add(next_id, timeout, now);
+    if (!armed || now + timeout < armed_at) arm(now + timeout);
+    return next_id;
+  }
+  void unwatch(int32_t id) { watched.erase(id); }
+  // The pool is going away: requests that only the deadlines held are let go.
+  void stop_watching() {
+    watched.clear();
+    timer.cancel();
+  }
+
+ private:
+  void arm(DeadlineQueue::Clock::time_point at) {
+    armed = true;
+    armed_at = at;
+    timer.expires_at(at);  // cancels a wait armed for a later deadline
+    timer.async_wait([weak = weak_from_this()](error_code ec) {
+      if (auto self = weak.lock(); self && !ec) self->on_deadlines();
+    });
+  }
+  void on_deadlines() {
+    armed = false;
+    std::vector<int32_t> due;
+    deadlines.take_expired(DeadlineQueue::Clock::now(), due);
+    for (int32_t id : due) {
+      auto it = watched.find(id);
+      if (it == watched.end()) continue;
+      std::shared_ptr<TimeoutListener> l = std::move(it->second);
+      watched.erase(it);
+      l->on_timeout();  // may start requests, and arm the timer for them
+    }
+    if (auto next = deadlines.earliest(); next && (!armed || *next < armed_at)) arm(*next);
+  }
+
+  std::unordered_map<int32_t, std::shared_ptr<TimeoutListener>> watched;
+  DeadlineQueue deadlines{[this](int32_t id) { return watched.contains(id); }};
+  int32_t next_id = 0;
+  asio::steady_timer timer;
+  bool armed = false;
+  DeadlineQueue::Clock::time_point armed_at;
 };
 
 namespace {
 
 // One request, from connect (or reuse) to callback. Each use of a connection is an
 // attempt; handlers of an abandoned attempt find their number is not attempt_.
-class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
+class Op : public http1::ConnWaiter,
+           public TimeoutListener,
+           public std::enable_shared_from_this<Op> {
  public:
   Op(std::shared_ptr<Http1ClientPool::Impl> pool, const Http1Target& target, std::string_view path,
      std::span<const http1::HeaderView> headers, std::string body,
@@ -51,7 +112,6 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
                                       : pool_->opts.max_connections_per_host),
         timeout_(timeout),
         done_(std::move(done)),
-        timer_(pool_->ex),
         body_(std::move(body)) {
     if (!http1::write_request_head(head_, path, endpoint().authority, headers, body_.size(),
                                    bad_request_))
@@ -62,10 +122,7 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
     if (!bad_request_.empty())
       return fail(Code::kCodecError,
                   "cannot send the request to " + endpoint().authority + ": " + bad_request_);
-    timer_.expires_after(timeout_);
-    timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec) self->on_timeout();
-    });
+    deadline_id_ = pool_->watch(shared_from_this(), timeout_);
     ConnPtr c;
     if (pool_->conns.acquire(host_, limit_, c, weak_from_this())) use_slot(std::move(c));
   }
@@ -288,7 +345,7 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
     finish(std::move(r));
   }
 
-  void on_timeout() {
+  void on_timeout() override {
     if (finished_) return;
     if (resolver_) resolver_->cancel();
     fail(Code::kTimeout, "no response from " + endpoint().authority + " within " +
@@ -306,7 +363,8 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
   void finish(Http1Result r) {
     if (finished_) return;
     finished_ = true;
-    timer_.cancel();
+    auto keep = shared_from_this();  // the deadline watch may have held the last reference
+    if (deadline_id_) pool_->unwatch(deadline_id_);
     // Every failure path closed its connection before getting here.
     if (std::exchange(has_slot_, false)) pool_->conns.release(host_, nullptr);
     auto done = std::move(done_);
@@ -319,7 +377,7 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
   size_t limit_;
   std::chrono::milliseconds timeout_;
   std::function<void(Http1Result)> done_;
-  asio::steady_timer timer_;
+  int32_t deadline_id_ = 0;                // watched by the pool (0: not yet)
   std::optional<tcp::resolver> resolver_;  // only for host names
   std::string head_;
   std::string body_;
@@ -342,7 +400,10 @@ class Op : public http1::ConnWaiter, public std::enable_shared_from_this<Op> {
 Http1ClientPool::Http1ClientPool(asio::any_io_executor ex, Http1ClientOptions opts)
     : impl_(std::make_shared<Impl>(std::move(ex), opts)) {}
 
-Http1ClientPool::~Http1ClientPool() { impl_->conns.close_all(); }
+Http1ClientPool::~Http1ClientPool() {
+  impl_->conns.close_all();
+  impl_->stop_watching();
+}
 
 void Http1ClientPool::post(const Http1Target& t, std::string_view path, const HeaderList& headers,
                            std::string body, std::chrono::milliseconds timeout,
