@@ -173,10 +173,10 @@ HeaderList encode_headers(const Envelope& in) {
   out.reserve(kFields.size() + in.meta.size());
   visit_encoded_headers(
       in, [&](std::string_view prefix, std::string_view name, std::string_view value, bool) {
-        std::string n;
-        n.reserve(prefix.size() + name.size());
-        n.append(prefix).append(name);
-        out.emplace_back(std::move(n), std::string(value));
+        if (prefix.empty())
+          out.emplace_back(name, value);
+        else
+          out.emplace_back(std::string(prefix).append(name), value);
       });
   return out;
 }

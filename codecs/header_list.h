@@ -25,7 +25,8 @@ class HeaderList {
 
   class const_iterator {
    public:
-    using iterator_category = std::random_access_iterator_tag;
+    // Yields Fields by value (views), so an input iterator, not a random-access one.
+    using iterator_category = std::input_iterator_tag;
     using value_type = Field;
     using difference_type = std::ptrdiff_t;
     using pointer = void;
@@ -41,20 +42,6 @@ class HeaderList {
       const_iterator old = *this;
       ++i_;
       return old;
-    }
-    const_iterator& operator--() {
-      --i_;
-      return *this;
-    }
-    const_iterator& operator+=(difference_type n) {
-      i_ += static_cast<size_t>(n);
-      return *this;
-    }
-    const_iterator operator+(difference_type n) const {
-      return {list_, i_ + static_cast<size_t>(n)};
-    }
-    difference_type operator-(const_iterator o) const {
-      return static_cast<difference_type>(i_) - static_cast<difference_type>(o.i_);
     }
     bool operator==(const const_iterator& o) const { return i_ == o.i_; }
 
@@ -145,6 +132,13 @@ class HeaderList {
 template <class Pred>
 size_t erase_if(HeaderList& list, Pred drop) {
   return list.erase_if(std::move(drop));
+}
+
+// The first value of header `name` (compared exactly), empty when absent.
+inline std::string_view find_header(const HeaderList& h, std::string_view name) {
+  for (const auto& [k, v] : h)
+    if (k == name) return v;
+  return {};
 }
 
 }  // namespace ptp

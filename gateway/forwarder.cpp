@@ -67,12 +67,6 @@ HeaderList relayed_headers(HeaderList in) {
   return in;
 }
 
-std::string_view find_header(const HeaderList& h, std::string_view name) {
-  for (const auto& [k, v] : h)
-    if (k == name) return v;
-  return {};
-}
-
 UpstreamTarget target_for_peer(const PeerConfig& p, Interface iface) {
   UpstreamTarget t;
   t.name = p.node_id;
@@ -133,7 +127,7 @@ void Forwarder::forward_http1(Request&& req, const UpstreamTarget& target, Respo
     return;
   }
   // Views into the request, serialized by post() before it returns.
-  boost::container::small_vector<http1::HeaderView, 24> headers;
+  http1::HeaderViews headers;
   visit_encoded_headers(
       req.env, [&](std::string_view prefix, std::string_view name, std::string_view value, bool) {
         headers.push_back({prefix, name, value});

@@ -59,7 +59,5 @@ Response response_from_http(int http_status, HeaderList headers, std::string bod
 // gRPC framing headers): is_relayed_header by name, and no gRPC content-type.
 bool is_relayed_header(std::string_view name);
 HeaderList relayed_headers(HeaderList in);
-// The first value of header `name` (lower case), empty when absent.
-std::string_view find_header(const HeaderList& h, std::string_view name);
 
 }  // namespace ptp

@@ -7,12 +7,6 @@
 namespace ptp {
 namespace {
 
-std::string_view find_header(const HeaderList& h, std::string_view name) {
-  for (const auto& [k, v] : h)
-    if (k == name) return v;
-  return {};
-}
-
 bool is_response_meta_skipped(std::string_view k) {
   return k.starts_with(':') || k == "content-type" || k == "content-length" ||
          k.starts_with("grpc-") || k == "x-ptp-code" || k == "x-ptp-message" || k == "x-ptp-hop" ||

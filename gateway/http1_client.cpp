@@ -8,7 +8,6 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/container/small_vector.hpp>
 #include <limits>
 #include <optional>
 #include <unordered_map>
@@ -408,8 +407,7 @@ Http1ClientPool::~Http1ClientPool() {
 void Http1ClientPool::post(const Http1Target& t, std::string_view path, const HeaderList& headers,
                            std::string body, std::chrono::milliseconds timeout,
                            std::function<void(Http1Result)> done) {
-  boost::container::small_vector<http1::HeaderView, 24> views;
-  for (const auto& [name, value] : headers) views.push_back({{}, name, value});
+  const http1::HeaderViews views = http1::header_views(headers);
   post(t, path, std::span(views.data(), views.size()), std::move(body), timeout, std::move(done));
 }
 

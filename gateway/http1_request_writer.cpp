@@ -2,7 +2,6 @@
 
 #include <array>
 #include <boost/beast/core/string.hpp>
-#include <boost/container/small_vector.hpp>
 #include <charconv>
 #include <cstring>
 
@@ -88,10 +87,15 @@ bool write_request_head(std::string& out, std::string_view path, std::string_vie
   return true;
 }
 
+HeaderViews header_views(const HeaderList& headers) {
+  HeaderViews views;
+  for (const auto& [name, value] : headers) views.push_back({{}, name, value});
+  return views;
+}
+
 bool write_request_head(std::string& out, std::string_view path, std::string_view authority,
                         const HeaderList& headers, size_t body_size, std::string& why) {
-  boost::container::small_vector<HeaderView, 24> views;
-  for (const auto& [name, value] : headers) views.push_back({{}, name, value});
+  const HeaderViews views = header_views(headers);
   return write_request_head(out, path, authority, std::span(views.data(), views.size()), body_size,
                             why);
 }

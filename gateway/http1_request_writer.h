@@ -2,6 +2,7 @@
 // in one write (two buffers, one sendmsg).
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -18,6 +19,9 @@ struct HeaderView {
   std::string_view name;
   std::string_view value;
 };
+using HeaderViews = boost::container::small_vector<HeaderView, 24>;
+// Views of a list's fields (no prefixes), valid while the list lives unchanged.
+HeaderViews header_views(const HeaderList& headers);
 
 // Appends "POST <path> HTTP/1.1", Host, `headers` (minus those this client manages:
 // host, content-length, transfer-encoding, connection, keep-alive, te, upgrade),

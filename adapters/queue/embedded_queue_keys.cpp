@@ -75,6 +75,4 @@ ParsedKey parse_key(std::string_view k) {
   return p;
 }
 
-bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
-
 }  // namespace ptp

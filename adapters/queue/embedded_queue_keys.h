@@ -33,6 +33,4 @@ struct ParsedKey {
 };
 ParsedKey parse_key(std::string_view key);
 
-bool has_nul(std::string_view s);
-
 }  // namespace ptp

@@ -170,7 +170,7 @@ class EmbeddedQueueStore::Impl {
         st = peek_head(key, out);
       }
       if (st.ok()) st = read_out(out);
-      if (st.ok() || st.code != Code::kSystemError || !out.missing) break;
+      if (st.ok() || !out.missing) break;
       out = Out{};
     }
     done(std::move(st), std::move(out.m));
@@ -231,7 +231,7 @@ class EmbeddedQueueStore::Impl {
   void do_push(const QueueKey& key, QueuedMessage msg, Clock::time_point deadline, Done done) {
     if (!failed_.ok()) return later(std::move(done), failed_);
     if (Status st = queue_status::check_key(key); !st.ok()) return later(std::move(done), st);
-    if (msg.message_id.empty() || has_nul(msg.message_id))
+    if (msg.message_id.empty() || queue_status::has_nul(msg.message_id))
       return later(std::move(done), Status::Error(Code::kBadRequest, "bad message id"));
     if (released(key)) return later(std::move(done), released_status(key));
     const uint64_t bytes = msg.env.body.size();

@@ -3,11 +3,8 @@
 #include <string_view>
 
 namespace ptp::queue_status {
-namespace {
 
 bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
-
-}  // namespace
 
 Status check_key(const QueueKey& k) {
   if (k.node.empty() || k.session.empty() || has_nul(k.node) || has_nul(k.session) ||

@@ -4,12 +4,15 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "adapters/queue/queue_store.h"
 #include "codecs/status.h"
 
 namespace ptp::queue_status {
 
+// Whether `s` holds a NUL byte (store keys use NUL as their separator).
+bool has_nul(std::string_view s);
 // E0000000400 when node or session is empty or a part holds a NUL byte, else OK.
 Status check_key(const QueueKey& k);
 // E0000000608: the session was released.

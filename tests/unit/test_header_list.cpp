@@ -49,6 +49,14 @@ TEST_CASE("HeaderList erase_if drops matching fields and keeps the others' order
   CHECK(h[3] == HeaderList::Field{"d", "4"});
 }
 
+TEST_CASE("find_header gives the first value of an exactly named field") {
+  HeaderList h{{"x-a", "1"}, {"X-B", "2"}, {"x-a", "3"}};
+  CHECK(find_header(h, "x-a") == "1");
+  CHECK(find_header(h, "X-B") == "2");
+  CHECK(find_header(h, "x-b").empty());
+  CHECK(find_header(HeaderList{}, "x-a").empty());
+}
+
 TEST_CASE("HeaderList from a map of metadata") {
   std::map<std::string, std::string> md{{"b", "2"}, {"a", "1"}};
   HeaderList h(md.begin(), md.end());
