@@ -27,12 +27,39 @@ class SlowService(BaseHTTPRequestHandler):
         pass
 
 
+FOLDED_PORT = 18089
+
+
+def serve_folded_answers(listener):
+    """A local service whose HTTP/1.1 answer folds a header onto a second line (obsolete
+    line folding, which the gateway refuses)."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 2\r\n\r\nok")
+
+
 class Negative(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.topo = Topology()
+        cls.folded = socket.create_server(("127.0.0.1", FOLDED_PORT))
+        threading.Thread(target=serve_folded_answers, args=(cls.folded,), daemon=True).start()
         # B's max body is lowered to 1 MiB so the oversize case is cheap; A keeps the default.
-        b = cls.topo.variant(conf("direct", "b.yaml"), [("log: {level: info}", "limits: {max_body_bytes: 1048576}\nlog: {level: info}")])
+        # B gets a local service that answers malformed HTTP/1.1.
+        b = cls.topo.variant(conf("direct", "b.yaml"), [
+            ("log: {level: info}", "limits: {max_body_bytes: 1048576}\nlog: {level: info}"),
+            ("local_services:\n", "local_services:\n  - {uri: \"ptp/folded\", address: \"127.0.0.1:%d\", protocol: http1, timeout_ms: 5000}\n" % FOLDED_PORT),
+        ])
         cls.topo.echo(18080)
         cls.a = cls.topo.gateway(conf("direct", "a.yaml"))
         cls.b = cls.topo.gateway(b)
@@ -40,6 +67,7 @@ class Negative(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.topo.close()
+        cls.folded.close()
 
     def assertStillServing(self):
         r = curl(A_URL, ptp_headers("A", "B", trace="alive"), b"alive", http="h2c")
@@ -104,6 +132,12 @@ class Negative(unittest.TestCase):
         r = curl(A_URL, ptp_headers("A", "Nowhere"), b"x", http="1.1")
         self.check(r, 404, "E0000000618", "A")
         self.assertIn("Nowhere", r.headers["x-ptp-message"])
+
+    def test_malformed_answer_of_a_local_service(self):
+        r = curl(A_URL, ptp_headers("A", "B", uri="ptp/folded"), b"x", http="h2c")
+        self.check(r, 400, "E0000000616", "B")
+        self.assertIn("malformed HTTP response from 127.0.0.1:%d" % FOLDED_PORT, r.headers["x-ptp-message"], r)
+        self.assertStillServing()
 
     def test_unknown_uri_at_target(self):
         r = curl(A_URL, ptp_headers("A", "B", uri="no/such/service"), b"x", http="h2c")
