@@ -1,5 +1,6 @@
 #include "router/he/he_wire.h"
 
+#include <google/protobuf/unknown_field_set.h>
 #include <openssl/evp.h>
 
 #include <climits>
@@ -29,8 +30,12 @@ Bn from_bigint(const pb::Bigint& in) {
 
 std::string shape_text(std::span<const int64_t> shape) {
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
+  s += ']';
+  return s;
 }
 
 // Number of elements of `shape` (1 for []); -1 on a negative dimension or overflow.
@@ -87,20 +92,49 @@ std::string encode_public_key(const PublicKey& pk) {
   return serialize(msg);
 }
 
-DecodedPublicKey decode_public_key(std::string_view bytes, int min_bits) {
-  pb::DataExchangeProtocol msg = parse(bytes, kPublicKeyTypeName);
-  if (msg.v_ndarray().items_size() != 1) {
-    fail("a public key is one item, got " + std::to_string(msg.v_ndarray().items_size()));
+PublicKeyForm public_key_form(std::string_view bytes) {
+  // Field 1 tells the forms apart: the envelope's scalar_type is a varint, the bare key's n a
+  // length-delimited Bigint. Fields may come in any order, so look at all of them.
+  google::protobuf::UnknownFieldSet fields;
+  if (bytes.size() > static_cast<size_t>(INT_MAX) ||
+      !fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return PublicKeyForm::kUnknown;
+  bool array = false;
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const auto& f = fields.field(i);
+    if (f.number() == 1 && f.type() == google::protobuf::UnknownField::TYPE_VARINT)
+      return PublicKeyForm::kEnvelope;
+    if (f.number() == 1 && f.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED)
+      return PublicKeyForm::kBare;
+    array = array || f.number() == 9;
   }
+  // No field 1: an envelope whose scalar_type is 0 (proto3 omits it), or neither form.
+  return array ? PublicKeyForm::kEnvelope : PublicKeyForm::kUnknown;
+}
+
+DecodedPublicKey decode_public_key(std::string_view bytes, int min_bits) {
   pb::PaillierPublicKey key;
-  if (!key.ParseFromString(msg.v_ndarray().items(0))) fail("item is not a PaillierPublicKey");
-  if (!key.has_n()) fail("public key without n");
+  const PublicKeyForm form = public_key_form(bytes);
+  try {
+    if (form == PublicKeyForm::kUnknown) fail("not a public key");
+    if (form == PublicKeyForm::kEnvelope) {
+      pb::DataExchangeProtocol msg = parse(bytes, kPublicKeyTypeName);
+      if (msg.v_ndarray().items_size() != 1)
+        fail("a public key is one item, got " + std::to_string(msg.v_ndarray().items_size()));
+      if (!key.ParseFromString(msg.v_ndarray().items(0))) fail("item is not a PaillierPublicKey");
+    } else if (!key.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      fail("not a PublicKey message");
+    }
+    if (!key.has_n()) fail("public key without n");
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string(e.what()) + " (" + std::string(kPublicKeyForms) + ")");
+  }
   Bn n = from_bigint(key.n());
   if (BN_is_negative(n.get())) fail("public key n is negative");
   const bool derive = !key.has_hs() || key.hs().little_endian_value().empty();
-  if (derive) return {PublicKey::from_modulus(n.get(), min_bits), true};
+  if (derive) return {PublicKey::from_modulus(n.get(), min_bits), true, form};
   Bn hs = from_bigint(key.hs());
-  return {PublicKey(n.get(), hs.get(), min_bits), false};
+  return {PublicKey(n.get(), hs.get(), min_bits), false, form};
 }
 
 std::string encode_ciphertexts(std::span<const Ciphertext> items, std::span<const int64_t> shape) {

@@ -2,7 +2,8 @@
 // (router/he/he_wire.proto, package org.ppc.he): a DataExchangeProtocol message with
 // scalar_type 20 whose v_ndarray holds serialized PaillierPublicKey / PaillierCiphertext items.
 //
-//   public key:   scalar_type_name "paillier_public_key", shape [] (one item)
+//   public key:   scalar_type_name "paillier_public_key", shape [] (one item); read also
+//                 without the envelope (decode_public_key)
 //   ciphertexts:  scalar_type_name "paillier_ciphertext", shape as given, row-major items
 //
 // Decoders throw std::invalid_argument with a message starting "he wire: ".
@@ -27,12 +28,29 @@ inline constexpr std::string_view kCiphertextTypeName = "paillier_ciphertext";
 // owner published it.
 std::string encode_public_key(const PublicKey& pk);
 
+// A public key is read in either of two forms:
+//   envelope: the DataExchangeProtocol above (scalar_type 20, "paillier_public_key", one
+//             PaillierPublicKey item), as encode_public_key() writes it;
+//   bare:     the PaillierPublicKey message alone, which is the interconnection runtime's own
+//             PublicKey {Bigint n = 1; Bigint hs = 2;} (phe.proto), with no envelope.
+// They differ in field 1: a varint (scalar_type) in the envelope, a Bigint (n) in the bare key.
+enum class PublicKeyForm { kEnvelope, kBare, kUnknown };
+PublicKeyForm public_key_form(std::string_view bytes);
+// Appended to every format error of decode_public_key.
+inline constexpr std::string_view kPublicKeyForms =
+    "a public key is accepted as a DataExchangeProtocol with scalar_type 20, scalar_type_name "
+    "\"paillier_public_key\" and one PaillierPublicKey item, or as a bare PublicKey {n, hs} "
+    "message (phe.proto)";
+
 struct DecodedPublicKey {
   PublicKey key;
   // The message carried n only (hs missing or empty); key.hs() was derived here.
   bool hs_derived = false;
+  PublicKeyForm form = PublicKeyForm::kEnvelope;
 };
-// Validates the key (validate_public_key / validate_modulus with min_bits).
+// Accepts both forms. Format errors ("he wire: ...") end with the accepted forms
+// (kPublicKeyForms); the key itself is validated (validate_public_key / validate_modulus with
+// min_bits) and refused with those functions' messages.
 DecodedPublicKey decode_public_key(std::string_view bytes, int min_bits = kMinModulusBits);
 
 // The product of `shape` must equal items.size() (std::invalid_argument otherwise). An empty

@@ -64,6 +64,29 @@ std::string key_message(const BIGNUM* n, const BIGNUM* hs, bool empty_hs = false
   return msg.SerializeAsString();
 }
 
+// Protobuf wire encoding by hand (independent of the generated code): a length-delimited
+// field, and a Bigint {is_neg = 1, little_endian_value = 2}.
+std::string ld_field(int number, const std::string& data) {
+  std::string out(1, static_cast<char>(number << 3 | 2));
+  for (size_t v = data.size();; v >>= 7) {
+    if (v < 0x80) {
+      out += static_cast<char>(v);
+      break;
+    }
+    out += static_cast<char>((v & 0x7f) | 0x80);
+  }
+  return out + data;
+}
+std::string bigint_bytes(const BIGNUM* v) { return ld_field(2, bn_to_le(v)); }
+
+// The interconnection runtime's bare PublicKey {Bigint n = 1; Bigint hs = 2;} (phe.proto), no
+// DataExchangeProtocol around it. hs == nullptr: n only.
+std::string bare_key(const BIGNUM* n, const BIGNUM* hs) {
+  std::string out = ld_field(1, bigint_bytes(n));
+  if (hs != nullptr) out += ld_field(2, bigint_bytes(hs));
+  return out;
+}
+
 std::string error_of(auto&& fn) {
   try {
     fn();
@@ -119,6 +142,65 @@ TEST_CASE("he_wire n-only public key derives h_s locally and reports it") {
     CHECK(public_key_fingerprint(a.key) == public_key_fingerprint(b.key));
     CHECK(public_key_fingerprint(a.key) != public_key_fingerprint(sk.public_key()));
   }
+}
+
+TEST_CASE("he_wire reads a bare public key (phe.proto PublicKey, no envelope)") {
+  const PrivateKey& sk = wire_key();
+  const PublicKey& pk = sk.public_key();
+  const std::string bare = bare_key(pk.n(), pk.hs());
+  CHECK(public_key_form(bare) == PublicKeyForm::kBare);
+  CHECK(public_key_form(encode_public_key(pk)) == PublicKeyForm::kEnvelope);
+  DecodedPublicKey d = decode_public_key(bare, kTestBits);
+  CHECK(d.form == PublicKeyForm::kBare);
+  CHECK_FALSE(d.hs_derived);
+  CHECK(BN_cmp(d.key.n(), pk.n()) == 0);
+  CHECK(BN_cmp(d.key.hs(), pk.hs()) == 0);
+  CHECK(public_key_fingerprint(d.key) == public_key_fingerprint(pk));
+  // Fields in the other order are the same message.
+  const std::string reversed =
+      ld_field(2, bigint_bytes(pk.hs())) + ld_field(1, bigint_bytes(pk.n()));
+  CHECK(public_key_fingerprint(decode_public_key(reversed, kTestBits).key) ==
+        public_key_fingerprint(pk));
+
+  // n only: h_s derived, as for the envelope; the key holder decrypts.
+  DecodedPublicKey n_only = decode_public_key(bare_key(pk.n(), nullptr), kTestBits);
+  CHECK(n_only.form == PublicKeyForm::kBare);
+  CHECK(n_only.hs_derived);
+  CHECK(bn_to_i64(decrypt(sk, encrypt(n_only.key, int64_t{-4242})).get()) == -4242);
+  CHECK(public_key_fingerprint(n_only.key) ==
+        public_key_fingerprint(decode_public_key(key_message(pk.n(), nullptr), kTestBits).key));
+
+  // The bare form is validated like the envelope.
+  Bn even = bn_dup(pk.n());
+  REQUIRE(BN_add_word(even.get(), 1) == 1);
+  CHECK(error_of([&] { decode_public_key(bare_key(even.get(), nullptr), kTestBits); }) ==
+        "public key: n is even");
+  CHECK(error_of([&] { decode_public_key(bare_key(pk.n(), pk.n_squared()), kTestBits); }) ==
+        "public key: h_s is out of range (need 1 < h_s < n^2)");
+}
+
+TEST_CASE("he_wire public key format errors name both accepted forms") {
+  const std::string forms = " (" + std::string(kPublicKeyForms) + ")";
+  CHECK(kPublicKeyForms.find("DataExchangeProtocol") != std::string_view::npos);
+  CHECK(kPublicKeyForms.find("bare PublicKey {n, hs}") != std::string_view::npos);
+  CHECK(error_of([] { decode_public_key("", kTestBits); }) == "he wire: not a public key" + forms);
+  CHECK(error_of([] { decode_public_key("\xff\xff\xff", kTestBits); }) ==
+        "he wire: not a public key" + forms);
+  // An envelope of another scalar type, or with scalar_type 0 (omitted on the wire).
+  pb::DataExchangeProtocol msg;
+  REQUIRE(msg.ParseFromString(encode_public_key(wire_key().public_key())));
+  msg.set_scalar_type(7);
+  CHECK(error_of([&] { decode_public_key(msg.SerializeAsString(), kTestBits); }) ==
+        "he wire: scalar_type 7, expected 20" + forms);
+  msg.set_scalar_type(0);
+  CHECK(error_of([&] { decode_public_key(msg.SerializeAsString(), kTestBits); }) ==
+        "he wire: scalar_type 0, expected 20" + forms);
+  // A bare key without n, or whose n is not a Bigint.
+  CHECK(error_of([&] {
+          decode_public_key(ld_field(2, bigint_bytes(BN_value_one())), kTestBits);
+        }) == "he wire: not a public key" + forms);
+  CHECK(error_of([&] { decode_public_key(ld_field(1, "\xff"), kTestBits); }) ==
+        "he wire: not a PublicKey message" + forms);
 }
 
 TEST_CASE("he_wire fingerprint is stable and matches an independent computation") {
@@ -185,7 +267,9 @@ TEST_CASE("he_wire rejects a wrong scalar type or name") {
   CHECK(error_of([&] {
           decode_public_key(encode_ciphertexts(items, std::vector<int64_t>{1}), kTestBits);
         }) ==
-        "he wire: scalar_type_name \"paillier_ciphertext\", expected \"paillier_public_key\"");
+        "he wire: scalar_type_name \"paillier_ciphertext\", expected "
+        "\"paillier_public_key\" (" +
+            std::string(kPublicKeyForms) + ")");
   CHECK(error_of([&] { decode_ciphertexts("\xff\xff\xff", pk); }) ==
         "he wire: not a DataExchangeProtocol message");
 }
@@ -234,7 +318,7 @@ TEST_CASE("he_wire rejects invalid keys and ciphertexts") {
     msg.mutable_v_ndarray()->add_items(msg.v_ndarray().items(0));
     msg.mutable_v_ndarray()->add_shape(2);
     CHECK(error_of([&] { decode_public_key(msg.SerializeAsString(), kTestBits); }) ==
-          "he wire: a public key is one item, got 2");
+          "he wire: a public key is one item, got 2 (" + std::string(kPublicKeyForms) + ")");
   }
 
   // Ciphertexts: c >= n^2, c = 0 and negative c are refused with the item's index.
