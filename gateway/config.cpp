@@ -623,10 +623,49 @@ void parse_kafka_attachment(const YAML::Node& root, Config& cfg) {
     fail(s.at("ingress_topic"), "the Kafka attachment needs queue.enabled");
 }
 
+// router_server.job_sources: a list of node ids (each may start jobs whose result goes to
+// itself), or a mapping from node id to the list of HE nodes its jobs may deliver to.
+void parse_job_sources(const Section& s, RouterServerConfig& r) {
+  const std::string path = s.at("job_sources");
+  const std::string expected =
+      "expected a list of node ids, or a mapping from node id to a list of HE node ids";
+  if (!s.has("job_sources"))
+    fail(path, "required key is missing (the nodes whose job specs this router server accepts)");
+  YAML::Node node = s.get("job_sources");
+  auto id_at = [](const YAML::Node& n, const std::string& at) {
+    if (!n.IsScalar()) fail(at, "expected a node id, got " + kind_name(n));
+    check_id(at, n.Scalar());
+    return n.Scalar();
+  };
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      std::string id = id_at(node[i], index_path(path, i));
+      r.job_sources[id] = {id};
+    }
+  } else if (node.IsMap()) {
+    for (const auto& kv : node) {
+      std::string id = id_at(kv.first, path);
+      const std::string at = path + "." + id;
+      if (r.job_sources.count(id)) fail(at, "duplicate key");
+      std::vector<std::string>& he = r.job_sources[id];
+      if (!kv.second.IsSequence() || kv.second.size() == 0)
+        fail(at,
+             "expected a non-empty list of the HE nodes this source's jobs may deliver to, "
+             "got " +
+                 kind_name(kv.second));
+      for (size_t i = 0; i < kv.second.size(); ++i)
+        he.push_back(id_at(kv.second[i], index_path(at, i)));
+    }
+  } else {
+    fail(path, expected + ", got " + kind_name(node));
+  }
+  if (r.job_sources.empty()) fail(path, "must not be empty (" + expected + ")");
+}
+
 void parse_router_server(const YAML::Node& root, Config& cfg) {
   if (!root["router_server"]) return;
   Section s(root["router_server"], "router_server",
-            {"role", "peer_rs_node", "workers", "job_timeout_s", "combine_at"});
+            {"role", "peer_rs_node", "workers", "job_timeout_s", "combine_at", "job_sources"});
   RouterServerConfig& r = cfg.router_server;
   r.enabled = true;
   if (!s.has("role")) fail(s.at("role"), "required key is missing (A or B)");
@@ -653,6 +692,7 @@ void parse_router_server(const YAML::Node& root, Config& cfg) {
     fail(s.at("peer_rs_node"),
          "required with combine_at rs_a (the node of the other router server)");
   }
+  parse_job_sources(s, r);
   if (!cfg.queue.enabled) fail(s.path(), "needs queue.enabled (jobs arrive as queued messages)");
   if (!cfg.kafka_attachment.egress_topic.empty())
     fail(s.path(),

@@ -137,6 +137,10 @@ struct RouterServerConfig {
   unsigned workers = 0;      // encryption threads; 0: one per core
   std::chrono::seconds job_timeout{300};
   rs::CombineAt combine_at = rs::CombineAt::kRc;
+  // Authorization (docs/router.md "Who may start a job"): the nodes whose job specs (topic
+  // rs.job) this RS accepts, each with the HE nodes its jobs may deliver the result to.
+  // Required, not empty. A source listed without HE nodes may name only itself.
+  std::map<std::string, std::vector<std::string>> job_sources;
 };
 
 struct Config {

@@ -88,6 +88,21 @@ bool is_input_topic(std::string_view topic, const RouterServerConfig& rs) {
 
 std::string seconds_text(std::chrono::seconds s) { return std::to_string(s.count()) + " s"; }
 
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += ", ";
+    out += s;
+  }
+  return out;
+}
+
+std::string job_source_names(const RouterServerConfig& rs) {
+  std::vector<std::string> names;
+  for (const auto& [node, he] : rs.job_sources) names.push_back(node);
+  return join(names);
+}
+
 }  // namespace
 
 struct RsHost::Job {
@@ -104,6 +119,8 @@ struct RsHost::Job {
   uint64_t elements = 0;
   uint64_t chunks = 0;
   uint64_t chunks_delivered = 0;
+  uint64_t refused = 0;          // messages refused (wrong sender, conflicting spec)
+  std::string last_refusal;      // why the last one was refused
   std::set<std::string> topics;  // input topics seen
   bool finished = false;         // delivered or failed (read under RsHost::mu_)
   bool thread_done = false;      // under RsHost::mu_
@@ -279,9 +296,11 @@ void RsHost::start_job(const std::shared_ptr<Job>& job) {
 // Drops what arrives for a finished job: a repeated spec, late or extra shares.
 void RsHost::discard(const QueueKey& key) {
   size_t n = 0;
+  std::set<std::string> sources;
   while (true) {
     Popped p = pop_now(inbox_, key);
     if (!p.msg) break;
+    if (sources.size() < 8) sources.insert(p.msg->env.header.source_node_id);
     wipe(p.msg->env.body);
     inbox_.ack(key, p.msg->offset);
     ++n;
@@ -302,7 +321,10 @@ void RsHost::discard(const QueueKey& key) {
           ? "router server: job spec for a job that already ran, ignored (not converted twice)"
           : "router server: message for a finished job dropped",
       {.session_id = key.session,
-       .extra = {{"topic", key.topic}, {"messages", std::to_string(n)}, {"state", state}}});
+       .extra = {{"topic", key.topic},
+                 {"messages", std::to_string(n)},
+                 {"from", join({sources.begin(), sources.end()})},
+                 {"state", state}}});
 }
 
 void RsHost::run_job(const std::shared_ptr<Job>& job) {
@@ -337,6 +359,42 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
       job->wait(seen, deadline);
     }
   };
+  // A message this job does not take from its sender (docs/router.md "Who may start a job"):
+  // wiped, acknowledged at the end like the consumed ones, logged and counted; the job goes on.
+  auto refuse = [&](QueuedMessage& m, std::string_view topic, const std::string& why) {
+    wipe(m.env.body);
+    {
+      std::lock_guard lock(job->mu);
+      ++job->refused;
+      job->last_refusal = why;
+    }
+    log_.warn("router server: message refused",
+              {.session_id = job->id,
+               .source = m.env.header.source_node_id,
+               .code = Code::kNotPermitted,
+               .extra = {{"topic", std::string(topic)}, {"reason", why}}});
+  };
+  std::string accepted_spec;  // body of the spec the job runs with
+  std::string spec_source;
+  // Specs after the first: the same one again (a retry) is ignored, anything else refused.
+  auto check_more_specs = [&] {
+    while (auto m = pop(rs::kJobTopic)) {
+      const std::string& from = m->env.header.source_node_id;
+      if (!rsc.job_sources.count(from)) {
+        refuse(*m, rs::kJobTopic,
+               "job spec from node " + from + " refused: " + from +
+                   " is not a job source of this router server (router_server.job_sources: " +
+                   job_source_names(rsc) + ")");
+      } else if (m->env.body != accepted_spec) {
+        refuse(*m, rs::kJobTopic,
+               "conflicting job spec from node " + from + " refused: job " + job->id +
+                   " already runs with the spec from node " + spec_source);
+      } else {
+        log_.info("router server: the job spec again, ignored",
+                  {.session_id = job->id, .source = from});
+      }
+    }
+  };
   auto deliver = [&](const std::string& target, std::string_view topic, char tag, uint64_t c,
                      std::string payload) {
     Envelope env;
@@ -367,16 +425,40 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
 
   try {
     // 1. The job spec.
+    //    Only from a configured job source; a spec from any other node is refused and the job
+    //    keeps waiting (whoever sends first does not decide the job).
     Clock::time_point deadline = Clock::now() + rsc.job_timeout;
-    std::optional<QueuedMessage> spec_msg = wait_pop(rs::kJobTopic, deadline);
-    if (!spec_msg)
-      throw std::runtime_error("no job spec (topic rs.job) arrived within " +
-                               seconds_text(rsc.job_timeout));
+    std::optional<QueuedMessage> spec_msg;
+    while (!spec_msg) {
+      spec_msg = wait_pop(rs::kJobTopic, deadline);
+      if (!spec_msg)
+        throw std::runtime_error(
+            "no job spec (topic rs.job) from a job source (router_server.job_sources: " +
+            job_source_names(rsc) + ") arrived within " + seconds_text(rsc.job_timeout));
+      const std::string& from = spec_msg->env.header.source_node_id;
+      if (!rsc.job_sources.count(from)) {
+        refuse(*spec_msg, rs::kJobTopic,
+               "job spec from node " + from + " refused: " + from +
+                   " is not a job source of this router server (router_server.job_sources: " +
+                   job_source_names(rsc) + ")");
+        spec_msg.reset();
+      }
+    }
+    accepted_spec = spec_msg->env.body;
+    spec_source = spec_msg->env.header.source_node_id;
     rs::JobSpec spec = rs::parse_job_spec(spec_msg->env.body);
     if (spec.job_id != job->id)
       throw std::invalid_argument("job spec: job_id " + spec.job_id +
                                   " differs from the session id " + job->id);
-    lf.source = spec_msg->env.header.source_node_id;
+    // The HE node receives what decrypts to x: the job source must be entitled to name it.
+    const std::vector<std::string>& he_nodes = rsc.job_sources.at(spec_source);
+    if (std::find(he_nodes.begin(), he_nodes.end(), spec.he_node) == he_nodes.end())
+      throw std::invalid_argument("job spec from node " + spec_source + ": he_node " +
+                                  spec.he_node +
+                                  " is not permitted for this job source "
+                                  "(router_server.job_sources." +
+                                  spec_source + ": " + join(he_nodes) + ")");
+    lf.source = spec_source;
     rs::RsSettings settings;
     settings.role = rsc.role;
     settings.combine_at = rsc.combine_at;
@@ -431,6 +513,17 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
                                       std::to_string(js.parties) + ")");
       }
     };
+    // Shares of party p count only from the node the spec names for it (party_nodes).
+    auto from_party_node = [&](int party, QueuedMessage& m) {
+      const std::string& from = m.env.header.source_node_id;
+      const std::string& expected = js.party_nodes[static_cast<size_t>(party - 1)];
+      if (from == expected) return true;
+      refuse(m, rs::share_topic(party),
+             "share of party " + std::to_string(party) + " from node " + from +
+                 " refused: the job spec names node " + expected + " for party " +
+                 std::to_string(party));
+      return false;
+    };
     auto take_share = [&](int party, QueuedMessage& m) {
       auto it = m.env.meta.find("message-code");
       rs::ChunkInfo info;
@@ -455,10 +548,11 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
       bool progress = false;
       for (int p = 1; p <= js.parties; ++p) {
         if (auto m = pop(rs::share_topic(p))) {
-          take_share(p, *m);
+          if (from_party_node(p, *m)) take_share(p, *m);
           progress = true;
         }
       }
+      check_more_specs();
       {
         std::lock_guard lock(job->mu);
         job->parties_received = rj->parties_complete();
@@ -471,11 +565,13 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
     // Anything more from a party that is complete is a duplicate (a party sent twice).
     check_topics();
     for (int p = 1; p <= js.parties; ++p) {
-      if (auto m = pop(rs::share_topic(p))) {
+      while (auto m = pop(rs::share_topic(p))) {
+        if (!from_party_node(p, *m)) continue;
         take_share(p, *m);  // throws: every chunk of the party is there already
         throw std::invalid_argument("party " + std::to_string(p) + " sent more than its part");
       }
     }
+    check_more_specs();
 
     // 3. Encrypt (and combine), chunk by chunk, and deliver.
     job->set_state("converting");
@@ -484,17 +580,23 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
       std::vector<he::Ciphertext> cts = rj->encrypt_chunk(c, pool_, &job->stop);
       if (job->stop) throw Stopped{};
       if (combine_here) {
-        std::optional<QueuedMessage> half =
-            wait_pop(rs::kResultTopicB, Clock::now() + rsc.job_timeout);
-        if (!half)
-          throw std::runtime_error("RS-B (node " + rsc.peer_rs_node +
-                                   ") delivered no half for chunk " + std::to_string(c) +
-                                   " within " + seconds_text(rsc.job_timeout));
-        if (half->env.header.source_node_id != rsc.peer_rs_node)
-          throw std::invalid_argument("a half for chunk " + std::to_string(c) + " came from node " +
-                                      half->env.header.source_node_id +
-                                      ", not from RS-B (router_server.peer_rs_node " +
-                                      rsc.peer_rs_node + ")");
+        const Clock::time_point half_deadline = Clock::now() + rsc.job_timeout;
+        std::optional<QueuedMessage> half;
+        while (!half) {
+          half = wait_pop(rs::kResultTopicB, half_deadline);
+          if (!half)
+            throw std::runtime_error("RS-B (node " + rsc.peer_rs_node +
+                                     ") delivered no half for chunk " + std::to_string(c) +
+                                     " within " + seconds_text(rsc.job_timeout));
+          if (half->env.header.source_node_id != rsc.peer_rs_node) {
+            refuse(*half, rs::kResultTopicB,
+                   "a half for chunk " + std::to_string(c) + " from node " +
+                       half->env.header.source_node_id +
+                       " refused: not from RS-B (router_server.peer_rs_node " + rsc.peer_rs_node +
+                       ")");
+            half.reset();
+          }
+        }
         auto it = half->env.meta.find("message-code");
         rs::ChunkInfo info = rs::parse_chunk_info(it == half->env.meta.end() ? "" : it->second);
         cts = rj->combine_chunk(c, cts, info, half->env.body);
@@ -505,8 +607,11 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
         deliver(target, rsc.role == rs::Role::kA ? rs::kResultTopicA : rs::kResultTopicB,
                 rs::role_letter(rsc.role), c, rs::RsJob::encode_result(cts));
       }
-      std::lock_guard lock(job->mu);
-      job->chunks_delivered = c + 1;
+      {
+        std::lock_guard lock(job->mu);
+        job->chunks_delivered = c + 1;
+      }
+      check_more_specs();
     }
   } catch (const Stopped&) {
     stopped = true;
@@ -534,6 +639,16 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
     job->state = error.empty() ? "delivered" : "failed";
     job->error = error;
     job->finished = true;
+  }
+  // Specs that came in since the last look are logged before their topic is released.
+  if (!accepted_spec.empty()) {
+    try {
+      check_more_specs();
+    } catch (const std::exception& e) {
+      log_.warn("router server: cannot read the job's spec queue",
+                {.session_id = job->id, .extra = {{"error", e.what()}}});
+    } catch (const Stopped&) {
+    }
   }
   for (auto& [k, off] : leases) inbox_.ack(k, off);
   for (const auto& t : consumed_topics) {
@@ -610,8 +725,10 @@ std::pair<unsigned, std::string> RsHost::status(std::string_view job_id) const {
             {"parties_received", job->parties_received},
             {"elements", job->elements},
             {"chunks", job->chunks},
-            {"chunks_delivered", job->chunks_delivered}};
-  return {200, j.dump()};
+            {"chunks_delivered", job->chunks_delivered},
+            {"refused", job->refused},
+            {"last_refusal", job->last_refusal}};
+  return {200, j.dump(-1, ' ', false, Json::error_handler_t::replace)};
 }
 
 }  // namespace ptp

@@ -9,6 +9,11 @@
 //   the inbox itself (never on an I/O thread), holding them leased; it waits at most
 //   router_server.job_timeout_s for the spec, and as long again for the shares. Encryption
 //   runs on a WorkerPool of router_server.workers threads shared by all jobs.
+// - Authorization (docs/router.md "Who may start a job and send shares"): the job takes its
+//   spec only from a node of router_server.job_sources (and only an HE node that source may
+//   name), shares of party i only from the spec's party_nodes[i-1], RS-B's half (rs_a) only
+//   from peer_rs_node. Anything else, and a second spec that differs from the first, is
+//   refused: wiped, logged with E0000000614, counted in the status; the job goes on.
 // - At the end the consumed messages are acknowledged, the job's topics released (so no
 //   share material is left queued), and the outcome recorded in the inbox (topic
 //   "~rs.done" of the job's session): a job id seen again — a repeated spec, late shares —

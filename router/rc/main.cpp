@@ -1,7 +1,8 @@
 // ptp-rc: the router client (docs/router.md). Talks only to its own gateway.
 //   ptp-rc keygen --bits 2048 --public-key pk.bin --secret-key sk.bin
 //   ptp-rc start-job   --gateway URL --node N --key-file F --job J --rs-a NODE --rs-b NODE
-//                      --he-node NODE --parties N --ring 64|128 --elements K --public-key pk.bin
+//                      --he-node NODE --parties N --party-nodes NODE[,NODE...] --ring 64|128
+//                      --elements K --public-key pk.bin
 //                      [--chunk-elements 16384] [--combine-at rc|rs_a] [--frac-bits 0]
 //                      [--print-spec]
 //   ptp-rc send-shares --gateway URL --node N --key-file F --job J --party I --ring 64|128
@@ -16,6 +17,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "router/rc/rc_commands.h"
 
@@ -27,8 +29,9 @@ int usage() {
   std::cerr
       << "usage: ptp-rc keygen --bits 2048 --public-key pk.bin --secret-key sk.bin\n"
          "       ptp-rc start-job --gateway http://HOST:PORT --node NODE --key-file F --job J\n"
-         "              --rs-a NODE --rs-b NODE --he-node NODE --parties N --ring 64|128\n"
-         "              --elements K --public-key pk.bin [--chunk-elements 16384]\n"
+         "              --rs-a NODE --rs-b NODE --he-node NODE --parties N\n"
+         "              --party-nodes NODE[,NODE...] --ring 64|128 --elements K\n"
+         "              --public-key pk.bin [--chunk-elements 16384]\n"
          "              [--combine-at rc|rs_a] [--frac-bits 0] [--print-spec]\n"
          "       ptp-rc send-shares --gateway URL --node NODE --key-file F --job J --party I\n"
          "              --ring 64|128 --in shares.bin --rs-a NODE --rs-b NODE\n"
@@ -100,6 +103,18 @@ rc::NodeOptions node_options(const Flags& f) {
   return {f.required("--gateway"), f.required("--node"), f.required("--key-file")};
 }
 
+// "a,b,c" -> {a, b, c}; empty items are kept (and refused as node ids later).
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = s.find(',', start);
+    out.push_back(s.substr(start, comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
 std::optional<rs::CombineAt> combine_at(const Flags& f) {
   if (!f.has("--combine-at")) return std::nullopt;
   auto c = rs::parse_combine_at(f.str("--combine-at"));
@@ -117,11 +132,11 @@ int run(int argc, char** argv) {
     o.secret_key = f.required("--secret-key");
     rc::keygen(o, std::cout);
   } else if (cmd == "start-job") {
-    Flags f(
-        argc, argv,
-        with_node({"--job", "--rs-a", "--rs-b", "--he-node", "--parties", "--ring", "--elements",
-                   "--public-key", "--chunk-elements", "--combine-at", "--frac-bits"}),
-        {"--print-spec"});
+    Flags f(argc, argv,
+            with_node({"--job", "--rs-a", "--rs-b", "--he-node", "--parties", "--party-nodes",
+                       "--ring", "--elements", "--public-key", "--chunk-elements", "--combine-at",
+                       "--frac-bits"}),
+            {"--print-spec"});
     rc::StartJobOptions o;
     o.print_spec = f.has("--print-spec");
     if (!o.print_spec || f.has("--gateway")) o.node = node_options(f);
@@ -130,6 +145,7 @@ int run(int argc, char** argv) {
     o.rs_b = f.required("--rs-b");
     o.he_node = f.required("--he-node");
     o.parties = static_cast<int>(f.number("--parties", 0, true));
+    o.party_nodes = split_list(f.required("--party-nodes"));
     o.ring = static_cast<int>(f.number("--ring", 0, true));
     o.elements = f.number("--elements", 0, true);
     o.public_key = f.required("--public-key");

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <stdexcept>
@@ -77,6 +78,14 @@ void start_job(const StartJobOptions& o, std::ostream& out) {
   spec.ring_bits = o.ring;
   spec.elements = o.elements;
   spec.parties = o.parties;
+  for (const std::string& n : o.party_nodes) check_id("--party-nodes", n);
+  if (o.party_nodes.size() == 1 && o.parties > 1)
+    spec.party_nodes.assign(static_cast<size_t>(o.parties), o.party_nodes[0]);
+  else
+    spec.party_nodes = o.party_nodes;
+  if (spec.party_nodes.size() != static_cast<size_t>(std::max(o.parties, 0)))
+    fail("--party-nodes names " + std::to_string(o.party_nodes.size()) + " nodes for " +
+         std::to_string(o.parties) + " parties (one per party, or one for all)");
   spec.frac_bits = o.frac_bits;
   spec.he_node = o.he_node;
   spec.public_key = read_file(o.public_key);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "router/rs/job_spec.h"
 
@@ -32,9 +33,11 @@ struct StartJobOptions {
   std::string job;
   std::string rs_a, rs_b, he_node;
   int parties = 0;
+  // The node of each party's gateway (the job spec's party_nodes); one entry: every party.
+  std::vector<std::string> party_nodes;
   int ring = 64;
   uint64_t elements = 0;
-  std::string public_key;  // file, wire format
+  std::string public_key;  // file, either form of he_wire.h's decode_public_key
   uint64_t chunk_elements = rs::kDefaultChunkElements;
   int frac_bits = 0;
   std::optional<rs::CombineAt> combine_at;  // unset: the router servers' configuration

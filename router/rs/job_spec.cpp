@@ -79,6 +79,7 @@ std::string encode_job_spec(const JobSpec& spec) {
   j["elements"] = spec.elements;
   j["parties"] = spec.parties;
   j["frac_bits"] = spec.frac_bits;
+  j["party_nodes"] = spec.party_nodes;
   j["he_node"] = spec.he_node;
   j["public_key"] = base64_encode(spec.public_key);
   if (!spec.fingerprint.empty()) j["fingerprint"] = spec.fingerprint;
@@ -92,9 +93,9 @@ JobSpec parse_job_spec(std::string_view json) {
   Json j = Json::parse(json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) spec_fail("not valid JSON");
   if (!j.is_object()) spec_fail("expected a JSON object");
-  static const char* const kKnown[] = {"job_id",      "ring_bits",  "elements",      "parties",
-                                       "frac_bits",   "he_node",    "public_key",    "fingerprint",
-                                       "output_mode", "combine_at", "chunk_elements"};
+  static const char* const kKnown[] = {
+      "job_id",  "ring_bits",  "elements",    "parties",     "party_nodes", "frac_bits",
+      "he_node", "public_key", "fingerprint", "output_mode", "combine_at",  "chunk_elements"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool known = false;
     for (const char* k : kKnown) known = known || it.key() == k;
@@ -109,6 +110,15 @@ JobSpec parse_job_spec(std::string_view json) {
     spec_fail("ring_bits is " + std::to_string(s.ring_bits) + ", expected 64 or 128");
   s.elements = int_field(j, "elements", true, 0, 1, kMaxElements);
   s.parties = static_cast<int>(int_field(j, "parties", true, 0, 2, kMaxParties));
+  const Json* nodes = field(j, "party_nodes", true);
+  if (!nodes->is_array() || nodes->size() != static_cast<size_t>(s.parties))
+    spec_fail("party_nodes must be a list of " + std::to_string(s.parties) +
+              " node ids, the node of each party 1.." + std::to_string(s.parties));
+  for (const Json& n : *nodes) {
+    if (!n.is_string() || !valid_id(n.get_ref<const std::string&>()))
+      spec_fail("party_nodes[" + std::to_string(s.party_nodes.size()) + "] is not a valid node id");
+    s.party_nodes.push_back(n.get<std::string>());
+  }
   s.frac_bits = static_cast<int>(int_field(j, "frac_bits", false, 0, 0, 127));
   if (s.frac_bits >= s.ring_bits)
     spec_fail("frac_bits " + std::to_string(s.frac_bits) + " must be below ring_bits");

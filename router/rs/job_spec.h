@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ptp::rs {
 
@@ -51,7 +52,10 @@ struct JobSpec {
   std::string job_id;  // = the session id; a PTP id (A-Za-z0-9._:-)
   int ring_bits = 64;  // 64 or 128
   uint64_t elements = 0;
-  int parties = 0;    // n >= 2; party numbers are 1..n
+  int parties = 0;  // n >= 2; party numbers are 1..n
+  // The node whose gateway sends the shares of party i is party_nodes[i - 1]; a router server
+  // takes shares of party i from that node only. Required, one entry per party.
+  std::vector<std::string> party_nodes;
   int frac_bits = 0;  // fixed-point scale of the values, carried for the HE platform
   std::string he_node;
   std::string public_key;   // encode_public_key() bytes (base64 in the JSON)

@@ -264,8 +264,8 @@ int main(int argc, char** argv) {
   const auto t0 = Clock::now();
   run(with(with({rc, "start-job"}, node("H", "17331")),
            {"--job", job, "--rs-a", "RA", "--rs-b", "RB", "--he-node", "H", "--parties",
-            std::to_string(o.parties), "--ring", std::to_string(o.ring), "--elements",
-            std::to_string(o.elements), "--public-key", pk.string()}),
+            std::to_string(o.parties), "--party-nodes", "S", "--ring", std::to_string(o.ring),
+            "--elements", std::to_string(o.elements), "--public-key", pk.string()}),
       log);
   std::vector<pid_t> senders;
   for (int p = 1; p <= o.parties; ++p)

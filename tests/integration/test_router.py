@@ -4,7 +4,11 @@ x and its n additive shares over Z_2^l in Python; ptp-rc keygen / start-job / se
 (n processes at once) / receive / decrypt do the rest through the gateways' push/pop only;
 the decrypted values must equal x. Both combine modes (rc: the HE side adds the halves;
 rs_a: RS-A adds them). Negative cases: a missing party (job timeout), a duplicated party,
-mismatched lengths, an invalid public key, an unknown job, a job id seen again."""
+mismatched lengths, an invalid public key, an unknown job, a job id seen again. Public keys in
+both forms (the DataExchangeProtocol envelope and the runtime's bare PublicKey). Authorization:
+a spec from a node that is not a job source (the share holder naming itself the HE node), a
+share of party i from another node than the spec names, a conflicting second spec, an HE node
+the job source may not name."""
 import base64
 import json
 import os
@@ -55,6 +59,44 @@ def make_shares(x, n, l, rnd):
 def write_vector(path, values, l):
     with open(path, "wb") as f:
         f.write(b"".join((v % (1 << l)).to_bytes(l // 8, "little") for v in values))
+
+
+def read_varint(data, pos):
+    value, shift = 0, 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, pos
+
+
+def proto_fields(data):
+    """Top-level (number, wire type, value) of a protobuf message (varints, length-delimited)."""
+    pos, out = 0, []
+    while pos < len(data):
+        tag, pos = read_varint(data, pos)
+        if tag & 7 == 0:
+            value, pos = read_varint(data, pos)
+        elif tag & 7 == 2:
+            size, pos = read_varint(data, pos)
+            value, pos = data[pos:pos + size], pos + size
+        else:
+            raise ValueError(f"wire type {tag & 7}")
+        out.append((tag >> 3, tag & 7, value))
+    return out
+
+
+def bare_public_key(envelope):
+    """The runtime's own PublicKey {Bigint n = 1; Bigint hs = 2;} (phe.proto) without the
+    DataExchangeProtocol envelope: the one item of the envelope's v_ndarray (field 9)."""
+    array = [v for num, _, v in proto_fields(envelope) if num == 9][0]
+    items = [v for num, _, v in proto_fields(array) if num == 2]
+    assert len(items) == 1
+    fields = proto_fields(items[0])
+    assert [(num, wt) for num, wt, _ in fields] == [(1, 2), (2, 2)], fields  # n, hs: Bigints
+    return items[0]
 
 
 def proto_public_key_with_even_n():
@@ -113,12 +155,12 @@ class RouterTest(unittest.TestCase):
         return ["--gateway", S_URL if node == "S" else H_URL, "--node", node,
                 "--key-file", self.path(node + ".key")]
 
-    def start_job(self, job, n, l, k, *extra):
-        rc("start-job", *self.node_args("H"), "--job", job, "--rs-a", "RA", "--rs-b", "RB",
-           "--he-node", "H", "--parties", n, "--ring", l, "--elements", k, "--public-key",
-           self.pk, *extra)
+    def start_job(self, job, n, l, k, *extra, node="H", he_node="H", pk=None, party_nodes="S"):
+        rc("start-job", *self.node_args(node), "--job", job, "--rs-a", "RA", "--rs-b", "RB",
+           "--he-node", he_node, "--parties", n, "--party-nodes", party_nodes, "--ring", l,
+           "--elements", k, "--public-key", pk or self.pk, *extra)
 
-    def send_shares(self, job, l, parts, parties=None, files=None):
+    def send_shares(self, job, l, parts, parties=None, files=None, node="S"):
         """One ptp-rc send-shares process per party, all at once."""
         procs = []
         for p in parties or range(1, len(parts) + 1):
@@ -126,17 +168,17 @@ class RouterTest(unittest.TestCase):
             if not (files or {}).get(p):
                 write_vector(f, parts[p - 1], l)
             procs.append(subprocess.Popen(
-                [RC, "send-shares", *self.node_args("S"), "--job", job, "--party", str(p),
+                [RC, "send-shares", *self.node_args(node), "--job", job, "--party", str(p),
                  "--ring", str(l), "--in", f, "--rs-a", "RA", "--rs-b", "RB"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         for pr in procs:
             out, _ = pr.communicate(timeout=60)
             self.assertEqual(pr.returncode, 0, out)
 
-    def receive_and_decrypt(self, job, l):
+    def receive_and_decrypt(self, job, l, pk=None):
         ct = self.path(job + ".ct")
-        rc("receive", *self.node_args("H"), "--job", job, "--public-key", self.pk, "--out", ct,
-           "--timeout-s", 60)
+        rc("receive", *self.node_args("H"), "--job", job, "--public-key", pk or self.pk, "--out",
+           ct, "--timeout-s", 60)
         raw, ring = self.path(job + ".txt"), self.path(job + ".ring.txt")
         rc("decrypt", "--secret-key", self.sk, "--in", ct, "--out", raw)
         rc("decrypt", "--secret-key", self.sk, "--in", ct, "--out", ring, "--ring", l)
@@ -174,35 +216,59 @@ class RouterTest(unittest.TestCase):
                 raise AssertionError(f"{node} job {job}: {code} {st}")
             time.sleep(0.1)
 
-    def assert_nothing_at_h(self, job):
-        """A pop at H finds no result for the job."""
+    def assert_nothing_at_h(self, job, node="H"):
+        """A pop at H (or `node`) finds no result for the job."""
         for topic in RESULT_TOPICS:
             h = {"x-ptp-tech-provider-code": "TEST", "x-ptp-trace-id": "t-" + job,
-                 "x-ptp-token": mint("H", "H", job, key=KEYS["H"]), "x-ptp-session-id": job,
-                 "x-ptp-target-node-id": "H", "x-ptp-topic": topic,
+                 "x-ptp-token": mint(node, node, job, key=KEYS[node]), "x-ptp-session-id": job,
+                 "x-ptp-target-node-id": node, "x-ptp-topic": topic,
                  "content-type": "application/octet-stream"}
-            r = curl(H_URL + "/v1/interconn/chan/pop?timeout=300ms", h, b"")
+            url = S_URL if node == "S" else H_URL
+            r = curl(url + "/v1/interconn/chan/pop?timeout=300ms", h, b"")
             self.assertEqual(r.headers.get("x-ptp-code"), "E0000000000", r)
             self.assertEqual(r.headers.get("x-ptp-queue-result"), "empty", (topic, r))
 
-    def push_spec(self, target, job, spec_json, message_id):
+    def push_spec(self, target, job, spec_json, message_id, node="H"):
         h = {"x-ptp-tech-provider-code": "TEST", "x-ptp-trace-id": "t-" + job,
-             "x-ptp-token": mint("H", target, job, key=KEYS["H"]), "x-ptp-session-id": job,
+             "x-ptp-token": mint(node, target, job, key=KEYS[node]), "x-ptp-session-id": job,
              "x-ptp-target-node-id": target, "x-ptp-topic": "rs.job",
              "x-ptp-message-id": message_id, "content-type": "application/octet-stream"}
-        r = curl(H_URL + "/v1/interconn/chan/push", h, spec_json.encode())
+        r = curl((S_URL if node == "S" else H_URL) + "/v1/interconn/chan/push", h,
+                 spec_json.encode())
         self.assertEqual(r.headers.get("x-ptp-code"), "E0000000000", r)
 
-    def convert(self, job, l, n, k=24, shares_first=False):
+    def wait_known(self, job):
+        """Both router servers know the job (a message for it was stored)."""
+        for node in ("RA", "RB"):
+            deadline = time.time() + 30
+            while self.status(node, job)[0] != 200:
+                self.assertLess(time.time(), deadline, f"{node} never heard of job {job}")
+                time.sleep(0.05)
+
+    def wait_refused(self, job, count):
+        """Both router servers refused `count` messages of the job; returns their states."""
+        out = {}
+        for node in ("RA", "RB"):
+            deadline = time.time() + 30
+            while True:
+                code, st = self.status(node, job)
+                if code == 200 and st.get("refused", 0) >= count:
+                    out[node] = st
+                    break
+                self.assertLess(time.time(), deadline, f"{node} job {job}: {code} {st}")
+                time.sleep(0.05)
+        return out
+
+    def convert(self, job, l, n, k=24, shares_first=False, pk=None):
         x = test_vector(l, k, self.rnd)
         parts = make_shares(x, n, l, self.rnd)
         if shares_first:
             self.send_shares(job, l, parts)
-            self.start_job(job, n, l, k)
+            self.start_job(job, n, l, k, pk=pk)
         else:
-            self.start_job(job, n, l, k)
+            self.start_job(job, n, l, k, pk=pk)
             self.send_shares(job, l, parts)
-        raw, ring = self.receive_and_decrypt(job, l)
+        raw, ring = self.receive_and_decrypt(job, l, pk=pk)
         self.check_exact(x, l, raw, ring)
         for node in ("RA", "RB"):
             st = self.wait_state(node, job)
@@ -235,8 +301,8 @@ class RouterCombineAtRc(RouterTest):
         self.convert("jagain", 64, 3, k=8)
         # The same spec again, as a new message (another message id): dropped.
         spec = rc("start-job", "--job", "jagain", "--rs-a", "RA", "--rs-b", "RB", "--he-node",
-                  "H", "--parties", 3, "--ring", 64, "--elements", 8, "--public-key",
-                  self.pk, "--print-spec").stdout.strip()
+                  "H", "--parties", 3, "--party-nodes", "S", "--ring", 64, "--elements", 8,
+                  "--public-key", self.pk, "--print-spec").stdout.strip()
         for node in ("RA", "RB"):
             self.push_spec(node, "jagain", spec, "jagain.spec.retry")
         # start-job again (same message id) and the shares again: dropped as well.
@@ -281,7 +347,7 @@ class RouterCombineAtRc(RouterTest):
     def test_invalid_public_key(self):
         job = "jbadkey"
         spec = json.dumps({"job_id": job, "ring_bits": 64, "elements": 4, "parties": 2,
-                           "he_node": "H",
+                           "party_nodes": ["S", "S"], "he_node": "H",
                            "public_key": base64.b64encode(proto_public_key_with_even_n()).decode()})
         for node in ("RA", "RB"):
             self.push_spec(node, job, spec, job + ".spec")
@@ -296,11 +362,133 @@ class RouterCombineAtRc(RouterTest):
         with open(bad, "wb") as f:
             f.write(proto_public_key_with_even_n())
         out = rc("start-job", *self.node_args("H"), "--job", "jbadkey2", "--rs-a", "RA",
-                 "--rs-b", "RB", "--he-node", "H", "--parties", 2, "--ring", 64, "--elements",
-                 4, "--public-key", bad, check=False)
+                 "--rs-b", "RB", "--he-node", "H", "--parties", 2, "--party-nodes", "S",
+                 "--ring", 64, "--elements", 4, "--public-key", bad, check=False)
         self.assertEqual(out.returncode, 1)
         self.assertIn("public key: n is even", out.stderr)
         self.assert_nothing_at_h(job)
+
+    def test_bare_public_key(self):
+        """The runtime's own PublicKey {n, hs} without the DataExchangeProtocol envelope: read
+        by ptp-rc start-job and receive, and by both router servers (the spec carries it)."""
+        with open(self.pk, "rb") as f:
+            bare = bare_public_key(f.read())
+        pk = self.path("bare.pk")
+        with open(pk, "wb") as f:
+            f.write(bare)
+        spec = json.loads(rc("start-job", "--job", "jbare", "--rs-a", "RA", "--rs-b", "RB",
+                             "--he-node", "H", "--parties", 3, "--party-nodes", "S", "--ring", 64,
+                             "--elements", 8, "--public-key", pk, "--print-spec").stdout)
+        self.assertEqual(base64.b64decode(spec["public_key"]), bare)  # sent as given
+        self.convert("jbare", 64, 3, k=8, pk=pk)
+        # Neither form: the error names both.
+        junk = self.path("junk.pk")
+        with open(junk, "wb") as f:
+            f.write(b"\x08\x05")  # a varint field 1 only: an envelope of scalar_type 5
+        out = rc("start-job", "--job", "jjunk", "--rs-a", "RA", "--rs-b", "RB", "--he-node", "H",
+                 "--parties", 2, "--party-nodes", "S", "--ring", 64, "--elements", 4,
+                 "--public-key", junk, "--print-spec", check=False)
+        self.assertEqual(out.returncode, 1, out)
+        self.assertIn("he wire: scalar_type 5, expected 20 (a public key is accepted as a "
+                      "DataExchangeProtocol", out.stderr)
+        self.assertIn("or as a bare PublicKey {n, hs} message (phe.proto)", out.stderr)
+
+    def test_share_holder_cannot_start_a_job_for_itself(self):
+        """The attack: share holder S sends the spec first, naming itself the HE node with its
+        own key. The router servers refuse it (S is no job source), run the job with H's spec,
+        and S receives nothing."""
+        job, l, n, k = "jattack", 64, 3, 8
+        s_pk, s_sk = self.path("s.pk"), self.path("s.sk")
+        rc("keygen", "--bits", 2048, "--public-key", s_pk, "--secret-key", s_sk)
+        self.start_job(job, n, l, k, node="S", he_node="S", pk=s_pk)
+        self.wait_known(job)  # S's spec is stored first at both router servers
+        x = test_vector(l, k, self.rnd)
+        self.send_shares(job, l, make_shares(x, n, l, self.rnd))
+        self.start_job(job, n, l, k)
+        raw, ring = self.receive_and_decrypt(job, l)
+        self.check_exact(x, l, raw, ring)
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job)
+            self.assertEqual(st["state"], "delivered", st)
+            self.assertEqual(st["refused"], 1, st)
+            self.assertEqual(st["last_refusal"],
+                             "job spec from node S refused: S is not a job source of this "
+                             "router server (router_server.job_sources: H)")
+        self.assert_nothing_at_h(job, node="S")
+        for gw in (self.ra, self.rb):
+            refusals = [json.loads(line) for line in gw.output().splitlines()
+                        if line.startswith("{") and "message refused" in line
+                        and '"' + job + '"' in line]
+            self.assertEqual(len(refusals), 1, refusals)
+            self.assertEqual(refusals[0]["code"], "E0000000614", refusals[0])
+            self.assertEqual(refusals[0]["source"], "S", refusals[0])
+
+    def test_share_of_a_party_from_another_node_is_refused(self):
+        """The spec names S for every party: party 2's shares sent through H are refused (and
+        do not count as a duplicate), S's are taken, x comes out right."""
+        job, l, n, k = "jwrongnode", 64, 3, 8
+        x = test_vector(l, k, self.rnd)
+        parts = make_shares(x, n, l, self.rnd)
+        self.start_job(job, n, l, k)
+        self.send_shares(job, l, make_shares([7] * k, n, l, self.rnd), parties=[2], node="H")
+        self.wait_refused(job, 1)
+        self.send_shares(job, l, parts)
+        raw, ring = self.receive_and_decrypt(job, l)
+        self.check_exact(x, l, raw, ring)
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job)
+            self.assertEqual(st["state"], "delivered", st)
+            self.assertEqual(st["refused"], 1, st)
+            self.assertEqual(st["last_refusal"],
+                             "share of party 2 from node H refused: the job spec names node S "
+                             "for party 2")
+
+    def test_conflicting_second_spec_is_refused(self):
+        """A second, different spec from the job source (here: another HE node) and one from a
+        share holder are refused while the job runs with the first; the same spec again is
+        not a conflict."""
+        job, l, n, k = "jconflict", 64, 2, 8
+        self.start_job(job, n, l, k)
+        self.wait_known(job)
+        first = rc("start-job", "--job", job, "--rs-a", "RA", "--rs-b", "RB", "--he-node", "H",
+                   "--parties", n, "--party-nodes", "S", "--ring", l, "--elements", k,
+                   "--public-key", self.pk, "--print-spec").stdout.strip()
+        other = json.loads(first)
+        other["he_node"] = "S"
+        for node in ("RA", "RB"):
+            self.push_spec(node, job, first, job + ".spec.again")
+            self.push_spec(node, job, json.dumps(other), job + ".spec.other")
+        st = self.wait_refused(job, 1)
+        for node in ("RA", "RB"):
+            self.assertEqual(st[node]["last_refusal"],
+                             "conflicting job spec from node H refused: job jconflict already "
+                             "runs with the spec from node H")
+            self.push_spec(node, job, json.dumps(other), job + ".spec.s", node="S")
+        st = self.wait_refused(job, 2)
+        for node in ("RA", "RB"):
+            self.assertIn("job spec from node S refused: S is not a job source",
+                          st[node]["last_refusal"])
+        x = test_vector(l, k, self.rnd)
+        self.send_shares(job, l, make_shares(x, n, l, self.rnd))
+        raw, ring = self.receive_and_decrypt(job, l)
+        self.check_exact(x, l, raw, ring)
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job)
+            self.assertEqual(st["state"], "delivered", st)
+            self.assertEqual(st["refused"], 2, st)
+        self.assert_nothing_at_h(job, node="S")
+        self.assertIn("conflicting job spec from node H refused", self.ra.output())
+
+    def test_he_node_not_permitted_for_the_job_source(self):
+        """H is a job source for results to itself only (job_sources: [H])."""
+        job = "jforeign"
+        self.start_job(job, 2, 64, 4, he_node="S")
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job)
+            self.assertEqual(st["state"], "failed", st)
+            self.assertEqual(st["error"], "job spec from node H: he_node S is not permitted for "
+                             "this job source (router_server.job_sources.H: H)")
+        self.assert_nothing_at_h(job, node="S")
 
     def test_unknown_job(self):
         for node in ("RA", "RB"):

@@ -602,7 +602,7 @@ TEST_CASE("peers[].async and local_services[].passive") {
 
 TEST_CASE("router_server section: role, combine_at, peer, workers, timeout") {
   const std::string peers = "peers:\n  - {node_id: RB, address: \"127.0.0.1:1\"}\n";
-  auto cfg = parse_ok(kMinimal + "router_server: {role: A}\n");
+  auto cfg = parse_ok(kMinimal + "router_server: {role: A, job_sources: [H]}\n");
   CHECK(cfg->router_server.enabled);
   CHECK(cfg->router_server.role == rs::Role::kA);
   CHECK(cfg->router_server.combine_at == rs::CombineAt::kRc);
@@ -611,34 +611,56 @@ TEST_CASE("router_server section: role, combine_at, peer, workers, timeout") {
   CHECK_FALSE(parse_ok(kMinimal)->router_server.enabled);
   cfg = parse_ok(kMinimal + peers +
                  "router_server: {role: B, peer_rs_node: RB, workers: 3, job_timeout_s: 20, "
-                 "combine_at: rs_a}\n");
+                 "combine_at: rs_a, job_sources: {C: [H, H2], H: [H]}}\n");
   CHECK(cfg->router_server.role == rs::Role::kB);
   CHECK(cfg->router_server.combine_at == rs::CombineAt::kRsA);
   CHECK(cfg->router_server.peer_rs_node == "RB");
   CHECK(cfg->router_server.workers == 3);
   CHECK(cfg->router_server.job_timeout == std::chrono::seconds(20));
 
-  CHECK(error_of(kMinimal + "router_server: {workers: 2}\n") ==
+  CHECK(error_of(kMinimal + "router_server: {workers: 2, job_sources: [H]}\n") ==
         "t.yaml: router_server.role: required key is missing (A or B)");
-  CHECK(error_of(kMinimal + "router_server: {role: C}\n") ==
+  CHECK(error_of(kMinimal + "router_server: {role: C, job_sources: [H]}\n") ==
         "t.yaml: router_server.role: unknown role \"C\" (expected A or B)");
-  CHECK(error_of(kMinimal + "router_server: {role: A, combine_at: he}\n") ==
+  CHECK(error_of(kMinimal + "router_server: {role: A, combine_at: he, job_sources: [H]}\n") ==
         "t.yaml: router_server.combine_at: expected rc or rs_a, got \"he\"");
-  CHECK(error_of(kMinimal + "router_server: {role: A, combine_at: rs_a}\n") ==
+  CHECK(error_of(kMinimal + "router_server: {role: A, combine_at: rs_a, job_sources: [H]}\n") ==
         "t.yaml: router_server.peer_rs_node: required with combine_at rs_a (the node of the "
         "other router server)");
-  CHECK(error_of(kMinimal + "router_server: {role: A, peer_rs_node: RB}\n") ==
+  CHECK(error_of(kMinimal + "router_server: {role: A, peer_rs_node: RB, job_sources: [H]}\n") ==
         "t.yaml: router_server.peer_rs_node: no peer \"RB\" is configured (and no "
         "default_route)");
-  CHECK(error_of(kMinimal + "router_server: {role: A, job_timeout_s: 0}\n") ==
+  CHECK(error_of(kMinimal + "router_server: {role: A, job_timeout_s: 0, job_sources: [H]}\n") ==
         "t.yaml: router_server.job_timeout_s: expected an integer from 1 to 86400, got \"0\"");
-  CHECK(error_of(kMinimal + "router_server: {role: A}\nqueue: {enabled: false}\n") ==
+  CHECK(error_of(kMinimal +
+                 "router_server: {role: A, job_sources: [H]}\nqueue: {enabled: false}\n") ==
         "t.yaml: router_server: needs queue.enabled (jobs arrive as queued messages)");
   CHECK(error_of("node: {node_id: A}\nlisten: {port: 1}\nauth: {node_keys: {B: k}}\n"
-                 "router_server: {role: A}\n") ==
+                 "router_server: {role: A, job_sources: [H]}\n") ==
         "t.yaml: router_server: deliveries are signed with this node's key: auth.node_keys.A "
         "is required while auth.enabled is true");
   CHECK(error_of(kMinimal + "router_server: {role: A, colour: red}\n") ==
         "t.yaml: router_server.colour: unknown key (expected one of: role, peer_rs_node, "
-        "workers, job_timeout_s, combine_at)");
+        "workers, job_timeout_s, combine_at, job_sources)");
+  // Job sources: a list (each may name only itself as the HE node) or a mapping.
+  CHECK(parse_ok(kMinimal + "router_server: {role: A, job_sources: [H, C]}\n")
+            ->router_server.job_sources ==
+        std::map<std::string, std::vector<std::string>>{{"C", {"C"}}, {"H", {"H"}}});
+  CHECK(cfg->router_server.job_sources ==
+        std::map<std::string, std::vector<std::string>>{{"C", {"H", "H2"}}, {"H", {"H"}}});
+  CHECK(error_of(kMinimal + "router_server: {role: A}\n") ==
+        "t.yaml: router_server.job_sources: required key is missing (the nodes whose job specs "
+        "this router server accepts)");
+  CHECK(error_of(kMinimal + "router_server: {role: A, job_sources: []}\n") ==
+        "t.yaml: router_server.job_sources: must not be empty (expected a list of node ids, or a "
+        "mapping from node id to a list of HE node ids)");
+  CHECK(error_of(kMinimal + "router_server: {role: A, job_sources: H}\n") ==
+        "t.yaml: router_server.job_sources: expected a list of node ids, or a mapping from node "
+        "id to a list of HE node ids, got a scalar \"H\"");
+  CHECK(error_of(kMinimal + "router_server: {role: A, job_sources: [H, \"a b\"]}\n") ==
+        "t.yaml: router_server.job_sources[1]: invalid id \"a b\" (allowed characters: A-Z a-z "
+        "0-9 . _ : -)");
+  CHECK(error_of(kMinimal + "router_server: {role: A, job_sources: {C: []}}\n") ==
+        "t.yaml: router_server.job_sources.C: expected a non-empty list of the HE nodes this "
+        "source's jobs may deliver to, got a list");
 }

@@ -39,6 +39,7 @@ JobSpec make_spec(int ring, uint64_t elements, int parties, uint64_t chunk_eleme
   s.ring_bits = ring;
   s.elements = elements;
   s.parties = parties;
+  for (int i = 1; i <= parties; ++i) s.party_nodes.push_back("S" + std::to_string(i));
   s.he_node = "H";
   s.public_key = he::encode_public_key(test_key().public_key());
   s.fingerprint = he::public_key_fingerprint(test_key().public_key());
@@ -112,6 +113,7 @@ TEST_CASE("rs job spec round-trips through JSON and rejects bad fields") {
   CHECK(back.ring_bits == 128);
   CHECK(back.elements == 10);
   CHECK(back.parties == 3);
+  CHECK(back.party_nodes == std::vector<std::string>{"S1", "S2", "S3"});
   CHECK(back.frac_bits == 16);
   CHECK(back.he_node == "H");
   CHECK(back.public_key == s.public_key);
@@ -126,7 +128,8 @@ TEST_CASE("rs job spec round-trips through JSON and rejects bad fields") {
   rejects("[]", "expected a JSON object");
   rejects(R"({"ring_bits":64})", "missing field job_id");
   const std::string base =
-      R"("ring_bits":64,"elements":5,"parties":3,"he_node":"H","public_key":"AAAA")";
+      R"("ring_bits":64,"elements":5,"parties":3,"party_nodes":["S","S","T"],"he_node":"H",)"
+      R"("public_key":"AAAA")";
   rejects(R"({"job_id":"a b",)" + base + "}", "job_id must be");
   rejects(
       R"({"job_id":"j","ring_bits":32,"elements":5,"parties":3,"he_node":"H","public_key":"AAAA"})",
@@ -144,9 +147,22 @@ TEST_CASE("rs job spec round-trips through JSON and rejects bad fields") {
   rejects(R"({"job_id":"j",)" + base + R"(,"output_mode":"plain"})", "output_mode must be");
   rejects(R"({"job_id":"j",)" + base + R"(,"fingerprint":"ABC"})", "fingerprint must be");
   rejects(R"({"job_id":"j",)" + base + R"(,"extra":1})", "unknown field extra");
+  rejects(R"({"job_id":"j","ring_bits":64,"elements":5,"parties":3,"party_nodes":["S","S","S"],)"
+          R"("he_node":"H","public_key":"*"})",
+          "public_key is not base64");
+  // Every party's node, one per party.
   rejects(
-      R"({"job_id":"j","ring_bits":64,"elements":5,"parties":3,"he_node":"H","public_key":"*"})",
-      "public_key is not base64");
+      R"({"job_id":"j","ring_bits":64,"elements":5,"parties":3,"he_node":"H","public_key":"AAAA"})",
+      "missing field party_nodes");
+  rejects(R"({"job_id":"j","ring_bits":64,"elements":5,"parties":3,"party_nodes":["S","S"],)"
+          R"("he_node":"H","public_key":"AAAA"})",
+          "party_nodes must be a list of 3 node ids, the node of each party 1..3");
+  rejects(R"({"job_id":"j","ring_bits":64,"elements":5,"parties":2,"party_nodes":"S",)"
+          R"("he_node":"H","public_key":"AAAA"})",
+          "party_nodes must be a list of 2 node ids");
+  rejects(R"({"job_id":"j","ring_bits":64,"elements":5,"parties":2,"party_nodes":["S","a b"],)"
+          R"("he_node":"H","public_key":"AAAA"})",
+          "party_nodes[1] is not a valid node id");
 }
 
 TEST_CASE("rs job chunk descriptors and topics") {
