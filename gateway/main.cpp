@@ -211,6 +211,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   try {
     Listener listener(
         raw, [&](size_t i) -> Dispatcher& { return *pipelines[i]; }, *cfg, *log);
+    listener.follow_reloads(store);
     listener.start();
     AdminServer admin(control, cfg->admin, metrics, [&ready] { return ready; });
     if (rs_host)
@@ -220,8 +221,14 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     ConfigWatcher watcher(control.get_executor(), store, [&](bool ok, const std::string& msg) {
       metrics.config_reload(ok);
       if (ok) {
-        // log.level applies on reload (log.file needs a restart).
-        if (auto lvl = JsonLog::parse_level(store.current()->log.level)) log->set_level(*lvl);
+        // log.level and log.file apply on reload; the file is reopened by name even when
+        // unchanged, so a rotated log continues in a new file.
+        const ConfigPtr now = store.current();
+        if (auto lvl = JsonLog::parse_level(now->log.level)) log->set_level(*lvl);
+        std::string log_error;
+        if (!log->set_output(now->log.file, log_error))
+          log->error("cannot switch the log file, keeping the current one",
+                     {.extra = {{"error", log_error}}});
         log->info("config reloaded", {.extra = {{"file", cfg->source_path}}});
       } else {
         log->error("config reload rejected, keeping the running config",

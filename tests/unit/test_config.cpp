@@ -460,6 +460,30 @@ TEST_CASE("restart_required lists only the restart-bound settings") {
   CHECK(restart_required(*a, b).find("listen.tls off -> cert=c key=k") != std::string::npos);
 }
 
+TEST_CASE("restart_required names the queue store settings the stores were opened with") {
+  ConfigPtr a = parse_ok(kMinimal);
+  Config b = *a;
+  b.queue.limits.max_session_bytes = 5;
+  b.queue.limits.dedup_window = std::chrono::seconds(7);
+  b.queue.limits.session_idle_expiry = std::chrono::seconds(9);
+  const std::string why = restart_required(*a, b);
+  CHECK(why.find("queue.limits.max_session_bytes 1073741824 -> 5") != std::string::npos);
+  CHECK(why.find("queue.limits.dedup_window_s 3600 -> 7") != std::string::npos);
+  CHECK(why.find("queue.limits.session_idle_expiry_s 86400 -> 9") != std::string::npos);
+  b = *a;
+  b.queue.kafka_properties["sasl.password"] = "hunter2";
+  CHECK(restart_required(*a, b).find("queue.kafka") != std::string::npos);
+  CHECK(restart_required(*a, b).find("hunter2") == std::string::npos);  // never printed
+  b = *a;
+  b.kafka_attachment.ingress_topic = "in";
+  CHECK(restart_required(*a, b).find("kafka_attachment") != std::string::npos);
+  b = *a;
+  b.queue.default_pop_timeout = std::chrono::milliseconds(5);  // applies on reload
+  b.queue.retry_max = std::chrono::milliseconds(50);
+  b.log.file = "/tmp/x.log";
+  CHECK(restart_required(*a, b).empty());
+}
+
 TEST_CASE("ConfigWatcher reloads when the file changes") {
   TempDir dir;
   const std::string head =
