@@ -317,12 +317,18 @@ void parse_limits(const YAML::Node& root, Config& cfg) {
       s.integer("http1_connections_per_host", l.http1_connections_per_host, 1, 65535));
 }
 
+// auth.max_token_lifetime_s: at most a year.
+constexpr int64_t kMaxTokenLifetimeS = 366 * 24 * 3600;
+
 void parse_auth(const YAML::Node& root, Config& cfg) {
-  Section s(root["auth"], "auth", {"enabled", "max_clock_skew_s", "node_keys"});
+  Section s(root["auth"], "auth",
+            {"enabled", "max_clock_skew_s", "max_token_lifetime_s", "node_keys"});
   AuthConfig& a = cfg.auth;
   a.enabled = s.boolean("enabled", a.enabled);
   a.max_clock_skew =
       std::chrono::seconds(s.integer("max_clock_skew_s", a.max_clock_skew.count(), 0, 24 * 3600));
+  a.max_token_lifetime = std::chrono::seconds(
+      s.integer("max_token_lifetime_s", a.max_token_lifetime.count(), 1, kMaxTokenLifetimeS));
   YAML::Node keys = s.get("node_keys");
   const std::string kpath = s.at("node_keys");
   if (keys && !keys.IsNull()) {

@@ -71,6 +71,9 @@ struct AuthConfig {
   // Token keys by claimed source node id (see docs/security.md for the token scheme).
   std::map<std::string, std::string> node_keys;
   std::chrono::seconds max_clock_skew{300};
+  // A token whose expiry lies further ahead than this (plus the clock skew) is refused: a
+  // leaked token must not stay valid for ever.
+  std::chrono::seconds max_token_lifetime{24 * 3600};
 };
 
 struct LimitsConfig {

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <charconv>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -76,7 +77,18 @@ int mint(std::map<std::string, std::string>& f) {
   }
   if (key.empty() || f["--source"].empty() || f["--target"].empty() || f["--session"].empty())
     return usage();
-  long ttl = f.count("--ttl") ? std::stol(f["--ttl"]) : 3600;
+  // Verifiers refuse tokens valid for longer than their auth.max_token_lifetime_s (default
+  // one day, at most a year).
+  int64_t ttl = 3600;
+  if (f.count("--ttl")) {
+    const std::string& t = f["--ttl"];
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), ttl);
+    if (t.empty() || ec != std::errc() || end != t.data() + t.size() || ttl < 1 ||
+        ttl > 366 * 24 * 3600) {
+      std::cerr << "--ttl: expected whole seconds from 1 to 31622400, got \"" << t << "\"\n";
+      return 2;
+    }
+  }
   std::cout << mint_token(key, f["--source"], f["--target"], f["--session"], unix_now() + ttl)
             << "\n";
   return 0;

@@ -136,6 +136,7 @@ TEST_CASE("defaults of a minimal config") {
   CHECK(cfg->limits.max_hops == 8);
   CHECK(cfg->auth.enabled);
   CHECK(cfg->auth.max_clock_skew == std::chrono::seconds(300));
+  CHECK(cfg->auth.max_token_lifetime == std::chrono::seconds(86400));
   CHECK_FALSE(cfg->tls);
   CHECK(cfg->peers.empty());
   CHECK(cfg->log.level == "info");
@@ -151,7 +152,7 @@ reload_poll_ms: 250
 shutdown_grace_ms: 0
 limits: {max_body_bytes: 1000, max_header_bytes: 2048, max_field_length: 100, max_hops: 3,
          max_concurrent_streams: 10, http1_connections_per_host: 12}
-auth: {enabled: false, max_clock_skew_s: 5}
+auth: {enabled: false, max_clock_skew_s: 5, max_token_lifetime_s: 600}
 peers:
   - {node_id: B, inst_id: IB, address: "[::1]:9000", protocol: grpc, timeout_ms: 7,
      connect_timeout_ms: 8, keepalive_ms: 9, tls: {enabled: false, verify: false}}
@@ -175,6 +176,7 @@ log: {level: debug, file: /var/log/ptp.log}
   CHECK(cfg->limits.http1_connections_per_host == 12);
   CHECK_FALSE(cfg->auth.enabled);
   CHECK(cfg->auth.max_clock_skew == std::chrono::seconds(5));
+  CHECK(cfg->auth.max_token_lifetime == std::chrono::seconds(600));
   const PeerConfig& b = cfg->peers.at(0);
   CHECK(b.address->host == "::1");
   CHECK(b.address->port == 9000);
@@ -226,6 +228,8 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "t.yaml: queue.dialects.VENDOR.timeout_unit: expected s or ms, got \"minutes\""},
       {kMinimal + "queue: {retry_min_ms: 500, retry_max_ms: 100}\n",
        "t.yaml: queue.retry_max_ms: must be at least retry_min_ms"},
+      {"node: {node_id: A}\nlisten: {port: 1}\nauth: {enabled: false, max_token_lifetime_s: 0}\n",
+       "t.yaml: auth.max_token_lifetime_s: expected an integer from 1 to 31622400, got \"0\""},
       {kMinimal + "io_threads: 257\n",
        "t.yaml: io_threads: expected an integer from 0 to 256, got \"257\""},
       {kMinimal + "io_threads: -1\n",
