@@ -377,6 +377,22 @@ TlsClientConfig parse_client_tls(const Section& peer, const FileResolver& files,
   return t;
 }
 
+// peers[i].encapsulation (docs/encapsulation.md): none, protobuf or json; a direct peer's.
+std::optional<EncapsulatedFormat> peer_encapsulation(const Section& s, const PeerConfig& p) {
+  auto v = s.opt_string("encapsulation");
+  if (!v || *v == "none") return std::nullopt;
+  if (!p.via.empty())
+    fail(s.at("encapsulation"),
+         "only allowed on a peer with an address (this peer is reached via " + quote_value(p.via) +
+             ", whose settings apply)");
+  if (*v != "protobuf" && *v != "json")
+    fail(s.at("encapsulation"), "expected none, protobuf or json, got " + quote_value(*v));
+  if (*v == "json" && p.protocol == PeerProtocol::kGrpc)
+    fail(s.at("encapsulation"),
+         "json is for http2 and http1 peers; a grpc peer's Inbound is protobuf");
+  return *v == "json" ? EncapsulatedFormat::kJson : EncapsulatedFormat::kProtobuf;
+}
+
 void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg) {
   YAML::Node list = root["peers"];
   if (!list || list.IsNull()) return;
@@ -384,7 +400,7 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
   for (size_t i = 0; i < list.size(); ++i) {
     Section s(list[i], index_path("peers", i),
               {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms",
-               "connect_timeout_ms", "keepalive_ms", "tls", "async"});
+               "connect_timeout_ms", "keepalive_ms", "tls", "async", "encapsulation"});
     if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
     PeerConfig p;
     p.node_id = s.required_string("node_id");
@@ -419,6 +435,7 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
         }
       }
     }
+    p.encapsulation = peer_encapsulation(s, p);
     cfg.peers.push_back(std::move(p));
   }
 }

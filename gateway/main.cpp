@@ -21,6 +21,7 @@
 #include "gateway/admin_server.h"
 #include "gateway/config_store.h"
 #include "gateway/egress_drainer.h"
+#include "gateway/encapsulation.h"
 #include "gateway/json_log.h"
 #include "gateway/listener.h"
 #include "gateway/metrics.h"
@@ -218,11 +219,14 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   for (auto& c : contexts)
     pipelines.push_back(
         std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log, queues.get()));
+  // Encapsulated requests (no x-ptp-version 1) are unwrapped in front of each pipeline.
+  std::vector<std::unique_ptr<EncapsulationGate>> gates;
+  for (auto& p : pipelines) gates.push_back(std::make_unique<EncapsulationGate>(*p, store));
   boost::asio::io_context control(1);  // admin port, reloads, signals
   bool ready = false;
   try {
     Listener listener(
-        raw, [&](size_t i) -> Dispatcher& { return *pipelines[i]; }, *cfg, *log);
+        raw, [&](size_t i) -> Dispatcher& { return *gates[i]; }, *cfg, *log);
     listener.follow_reloads(store);
     listener.start();
     AdminServer admin(control, cfg->admin, metrics, [&ready] { return ready; });

@@ -124,6 +124,18 @@ TEST_CASE("shipped routed configs parse and form the A-R1-R2-C topology") {
   for (auto& [name, cfg] : cfgs) CHECK(cfg->auth.node_keys.size() == 5);
 }
 
+TEST_CASE("peers[i].encapsulation") {
+  ConfigPtr cfg = parse_ok(kMinimal +
+                           "peers:\n  - {node_id: B, address: \"h:1\", encapsulation: json}\n"
+                           "  - {node_id: C, address: \"h:2\", protocol: grpc, encapsulation: "
+                           "protobuf}\n  - {node_id: D, address: \"h:3\", encapsulation: none}\n"
+                           "  - {node_id: E, address: \"h:4\"}\n");
+  CHECK(cfg->peers.at(0).encapsulation == EncapsulatedFormat::kJson);
+  CHECK(cfg->peers.at(1).encapsulation == EncapsulatedFormat::kProtobuf);
+  CHECK_FALSE(cfg->peers.at(2).encapsulation);
+  CHECK_FALSE(cfg->peers.at(3).encapsulation);
+}
+
 TEST_CASE("defaults of a minimal config") {
   ConfigPtr cfg = parse_ok(kMinimal);
   CHECK(cfg->source_path == "t.yaml");
@@ -230,6 +242,16 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "t.yaml: queue.retry_max_ms: must be at least retry_min_ms"},
       {"node: {node_id: A}\nlisten: {port: 1}\nauth: {enabled: false, max_token_lifetime_s: 0}\n",
        "t.yaml: auth.max_token_lifetime_s: expected an integer from 1 to 31622400, got \"0\""},
+      {kMinimal + peers + "  - {node_id: C, address: \"h:2\", encapsulation: xml}\n",
+       "t.yaml: peers[1].encapsulation: expected none, protobuf or json, got \"xml\""},
+      {kMinimal + peers +
+           "  - {node_id: C, address: \"h:2\", protocol: grpc, encapsulation: json}\n",
+       "t.yaml: peers[1].encapsulation: json is for http2 and http1 peers; a grpc peer's Inbound "
+       "is "
+       "protobuf"},
+      {kMinimal + peers + "  - {node_id: C, via: B, encapsulation: json}\n",
+       "t.yaml: peers[1].encapsulation: only allowed on a peer with an address (this peer is "
+       "reached via \"B\", whose settings apply)"},
       {kMinimal + "io_threads: 257\n",
        "t.yaml: io_threads: expected an integer from 0 to 256, got \"257\""},
       {kMinimal + "io_threads: -1\n",
