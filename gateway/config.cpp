@@ -317,12 +317,18 @@ void parse_limits(const YAML::Node& root, Config& cfg) {
       s.integer("http1_connections_per_host", l.http1_connections_per_host, 1, 65535));
 }
 
+// auth.max_token_lifetime_s: at most a year.
+constexpr int64_t kMaxTokenLifetimeS = 366 * 24 * 3600;
+
 void parse_auth(const YAML::Node& root, Config& cfg) {
-  Section s(root["auth"], "auth", {"enabled", "max_clock_skew_s", "node_keys"});
+  Section s(root["auth"], "auth",
+            {"enabled", "max_clock_skew_s", "max_token_lifetime_s", "node_keys"});
   AuthConfig& a = cfg.auth;
   a.enabled = s.boolean("enabled", a.enabled);
   a.max_clock_skew =
       std::chrono::seconds(s.integer("max_clock_skew_s", a.max_clock_skew.count(), 0, 24 * 3600));
+  a.max_token_lifetime = std::chrono::seconds(
+      s.integer("max_token_lifetime_s", a.max_token_lifetime.count(), 1, kMaxTokenLifetimeS));
   YAML::Node keys = s.get("node_keys");
   const std::string kpath = s.at("node_keys");
   if (keys && !keys.IsNull()) {
@@ -371,6 +377,22 @@ TlsClientConfig parse_client_tls(const Section& peer, const FileResolver& files,
   return t;
 }
 
+// peers[i].encapsulation (docs/encapsulation.md): none, protobuf or json; a direct peer's.
+std::optional<EncapsulatedFormat> peer_encapsulation(const Section& s, const PeerConfig& p) {
+  auto v = s.opt_string("encapsulation");
+  if (!v || *v == "none") return std::nullopt;
+  if (!p.via.empty())
+    fail(s.at("encapsulation"),
+         "only allowed on a peer with an address (this peer is reached via " + quote_value(p.via) +
+             ", whose settings apply)");
+  if (*v != "protobuf" && *v != "json")
+    fail(s.at("encapsulation"), "expected none, protobuf or json, got " + quote_value(*v));
+  if (*v == "json" && p.protocol == PeerProtocol::kGrpc)
+    fail(s.at("encapsulation"),
+         "json is for http2 and http1 peers; a grpc peer's Inbound is protobuf");
+  return *v == "json" ? EncapsulatedFormat::kJson : EncapsulatedFormat::kProtobuf;
+}
+
 void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg) {
   YAML::Node list = root["peers"];
   if (!list || list.IsNull()) return;
@@ -378,7 +400,7 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
   for (size_t i = 0; i < list.size(); ++i) {
     Section s(list[i], index_path("peers", i),
               {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms",
-               "connect_timeout_ms", "keepalive_ms", "tls", "async"});
+               "connect_timeout_ms", "keepalive_ms", "tls", "async", "encapsulation"});
     if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
     PeerConfig p;
     p.node_id = s.required_string("node_id");
@@ -413,6 +435,7 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
         }
       }
     }
+    p.encapsulation = peer_encapsulation(s, p);
     cfg.peers.push_back(std::move(p));
   }
 }

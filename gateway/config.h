@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "adapters/queue/queue_store.h"
+#include "codecs/encapsulated_codec.h"
 #include "codecs/queue_codec.h"
 #include "router/rs/job_spec.h"
 
@@ -53,6 +54,9 @@ struct PeerConfig {
   // The target node is reachable only asynchronously: an invoke to it becomes a push plus
   // a wait for the reply on a message-topic-back (docs/queues.md "Sync and async").
   bool async_only = false;
+  // A v1.1.0 peer: requests to it are encapsulated (docs/encapsulation.md), no x-ptp-version,
+  // the message an Inbound in this serialization. nullopt: x-ptp-version 1, pass-through.
+  std::optional<EncapsulatedFormat> encapsulation;
 };
 
 struct LocalServiceConfig {
@@ -71,6 +75,9 @@ struct AuthConfig {
   // Token keys by claimed source node id (see docs/security.md for the token scheme).
   std::map<std::string, std::string> node_keys;
   std::chrono::seconds max_clock_skew{300};
+  // A token whose expiry lies further ahead than this (plus the clock skew) is refused: a
+  // leaked token must not stay valid for ever.
+  std::chrono::seconds max_token_lifetime{24 * 3600};
 };
 
 struct LimitsConfig {

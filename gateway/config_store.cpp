@@ -48,6 +48,31 @@ std::string tls_text(const std::optional<TlsServerConfig>& t) {
          (t->client_ca_file.empty() ? "" : " client_ca=" + t->client_ca_file);
 }
 
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string bool_text(bool b) { return b ? "true" : "false"; }
+std::string store_text(QueueBackend b) { return b == QueueBackend::kKafka ? "kafka" : "embedded"; }
+
+// Compared only, never printed (properties may hold credentials).
+std::string map_text(const std::map<std::string, std::string>& m) {
+  std::string out;
+  for (const auto& [k, v] : m) out += k + '\0' + v + '\0';
+  return out;
+}
+
+std::string kafka_text(const QueueConfig& q) {
+  return q.kafka_bootstrap + '\0' + q.kafka_topic_prefix + '\0' + q.kafka_group_id + '\0' +
+         std::to_string(q.kafka_replica_index) + '/' + std::to_string(q.kafka_replica_count) +
+         '\0' + std::to_string(q.kafka_partitions) + '\0' +
+         std::to_string(q.kafka_replication_factor) + '\0' + bool_text(q.kafka_create_topics) +
+         '\1' + map_text(q.kafka_properties) + '\1' + map_text(q.kafka_producer_properties) + '\1' +
+         map_text(q.kafka_consumer_properties);
+}
+
+std::string attachment_text(const KafkaAttachmentConfig& k) {
+  return k.bootstrap + '\0' + k.ingress_topic + '\0' + k.egress_topic + '\0' + k.group_id + '\1' +
+         map_text(k.properties);
+}
+
 }  // namespace
 
 std::string restart_required(const Config& running, const Config& next) {
@@ -65,6 +90,26 @@ std::string restart_required(const Config& running, const Config& next) {
        next.router_server.enabled ? "on" : "off");
   note("router_server.workers", std::to_string(running.router_server.workers),
        std::to_string(next.router_server.workers));
+  // Opened once at start: the queue stores with their limits, the Kafka attachment's clients.
+  const QueueConfig &rq = running.queue, &nq = next.queue;
+  note("queue.enabled", bool_text(rq.enabled), bool_text(nq.enabled));
+  note("queue.store", store_text(rq.backend), store_text(nq.backend));
+  note("queue.path", quoted(rq.path), quoted(nq.path));
+  note("queue.sync", bool_text(rq.sync), bool_text(nq.sync));
+  if (kafka_text(rq) != kafka_text(nq)) changes.push_back("queue.kafka");
+  const QueueLimits &rl = rq.limits, &nl = nq.limits;
+  auto num = [&](const char* key, uint64_t from, uint64_t to) {
+    note(key, std::to_string(from), std::to_string(to));
+  };
+  num("queue.limits.max_message_bytes", rl.max_message_bytes, nl.max_message_bytes);
+  num("queue.limits.max_session_bytes", rl.max_session_bytes, nl.max_session_bytes);
+  num("queue.limits.max_total_bytes", rl.max_total_bytes, nl.max_total_bytes);
+  num("queue.limits.session_idle_expiry_s", rl.session_idle_expiry.count(),
+      nl.session_idle_expiry.count());
+  num("queue.limits.dedup_window_s", rl.dedup_window.count(), nl.dedup_window.count());
+  num("queue.limits.dedup_max_ids", rl.dedup_max_ids, nl.dedup_max_ids);
+  if (attachment_text(running.kafka_attachment) != attachment_text(next.kafka_attachment))
+    changes.push_back("kafka_attachment");
   if (changes.empty()) return {};
   std::string msg = "reload rejected, a restart is needed to change ";
   for (size_t i = 0; i < changes.size(); ++i) msg += (i ? "; " : "") + changes[i];

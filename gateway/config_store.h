@@ -33,7 +33,8 @@ class ConfigStore {
 };
 
 // Empty when `next` may replace `running` without a restart; otherwise a message naming
-// the settings that only take effect on restart (listen, admin, tls, io_threads).
+// the settings that only take effect on restart (listen, admin, tls, io_threads, the
+// queue stores and their limits, the Kafka attachment).
 std::string restart_required(const Config& running, const Config& next);
 
 // Polls the config file's mtime and size every cfg.reload_poll and reloads on change;

@@ -6,6 +6,7 @@
 #include "codecs/grpc_frame.h"
 #include "codecs/header_codec.h"
 #include "codecs/proto_codec.h"
+#include "gateway/encapsulation.h"
 #include "gateway/grpc_messages.h"
 #include "gateway/grpc_paths.h"
 #include "gateway/h2_client_session.h"
@@ -18,6 +19,11 @@ namespace ptp {
 namespace {
 
 // The request's own content-type travels on; bodies from gRPC have none.
+// x-ptp-version, left out of encapsulated requests.
+bool is_version_header(std::string_view prefix, std::string_view name) {
+  return prefix.empty() && name == "x-ptp-version";
+}
+
 std::string_view body_content_type(const Envelope& e) {
   return e.content_type.empty() ? std::string_view("application/octet-stream")
                                 : std::string_view(e.content_type);
@@ -76,6 +82,7 @@ UpstreamTarget target_for_peer(const PeerConfig& p, Interface iface) {
   t.timeout = p.timeout;
   t.connect_timeout = p.connect_timeout;
   t.keepalive = p.keepalive;
+  t.encapsulation = p.encapsulation;
   bool transport = iface == Interface::kTransport;
   if (p.protocol == PeerProtocol::kGrpc)
     t.path = std::string(transport ? kGrpcTransportPath : kGrpcInvokePath);
@@ -127,12 +134,18 @@ void Forwarder::forward_http1(Request&& req, const UpstreamTarget& target, Respo
     return;
   }
   // Views into the request, serialized by post() before it returns.
+  const auto encap = target.encapsulation;
   http1::HeaderViews headers;
   visit_encoded_headers(
       req.env, [&](std::string_view prefix, std::string_view name, std::string_view value, bool) {
-        headers.push_back({prefix, name, value});
+        if (!encap || !is_version_header(prefix, name)) headers.push_back({prefix, name, value});
       });
-  headers.push_back({{}, "content-type", body_content_type(req.env)});
+  if (encap) {
+    headers.push_back({{}, "content-type", content_type_of(*encap)});
+    req.env.body = encapsulated_request_body(req.env, *encap);
+  } else {
+    headers.push_back({{}, "content-type", body_content_type(req.env)});
+  }
   Http1Target t;
   t.host = target.endpoint.host;
   t.port = target.endpoint.port;
@@ -152,15 +165,17 @@ void Forwarder::forward_http1(Request&& req, const UpstreamTarget& target, Respo
   h1_.post(t, target.path, std::span(headers.data(), headers.size()), std::move(req.env.body),
            target.timeout,
            [done = std::move(done), name = target.name, where = target.endpoint.to_string(),
-            node = cfg_.node_id](Http1Result res) {
+            node = cfg_.node_id, encap](Http1Result res) {
              if (!res.status.ok()) {
                res.status.message = name + " (" + where + "): " + res.status.message;
                res.status.hop = node;
                done(error_response(std::move(res.status)));
                return;
              }
-             done(response_from_http(res.http_status, std::move(res.headers), std::move(res.body),
-                                     name));
+             done(encap ? response_from_encapsulated_http(res.http_status, std::move(res.headers),
+                                                          std::move(res.body), name)
+                        : response_from_http(res.http_status, std::move(res.headers),
+                                             std::move(res.body), name));
            });
 }
 
@@ -172,6 +187,19 @@ void Forwarder::forward_h2(Request&& req, const UpstreamTarget& target, Responde
   p.streamed = static_cast<bool>(req.stream);
   p.max_body = cfg_.limits.max_body_bytes;
   p.timeout = target.timeout;
+  if (target.encapsulation && !p.grpc) {
+    if (req.stream) {
+      req.stream->cancel();
+      done(error_response(Status::Error(Code::kIncompatible,
+                                        "streamed transport cannot be encapsulated; " +
+                                            target.name + " is a v1.1.0 peer (encapsulation: " +
+                                            std::string(format_name(*target.encapsulation)) +
+                                            "); use a grpc peer or x-ptp-version 1",
+                                        cfg_.node_id)));
+      return;
+    }
+    p.encapsulation = target.encapsulation;
+  }
   auto ex = std::make_unique<H2Exchange>(std::move(done), std::move(p));
   if (H2ClientSession* session = h2_.ready(target.endpoint, target.tls)) {
     submit_h2(*session, req, target, std::move(ex));
@@ -203,6 +231,7 @@ void Forwarder::submit_h2(H2ClientSession& session, Request& req, const Upstream
                           std::unique_ptr<H2Exchange> ex) {
   const bool grpc = target.protocol == PeerProtocol::kGrpc;
   const bool streamed = static_cast<bool>(req.stream);
+  const auto encap = target.encapsulation;
   // nghttp2 copies values (and names not marked static) while submitting: views into
   // live strings suffice.
   boost::container::small_vector<nghttp2_nv, 24> nv;
@@ -218,15 +247,24 @@ void Forwarder::submit_h2(H2ClientSession& session, Request& req, const Upstream
       grpc_timeout = grpc_timeout_header(target.timeout);
       nv.push_back(nv_of_static_name("grpc-timeout", grpc_timeout));
     }
+  } else if (encap) {
+    nv.push_back(nv_of_static_name("content-type", content_type_of(*encap)));
   } else {
     nv.push_back(nv_of_static_name("content-type", body_content_type(req.env)));
   }
   std::forward_list<std::string> joined;  // "x-ptp-" + bare meta names (nodes stay put)
   visit_encoded_headers(req.env, [&](std::string_view prefix, std::string_view name,
                                      std::string_view value, bool name_is_static) {
+    if (encap && is_version_header(prefix, name)) return;
     if (!prefix.empty()) name = joined.emplace_front(std::string(prefix).append(name));
     nv.push_back(name_is_static ? nv_of_static_name(name, value) : nv_of(name, value));
   });
+  // Encapsulated (docs/encapsulation.md): no x-ptp-version; gRPC's Inbound carries the
+  // header fields in its metadata either way, HTTP's body becomes that Inbound.
+  if (encap) {
+    req.env.header.version.clear();
+    if (!grpc && !streamed) req.env.body = encapsulated_request_body(req.env, *encap);
+  }
 
   H2Exchange* x = ex.get();
   x->set_session(&session);

@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "codecs/encapsulated_codec.h"
 #include "gateway/config.h"
 #include "gateway/exchange.h"
 
@@ -26,6 +28,8 @@ struct UpstreamTarget {
   std::chrono::milliseconds timeout{30000};
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds keepalive{30000};
+  // A v1.1.0 peer (peers[i].encapsulation): requests go encapsulated, without x-ptp-version.
+  std::optional<EncapsulatedFormat> encapsulation;
 };
 
 UpstreamTarget target_for_peer(const PeerConfig& p, Interface iface);

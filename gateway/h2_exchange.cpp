@@ -1,5 +1,6 @@
 #include "gateway/h2_exchange.h"
 
+#include "gateway/encapsulation.h"
 #include "gateway/forwarder.h"
 #include "gateway/grpc_messages.h"
 #include "gateway/http_mapping.h"
@@ -121,8 +122,11 @@ void H2Exchange::on_close(HeaderList trailers, uint32_t error_code) {
     return;
   }
   if (!p_.grpc) {
-    answer(response_from_http(status_, std::move(headers_), std::move(data_), p_.name,
-                              session_->authority()));
+    answer(p_.encapsulation
+               ? response_from_encapsulated_http(status_, std::move(headers_), std::move(data_),
+                                                 p_.name, session_->authority())
+               : response_from_http(status_, std::move(headers_), std::move(data_), p_.name,
+                                    session_->authority()));
     return;
   }
   answer_unary_grpc();

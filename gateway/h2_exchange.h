@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "codecs/encapsulated_codec.h"
 #include "codecs/grpc_frame.h"
 #include "gateway/exchange.h"
 #include "gateway/h2_client_session.h"
@@ -23,6 +25,8 @@ class H2Exchange final : public UpstreamObserver {
     bool streamed = false;
     uint64_t max_body = 0;
     std::chrono::milliseconds timeout{0};  // unary: the answer's deadline
+    // HTTP to a v1.1.0 peer: the answer is an encapsulated Outbound.
+    std::optional<EncapsulatedFormat> encapsulation;
   };
   H2Exchange(Responder done, Params p) : done_(std::move(done)), p_(std::move(p)) {}
 

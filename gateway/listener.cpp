@@ -157,6 +157,11 @@ void Listener::stop() {
   acceptor_.close(ec);
 }
 
+const Config& Listener::limits_source(ConfigPtr& hold) const {
+  if (store_) hold = store_->current();
+  return hold ? *hold : cfg_;
+}
+
 uint16_t Listener::port() const { return acceptor_.local_endpoint().port(); }
 
 void Listener::drain() {
@@ -199,10 +204,12 @@ void Listener::on_plain(tcp::socket s, size_t i) {
   sniff->done = [this, i](tcp::socket sock, std::string seen, bool h2) {
     std::string remote = remote_of(sock);
     Dispatcher& d = dispatcher_for_(i);
+    ConfigPtr hold;
+    const Config& limits = limits_source(hold);
     if (h2) {
       sessions_[i]->add(
           H2ServerSession::start(std::make_unique<ByteStreamOf<tcp::socket>>(std::move(sock)), seen,
-                                 d, h2_settings(cfg_), std::move(remote)));
+                                 d, h2_settings(limits), std::move(remote)));
       return;
     }
     boost::beast::flat_buffer buf;
@@ -210,7 +217,7 @@ void Listener::on_plain(tcp::socket s, size_t i) {
     std::memcpy(mb.data(), seen.data(), seen.size());
     buf.commit(seen.size());
     auto session = std::make_shared<Http1ServerSession<tcp::socket>>(
-        std::move(sock), std::move(buf), d, http1_limits(cfg_), std::move(remote));
+        std::move(sock), std::move(buf), d, http1_limits(limits), std::move(remote));
     session->start();
     sessions_[i]->add(session);
   };
@@ -253,14 +260,16 @@ void Listener::on_tls(tcp::socket s, size_t i) {
     unsigned len = 0;
     SSL_get0_alpn_selected(hs->stream.native_handle(), &proto, &len);
     Dispatcher& d = dispatcher_for_(i);
+    ConfigPtr hold;
+    const Config& limits = limits_source(hold);
     if (len == 2 && std::memcmp(proto, "h2", 2) == 0) {
       sessions_[i]->add(
           H2ServerSession::start(std::make_unique<ByteStreamOf<TlsStream>>(std::move(hs->stream)),
-                                 {}, d, h2_settings(cfg_), remote));
+                                 {}, d, h2_settings(limits), remote));
       return;
     }
     auto session = std::make_shared<Http1ServerSession<TlsStream>>(
-        std::move(hs->stream), boost::beast::flat_buffer{}, d, http1_limits(cfg_), remote);
+        std::move(hs->stream), boost::beast::flat_buffer{}, d, http1_limits(limits), remote);
     session->start();
     sessions_[i]->add(session);
   });

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gateway/config.h"
+#include "gateway/config_store.h"
 #include "gateway/exchange.h"
 #include "gateway/session_registry.h"
 
@@ -25,6 +26,10 @@ class Listener {
   Listener(std::vector<boost::asio::io_context*> contexts,
            std::function<Dispatcher&(size_t)> dispatcher_for, const Config& cfg, JsonLog& log);
   ~Listener();
+  // Connections opened from now on take their limits (body, header, concurrent streams)
+  // from the store's current snapshot, so a reload applies them; without it they keep
+  // `cfg`'s. The store must outlive the listener.
+  void follow_reloads(const ConfigStore& store) { store_ = &store; }
   void start();  // throws std::runtime_error naming the address when bind fails
   void stop();   // stops accepting
   uint16_t port() const;
@@ -42,7 +47,10 @@ class Listener {
 
   std::vector<boost::asio::io_context*> contexts_;
   std::function<Dispatcher&(size_t)> dispatcher_for_;
-  const Config cfg_;  // listener settings are fixed for the process lifetime
+  const Config cfg_;                    // address and TLS are fixed for the process lifetime
+  const ConfigStore* store_ = nullptr;  // limits of new connections (follow_reloads)
+  // The config new connections take their limits from; `hold` keeps it alive.
+  const Config& limits_source(ConfigPtr& hold) const;
   JsonLog& log_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unique_ptr<boost::asio::ssl::context> tls_;

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <charconv>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -20,6 +21,7 @@
 #include "gateway/admin_server.h"
 #include "gateway/config_store.h"
 #include "gateway/egress_drainer.h"
+#include "gateway/encapsulation.h"
 #include "gateway/json_log.h"
 #include "gateway/listener.h"
 #include "gateway/metrics.h"
@@ -76,7 +78,18 @@ int mint(std::map<std::string, std::string>& f) {
   }
   if (key.empty() || f["--source"].empty() || f["--target"].empty() || f["--session"].empty())
     return usage();
-  long ttl = f.count("--ttl") ? std::stol(f["--ttl"]) : 3600;
+  // Verifiers refuse tokens valid for longer than their auth.max_token_lifetime_s (default
+  // one day, at most a year).
+  int64_t ttl = 3600;
+  if (f.count("--ttl")) {
+    const std::string& t = f["--ttl"];
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), ttl);
+    if (t.empty() || ec != std::errc() || end != t.data() + t.size() || ttl < 1 ||
+        ttl > 366 * 24 * 3600) {
+      std::cerr << "--ttl: expected whole seconds from 1 to 31622400, got \"" << t << "\"\n";
+      return 2;
+    }
+  }
   std::cout << mint_token(key, f["--source"], f["--target"], f["--session"], unix_now() + ttl)
             << "\n";
   return 0;
@@ -206,11 +219,15 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   for (auto& c : contexts)
     pipelines.push_back(
         std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log, queues.get()));
+  // Encapsulated requests (no x-ptp-version 1) are unwrapped in front of each pipeline.
+  std::vector<std::unique_ptr<EncapsulationGate>> gates;
+  for (auto& p : pipelines) gates.push_back(std::make_unique<EncapsulationGate>(*p, store));
   boost::asio::io_context control(1);  // admin port, reloads, signals
   bool ready = false;
   try {
     Listener listener(
-        raw, [&](size_t i) -> Dispatcher& { return *pipelines[i]; }, *cfg, *log);
+        raw, [&](size_t i) -> Dispatcher& { return *gates[i]; }, *cfg, *log);
+    listener.follow_reloads(store);
     listener.start();
     AdminServer admin(control, cfg->admin, metrics, [&ready] { return ready; });
     if (rs_host)
@@ -220,8 +237,14 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     ConfigWatcher watcher(control.get_executor(), store, [&](bool ok, const std::string& msg) {
       metrics.config_reload(ok);
       if (ok) {
-        // log.level applies on reload (log.file needs a restart).
-        if (auto lvl = JsonLog::parse_level(store.current()->log.level)) log->set_level(*lvl);
+        // log.level and log.file apply on reload; the file is reopened by name even when
+        // unchanged, so a rotated log continues in a new file.
+        const ConfigPtr now = store.current();
+        if (auto lvl = JsonLog::parse_level(now->log.level)) log->set_level(*lvl);
+        std::string log_error;
+        if (!log->set_output(now->log.file, log_error))
+          log->error("cannot switch the log file, keeping the current one",
+                     {.extra = {{"error", log_error}}});
         log->info("config reloaded", {.extra = {{"file", cfg->source_path}}});
       } else {
         log->error("config reload rejected, keeping the running config",

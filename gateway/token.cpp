@@ -4,7 +4,6 @@
 
 #include <array>
 #include <charconv>
-#include <limits>
 #include <optional>
 
 #include "codecs/hex.h"
@@ -70,11 +69,22 @@ Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix
 
 namespace {
 
+// Expired, or valid for longer than auth.max_token_lifetime (an expiry far in the future,
+// up to INT64_MAX, would make a leaked token valid for ever). Both bounds allow the clock
+// skew: the minting node's clock may be ahead of or behind this one's. expiry >= 0 and
+// now_unix >= 0 here, so the differences cannot overflow.
 Status check_expiry(const AuthConfig& auth, int64_t expiry, int64_t now_unix) {
-  int64_t skew = auth.max_clock_skew.count();
-  if (expiry < std::numeric_limits<int64_t>::max() - skew && now_unix > expiry + skew) {
+  const int64_t skew = auth.max_clock_skew.count();
+  if (expiry < now_unix && now_unix - expiry > skew) {
     return forbidden("token expired " + std::to_string(now_unix - expiry) +
                      " s ago (allowed clock skew " + std::to_string(skew) + " s)");
+  }
+  const int64_t lifetime = auth.max_token_lifetime.count();
+  if (expiry > now_unix && expiry - now_unix > lifetime + skew) {
+    return forbidden("token expiry is " + std::to_string(expiry - now_unix) +
+                     " s ahead, beyond the maximum token lifetime of " + std::to_string(lifetime) +
+                     " s (auth.max_token_lifetime_s, allowed clock skew " + std::to_string(skew) +
+                     " s)");
   }
   return Status::Ok();
 }

@@ -1,5 +1,7 @@
 """Routed topology (conf/routed): A -> R1 -> B, and the cross-router case A -> R1 -> R2 -> C;
 routing loops are answered with E0000000503; a gateway in edge role does not relay."""
+import signal
+import time
 import unittest
 
 import grpc
@@ -77,6 +79,55 @@ class RoutingLoop(unittest.TestCase):
             ok = curl(A_URL, ptp_headers("A", "R1"), b"after", http="h2c")
             self.assertEqual(ok.status, 200, ok)
             self.assertEqual(ok.body, b"after")
+
+
+class HopLimit(unittest.TestCase):
+    """limits.max_hops in a chain with no loop: A -> R1 -> R2 -> C. A gateway counts the
+    gateways a request has already crossed (A at R1: 1; A,R1 at R2: 2; A,R1,R2 at C: 3) and
+    refuses it once that reaches its max_hops."""
+
+    def test_max_hops_in_a_routed_chain(self):
+        with Topology() as topo:
+            limit = ("log: {level: info}", "limits: {max_hops: %d}\nlog: {level: info}")
+            poll = ("reload_poll_ms: 1000", "reload_poll_ms: 60000")  # SIGHUP only
+            r2_path = topo.variant(conf("routed", "r2.yaml"), [poll, (limit[0], limit[1] % 2)])
+            c_path = topo.variant(conf("routed", "c.yaml"), [poll, (limit[0], limit[1] % 3)])
+            topo.gateway(conf("routed", "r1.yaml"))
+            r2 = topo.gateway(r2_path)
+            c = topo.gateway(c_path)
+            topo.gateway(conf("routed", "a.yaml"))
+
+            def send(trace):
+                return curl(A_URL, ptp_headers("A", "C", trace=trace), b"hops", http="h2c")
+
+            def set_limit(gw, path, old, new, generation):
+                with open(path) as f:
+                    text = f.read()
+                with open(path, "w") as f:
+                    f.write(text.replace("max_hops: %d" % old, "max_hops: %d" % new))
+                gw.proc.send_signal(signal.SIGHUP)
+                deadline = time.time() + 10
+                while f"ptp_config_generation {generation}" not in gw.metrics():
+                    self.assertLess(time.time(), deadline, gw.output())
+                    time.sleep(0.05)
+
+            # R2 allows 2: the request has crossed A and R1, so R2 refuses it.
+            r = send("tr-hops-r2")
+            self.assertEqual((r.status, r.headers.get("x-ptp-code")), (508, "E0000000503"), r)
+            self.assertEqual(r.headers["x-ptp-hop"], "R2")
+            self.assertIn("hop limit 2 reached (path A,R1)", r.headers["x-ptp-message"])
+            # R2 allows 3, C still 3: R2 relays, C (fourth gateway) refuses.
+            set_limit(r2, r2_path, 2, 3, 2)
+            r = send("tr-hops-c")
+            self.assertEqual((r.status, r.headers.get("x-ptp-code")), (508, "E0000000503"), r)
+            self.assertEqual(r.headers["x-ptp-hop"], "C")
+            self.assertIn("hop limit 3 reached (path A,R1,R2)", r.headers["x-ptp-message"])
+            # C allows 4: the request arrives.
+            set_limit(c, c_path, 3, 4, 2)
+            r = send("tr-hops-ok")
+            self.assertEqual((r.status, r.body), (200, b"hops"), r)
+            self.assertEqual(r.headers["x-ptp-diag-node"], "C")
+            self.assertEqual(r.headers["x-ptp-diag-route-path"], "A,R1,R2")
 
 
 if __name__ == "__main__":

@@ -124,6 +124,18 @@ TEST_CASE("shipped routed configs parse and form the A-R1-R2-C topology") {
   for (auto& [name, cfg] : cfgs) CHECK(cfg->auth.node_keys.size() == 5);
 }
 
+TEST_CASE("peers[i].encapsulation") {
+  ConfigPtr cfg = parse_ok(kMinimal +
+                           "peers:\n  - {node_id: B, address: \"h:1\", encapsulation: json}\n"
+                           "  - {node_id: C, address: \"h:2\", protocol: grpc, encapsulation: "
+                           "protobuf}\n  - {node_id: D, address: \"h:3\", encapsulation: none}\n"
+                           "  - {node_id: E, address: \"h:4\"}\n");
+  CHECK(cfg->peers.at(0).encapsulation == EncapsulatedFormat::kJson);
+  CHECK(cfg->peers.at(1).encapsulation == EncapsulatedFormat::kProtobuf);
+  CHECK_FALSE(cfg->peers.at(2).encapsulation);
+  CHECK_FALSE(cfg->peers.at(3).encapsulation);
+}
+
 TEST_CASE("defaults of a minimal config") {
   ConfigPtr cfg = parse_ok(kMinimal);
   CHECK(cfg->source_path == "t.yaml");
@@ -136,6 +148,7 @@ TEST_CASE("defaults of a minimal config") {
   CHECK(cfg->limits.max_hops == 8);
   CHECK(cfg->auth.enabled);
   CHECK(cfg->auth.max_clock_skew == std::chrono::seconds(300));
+  CHECK(cfg->auth.max_token_lifetime == std::chrono::seconds(86400));
   CHECK_FALSE(cfg->tls);
   CHECK(cfg->peers.empty());
   CHECK(cfg->log.level == "info");
@@ -151,7 +164,7 @@ reload_poll_ms: 250
 shutdown_grace_ms: 0
 limits: {max_body_bytes: 1000, max_header_bytes: 2048, max_field_length: 100, max_hops: 3,
          max_concurrent_streams: 10, http1_connections_per_host: 12}
-auth: {enabled: false, max_clock_skew_s: 5}
+auth: {enabled: false, max_clock_skew_s: 5, max_token_lifetime_s: 600}
 peers:
   - {node_id: B, inst_id: IB, address: "[::1]:9000", protocol: grpc, timeout_ms: 7,
      connect_timeout_ms: 8, keepalive_ms: 9, tls: {enabled: false, verify: false}}
@@ -175,6 +188,7 @@ log: {level: debug, file: /var/log/ptp.log}
   CHECK(cfg->limits.http1_connections_per_host == 12);
   CHECK_FALSE(cfg->auth.enabled);
   CHECK(cfg->auth.max_clock_skew == std::chrono::seconds(5));
+  CHECK(cfg->auth.max_token_lifetime == std::chrono::seconds(600));
   const PeerConfig& b = cfg->peers.at(0);
   CHECK(b.address->host == "::1");
   CHECK(b.address->port == 9000);
@@ -226,6 +240,18 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "t.yaml: queue.dialects.VENDOR.timeout_unit: expected s or ms, got \"minutes\""},
       {kMinimal + "queue: {retry_min_ms: 500, retry_max_ms: 100}\n",
        "t.yaml: queue.retry_max_ms: must be at least retry_min_ms"},
+      {"node: {node_id: A}\nlisten: {port: 1}\nauth: {enabled: false, max_token_lifetime_s: 0}\n",
+       "t.yaml: auth.max_token_lifetime_s: expected an integer from 1 to 31622400, got \"0\""},
+      {kMinimal + peers + "  - {node_id: C, address: \"h:2\", encapsulation: xml}\n",
+       "t.yaml: peers[1].encapsulation: expected none, protobuf or json, got \"xml\""},
+      {kMinimal + peers +
+           "  - {node_id: C, address: \"h:2\", protocol: grpc, encapsulation: json}\n",
+       "t.yaml: peers[1].encapsulation: json is for http2 and http1 peers; a grpc peer's Inbound "
+       "is "
+       "protobuf"},
+      {kMinimal + peers + "  - {node_id: C, via: B, encapsulation: json}\n",
+       "t.yaml: peers[1].encapsulation: only allowed on a peer with an address (this peer is "
+       "reached via \"B\", whose settings apply)"},
       {kMinimal + "io_threads: 257\n",
        "t.yaml: io_threads: expected an integer from 0 to 256, got \"257\""},
       {kMinimal + "io_threads: -1\n",
@@ -458,6 +484,30 @@ TEST_CASE("restart_required lists only the restart-bound settings") {
   b = *a;
   b.tls = TlsServerConfig{"c", "k", ""};
   CHECK(restart_required(*a, b).find("listen.tls off -> cert=c key=k") != std::string::npos);
+}
+
+TEST_CASE("restart_required names the queue store settings the stores were opened with") {
+  ConfigPtr a = parse_ok(kMinimal);
+  Config b = *a;
+  b.queue.limits.max_session_bytes = 5;
+  b.queue.limits.dedup_window = std::chrono::seconds(7);
+  b.queue.limits.session_idle_expiry = std::chrono::seconds(9);
+  const std::string why = restart_required(*a, b);
+  CHECK(why.find("queue.limits.max_session_bytes 1073741824 -> 5") != std::string::npos);
+  CHECK(why.find("queue.limits.dedup_window_s 3600 -> 7") != std::string::npos);
+  CHECK(why.find("queue.limits.session_idle_expiry_s 86400 -> 9") != std::string::npos);
+  b = *a;
+  b.queue.kafka_properties["sasl.password"] = "hunter2";
+  CHECK(restart_required(*a, b).find("queue.kafka") != std::string::npos);
+  CHECK(restart_required(*a, b).find("hunter2") == std::string::npos);  // never printed
+  b = *a;
+  b.kafka_attachment.ingress_topic = "in";
+  CHECK(restart_required(*a, b).find("kafka_attachment") != std::string::npos);
+  b = *a;
+  b.queue.default_pop_timeout = std::chrono::milliseconds(5);  // applies on reload
+  b.queue.retry_max = std::chrono::milliseconds(50);
+  b.log.file = "/tmp/x.log";
+  CHECK(restart_required(*a, b).empty());
 }
 
 TEST_CASE("ConfigWatcher reloads when the file changes") {

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <string>
 
 #include "gateway/config.h"
@@ -196,4 +197,37 @@ TEST_CASE("verified-token cache: a hit is bound to source, target, session, expi
     CHECK(verified.size() <= 4);
   }
   CHECK(verify_token(cfg, h, kNow, hmac, verified).ok());
+}
+
+TEST_CASE("a token valid for longer than auth.max_token_lifetime is refused") {
+  AuthConfig a = auth();
+  a.max_token_lifetime = std::chrono::seconds(3600);
+  // Up to the lifetime plus the skew (the minting clock may be ahead) is accepted.
+  CHECK(verify_token(a, header(good_token(kNow + 3600)), kNow).ok());
+  CHECK(verify_token(a, header(good_token(kNow + 3900)), kNow).ok());
+  Status s = verify_token(a, header(good_token(kNow + 3901)), kNow);
+  CHECK(s.code == Code::kForbidden);
+  CHECK(s.message ==
+        "token expiry is 3901 s ahead, beyond the maximum token lifetime of 3600 s "
+        "(auth.max_token_lifetime_s, allowed clock skew 300 s)");
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  s = verify_token(a, header(good_token(max)), kNow);
+  CHECK(s.code == Code::kForbidden);
+  CHECK(s.message.find("beyond the maximum token lifetime") != std::string::npos);
+  // The default is one day; a far expiry is refused with it too.
+  CHECK(verify_token(auth(), header(good_token(max)), kNow).code == Code::kForbidden);
+  CHECK(verify_token(auth(), header(good_token(kNow + 86400)), kNow).ok());
+  // Only authentic tokens learn about it: a bad MAC is reported as such.
+  std::string t = good_token(max);
+  t.back() = t.back() == 'a' ? 'b' : 'a';
+  CHECK(verify_token(a, header(t), kNow).message ==
+        "token does not match (session/source/target binding)");
+  // A remembered token is held to the bound of the snapshot that checks it.
+  HmacSha256 hmac;
+  VerifiedTokens verified;
+  AuthConfig wide = auth();
+  wide.max_token_lifetime = std::chrono::seconds(7 * 86400);
+  const PtpHeader two_days = header(good_token(kNow + 2 * 86400));
+  CHECK(verify_token(config_with(wide), two_days, kNow, hmac, verified).ok());
+  CHECK(verify_token(config_with(auth()), two_days, kNow, hmac, verified).code == Code::kForbidden);
 }
