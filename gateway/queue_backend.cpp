@@ -1,5 +1,6 @@
 #include "gateway/queue_backend.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "adapters/queue/embedded_queue_store.h"
@@ -33,8 +34,23 @@ std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::st
   o.path = (std::filesystem::path(data_dir) / name).string();
   o.sync = q.sync;
   o.limits = q.limits;
+  // Idle sessions are found by a sweep: at least twice per idle expiry.
+  o.sweep_interval = std::min(
+      o.sweep_interval,
+      std::chrono::duration_cast<std::chrono::milliseconds>(q.limits.session_idle_expiry) / 2);
   auto store = EmbeddedQueueStore::open(o, error);
   return store;
+}
+
+std::string queue_stats_json(const std::vector<std::pair<std::string, QueueStats>>& stores) {
+  std::string out = "{";
+  for (const auto& [name, st] : stores) {
+    if (out.size() > 1) out += ",";
+    out += "\"" + name + "\":{\"queues\":" + std::to_string(st.queues) +
+           ",\"messages\":" + std::to_string(st.messages) +
+           ",\"bytes\":" + std::to_string(st.bytes) + "}";
+  }
+  return out + "}";
 }
 
 }  // namespace ptp
