@@ -14,10 +14,11 @@ from test_queue import A, B, container_headers, payloads_popped, pop_json, push_
 
 DEAD = "ptp.dead-letter"
 
-# B: small limits, and a push that finds B full answers 700 after 200 ms.
+# B: small limits (a container's push that finds B full still waits the default 5 s).
 B_LIMITS = [("  retry_max_ms: 2000\n",
-             "  retry_max_ms: 2000\n  default_push_wait_ms: 200\n"
-             "  limits: {max_message_bytes: 1000, max_session_bytes: 2500}\n")]
+             "  retry_max_ms: 2000\n  limits: {max_message_bytes: 1000, max_session_bytes: 2500}\n")]
+# A: one forward in flight to B, so a full session at B that held it would stall all.
+A_ONE_SLOT = [("  retry_max_ms: 2000\n", "  retry_max_ms: 2000\n  outbox_concurrency: 1\n")]
 
 
 def queue_stats(gw):
@@ -44,7 +45,7 @@ class OutboxDelivery(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.topo = Topology()
-        cls.a = cls.topo.gateway(conf("direct", "a.yaml"))
+        cls.a = cls.topo.gateway(cls.topo.variant(conf("direct", "a.yaml"), A_ONE_SLOT))
         cls.b = cls.topo.gateway(cls.topo.variant(conf("direct", "b.yaml"), B_LIMITS))
 
     @classmethod
@@ -53,11 +54,13 @@ class OutboxDelivery(unittest.TestCase):
 
     def test_a_full_session_does_not_hold_up_others(self):
         # s-full: two messages fill B's session limit (nobody pops), the third gets 700
-        # at B again and again.
+        # at B again and again (at once: B does not hold a peer's push waiting for space,
+        # which would hold A's one forward slot).
         full = [b"F%d" % i + b"x" * 998 for i in range(3)]
         for m in full:
             self.assertEqual(push_json(A, "A", "B", "s-full", "t", m).json()["code"], "E0000000000")
         wait_for(lambda: "E0000000700" in self.a.output(), what="the third refused with 700")
+        time.sleep(0.5)  # s-full's next attempt (after retry_min_ms, 200 ms) is under way
         # Another session to the same node is delivered at once.
         t0 = time.time()
         free = [b"free-%d" % i for i in range(3)]
@@ -140,8 +143,10 @@ class OutboxDelivery(unittest.TestCase):
         self.assertEqual(r.json()["code"], "E0000000000", r)
         r = push_json(B, "B", "B", "s-lim", "t", b"m" * 500)
         self.assertEqual(r.json()["code"], "E0000000000", r)
-        r = push_json(B, "B", "B", "s-lim", "t", b"m")
+        t0 = time.time()
+        r = push_json(B, "B", "B", "s-lim", "t", b"m", timeout="300ms")
         self.assertEqual(r.json()["code"], "E0000000700", r)
+        self.assertGreaterEqual(time.time() - t0, 0.25)  # it waited for space first
         # Space again after a pop.
         self.assertEqual(len(payloads_popped(B, "B", "s-lim", "t", 1)), 1)
         r = push_json(B, "B", "B", "s-lim", "t", b"m")

@@ -29,11 +29,14 @@ def container_headers(node, target, session, **extra):
     return h
 
 
-def push_json(base, node, target, session, topic, payload, http="1.1", **extra):
+def push_json(base, node, target, session, topic, payload, http="1.1", timeout=None, **extra):
     h = container_headers(node, target, session, **extra)
     h["content-type"] = "application/json"
-    body = json.dumps({"topic": topic, "payload": base64.b64encode(payload).decode(),
-                       "metadata": {"message-code": "mc-1"}}).encode()
+    req = {"topic": topic, "payload": base64.b64encode(payload).decode(),
+           "metadata": {"message-code": "mc-1"}}
+    if timeout is not None:
+        req["timeout"] = timeout
+    body = json.dumps(req).encode()
     return curl(base + "push", h, body, http=http)
 
 
