@@ -168,6 +168,22 @@ class OutboxExpiry(unittest.TestCase):
             self.assertEqual(dl["metadata"]["message-id"], "ttl-1")
             wait_for(lambda: queue_stats(a)["outbox"]["messages"] == 0, what="A's outbox empty")
 
+    def test_idle_expiry_does_not_drop_outbox_messages(self):
+        # session_idle_expiry_s is for abandoned inbox sessions; a message waiting in the
+        # outbox for a target that is down leaves only by delivery or as a dead letter.
+        with Topology() as topo:
+            a = topo.gateway(topo.variant(conf("direct", "a.yaml"), [
+                ("  retry_max_ms: 2000\n",
+                 "  retry_max_ms: 2000\n  limits: {session_idle_expiry_s: 1}\n")]))
+            r = push_json(A, "A", "B", "s-wait", "t", b"kept")
+            self.assertEqual(r.json()["code"], "E0000000000")
+            deadline = time.time() + 2.5  # more than twice the idle expiry
+            while time.time() < deadline:
+                self.assertEqual(queue_stats(a)["outbox"]["messages"], 1)
+                time.sleep(0.1)
+            topo.gateway(conf("direct", "b.yaml"))
+            self.assertEqual(payloads_popped(B, "B", "s-wait", "t", 1, timeout="8s"), [b"kept"])
+
     def test_expired_container_token_is_reminted(self):
         # B allows no clock skew: the container's token (2 s) has expired by the time B
         # is up; A signs the forward with a fresh token of its own key.
