@@ -289,10 +289,14 @@ class QueueFaults(unittest.TestCase):
             msgs = [b"k9-%03d" % i for i in range(30)]
             for m in msgs:
                 self.assertEqual(push_json(A, "A", "B", "s-k9", "t", m).status, 200)
-            # Wait until B has them all (A's outbox is empty), pop one, then kill B with
-            # the rest stored.
-            wait_until(lambda: outbox_messages(a) == 0, what="A's outbox handed over")
+            # Pop one, then push one more and wait until B has them all (A's outbox is
+            # empty): B wrote the popped message's delete (unsynced, docs/queues.md
+            # "Durability") no later than the synced batch of the last push. Then kill B
+            # with the rest stored.
             self.assertEqual(payloads_popped(B, "B", "s-k9", "t", 1, timeout="5s"), msgs[:1])
+            msgs.append(b"k9-last")
+            self.assertEqual(push_json(A, "A", "B", "s-k9", "t", msgs[-1]).status, 200)
+            wait_until(lambda: outbox_messages(a) == 0, what="A's outbox handed over")
             b.stop(sig=9)
             topo.procs.remove(b)
             topo.gateway(conf("direct", "b.yaml"), data_name="B")
