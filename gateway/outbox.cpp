@@ -1,10 +1,14 @@
 #include "gateway/outbox.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+
 #include <charconv>
 
 #include "gateway/dead_letter.h"
 #include "gateway/forwarder.h"
 #include "gateway/json_log.h"
+#include "gateway/metrics.h"
 #include "gateway/pipeline.h"
 #include "gateway/queue_service.h"
 #include "gateway/route_table.h"
@@ -101,17 +105,21 @@ class Outbox::Forward {
                    log_fields(target, m, why));
     if (!box.dead_letters_) return finish(Outcome::kRetry);
     Envelope e = dead_letter_of(cfg, m, target, why);
-    box.dead_letters_(std::move(e), [log = &box.log_, target, m = std::move(m),
-                                     finish = std::move(finish)](Status s) {
-      if (s.ok()) return finish(Outcome::kDropped);
-      if (refused_for_good(s.code)) {  // e.g. the sender released its session meanwhile
-        log->error("dead letter refused by this node's inbox, message dropped",
-                   log_fields(target, m, s));
-        return finish(Outcome::kDropped);
-      }
-      log->warn("dead letter not stored, will retry", log_fields(target, m, s));
-      finish(Outcome::kRetry);
-    });
+    box.dead_letters_(
+        std::move(e), [log = &box.log_, count = &box.dead_letter_count_, target, code = why.code,
+                       m = std::move(m), finish = std::move(finish)](Status s) {
+          if (s.ok()) {
+            count->Add({{"code", code_string(code)}}).Increment();
+            return finish(Outcome::kDropped);
+          }
+          if (refused_for_good(s.code)) {  // e.g. the sender released its session meanwhile
+            log->error("dead letter refused by this node's inbox, message dropped",
+                       log_fields(target, m, s));
+            return finish(Outcome::kDropped);
+          }
+          log->warn("dead letter not stored, will retry", log_fields(target, m, s));
+          finish(Outcome::kRetry);
+        });
   }
 
   Outbox& box_;
@@ -126,7 +134,11 @@ Outbox::Outbox(QueueStore& store, boost::asio::any_io_executor ex, ConfigStore& 
       metrics_(metrics),
       log_(log),
       h2_(ex, &metrics),
-      h1_(ex) {}
+      h1_(ex),
+      dead_letter_count_(prometheus::BuildCounter()
+                             .Name("ptp_outbox_dead_letters_total")
+                             .Help("Outbox messages put back to their sender as dead letters")
+                             .Register(metrics.registry())) {}
 
 Outbox::~Outbox() = default;
 

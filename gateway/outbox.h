@@ -19,6 +19,12 @@
 #include "gateway/outbox_lane.h"
 #include "gateway/upstream_pool.h"
 
+namespace prometheus {
+class Counter;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
 namespace ptp {
 
 class Metrics;
@@ -66,6 +72,7 @@ class Outbox {
   UpstreamPool h2_;
   Http1ClientPool h1_;
   DeadLetterSink dead_letters_;
+  prometheus::Family<prometheus::Counter>& dead_letter_count_;  // {code}
   std::mutex mu_;
   bool stopped_ = false;
   std::map<std::string, std::shared_ptr<OutboxLane>> lanes_;

@@ -85,6 +85,7 @@ class OutboxDelivery(unittest.TestCase):
         self.assertEqual(md["message-id"], "big-1")
         self.assertEqual(md["message-code"], "mc-1")  # the sender's metadata comes back
         self.assertIn("max_message_bytes", md["dead-letter-reason"])
+        self.assertIn('ptp_outbox_dead_letters_total{code="E0000000413"} 1', self.a.metrics())
         # Later messages of the same session are delivered; the refused one is not at B.
         self.assertEqual(payloads_popped(B, "B", "s-dl", "t", 2, timeout="2s"), [b"after"])
         # Stored once, even if looked for again; A's outbox is empty.
