@@ -81,19 +81,37 @@ TEST_CASE(
   CHECK_FALSE(pop_sync(*store, OutboxLane::key_for("B", "s2"), 0ms).second);
 }
 
-TEST_CASE("queues_of lists the (target, session) queues that hold messages") {
-  EmbeddedBackend be;
+namespace {
+
+// The (target, session) queues of B with messages, after a restart of the store.
+template <class Backend>
+void check_queues_of() {
+  Backend be;
+  {
+    auto store = be.open();
+    REQUIRE(push_sync(*store, OutboxLane::key_for("B", "x"), "1", "a").ok());
+    REQUIRE(push_sync(*store, OutboxLane::key_for("B", "y"), "2", "b").ok());
+    REQUIRE(push_sync(*store, OutboxLane::key_for("B", "y"), "3", "c").ok());
+    REQUIRE(push_sync(*store, OutboxLane::key_for("BB", "z"), "4", "d").ok());
+  }
   auto store = be.open();
-  REQUIRE(push_sync(*store, OutboxLane::key_for("B", "x"), "1", "a").ok());
-  REQUIRE(push_sync(*store, OutboxLane::key_for("B", "y"), "2", "b").ok());
-  REQUIRE(push_sync(*store, OutboxLane::key_for("BB", "z"), "3", "c").ok());
-  std::vector<QueueKey> keys;
+  std::promise<std::vector<QueueKey>> got;
   store->queues_of("B", [&](Status s, std::vector<QueueKey> k) {
     CHECK(s.ok());
-    keys = std::move(k);
+    got.set_value(std::move(k));
   });
-  CHECK(keys ==
+  CHECK(got.get_future().get() ==
         std::vector<QueueKey>{OutboxLane::key_for("B", "x"), OutboxLane::key_for("B", "y")});
+}
+
+}  // namespace
+
+TEST_CASE("queues_of lists the (target, session) queues that hold messages: embedded") {
+  check_queues_of<EmbeddedBackend>();
+}
+
+TEST_CASE("queues_of lists the (target, session) queues that hold messages: kafka") {
+  check_queues_of<KafkaBackend>();
 }
 
 TEST_CASE("refused_for_good: final answers versus retried ones") {
