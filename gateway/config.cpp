@@ -516,7 +516,7 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
   Section s(root["queue"], "queue",
             {"enabled", "store", "path", "sync", "kafka", "limits", "default_pop_timeout_ms",
              "default_push_wait_ms", "outbox_ttl_s", "retry_min_ms", "retry_max_ms",
-             "default_dialect", "dialects"});
+             "outbox_concurrency", "dead_letter_topic", "default_dialect", "dialects"});
   QueueConfig& q = cfg.queue;
   q.enabled = s.boolean("enabled", q.enabled);
   std::string store = s.string("store", "embedded");
@@ -574,6 +574,14 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
   q.retry_min = positive_ms(s, "retry_min_ms", q.retry_min);
   q.retry_max = positive_ms(s, "retry_max_ms", q.retry_max);
   if (q.retry_max < q.retry_min) fail(s.at("retry_max_ms"), "must be at least retry_min_ms");
+  // Outbox delivery and dead letters.
+  q.outbox_concurrency =
+      static_cast<int>(s.integer("outbox_concurrency", q.outbox_concurrency, 1, 1024));
+  q.dead_letter_topic = s.string("dead_letter_topic", q.dead_letter_topic);
+  if (q.dead_letter_topic.empty() || q.dead_letter_topic.size() > 256 ||
+      std::any_of(q.dead_letter_topic.begin(), q.dead_letter_topic.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
+    fail(s.at("dead_letter_topic"), "must be 1 to 256 characters, no spaces or control characters");
   q.default_dialect =
       parse_dialect(Section(s.get("default_dialect"), s.at("default_dialect"),
                             {"push_layout", "reply_layout", "timeout_unit", "peek_removes"}),

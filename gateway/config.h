@@ -121,6 +121,11 @@ struct QueueConfig {
   std::chrono::seconds outbox_ttl{24 * 3600};  // undelivered remote pushes expire after this
   std::chrono::milliseconds retry_min{200};    // outbox retry backoff, doubling up to retry_max
   std::chrono::milliseconds retry_max{30000};
+  // Outbox delivery (docs/queues.md "Node to node: the outbox"): forwards in flight per
+  // target node (one per session at a time), and the topic of the sender's own inbox
+  // where messages refused for good or expired are put back (dead letters).
+  int outbox_concurrency = 8;
+  std::string dead_letter_topic = "ptp.dead-letter";
   QueueDialect default_dialect;
   std::map<std::string, QueueDialect> dialects;  // by x-ptp-tech-provider-code
 };

@@ -172,6 +172,12 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     outbox =
         std::make_unique<Outbox>(*outbox_store, contexts[0]->get_executor(), store, metrics, *log);
     queues = std::make_unique<QueueService>(*inbox, outbox.get(), egress != nullptr);
+    // Dead letters of the outbox: a push from this node to itself (docs/queues.md).
+    outbox->set_dead_letter_sink([&store, q = queues.get()](Envelope env, QueueStore::Done done) {
+      ConfigPtr now = store.current();
+      q->submit(*now, std::move(env), now->queue.default_push_wait,
+                [done = std::move(done)](Status s, const std::string&) { done(std::move(s)); });
+    });
     // Messages left from an earlier run: drain towards every target that has some (also
     // those reached by the default route) and every peer.
     std::vector<std::string> targets = outbox_store->nodes_at_open();
@@ -233,6 +239,11 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     if (rs_host)
       admin.add_json_route(
           "/rs/jobs/", [h = rs_host.get()](std::string_view job_id) { return h->status(job_id); });
+    if (inbox)
+      admin.add_json_route("/queues", [&inbox, &outbox_store](std::string_view) {
+        return std::pair<unsigned, std::string>{
+            200, queue_stats_json({{"inbox", inbox->stats()}, {"outbox", outbox_store->stats()}})};
+      });
     admin.start();
     ConfigWatcher watcher(control.get_executor(), store, [&](bool ok, const std::string& msg) {
       metrics.config_reload(ok);

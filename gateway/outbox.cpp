@@ -1,9 +1,14 @@
 #include "gateway/outbox.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+
 #include <charconv>
 
+#include "gateway/dead_letter.h"
 #include "gateway/forwarder.h"
 #include "gateway/json_log.h"
+#include "gateway/metrics.h"
 #include "gateway/pipeline.h"
 #include "gateway/queue_service.h"
 #include "gateway/route_table.h"
@@ -14,21 +19,6 @@ namespace ptp {
 namespace {
 
 constexpr int64_t kForwardTokenTtl = 300;
-
-// The target refused the message for good: retrying cannot help.
-bool permanent(Code c) {
-  switch (c) {
-    case Code::kBadRequest:
-    case Code::kForbidden:
-    case Code::kTooLarge:
-    case Code::kSessionReleased:
-    case Code::kCodecError:
-    case Code::kNotPermitted:
-      return true;
-    default:
-      return false;
-  }
-}
 
 bool expired(const QueuedMessage& m, int64_t now) {
   auto it = m.env.meta.find(std::string(kOutboxExpiryKey));
@@ -51,20 +41,24 @@ LogFields log_fields(const std::string& target, const QueuedMessage& m, const St
 
 }  // namespace
 
-// Forwards the head message of `target`'s queue as an invoke of ptp/queue/push; the
-// drainer calls it one message at a time, so the target sees them in order.
+// Forwards one head message of a (target, session) queue as an invoke of
+// ptp/queue/push; the lane calls it one message at a time per session, so the target
+// sees each session's messages in order.
 class Outbox::Forward {
  public:
+  using Outcome = OutboxLane::Outcome;
+  using Finish = OutboxLane::Finish;
+
   Forward(Outbox& box, std::string target) : box_(box), target_(std::move(target)) {}
 
-  void operator()(QueuedMessage m, QueueDrainer::Finish finish) {
-    using Outcome = QueueDrainer::Outcome;
-    if (expired(m, unix_now())) {
-      box_.log_.error("outbox message expired undelivered, dropped",
-                      log_fields(target_, m, Status::Error(Code::kTimeout, "outbox_ttl_s passed")));
-      return finish(Outcome::kDropped);
-    }
+  void operator()(QueuedMessage m, Finish finish) {
     ConfigPtr cfg = box_.config_.current();
+    if (expired(m, unix_now()))
+      return dead_letter(
+          box_, target_, *cfg, std::move(m),
+          Status::Error(Code::kTimeout, "not delivered to node " + target_ + " within outbox_ttl_s",
+                        cfg->node_id),
+          std::move(finish));
     Request req;
     req.iface = Interface::kInvoke;
     req.wire = WireProtocol::kHttp2;
@@ -91,21 +85,43 @@ class Outbox::Forward {
     Forwarder fwd(box_.h2_, box_.h1_, *cfg);
     UpstreamTarget hop = target_for_peer(*route.next_hop, Interface::kInvoke);
     fwd.forward(std::move(req), hop,
-                [log = &box_.log_, target = target_, m = std::move(m),
-                 finish = std::move(finish)](Response r) {
+                [box = &box_, target = target_, cfg, m = std::move(m),
+                 finish = std::move(finish)](Response r) mutable {
                   const Status& s = r.env.status;
                   if (s.ok()) return finish(Outcome::kDelivered);
-                  if (permanent(s.code)) {
-                    log->error("outbox message refused by the target, dropped",
-                               log_fields(target, m, s));
-                    return finish(Outcome::kDropped);
-                  }
-                  log->warn("outbox delivery failed, will retry", log_fields(target, m, s));
+                  if (refused_for_good(s.code))
+                    return dead_letter(*box, target, *cfg, std::move(m), s, std::move(finish));
+                  box->log_.warn("outbox delivery failed, will retry", log_fields(target, m, s));
                   finish(Outcome::kRetry);
                 });
   }
 
  private:
+  // Stores the dead letter of `m`; only then does `m` leave the outbox (a crash in
+  // between refuses it once more, and the dead letter, by the same id, is stored once).
+  static void dead_letter(Outbox& box, const std::string& target, const Config& cfg,
+                          QueuedMessage m, Status why, Finish finish) {
+    box.log_.error("outbox message not deliverable, dead-lettered to the sender",
+                   log_fields(target, m, why));
+    if (!box.dead_letters_) return finish(Outcome::kRetry);
+    Envelope e = dead_letter_of(cfg, m, target, why);
+    box.dead_letters_(
+        std::move(e), [log = &box.log_, count = &box.dead_letter_count_, target, code = why.code,
+                       m = std::move(m), finish = std::move(finish)](Status s) {
+          if (s.ok()) {
+            count->Add({{"code", code_string(code)}}).Increment();
+            return finish(Outcome::kDropped);
+          }
+          if (refused_for_good(s.code)) {  // e.g. the sender released its session meanwhile
+            log->error("dead letter refused by this node's inbox, message dropped",
+                       log_fields(target, m, s));
+            return finish(Outcome::kDropped);
+          }
+          log->warn("dead letter not stored, will retry", log_fields(target, m, s));
+          finish(Outcome::kRetry);
+        });
+  }
+
   Outbox& box_;
   std::string target_;
 };
@@ -118,35 +134,56 @@ Outbox::Outbox(QueueStore& store, boost::asio::any_io_executor ex, ConfigStore& 
       metrics_(metrics),
       log_(log),
       h2_(ex, &metrics),
-      h1_(ex) {}
+      h1_(ex),
+      dead_letter_count_(prometheus::BuildCounter()
+                             .Name("ptp_outbox_dead_letters_total")
+                             .Help("Outbox messages put back to their sender as dead letters")
+                             .Register(metrics.registry())) {}
 
 Outbox::~Outbox() = default;
 
 void Outbox::push(const std::string& target, QueuedMessage msg, std::chrono::milliseconds wait,
                   QueueStore::Done done) {
-  store_.push(key_for(target), std::move(msg), wait, std::move(done));
-  ensure_drainer(target);
+  const std::string session = msg.env.header.session_id;
+  // The lane is looked up now: the store may answer after the outbox stopped.
+  store_.push(key_for(target, session), std::move(msg), wait,
+              [l = lane(target), session, done = std::move(done)](Status s) {
+                if (s.ok() && l) l->notify(session);
+                done(std::move(s));
+              });
 }
 
 void Outbox::resume(const std::vector<std::string>& targets) {
-  for (const auto& t : targets) ensure_drainer(t);
+  for (const auto& t : targets) {
+    auto l = lane(t);
+    if (!l) return;
+    store_.queues_of(t, [l, log = &log_, t](Status s, std::vector<QueueKey> keys) {
+      if (!s.ok())
+        return log->error(
+            "outbox: cannot list the queues of a target; they resume at its next push",
+            {.target = t, .extra = {{"error", s.to_string()}}});
+      for (const QueueKey& k : keys) l->notify(k.session);
+    });
+  }
 }
 
-void Outbox::ensure_drainer(const std::string& target) {
+std::shared_ptr<OutboxLane> Outbox::lane(const std::string& target) {
   std::lock_guard lock(mu_);
-  if (stopped_ || drainers_.count(target)) return;
-  drainers_.emplace(target, QueueDrainer::start(store_, ex_, key_for(target), "outbox to " + target,
-                                                config_, log_, Forward(*this, target)));
+  if (stopped_) return nullptr;
+  auto& l = lanes_[target];
+  if (!l)
+    l = std::make_shared<OutboxLane>(store_, ex_, target, config_, log_, Forward(*this, target));
+  return l;
 }
 
 void Outbox::stop() {
-  std::map<std::string, std::shared_ptr<QueueDrainer>> all;
+  std::map<std::string, std::shared_ptr<OutboxLane>> all;
   {
     std::lock_guard lock(mu_);
     stopped_ = true;
-    all.swap(drainers_);
+    all.swap(lanes_);
   }
-  for (auto& [t, d] : all) d->stop();
+  for (auto& [t, l] : all) l->stop();
 }
 
 }  // namespace ptp

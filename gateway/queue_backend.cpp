@@ -1,11 +1,27 @@
 #include "gateway/queue_backend.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "adapters/queue/embedded_queue_store.h"
 #include "adapters/queue/kafka_queue_store.h"
 
 namespace ptp {
+namespace {
+
+// The outbox's messages leave by delivery, or as dead letters after outbox_ttl_s (its
+// sessions are touched at every attempt, at least every retry_max): idle expiry must not
+// drop them first, silently.
+QueueLimits limits_of(const QueueConfig& q, const std::string& name) {
+  QueueLimits l = q.limits;
+  if (name == "outbox")
+    l.session_idle_expiry = std::max(
+        l.session_idle_expiry, q.outbox_ttl + std::chrono::ceil<std::chrono::seconds>(q.retry_max) +
+                                   std::chrono::seconds(3600));
+  return l;
+}
+
+}  // namespace
 
 std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::string& self_node,
                                              const std::string& data_dir, const std::string& name,
@@ -22,7 +38,7 @@ std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::st
     o.partitions = q.kafka_partitions;
     o.replication_factor = q.kafka_replication_factor;
     o.create_topics = q.kafka_create_topics;
-    o.limits = q.limits;
+    o.limits = limits_of(q, name);
     o.producer_config = q.kafka_properties;
     o.consumer_config = q.kafka_properties;
     for (const auto& [k, v] : q.kafka_producer_properties) o.producer_config[k] = v;
@@ -32,9 +48,24 @@ std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::st
   EmbeddedQueueOptions o;
   o.path = (std::filesystem::path(data_dir) / name).string();
   o.sync = q.sync;
-  o.limits = q.limits;
+  o.limits = limits_of(q, name);
+  // Idle sessions are found by a sweep: at least twice per idle expiry.
+  o.sweep_interval = std::min(
+      o.sweep_interval,
+      std::chrono::duration_cast<std::chrono::milliseconds>(o.limits.session_idle_expiry) / 2);
   auto store = EmbeddedQueueStore::open(o, error);
   return store;
+}
+
+std::string queue_stats_json(const std::vector<std::pair<std::string, QueueStats>>& stores) {
+  std::string out = "{";
+  for (const auto& [name, st] : stores) {
+    if (out.size() > 1) out += ",";
+    out += "\"" + name + "\":{\"queues\":" + std::to_string(st.queues) +
+           ",\"messages\":" + std::to_string(st.messages) +
+           ",\"bytes\":" + std::to_string(st.bytes) + "}";
+  }
+  return out + "}";
 }
 
 }  // namespace ptp

@@ -3,6 +3,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "adapters/queue/queue_store.h"
 #include "gateway/config.h"
@@ -17,5 +19,9 @@ namespace ptp {
 std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::string& self_node,
                                              const std::string& data_dir, const std::string& name,
                                              Status& error);
+
+// {"inbox":{"queues":1,"messages":2,"bytes":3},"outbox":{...}}: the admin port's GET
+// /queues (docs/observability.md), e.g. for waiting until an outbox has drained.
+std::string queue_stats_json(const std::vector<std::pair<std::string, QueueStats>>& stores);
 
 }  // namespace ptp

@@ -287,7 +287,9 @@ void QueueService::accept_remote(const Config& cfg, Request req, Responder done,
   msg.env.header.uri.clear();
   msg.env.meta.erase(std::string(kOutboxExpiryKey));
   msg.env.meta.erase("x-ptp-route-path");
-  store_local(cfg, key, std::move(msg), cfg.queue.default_push_wait, [ex, done](Status s) {
+  // A full session answers 700 at once, without waiting for space: the sender retries
+  // with its backoff, and a forward slot of its outbox is not held by a full session.
+  store_local(cfg, key, std::move(msg), milliseconds(0), [ex, done](Status s) {
     on_executor(ex, [done, s = std::move(s)]() mutable {
       Response r;
       r.env.status = std::move(s);

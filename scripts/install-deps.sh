@@ -14,7 +14,7 @@ PKGS=(
   librocksdb-dev
   libyaml-cpp-dev nlohmann-json3-dev
   libjemalloc-dev
-  curl
+  curl strace
   python3 python3-grpcio python3-grpc-tools python3-protobuf
 )
 missing=()

@@ -188,6 +188,15 @@ class EmbeddedQueueStore::Impl {
 
   const std::vector<std::string>& nodes_at_open() const { return nodes_at_open_; }
 
+  std::vector<QueueKey> queues_of(const std::string& node) const {
+    std::vector<QueueKey> out;
+    std::lock_guard lock(mu_);
+    for (auto it = queues_.lower_bound(QueueKey{node, "", ""});
+         it != queues_.end() && it->first.node == node; ++it)
+      if (!it->second.ready.empty() || !it->second.leased.empty()) out.push_back(it->first);
+    return out;
+  }
+
   QueueStats stats() const {
     std::lock_guard lock(mu_);
     return {queues_.size(), messages_, total_bytes_};
@@ -758,6 +767,10 @@ QueueStats EmbeddedQueueStore::stats() const { return impl_->stats(); }
 
 std::vector<std::string> EmbeddedQueueStore::nodes_at_open() const {
   return impl_->nodes_at_open();
+}
+
+void EmbeddedQueueStore::queues_of(const std::string& node, KeysDone done) {
+  done(Status::Ok(), impl_->queues_of(node));
 }
 
 }  // namespace ptp

@@ -46,6 +46,7 @@ class EmbeddedQueueStore final : public QueueStore {
                std::optional<std::string> topic, Done done) override;
   QueueStats stats() const override;
   std::vector<std::string> nodes_at_open() const override;
+  void queues_of(const std::string& node, KeysDone done) override;
 
   class Impl;
 

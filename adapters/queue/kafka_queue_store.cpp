@@ -282,6 +282,18 @@ class KafkaQueueStore::Impl {
     return nodes_at_open_;
   }
 
+  void queues_of(const std::string& node, KeysDone done) {
+    with_node(node, [this, node, done = std::move(done)](Callbacks& cbs, const Status& st) mutable {
+      std::vector<QueueKey> keys;
+      if (st.ok())
+        for (auto it = queues_.lower_bound(QueueKey{node, "", ""});
+             it != queues_.end() && it->first.node == node; ++it)
+          if (!it->second.ready.empty() || !it->second.leased.empty()) keys.push_back(it->first);
+      cbs.push_back(
+          [d = std::move(done), st, keys = std::move(keys)]() mutable { d(st, std::move(keys)); });
+    });
+  }
+
   QueueStats stats() const {
     std::lock_guard lock(mu_);
     QueueStats s;
@@ -1073,5 +1085,9 @@ void KafkaQueueStore::release(const std::string& node, const std::string& sessio
 QueueStats KafkaQueueStore::stats() const { return impl_->stats(); }
 
 std::vector<std::string> KafkaQueueStore::nodes_at_open() const { return impl_->nodes_at_open(); }
+
+void KafkaQueueStore::queues_of(const std::string& node, KeysDone done) {
+  impl_->queues_of(node, std::move(done));
+}
 
 }  // namespace ptp

@@ -101,6 +101,12 @@ class QueueStore {
   // store may look them up when first asked, so ask right after opening): after a
   // restart, whoever drains queues per node resumes these.
   virtual std::vector<std::string> nodes_at_open() const = 0;
+
+  // The queues of `node` that hold messages (ready or leased), in key order; done runs
+  // once the store knows them (the Kafka store attaches the node first). The outbox asks
+  // after a restart, to resume each (target, session) queue.
+  using KeysDone = std::function<void(Status, std::vector<QueueKey>)>;
+  virtual void queues_of(const std::string& node, KeysDone done) = 0;
 };
 
 }  // namespace ptp

@@ -5,13 +5,18 @@ tests: kill -9 of the receiving gateway, the target down then up, a pop whose
 connection is cut."""
 import base64
 import json
+import os
+import re
+import signal
 import socket
 import time
 import unittest
+import urllib.request
 
 import grpc
 
-from ptp_harness import Topology, conf, curl, grpc_stubs, mint, ptp_headers
+from ptp_harness import (GATEWAY, Process, Topology, conf, curl, grpc_stubs, mint, ptp_headers,
+                         wait_port)
 
 A = "http://127.0.0.1:17304/v1/interconn/chan/"
 B = "http://127.0.0.1:17305/v1/interconn/chan/"
@@ -24,11 +29,14 @@ def container_headers(node, target, session, **extra):
     return h
 
 
-def push_json(base, node, target, session, topic, payload, http="1.1", **extra):
+def push_json(base, node, target, session, topic, payload, http="1.1", timeout=None, **extra):
     h = container_headers(node, target, session, **extra)
     h["content-type"] = "application/json"
-    body = json.dumps({"topic": topic, "payload": base64.b64encode(payload).decode(),
-                       "metadata": {"message-code": "mc-1"}}).encode()
+    req = {"topic": topic, "payload": base64.b64encode(payload).decode(),
+           "metadata": {"message-code": "mc-1"}}
+    if timeout is not None:
+        req["timeout"] = timeout
+    body = json.dumps(req).encode()
     return curl(base + "push", h, body, http=http)
 
 
@@ -37,6 +45,21 @@ def pop_json(base, node, session, topic, timeout="2s", http="1.1", op="pop"):
     h["content-type"] = "application/json"
     r = curl(base + op, h, json.dumps({"topic": topic, "timeout": timeout}).encode(), http=http)
     return r
+
+
+def outbox_messages(gw):
+    """Messages in a gateway's outbox (admin GET /queues)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/queues", timeout=5) as r:
+        return json.loads(r.read())["outbox"]["messages"]
+
+
+def wait_until(cond, timeout=10.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def payloads_popped(base, node, session, topic, n, timeout="3s"):
@@ -261,15 +284,19 @@ class QueueRouted(unittest.TestCase):
 class QueueFaults(unittest.TestCase):
     def test_kill_9_receiver_between_push_and_pop(self):
         with Topology() as topo:
-            topo.gateway(conf("direct", "a.yaml"))
+            a = topo.gateway(conf("direct", "a.yaml"))
             b = topo.gateway(conf("direct", "b.yaml"), data_name="B")
             msgs = [b"k9-%03d" % i for i in range(30)]
             for m in msgs:
                 self.assertEqual(push_json(A, "A", "B", "s-k9", "t", m).status, 200)
-            # Wait until B has them all (peek at the last would not tell; use the outbox
-            # drain: pop one, then kill with the rest stored).
+            # Pop one, then push one more and wait until B has them all (A's outbox is
+            # empty): B wrote the popped message's delete (unsynced, docs/queues.md
+            # "Durability") no later than the synced batch of the last push. Then kill B
+            # with the rest stored.
             self.assertEqual(payloads_popped(B, "B", "s-k9", "t", 1, timeout="5s"), msgs[:1])
-            time.sleep(1.0)  # let the outbox hand over the rest
+            msgs.append(b"k9-last")
+            self.assertEqual(push_json(A, "A", "B", "s-k9", "t", msgs[-1]).status, 200)
+            wait_until(lambda: outbox_messages(a) == 0, what="A's outbox handed over")
             b.stop(sig=9)
             topo.procs.remove(b)
             topo.gateway(conf("direct", "b.yaml"), data_name="B")
@@ -278,12 +305,14 @@ class QueueFaults(unittest.TestCase):
 
     def test_target_down_then_up_outbox_delivers_once(self):
         with Topology() as topo:
-            topo.gateway(conf("direct", "a.yaml"))
+            a = topo.gateway(conf("direct", "a.yaml"))
             msgs = [b"late-%03d" % i for i in range(20)]
             for m in msgs:  # B is not running: A keeps them in its outbox
                 r = push_json(A, "A", "B", "s-down", "t", m)
                 self.assertEqual(r.status, 200, r)
-            time.sleep(1.5)  # a few failed attempts
+            # A few failed attempts.
+            wait_until(lambda: a.output().count("outbox delivery failed, will retry") >= 3,
+                       what="failed attempts")
             topo.gateway(conf("direct", "b.yaml"))
             got = payloads_popped(B, "B", "s-down", "t", 25, timeout="5s")
             self.assertEqual(got, msgs)
@@ -299,6 +328,94 @@ class QueueFaults(unittest.TestCase):
             topo.gateway(conf("direct", "a.yaml"), data_name="A")
             topo.gateway(conf("direct", "b.yaml"))
             self.assertEqual(payloads_popped(B, "B", "s-ob", "t", 12, timeout="5s"), msgs)
+
+
+# The socket and file writes of a traced gateway, in the order they completed.
+_TRACE_LINE = re.compile(r"^(\d+)\s+(.*)$")
+_CALL = re.compile(r"^(\w+)\((\d+)<(.*?)>(?=, |\))(.*)$", re.S)
+_RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)$", re.S)
+
+
+def traced_calls(text):
+    """(index, call, fd path, rest of the line, started index) per completed syscall."""
+    pending, out = {}, []
+    for i, line in enumerate(text.splitlines()):
+        m = _TRACE_LINE.match(line)
+        if not m:
+            continue
+        pid, rest = m.groups()
+        if rest.endswith("<unfinished ...>"):
+            pending[pid] = (i, rest[: -len("<unfinished ...>")])
+            continue
+        started = i
+        r = _RESUMED.match(rest)
+        if r:
+            if pid not in pending:
+                continue
+            started, head = pending.pop(pid)
+            rest = head + r.group(2)
+        c = _CALL.match(rest)
+        if c:
+            out.append((i, c.group(1), c.group(3), c.group(4), started))
+    return out
+
+
+def synced_before_answer(text, data_dir, marker, message_id):
+    """True when the write of `marker` to a file under data_dir/inbox was followed by an
+    fsync/fdatasync of that file that completed before the answer naming message_id
+    started to go out on a socket."""
+    calls = traced_calls(text)
+    wal = next(((i, path) for i, call, path, rest, _ in calls
+                if call in ("write", "writev", "pwrite64") and path.startswith(data_dir)
+                and marker in rest), None)
+    answer = next((s for i, call, path, rest, s in calls
+                   if call in ("write", "writev", "sendmsg", "sendto") and path.startswith("TCP")
+                   and message_id in rest and "HTTP/1.1 200" in rest), None)
+    if wal is None or answer is None:
+        raise AssertionError(f"trace lacks the store write or the answer: {wal} {answer}")
+    synced = [i for i, call, path, rest, _ in calls
+              if call in ("fsync", "fdatasync") and path == wal[1] and rest.rstrip().endswith("= 0")]
+    return any(wal[0] < i < answer for i in synced)
+
+
+class QueueDurability(unittest.TestCase):
+    """A push is acknowledged only after its record is on disk: B runs under strace, and
+    the fdatasync of the RocksDB log file holding the pushed payload completes before the
+    push's answer is written to the client's socket. (kill -9 tests cannot show this: the
+    page cache survives a killed process.) The same check on a gateway with sync: false
+    must fail, or it would not be a check."""
+
+    def traced_push(self, sync):
+        with Topology() as topo:
+            cfg = topo.variant(conf("direct", "b.yaml"),
+                               [("  store: embedded\n", f"  store: embedded\n  sync: {sync}\n")],
+                               name=f"b-sync-{sync}.yaml")
+            data = os.path.join(topo.workdir, "data-B")
+            trace = os.path.join(topo.workdir, "strace.txt")
+            p = Process(["strace", "-f", "-qq", "-yy", "-s", "4096", "-o", trace,
+                         "-e", "trace=fsync,fdatasync,sendto,sendmsg,writev,write,pwrite64",
+                         GATEWAY, "--config", cfg, "--data-dir", data],
+                        os.path.join(topo.workdir, "strace-gw.log"))
+            try:
+                wait_port(17405, timeout=20)
+                marker = f"DURABLE-MARKER-{sync}-{time.time_ns()}".encode()
+                r = push_json(B, "B", "B", "s-sync", "t", marker,
+                              **{"x-ptp-message-id": f"durable-{sync}"})
+                self.assertEqual(r.json()["code"], "E0000000000", r)
+            finally:
+                with open(f"/proc/{p.proc.pid}/task/{p.proc.pid}/children") as f:
+                    gw = [int(x) for x in f.read().split()]
+                for pid in gw:
+                    os.kill(pid, signal.SIGTERM)
+                self.assertEqual(p.proc.wait(30), 0, p.output()[-3000:])
+                p.stop()
+            with open(trace, errors="replace") as f:
+                text = f.read()
+            return synced_before_answer(text, data, marker.decode(), f"durable-{sync}")
+
+    def test_push_is_fsynced_before_it_is_answered(self):
+        self.assertTrue(self.traced_push("true"))
+        self.assertFalse(self.traced_push("false"))
 
 
 if __name__ == "__main__":
