@@ -43,6 +43,13 @@ using boost::asio::ip::tcp;
 enum class ReadFailure { kQuiet, kMalformed, kBodyTooLarge, kHeaderTooLarge };
 ReadFailure classify_read_error(const boost::system::error_code& ec);
 
+// RFC 9112 6.1/6.3: a request that carries Transfer-Encoding has a body only when its final
+// coding is chunked; any other final coding (gzip, identity, "chunked, identity") leaves
+// its length unknown. Such a request is answered 400 and the connection closed, so its
+// body is never read as a next request. True when there is no Transfer-Encoding or the
+// last coding of the last field is chunked.
+bool transfer_encoding_acceptable(const http::fields& fields);
+
 // All header fields of a request, names as sent.
 HeaderList request_header_list(const http::fields& fields);
 // Applies "name=value" pairs of the target's query string that name PTP fields (e.g.
@@ -109,6 +116,14 @@ class Http1ServerSession : public DrainableSession,
     if (ec) return on_read_error(ec);
     const auto& req = parser_->get();
     keep_alive_ = req.keep_alive() && !draining_;
+    if (!http1_detail::transfer_encoding_acceptable(req))
+      return reply_error(
+          0, Status::Error(
+                 Code::kBadRequest,
+                 "Transfer-Encoding must end with chunked (RFC 9112 6.3), got \"" +
+                     std::string(req[http1_detail::http::field::transfer_encoding]).substr(0, 100) +
+                     "\"",
+                 limits_.node_id));
     if (boost::beast::iequals(req[http1_detail::http::field::expect], "100-continue")) {
       // Reject before the client sends a body we would only discard.
       if (!routable()) return handle_request();
