@@ -92,6 +92,12 @@ struct Sniffer : std::enable_shared_from_this<Sniffer> {
   }
 };
 
+// "10 s", or "250 ms" when not whole seconds.
+std::string duration_text(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + " s"
+                               : std::to_string(d.count()) + " ms";
+}
+
 Http1Limits http1_limits(const Config& cfg) {
   Http1Limits l;
   l.max_body_bytes = cfg.limits.max_body_bytes;
@@ -294,12 +300,11 @@ void Listener::on_tls(tcp::socket s, size_t i, ConnectionSlot slot) {
                                                            const boost::system::error_code& ec) {
     hs->timer.cancel();
     if (ec || hs->timed_out) {
-      log_.info(
-          "TLS handshake failed",
-          {.extra = {{"remote", remote},
-                     {"error", hs->timed_out ? "no handshake within " +
-                                                   std::to_string(handshake_timeout.count()) + " ms"
-                                             : ec.message()}}});
+      log_.info("TLS handshake failed",
+                {.extra = {{"remote", remote},
+                           {"error", hs->timed_out
+                                         ? "no handshake within " + duration_text(handshake_timeout)
+                                         : ec.message()}}});
       return;
     }
     const unsigned char* proto = nullptr;

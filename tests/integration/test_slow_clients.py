@@ -192,6 +192,28 @@ class SlowClients(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(base64.b64decode(r.json().get("payload", "")), b"leased", r)
 
+    def test_pop_to_an_http1_client_that_does_not_read_returns_the_message(self):
+        big = os.urandom(4 << 20)  # more than the socket buffers hold
+        push("s-noread", "t", big)
+        body = pop_body("s-noread", "t")
+        head = "POST /v1/interconn/chan/pop HTTP/1.1\r\nHost: a\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in queue_headers("s-noread").items())
+        head += f"Content-Length: {len(body)}\r\n\r\n"
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", PORT))
+            s.sendall(head.encode() + body)
+            # Never reads: after progress_ms the gateway gives up and the message returns.
+            deadline = time.monotonic() + 8
+            payload = None
+            while time.monotonic() < deadline and payload is None:
+                r = curl(A + "pop", queue_headers("s-noread"),
+                         json.dumps({"topic": "t", "timeout": "500ms"}).encode())
+                self.assertEqual(r.status, 200, r)
+                if "payload" in r.json():
+                    payload = base64.b64decode(r.json()["payload"])
+        self.assertEqual(payload, big, "the message stayed leased to a client that does not read")
+
 
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
