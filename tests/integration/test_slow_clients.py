@@ -231,12 +231,12 @@ def readyz(admin_port):
 
 
 class _LowNofileProcess(Process):
-    """Process, started with RLIMIT_NOFILE (soft and hard) at self.nofile."""
+    """Process, started with RLIMIT_NOFILE at self.nofile (soft, hard)."""
 
     def __init__(self, args, log_path):
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        limit = (self.nofile, self.nofile)
+        limit = self.nofile
         self.proc = subprocess.Popen(
             args, stdout=self.log, stderr=subprocess.STDOUT,
             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit))
@@ -258,7 +258,7 @@ class DescriptorLimit(unittest.TestCase):
             cfg = topo.variant(conf("direct", "a.yaml"),
                                [("log: {level: info}", extra_config + "log: {level: info}")],
                                name="a-nofile.yaml")
-            a = LowNofileGateway(cfg, topo.workdir, self.NOFILE)
+            a = LowNofileGateway(cfg, topo.workdir, (self.NOFILE, self.NOFILE))
             topo.procs.append(a)
             pid = a.pid()
             flood = []
@@ -309,6 +309,15 @@ class DescriptorLimit(unittest.TestCase):
         self.assertIn('"max_connections":"192"', log)
         self.assertIn("connection refused, limit reached", log)
         self.assertEqual(status, 200)
+
+    def test_soft_limit_is_raised_to_the_hard_limit(self):
+        with Topology() as topo:
+            a = LowNofileGateway(conf("direct", "a.yaml"), topo.workdir, (256, 4096))
+            topo.procs.append(a)
+            with open(f"/proc/{a.pid()}/limits") as f:
+                line = next(l for l in f if l.startswith("Max open files"))
+            self.assertEqual(line.split()[3:5], ["4096", "4096"], line)
+            self.assertIn('"max_connections":"3072"', a.output())
 
 
 if __name__ == "__main__":
