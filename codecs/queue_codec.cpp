@@ -7,6 +7,7 @@
 
 #include "codecs/base64.h"
 #include "codecs/header_codec.h"
+#include "codecs/json_depth.h"
 #include "ptp.pb.h"
 #include "ptp_legacy.pb.h"
 
@@ -97,6 +98,9 @@ Status decode_proto(Interface iface, const QueueDialect& d, std::string_view bod
 Status decode_json(Interface iface, std::string_view body, QueueRequest& out,
                    std::optional<std::string>& timeout_text) {
   if (body.empty()) return Status::Ok();  // pop/peek/release may come without a body
+  if (!json_depth_within(body))
+    return Status::Error(Code::kCodecError, "JSON body nested deeper than " +
+                                                std::to_string(kMaxJsonDepth) + " levels");
   Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return codec_error("JSON");
   auto string_field = [&](std::initializer_list<const char*> names, std::string& dst) -> bool {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/accept_backoff.h"
 #include "gateway/metrics.h"
 
 namespace ptp {
@@ -87,6 +89,8 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   std::vector<std::pair<std::string, AdminServer::JsonRoute>> routes_;  // fixed before start()
   net::strand<net::io_context::executor_type> strand_;
   tcp::acceptor acceptor_;
+  AcceptBackoff backoff_;  // out of descriptors: shed and pause instead of spinning
+  net::steady_timer pause_{strand_};
   std::atomic<uint16_t> port_{0};
 
   std::mutex mu_;  // guards the two below
@@ -202,7 +206,16 @@ void AdminServer::Impl::on_accept(error_code ec, tcp::socket socket) {
     }
     conn->run();
   }
-  // Transient accept errors (EMFILE, ECONNABORTED) must not stop the admin endpoint.
+  // Transient accept errors (EMFILE, ECONNABORTED) must not stop the admin endpoint; out
+  // of descriptors, it pauses (gateway/accept_backoff.h) instead of spinning.
+  if (ec && AcceptBackoff::out_of_descriptors(ec)) {
+    backoff_.shed_one(acceptor_.native_handle());
+    pause_.expires_after(AcceptBackoff::kPause);
+    pause_.async_wait([self = shared_from_this()](error_code wait_ec) {
+      if (!wait_ec && self->acceptor_.is_open()) self->do_accept();
+    });
+    return;
+  }
   do_accept();
 }
 

@@ -317,6 +317,21 @@ void parse_limits(const YAML::Node& root, Config& cfg) {
       s.integer("http1_connections_per_host", l.http1_connections_per_host, 1, 65535));
 }
 
+void parse_connections(const YAML::Node& root, Config& cfg) {
+  Section s(root["connections"], "connections",
+            {"first_bytes_ms", "tls_handshake_ms", "idle_ms", "progress_ms", "min_progress_bytes",
+             "max_connections"});
+  ConnectionsConfig& c = cfg.connections;
+  c.first_bytes = positive_ms(s, "first_bytes_ms", c.first_bytes);
+  c.tls_handshake = positive_ms(s, "tls_handshake_ms", c.tls_handshake);
+  c.idle = positive_ms(s, "idle_ms", c.idle);
+  c.progress = positive_ms(s, "progress_ms", c.progress);
+  c.min_progress_bytes =
+      static_cast<uint32_t>(s.integer("min_progress_bytes", c.min_progress_bytes, 1, 1 << 20));
+  c.max_connections = static_cast<uint64_t>(
+      s.integer("max_connections", static_cast<int64_t>(c.max_connections), 0, 1LL << 24));
+}
+
 // auth.max_token_lifetime_s: at most a year.
 constexpr int64_t kMaxTokenLifetimeS = 366 * 24 * 3600;
 
@@ -737,8 +752,8 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   if (!root || root.IsNull()) fail("", "the configuration is empty (node.node_id is required)");
   Section top(root, "",
               {"node", "listen", "admin", "io_threads", "reload_poll_ms", "shutdown_grace_ms",
-               "limits", "auth", "peers", "default_route", "local_services", "log", "queue",
-               "kafka_attachment", "router_server"});
+               "limits", "connections", "auth", "peers", "default_route", "local_services", "log",
+               "queue", "kafka_attachment", "router_server"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
   parse_node_section(root, cfg);
@@ -749,6 +764,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   cfg.shutdown_grace = std::chrono::milliseconds(
       top.integer("shutdown_grace_ms", cfg.shutdown_grace.count(), 0, 3600000));
   parse_limits(root, cfg);
+  parse_connections(root, cfg);
   parse_auth(root, cfg);
   parse_peers(root, files, cfg);
   cfg.default_route = top.string("default_route", "");

@@ -90,6 +90,24 @@ struct LimitsConfig {
   uint32_t http1_connections_per_host = 256;
 };
 
+// Client connections on the PTP port: how long each may wait on its client, and how many
+// may be open (docs/configuration.md "connections", docs/security.md). Read at start.
+struct ConnectionsConfig {
+  std::chrono::milliseconds first_bytes{10000};    // cleartext: until HTTP/1.1 or HTTP/2 is known
+  std::chrono::milliseconds tls_handshake{10000};  // TLS: until the handshake is done
+  // No request in progress (HTTP/1.1: until the next request head is complete; HTTP/2: no
+  // open stream): the connection is closed after this.
+  std::chrono::milliseconds idle{60000};
+  // A request body that brings no bytes (HTTP/1.1: fewer than min_progress_bytes) and a
+  // response the client does not take for this long: the stream is reset (HTTP/1.1: the
+  // connection closed); a popped message it carried goes back to its queue.
+  std::chrono::milliseconds progress{30000};
+  uint32_t min_progress_bytes = 1024;
+  // Open connections beyond which new ones are closed at once; 0: 3/4 of the process's
+  // file-descriptor limit (RLIMIT_NOFILE) at start.
+  uint64_t max_connections = 0;
+};
+
 struct LogConfig {
   std::string level = "info";  // debug, info, warn, error
   std::string file;            // empty: stderr
@@ -168,6 +186,7 @@ struct Config {
   // On SIGTERM/SIGINT: how long requests already accepted may take to finish.
   std::chrono::milliseconds shutdown_grace{10000};
   LimitsConfig limits;
+  ConnectionsConfig connections;
   AuthConfig auth;
   std::vector<PeerConfig> peers;
   std::string default_route;  // peer node id used when no peer matches

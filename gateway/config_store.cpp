@@ -73,6 +73,15 @@ std::string attachment_text(const KafkaAttachmentConfig& k) {
          map_text(k.properties);
 }
 
+std::string connections_text(const ConnectionsConfig& c) {
+  return "first_bytes_ms=" + std::to_string(c.first_bytes.count()) +
+         " tls_handshake_ms=" + std::to_string(c.tls_handshake.count()) +
+         " idle_ms=" + std::to_string(c.idle.count()) +
+         " progress_ms=" + std::to_string(c.progress.count()) +
+         " min_progress_bytes=" + std::to_string(c.min_progress_bytes) +
+         " max_connections=" + std::to_string(c.max_connections);
+}
+
 }  // namespace
 
 std::string restart_required(const Config& running, const Config& next) {
@@ -86,6 +95,7 @@ std::string restart_required(const Config& running, const Config& next) {
   note("admin.address", running.admin.host, next.admin.host);
   note("admin.port", std::to_string(running.admin.port), std::to_string(next.admin.port));
   note("io_threads", std::to_string(running.io_threads), std::to_string(next.io_threads));
+  note("connections", connections_text(running.connections), connections_text(next.connections));
   note("router_server", running.router_server.enabled ? "on" : "off",
        next.router_server.enabled ? "on" : "off");
   note("router_server.workers", std::to_string(running.router_server.workers),

@@ -1,5 +1,6 @@
 #include "gateway/h2_connection.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 namespace ptp {
@@ -77,6 +78,7 @@ void H2Connection::do_write() {
     return;
   }
   writing_ = true;
+  write_started_ = tick_;
   io_->async_write(boost::asio::buffer(write_buf_),
                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                      self->writing_ = false;
@@ -92,7 +94,59 @@ void H2Connection::terminate(const std::string& why) {
   if (closed_) return;
   closed_ = true;
   io_->close();
+  slot_.release();
+  if (watchdog_) watchdog_->cancel();
   on_connection_closed(why);
+}
+
+void H2Connection::watch(H2Timeouts t) {
+  if (closed_) return;
+  using std::chrono::milliseconds;
+  tick_interval_ = std::max(milliseconds(10), std::min(t.idle, t.progress) / 4);
+  auto ticks = [this](milliseconds d) {
+    return static_cast<uint32_t>((d + tick_interval_ - milliseconds(1)) / tick_interval_);
+  };
+  idle_ticks_ = ticks(t.idle);
+  stall_ticks_ = ticks(t.progress);
+  tick_ = 1;
+  watchdog_ = std::make_unique<boost::asio::steady_timer>(io_->executor());
+  arm_watchdog();
+}
+
+void H2Connection::arm_watchdog() {
+  watchdog_->expires_after(tick_interval_);
+  watchdog_->async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = w.lock();
+    if (ec || !self || self->closed_) return;
+    self->on_watchdog_tick();
+  });
+}
+
+void H2Connection::on_watchdog_tick() {
+  if (++tick_ == 0) tick_ = 1;  // 0 means "not noted"
+  if (writing_ && tick_ - write_started_ > stall_ticks_)
+    return terminate("the client took no bytes for " +
+                     std::to_string(stall_ticks_ * tick_interval_.count()) + " ms");
+  if (has_open_streams()) {
+    idle_since_ = 0;
+    check_streams(tick_, stall_ticks_);
+    if (closed_) return;
+  } else if (idle_since_ == 0) {
+    idle_since_ = tick_;
+  } else if (idle_goaway_sent_) {
+    // The GOAWAY went out a tick ago and the client has not closed: close.
+    return terminate("idle: no stream for " + std::to_string(idle_ticks_ * tick_interval_.count()) +
+                     " ms");
+  } else if (tick_ - idle_since_ >= idle_ticks_) {
+    // GOAWAY first, so that a client does not send a request into a closing connection;
+    // do_write closes the connection once it is sent and no stream is open.
+    idle_goaway_sent_ = true;
+    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(session_.get()), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
+    signal_write();
+  }
+  arm_watchdog();
 }
 
 }  // namespace ptp

@@ -30,6 +30,7 @@ struct H2ServerSession::Stream {
   std::shared_ptr<BodyPipe> req_pipe;       // streamed request body
   std::unique_ptr<GrpcFrameParser> parser;  // streamed gRPC request
   uint64_t unconsumed = 0;                  // received bytes not yet credited to the window
+  uint32_t progress_tick = 0;               // watchdog tick of the last byte in or out; 0: none
 
   // Response side: what outlives submitting the response headers.
   bool responded = false;
@@ -234,6 +235,7 @@ void H2ServerSession::request_complete_headers(Stream& s) {
 
 int H2ServerSession::on_data(int32_t id, const uint8_t* data, size_t len) {
   Stream* s = find(id);
+  if (s) s->progress_tick = tick();
   if (!s || s->rejected || !s->streamed) {
     // Unary bodies are buffered here, so their window is credited at once.
     nghttp2_session_consume(session(), id, len);
@@ -413,6 +415,7 @@ ssize_t H2ServerSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_
   if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   BodyPump::State state;
   size_t n = s->pump.pull(buf, len, state);
+  if (n) s->progress_tick = tick();
   if (state == BodyPump::State::kWait) return NGHTTP2_ERR_DEFERRED;
   if (state == BodyPump::State::kMore) return static_cast<ssize_t>(n);
   // Everything is out: end the body (gRPC: with trailers carrying the final status).
@@ -458,6 +461,51 @@ void H2ServerSession::on_connection_closed(const std::string&) {
     if (s->response_stream) s->response_stream->cancel();
   }
   // Keep streams until the session object dies: callbacks may still look them up.
+}
+
+// --- Stalled streams ---------------------------------------------------------------------
+// A stream stalls when it waits on its client and the client does nothing for
+// connections.progress_ms: a request body that brings no bytes (unless we have not yet
+// passed on what arrived), or a response the client gives no flow-control window for.
+// It is reset (CANCEL); a request not yet answered gets E0000000601 first. The receipt of
+// a popped message it carried then settles as not delivered: the message goes back.
+// Waiting on us (a dispatched request, a pop waiting for a message, a streamed response
+// waiting for its producer) is not a stall: those have their own deadlines.
+void H2ServerSession::check_streams(uint32_t now, uint32_t stall_ticks) {
+  nghttp2_session* ng = session();
+  boost::container::small_vector<int32_t, 8> stalled;
+  for (auto& [id, s] : streams_) {
+    if (s->progress_tick == 0) s->progress_tick = now;  // the stream's first tick
+    if (now - s->progress_tick < stall_ticks) continue;
+    nghttp2_stream* st = nghttp2_session_find_stream(ng, id);
+    if (!st) continue;
+    const nghttp2_stream_proto_state state = nghttp2_stream_get_state(st);
+    const bool remote_open =
+        state == NGHTTP2_STREAM_STATE_OPEN || state == NGHTTP2_STREAM_STATE_HALF_CLOSED_LOCAL;
+    const bool local_open =
+        state == NGHTTP2_STREAM_STATE_OPEN || state == NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE;
+    const bool body_stalled = remote_open && s->unconsumed == 0;
+    const bool window_shut = s->responded && local_open &&
+                             (nghttp2_session_get_stream_remote_window_size(ng, id) <= 0 ||
+                              nghttp2_session_get_remote_window_size(ng) <= 0);
+    if (body_stalled || window_shut) stalled.push_back(id);
+  }
+  for (int32_t id : stalled) {
+    Stream* s = find(id);
+    if (!s) continue;
+    if (!s->responded) {
+      // Answered first (a reset submitted now would cancel the answer): the stream is
+      // reset at the next tick unless the client ends it.
+      respond_error(*s, Status::Error(Code::kTimeout,
+                                      "no request body bytes for " +
+                                          std::to_string(progress_timeout().count()) + " ms",
+                                      settings_.node_id));
+      s->progress_tick = now - stall_ticks + 1;
+      continue;
+    }
+    nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+  }
+  if (!stalled.empty()) signal_write();
 }
 
 }  // namespace ptp

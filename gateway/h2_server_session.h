@@ -46,6 +46,9 @@ class H2ServerSession final : public H2Connection, public DrainableSession {
 
  protected:
   void on_connection_closed(const std::string& why) override;
+  // Watchdog (H2Connection::watch): see h2_server_session.cpp, "Stalled streams".
+  bool has_open_streams() const override { return !streams_.empty(); }
+  void check_streams(uint32_t now, uint32_t stall_ticks) override;
 
  private:
   void init_session();

@@ -53,6 +53,19 @@ ReadFailure classify_read_error(const boost::system::error_code& ec) {
   return ReadFailure::kQuiet;
 }
 
+bool transfer_encoding_acceptable(const http::fields& fields) {
+  auto range = fields.equal_range(http::field::transfer_encoding);
+  if (range.first == range.second) return true;
+  std::string_view last_field;
+  for (auto it = range.first; it != range.second; ++it) last_field = it->value();
+  std::string_view last = last_field;
+  if (size_t comma = last_field.rfind(','); comma != std::string_view::npos)
+    last = last_field.substr(comma + 1);
+  while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
+  while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
+  return boost::beast::iequals(last, "chunked");
+}
+
 HeaderList request_header_list(const http::fields& fields) {
   HeaderList out;
   for (const auto& f : fields)

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "codecs/header_codec.h"
+#include "gateway/connection_limit.h"
 #include "gateway/exchange.h"
 #include "gateway/http_mapping.h"
 #include "gateway/session_registry.h"
@@ -30,9 +31,13 @@ namespace ptp {
 struct Http1Limits {
   uint64_t max_body_bytes = 64ull << 20;
   uint32_t max_header_bytes = 64 << 10;
-  std::chrono::milliseconds idle_timeout{60000};  // waiting for the next request's header
-  std::chrono::milliseconds io_timeout{30000};    // no progress reading a body / writing
-  std::string node_id;                            // names this hop in our own errors
+  // Until the next request's head is complete (keep-alive idle and header read).
+  std::chrono::milliseconds idle_timeout{60000};
+  // Reading a body: fewer than min_progress_bytes arrive in this time (a trickle of bytes
+  // does not keep a connection); writing: a response or chunk not taken in this time.
+  std::chrono::milliseconds io_timeout{30000};
+  uint32_t min_progress_bytes = 1024;
+  std::string node_id;  // names this hop in our own errors
 };
 
 namespace http1_detail {
@@ -42,6 +47,13 @@ using boost::asio::ip::tcp;
 
 enum class ReadFailure { kQuiet, kMalformed, kBodyTooLarge, kHeaderTooLarge };
 ReadFailure classify_read_error(const boost::system::error_code& ec);
+
+// RFC 9112 6.1/6.3: a request that carries Transfer-Encoding has a body only when its final
+// coding is chunked; any other final coding (gzip, identity, "chunked, identity") leaves
+// its length unknown. Such a request is answered 400 and the connection closed, so its
+// body is never read as a next request. True when there is no Transfer-Encoding or the
+// last coding of the last field is chunked.
+bool transfer_encoding_acceptable(const http::fields& fields);
 
 // All header fields of a request, names as sent.
 HeaderList request_header_list(const http::fields& fields);
@@ -77,6 +89,8 @@ class Http1ServerSession : public DrainableSession,
   }
 
   void start() { read_header(); }
+  // Keeps a connection-limit slot until the socket closes.
+  void hold(ConnectionSlot slot) { slot_ = std::move(slot); }
 
   // Shutdown: the request in progress (if any) is answered with Connection: close; a
   // connection waiting for its next request is closed now.
@@ -109,6 +123,14 @@ class Http1ServerSession : public DrainableSession,
     if (ec) return on_read_error(ec);
     const auto& req = parser_->get();
     keep_alive_ = req.keep_alive() && !draining_;
+    if (!http1_detail::transfer_encoding_acceptable(req))
+      return reply_error(
+          0, Status::Error(
+                 Code::kBadRequest,
+                 "Transfer-Encoding must end with chunked (RFC 9112 6.3), got \"" +
+                     std::string(req[http1_detail::http::field::transfer_encoding]).substr(0, 100) +
+                     "\"",
+                 limits_.node_id));
     if (boost::beast::iequals(req[http1_detail::http::field::expect], "100-continue")) {
       // Reject before the client sends a body we would only discard.
       if (!routable()) return handle_request();
@@ -118,18 +140,29 @@ class Http1ServerSession : public DrainableSession,
                                       boost::asio::buffer(kContinue.data(), kContinue.size()),
                                       [self = this->shared_from_this()](error_code ec, size_t) {
                                         if (ec) return self->close_now();
-                                        self->read_body();
+                                        self->start_body();
                                       });
     }
+    start_body();
+  }
+
+  void start_body() {
+    body_progress_ = 0;
+    arm_timer(limits_.io_timeout);
     read_body();
   }
 
   void read_body() {
     if (parser_->is_done()) return handle_request();
-    arm_timer(limits_.io_timeout);  // an inactivity timeout: re-armed on every read
+    // A progress timeout: re-armed only once min_progress_bytes more have arrived.
+    if (body_progress_ >= limits_.min_progress_bytes) {
+      body_progress_ = 0;
+      arm_timer(limits_.io_timeout);
+    }
     http1_detail::http::async_read_some(stream_, buffer_, *parser_,
-                                        [self = this->shared_from_this()](error_code ec, size_t) {
+                                        [self = this->shared_from_this()](error_code ec, size_t n) {
                                           if (ec) return self->on_read_error(ec);
+                                          self->body_progress_ += n;
                                           self->read_body();
                                         });
   }
@@ -353,6 +386,7 @@ class Http1ServerSession : public DrainableSession,
   void close_now() {
     if (closed_) return;
     closed_ = true;
+    slot_.release();
     timer_.cancel();
     if (pipe_) pipe_->cancel();
     pipe_.reset();
@@ -384,6 +418,8 @@ class Http1ServerSession : public DrainableSession,
   bool draining_ = false;            // shutting down: no request after the current one
   bool waiting_for_header_ = false;  // between requests (or reading a request's header)
   uint64_t request_seq_ = 0;
+  uint64_t body_progress_ = 0;  // body bytes since the progress timer was last armed
+  ConnectionSlot slot_;
 };
 
 }  // namespace ptp

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -92,6 +93,32 @@ class JsonLog {
   bool owns_fd_ = false;
   std::string path_;
   Sink sink_;
+};
+
+// Rate-limits one kind of log line (e.g. "accept failed" while descriptors are exhausted):
+// at most one line per interval; allow() says whether to write now and how many lines
+// were left out since the last one written (put that count in the line). One thread.
+class LogThrottle {
+ public:
+  explicit LogThrottle(std::chrono::steady_clock::duration interval = std::chrono::seconds(1))
+      : interval_(interval) {}
+  bool allow(uint64_t& suppressed,
+             std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
+    if (written_ && now - last_ < interval_) {
+      ++suppressed_;
+      return false;
+    }
+    written_ = true;
+    last_ = now;
+    suppressed = std::exchange(suppressed_, 0);
+    return true;
+  }
+
+ private:
+  std::chrono::steady_clock::duration interval_;
+  std::chrono::steady_clock::time_point last_{};
+  bool written_ = false;
+  uint64_t suppressed_ = 0;
 };
 
 }  // namespace ptp

@@ -1,6 +1,7 @@
 #include "gateway/listener.h"
 
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -20,8 +21,15 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
-constexpr std::chrono::seconds kFirstBytesTimeout{10};
+
+// connections.max_connections; by default 3/4 of the descriptor limit, leaving the rest
+// for the admin port, next hops, the queue store and logs.
+size_t connection_limit(const ConnectionsConfig& c) {
+  if (c.max_connections) return c.max_connections;
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1 << 20;
+  return std::max<size_t>(16, rl.rlim_cur / 4 * 3);
+}
 
 // ALPN: prefer h2, fall back to http/1.1.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
@@ -47,10 +55,9 @@ std::string remote_of(const tcp::socket& s) {
   return ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-// Reads until the first bytes tell HTTP/2 preface from HTTP/1.1.
 // Reads the first bytes of a cleartext connection to tell HTTP/2 prior knowledge from
-// HTTP/1.1. A client that connects and says nothing is closed after kFirstBytesTimeout,
-// so idle sockets cannot pile up.
+// HTTP/1.1. A client that connects and says nothing is closed after
+// connections.first_bytes_ms, so idle sockets cannot pile up.
 struct Sniffer : std::enable_shared_from_this<Sniffer> {
   tcp::socket socket;
   asio::steady_timer deadline;
@@ -58,8 +65,8 @@ struct Sniffer : std::enable_shared_from_this<Sniffer> {
   std::array<char, 24> buf{};
   std::function<void(tcp::socket, std::string, bool)> done;
   explicit Sniffer(tcp::socket s) : socket(std::move(s)), deadline(socket.get_executor()) {}
-  void start() {
-    deadline.expires_after(kFirstBytesTimeout);
+  void start(std::chrono::milliseconds timeout) {
+    deadline.expires_after(timeout);
     deadline.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->socket.close();  // the pending read then ends with an error
     });
@@ -85,11 +92,20 @@ struct Sniffer : std::enable_shared_from_this<Sniffer> {
   }
 };
 
+// "10 s", or "250 ms" when not whole seconds.
+std::string duration_text(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + " s"
+                               : std::to_string(d.count()) + " ms";
+}
+
 Http1Limits http1_limits(const Config& cfg) {
   Http1Limits l;
   l.max_body_bytes = cfg.limits.max_body_bytes;
   l.max_header_bytes = static_cast<uint32_t>(cfg.limits.max_header_bytes);
   l.node_id = cfg.node_id;
+  l.idle_timeout = cfg.connections.idle;
+  l.io_timeout = cfg.connections.progress;
+  l.min_progress_bytes = cfg.connections.min_progress_bytes;
   return l;
 }
 
@@ -102,6 +118,10 @@ H2ServerSettings h2_settings(const Config& cfg) {
   return s;
 }
 
+H2Timeouts h2_timeouts(const Config& cfg) {
+  return {.idle = cfg.connections.idle, .progress = cfg.connections.progress};
+}
+
 }  // namespace
 
 Listener::Listener(std::vector<asio::io_context*> contexts,
@@ -111,7 +131,9 @@ Listener::Listener(std::vector<asio::io_context*> contexts,
       dispatcher_for_(std::move(dispatcher_for)),
       cfg_(cfg),
       log_(log),
-      acceptor_(*contexts_.at(0)) {
+      acceptor_(*contexts_.at(0)),
+      limit_(connection_limit(cfg.connections)),
+      pause_(*contexts_.at(0)) {
   for (size_t i = 0; i < contexts_.size(); ++i)
     sessions_.push_back(std::make_unique<SessionRegistry>());
   if (cfg_.tls) {
@@ -155,6 +177,7 @@ void Listener::start() {
 void Listener::stop() {
   boost::system::error_code ec;
   acceptor_.close(ec);
+  pause_.cancel();
 }
 
 const Config& Listener::limits_source(ConfigPtr& hold) const {
@@ -182,34 +205,67 @@ void Listener::accept() {
   size_t i = next_++ % contexts_.size();
   acceptor_.async_accept(*contexts_[i],
                          [this, i](const boost::system::error_code& ec, tcp::socket s) {
-                           if (ec == asio::error::operation_aborted) return;
-                           if (!ec) {
-                             s.set_option(tcp::no_delay(true));
-                             // Continue on the connection's own context.
-                             asio::post(*contexts_[i], [this, i, s = std::move(s)]() mutable {
-                               if (tls_)
-                                 on_tls(std::move(s), i);
-                               else
-                                 on_plain(std::move(s), i);
-                             });
-                           } else {
-                             log_.warn("accept failed", {.extra = {{"error", ec.message()}}});
-                           }
+                           if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+                           if (ec) return on_accept_error(ec);
+                           on_accepted(std::move(s), i);
                            accept();
                          });
 }
 
-void Listener::on_plain(tcp::socket s, size_t i) {
+void Listener::on_accepted(tcp::socket s, size_t i) {
+  ConnectionSlot slot = limit_.try_acquire();
+  if (!slot) {
+    // Over connections.max_connections: closed at once, the client sees a reset.
+    boost::system::error_code ignored;
+    s.set_option(asio::socket_base::linger(true, 0), ignored);
+    s.close(ignored);
+    if (uint64_t left_out = 0; over_limit_log_.allow(left_out))
+      log_.warn("connection refused, limit reached",
+                {.extra = {{"max_connections", std::to_string(limit_.max())},
+                           {"suppressed", std::to_string(left_out)}}});
+    return;
+  }
+  boost::system::error_code ignored;
+  s.set_option(tcp::no_delay(true), ignored);
+  // Continue on the connection's own context.
+  asio::post(*contexts_[i], [this, i, s = std::move(s), slot = std::move(slot)]() mutable {
+    if (tls_)
+      on_tls(std::move(s), i, std::move(slot));
+    else
+      on_plain(std::move(s), i, std::move(slot));
+  });
+}
+
+void Listener::on_accept_error(const boost::system::error_code& ec) {
+  if (uint64_t left_out = 0; accept_error_log_.allow(left_out))
+    log_.warn("accept failed",
+              {.extra = {{"error", ec.message()}, {"suppressed", std::to_string(left_out)}}});
+  if (ec == asio::error::connection_aborted) return accept();  // that client gave up
+  // Out of descriptors (or memory): the pending connection would fail the next accept at
+  // once. Shed it through the spare descriptor and pause, instead of spinning.
+  if (AcceptBackoff::out_of_descriptors(ec)) backoff_.shed_one(acceptor_.native_handle());
+  pause_.expires_after(AcceptBackoff::kPause);
+  pause_.async_wait([this](const boost::system::error_code& wait_ec) {
+    if (!wait_ec && acceptor_.is_open()) accept();
+  });
+}
+
+void Listener::on_plain(tcp::socket s, size_t i, ConnectionSlot slot) {
   auto sniff = std::make_shared<Sniffer>(std::move(s));
-  sniff->done = [this, i](tcp::socket sock, std::string seen, bool h2) {
+  // The slot lives in the callback, which the sniffer holds until it is done or gone.
+  auto held = std::make_shared<ConnectionSlot>(std::move(slot));
+  sniff->done = [this, i, held](tcp::socket sock, std::string seen, bool h2) {
     std::string remote = remote_of(sock);
     Dispatcher& d = dispatcher_for_(i);
     ConfigPtr hold;
     const Config& limits = limits_source(hold);
     if (h2) {
-      sessions_[i]->add(
+      auto session =
           H2ServerSession::start(std::make_unique<ByteStreamOf<tcp::socket>>(std::move(sock)), seen,
-                                 d, h2_settings(limits), std::move(remote)));
+                                 d, h2_settings(limits), std::move(remote));
+      session->hold(std::move(*held));
+      session->watch(h2_timeouts(cfg_));
+      sessions_[i]->add(session);
       return;
     }
     boost::beast::flat_buffer buf;
@@ -218,25 +274,28 @@ void Listener::on_plain(tcp::socket s, size_t i) {
     buf.commit(seen.size());
     auto session = std::make_shared<Http1ServerSession<tcp::socket>>(
         std::move(sock), std::move(buf), d, http1_limits(limits), std::move(remote));
+    session->hold(std::move(*held));
     session->start();
     sessions_[i]->add(session);
   };
-  sniff->start();
+  sniff->start(cfg_.connections.first_bytes);
 }
 
-void Listener::on_tls(tcp::socket s, size_t i) {
-  // A client gets kTlsHandshakeTimeout to complete the handshake; one that connects and
-  // says nothing must not hold a socket for ever.
+void Listener::on_tls(tcp::socket s, size_t i, ConnectionSlot slot) {
+  // A client gets connections.tls_handshake_ms to complete the handshake; one that
+  // connects and says nothing must not hold a socket for ever.
   struct Handshake {
-    Handshake(tcp::socket s, ssl::context& ctx)
-        : stream(std::move(s), ctx), timer(stream.get_executor()) {}
+    Handshake(tcp::socket s, ssl::context& ctx, ConnectionSlot slot)
+        : stream(std::move(s), ctx), timer(stream.get_executor()), slot(std::move(slot)) {}
     TlsStream stream;
     asio::steady_timer timer;
+    ConnectionSlot slot;
     bool timed_out = false;
   };
   std::string remote = remote_of(s);
-  auto hs = std::make_shared<Handshake>(std::move(s), *tls_);
-  hs->timer.expires_after(kTlsHandshakeTimeout);
+  auto hs = std::make_shared<Handshake>(std::move(s), *tls_, std::move(slot));
+  const auto handshake_timeout = cfg_.connections.tls_handshake;
+  hs->timer.expires_after(handshake_timeout);
   hs->timer.async_wait([w = std::weak_ptr<Handshake>(hs)](const boost::system::error_code& ec) {
     auto hs = w.lock();
     if (ec || !hs) return;
@@ -244,15 +303,14 @@ void Listener::on_tls(tcp::socket s, size_t i) {
     boost::system::error_code ignored;
     hs->stream.next_layer().close(ignored);  // fails the pending handshake
   });
-  hs->stream.async_handshake(ssl::stream_base::server, [this, i, hs, remote](
+  hs->stream.async_handshake(ssl::stream_base::server, [this, i, hs, remote, handshake_timeout](
                                                            const boost::system::error_code& ec) {
     hs->timer.cancel();
     if (ec || hs->timed_out) {
       log_.info("TLS handshake failed",
                 {.extra = {{"remote", remote},
                            {"error", hs->timed_out
-                                         ? "no handshake within " +
-                                               std::to_string(kTlsHandshakeTimeout.count()) + " s"
+                                         ? "no handshake within " + duration_text(handshake_timeout)
                                          : ec.message()}}});
       return;
     }
@@ -263,13 +321,17 @@ void Listener::on_tls(tcp::socket s, size_t i) {
     ConfigPtr hold;
     const Config& limits = limits_source(hold);
     if (len == 2 && std::memcmp(proto, "h2", 2) == 0) {
-      sessions_[i]->add(
+      auto session =
           H2ServerSession::start(std::make_unique<ByteStreamOf<TlsStream>>(std::move(hs->stream)),
-                                 {}, d, h2_settings(limits), remote));
+                                 {}, d, h2_settings(limits), remote);
+      session->hold(std::move(hs->slot));
+      session->watch(h2_timeouts(cfg_));
+      sessions_[i]->add(session);
       return;
     }
     auto session = std::make_shared<Http1ServerSession<TlsStream>>(
         std::move(hs->stream), boost::beast::flat_buffer{}, d, http1_limits(limits), remote);
+    session->hold(std::move(hs->slot));
     session->start();
     sessions_[i]->add(session);
   });

@@ -6,18 +6,20 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
 #include <vector>
 
+#include "gateway/accept_backoff.h"
 #include "gateway/config.h"
 #include "gateway/config_store.h"
+#include "gateway/connection_limit.h"
 #include "gateway/exchange.h"
+#include "gateway/json_log.h"
 #include "gateway/session_registry.h"
 
 namespace ptp {
-
-class JsonLog;
 
 class Listener {
  public:
@@ -39,11 +41,15 @@ class Listener {
   // Client connections still open, as of each I/O thread's last purge (each call asks for the
   // next one, so polling converges; any thread may call).
   size_t live_sessions();
+  // connections.max_connections, or its default from RLIMIT_NOFILE.
+  size_t max_connections() const { return limit_.max(); }
 
  private:
   void accept();
-  void on_plain(boost::asio::ip::tcp::socket s, size_t ctx_index);
-  void on_tls(boost::asio::ip::tcp::socket s, size_t ctx_index);
+  void on_accepted(boost::asio::ip::tcp::socket s, size_t ctx_index);
+  void on_accept_error(const boost::system::error_code& ec);
+  void on_plain(boost::asio::ip::tcp::socket s, size_t ctx_index, ConnectionSlot slot);
+  void on_tls(boost::asio::ip::tcp::socket s, size_t ctx_index, ConnectionSlot slot);
 
   std::vector<boost::asio::io_context*> contexts_;
   std::function<Dispatcher&(size_t)> dispatcher_for_;
@@ -56,6 +62,12 @@ class Listener {
   std::unique_ptr<boost::asio::ssl::context> tls_;
   size_t next_ = 0;
   std::vector<std::unique_ptr<SessionRegistry>> sessions_;  // one per context
+  ConnectionLimit limit_;
+  // The accept loop's own state (it runs on context 0 only).
+  AcceptBackoff backoff_;
+  boost::asio::steady_timer pause_;  // accepting again after running out of descriptors
+  LogThrottle accept_error_log_;
+  LogThrottle over_limit_log_;
 };
 
 }  // namespace ptp

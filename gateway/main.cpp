@@ -2,6 +2,8 @@
 //   ptp-gateway --config FILE [--data-dir DIR]   run in the foreground
 //   ptp-gateway --check-config FILE     validate and exit (non-zero with the reason)
 //   ptp-gateway --mint-token --key-file F --source A --target B --session S [--ttl 3600]
+#include <sys/resource.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -123,7 +125,21 @@ void submit_ingress(const Config& cfg, QueueService& queues, Envelope env, Queue
                 [done](Status s, const std::string&) { done(std::move(s)); });
 }
 
+// Every client connection takes a descriptor: the soft limit (often 1024) goes up to the
+// hard one. Returns the soft limit now in force.
+rlim_t raise_descriptor_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  return rl.rlim_cur;
+}
+
 int run(ConfigPtr cfg, const std::string& data_dir) {
+  const rlim_t nofile = raise_descriptor_limit();
   auto level = JsonLog::parse_level(cfg->log.level).value_or(LogLevel::kInfo);
   std::unique_ptr<JsonLog> log = cfg->log.file.empty()
                                      ? std::make_unique<JsonLog>(level)
@@ -310,13 +326,16 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     ready = true;
     const std::string rs_role =
         rs_host ? std::string(1, rs::role_letter(cfg->router_server.role)) : "off";
-    log->info("gateway started", {.extra = {{"node", cfg->node_id},
-                                            {"role", cfg->router_role ? "router" : "edge"},
-                                            {"router_server", rs_role},
-                                            {"listen", cfg->listen.to_string()},
-                                            {"admin", cfg->admin.to_string()},
-                                            {"tls", cfg->tls ? "on" : "off"},
-                                            {"io_threads", std::to_string(n)}}});
+    log->info("gateway started",
+              {.extra = {{"node", cfg->node_id},
+                         {"role", cfg->router_role ? "router" : "edge"},
+                         {"router_server", rs_role},
+                         {"listen", cfg->listen.to_string()},
+                         {"admin", cfg->admin.to_string()},
+                         {"tls", cfg->tls ? "on" : "off"},
+                         {"io_threads", std::to_string(n)},
+                         {"nofile", std::to_string(nofile)},
+                         {"max_connections", std::to_string(listener.max_connections())}}});
     control.run();
     for (auto& t : threads) t.join();
   } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "codecs/json_depth.h"
 #include "gateway/json_log.h"
 #include "gateway/pipeline.h"
 #include "gateway/queue_service.h"
@@ -255,7 +256,8 @@ void RsHost::handle_event(const QueueKey& key) {
   Popped marker = peek_now(inbox_, {key.node, key.session, std::string(rs::kDoneTopic)});
   if (marker.msg) {
     job = std::make_shared<Job>(key.session);
-    Json j = Json::parse(marker.msg->env.body, nullptr, false);
+    const std::string& text = marker.msg->env.body;
+    Json j = json_depth_within(text) ? Json::parse(text, nullptr, false) : Json();
     if (j.is_object()) {
       job->state = j.value("state", "failed");
       job->error = j.value("error", "");

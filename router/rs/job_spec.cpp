@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "codecs/base64.h"
+#include "codecs/json_depth.h"
 #include "codecs/validate.h"
 
 namespace ptp::rs {
@@ -90,6 +91,8 @@ std::string encode_job_spec(const JobSpec& spec) {
 }
 
 JobSpec parse_job_spec(std::string_view json) {
+  if (!json_depth_within(json))
+    spec_fail("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   Json j = Json::parse(json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) spec_fail("not valid JSON");
   if (!j.is_object()) spec_fail("expected a JSON object");

@@ -262,7 +262,8 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "t.yaml: shutdown_grace_ms: expected an integer from 0 to 3600000, got \"-5\""},
       {kMinimal + "colour: blue\n",
        "t.yaml: colour: unknown key (expected one of: node, listen, admin, io_threads, "
-       "reload_poll_ms, shutdown_grace_ms, limits, auth, peers, default_route, local_services, "
+       "reload_poll_ms, shutdown_grace_ms, limits, connections, auth, peers, default_route, "
+       "local_services, "
        "log, queue, "
        "kafka_attachment, router_server)"},
       {"node: {node_id: A}\nlisten: {port: 1, prot: 2}\n",
@@ -713,4 +714,32 @@ TEST_CASE("router_server section: role, combine_at, peer, workers, timeout") {
   CHECK(error_of(kMinimal + "router_server: {role: A, job_sources: {C: []}}\n") ==
         "t.yaml: router_server.job_sources.C: expected a non-empty list of the HE nodes this "
         "source's jobs may deliver to, got a list");
+}
+
+TEST_CASE("connections section: timeouts and the connection limit") {
+  ConfigPtr d = parse_ok(kMinimal);
+  CHECK(d->connections.first_bytes == std::chrono::milliseconds(10000));
+  CHECK(d->connections.tls_handshake == std::chrono::milliseconds(10000));
+  CHECK(d->connections.idle == std::chrono::milliseconds(60000));
+  CHECK(d->connections.progress == std::chrono::milliseconds(30000));
+  CHECK(d->connections.min_progress_bytes == 1024);
+  CHECK(d->connections.max_connections == 0);
+  ConfigPtr c = parse_ok(kMinimal +
+                         "connections: {first_bytes_ms: 100, tls_handshake_ms: 200, idle_ms: 300, "
+                         "progress_ms: 400, min_progress_bytes: 10, max_connections: 50}\n");
+  CHECK(c->connections.first_bytes == std::chrono::milliseconds(100));
+  CHECK(c->connections.tls_handshake == std::chrono::milliseconds(200));
+  CHECK(c->connections.idle == std::chrono::milliseconds(300));
+  CHECK(c->connections.progress == std::chrono::milliseconds(400));
+  CHECK(c->connections.min_progress_bytes == 10);
+  CHECK(c->connections.max_connections == 50);
+  CHECK(error_of(kMinimal + "connections: {idle_ms: 0}\n") ==
+        "t.yaml: connections.idle_ms: expected an integer from 1 to 86400000, got \"0\"");
+  CHECK(error_of(kMinimal + "connections: {idle: 5}\n")
+            .starts_with("t.yaml: connections.idle: "
+                         "unknown key"));
+  // Read at start: a reload that changes them is refused.
+  Config b = *d;
+  b.connections.idle = std::chrono::milliseconds(5);
+  CHECK(restart_required(*d, b).find("connections first_bytes_ms=10000") != std::string::npos);
 }

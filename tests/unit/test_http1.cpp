@@ -712,3 +712,22 @@ TEST_CASE("http1 client: a connection closed right after its response is retried
   CHECK(server.accepted == 3);
   CHECK(server.requests.size() == 3);
 }
+
+TEST_CASE("http1 server: Transfer-Encoding is accepted only when it ends with chunked") {
+  auto ok = [](std::initializer_list<std::string_view> values) {
+    boost::beast::http::fields f;
+    for (auto v : values) f.insert(boost::beast::http::field::transfer_encoding, v);
+    return http1_detail::transfer_encoding_acceptable(f);
+  };
+  CHECK(ok({}));
+  CHECK(ok({"chunked"}));
+  CHECK(ok({"CHUNKED"}));
+  CHECK(ok({"gzip, chunked"}));
+  CHECK(ok({"gzip", " chunked\t"}));
+  CHECK_FALSE(ok({"gzip"}));
+  CHECK_FALSE(ok({"identity"}));
+  CHECK_FALSE(ok({"chunked, identity"}));
+  CHECK_FALSE(ok({"chunked", "gzip"}));
+  CHECK_FALSE(ok({""}));
+  CHECK_FALSE(ok({"chunkedx"}));
+}

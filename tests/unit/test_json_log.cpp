@@ -338,3 +338,18 @@ TEST_CASE("json_log: set_output switches files and reopen follows rotation") {
   CHECK(b.find(R"("msg":"four")") != std::string::npos);
   for (const auto& p : {first, second, rotated}) std::remove(p.c_str());
 }
+
+TEST_CASE("LogThrottle: one line per interval, with the count left out") {
+  using namespace std::chrono_literals;
+  ptp::LogThrottle t(1s);
+  auto t0 = std::chrono::steady_clock::time_point{} + 100s;
+  uint64_t suppressed = 99;
+  CHECK(t.allow(suppressed, t0));
+  CHECK(suppressed == 0);
+  for (int i = 0; i < 1000; ++i) CHECK_FALSE(t.allow(suppressed, t0 + 999ms));
+  CHECK(t.allow(suppressed, t0 + 1s));
+  CHECK(suppressed == 1000);
+  CHECK_FALSE(t.allow(suppressed, t0 + 1500ms));
+  CHECK(t.allow(suppressed, t0 + 5s));
+  CHECK(suppressed == 1);
+}
