@@ -13,6 +13,7 @@
 
 #include "adapters/queue/queue_store.h"
 #include "codecs/queue_codec.h"
+#include "gateway/grpc_errors.h"
 #include "router/rs/job_spec.h"
 
 namespace ptp {
@@ -53,6 +54,8 @@ struct PeerConfig {
   // The target node is reachable only asynchronously: an invoke to it becomes a push plus
   // a wait for the reply on a message-topic-back (docs/queues.md "Sync and async").
   bool async_only = false;
+  // How gRPC errors are answered to requests from this node (unset: listen.grpc_errors).
+  std::optional<GrpcErrors> grpc_errors;
 };
 
 struct LocalServiceConfig {
@@ -78,9 +81,13 @@ struct LimitsConfig {
   uint64_t max_header_bytes = 64 << 10;   // all headers of one request
   uint32_t max_field_length = 1024;       // any single PTP header field
   uint32_t max_hops = 8;
-  uint32_t max_concurrent_streams = 1000;
+  uint32_t max_concurrent_streams = 100;
   // HTTP/1.1 next hops (local services, peers): connections per host:port, in use + idle.
   uint32_t http1_connections_per_host = 256;
+  // HTTP/2 request bodies held while they arrive (docs/security.md): per connection and
+  // per process. Defaults: 128 MiB and 512 MiB, raised to max_body_bytes if that is larger.
+  uint64_t buffered_body_bytes_per_connection = 128ull << 20;
+  uint64_t buffered_body_bytes_total = 512ull << 20;
 };
 
 struct LogConfig {
@@ -146,6 +153,7 @@ struct Config {
   bool router_role = false;  // forwards between peers for other nodes
   Endpoint listen;
   std::optional<TlsServerConfig> tls;
+  GrpcErrors grpc_errors = GrpcErrors::kMessage;  // listen.grpc_errors
   Endpoint admin;
   unsigned io_threads = 0;  // 0: one per core
   std::chrono::milliseconds reload_poll{1000};

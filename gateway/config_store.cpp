@@ -65,6 +65,12 @@ std::string restart_required(const Config& running, const Config& next) {
        next.router_server.enabled ? "on" : "off");
   note("router_server.workers", std::to_string(running.router_server.workers),
        std::to_string(next.router_server.workers));
+  // The HTTP/2 listener's body budgets are set up at start (docs/security.md).
+  note("limits.buffered_body_bytes_per_connection",
+       std::to_string(running.limits.buffered_body_bytes_per_connection),
+       std::to_string(next.limits.buffered_body_bytes_per_connection));
+  note("limits.buffered_body_bytes_total", std::to_string(running.limits.buffered_body_bytes_total),
+       std::to_string(next.limits.buffered_body_bytes_total));
   if (changes.empty()) return {};
   std::string msg = "reload rejected, a restart is needed to change ";
   for (size_t i = 0; i < changes.size(); ++i) msg += (i ? "; " : "") + changes[i];
