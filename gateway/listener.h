@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "gateway/body_budget.h"
 #include "gateway/config.h"
 #include "gateway/exchange.h"
 #include "gateway/session_registry.h"
@@ -48,6 +49,9 @@ class Listener {
   std::unique_ptr<boost::asio::ssl::context> tls_;
   size_t next_ = 0;
   std::vector<std::unique_ptr<SessionRegistry>> sessions_;  // one per context
+  // HTTP/2 request bodies held while they arrive, all connections together.
+  std::shared_ptr<BodyBudget> body_budget_ =
+      std::make_shared<BodyBudget>(cfg_.limits.buffered_body_bytes_total);
 };
 
 }  // namespace ptp
