@@ -556,10 +556,15 @@ void H2ServerSession::reset_if_stuck(Stream& s) {
   if (!s.rejected || !s.answer_sent || s.reset_sent ||
       nghttp2_session_get_stream_remote_close(session(), s.id) != 0)
     return;
-  const int32_t window = nghttp2_session_get_stream_local_window_size(session(), s.id);
+  // What the client may still send: the stream's window, and what our SETTINGS add to it
+  // once acknowledged (the request may have come before them).
+  const int64_t pending = kStreamWindow - static_cast<int64_t>(nghttp2_session_get_local_settings(
+                                              session(), NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE));
+  const int64_t window = nghttp2_session_get_stream_local_window_size(session(), s.id) + pending;
+  const uint64_t left = window > 0 ? static_cast<uint64_t>(window) : 0;
   const bool length_known = s.content_length != std::numeric_limits<uint64_t>::max();
-  if (window > 0 && (!length_known || s.content_length < s.received ||
-                     s.content_length - s.received <= static_cast<uint64_t>(window)))
+  if (left > 0 &&
+      (!length_known || s.content_length < s.received || s.content_length - s.received <= left))
     return;
   s.reset_sent = true;
   nghttp2_submit_rst_stream(session(), NGHTTP2_FLAG_NONE, s.id, NGHTTP2_NO_ERROR);
