@@ -87,14 +87,14 @@ class Dispatcher {
   // Admission on the head alone (PTP header fields, interface, wire), before any of the
   // body is read: the checks dispatch() makes that need no body (token, loop and hop
   // limit, route). Ok: read the body, then dispatch(req), which then skips them. Not Ok:
-  // the request is refused; answer it with reject() and read none of its body.
-  virtual Status admit_head(Request& /*head*/) { return Status::Ok(); }
+  // the request is refused; answer it with reject() and read none of its body. Pure, so
+  // that a dispatcher in front of another (a wrapper) decides what to pass on: one that
+  // answered Ok for everything would let bodies in unchecked.
+  virtual Status admit_head(Request& head) = 0;
   // Answers a request refused before dispatch() (by admit_head or by the listener:
   // malformed, too large, over a budget) the way dispatch() answers a refusal: counted,
   // logged and shaped for the caller's wire. `done` runs before reject() returns.
-  virtual void reject(Request&& /*req*/, Status st, Responder done) {
-    done(error_response(std::move(st)));
-  }
+  virtual void reject(Request&& req, Status st, Responder done) = 0;
 };
 
 }  // namespace ptp
