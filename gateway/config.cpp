@@ -265,8 +265,34 @@ void parse_node_section(const YAML::Node& root, Config& cfg) {
   }
 }
 
+// --- Request body budgets and gRPC error answers (docs/security.md) ---
+
+std::optional<GrpcErrors> grpc_errors(const Section& s, std::string_view key) {
+  auto v = s.opt_string(key);
+  if (!v) return std::nullopt;
+  GrpcErrors e{};
+  if (!parse_grpc_errors(*v, e))
+    fail(s.at(key), "unknown value " + quote_value(*v) + " (expected message or status)");
+  return e;
+}
+
+// Each budget must hold at least one body of max_body_bytes; the defaults grow with it.
+void parse_body_budgets(const Section& s, LimitsConfig& l) {
+  auto budget = [&](std::string_view key, uint64_t def) {
+    if (!s.has(key)) return std::max(def, l.max_body_bytes);
+    auto v = static_cast<uint64_t>(s.integer(key, 0, 1, 1LL << 50));
+    if (v < l.max_body_bytes)
+      fail(s.at(key), "must be at least limits.max_body_bytes (" +
+                          std::to_string(l.max_body_bytes) + "), or no body of that size fits");
+    return v;
+  };
+  l.buffered_body_bytes_per_connection =
+      budget("buffered_body_bytes_per_connection", l.buffered_body_bytes_per_connection);
+  l.buffered_body_bytes_total = budget("buffered_body_bytes_total", l.buffered_body_bytes_total);
+}
+
 void parse_listen(const YAML::Node& root, const FileResolver& files, Config& cfg) {
-  Section s(root["listen"], "listen", {"address", "port", "tls"});
+  Section s(root["listen"], "listen", {"address", "port", "tls", "grpc_errors"});
   cfg.listen.host = s.string("address", "0.0.0.0");
   if (!valid_host(cfg.listen.host))
     fail(s.at("address"), "invalid host " + quote_value(cfg.listen.host));
@@ -284,6 +310,7 @@ void parse_listen(const YAML::Node& root, const FileResolver& files, Config& cfg
     }
     cfg.tls = std::move(tls);
   }
+  cfg.grpc_errors = grpc_errors(s, "grpc_errors").value_or(cfg.grpc_errors);
 }
 
 void parse_admin(const YAML::Node& root, Config& cfg) {
@@ -301,7 +328,8 @@ void parse_admin(const YAML::Node& root, Config& cfg) {
 void parse_limits(const YAML::Node& root, Config& cfg) {
   Section s(root["limits"], "limits",
             {"max_body_bytes", "max_header_bytes", "max_field_length", "max_hops",
-             "max_concurrent_streams", "http1_connections_per_host"});
+             "max_concurrent_streams", "http1_connections_per_host",
+             "buffered_body_bytes_per_connection", "buffered_body_bytes_total"});
   LimitsConfig& l = cfg.limits;
   constexpr int64_t kU32 = 0xffffffffLL;
   l.max_body_bytes = static_cast<uint64_t>(
@@ -315,6 +343,7 @@ void parse_limits(const YAML::Node& root, Config& cfg) {
       static_cast<uint32_t>(s.integer("max_concurrent_streams", l.max_concurrent_streams, 1, kU32));
   l.http1_connections_per_host = static_cast<uint32_t>(
       s.integer("http1_connections_per_host", l.http1_connections_per_host, 1, 65535));
+  parse_body_budgets(s, l);
 }
 
 void parse_connections(const YAML::Node& root, Config& cfg) {
@@ -413,9 +442,10 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
   if (!list || list.IsNull()) return;
   if (!list.IsSequence()) fail("peers", "expected a list, got " + kind_name(list));
   for (size_t i = 0; i < list.size(); ++i) {
-    Section s(list[i], index_path("peers", i),
-              {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms",
-               "connect_timeout_ms", "keepalive_ms", "tls", "async", "encapsulation"});
+    Section s(
+        list[i], index_path("peers", i),
+        {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms", "connect_timeout_ms",
+         "keepalive_ms", "tls", "async", "encapsulation", "grpc_errors"});
     if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
     PeerConfig p;
     p.node_id = s.required_string("node_id");
@@ -427,6 +457,7 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
       check_id(s.at("inst_id"), p.inst_id);
     }
     p.async_only = s.boolean("async", false);
+    p.grpc_errors = grpc_errors(s, "grpc_errors");
     bool has_address = s.has("address"), has_via = s.has("via");
     if (has_address == has_via) {
       fail(s.path(),

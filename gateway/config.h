@@ -14,6 +14,7 @@
 #include "adapters/queue/queue_store.h"
 #include "codecs/encapsulated_codec.h"
 #include "codecs/queue_codec.h"
+#include "gateway/grpc_errors.h"
 #include "router/rs/job_spec.h"
 
 namespace ptp {
@@ -57,6 +58,8 @@ struct PeerConfig {
   // A v1.1.0 peer: requests to it are encapsulated (docs/encapsulation.md), no x-ptp-version,
   // the message an Inbound in this serialization. nullopt: x-ptp-version 1, pass-through.
   std::optional<EncapsulatedFormat> encapsulation;
+  // How gRPC errors are answered to requests from this node (unset: listen.grpc_errors).
+  std::optional<GrpcErrors> grpc_errors;
 };
 
 struct LocalServiceConfig {
@@ -85,9 +88,13 @@ struct LimitsConfig {
   uint64_t max_header_bytes = 64 << 10;   // all headers of one request
   uint32_t max_field_length = 1024;       // any single PTP header field
   uint32_t max_hops = 8;
-  uint32_t max_concurrent_streams = 1000;
+  uint32_t max_concurrent_streams = 100;
   // HTTP/1.1 next hops (local services, peers): connections per host:port, in use + idle.
   uint32_t http1_connections_per_host = 256;
+  // HTTP/2 request bodies held while they arrive (docs/security.md): per connection and
+  // per process. Defaults: 128 MiB and 512 MiB, raised to max_body_bytes if that is larger.
+  uint64_t buffered_body_bytes_per_connection = 128ull << 20;
+  uint64_t buffered_body_bytes_total = 512ull << 20;
 };
 
 // Client connections on the PTP port: how long each may wait on its client, and how many
@@ -180,6 +187,7 @@ struct Config {
   bool router_role = false;  // forwards between peers for other nodes
   Endpoint listen;
   std::optional<TlsServerConfig> tls;
+  GrpcErrors grpc_errors = GrpcErrors::kMessage;  // listen.grpc_errors
   Endpoint admin;
   unsigned io_threads = 0;  // 0: one per core
   std::chrono::milliseconds reload_poll{1000};

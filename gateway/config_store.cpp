@@ -120,6 +120,12 @@ std::string restart_required(const Config& running, const Config& next) {
   num("queue.limits.dedup_max_ids", rl.dedup_max_ids, nl.dedup_max_ids);
   if (attachment_text(running.kafka_attachment) != attachment_text(next.kafka_attachment))
     changes.push_back("kafka_attachment");
+  // The HTTP/2 listener's body budgets are set up at start (docs/security.md).
+  note("limits.buffered_body_bytes_per_connection",
+       std::to_string(running.limits.buffered_body_bytes_per_connection),
+       std::to_string(next.limits.buffered_body_bytes_per_connection));
+  note("limits.buffered_body_bytes_total", std::to_string(running.limits.buffered_body_bytes_total),
+       std::to_string(next.limits.buffered_body_bytes_total));
   if (changes.empty()) return {};
   std::string msg = "reload rejected, a restart is needed to change ";
   for (size_t i = 0; i < changes.size(); ++i) msg += (i ? "; " : "") + changes[i];

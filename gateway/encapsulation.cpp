@@ -102,6 +102,22 @@ void EncapsulationGate::dispatch(Request&& req, Responder done) {
   });
 }
 
+Status EncapsulationGate::admit_head(Request& head) {
+  if (head.env.header.version == kPassThrough || is_queue_interface(head.iface))
+    return inner_.admit_head(head);
+  return Status::Ok();
+}
+
+void EncapsulationGate::reject(Request&& req, Status st, Responder done) {
+  const bool encapsulated = req.env.header.version != kPassThrough &&
+                            !is_queue_interface(req.iface) && req.wire != WireProtocol::kGrpc;
+  const auto format = encapsulated ? encapsulated_format(req.env.content_type) : std::nullopt;
+  if (!format) return inner_.reject(std::move(req), std::move(st), std::move(done));
+  inner_.reject(std::move(req), std::move(st), [done = std::move(done), f = *format](Response&& r) {
+    done(encapsulate_response(std::move(r), f));
+  });
+}
+
 std::string encapsulated_request_body(const Envelope& env, EncapsulatedFormat f) {
   EncapsulatedMessage m;
   header_to_metadata(env, m.metadata);

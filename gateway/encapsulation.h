@@ -22,6 +22,11 @@ class EncapsulationGate final : public Dispatcher {
  public:
   EncapsulationGate(Dispatcher& inner, const ConfigStore& store) : inner_(inner), store_(store) {}
   void dispatch(Request&& req, Responder done) override;
+  // Pass-through heads and the container interfaces are admitted by the pipeline; an
+  // encapsulated head carries its header fields (token included) in the body, so it is
+  // checked in dispatch() once the body is in, within the listener's body budgets.
+  Status admit_head(Request& head) override;
+  void reject(Request&& req, Status st, Responder done) override;
 
  private:
   Dispatcher& inner_;

@@ -11,6 +11,7 @@
 #include "codecs/envelope.h"
 #include "codecs/interface.h"
 #include "gateway/body_pipe.h"
+#include "gateway/grpc_errors.h"
 
 namespace ptp {
 
@@ -39,6 +40,9 @@ struct Request {
   std::shared_ptr<BodyPipe> stream;  // set for streamed bodies; env.body is then empty
   std::string remote;                // client address, for logs
   std::string query;                 // the URL query string (HTTP), without '?'
+  // Set by Dispatcher::admit_head when the head passed: the dispatcher's own record of
+  // that admission, which dispatch() continues from (opaque to listeners).
+  std::shared_ptr<void> admitted;
 };
 
 struct Response {
@@ -49,6 +53,11 @@ struct Response {
   // queue interfaces answer TransportOutbound in the caller's dialect).
   std::optional<std::string> grpc_message;
   std::shared_ptr<DeliveryReceipt> delivery;  // settled by the listener, see above
+  // gRPC only: how an error (or a stream's failed end) is answered; unset: the listener's
+  // setting.
+  std::optional<GrpcErrors> grpc_errors;
+  // HTTP only: the status line when it is not the one the PTP code maps to (0: mapped).
+  int http_status = 0;
 };
 
 // The content type of a response's body: a relayed response carries the service's in
@@ -62,19 +71,30 @@ inline std::string response_content_type(const Response& r) {
 // Takes the response by rvalue: a hop that passes it on moves nothing.
 using Responder = std::function<void(Response&&)>;
 
-// The pipeline entry point. dispatch() is called on the connection's I/O thread and
-// must not block; the responder is called exactly once, on the same thread.
-class Dispatcher {
- public:
-  virtual ~Dispatcher() = default;
-  virtual void dispatch(Request&& req, Responder done) = 0;
-};
-
 // A Response that carries only an error status.
 inline Response error_response(Status s) {
   Response r;
   r.env.status = std::move(s);
   return r;
 }
+
+// The pipeline entry point. dispatch() is called on the connection's I/O thread and
+// must not block; the responder is called exactly once, on the same thread.
+class Dispatcher {
+ public:
+  virtual ~Dispatcher() = default;
+  virtual void dispatch(Request&& req, Responder done) = 0;
+  // Admission on the head alone (PTP header fields, interface, wire), before any of the
+  // body is read: the checks dispatch() makes that need no body (token, loop and hop
+  // limit, route). Ok: read the body, then dispatch(req), which then skips them. Not Ok:
+  // the request is refused; answer it with reject() and read none of its body. Pure, so
+  // that a dispatcher in front of another (a wrapper) decides what to pass on: one that
+  // answered Ok for everything would let bodies in unchecked.
+  virtual Status admit_head(Request& head) = 0;
+  // Answers a request refused before dispatch() (by admit_head or by the listener:
+  // malformed, too large, over a budget) the way dispatch() answers a refusal: counted,
+  // logged and shaped for the caller's wire. `done` runs before reject() returns.
+  virtual void reject(Request&& req, Status st, Responder done) = 0;
+};
 
 }  // namespace ptp

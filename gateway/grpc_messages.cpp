@@ -71,10 +71,11 @@ std::string grpc_percent_decode(std::string_view s) {
   return out;
 }
 
-HeaderList grpc_status_trailers(const Status& st) {
-  HeaderList t{{"grpc-status", std::to_string(grpc_status(st.code))}};
+HeaderList grpc_status_trailers(const Status& st, GrpcErrors style) {
+  const bool as_status = style == GrpcErrors::kStatus;
+  HeaderList t{{"grpc-status", std::to_string(as_status ? grpc_status(st.code) : 0)}};
   if (!st.ok()) {
-    t.emplace_back("grpc-message", grpc_percent_encode(st.to_string()));
+    if (as_status) t.emplace_back("grpc-message", grpc_percent_encode(st.to_string()));
     t.emplace_back("x-ptp-message", grpc_percent_encode(st.message));
     if (!st.hop.empty()) t.emplace_back("x-ptp-hop", st.hop);
   }
@@ -84,11 +85,13 @@ HeaderList grpc_status_trailers(const Status& st) {
 
 std::string outbound_message(const Response& r) {
   org::ppc::ptp::Outbound out;
-  out.set_code(code_string(r.env.status.code));
-  out.set_message(r.env.status.message);
+  const Status& st = r.env.status;
+  out.set_code(code_string(st.code));
+  out.set_message(st.ok() || !st.message.empty() ? st.message : std::string(describe(st.code)));
   out.set_payload(r.env.body);
   auto& md = *out.mutable_metadata();
   for (const auto& [k, v] : r.extra_headers) md[k] = v;
+  if (!st.ok() && !st.hop.empty()) md["x-ptp-hop"] = st.hop;
   if (!r.env.header.trace_id.empty()) md["x-ptp-trace-id"] = r.env.header.trace_id;
   if (!r.env.header.session_id.empty()) md["x-ptp-session-id"] = r.env.header.session_id;
   return out.SerializeAsString();
@@ -105,6 +108,9 @@ Status parse_outbound_message(std::string_view bytes, Response& out) {
   } else if (c != Code::kOk) {
     out.env.status = Status::Error(c, msg.message());
   }
+  if (!out.env.status.ok())
+    if (auto hop = msg.metadata().find("x-ptp-hop"); hop != msg.metadata().end())
+      out.env.status.hop = hop->second;
   out.env.body = std::move(*msg.mutable_payload());
   for (const auto& [k, v] : msg.metadata())
     if (!is_response_meta_skipped(k)) out.extra_headers.emplace_back(k, v);

@@ -1,6 +1,7 @@
 #include "gateway/grpc_paths.h"
 
 #include <array>
+#include <boost/beast/core/string.hpp>
 #include <utility>
 
 namespace ptp {
@@ -22,6 +23,19 @@ std::optional<Interface> grpc_interface_for_path(std::string_view path) {
       if (rest == m) return iface;
   }
   return std::nullopt;
+}
+
+GrpcContentType classify_grpc_content_type(std::string_view ct) {
+  // ASCII comparisons without a locale: this runs for every HTTP/2 request.
+  static constexpr std::string_view kGrpc = "application/grpc";
+  if (ct.size() < kGrpc.size() || !boost::beast::iequals(ct.substr(0, kGrpc.size()), kGrpc))
+    return GrpcContentType::kNone;
+  std::string_view rest = ct.substr(kGrpc.size());
+  rest = rest.substr(0, rest.find(';'));  // parameters do not matter
+  while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
+  if (rest.empty() || boost::beast::iequals(rest, "+proto")) return GrpcContentType::kGrpc;
+  if (rest.size() > 1 && rest[0] == '+') return GrpcContentType::kUnsupported;
+  return GrpcContentType::kNone;
 }
 
 }  // namespace ptp

@@ -33,10 +33,19 @@ void H2Exchange::on_headers(int status, HeaderList headers) {
   if (!p_.streamed) return;
   if (status != 200 || (p_.grpc && !find_header(headers_, "grpc-status").empty()))
     return;  // an error answer: reported when the stream closes
+  if (!p_.grpc) {
+    start_stream();
+    return;
+  }
+  // gRPC: the head goes back with the first message, which may instead be the peer's
+  // refusal (an Outbound with an error code, grpc-status 0).
+  parser_ = std::make_unique<GrpcFrameParser>(p_.max_body + 5);
+}
+
+void H2Exchange::start_stream() {
   Response r;
   r.extra_headers = relayed_headers(headers_);
   resp_ = std::make_shared<BodyPipe>();
-  if (p_.grpc) parser_ = std::make_unique<GrpcFrameParser>(p_.max_body + 5);
   std::weak_ptr<H2Connection> weak = session_->weak_from_this();
   const int32_t id = id_;
   const bool grpc = p_.grpc;
@@ -50,24 +59,36 @@ void H2Exchange::on_headers(int status, HeaderList headers) {
   answer(std::move(r));
 }
 
+void H2Exchange::on_grpc_stream_data(std::string_view data) {
+  if (answered_ && !resp_) return;  // refused already
+  std::vector<std::string> msgs;
+  Status ps = parser_->feed(data, msgs);
+  bool peer_error = false;
+  for (auto& m : msgs) {
+    Response piece;
+    if (ps.ok()) ps = parse_outbound_message(m, piece);
+    if (!ps.ok()) break;
+    if (!piece.env.status.ok()) {  // the peer ends the stream with an error
+      ps = std::move(piece.env.status);
+      peer_error = true;
+      break;
+    }
+    if (!resp_) start_stream();
+    resp_->write(std::move(piece.env.body));
+  }
+  if (ps.ok()) return;
+  if (!peer_error || ps.hop.empty()) ps.hop = p_.node;
+  if (resp_)
+    resp_->finish(ps);
+  else
+    answer(error_response(std::move(ps)));
+  session_->reset(id_);
+}
+
 void H2Exchange::on_data(std::string_view data) {
+  if (parser_) return on_grpc_stream_data(data);
   if (resp_) {
-    if (!parser_) {
-      resp_->write(std::string(data));
-      return;
-    }
-    std::vector<std::string> msgs;
-    Status ps = parser_->feed(data, msgs);
-    for (auto& m : msgs) {
-      Response piece;
-      if (ps.ok()) ps = parse_outbound_message(m, piece);
-      if (ps.ok()) resp_->write(std::move(piece.env.body));
-    }
-    if (!ps.ok()) {
-      ps.hop = p_.node;
-      resp_->finish(ps);
-      session_->reset(id_);
-    }
+    resp_->write(std::string(data));
     return;
   }
   session_->consume(id_, data.size());
@@ -113,6 +134,9 @@ Status H2Exchange::close_status(const HeaderList& trailers, uint32_t error_code)
 void H2Exchange::on_close(HeaderList trailers, uint32_t error_code) {
   if (answered_ && !resp_) return;
   Status st = close_status(trailers, error_code);
+  if (st.ok() && parser_ && !parser_->idle())
+    st = Status::Error(Code::kCodecError, "gRPC answer from " + where() + " ends inside a message",
+                       p_.node);
   if (resp_) {  // streaming: the head already went back
     resp_->finish(st);
     return;
@@ -127,6 +151,11 @@ void H2Exchange::on_close(HeaderList trailers, uint32_t error_code) {
                                                  p_.name, session_->authority())
                : response_from_http(status_, std::move(headers_), std::move(data_), p_.name,
                                     session_->authority()));
+    return;
+  }
+  if (p_.streamed) {  // a gRPC stream that ended well without a message
+    start_stream();
+    resp_->finish();
     return;
   }
   answer_unary_grpc();

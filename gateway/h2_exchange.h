@@ -48,6 +48,10 @@ class H2Exchange final : public UpstreamObserver {
 
  private:
   Status close_status(const HeaderList& trailers, uint32_t error_code) const;
+  // Answers with a streamed Response fed by resp_.
+  void start_stream();
+  // A streamed gRPC answer's bytes: Outbound messages, the first one sending the head.
+  void on_grpc_stream_data(std::string_view data);
   void answer_unary_grpc();
 
   Responder done_;
@@ -59,7 +63,7 @@ class H2Exchange final : public UpstreamObserver {
   HeaderList headers_;
   std::string data_;                // unary body, or partial gRPC frame bytes when streaming
   std::shared_ptr<BodyPipe> resp_;  // streamed answer, once its head went back
-  std::unique_ptr<GrpcFrameParser> parser_;
+  std::unique_ptr<GrpcFrameParser> parser_;  // streamed gRPC answer
 };
 
 }  // namespace ptp

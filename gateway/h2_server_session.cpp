@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/container/small_vector.hpp>
+#include <charconv>
 #include <cstring>
+#include <limits>
 
 #include "codecs/header_codec.h"
 #include "codecs/proto_codec.h"
@@ -15,18 +17,23 @@
 namespace ptp {
 
 struct H2ServerSession::Stream {
+  Stream(ConnectionBodyBudget* connection, BodyBudget* process) : charge(connection, process) {}
   int32_t id = 0;
   Request req;  // its envelope holds the PTP header fields, decoded as they arrive
   HeaderDecodeState header_state;
   std::string method, path, content_type;
   uint64_t header_bytes = 0;
+  uint64_t content_length = std::numeric_limits<uint64_t>::max();  // max: not given
+  uint64_t received = 0;                                           // body bytes so far
   bool header_overflow = false;
+  bool te_trailers = false;  // "te: trailers", which gRPC requires
   std::optional<Interface> iface;
   bool grpc = false;
   bool streamed = false;
-  bool rejected = false;  // an error response was already sent
+  bool rejected = false;  // refused: the rest of the body is discarded
   bool dispatched = false;
   std::string body;                         // unary request body (raw wire bytes)
+  BodyCharge charge;                        // what `body` holds of the body budgets
   std::shared_ptr<BodyPipe> req_pipe;       // streamed request body
   std::unique_ptr<GrpcFrameParser> parser;  // streamed gRPC request
   uint64_t unconsumed = 0;                  // received bytes not yet credited to the window
@@ -34,6 +41,11 @@ struct H2ServerSession::Stream {
 
   // Response side: what outlives submitting the response headers.
   bool responded = false;
+  GrpcErrors grpc_errors = GrpcErrors::kMessage;  // how a gRPC error goes out
+  bool error_message_sent = false;  // kMessage: a failed stream's last Outbound is queued
+  bool answer_sent = false;         // our END_STREAM went out
+  bool reset_sent = false;
+  Status whole_status;                        // the outcome of a whole (not streamed) answer
   std::shared_ptr<BodyPipe> response_stream;  // streamed response body
   std::shared_ptr<DeliveryReceipt> delivery;  // settled when the response went out whole
   BodyPump pump;                              // the response body
@@ -55,6 +67,9 @@ int cb_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, siz
 }
 int cb_frame_recv(nghttp2_session*, const nghttp2_frame* f, void* u) {
   return self_of(u)->on_frame_recv(f);
+}
+int cb_frame_send(nghttp2_session*, const nghttp2_frame* f, void* u) {
+  return self_of(u)->on_frame_send(f);
 }
 int cb_data(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* u) {
   return self_of(u)->on_data(id, data, len);
@@ -86,7 +101,9 @@ H2ServerSession::H2ServerSession(std::unique_ptr<ByteStream> io, Dispatcher& d, 
     : H2Connection(std::move(io)),
       dispatcher_(d),
       settings_(std::move(s)),
-      remote_(std::move(remote)) {}
+      remote_(std::move(remote)) {
+  body_budget_.limit = settings_.buffered_body_bytes_per_connection;
+}
 
 H2ServerSession::~H2ServerSession() = default;
 
@@ -96,6 +113,7 @@ void H2ServerSession::init_session() {
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, cb_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cbs, cb_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, cb_frame_recv);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, cb_frame_send);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, cb_data);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, cb_stream_close);
   nghttp2_option* opt = nullptr;
@@ -142,7 +160,7 @@ H2ServerSession::Stream* H2ServerSession::find(int32_t id) {
 }
 
 int H2ServerSession::on_begin_headers(int32_t id) {
-  auto s = std::make_unique<Stream>();
+  auto s = std::make_unique<Stream>(&body_budget_, settings_.body_budget.get());
   s->id = id;
   streams_.emplace(id, std::move(s));
   return 0;
@@ -156,12 +174,17 @@ int H2ServerSession::on_header(int32_t id, std::string_view name, std::string_vi
     s->header_overflow = true;
     return 0;
   }
-  if (name == ":method")
+  if (name == ":method") {
     s->method = value;
-  else if (name == ":path")
+  } else if (name == ":path") {
     s->path = value;
-  else if (name == "content-type")
+  } else if (name == "content-type") {
     s->content_type = value;
+  } else if (name == "content-length") {  // nghttp2 checks the DATA against it
+    std::from_chars(value.data(), value.data() + value.size(), s->content_length);
+  } else if (name == "te") {
+    s->te_trailers = value == "trailers";
+  }
   if (!name.starts_with(':')) decode_header(name, value, s->req.env, s->header_state);
   return 0;
 }
@@ -190,24 +213,9 @@ int H2ServerSession::on_frame_recv(const nghttp2_frame* f) {
 }
 
 void H2ServerSession::request_complete_headers(Stream& s) {
-  s.grpc = s.content_type.starts_with("application/grpc");
-  if (s.header_overflow) {
-    respond_error(s, Status::Error(Code::kBadRequest,
-                                   "request headers exceed " +
-                                       std::to_string(settings_.max_header_bytes) + " bytes",
-                                   settings_.node_id));
-    return;
-  }
-  s.iface = s.grpc ? grpc_interface_for_path(s.path) : interface_for_path(s.path);
-  if (!s.iface) {
-    respond_error(
-        s, Status::Error(Code::kNotFound, "no PTP interface at path " + s.path, settings_.node_id));
-    return;
-  }
-  if (s.method != "POST") {
-    respond_error(s,
-                  Status::Error(Code::kBadRequest, "method " + s.method + " not allowed, use POST",
-                                settings_.node_id));
+  int http_status = 0;
+  if (Status st = check_head(s, http_status); !st.ok()) {
+    refuse(s, std::move(st), http_status);
     return;
   }
   if (*s.iface == Interface::kTransport) {
@@ -230,31 +238,86 @@ void H2ServerSession::request_complete_headers(Stream& s) {
       self->signal_write();
     });
     dispatch(s);
+    return;
   }
+  // Unary: the head must pass before any of the body is kept (docs/security.md). A gRPC
+  // invoke carries its PTP header inside the Inbound message: the body budgets bound it.
+  if (!s.header_state.error.ok()) {
+    refuse(s, std::move(s.header_state.error));
+    return;
+  }
+  if (!(s.grpc && *s.iface == Interface::kInvoke)) {
+    if (Status st = dispatcher_.admit_head(s.req); !st.ok()) {
+      refuse(s, std::move(st));
+      return;
+    }
+  }
+  if (s.content_length != std::numeric_limits<uint64_t>::max() && s.content_length > body_limit(s))
+    refuse(s, Status::Error(Code::kTooLarge, "request body of " + std::to_string(s.content_length) +
+                                                 " bytes exceeds " + std::to_string(body_limit(s)) +
+                                                 " bytes"));
+}
+
+Status H2ServerSession::check_head(Stream& s, int& http_status) {
+  Request& req = s.req;
+  const GrpcContentType ct = classify_grpc_content_type(s.content_type);
+  s.grpc = ct == GrpcContentType::kGrpc;
+  req.wire = s.grpc ? WireProtocol::kGrpc : WireProtocol::kHttp2;
+  if (s.header_overflow)
+    return Status::Error(
+        Code::kBadRequest,
+        "request headers exceed " + std::to_string(settings_.max_header_bytes) + " bytes");
+  s.iface = s.grpc ? grpc_interface_for_path(s.path) : interface_for_path(s.path);
+  if (!s.iface && !s.grpc && grpc_interface_for_path(s.path)) {
+    // A gRPC method in another protocol or encoding: 415, so that no HTTP/2 client takes
+    // it for a gRPC answer (gRPC over HTTP/2).
+    http_status = 415;
+    const std::string given =
+        s.content_type.empty() ? "no content-type" : "content-type " + s.content_type;
+    return Status::Error(Code::kBadRequest,
+                         ct == GrpcContentType::kUnsupported
+                             ? given +
+                                   " asks for a gRPC message encoding not spoken here; use "
+                                   "application/grpc or application/grpc+proto"
+                             : "gRPC method " + s.path + " called with " + given +
+                                   "; gRPC needs application/grpc or application/grpc+proto");
+  }
+  if (!s.iface) return Status::Error(Code::kNotFound, "no PTP interface at path " + s.path);
+  req.iface = *s.iface;
+  if (s.method != "POST")
+    return Status::Error(Code::kBadRequest, "method " + s.method + " not allowed, use POST");
+  if (s.grpc && !s.te_trailers)
+    return Status::Error(Code::kBadRequest,
+                         "gRPC request without \"te: trailers\" (required by gRPC over HTTP/2; "
+                         "a proxy on the way may have dropped it)");
+  req.remote = remote_;
+  if (auto q = s.path.find('?'); q != std::string::npos) req.query = s.path.substr(q + 1);
+  if (!s.grpc) req.env.content_type = s.content_type;
+  return Status::Ok();
+}
+
+uint64_t H2ServerSession::body_limit(const Stream& s) const {
+  // gRPC: one message of max_body_bytes plus its 5-byte frame prefix.
+  return settings_.max_body_bytes + (s.grpc ? 5 : 0);
 }
 
 int H2ServerSession::on_data(int32_t id, const uint8_t* data, size_t len) {
   Stream* s = find(id);
   if (s) s->progress_tick = tick();
-  if (!s || s->rejected || !s->streamed) {
-    // Unary bodies are buffered here, so their window is credited at once.
-    nghttp2_session_consume(session(), id, len);
-    if (!s || s->rejected) return 0;
-    if (s->body.size() + len > settings_.max_body_bytes) {
-      respond_error(*s, Status::Error(Code::kTooLarge,
-                                      "request body exceeds " +
-                                          std::to_string(settings_.max_body_bytes) + " bytes",
-                                      settings_.node_id));
-      return 0;
-    }
-    s->body.append(reinterpret_cast<const char*>(data), len);
+  if (s) s->received += len;
+  if (s && s->streamed && !s->rejected && (s->req_pipe->finished() || s->req_pipe->cancelled()))
+    s->rejected = true;  // answered (or given up) downstream: nobody takes the rest
+  if (!s || s->rejected) {
+    // Discarded: the connection's window reopens, the stream's does not.
+    nghttp2_session_consume_connection(session(), len);
+    if (s) reset_if_stuck(*s);
+    return 0;
+  }
+  if (!s->streamed) {
+    on_unary_data(*s, data, len);
     return 0;
   }
   std::string_view chunk(reinterpret_cast<const char*>(data), len);
-  if (s->req_pipe->finished() || s->req_pipe->cancelled()) {
-    nghttp2_session_consume(session(), id, len);
-    return 0;
-  }
   s->unconsumed += len;
   if (!s->parser) {
     s->req_pipe->write(std::string(chunk));
@@ -278,17 +341,38 @@ int H2ServerSession::on_data(int32_t id, const uint8_t* data, size_t len) {
   return 0;
 }
 
+void H2ServerSession::on_unary_data(Stream& s, const uint8_t* data, size_t len) {
+  if (s.body.size() + len > body_limit(s)) {
+    nghttp2_session_consume_connection(session(), len);
+    refuse(s, Status::Error(Code::kTooLarge,
+                            "request body exceeds " + std::to_string(body_limit(s)) + " bytes"));
+    return;
+  }
+  if (auto r = s.charge.add(len); r != BodyCharge::Result::kOk) {
+    nghttp2_session_consume_connection(session(), len);
+    const bool conn = r == BodyCharge::Result::kConnectionFull;
+    refuse(s, Status::Error(
+                  Code::kBufferFull,
+                  std::string("request bodies being received ") +
+                      (conn ? "on this connection" : "by this gateway") + " would exceed " +
+                      std::to_string(conn ? body_budget_.limit : settings_.body_budget->limit()) +
+                      " bytes (limits.buffered_body_bytes_" + (conn ? "per_connection" : "total") +
+                      "); retry later"));
+    return;
+  }
+  s.body.append(reinterpret_cast<const char*>(data), len);
+  // The window reopens by what is kept, within the limits: the client sends no more.
+  nghttp2_session_consume(session(), s.id, len);
+}
+
 void H2ServerSession::dispatch(Stream& s) {
   s.dispatched = true;
+  s.charge.release();    // the body is handed on: no longer held while it arrives
   Request& req = s.req;  // handed on by rvalue below: nothing is copied or moved
-  req.iface = *s.iface;
-  req.wire = s.grpc ? WireProtocol::kGrpc : WireProtocol::kHttp2;
-  req.remote = remote_;
-  if (auto q = s.path.find('?'); q != std::string::npos) req.query = s.path.substr(q + 1);
   Status st = std::move(s.header_state.error);
   if (st.ok() && s.grpc && !s.streamed) {
     // Unary gRPC: exactly one length-prefixed Inbound message.
-    GrpcFrameParser parser(settings_.max_body_bytes + 5);
+    GrpcFrameParser parser(settings_.max_body_bytes);
     std::vector<std::string> messages;
     st = parser.feed(s.body, messages);
     if (st.ok() && (messages.size() != 1 || !parser.idle()))
@@ -305,23 +389,25 @@ void H2ServerSession::dispatch(Stream& s) {
   } else if (st.ok()) {
     req.env.body = std::move(s.body);
   }
-  if (!s.grpc) req.env.content_type = s.content_type;
   if (!st.ok()) {
-    st.hop = settings_.node_id;
-    respond_error(s, std::move(st));
+    refuse(s, std::move(st));
     return;
   }
   req.stream = s.req_pipe;
+  dispatcher_.dispatch(std::move(req), responder(s.id));
+}
+
+Responder H2ServerSession::responder(int32_t id, int http_status) {
   std::weak_ptr<H2Connection> weak = weak_from_this();
-  int32_t id = s.id;
-  dispatcher_.dispatch(std::move(req), [weak, id](Response&& r) {
+  return [weak, id, http_status](Response&& r) {
     auto self = std::static_pointer_cast<H2ServerSession>(weak.lock());
     if (!self || self->closed()) {
       if (r.stream) r.stream->cancel();
       return;
     }
+    if (http_status) r.http_status = http_status;
     self->respond(id, std::move(r));
-  });
+  };
 }
 
 void H2ServerSession::respond(int32_t id, Response&& r) {
@@ -333,12 +419,16 @@ void H2ServerSession::respond(int32_t id, Response&& r) {
   submit_response(*s, r);
 }
 
-void H2ServerSession::respond_error(Stream& s, Status st) {
+void H2ServerSession::refuse(Stream& s, Status st, int http_status) {
   s.rejected = true;
+  s.charge.release();
+  std::string().swap(s.body);
+  if (st.hop.empty()) st.hop = settings_.node_id;
   if (s.req_pipe && !s.req_pipe->finished()) s.req_pipe->finish(st);
   if (s.responded) return;
-  Response r = error_response(std::move(st));
-  submit_response(s, r);
+  // The answer goes out through the responder (maybe before reject() returns); the
+  // stream, which owns s.req, lives until it closes.
+  dispatcher_.reject(std::move(s.req), std::move(st), responder(s.id, http_status));
 }
 
 void H2ServerSession::submit_response(Stream& s, Response& r) {
@@ -357,7 +447,8 @@ void H2ServerSession::submit_response(Stream& s, Response& r) {
   bool has_body = true;
   if (s.grpc) {
     add("content-type", "application/grpc", true);
-    if (!r.env.status.ok()) {
+    s.grpc_errors = r.grpc_errors.value_or(settings_.grpc_errors);
+    if (!r.env.status.ok() && s.grpc_errors == GrpcErrors::kStatus) {
       // Trailers-only response carrying the PTP status.
       HeaderList trailers = grpc_status_trailers(r.env.status);
       for (const auto& [k, v] : trailers) add(k, v, false);
@@ -365,6 +456,9 @@ void H2ServerSession::submit_response(Stream& s, Response& r) {
       signal_write();
       return;
     }
+    // An error in the standard's way: the answer message carries its code and message,
+    // grpc-status is 0.
+    if (!r.env.status.ok()) s.whole_status = r.env.status;
     for (const auto& [k, v] : r.extra_headers)
       if (k != "content-type") add(k, v, false);
     if (!r.stream)
@@ -419,8 +513,19 @@ ssize_t H2ServerSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_
   if (state == BodyPump::State::kWait) return NGHTTP2_ERR_DEFERRED;
   if (state == BodyPump::State::kMore) return static_cast<ssize_t>(n);
   // Everything is out: end the body (gRPC: with trailers carrying the final status).
-  Status end_status = s->pump.pipe() ? s->pump.pipe()->status() : Status::Ok();
+  Status end_status = s->pump.pipe() ? s->pump.pipe()->status() : s->whole_status;
   if (!s->grpc && !end_status.ok()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
+  if (s->grpc && s->pump.pipe() && !end_status.ok() && s->grpc_errors == GrpcErrors::kMessage &&
+      !s->error_message_sent) {
+    // A failed stream ends with one more Outbound carrying the error (then grpc-status 0).
+    s->error_message_sent = true;
+    if (end_status.hop.empty()) end_status.hop = settings_.node_id;
+    Response last = error_response(std::move(end_status));
+    s->pump.set_whole(grpc_frame(outbound_message(last)));
+    n += s->pump.pull(buf + n, len - n, state);
+    if (state != BodyPump::State::kEnd) return static_cast<ssize_t>(n);
+    end_status = std::move(last.env.status);
+  }
   *flags |= NGHTTP2_DATA_FLAG_EOF;
   if (s->grpc) {
     *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -430,15 +535,50 @@ ssize_t H2ServerSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_
 }
 
 void H2ServerSession::submit_grpc_trailers(Stream& s, const Status& st) {
-  HeaderList t = grpc_status_trailers(st);
+  HeaderList t = grpc_status_trailers(st, s.grpc_errors);
   auto nv = make_nv(t);
   nghttp2_submit_trailer(session(), s.id, nv.data(), nv.size());
+}
+
+int H2ServerSession::on_frame_send(const nghttp2_frame* f) {
+  if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+      (f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS))
+    return 0;
+  if (Stream* s = find(f->hd.stream_id)) {
+    s->answer_sent = true;
+    reset_if_stuck(*s);
+  }
+  return 0;
+}
+
+void H2ServerSession::reset_if_stuck(Stream& s) {
+  // A refused stream's window is not reopened. Once the answer is out, a client that
+  // cannot finish its body within what is left of it is asked to stop, without error
+  // (RFC 9113 8.1); one that can is left to finish: some clients take a reset during
+  // their upload for a failure, even after a complete answer.
+  if (!s.rejected || !s.answer_sent || s.reset_sent ||
+      nghttp2_session_get_stream_remote_close(session(), s.id) != 0)
+    return;
+  // What the client may still send: the stream's window, and what our SETTINGS add to it
+  // once acknowledged (the request may have come before them).
+  const int64_t pending = kStreamWindow - static_cast<int64_t>(nghttp2_session_get_local_settings(
+                                              session(), NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE));
+  const int64_t window = nghttp2_session_get_stream_local_window_size(session(), s.id) + pending;
+  const uint64_t left = window > 0 ? static_cast<uint64_t>(window) : 0;
+  const bool length_known = s.content_length != std::numeric_limits<uint64_t>::max();
+  if (left > 0 &&
+      (!length_known || s.content_length < s.received || s.content_length - s.received <= left))
+    return;
+  s.reset_sent = true;
+  nghttp2_submit_rst_stream(session(), NGHTTP2_FLAG_NONE, s.id, NGHTTP2_NO_ERROR);
+  signal_write();
 }
 
 int H2ServerSession::on_stream_close(int32_t id, uint32_t error_code) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return 0;
   Stream& s = *it->second;
+  s.charge.release();
   // A normal close after our END_STREAM: the whole response went to the connection.
   if (error_code == NGHTTP2_NO_ERROR && s.responded && s.delivery) s.delivery->settle(true);
   if (s.unconsumed) nghttp2_session_consume_connection(session(), s.unconsumed);
@@ -455,6 +595,7 @@ int H2ServerSession::on_stream_close(int32_t id, uint32_t error_code) {
 
 void H2ServerSession::on_connection_closed(const std::string&) {
   for (auto& [id, s] : streams_) {
+    s->charge.release();
     if (s->req_pipe && !s->req_pipe->finished())
       s->req_pipe->finish(
           Status::Error(Code::kUnreachable, "client connection closed", settings_.node_id));
@@ -496,10 +637,10 @@ void H2ServerSession::check_streams(uint32_t now, uint32_t stall_ticks) {
     if (!s->responded) {
       // Answered first (a reset submitted now would cancel the answer): the stream is
       // reset at the next tick unless the client ends it.
-      respond_error(*s, Status::Error(Code::kTimeout,
-                                      "no request body bytes for " +
-                                          std::to_string(progress_timeout().count()) + " ms",
-                                      settings_.node_id));
+      refuse(*s, Status::Error(Code::kTimeout,
+                               "no request body bytes for " +
+                                   std::to_string(progress_timeout().count()) + " ms",
+                               settings_.node_id));
       s->progress_tick = now - stall_ticks + 1;
       continue;
     }

@@ -131,6 +131,7 @@ class Http1ServerSession : public DrainableSession,
                      std::string(req[http1_detail::http::field::transfer_encoding]).substr(0, 100) +
                      "\"",
                  limits_.node_id));
+    if (!admit_head()) return;  // refused on its head: answered, the body is not read
     if (boost::beast::iequals(req[http1_detail::http::field::expect], "100-continue")) {
       // Reject before the client sends a body we would only discard.
       if (!routable()) return handle_request();
@@ -190,6 +191,35 @@ class Http1ServerSession : public DrainableSession,
     }
   }
 
+  // Decodes the head into head_ and asks the dispatcher to admit it before any of the
+  // body is read (docs/security.md). False when refused: the answer is on its way and the
+  // connection closes without reading the body. A path or method that is no PTP
+  // interface is answered by handle_request(), as before.
+  bool admit_head() {
+    const auto& req = parser_->get();
+    head_ = Request{};
+    std::optional<Interface> iface = interface_for_path(req.target());
+    if (!iface || req.method() != http1_detail::http::verb::post) return true;
+    head_.iface = *iface;
+    head_.wire = WireProtocol::kHttp1;
+    head_.remote = remote_;
+    if (auto q = req.target().find('?'); q != std::string_view::npos)
+      head_.query = std::string(req.target().substr(q + 1));
+    head_.env.content_type = std::string(req[http1_detail::http::field::content_type]);
+    Status st = http1_detail::apply_query(req.target(), head_.env);
+    if (st.ok()) st = decode_headers(http1_detail::request_header_list(req), head_.env);
+    if (st.ok()) st = dispatcher_.admit_head(head_);
+    if (st.ok()) return true;
+    if (st.hop.empty()) st.hop = limits_.node_id;
+    timer_.cancel();
+    dispatcher_.reject(std::move(head_), std::move(st),
+                       [self = this->shared_from_this()](Response&& r) {
+                         self->write_response(http1_detail::make_response(std::move(r), 0, false),
+                                              /*close=*/true);
+                       });
+    return false;
+  }
+
   bool routable() const {
     const auto& req = parser_->get();
     return req.method() == http1_detail::http::verb::post &&
@@ -214,20 +244,8 @@ class Http1ServerSession : public DrainableSession,
           405, Status::Error(Code::kBadRequest, "method not allowed, use POST", limits_.node_id),
           !body_read);
     }
-    Request r;
-    r.iface = *iface;
-    r.wire = WireProtocol::kHttp1;
-    r.remote = remote_;
-    if (auto q = req.target().find('?'); q != std::string_view::npos)
-      r.query = std::string(req.target().substr(q + 1));
-    Status st = http1_detail::apply_query(req.target(), r.env);
-    if (st.ok()) st = decode_headers(http1_detail::request_header_list(req), r.env);
-    if (!st.ok()) {
-      if (st.hop.empty()) st.hop = limits_.node_id;
-      return reply_error(0, std::move(st), /*force_close=*/false);
-    }
+    Request r = std::move(head_);  // decoded and admitted by admit_head()
     r.env.body = std::move(req.body());
-    r.env.content_type = std::string(req[http1_detail::http::field::content_type]);
     parser_.reset();
     awaiting_ = true;
     const uint64_t seq = ++request_seq_;
@@ -404,6 +422,7 @@ class Http1ServerSession : public DrainableSession,
   std::string remote_;
   boost::asio::steady_timer timer_;
   std::optional<http1_detail::http::request_parser<http1_detail::http::string_body>> parser_;
+  Request head_;  // the request being read, admitted on its head
   http1_detail::http::response<http1_detail::http::string_body> res_;
   std::optional<http1_detail::http::response<http1_detail::http::empty_body>> stream_head_;
   std::optional<http1_detail::http::response_serializer<http1_detail::http::empty_body>> stream_sr_;

@@ -80,6 +80,7 @@ std::string error_body_json(const Status& s) {
 }
 
 int response_http_status(const Response& r) {
+  if (r.http_status) return r.http_status;
   return r.env.status.ok() ? 200 : http_status(r.env.status.code);
 }
 

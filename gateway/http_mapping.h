@@ -64,7 +64,7 @@ void for_each_response_header(const Response& r, ResponseHeaderScratch& scratch,
 // {"code":"E0000000403","message":"...","hop":"B"}
 std::string error_body_json(const Status& s);
 
-// 200 when r.env.status is OK, otherwise http_status(code).
+// r.http_status if set; else 200 when r.env.status is OK, otherwise http_status(code).
 int response_http_status(const Response& r);
 
 // The reverse direction, for clients: the outcome an HTTP response reports. An x-ptp-code

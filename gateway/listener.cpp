@@ -109,12 +109,15 @@ Http1Limits http1_limits(const Config& cfg) {
   return l;
 }
 
-H2ServerSettings h2_settings(const Config& cfg) {
+H2ServerSettings h2_settings(const Config& cfg, std::shared_ptr<BodyBudget> body_budget) {
   H2ServerSettings s;
   s.max_body_bytes = cfg.limits.max_body_bytes;
   s.max_header_bytes = cfg.limits.max_header_bytes;
   s.max_concurrent_streams = cfg.limits.max_concurrent_streams;
   s.node_id = cfg.node_id;
+  s.buffered_body_bytes_per_connection = cfg.limits.buffered_body_bytes_per_connection;
+  s.body_budget = std::move(body_budget);
+  s.grpc_errors = cfg.grpc_errors;
   return s;
 }
 
@@ -262,7 +265,7 @@ void Listener::on_plain(tcp::socket s, size_t i, ConnectionSlot slot) {
     if (h2) {
       auto session =
           H2ServerSession::start(std::make_unique<ByteStreamOf<tcp::socket>>(std::move(sock)), seen,
-                                 d, h2_settings(limits), std::move(remote));
+                                 d, h2_settings(limits, body_budget_), std::move(remote));
       session->hold(std::move(*held));
       session->watch(h2_timeouts(cfg_));
       sessions_[i]->add(session);
@@ -323,7 +326,7 @@ void Listener::on_tls(tcp::socket s, size_t i, ConnectionSlot slot) {
     if (len == 2 && std::memcmp(proto, "h2", 2) == 0) {
       auto session =
           H2ServerSession::start(std::make_unique<ByteStreamOf<TlsStream>>(std::move(hs->stream)),
-                                 {}, d, h2_settings(limits), remote);
+                                 {}, d, h2_settings(limits, body_budget_), remote);
       session->hold(std::move(hs->slot));
       session->watch(h2_timeouts(cfg_));
       sessions_[i]->add(session);

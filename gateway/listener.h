@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gateway/accept_backoff.h"
+#include "gateway/body_budget.h"
 #include "gateway/config.h"
 #include "gateway/config_store.h"
 #include "gateway/connection_limit.h"
@@ -68,6 +69,9 @@ class Listener {
   boost::asio::steady_timer pause_;  // accepting again after running out of descriptors
   LogThrottle accept_error_log_;
   LogThrottle over_limit_log_;
+  // HTTP/2 request bodies held while they arrive, all connections together.
+  std::shared_ptr<BodyBudget> body_budget_ =
+      std::make_shared<BodyBudget>(cfg_.limits.buffered_body_bytes_total);
 };
 
 }  // namespace ptp

@@ -1,5 +1,7 @@
 // The request pipeline of one I/O thread (DESIGN.md): decode (done by the listener) →
 // validate → authenticate → loop check → route → sink (diag, local service, next hop).
+// Listeners that have the PTP header before the body run the stages up to the route on
+// the head alone (admit_head), and read a body only for a request that passed them.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -28,10 +30,18 @@ class Pipeline final : public Dispatcher {
            QueueService* queues = nullptr);
   ~Pipeline() override;
   void dispatch(Request&& req, Responder done) override;
+  Status admit_head(Request& head) override;
+  void reject(Request&& req, Status st, Responder done) override;
 
  private:
   struct Pending;
+  std::shared_ptr<Pending> begin(const Request& req);
+  // Validate, authenticate, loop check, then the route; Ok or the refusal.
+  Status admit_and_route(Pending& p, Request& req);
   Status admit(const ConfigPtr& snapshot, Request& req);
+  Status route(Pending& p, const Request& req);
+  void refuse(const std::shared_ptr<Pending>& p, Request& req, Status st);
+  void run(const std::shared_ptr<Pending>& p, Request&& req);
 
   boost::asio::any_io_executor ex_;
   ConfigStore& store_;

@@ -162,20 +162,24 @@ class Negative(unittest.TestCase):
                 args[-1:-1] = ["-H", f"{k}: {v}"]
             out = subprocess.run(args, input=body, capture_output=True, timeout=30)
             text = out.stdout.decode().lower()
-            self.assertIn("grpc-status: 3", text, text)
+            # The standard's way (listen.grpc_errors: message): grpc-status 0, the PTP code
+            # in the Outbound (and in x-ptp-code).
+            self.assertIn("grpc-status: 0", text, text)
             self.assertIn("x-ptp-code: e0000000616", text, text)
         self.assertStillServing()
 
     def test_grpc_error_status(self):
+        # The standard's way: the call succeeds, the Outbound carries the PTP code (the
+        # grpc-status dialect is in test_grpc_conformance.py).
         pb, pbg = grpc_stubs()
         with grpc.insecure_channel("127.0.0.1:17304") as ch:
             stub = pbg.PrivateTransferProtocolStub(ch)
-            with self.assertRaises(grpc.RpcError) as cm:
-                stub.invoke(pb.Inbound(payload=b"x"), metadata=list(ptp_headers("A", "Nowhere").items()))
-            self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
-            trailers = dict(cm.exception.trailing_metadata())
-            self.assertEqual(trailers["x-ptp-code"], "E0000000618")
-            self.assertEqual(trailers["x-ptp-hop"], "A")
+            out, call = stub.invoke.with_call(pb.Inbound(payload=b"x"),
+                                              metadata=list(ptp_headers("A", "Nowhere").items()))
+            self.assertEqual(call.code(), grpc.StatusCode.OK)
+            self.assertEqual(out.code, "E0000000618")
+            self.assertEqual(out.metadata["x-ptp-hop"], "A")
+            self.assertEqual(dict(call.trailing_metadata())["x-ptp-code"], "E0000000618")
 
     def test_silent_cleartext_client_is_closed(self):
         # Connects, says nothing: closed after the first-bytes deadline (10 s); others are

@@ -267,12 +267,13 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "log, queue, "
        "kafka_attachment, router_server)"},
       {"node: {node_id: A}\nlisten: {port: 1, prot: 2}\n",
-       "t.yaml: listen.prot: unknown key (expected one of: address, port, tls)"},
+       "t.yaml: listen.prot: unknown key (expected one of: address, port, tls, grpc_errors)"},
       {"node: {node_id: A}\nnode: {node_id: B}\nlisten: {port: 1}\n",
        "t.yaml: node: duplicate key"},
       {kMinimal + "limits: {max_hop: 3}\n",
        "t.yaml: limits.max_hop: unknown key (expected one of: max_body_bytes, max_header_bytes, "
-       "max_field_length, max_hops, max_concurrent_streams, http1_connections_per_host)"},
+       "max_field_length, max_hops, max_concurrent_streams, http1_connections_per_host, "
+       "buffered_body_bytes_per_connection, buffered_body_bytes_total)"},
       {kMinimal + "limits: {max_hops: 0}\n",
        "t.yaml: limits.max_hops: expected an integer from 1 to 64, got \"0\""},
       {"node: {node_id: A}\nlisten: {port: 1}\nauth: {enabled: yes please}\n",
@@ -742,4 +743,61 @@ TEST_CASE("connections section: timeouts and the connection limit") {
   Config b = *d;
   b.connections.idle = std::chrono::milliseconds(5);
   CHECK(restart_required(*d, b).find("connections first_bytes_ms=10000") != std::string::npos);
+}
+
+// --- Body budgets, stream limit and gRPC error answers (docs/security.md) ---
+
+TEST_CASE("body budgets, concurrent streams and grpc_errors: defaults") {
+  ConfigPtr cfg = parse_ok(kMinimal);
+  CHECK(cfg->limits.max_concurrent_streams == 100);
+  CHECK(cfg->limits.buffered_body_bytes_per_connection == 128ull << 20);
+  CHECK(cfg->limits.buffered_body_bytes_total == 512ull << 20);
+  CHECK(cfg->grpc_errors == GrpcErrors::kMessage);
+  // The budget defaults grow with a larger body limit, so that one body always fits.
+  cfg = parse_ok(kMinimal + "limits: {max_body_bytes: 1073741824}\n");
+  CHECK(cfg->limits.buffered_body_bytes_per_connection == 1ull << 30);
+  CHECK(cfg->limits.buffered_body_bytes_total == 1ull << 30);
+}
+
+TEST_CASE("body budgets and grpc_errors are read") {
+  ConfigPtr cfg = parse_ok(R"(
+node: {node_id: A}
+listen: {port: 17304, grpc_errors: status}
+auth: {node_keys: {A: "k-a"}}
+limits: {max_body_bytes: 1000, buffered_body_bytes_per_connection: 1000,
+         buffered_body_bytes_total: 5000}
+peers:
+  - {node_id: B, address: "127.0.0.1:1", grpc_errors: message}
+  - {node_id: C, via: B, grpc_errors: status}
+  - {node_id: D, address: "127.0.0.1:2"}
+)");
+  CHECK(cfg->grpc_errors == GrpcErrors::kStatus);
+  CHECK(cfg->limits.buffered_body_bytes_per_connection == 1000);
+  CHECK(cfg->limits.buffered_body_bytes_total == 5000);
+  CHECK(cfg->peers.at(0).grpc_errors == GrpcErrors::kMessage);
+  CHECK(cfg->peers.at(1).grpc_errors == GrpcErrors::kStatus);
+  CHECK_FALSE(cfg->peers.at(2).grpc_errors);
+}
+
+TEST_CASE("body budgets and grpc_errors: validation") {
+  CHECK(error_of(kMinimal + "limits: {max_body_bytes: 1000, buffered_body_bytes_total: 999}\n") ==
+        "t.yaml: limits.buffered_body_bytes_total: must be at least limits.max_body_bytes "
+        "(1000), or no body of that size fits");
+  CHECK(error_of(kMinimal + "limits: {buffered_body_bytes_per_connection: 1024}\n") ==
+        "t.yaml: limits.buffered_body_bytes_per_connection: must be at least "
+        "limits.max_body_bytes (67108864), or no body of that size fits");
+  CHECK(error_of("node: {node_id: A}\nlisten: {port: 1, grpc_errors: trailers}\n") ==
+        "t.yaml: listen.grpc_errors: unknown value \"trailers\" (expected message or status)");
+  CHECK(error_of(kMinimal + "peers:\n  - {node_id: B, address: \"h:1\", grpc_errors: 2}\n") ==
+        "t.yaml: peers[0].grpc_errors: unknown value \"2\" (expected message or status)");
+}
+
+TEST_CASE("body budgets need a restart; grpc_errors applies on reload") {
+  ConfigPtr a = parse_ok(kMinimal);
+  Config b = *a;
+  b.grpc_errors = GrpcErrors::kStatus;
+  CHECK(restart_required(*a, b).empty());
+  b.limits.buffered_body_bytes_total = 1ull << 30;
+  CHECK(restart_required(*a, b).find("limits.buffered_body_bytes_total 536870912 -> 1073741824") !=
+        std::string::npos);
 }

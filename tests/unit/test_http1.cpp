@@ -33,10 +33,15 @@ Http1Target tgt(std::string host, uint16_t port) {
 
 struct FnDispatcher : Dispatcher {
   std::function<void(Request, Responder)> fn;
+  std::function<Status(const Request&)> head_check;  // admit_head; unset: Ok
   int calls = 0;
   void dispatch(Request&& req, Responder done) override {
     ++calls;
     fn(std::move(req), std::move(done));
+  }
+  Status admit_head(Request& head) override { return head_check ? head_check(head) : Status::Ok(); }
+  void reject(Request&&, Status st, Responder done) override {
+    done(error_response(std::move(st)));
   }
 };
 
@@ -299,6 +304,23 @@ TEST_CASE("http1 session: errors") {
                          {{"x-ptp-source-node-id", "A"}, {"x-ptp-from-node-id", "Z"}}, "x");
     CHECK(r.http_status == 400);
     CHECK(header(r.headers, "x-ptp-code") == "E0000000400");
+    CHECK(server.dispatcher.calls == 0);
+  }
+  SUBCASE("a head the dispatcher refuses is answered before its body, and the connection closes") {
+    std::string token_seen;
+    server.dispatcher.head_check = [&](const Request& head) {
+      token_seen = head.env.header.token;
+      return Status::Error(Code::kForbidden, "not on this head");
+    };
+    // A body is announced and never sent: the answer cannot have waited for it.
+    auto res = raw_exchange(ioc, server.target().port,
+                            "POST /v1/interconn/chan/invoke HTTP/1.1\r\nHost: x\r\n"
+                            "x-ptp-token: t0k\r\nContent-Length: 1000\r\n\r\n");
+    CHECK(res.result_int() == 403);
+    CHECK(res["x-ptp-code"] == "E0000000403");
+    CHECK(res["x-ptp-hop"] == "GW");
+    CHECK_FALSE(res.keep_alive());
+    CHECK(token_seen == "t0k");
     CHECK(server.dispatcher.calls == 0);
   }
   SUBCASE("GET on an interface path is 405") {
