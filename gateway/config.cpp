@@ -527,7 +527,7 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
   {
     Section l(s.get("limits"), s.at("limits"),
               {"max_message_bytes", "max_session_bytes", "max_total_bytes", "session_idle_expiry_s",
-               "dedup_window_s", "dedup_max_ids"});
+               "dedup_window_s", "dedup_max_ids", "max_session_messages"});
     QueueLimits& ql = q.limits;
     ql.max_message_bytes = static_cast<uint64_t>(
         l.integer("max_message_bytes", static_cast<int64_t>(ql.max_message_bytes), 1, 1LL << 40));
@@ -541,6 +541,8 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
         l.integer("dedup_window_s", ql.dedup_window.count(), 0, 30LL * 24 * 3600));
     ql.dedup_max_ids = static_cast<size_t>(
         l.integer("dedup_max_ids", static_cast<int64_t>(ql.dedup_max_ids), 0, 1'000'000'000LL));
+    ql.max_session_messages = static_cast<uint64_t>(l.integer(
+        "max_session_messages", static_cast<int64_t>(ql.max_session_messages), 1, 1LL << 40));
   }
   q.default_pop_timeout = std::chrono::milliseconds(
       s.integer("default_pop_timeout_ms", q.default_pop_timeout.count(), 0, 24LL * 3600 * 1000));

@@ -234,9 +234,9 @@ class EmbeddedQueueStore::Impl {
     if (msg.message_id.empty() || queue_status::has_nul(msg.message_id))
       return later(std::move(done), Status::Error(Code::kBadRequest, "bad message id"));
     if (released(key)) return later(std::move(done), released_status(key));
-    const uint64_t bytes = msg.env.body.size();
-    if (Status st = queue_status::check_size(bytes, opts_.limits); !st.ok())
+    if (Status st = queue_status::check_size(msg.env.body.size(), opts_.limits); !st.ok())
       return later(std::move(done), std::move(st));
+    const uint64_t bytes = queue_bookkeeping::footprint(msg);
     Queue& q = queues_[key];
     touch(key);
     // A redelivery is stored once; answered after the current batch, so never before
@@ -244,8 +244,7 @@ class EmbeddedQueueStore::Impl {
     if (q.ids.count(msg.message_id) || recently_acked(key, msg.message_id))
       return later(std::move(done), Status::Ok());
     Session& ses = sessions_[{key.node, key.session}];
-    if (ses.bytes + bytes > opts_.limits.max_session_bytes ||
-        total_bytes_ + bytes > opts_.limits.max_total_bytes) {
+    if (!queue_status::fits(ses.bytes, ses.messages, total_bytes_, bytes, opts_.limits)) {
       if (Clock::now() >= deadline) return later(std::move(done), full_status(key, ses));
       blocked_.push_back({key, std::move(msg), deadline, std::move(done)});
       return;
@@ -255,6 +254,7 @@ class EmbeddedQueueStore::Impl {
     msg.offset = offset;
     q.ids[msg.message_id] = offset;
     ses.bytes += bytes;
+    ses.messages += 1;
     total_bytes_ += bytes;
     messages_ += 1;
     batch_.Put(message_key(key, offset), encode_queue_record(msg));
@@ -360,7 +360,7 @@ class EmbeddedQueueStore::Impl {
   bool released(const QueueKey& k) const { return released_.count({k.node, k.session}) > 0; }
   static Status released_status(const QueueKey& k) { return queue_status::released(k.session); }
   Status full_status(const QueueKey& k, const Session& s) const {
-    return queue_status::full(k.session, s.bytes, total_bytes_, opts_.limits);
+    return queue_status::full(k.session, s.bytes, s.messages, total_bytes_, opts_.limits);
   }
   static Status read_error(const QueueKey& k, uint64_t offset) {
     return Status::Error(Code::kSystemError, "stored message " + int_text(offset) + " of topic " +
@@ -474,7 +474,10 @@ class EmbeddedQueueStore::Impl {
     batch_.Delete(message_key(key, offset));
     q.ids.erase(e.id);
     auto s = sessions_.find({key.node, key.session});
-    if (s != sessions_.end()) s->second.bytes -= std::min(s->second.bytes, e.bytes);
+    if (s != sessions_.end()) {
+      s->second.bytes -= std::min(s->second.bytes, e.bytes);
+      s->second.messages -= std::min<uint64_t>(s->second.messages, 1);
+    }
     total_bytes_ -= std::min(total_bytes_, e.bytes);
     if (e.cached) cached_bytes_ -= std::min(cached_bytes_, e.bytes);
     messages_ -= 1;
@@ -654,7 +657,7 @@ class EmbeddedQueueStore::Impl {
           return Status::Error(Code::kSystemError,
                                "corrupt message in queue store " + opts_.path + ": " + s.message);
         Queue& q = queues_[k.queue];
-        const uint64_t bytes = m.env.body.size();
+        const uint64_t bytes = queue_bookkeeping::footprint(m);
         q.ids[m.message_id] = k.offset;
         q.next_offset = std::max(q.next_offset, k.offset + 1);
         Entry e{m.message_id, bytes, 0, std::nullopt};
@@ -663,7 +666,9 @@ class EmbeddedQueueStore::Impl {
           e.cached = std::move(m);
         }
         q.ready.emplace(k.offset, std::move(e));
-        sessions_[{k.queue.node, k.queue.session}].bytes += bytes;
+        Session& ses = sessions_[{k.queue.node, k.queue.session}];
+        ses.bytes += bytes;
+        ses.messages += 1;
         total_bytes_ += bytes;
         messages_ += 1;
       } else if (k.kind == 'o') {
