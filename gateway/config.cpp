@@ -491,9 +491,9 @@ void parse_string_map(const Section& s, const char* key, std::map<std::string, s
 
 void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg) {
   Section s(root["queue"], "queue",
-            {"enabled", "store", "path", "sync", "kafka", "limits", "default_pop_timeout_ms",
-             "default_push_wait_ms", "outbox_ttl_s", "retry_min_ms", "retry_max_ms",
-             "default_dialect", "dialects"});
+            {"enabled", "store", "path", "sync", "min_free_disk_bytes", "kafka", "limits",
+             "default_pop_timeout_ms", "default_push_wait_ms", "outbox_ttl_s", "retry_min_ms",
+             "retry_max_ms", "default_dialect", "dialects"});
   QueueConfig& q = cfg.queue;
   q.enabled = s.boolean("enabled", q.enabled);
   std::string store = s.string("store", "embedded");
@@ -502,6 +502,8 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
   q.backend = store == "kafka" ? QueueBackend::kKafka : QueueBackend::kEmbedded;
   q.path = files.path(s.string("path", "data/" + cfg.node_id));
   q.sync = s.boolean("sync", q.sync);
+  q.min_free_disk_bytes = static_cast<uint64_t>(
+      s.integer("min_free_disk_bytes", static_cast<int64_t>(q.min_free_disk_bytes), 0, 1LL << 50));
   {
     Section k(s.get("kafka"), s.at("kafka"),
               {"bootstrap", "topic_prefix", "group_id", "replica_index", "replica_count",

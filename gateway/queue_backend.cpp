@@ -32,6 +32,7 @@ std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::st
   EmbeddedQueueOptions o;
   o.path = (std::filesystem::path(data_dir) / name).string();
   o.sync = q.sync;
+  o.min_free_bytes = q.min_free_disk_bytes;
   o.limits = q.limits;
   auto store = EmbeddedQueueStore::open(o, error);
   return store;

@@ -100,6 +100,10 @@ class QueueStore {
 
   virtual QueueStats stats() const = 0;
 
+  // OK, or why the store cannot take writes now (E0000000602: disk full, write errors);
+  // reads (pop, peek) are served meanwhile and writes resume once it recovers.
+  virtual Status health() const { return Status::Ok(); }
+
   // The nodes that had queued messages when the store was opened (possibly a superset; a
   // store may look them up when first asked, so ask right after opening): after a
   // restart, whoever drains queues per node resumes these.
