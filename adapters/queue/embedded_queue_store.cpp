@@ -87,6 +87,12 @@ class EmbeddedQueueStore::Impl {
                            "cannot create queue directory " + opts_.path + ": " + ec.message());
     rocksdb::Options o;
     o.create_if_missing = true;
+    // RocksDB reserves 4 MiB for each new manifest by default: space a nearly full disk
+    // may not have (the store would open degraded); the manifest grows as needed anyway.
+    o.manifest_preallocation_size = 64 << 10;
+    // Opening replays the log into memory instead of writing it out as a table first,
+    // which would need as much free space again: a store on a full disk still opens.
+    o.avoid_flush_during_recovery = true;
     o.memtable_insert_with_hint_prefix_extractor = std::make_shared<MessageKeyPrefix>();
     rocksdb::DB* raw = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(o, opts_.path, &raw);
@@ -212,7 +218,7 @@ class EmbeddedQueueStore::Impl {
 
   Status health() const {
     std::lock_guard lock(mu_);
-    return writable(0);
+    return writable(kWriteMargin);  // as degraded()
   }
 
  private:
@@ -689,7 +695,8 @@ class EmbeddedQueueStore::Impl {
     next_probe_ = Clock::now() + kRecoveryInterval;
   }
 
-  bool degraded() const { return !writable(0).ok(); }
+  // Could not write a batch of kWriteMargin bytes now (health(); looks again meanwhile).
+  bool degraded() const { return !writable(kWriteMargin).ok(); }
 
   // A degraded store looks again: the free space, and after a failed write whether
   // RocksDB can resume. Enters and leaves with `lock` held.

@@ -12,7 +12,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from ptp_harness import Topology, conf, curl, ptp_headers
+from ptp_harness import Gateway, Topology, conf, curl, ptp_headers
 from test_queue import container_headers
 
 PUSH = "/v1/interconn/chan/push?topic=t&timeout=0"
@@ -24,6 +24,24 @@ def readyz(admin_port):
             return r.status
     except urllib.error.HTTPError as e:
         return e.code
+
+
+class GatewayMaybeDegraded(Gateway):
+    """A gateway whose /readyz may say 503 (a degraded store): started once it answers."""
+
+    def wait_ready(self, timeout=10.0):
+        deadline = time.time() + timeout
+        while readyz_or_none(self.admin_port) is None:
+            if time.time() > deadline:
+                raise RuntimeError("admin port does not answer")
+            time.sleep(0.05)
+
+
+def readyz_or_none(admin_port):
+    try:
+        return readyz(admin_port)
+    except OSError:
+        return None
 
 
 class DiskFull(unittest.TestCase):
@@ -88,6 +106,17 @@ class DiskFull(unittest.TestCase):
         r = curl("http://127.0.0.1:17304/v1/interconn/chan/pop?topic=t&timeout=1", hp, b"")
         self.assertEqual(r.headers.get("x-ptp-queue-result"), "message", r)
         popped.append(r.body)
+        # A restart on the nearly full disk: it starts, nothing acknowledged lost.
+        c.close()
+        self.assertEqual(a.stop(), 0)
+        a = GatewayMaybeDegraded(a_cfg, self.topo.workdir)
+        self.topo.procs.append(a)
+        self.assertTrue(a.alive())
+        self.assertIn(readyz(a.admin_port), (200, 503))  # the log's space may be freed
+        c = http.client.HTTPConnection("127.0.0.1", 17304, timeout=10)
+        r = curl("http://127.0.0.1:17304/v1/interconn/chan/pop?topic=t&timeout=1", hp, b"")
+        self.assertEqual(r.headers.get("x-ptp-queue-result"), "message", r)
+        popped.append(r.body)
         # Space comes back: pushes succeed again by themselves, no restart.
         os.remove(filler)
         deadline = time.time() + 10
@@ -98,7 +127,9 @@ class DiskFull(unittest.TestCase):
                 break
             self.assertLess(time.time(), deadline, (status, code, msg))
             time.sleep(0.1)
-        self.assertEqual(readyz(a.admin_port), 200)
+        while readyz(a.admin_port) != 200:  # each store looks again within 200 ms
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
         self.assertIn('ptp_queue_store_degraded{store="inbox"} 0', a.metrics())
         c.close()
         # Every acknowledged message is there, in order, nothing else.
