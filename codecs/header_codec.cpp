@@ -55,8 +55,8 @@ constexpr std::array<std::string_view, 14> kExtensions{
 
 // The gateway's own fields, kept under their prefixed names: routing, and the carrier of a
 // queued message's other metadata between nodes.
-constexpr std::array<std::string_view, 3> kRouting{"x-ptp-route-path", "x-ptp-hop-count",
-                                                   kMessageMetadataHeader};
+constexpr std::array<std::string_view, 4> kRouting{"x-ptp-route-path", "x-ptp-hop-count",
+                                                   kMessageMetadataHeader, kStoredMetadataKey};
 
 // Longer names are no PTP field; lower-casing into a buffer of this size avoids an
 // allocation per header on the request path.

@@ -46,11 +46,13 @@ inline constexpr std::string_view kPtpHeaderPrefix = "x-ptp-";
 // Between nodes, the metadata of a queued message that has no header of its own (names
 // other than the extension names), as one JSON object (gateway/queue_metadata.h).
 inline constexpr std::string_view kMessageMetadataHeader = "x-ptp-message-metadata";
+// The same inside a stored queue record (adapters/queue/queue_record.cpp); never on a wire.
+inline constexpr std::string_view kStoredMetadataKey = "x-ptp-stored-metadata";
 
 // What a lower-case wire name is to the codec: a standard header field or an alias of one,
 // an extension metadata name (bare or x-ptp- prefixed), one of the gateway's own fields
-// (routing, kMessageMetadataHeader), or unknown. `canonical`: the name decode_header()
-// stores it under (the name itself when unknown).
+// (routing, kMessageMetadataHeader, kStoredMetadataKey), or unknown. `canonical`: the name
+// decode_header() stores it under (the name itself when unknown).
 struct NameClass {
   enum Kind { kUnknown, kHeaderField, kExtension, kGateway } kind;
   std::string_view canonical;

@@ -128,5 +128,19 @@ class QueueMetadata(unittest.TestCase):
             self.assertEqual(out.metadata["x-ptp-custom"], "c")
 
 
+class QueueMetadataRestart(unittest.TestCase):
+    def test_metadata_survives_a_restart(self):
+        with Topology() as topo:
+            a = topo.gateway(conf("direct", "a.yaml"))
+            r = push(A, "A", "A", "s-md-restart", "t", b"kept", {"k1": "v1", "x-ptp-custom": "c"})
+            self.assertEqual(r.status, 200, r)
+            a.stop(sig=9)
+            topo.procs.remove(a)
+            topo.gateway(conf("direct", "a.yaml"))
+            r = pop_json(A, "A", "s-md-restart", "t", timeout="5s")
+            got = r.json().get("metadata", {})
+            self.assertEqual((got.get("k1"), got.get("x-ptp-custom")), ("v1", "c"), r)
+
+
 if __name__ == "__main__":
     unittest.main()

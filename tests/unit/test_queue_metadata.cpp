@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "adapters/queue/queue_record.h"
 #include "codecs/header_codec.h"
 #include "gateway/queue_metadata.h"
 
@@ -84,4 +85,20 @@ TEST_CASE("queue metadata: headers a pop answer may write") {
   CHECK_FALSE(headers_writable(HeaderList{{"x-ptp-k", "v\r\nset-cookie: x"}}));
   CHECK_FALSE(headers_writable(HeaderList{{"x-ptp-K", "v"}}));
   CHECK_FALSE(headers_writable(HeaderList{{"x-ptp-bad name", "v"}}));
+}
+
+TEST_CASE("queue metadata: a stored record keeps every entry") {
+  QueuedMessage m;
+  m.message_id = "A/1";
+  m.env.header.session_id = "s";
+  m.env.meta = {{"k1", "v1"}, {"x-ptp-custom", "caf\xc3\xa9"}, {"message-code", "mc"}};
+  m.env.body = "payload";
+  QueuedMessage back;
+  REQUIRE(decode_queue_record(encode_queue_record(m), back).ok());
+  CHECK(back.env.meta == m.env.meta);
+  CHECK(back.env.body == "payload");
+  // An outbox message keeps its carrier as it is.
+  m.env.meta = {{std::string(kMessageMetadataHeader), "{\"k1\":\"v1\"}"}};
+  REQUIRE(decode_queue_record(encode_queue_record(m), back).ok());
+  CHECK(back.env.meta == m.env.meta);
 }
