@@ -128,6 +128,20 @@ class QueueMetadata(unittest.TestCase):
             self.assertEqual(out.metadata["x-ptp-custom"], "c")
 
 
+class QueueMetadataRouted(unittest.TestCase):
+    def test_metadata_crosses_routers(self):
+        with Topology() as topo:
+            for n in ("r1", "r2", "a", "b", "c"):
+                topo.gateway(conf("routed", f"{n}.yaml"))
+            ra, rc = ("http://127.0.0.1:%d/v1/interconn/chan/" % p for p in (17314, 17318))
+            r = push(ra, "A", "C", "s-md-routed", "t", b"m", {"k1": "v1", "x-ptp-custom": "c"},
+                     http="h2c")
+            self.assertEqual(r.status, 200, r)
+            r = pop_json(rc, "C", "s-md-routed", "t", timeout="5s")
+            got = r.json().get("metadata", {})
+            self.assertEqual((got.get("k1"), got.get("x-ptp-custom")), ("v1", "c"), r)
+
+
 class QueueMetadataRestart(unittest.TestCase):
     def test_metadata_survives_a_restart(self):
         with Topology() as topo:
