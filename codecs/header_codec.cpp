@@ -53,8 +53,10 @@ constexpr std::array<std::string_view, 14> kExtensions{
     "message-id",
 };
 
-// The gateway's own routing fields, kept under their prefixed names.
-constexpr std::array<std::string_view, 2> kRouting{"x-ptp-route-path", "x-ptp-hop-count"};
+// The gateway's own fields, kept under their prefixed names: routing, and the carrier of a
+// queued message's other metadata between nodes.
+constexpr std::array<std::string_view, 4> kRouting{"x-ptp-route-path", "x-ptp-hop-count",
+                                                   kMessageMetadataHeader, kStoredMetadataKey};
 
 // Longer names are no PTP field; lower-casing into a buffer of this size avoids an
 // allocation per header on the request path.
@@ -130,6 +132,15 @@ const KnownName* known_name(std::string_view n) {
 }  // namespace
 
 std::span<const HeaderField> header_fields() { return kFields; }
+
+NameClass classify_name(std::string_view name) {
+  const KnownName* known = known_name(name);
+  if (!known) return {NameClass::kUnknown, name};
+  if (known->field) return {NameClass::kHeaderField, known->canonical};
+  if (std::find(kRouting.begin(), kRouting.end(), known->canonical) != kRouting.end())
+    return {NameClass::kGateway, known->canonical};
+  return {NameClass::kExtension, known->canonical};
+}
 
 void decode_header(std::string_view raw_name, std::string_view value, Envelope& out,
                    HeaderDecodeState& state) {

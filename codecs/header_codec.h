@@ -43,6 +43,22 @@ void decode_header(std::string_view name, std::string_view value, Envelope& out,
 // The prefix of PTP header names on the wire.
 inline constexpr std::string_view kPtpHeaderPrefix = "x-ptp-";
 
+// Between nodes, the metadata of a queued message that has no header of its own (names
+// other than the extension names), as one JSON object (gateway/queue_metadata.h).
+inline constexpr std::string_view kMessageMetadataHeader = "x-ptp-message-metadata";
+// The same inside a stored queue record (adapters/queue/queue_record.cpp); never on a wire.
+inline constexpr std::string_view kStoredMetadataKey = "x-ptp-stored-metadata";
+
+// What a lower-case wire name is to the codec: a standard header field or an alias of one,
+// an extension metadata name (bare or x-ptp- prefixed), one of the gateway's own fields
+// (routing, kMessageMetadataHeader, kStoredMetadataKey), or unknown. `canonical`: the name
+// decode_header() stores it under (the name itself when unknown).
+struct NameClass {
+  enum Kind { kUnknown, kHeaderField, kExtension, kGateway } kind;
+  std::string_view canonical;
+};
+NameClass classify_name(std::string_view lower_case_name);
+
 // Canonical names, non-empty fields only: the standard header in header_fields() order,
 // then each meta entry as x-ptp-<name> (names already starting with x-ptp- kept as is).
 HeaderList encode_headers(const Envelope& in);

@@ -559,10 +559,11 @@ void parse_string_map(const Section& s, const char* key, std::map<std::string, s
 }
 
 void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg) {
-  Section s(root["queue"], "queue",
-            {"enabled", "store", "path", "sync", "kafka", "limits", "default_pop_timeout_ms",
-             "default_push_wait_ms", "outbox_ttl_s", "retry_min_ms", "retry_max_ms",
-             "outbox_concurrency", "dead_letter_topic", "default_dialect", "dialects"});
+  Section s(
+      root["queue"], "queue",
+      {"enabled", "store", "path", "sync", "min_free_disk_bytes", "kafka", "limits",
+       "default_pop_timeout_ms", "default_push_wait_ms", "outbox_ttl_s", "retry_min_ms",
+       "retry_max_ms", "outbox_concurrency", "dead_letter_topic", "default_dialect", "dialects"});
   QueueConfig& q = cfg.queue;
   q.enabled = s.boolean("enabled", q.enabled);
   std::string store = s.string("store", "embedded");
@@ -571,6 +572,8 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
   q.backend = store == "kafka" ? QueueBackend::kKafka : QueueBackend::kEmbedded;
   q.path = files.path(s.string("path", "data/" + cfg.node_id));
   q.sync = s.boolean("sync", q.sync);
+  q.min_free_disk_bytes = static_cast<uint64_t>(
+      s.integer("min_free_disk_bytes", static_cast<int64_t>(q.min_free_disk_bytes), 0, 1LL << 50));
   {
     Section k(s.get("kafka"), s.at("kafka"),
               {"bootstrap", "topic_prefix", "group_id", "replica_index", "replica_count",
@@ -596,7 +599,7 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
   {
     Section l(s.get("limits"), s.at("limits"),
               {"max_message_bytes", "max_session_bytes", "max_total_bytes", "session_idle_expiry_s",
-               "dedup_window_s", "dedup_max_ids"});
+               "dedup_window_s", "dedup_max_ids", "max_session_messages"});
     QueueLimits& ql = q.limits;
     ql.max_message_bytes = static_cast<uint64_t>(
         l.integer("max_message_bytes", static_cast<int64_t>(ql.max_message_bytes), 1, 1LL << 40));
@@ -610,6 +613,8 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
         l.integer("dedup_window_s", ql.dedup_window.count(), 0, 30LL * 24 * 3600));
     ql.dedup_max_ids = static_cast<size_t>(
         l.integer("dedup_max_ids", static_cast<int64_t>(ql.dedup_max_ids), 0, 1'000'000'000LL));
+    ql.max_session_messages = static_cast<uint64_t>(l.integer(
+        "max_session_messages", static_cast<int64_t>(ql.max_session_messages), 1, 1LL << 40));
   }
   q.default_pop_timeout = std::chrono::milliseconds(
       s.integer("default_pop_timeout_ms", q.default_pop_timeout.count(), 0, 24LL * 3600 * 1000));

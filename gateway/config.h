@@ -129,6 +129,7 @@ struct QueueConfig {
   QueueBackend backend = QueueBackend::kEmbedded;
   std::string path;  // embedded: data directory (default data/<node_id> beside the config)
   bool sync = true;  // embedded: fsync before acknowledging a push
+  uint64_t min_free_disk_bytes = 64ull << 20;  // embedded: pushes refused (503) below this
   std::string kafka_bootstrap;
   std::string kafka_topic_prefix = "ptp";
   std::string kafka_group_id;  // default "<topic_prefix>.<store>.replicas"

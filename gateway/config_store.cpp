@@ -111,9 +111,11 @@ std::string restart_required(const Config& running, const Config& next) {
   auto num = [&](const char* key, uint64_t from, uint64_t to) {
     note(key, std::to_string(from), std::to_string(to));
   };
+  num("queue.min_free_disk_bytes", rq.min_free_disk_bytes, nq.min_free_disk_bytes);
   num("queue.limits.max_message_bytes", rl.max_message_bytes, nl.max_message_bytes);
   num("queue.limits.max_session_bytes", rl.max_session_bytes, nl.max_session_bytes);
   num("queue.limits.max_total_bytes", rl.max_total_bytes, nl.max_total_bytes);
+  num("queue.limits.max_session_messages", rl.max_session_messages, nl.max_session_messages);
   num("queue.limits.session_idle_expiry_s", rl.session_idle_expiry.count(),
       nl.session_idle_expiry.count());
   num("queue.limits.dedup_window_s", rl.dedup_window.count(), nl.dedup_window.count());

@@ -31,6 +31,7 @@
 #include "gateway/passive_delivery.h"
 #include "gateway/pipeline.h"
 #include "gateway/queue_backend.h"
+#include "gateway/queue_health.h"
 #include "gateway/queue_service.h"
 #include "gateway/rs_host.h"
 #include "gateway/token.h"
@@ -251,7 +252,9 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
         raw, [&](size_t i) -> Dispatcher& { return *gates[i]; }, *cfg, *log);
     listener.follow_reloads(store);
     listener.start();
-    AdminServer admin(control, cfg->admin, metrics, [&ready] { return ready; });
+    QueueHealth queue_health(metrics, {{"inbox", inbox.get()}, {"outbox", outbox_store.get()}});
+    AdminServer admin(control, cfg->admin, metrics,
+                      [&ready, &queue_health] { return ready && queue_health.healthy(); });
     if (rs_host)
       admin.add_json_route(
           "/rs/jobs/", [h = rs_host.get()](std::string_view job_id) { return h->status(job_id); });

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace ptp {
 namespace {
@@ -122,6 +123,7 @@ struct Metrics::Impl {
   SeriesCache<RequestSeries> request_cache;
   SeriesCache<prometheus::Gauge*> stream_cache;
   SeriesCache<prometheus::Gauge*> upstream_cache;
+  std::vector<std::function<void()>> refreshers;  // set before serving, read-only after
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -181,7 +183,12 @@ void Metrics::config_reload(bool ok) {
   }
 }
 
+void Metrics::on_render(std::function<void()> refresh) {
+  impl_->refreshers.push_back(std::move(refresh));
+}
+
 std::string Metrics::render() const {
+  for (const auto& r : impl_->refreshers) r();
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }
 

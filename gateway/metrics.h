@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +47,8 @@ class Metrics {
 
   // For components that register families of their own on the same endpoint.
   prometheus::Registry& registry();
+  // Runs `refresh` before each render(), for gauges read from state at scrape time.
+  void on_render(std::function<void()> refresh);
 
  private:
   struct Impl;

@@ -48,6 +48,7 @@ std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::st
   EmbeddedQueueOptions o;
   o.path = (std::filesystem::path(data_dir) / name).string();
   o.sync = q.sync;
+  o.min_free_bytes = q.min_free_disk_bytes;
   o.limits = limits_of(q, name);
   // Idle sessions are found by a sweep: at least twice per idle expiry.
   o.sweep_interval = std::min(

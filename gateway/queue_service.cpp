@@ -2,10 +2,13 @@
 
 #include <boost/asio/post.hpp>
 
+#include "adapters/queue/key_parts.h"
+#include "codecs/header_codec.h"
 #include "codecs/queue_codec.h"
 #include "gateway/egress_drainer.h"
 #include "gateway/outbox.h"
 #include "gateway/passive_delivery.h"
+#include "gateway/queue_metadata.h"
 #include "gateway/random_hex.h"
 #include "gateway/route_table.h"
 #include "gateway/unix_time.h"
@@ -26,6 +29,15 @@ struct ReplyShape {
 Response make_response(const ReplyShape& shape, QueueReply reply) {
   Response r;
   EncodedQueueReply enc = encode_queue_reply(shape.fmt, shape.dialect, reply);
+  if (reply.message && !headers_writable(enc.headers)) {
+    // Metadata stored before push checked it: never written as a header. The error
+    // answer carries no delivery receipt, so the message stays in its queue.
+    reply = {Status::Error(Code::kCodecError,
+                           "the message's metadata cannot be written as HTTP headers; pop it "
+                           "with a JSON or protobuf body"),
+             {}};
+    enc = encode_queue_reply(shape.fmt, shape.dialect, reply);
+  }
   r.env.status = reply.status;
   r.extra_headers = std::move(enc.headers);
   if (shape.grpc) {
@@ -74,6 +86,12 @@ void QueueService::handle(const Config& cfg, Request req, Responder done,
   QueueRequest q;
   Status st = decode_queue_request(req.iface, shape.fmt, shape.dialect, req.env.body, req.query,
                                    req.env, q);
+  if (st.ok() && req.iface == Interface::kPush) {
+    st = check_message_metadata(q.metadata, cfg.limits.max_field_length);
+    if (st.ok() && req.env.meta.count(std::string(kMessageMetadataHeader)))
+      st = Status::Error(Code::kBadRequest,
+                         "header " + std::string(kMessageMetadataHeader) + " is reserved");
+  }
   if (st.ok()) st = check_name("topic", q.topic, cfg.limits.max_field_length);
   if (st.ok())
     if (auto it = q.metadata.find(std::string(kMessageIdKey)); it != q.metadata.end())
@@ -86,7 +104,9 @@ void QueueService::handle(const Config& cfg, Request req, Responder done,
     on_executor(ex,
                 [done, shape, reply = std::move(reply), receipt = std::move(receipt)]() mutable {
                   Response r = make_response(shape, std::move(reply));
-                  r.delivery = std::move(receipt);
+                  // Not delivered (an answer that could not carry the message): the
+                  // receipt settles as such when it goes, and the message is popped again.
+                  if (r.env.status.ok()) r.delivery = std::move(receipt);
                   done(std::move(r));
                 });
   };
@@ -261,7 +281,9 @@ void QueueService::submit(const Config& cfg, Envelope env, milliseconds wait, Su
   }
   if (!outbox_)
     return done(Status::Error(Code::kNotPermitted, "pushes to other nodes are not enabled"), "");
-  msg.message_id = msg.env.header.session_id + "/" + topic + "/" + id;
+  // Topics and ids may hold '/': length-prefixed parts keep every (session, topic, id) apart.
+  msg.message_id = join_key_parts({msg.env.header.session_id, topic, id});
+  pack_message_metadata(msg.env.meta);
   msg.env.meta[std::string(kOutboxExpiryKey)] =
       std::to_string(unix_now() + cfg.queue.outbox_ttl.count());
   outbox_->push(target, std::move(msg), wait, std::move(answer));
@@ -287,6 +309,8 @@ void QueueService::accept_remote(const Config& cfg, Request req, Responder done,
   msg.env.header.uri.clear();
   msg.env.meta.erase(std::string(kOutboxExpiryKey));
   msg.env.meta.erase("x-ptp-route-path");
+  if (Status s = unpack_message_metadata(msg.env.meta, cfg.limits.max_field_length); !s.ok())
+    return done(error_response(std::move(s)));
   // A full session answers 700 at once, without waiting for space: the sender retries
   // with its backoff, and a forward slot of its outbox is not held by a full session.
   store_local(cfg, key, std::move(msg), milliseconds(0), [ex, done](Status s) {

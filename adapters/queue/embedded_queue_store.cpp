@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <atomic>
@@ -46,6 +47,18 @@ class MessageKeyPrefix final : public rocksdb::SliceTransform {
   }
 };
 
+// Bytes free for an unprivileged writer on the file system of `path`; max when unknown.
+uint64_t free_bytes(const std::string& path) {
+  struct statvfs v {};
+  if (statvfs(path.c_str(), &v) != 0) return UINT64_MAX;
+  return static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+}
+
+// How often a degraded store looks at the free space again and retries its writes.
+constexpr std::chrono::milliseconds kRecoveryInterval{200};
+// Room a batch needs beyond its own bytes (log record headers, a new log or manifest).
+constexpr uint64_t kWriteMargin = 256 << 10;
+
 void run_all(Callbacks& cbs) {
   for (auto& f : cbs) f();
   cbs.clear();
@@ -74,6 +87,12 @@ class EmbeddedQueueStore::Impl {
                            "cannot create queue directory " + opts_.path + ": " + ec.message());
     rocksdb::Options o;
     o.create_if_missing = true;
+    // RocksDB reserves 4 MiB for each new manifest by default: space a nearly full disk
+    // may not have (the store would open degraded); the manifest grows as needed anyway.
+    o.manifest_preallocation_size = 64 << 10;
+    // Opening replays the log into memory instead of writing it out as a table first,
+    // which would need as much free space again: a store on a full disk still opens.
+    o.avoid_flush_during_recovery = true;
     o.memtable_insert_with_hint_prefix_extractor = std::make_shared<MessageKeyPrefix>();
     rocksdb::DB* raw = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(o, opts_.path, &raw);
@@ -82,6 +101,7 @@ class EmbeddedQueueStore::Impl {
                            "cannot open queue store " + opts_.path + ": " + s.ToString());
     db_.reset(raw);
     if (Status st = load(); !st.ok()) return st;
+    free_ = free_bytes(opts_.path);
     worker_ = std::thread([this] { run(); });
     return Status::Ok();
   }
@@ -180,7 +200,10 @@ class EmbeddedQueueStore::Impl {
     bool kick = false;
     {
       std::lock_guard lock(mu_);
-      do_release(ses, std::move(topic), /*tombstone=*/true, std::move(done));
+      if (Status st = writable(0); !st.ok())
+        later(std::move(done), std::move(st));  // a release must be written
+      else
+        do_release(ses, std::move(topic), /*tombstone=*/true, std::move(done));
       kick = wake_by(Clock::now());
     }
     if (kick) cv_.notify_one();
@@ -200,6 +223,11 @@ class EmbeddedQueueStore::Impl {
   QueueStats stats() const {
     std::lock_guard lock(mu_);
     return {queues_.size(), messages_, total_bytes_};
+  }
+
+  Status health() const {
+    std::lock_guard lock(mu_);
+    return writable(kWriteMargin);  // as degraded()
   }
 
  private:
@@ -238,14 +266,15 @@ class EmbeddedQueueStore::Impl {
   // --- operations, under mu_ -------------------------------------------------------------
 
   void do_push(const QueueKey& key, QueuedMessage msg, Clock::time_point deadline, Done done) {
-    if (!failed_.ok()) return later(std::move(done), failed_);
+    if (Status st = writable(msg.env.body.size()); !st.ok())
+      return later(std::move(done), std::move(st));
     if (Status st = queue_status::check_key(key); !st.ok()) return later(std::move(done), st);
     if (msg.message_id.empty() || queue_status::has_nul(msg.message_id))
       return later(std::move(done), Status::Error(Code::kBadRequest, "bad message id"));
     if (released(key)) return later(std::move(done), released_status(key));
-    const uint64_t bytes = msg.env.body.size();
-    if (Status st = queue_status::check_size(bytes, opts_.limits); !st.ok())
+    if (Status st = queue_status::check_size(msg.env.body.size(), opts_.limits); !st.ok())
       return later(std::move(done), std::move(st));
+    const uint64_t bytes = queue_bookkeeping::footprint(msg);
     Queue& q = queues_[key];
     touch(key);
     // A redelivery is stored once; answered after the current batch, so never before
@@ -253,8 +282,7 @@ class EmbeddedQueueStore::Impl {
     if (q.ids.count(msg.message_id) || recently_acked(key, msg.message_id))
       return later(std::move(done), Status::Ok());
     Session& ses = sessions_[{key.node, key.session}];
-    if (ses.bytes + bytes > opts_.limits.max_session_bytes ||
-        total_bytes_ + bytes > opts_.limits.max_total_bytes) {
+    if (!queue_status::fits(ses.bytes, ses.messages, total_bytes_, bytes, opts_.limits)) {
       if (Clock::now() >= deadline) return later(std::move(done), full_status(key, ses));
       blocked_.push_back({key, std::move(msg), deadline, std::move(done)});
       return;
@@ -264,6 +292,7 @@ class EmbeddedQueueStore::Impl {
     msg.offset = offset;
     q.ids[msg.message_id] = offset;
     ses.bytes += bytes;
+    ses.messages += 1;
     total_bytes_ += bytes;
     messages_ += 1;
     batch_.Put(message_key(key, offset), encode_queue_record(msg));
@@ -279,16 +308,19 @@ class EmbeddedQueueStore::Impl {
     }
     q.pending.emplace(offset, std::move(e));
     // Visible, and acknowledged, only once the batch is durable.
+    added_since_probe_ += bytes;
     after_commit_.push_back([this, key, offset, seq, done = std::move(done)](
                                 const Status& commit, Callbacks& cbs) mutable {
-      if (commit.ok()) make_ready(key, offset, seq, cbs);
+      if (commit.ok())
+        make_ready(key, offset, seq, cbs);
+      else
+        forget_pending(key, offset, seq);
       cbs.push_back([done = std::move(done), commit] { done(commit); });
     });
   }
 
   // The head message leased into `out`, or `out` empty when there is none.
   Status take_head(const QueueKey& key, Out& out) {
-    if (!failed_.ok()) return failed_;
     if (Status st = queue_status::check_key(key); !st.ok()) return st;
     if (released(key)) return released_status(key);
     touch(key);
@@ -369,7 +401,7 @@ class EmbeddedQueueStore::Impl {
   bool released(const QueueKey& k) const { return released_.count({k.node, k.session}) > 0; }
   static Status released_status(const QueueKey& k) { return queue_status::released(k.session); }
   Status full_status(const QueueKey& k, const Session& s) const {
-    return queue_status::full(k.session, s.bytes, total_bytes_, opts_.limits);
+    return queue_status::full(k.session, s.bytes, s.messages, total_bytes_, opts_.limits);
   }
   static Status read_error(const QueueKey& k, uint64_t offset) {
     return Status::Error(Code::kSystemError, "stored message " + int_text(offset) + " of topic " +
@@ -444,6 +476,33 @@ class EmbeddedQueueStore::Impl {
     return Status::Ok();
   }
 
+  // A push whose batch could not be written: not acknowledged, so gone from the index;
+  // its record is deleted in case part of the batch reached the disk.
+  void forget_pending(const QueueKey& key, uint64_t offset, uint64_t seq) {
+    auto it = queues_.find(key);
+    if (it == queues_.end()) return;
+    Queue& q = it->second;
+    auto p = q.pending.find(offset);
+    if (p == q.pending.end() || p->second.seq != seq) return;
+    remove_stored(key, q, offset, p->second);
+    q.pending.erase(p);
+  }
+
+  // OK when a write of about `bytes` may be tried now; otherwise E0000000602 (HTTP 503)
+  // saying why: the last write failed and the store has not recovered yet, or the disk
+  // is down to min_free_bytes.
+  Status writable(uint64_t bytes) const {
+    if (!write_error_.ok()) return write_error_;
+    const uint64_t need = std::max(opts_.min_free_bytes, kWriteMargin) + added_since_probe_ + bytes;
+    if (free_ < need)
+      return Status::Error(Code::kNoInstance, "queue store " + opts_.path +
+                                                  " is low on disk space (" +
+                                                  std::to_string(free_) + " bytes free, keeps " +
+                                                  std::to_string(opts_.min_free_bytes) +
+                                                  " free): writes wait until space is freed");
+    return Status::Ok();
+  }
+
   void make_ready(const QueueKey& key, uint64_t offset, uint64_t seq, Callbacks& cbs) {
     auto it = queues_.find(key);
     if (it == queues_.end()) return;  // released meanwhile
@@ -483,7 +542,10 @@ class EmbeddedQueueStore::Impl {
     batch_.Delete(message_key(key, offset));
     q.ids.erase(e.id);
     auto s = sessions_.find({key.node, key.session});
-    if (s != sessions_.end()) s->second.bytes -= std::min(s->second.bytes, e.bytes);
+    if (s != sessions_.end()) {
+      s->second.bytes -= std::min(s->second.bytes, e.bytes);
+      s->second.messages -= std::min<uint64_t>(s->second.messages, 1);
+    }
     total_bytes_ -= std::min(total_bytes_, e.bytes);
     if (e.cached) cached_bytes_ -= std::min(cached_bytes_, e.bytes);
     messages_ -= 1;
@@ -591,24 +653,75 @@ class EmbeddedQueueStore::Impl {
     // crash can lose one, and then the message is delivered again (at-least-once).
     wo.sync = opts_.sync && needs_sync_;
     needs_sync_ = false;
+    const bool resume = !write_error_.ok();
+    const bool wrote = writing_.Count() > 0;
     lock.unlock();
     run_all(cbs);
+    // After a failed write RocksDB must recover (Resume) before it is written again:
+    // writing on would reuse a log writer that saw the error (RocksDB asserts on that).
+    // RocksDB does not survive a write that meets a full disk (it aborts on the next use
+    // of that log): a batch that would not fit is not written at all.
     rocksdb::Status s;
-    if (writing_.Count() > 0) s = db_->Write(wo, &writing_);
+    uint64_t space = free_bytes(opts_.path);
+    bool no_room = false;
+    if (writing_.Count() > 0) {
+      no_room = space < writing_.GetDataSize() + kWriteMargin;
+      if (no_room) s = rocksdb::Status::NoSpace("not written: the disk is full");
+      if (s.ok() && resume) s = db_->Resume();
+      if (s.ok()) s = db_->Write(wo, &writing_);
+      if (s.ok()) space = free_bytes(opts_.path);
+    }
     writing_.Clear();
     lock.lock();
-    // A store that cannot write is broken for good: refuse everything from now on
-    // rather than acknowledge what is not durable.
-    if (!s.ok() && failed_.ok())
-      failed_ = Status::Error(Code::kSystemError, "queue store write failed: " + s.ToString());
-    for (auto& f : after) f(failed_, cbs);
+    note_probe(space);
+    // Nothing in a batch that failed is acknowledged (its pushes answer 503 and leave the
+    // index; its acks are repeated after a restart: at-least-once); later writes are
+    // refused until the store has recovered (recover()).
+    Status result = Status::Ok();
+    if (no_room) {
+      result = writable(0);  // low on space, and says so until space is back
+      if (result.ok()) result = Status::Error(Code::kNoInstance, "queue store disk is full");
+    } else if (!s.ok()) {
+      write_error_ =
+          Status::Error(Code::kNoInstance, "queue store " + opts_.path + " cannot write (" +
+                                               s.ToString() + "): writes resume once it recovers");
+      result = write_error_;
+    } else if (!wrote && resume) {
+      // Nothing was written: the error stays until recover() succeeds.
+      result = write_error_;
+    } else if (resume) {
+      write_error_ = Status::Ok();
+    }
+    for (auto& f : after) f(result, cbs);
     lock.unlock();
     run_all(cbs);
     lock.lock();
   }
 
+  void note_probe(uint64_t space) {
+    free_ = space;
+    added_since_probe_ = 0;
+    next_probe_ = Clock::now() + kRecoveryInterval;
+  }
+
+  // Could not write a batch of kWriteMargin bytes now (health(); looks again meanwhile).
+  bool degraded() const { return !writable(kWriteMargin).ok(); }
+
+  // A degraded store looks again: the free space, and after a failed write whether
+  // RocksDB can resume. Enters and leaves with `lock` held.
+  void recover(std::unique_lock<std::mutex>& lock) {
+    const bool resume = !write_error_.ok();
+    lock.unlock();
+    const bool resumed = resume && db_->Resume().ok();
+    const uint64_t space = free_bytes(opts_.path);
+    lock.lock();
+    note_probe(space);
+    if (resumed && space >= opts_.min_free_bytes) write_error_ = Status::Ok();
+  }
+
   Clock::time_point next_deadline() const {
     Clock::time_point d = std::min(next_sweep_, write_due_);
+    if (degraded()) d = std::min(d, next_probe_);
     for (auto& [t, w] : waiters_) d = std::min(d, w.deadline);
     for (auto& b : blocked_) d = std::min(d, b.deadline);
     return d;
@@ -626,6 +739,7 @@ class EmbeddedQueueStore::Impl {
       const auto now = Clock::now();
       expire(now, cbs);
       sweep(now);
+      if (degraded() && now >= next_probe_) recover(lock);
       const bool stopping = stop_;
       // Unsynced changes alone wait for their due time (or a batch written anyway).
       if (urgent() || stopping || now >= write_due_)
@@ -663,7 +777,7 @@ class EmbeddedQueueStore::Impl {
           return Status::Error(Code::kSystemError,
                                "corrupt message in queue store " + opts_.path + ": " + s.message);
         Queue& q = queues_[k.queue];
-        const uint64_t bytes = m.env.body.size();
+        const uint64_t bytes = queue_bookkeeping::footprint(m);
         q.ids[m.message_id] = k.offset;
         q.next_offset = std::max(q.next_offset, k.offset + 1);
         Entry e{m.message_id, bytes, 0, std::nullopt};
@@ -672,7 +786,9 @@ class EmbeddedQueueStore::Impl {
           e.cached = std::move(m);
         }
         q.ready.emplace(k.offset, std::move(e));
-        sessions_[{k.queue.node, k.queue.session}].bytes += bytes;
+        Session& ses = sessions_[{k.queue.node, k.queue.session}];
+        ses.bytes += bytes;
+        ses.messages += 1;
         total_bytes_ += bytes;
         messages_ += 1;
       } else if (k.kind == 'o') {
@@ -721,7 +837,10 @@ class EmbeddedQueueStore::Impl {
   std::list<Blocked> blocked_;
   uint64_t total_bytes_ = 0, messages_ = 0, cached_bytes_ = 0, seq_ = 0;
   Clock::time_point next_sweep_;
-  Status failed_;  // set once a write failed
+  Status write_error_;              // the last write failed; cleared once RocksDB resumed
+  uint64_t free_ = UINT64_MAX;      // disk bytes free at the last look
+  uint64_t added_since_probe_ = 0;  // footprints pushed since then
+  Clock::time_point next_probe_;    // when a degraded store looks again
 
   // Owned by the worker thread.
   rocksdb::WriteBatch writing_;  // the batch being written
@@ -757,6 +876,8 @@ void EmbeddedQueueStore::nack(const QueueKey& key, uint64_t offset) { impl_->nac
 void EmbeddedQueueStore::peek(const QueueKey& key, MessageDone done) {
   impl_->peek(key, std::move(done));
 }
+
+Status EmbeddedQueueStore::health() const { return impl_->health(); }
 
 void EmbeddedQueueStore::release(const std::string& node, const std::string& session,
                                  std::optional<std::string> topic, Done done) {

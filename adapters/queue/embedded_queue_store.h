@@ -26,6 +26,9 @@ struct EmbeddedQueueOptions {
   QueueLimits limits;
   std::chrono::seconds released_memory{24 * 3600};  // how long a released session answers 608
   std::chrono::milliseconds sweep_interval{10000};  // idle sessions, dedup ids, tombstones
+  // Pushes are refused (E0000000602, HTTP 503) while the disk holds less than this free,
+  // so RocksDB's own writes (log, flushes, compactions) never meet a full disk.
+  uint64_t min_free_bytes = 64ull << 20;
 };
 
 class EmbeddedQueueStore final : public QueueStore {
@@ -45,6 +48,7 @@ class EmbeddedQueueStore final : public QueueStore {
   void release(const std::string& node, const std::string& session,
                std::optional<std::string> topic, Done done) override;
   QueueStats stats() const override;
+  Status health() const override;
   std::vector<std::string> nodes_at_open() const override;
   void queues_of(const std::string& node, KeysDone done) override;
 

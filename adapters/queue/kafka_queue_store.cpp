@@ -419,25 +419,29 @@ class KafkaQueueStore::Impl {
 
   bool fits(const QueueKey& k, uint64_t bytes) {
     const Session& s = sessions_[{k.node, k.session}];
-    return s.bytes + bytes <= opts_.limits.max_session_bytes &&
-           total_bytes_ + bytes <= opts_.limits.max_total_bytes;
+    return queue_status::fits(s.bytes, s.messages, total_bytes_, bytes, opts_.limits);
   }
   Status full_status(const QueueKey& k) {
-    return queue_status::full(k.session, sessions_[{k.node, k.session}].bytes, total_bytes_,
-                              opts_.limits);
+    const Session& s = sessions_[{k.node, k.session}];
+    return queue_status::full(k.session, s.bytes, s.messages, total_bytes_, opts_.limits);
   }
+  // One message (bytes > 0) in or out (bytes < 0) of the session's and the store's count.
   void count(const QueueKey& k, int64_t bytes) {
     auto& s = sessions_[{k.node, k.session}];
     s.bytes = static_cast<uint64_t>(static_cast<int64_t>(s.bytes) + bytes);
+    if (bytes > 0)
+      s.messages += 1;
+    else if (s.messages > 0)
+      s.messages -= 1;
     total_bytes_ = static_cast<uint64_t>(static_cast<int64_t>(total_bytes_) + bytes);
   }
 
   void do_push(const QueueKey& key, QueuedMessage msg, Clock::time_point deadline, Done done,
                Callbacks& cbs) {
     if (released(key)) return answer(cbs, std::move(done), queue_status::released(key.session));
-    const uint64_t bytes = msg.env.body.size();
-    if (Status st = queue_status::check_size(bytes, opts_.limits); !st.ok())
+    if (Status st = queue_status::check_size(msg.env.body.size(), opts_.limits); !st.ok())
       return answer(cbs, std::move(done), std::move(st));
+    const uint64_t bytes = queue_bookkeeping::footprint(msg);
     touch(key);
     Queue& q = queues_[key];
     if (q.ids.count(msg.message_id) || acked_.contains(key, msg.message_id))
@@ -458,7 +462,7 @@ class KafkaQueueStore::Impl {
     const Node& node = nodes_.at(key.node);
     auto p = std::make_unique<Produce>();
     p->key = key;
-    p->bytes = msg.env.body.size();
+    p->bytes = queue_bookkeeping::footprint(msg);
     p->msg = std::move(msg);
     p->done.push_back(std::move(done));
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(8 + p->msg.env.meta.size());
@@ -587,8 +591,9 @@ class KafkaQueueStore::Impl {
     auto part = partitions_.find({node.data_topic, kafka_partition_of(k, node.partitions)});
     if (part != partitions_.end()) part->second.tracker.done(static_cast<int64_t>(m.offset));
     q.ids.erase(m.message_id);
-    count(k, -static_cast<int64_t>(m.env.body.size()));
-    stored_bytes_ -= m.env.body.size();
+    const uint64_t bytes = queue_bookkeeping::footprint(m);
+    count(k, -static_cast<int64_t>(bytes));
+    stored_bytes_ -= std::min(stored_bytes_, bytes);
     messages_ -= 1;
   }
 
@@ -603,7 +608,7 @@ class KafkaQueueStore::Impl {
     // The same message id twice in Kafka (a push retried through another replica).
     if (q.ids.count(msg.message_id) || acked_.contains(key, msg.message_id)) return;
     msg.offset = static_cast<uint64_t>(offset);
-    const uint64_t bytes = msg.env.body.size();
+    const uint64_t bytes = queue_bookkeeping::footprint(msg);
     q.ids[msg.message_id] = offset;
     q.ready.emplace(offset, std::move(msg));
     part.tracker.hold(offset);

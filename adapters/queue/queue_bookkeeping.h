@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "adapters/queue/queue_store.h"
 
@@ -18,10 +19,27 @@ inline int64_t unix_now() {
       .count();
 }
 
-// Queued payload bytes of one session (counted against max_session_bytes) and when it
-// was last used (idle-session expiry).
+// What a queued message is charged against the limits: payload, message id, header
+// fields and metadata, plus kMessageOverheadBytes for what the store keeps besides (index
+// entries, keys, record framing; docs/queues.md), so empty messages fill a queue too.
+inline constexpr uint64_t kMessageOverheadBytes = 512;
+inline uint64_t footprint(const QueuedMessage& m) {
+  uint64_t n =
+      kMessageOverheadBytes + m.env.body.size() + m.message_id.size() + m.env.content_type.size();
+  const PtpHeader& h = m.env.header;
+  for (const std::string* f :
+       {&h.version, &h.tech_provider_code, &h.trace_id, &h.token, &h.uri, &h.session_id,
+        &h.source_node_id, &h.target_node_id, &h.source_inst_id, &h.target_inst_id})
+    n += f->size();
+  for (const auto& [k, v] : m.env.meta) n += k.size() + v.size();
+  return n;
+}
+
+// Queued bytes (footprints) and messages of one session (counted against
+// max_session_bytes and max_session_messages) and when it was last used (idle expiry).
 struct Session {
   uint64_t bytes = 0;
+  uint64_t messages = 0;
   Clock::time_point touched = Clock::now();
 };
 

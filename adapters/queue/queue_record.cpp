@@ -1,7 +1,9 @@
 #include "adapters/queue/queue_record.h"
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 
+#include "codecs/header_codec.h"
 #include "codecs/proto_codec.h"
 
 namespace ptp {
@@ -10,6 +12,32 @@ namespace {
 // Record: u32 LE id length (top bit: a content type follows), id, [u32 LE length, content
 // type], then the Inbound (header fields, metadata, payload).
 constexpr uint32_t kHasContentType = 0x80000000u;
+
+using Json = nlohmann::json;
+
+// The Inbound keeps only metadata with a header name of its own; the other entries (any
+// name a container gave) ride in it as one JSON object under kStoredMetadataKey.
+std::string encode_inbound_keeping_metadata(const Envelope& e) {
+  Json custom = Json::object();
+  for (const auto& [k, v] : e.meta)
+    if (classify_name(k).kind == NameClass::kUnknown) custom[k] = v;
+  if (custom.empty()) return encode_inbound(e);
+  Envelope copy = e;
+  for (auto& [k, v] : custom.items()) copy.meta.erase(k);
+  copy.meta[std::string(kStoredMetadataKey)] =
+      custom.dump(-1, ' ', /*ensure_ascii=*/true, Json::error_handler_t::replace);
+  return encode_inbound(copy);
+}
+
+void restore_metadata(Envelope& e) {
+  auto it = e.meta.find(std::string(kStoredMetadataKey));
+  if (it == e.meta.end()) return;
+  Json j = Json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  e.meta.erase(it);
+  if (!j.is_object()) return;
+  for (auto& [k, v] : j.items())
+    if (v.is_string()) e.meta[k] = v.get<std::string>();
+}
 
 void put_u32(std::string& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
@@ -34,7 +62,7 @@ std::string encode_queue_record(const QueuedMessage& m) {
     put_u32(out, static_cast<uint32_t>(m.env.content_type.size()));
     out += m.env.content_type;
   }
-  out += encode_inbound(m.env);
+  out += encode_inbound_keeping_metadata(m.env);
   return out;
 }
 
@@ -56,6 +84,7 @@ Status decode_queue_record(std::string_view bytes, QueuedMessage& out) {
   }
   Envelope e;
   if (Status s = decode_inbound(bytes, e); !s.ok()) return s;
+  restore_metadata(e);
   e.content_type = std::move(content_type);
   out.env = std::move(e);
   return Status::Ok();

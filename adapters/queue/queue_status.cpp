@@ -24,8 +24,20 @@ Status check_size(uint64_t bytes, const QueueLimits& limits) {
                                             std::to_string(limits.max_message_bytes));
 }
 
-Status full(const std::string& session, uint64_t session_bytes, uint64_t total_bytes,
-            const QueueLimits& limits) {
+bool fits(uint64_t session_bytes, uint64_t session_messages, uint64_t total_bytes, uint64_t charge,
+          const QueueLimits& limits) {
+  return session_messages < limits.max_session_messages &&
+         session_bytes + charge <= limits.max_session_bytes &&
+         total_bytes + charge <= limits.max_total_bytes;
+}
+
+Status full(const std::string& session, uint64_t session_bytes, uint64_t session_messages,
+            uint64_t total_bytes, const QueueLimits& limits) {
+  if (session_messages >= limits.max_session_messages)
+    return Status::Error(Code::kBufferFull, "queue of session " + session + " is full (" +
+                                                std::to_string(session_messages) +
+                                                " messages queued, limit " +
+                                                std::to_string(limits.max_session_messages) + ")");
   if (session_bytes >= limits.max_session_bytes || total_bytes < limits.max_total_bytes)
     return Status::Error(Code::kBufferFull, "queue of session " + session + " is full (" +
                                                 std::to_string(session_bytes) +

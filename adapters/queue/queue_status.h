@@ -19,9 +19,13 @@ Status check_key(const QueueKey& k);
 Status released(const std::string& session);
 // E0000000413 when a payload of `bytes` exceeds max_message_bytes, else OK.
 Status check_size(uint64_t bytes, const QueueLimits& limits);
-// E0000000700 naming the limit reached: the session's when it is at or over its own,
-// otherwise the store's.
-Status full(const std::string& session, uint64_t session_bytes, uint64_t total_bytes,
-            const QueueLimits& limits);
+// Whether one more message charged `charge` bytes (queue_bookkeeping::footprint) fits the
+// session's bytes and message count and the store's bytes.
+bool fits(uint64_t session_bytes, uint64_t session_messages, uint64_t total_bytes, uint64_t charge,
+          const QueueLimits& limits);
+// E0000000700 naming the limit reached: the session's message count or bytes when it is at
+// its own, otherwise the store's.
+Status full(const std::string& session, uint64_t session_bytes, uint64_t session_messages,
+            uint64_t total_bytes, const QueueLimits& limits);
 
 }  // namespace ptp::queue_status

@@ -47,8 +47,11 @@ struct QueuedMessage {
 
 struct QueueLimits {
   uint64_t max_message_bytes = 64ull << 20;  // payload; larger → E0000000413
-  uint64_t max_session_bytes = 1ull << 30;   // queued payload bytes of one session → 700
-  uint64_t max_total_bytes = 8ull << 30;     // queued payload bytes of the store → 700
+  // Queued bytes: each message's footprint (payload, header, metadata and a fixed
+  // overhead; queue_bookkeeping::footprint), per session and per store → 700.
+  uint64_t max_session_bytes = 1ull << 30;
+  uint64_t max_total_bytes = 8ull << 30;
+  uint64_t max_session_messages = 100'000;              // queued messages of one session → 700
   std::chrono::seconds session_idle_expiry{24 * 3600};  // untouched session is dropped
   std::chrono::seconds dedup_window{3600};              // acked message ids remembered this long
   // At most this many acked ids are remembered (per store); beyond it the oldest leave
@@ -59,7 +62,7 @@ struct QueueLimits {
 struct QueueStats {
   uint64_t queues = 0;
   uint64_t messages = 0;  // stored, including leased
-  uint64_t bytes = 0;     // payload bytes stored
+  uint64_t bytes = 0;     // footprints of the messages stored (queue_bookkeeping::footprint)
 };
 
 class QueueStore {
@@ -96,6 +99,10 @@ class QueueStore {
                        std::optional<std::string> topic, Done done) = 0;
 
   virtual QueueStats stats() const = 0;
+
+  // OK, or why the store cannot take writes now (E0000000602: disk full, write errors);
+  // reads (pop, peek) are served meanwhile and writes resume once it recovers.
+  virtual Status health() const { return Status::Ok(); }
 
   // The nodes that had queued messages when the store was opened (possibly a superset; a
   // store may look them up when first asked, so ask right after opening): after a

@@ -2,8 +2,10 @@
 // case runs against the embedded RocksDB store and against the Kafka store (on
 // librdkafka's mock cluster, or PTP_TEST_KAFKA_BOOTSTRAP).
 #include <algorithm>
+#include <cstdio>
 #include <thread>
 
+#include "adapters/queue/queue_bookkeeping.h"
 #include "tests/unit/queue_test_support.h"
 
 using namespace ptp;
@@ -180,8 +182,10 @@ TEST_CASE_TEMPLATE("queue store: 413 oversize; 700 after waiting; a waiting push
   B backend;
   QueueLimits lim;
   lim.max_message_bytes = 100;
-  lim.max_session_bytes = 250;
-  lim.max_total_bytes = 400;
+  // Limits count footprints: payload, id, header, metadata and the fixed overhead.
+  const uint64_t fp = queue_bookkeeping::footprint(message("a", std::string(100, 'a')));
+  lim.max_session_bytes = 2 * fp + fp / 2;
+  lim.max_total_bytes = 4 * fp;
   auto s = backend.open(lim);
   const QueueKey k{"B", "s1", "t"}, k2{"B", "s2", "t"};
   CHECK(push_sync(*s, k, "big", std::string(101, 'x')).code == Code::kTooLarge);
@@ -205,6 +209,47 @@ TEST_CASE_TEMPLATE("queue store: 413 oversize; 700 after waiting; a waiting push
   CHECK(drain(*s, k, 200ms) == std::vector<std::string>{"b", "c"});
 }
 
+TEST_CASE_TEMPLATE(
+    "queue store: empty messages are charged their footprint; a message count per session", B,
+    QUEUE_BACKENDS) {
+  B backend;
+  QueueLimits lim;
+  lim.max_session_bytes = 1 << 20;
+  lim.max_total_bytes = 1 << 20;
+  auto s = backend.open(lim);
+  const QueueKey k{"B", "s1", "t"};
+  // Payload bytes alone would let every one of them in.
+  const uint64_t fp = queue_bookkeeping::footprint(message("e-0000", ""));
+  CHECK(fp >= queue_bookkeeping::kMessageOverheadBytes);
+  size_t stored = 0;
+  Status last;
+  for (int i = 0; i < 5000; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "e-%04d", i);
+    last = push_sync(*s, k, id, "");
+    if (!last.ok()) break;
+    ++stored;
+  }
+  CHECK(last.code == Code::kBufferFull);
+  CHECK(stored == (1 << 20) / fp);
+  CHECK(s->stats().bytes == stored * fp);
+  // The count limit: a fresh store with room for bytes but three messages per session.
+  B other;
+  QueueLimits few;
+  few.max_session_messages = 3;
+  auto s2 = other.open(few);
+  for (const char* id : {"a", "b", "c"}) REQUIRE(push_sync(*s2, k, id, "x").ok());
+  Status full = push_sync(*s2, k, "d", "x");
+  CHECK(full.code == Code::kBufferFull);
+  CHECK(full.message.find("3 messages") != std::string::npos);
+  // Another session has its own count; an ack makes room.
+  CHECK(push_sync(*s2, QueueKey{"B", "s2", "t"}, "d", "x").ok());
+  auto [st, m] = pop_sync(*s2, k, 1s);
+  REQUIRE(m);
+  s2->ack(k, m->offset);
+  CHECK(push_sync(*s2, k, "d", "x").ok());
+}
+
 TEST_CASE_TEMPLATE("queue store: concurrent pushes are all stored once; stats", B, QUEUE_BACKENDS) {
   B backend;
   auto s = backend.open();
@@ -217,7 +262,12 @@ TEST_CASE_TEMPLATE("queue store: concurrent pushes are all stored once; stats", 
     });
   for (auto& t : ts) t.join();
   CHECK(s->stats().messages == 100);  // 25 distinct ids per thread
-  CHECK(s->stats().bytes == 100);
+  uint64_t footprints = 0;            // what the limits count
+  for (int t = 0; t < 4; ++t)
+    for (int i = 0; i < 25; ++i)
+      footprints +=
+          queue_bookkeeping::footprint(message(std::to_string(t) + "-" + std::to_string(i), "x"));
+  CHECK(s->stats().bytes == footprints);
   CHECK(s->stats().queues == 1);
 }
 
