@@ -16,7 +16,7 @@ DEAD = "ptp.dead-letter"
 
 # B: small limits (a container's push that finds B full still waits the default 5 s).
 B_LIMITS = [("  retry_max_ms: 2000\n",
-             "  retry_max_ms: 2000\n  limits: {max_message_bytes: 1000, max_session_bytes: 2500}\n")]
+             "  retry_max_ms: 2000\n  limits: {max_message_bytes: 1000, max_session_bytes: 5000}\n")]
 # A: one forward in flight to B, so a full session at B that held it would stall all.
 A_ONE_SLOT = [("  retry_max_ms: 2000\n", "  retry_max_ms: 2000\n  outbox_concurrency: 1\n")]
 
@@ -139,15 +139,31 @@ class OutboxDelivery(unittest.TestCase):
         self.assertEqual(r.json()["code"], "E0000000000", r)
         r = push_json(B, "B", "B", "s-lim", "t", b"m" * 1001)
         self.assertEqual(r.json()["code"], "E0000000413", r)
-        # max_session_bytes 2500: 1000 + 1000 + 500 fill it exactly; one byte more is 700.
-        r = push_json(B, "B", "B", "s-lim", "t", b"m" * 1000)
-        self.assertEqual(r.json()["code"], "E0000000000", r)
-        r = push_json(B, "B", "B", "s-lim", "t", b"m" * 500)
-        self.assertEqual(r.json()["code"], "E0000000000", r)
+        # max_session_bytes 5000 counts footprints: payload + c, where c (message id, header
+        # fields, the store's 512 bytes) is the same for every message of this session and
+        # topic. c is read off B's inbox bytes around that first push.
+        limit = 5000
+        before = queue_stats(self.b)["inbox"]["bytes"]
+        self.assertEqual(push_json(B, "B", "B", "s-lim", "t", b"m" * 1000).json()["code"],
+                         "E0000000000")
+        c = queue_stats(self.b)["inbox"]["bytes"] - before - 1000
+        self.assertGreaterEqual(c, 512, "a message is charged more than its payload")
+        room = limit - 2 * (1000 + c)  # footprint bytes left in the session
+        while room - c > 999:  # fillers until the last payload fits max_message_bytes
+            f = max(0, min(1000, room - 2 * c - 500))
+            self.assertEqual(push_json(B, "B", "B", "s-lim", "t", b"f" * f).json()["code"],
+                             "E0000000000")
+            room -= f + c
+        last = room - c  # the payload that fills the session exactly
+        self.assertGreaterEqual(last, 1)
         t0 = time.time()
-        r = push_json(B, "B", "B", "s-lim", "t", b"m", timeout="300ms")
-        self.assertEqual(r.json()["code"], "E0000000700", r)
+        r = push_json(B, "B", "B", "s-lim", "t", b"m" * (last + 1), timeout="300ms")
+        self.assertEqual(r.json()["code"], "E0000000700", r)  # one byte over
         self.assertGreaterEqual(time.time() - t0, 0.25)  # it waited for space first
+        r = push_json(B, "B", "B", "s-lim", "t", b"m" * last)
+        self.assertEqual(r.json()["code"], "E0000000000", r)  # exactly full
+        r = push_json(B, "B", "B", "s-lim", "t", b"", timeout="300ms")
+        self.assertEqual(r.json()["code"], "E0000000700", r)  # even an empty message
         # Space again after a pop.
         self.assertEqual(len(payloads_popped(B, "B", "s-lim", "t", 1)), 1)
         r = push_json(B, "B", "B", "s-lim", "t", b"m")
