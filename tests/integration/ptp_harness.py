@@ -46,6 +46,16 @@ def wait_port_free(port, timeout=10.0):
     raise RuntimeError(f"port {port} still busy")
 
 
+def wait_until(cond, timeout=10.0, what="condition"):
+    """Polls cond() every 50 ms until it is true; AssertionError naming `what` after timeout s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def config_ports(path):
     with open(path) as f:
         text = f.read()
@@ -120,6 +130,11 @@ class Gateway(Process):
                 pass
             time.sleep(0.05)
         raise RuntimeError("not ready")
+
+    def queue_stats(self):
+        """The queue stores' contents (admin GET /queues): {"inbox": {...}, "outbox": {...}}."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/queues", timeout=5) as r:
+            return json.loads(r.read())
 
     def metrics(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics", timeout=5) as r:

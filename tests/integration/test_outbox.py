@@ -4,12 +4,10 @@ good (over its max_message_bytes, released session) and messages past outbox_ttl
 become dead letters A's container pops on queue.dead_letter_topic, and are not retried;
 a message that waited longer than its container token's lifetime is still delivered."""
 import base64
-import json
 import time
 import unittest
-import urllib.request
 
-from ptp_harness import Topology, conf, mint
+from ptp_harness import Topology, conf, mint, wait_until
 from test_queue import A, B, container_headers, payloads_popped, pop_json, push_json
 
 DEAD = "ptp.dead-letter"
@@ -19,20 +17,6 @@ B_LIMITS = [("  retry_max_ms: 2000\n",
              "  retry_max_ms: 2000\n  limits: {max_message_bytes: 1000, max_session_bytes: 5000}\n")]
 # A: one forward in flight to B, so a full session at B that held it would stall all.
 A_ONE_SLOT = [("  retry_max_ms: 2000\n", "  retry_max_ms: 2000\n  outbox_concurrency: 1\n")]
-
-
-def queue_stats(gw):
-    with urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/queues", timeout=5) as r:
-        return json.loads(r.read())
-
-
-def wait_for(cond, timeout=10.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def pop_one(base, node, session, topic, timeout="5s"):
@@ -59,7 +43,7 @@ class OutboxDelivery(unittest.TestCase):
         full = [b"F%d" % i + b"x" * 998 for i in range(3)]
         for m in full:
             self.assertEqual(push_json(A, "A", "B", "s-full", "t", m).json()["code"], "E0000000000")
-        wait_for(lambda: "E0000000700" in self.a.output(), what="the third refused with 700")
+        wait_until(lambda: "E0000000700" in self.a.output(), what="the third refused with 700")
         time.sleep(0.5)  # s-full's next attempt (after retry_min_ms, 200 ms) is under way
         # Another session to the same node is delivered at once.
         t0 = time.time()
@@ -89,7 +73,7 @@ class OutboxDelivery(unittest.TestCase):
         # Later messages of the same session are delivered; the refused one is not at B.
         self.assertEqual(payloads_popped(B, "B", "s-dl", "t", 2, timeout="2s"), [b"after"])
         # Stored once, even if looked for again; A's outbox is empty.
-        wait_for(lambda: queue_stats(self.a)["outbox"]["messages"] == 0, what="A's outbox empty")
+        wait_until(lambda: self.a.queue_stats()["outbox"]["messages"] == 0, what="A's outbox empty")
         self.assertEqual(pop_one(A, "A", "s-dl", DEAD, timeout="300ms").get("payload"), None)
 
     def test_released_session_at_b_is_not_retried(self):
@@ -111,7 +95,7 @@ class OutboxDelivery(unittest.TestCase):
     def test_same_id_from_two_sources_both_delivered(self):
         r = push_json(A, "A", "B", "s-2src", "t", b"from A", **{"x-ptp-message-id": "same-1"})
         self.assertEqual(r.json()["code"], "E0000000000")
-        wait_for(lambda: queue_stats(self.a)["outbox"]["messages"] == 0, what="A's outbox empty")
+        wait_until(lambda: self.a.queue_stats()["outbox"]["messages"] == 0, what="A's outbox empty")
         r = push_json(B, "B", "B", "s-2src", "t", b"from B", **{"x-ptp-message-id": "same-1"})
         self.assertEqual(r.json()["code"], "E0000000000")
         got = payloads_popped(B, "B", "s-2src", "t", 3, timeout="1s")
@@ -131,7 +115,7 @@ class OutboxDelivery(unittest.TestCase):
             self.assertEqual(r.json()["code"], "E0000000000")
             self.assertEqual(payloads_popped(B, "B", "s-again2", "t", 1, timeout="2s"),
                              [b"once"] if i == 0 else [])
-            wait_for(lambda: queue_stats(self.a)["outbox"]["messages"] == 0, what="outbox empty")
+            wait_until(lambda: self.a.queue_stats()["outbox"]["messages"] == 0, what="outbox empty")
 
     def test_limits_at_the_exact_boundary(self):
         # max_message_bytes 1000: exactly 1000 is taken, 1001 is 413.
@@ -143,10 +127,10 @@ class OutboxDelivery(unittest.TestCase):
         # fields, the store's 512 bytes) is the same for every message of this session and
         # topic. c is read off B's inbox bytes around that first push.
         limit = 5000
-        before = queue_stats(self.b)["inbox"]["bytes"]
+        before = self.b.queue_stats()["inbox"]["bytes"]
         self.assertEqual(push_json(B, "B", "B", "s-lim", "t", b"m" * 1000).json()["code"],
                          "E0000000000")
-        c = queue_stats(self.b)["inbox"]["bytes"] - before - 1000
+        c = self.b.queue_stats()["inbox"]["bytes"] - before - 1000
         self.assertGreaterEqual(c, 512, "a message is charged more than its payload")
         room = limit - 2 * (1000 + c)  # footprint bytes left in the session
         while room - c > 999:  # fillers until the last payload fits max_message_bytes
@@ -183,7 +167,7 @@ class OutboxExpiry(unittest.TestCase):
             self.assertEqual(base64.b64decode(dl.get("payload", "")), b"never", dl)
             self.assertEqual(dl["metadata"]["dead-letter-code"], "E0000000601")
             self.assertEqual(dl["metadata"]["message-id"], "ttl-1")
-            wait_for(lambda: queue_stats(a)["outbox"]["messages"] == 0, what="A's outbox empty")
+            wait_until(lambda: a.queue_stats()["outbox"]["messages"] == 0, what="A's outbox empty")
 
     def test_idle_expiry_does_not_drop_outbox_messages(self):
         # session_idle_expiry_s is for abandoned inbox sessions; a message waiting in the
@@ -196,7 +180,7 @@ class OutboxExpiry(unittest.TestCase):
             self.assertEqual(r.json()["code"], "E0000000000")
             deadline = time.time() + 2.5  # more than twice the idle expiry
             while time.time() < deadline:
-                self.assertEqual(queue_stats(a)["outbox"]["messages"], 1)
+                self.assertEqual(a.queue_stats()["outbox"]["messages"], 1)
                 time.sleep(0.1)
             topo.gateway(conf("direct", "b.yaml"))
             self.assertEqual(payloads_popped(B, "B", "s-wait", "t", 1, timeout="8s"), [b"kept"])
@@ -224,10 +208,10 @@ class SessionIdleExpiry(unittest.TestCase):
             b = topo.gateway(topo.variant(conf("direct", "b.yaml"), [
                 ("  retry_max_ms: 2000\n", "  retry_max_ms: 2000\n  limits: {session_idle_expiry_s: 1}\n")]))
             self.assertEqual(push_json(B, "B", "B", "s-idle", "t", b"stale").status, 200)
-            self.assertEqual(queue_stats(b)["inbox"]["messages"], 1)
+            self.assertEqual(b.queue_stats()["inbox"]["messages"], 1)
             # Untouched (no pop, no peek), the session goes within about 1.5 s.
             t0 = time.time()
-            wait_for(lambda: queue_stats(b)["inbox"]["messages"] == 0, timeout=5, what="expiry")
+            wait_until(lambda: b.queue_stats()["inbox"]["messages"] == 0, timeout=5, what="expiry")
             self.assertGreaterEqual(time.time() - t0, 0.4)
             self.assertEqual(payloads_popped(B, "B", "s-idle", "t", 1, timeout="100ms"), [])
             # Not released: the session can be used again.

@@ -11,12 +11,11 @@ import signal
 import socket
 import time
 import unittest
-import urllib.request
 
 import grpc
 
 from ptp_harness import (GATEWAY, Process, Topology, conf, curl, grpc_stubs, mint, ptp_headers,
-                         wait_port)
+                         wait_port, wait_until)
 
 A = "http://127.0.0.1:17304/v1/interconn/chan/"
 B = "http://127.0.0.1:17305/v1/interconn/chan/"
@@ -45,21 +44,6 @@ def pop_json(base, node, session, topic, timeout="2s", http="1.1", op="pop"):
     h["content-type"] = "application/json"
     r = curl(base + op, h, json.dumps({"topic": topic, "timeout": timeout}).encode(), http=http)
     return r
-
-
-def outbox_messages(gw):
-    """Messages in a gateway's outbox (admin GET /queues)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/queues", timeout=5) as r:
-        return json.loads(r.read())["outbox"]["messages"]
-
-
-def wait_until(cond, timeout=10.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def payloads_popped(base, node, session, topic, n, timeout="3s"):
@@ -217,6 +201,9 @@ class QueueDirect(unittest.TestCase):
                                    request_serializer=pb.PopInbound.SerializeToString,
                                    response_deserializer=pb.TransportOutbound.FromString)
             self.assertEqual(alt(pb.PopInbound(topic="g", timeout=5), metadata=md_b).payload, b"grpc-1")
+            # A peek does not wait: grpc-2 must have left A's outbox first.
+            wait_until(lambda: self.a.queue_stats()["outbox"]["messages"] == 0,
+                       what="A's outbox delivered grpc-2")
             peek = pop.peek(pb.PeekInbound(topic="g"), metadata=md_b)
             self.assertEqual(peek.payload, b"grpc-2")
             self.assertEqual(pop.pop(pb.PopInbound(topic="g", timeout=5), metadata=md_b).payload,
@@ -296,7 +283,7 @@ class QueueFaults(unittest.TestCase):
             self.assertEqual(payloads_popped(B, "B", "s-k9", "t", 1, timeout="5s"), msgs[:1])
             msgs.append(b"k9-last")
             self.assertEqual(push_json(A, "A", "B", "s-k9", "t", msgs[-1]).status, 200)
-            wait_until(lambda: outbox_messages(a) == 0, what="A's outbox handed over")
+            wait_until(lambda: a.queue_stats()["outbox"]["messages"] == 0, what="A's outbox handed over")
             b.stop(sig=9)
             topo.procs.remove(b)
             topo.gateway(conf("direct", "b.yaml"), data_name="B")
