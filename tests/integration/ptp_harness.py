@@ -67,10 +67,10 @@ def config_ports(path):
 class Process:
     """A child process stopped (SIGTERM, then SIGKILL) on close."""
 
-    def __init__(self, args, log_path):
+    def __init__(self, args, log_path, env=None):
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
     def alive(self):
         return self.proc.poll() is None
