@@ -14,6 +14,7 @@
 #include "adapters/queue/queue_store.h"
 #include "codecs/encapsulated_codec.h"
 #include "codecs/queue_codec.h"
+#include "common/token.h"
 #include "gateway/grpc_errors.h"
 #include "router/rs/job_spec.h"
 
@@ -73,15 +74,7 @@ struct LocalServiceConfig {
   bool passive = false;
 };
 
-struct AuthConfig {
-  bool enabled = true;
-  // Token keys by claimed source node id (see docs/security.md for the token scheme).
-  std::map<std::string, std::string> node_keys;
-  std::chrono::seconds max_clock_skew{300};
-  // A token whose expiry lies further ahead than this (plus the clock skew) is refused: a
-  // leaked token must not stay valid for ever.
-  std::chrono::seconds max_token_lifetime{24 * 3600};
-};
+// AuthConfig (the token keys and bounds) is in common/token.h.
 
 struct LimitsConfig {
   uint64_t max_body_bytes = 64ull << 20;  // unary bodies (invoke, push)

@@ -1,8 +1,8 @@
 #include "gateway/dead_letter.h"
 
 #include "gateway/outbox.h"
-#include "gateway/pipeline.h"
 #include "gateway/queue_service.h"
+#include "gateway/route_path.h"
 
 namespace ptp {
 

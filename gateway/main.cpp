@@ -20,6 +20,8 @@
 #include "adapters/kafka/kafka_egress.h"
 #include "adapters/kafka/kafka_ingress.h"
 #include "codecs/validate.h"
+#include "common/random_hex.h"
+#include "common/unix_time.h"
 #include "gateway/admin_server.h"
 #include "gateway/config_store.h"
 #include "gateway/egress_drainer.h"
@@ -35,7 +37,6 @@
 #include "gateway/queue_service.h"
 #include "gateway/rs_host.h"
 #include "gateway/token.h"
-#include "gateway/unix_time.h"
 
 namespace {
 

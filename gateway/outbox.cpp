@@ -5,15 +5,16 @@
 
 #include <charconv>
 
+#include "common/random_hex.h"
+#include "common/token.h"
+#include "common/unix_time.h"
 #include "gateway/dead_letter.h"
 #include "gateway/forwarder.h"
 #include "gateway/json_log.h"
 #include "gateway/metrics.h"
-#include "gateway/pipeline.h"
 #include "gateway/queue_service.h"
+#include "gateway/route_path.h"
 #include "gateway/route_table.h"
-#include "gateway/token.h"
-#include "gateway/unix_time.h"
 
 namespace ptp {
 namespace {

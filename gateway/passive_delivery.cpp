@@ -3,8 +3,8 @@
 #include "gateway/forwarder.h"
 #include "gateway/json_log.h"
 #include "gateway/outbox.h"
-#include "gateway/pipeline.h"
 #include "gateway/queue_service.h"
+#include "gateway/route_path.h"
 
 namespace ptp {
 namespace {

@@ -4,14 +4,15 @@
 
 #include "codecs/proto_codec.h"
 #include "codecs/validate.h"
+#include "common/random_hex.h"
+#include "common/unix_time.h"
 #include "gateway/diag_service.h"
 #include "gateway/json_log.h"
 #include "gateway/metrics.h"
 #include "gateway/queue_service.h"
-#include "gateway/random_hex.h"
+#include "gateway/route_path.h"
 #include "gateway/route_table.h"
 #include "gateway/token.h"
-#include "gateway/unix_time.h"
 
 namespace ptp {
 namespace {
@@ -34,8 +35,6 @@ bool is_queue_interface(Interface i) {
   return i == Interface::kPush || i == Interface::kPop || i == Interface::kPeek ||
          i == Interface::kRelease;
 }
-
-std::string new_trace_id() { return random_hex(16); }
 
 Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics,
                    JsonLog& log, QueueService* queues)

@@ -7,10 +7,10 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
 
+#include "common/hmac_sha256.h"
 #include "gateway/config_store.h"
 #include "gateway/exchange.h"
 #include "gateway/forwarder.h"
-#include "gateway/hmac_sha256.h"
 #include "gateway/http1_client.h"
 #include "gateway/upstream_pool.h"
 #include "gateway/verified_tokens.h"
@@ -20,8 +20,6 @@ namespace ptp {
 class Metrics;
 class JsonLog;
 class QueueService;
-
-constexpr std::string_view kRoutePathKey = "x-ptp-route-path";
 
 class Pipeline final : public Dispatcher {
  public:
@@ -56,8 +54,5 @@ class Pipeline final : public Dispatcher {
 
 // push, pop, peek, release: the container-facing queue interfaces.
 bool is_queue_interface(Interface i);
-
-// Random 32-hex-digit trace id for requests that arrive without one.
-std::string new_trace_id();
 
 }  // namespace ptp

@@ -5,13 +5,13 @@
 #include "adapters/queue/key_parts.h"
 #include "codecs/header_codec.h"
 #include "codecs/queue_codec.h"
+#include "common/random_hex.h"
+#include "common/unix_time.h"
 #include "gateway/egress_drainer.h"
 #include "gateway/outbox.h"
 #include "gateway/passive_delivery.h"
 #include "gateway/queue_metadata.h"
-#include "gateway/random_hex.h"
 #include "gateway/route_table.h"
-#include "gateway/unix_time.h"
 
 namespace ptp {
 namespace {

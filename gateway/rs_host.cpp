@@ -10,12 +10,12 @@
 #include <stdexcept>
 
 #include "codecs/json_depth.h"
+#include "common/random_hex.h"
+#include "common/token.h"
+#include "common/unix_time.h"
 #include "gateway/json_log.h"
-#include "gateway/pipeline.h"
 #include "gateway/queue_service.h"
 #include "gateway/route_table.h"
-#include "gateway/token.h"
-#include "gateway/unix_time.h"
 #include "router/rs/job_spec.h"
 #include "router/rs/rs_job.h"
 

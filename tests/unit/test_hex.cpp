@@ -1,10 +1,10 @@
-// codecs/hex.h and gateway/random_hex.h.
+// codecs/hex.h and common/random_hex.h.
 #include <doctest/doctest.h>
 
 #include <string>
 
 #include "codecs/hex.h"
-#include "gateway/random_hex.h"
+#include "common/random_hex.h"
 
 using namespace ptp;
 

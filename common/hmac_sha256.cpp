@@ -1,4 +1,4 @@
-#include "gateway/hmac_sha256.h"
+#include "common/hmac_sha256.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

@@ -9,4 +9,7 @@ namespace ptp {
 // `bytes` random bytes as 2 * bytes hex digits.
 std::string random_hex(size_t bytes);
 
+// Random 32-hex-digit trace id for requests that arrive without one.
+std::string new_trace_id();
+
 }  // namespace ptp

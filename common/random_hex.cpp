@@ -1,4 +1,4 @@
-#include "gateway/random_hex.h"
+#include "common/random_hex.h"
 
 #include <openssl/rand.h>
 
@@ -13,5 +13,7 @@ std::string random_hex(size_t bytes) {
   RAND_bytes(raw.data(), static_cast<int>(bytes));
   return hex_encode(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
 }
+
+std::string new_trace_id() { return random_hex(16); }
 
 }  // namespace ptp
