@@ -6,7 +6,7 @@
 //           "\n" + <expiry, same decimal text>)
 //
 // Minting and the pure check; the gateway's per-thread cache of verified tokens wraps the
-// check in gateway/token.h.
+// check in gateway/pipeline/token.h.
 #pragma once
 
 #include <chrono>

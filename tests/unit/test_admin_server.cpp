@@ -13,8 +13,8 @@
 #include <string>
 #include <thread>
 
-#include "gateway/admin_server.h"
-#include "gateway/metrics.h"
+#include "gateway/observability/admin_server.h"
+#include "gateway/observability/metrics.h"
 
 using namespace ptp;
 namespace net = boost::asio;

@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "gateway/body_budget.h"
+#include "gateway/exchange/body_budget.h"
 
 using namespace ptp;
 

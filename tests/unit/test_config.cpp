@@ -7,8 +7,8 @@
 #include <fstream>
 #include <string>
 
-#include "gateway/config.h"
-#include "gateway/config_store.h"
+#include "gateway/config/config.h"
+#include "gateway/config/config_store.h"
 #include "tests/unit/source_dir.h"
 
 using namespace ptp;

@@ -3,7 +3,7 @@
 #include <utility>
 #include <vector>
 
-#include "gateway/connection_limit.h"
+#include "gateway/server/connection_limit.h"
 
 using namespace ptp;
 

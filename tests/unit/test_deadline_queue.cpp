@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "gateway/deadline_queue.h"
+#include "gateway/upstream/deadline_queue.h"
 
 using namespace ptp;
 using namespace std::chrono_literals;

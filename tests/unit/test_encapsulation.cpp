@@ -3,7 +3,7 @@
 #include <string>
 
 #include "codecs/encapsulated_codec.h"
-#include "gateway/encapsulation.h"
+#include "gateway/pipeline/encapsulation.h"
 #include "ptp.pb.h"
 
 using namespace ptp;

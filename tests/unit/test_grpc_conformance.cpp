@@ -2,8 +2,8 @@
 // in each listen.grpc_errors style.
 #include <doctest/doctest.h>
 
-#include "gateway/grpc_messages.h"
-#include "gateway/grpc_paths.h"
+#include "gateway/http/grpc_messages.h"
+#include "gateway/http/grpc_paths.h"
 #include "ptp.pb.h"
 
 using namespace ptp;

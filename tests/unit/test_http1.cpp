@@ -12,9 +12,9 @@
 #include <functional>
 #include <optional>
 
-#include "gateway/http1_client.h"
-#include "gateway/http1_server_session.h"
-#include "gateway/http_mapping.h"
+#include "gateway/http/http_mapping.h"
+#include "gateway/server/http1_server_session.h"
+#include "gateway/upstream/http1_client.h"
 
 using namespace ptp;
 namespace asio = boost::asio;

@@ -4,9 +4,9 @@
 #include <boost/beast/http/error.hpp>
 #include <vector>
 
-#include "gateway/http1_read_buffer.h"
-#include "gateway/http1_request_writer.h"
-#include "gateway/http1_response_parser.h"
+#include "gateway/upstream/http1_read_buffer.h"
+#include "gateway/upstream/http1_request_writer.h"
+#include "gateway/upstream/http1_response_parser.h"
 
 using namespace ptp;
 namespace http = boost::beast::http;

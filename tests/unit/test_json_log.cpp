@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "gateway/json_log.h"
+#include "gateway/observability/json_log.h"
 
 using namespace ptp;
 

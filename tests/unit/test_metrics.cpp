@@ -4,7 +4,7 @@
 #include <thread>
 #include <vector>
 
-#include "gateway/metrics.h"
+#include "gateway/observability/metrics.h"
 
 using namespace ptp;
 

@@ -1,6 +1,6 @@
-// OutboxLane (gateway/outbox_lane.h) on a real embedded store: sessions take turns, the
+// OutboxLane (gateway/queue/outbox_lane.h) on a real embedded store: sessions take turns, the
 // forwards in flight stay within queue.outbox_concurrency, and a session whose delivery
-// keeps failing does not hold up the others. Dead letters (gateway/dead_letter.h): which
+// keeps failing does not hold up the others. Dead letters (gateway/queue/dead_letter.h): which
 // answers are final, and what the sender's container gets back.
 #include <doctest/doctest.h>
 
@@ -8,13 +8,13 @@
 #include <boost/asio/post.hpp>
 #include <map>
 
-#include "gateway/config.h"
-#include "gateway/config_store.h"
-#include "gateway/dead_letter.h"
-#include "gateway/json_log.h"
-#include "gateway/outbox.h"
-#include "gateway/outbox_lane.h"
-#include "gateway/queue_backend.h"
+#include "gateway/config/config.h"
+#include "gateway/config/config_store.h"
+#include "gateway/observability/json_log.h"
+#include "gateway/queue/dead_letter.h"
+#include "gateway/queue/outbox.h"
+#include "gateway/queue/outbox_lane.h"
+#include "gateway/queue/queue_backend.h"
 #include "tests/unit/queue_test_support.h"
 
 using namespace ptp;

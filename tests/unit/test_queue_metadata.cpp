@@ -1,4 +1,4 @@
-// Queued message metadata (gateway/queue_metadata.h): the push rules, the node-to-node
+// Queued message metadata (gateway/queue/queue_metadata.h): the push rules, the node-to-node
 // carrier, and the last check before a pop answer's headers are written.
 #include <doctest/doctest.h>
 
@@ -6,7 +6,7 @@
 
 #include "adapters/queue/queue_record.h"
 #include "codecs/header_codec.h"
-#include "gateway/queue_metadata.h"
+#include "gateway/queue/queue_metadata.h"
 
 using namespace ptp;
 

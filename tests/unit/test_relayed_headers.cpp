@@ -1,7 +1,7 @@
-// Which upstream answer headers travel back to the client (gateway/forwarder.h).
+// Which upstream answer headers travel back to the client (gateway/forward/forwarder.h).
 #include <doctest/doctest.h>
 
-#include "gateway/forwarder.h"
+#include "gateway/forward/forwarder.h"
 
 namespace ptp {
 

@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <string>
 
-#include "gateway/config.h"
-#include "gateway/route_table.h"
+#include "gateway/config/config.h"
+#include "gateway/route/route_table.h"
 #include "tests/unit/source_dir.h"
 
 using namespace ptp;

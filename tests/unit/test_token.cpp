@@ -3,8 +3,8 @@
 #include <limits>
 #include <string>
 
-#include "gateway/config.h"
-#include "gateway/token.h"
+#include "gateway/config/config.h"
+#include "gateway/pipeline/token.h"
 
 using namespace ptp;
 
