@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "adapters/queue/embedded_queue_store.h"
-#include "adapters/queue/kafka_queue_store.h"
+#include "adapters/queue/embedded/embedded_queue_store.h"
+#include "adapters/queue/kafka/kafka_queue_store.h"
 
 namespace ptp {
 namespace {

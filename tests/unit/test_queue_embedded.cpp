@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "adapters/queue/embedded_queue_keys.h"
+#include "adapters/queue/embedded/embedded_queue_keys.h"
 #include "adapters/queue/queue_record.h"
 #include "tests/unit/queue_test_support.h"
 

@@ -3,8 +3,8 @@
 // injected through the mock cluster API, replicas sharing a node's partitions.
 #include <set>
 
-#include "adapters/queue/kafka_offset_tracker.h"
-#include "adapters/queue/kafka_record.h"
+#include "adapters/queue/kafka/kafka_offset_tracker.h"
+#include "adapters/queue/kafka/kafka_record.h"
 #include "tests/unit/queue_test_support.h"
 
 namespace ptp::testing {

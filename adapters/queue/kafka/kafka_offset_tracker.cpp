@@ -1,4 +1,4 @@
-#include "adapters/queue/kafka_offset_tracker.h"
+#include "adapters/queue/kafka/kafka_offset_tracker.h"
 
 #include <algorithm>
 #include <charconv>

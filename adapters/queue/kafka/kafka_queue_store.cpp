@@ -1,4 +1,4 @@
-#include "adapters/queue/kafka_queue_store.h"
+#include "adapters/queue/kafka/kafka_queue_store.h"
 
 #include <algorithm>
 #include <atomic>
@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "adapters/queue/dedup_window.h"
-#include "adapters/queue/kafka_client.h"
-#include "adapters/queue/kafka_offset_tracker.h"
-#include "adapters/queue/kafka_record.h"
+#include "adapters/queue/kafka/kafka_client.h"
+#include "adapters/queue/kafka/kafka_offset_tracker.h"
+#include "adapters/queue/kafka/kafka_record.h"
 #include "adapters/queue/queue_bookkeeping.h"
 #include "adapters/queue/queue_status.h"
 

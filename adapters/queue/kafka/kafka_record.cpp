@@ -1,4 +1,4 @@
-#include "adapters/queue/kafka_record.h"
+#include "adapters/queue/kafka/kafka_record.h"
 
 #include <cstdio>
 

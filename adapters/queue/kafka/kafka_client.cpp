@@ -1,4 +1,4 @@
-#include "adapters/queue/kafka_client.h"
+#include "adapters/queue/kafka/kafka_client.h"
 
 #include <array>
 #include <thread>

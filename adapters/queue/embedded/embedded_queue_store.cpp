@@ -1,4 +1,4 @@
-#include "adapters/queue/embedded_queue_store.h"
+#include "adapters/queue/embedded/embedded_queue_store.h"
 
 #include <rocksdb/db.h>
 #include <rocksdb/slice_transform.h>
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "adapters/queue/dedup_window.h"
-#include "adapters/queue/embedded_queue_keys.h"
+#include "adapters/queue/embedded/embedded_queue_keys.h"
 #include "adapters/queue/queue_bookkeeping.h"
 #include "adapters/queue/queue_record.h"
 #include "adapters/queue/queue_status.h"

@@ -1,4 +1,4 @@
-#include "adapters/queue/embedded_queue_keys.h"
+#include "adapters/queue/embedded/embedded_queue_keys.h"
 
 #include <vector>
 

@@ -53,4 +53,4 @@ class KafkaRecordReader {
 
 }  // namespace ptp
 
-#include "adapters/queue/kafka_record_inl.h"
+#include "adapters/queue/kafka/kafka_record_inl.h"
