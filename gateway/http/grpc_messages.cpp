@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "ptp.pb.h"
+#include "codecs/ptp.pb.h"
 
 namespace ptp {
 namespace {

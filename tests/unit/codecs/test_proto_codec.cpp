@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "codecs/proto_codec.h"
-#include "ptp.pb.h"
+#include "codecs/ptp.pb.h"
 
 using namespace ptp;
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "he/he_wire.pb.h"
 #include "router/he/bignum.h"
 #include "router/he/he_wire.h"
+#include "router/he/he_wire.pb.h"
 #include "router/he/paillier.h"
 #include "router/he/paillier_keys.h"
 

@@ -3,8 +3,8 @@
 #include <string>
 
 #include "codecs/encapsulated_codec.h"
+#include "codecs/ptp.pb.h"
 #include "gateway/pipeline/encapsulation.h"
-#include "ptp.pb.h"
 
 using namespace ptp;
 

@@ -2,9 +2,9 @@
 
 #include "codecs/base64.h"
 #include "codecs/proto_codec.h"
+#include "codecs/ptp.pb.h"
+#include "codecs/ptp_legacy.pb.h"
 #include "codecs/queue_codec.h"
-#include "ptp.pb.h"
-#include "ptp_legacy.pb.h"
 
 using namespace ptp;
 using std::chrono::milliseconds;

@@ -2,9 +2,9 @@
 // in each listen.grpc_errors style.
 #include <doctest/doctest.h>
 
+#include "codecs/ptp.pb.h"
 #include "gateway/http/grpc_messages.h"
 #include "gateway/http/grpc_paths.h"
-#include "ptp.pb.h"
 
 using namespace ptp;
 
