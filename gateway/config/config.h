@@ -15,7 +15,7 @@
 #include "codecs/encapsulated_codec.h"
 #include "codecs/queue_codec.h"
 #include "common/token.h"
-#include "gateway/http/grpc_errors.h"
+#include "gateway/exchange/grpc_errors.h"
 #include "router/rs/job_spec.h"
 
 namespace ptp {

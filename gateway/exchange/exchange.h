@@ -11,7 +11,7 @@
 #include "codecs/envelope.h"
 #include "codecs/interface.h"
 #include "gateway/exchange/body_pipe.h"
-#include "gateway/http/grpc_errors.h"
+#include "gateway/exchange/grpc_errors.h"
 
 namespace ptp {
 

@@ -1,9 +1,9 @@
 #include "gateway/forward/h2_exchange.h"
 
+#include "gateway/forward/encapsulated_body.h"
 #include "gateway/forward/forwarder.h"
 #include "gateway/http/grpc_messages.h"
 #include "gateway/http/http_mapping.h"
-#include "gateway/pipeline/encapsulation.h"
 
 namespace ptp {
 

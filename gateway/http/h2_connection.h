@@ -13,7 +13,7 @@
 
 #include "codecs/envelope.h"
 #include "gateway/exchange/byte_stream.h"
-#include "gateway/server/connection_limit.h"
+#include "gateway/http/connection_limit.h"
 
 namespace ptp {
 

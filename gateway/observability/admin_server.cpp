@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "common/accept_backoff.h"
 #include "gateway/observability/metrics.h"
-#include "gateway/server/accept_backoff.h"
 
 namespace ptp {
 namespace {
@@ -207,7 +207,7 @@ void AdminServer::Impl::on_accept(error_code ec, tcp::socket socket) {
     conn->run();
   }
   // Transient accept errors (EMFILE, ECONNABORTED) must not stop the admin endpoint; out
-  // of descriptors, it pauses (gateway/server/accept_backoff.h) instead of spinning.
+  // of descriptors, it pauses (common/accept_backoff.h) instead of spinning.
   if (ec && AcceptBackoff::out_of_descriptors(ec)) {
     backoff_.shed_one(acceptor_.native_handle());
     pause_.expires_after(AcceptBackoff::kPause);

@@ -22,8 +22,8 @@
 
 #include "codecs/header_codec.h"
 #include "gateway/exchange/exchange.h"
+#include "gateway/http/connection_limit.h"
 #include "gateway/http/http_mapping.h"
-#include "gateway/server/connection_limit.h"
 #include "gateway/server/session_registry.h"
 
 namespace ptp {

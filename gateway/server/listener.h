@@ -11,13 +11,13 @@
 #include <memory>
 #include <vector>
 
+#include "common/accept_backoff.h"
 #include "gateway/config/config.h"
 #include "gateway/config/config_store.h"
 #include "gateway/exchange/body_budget.h"
 #include "gateway/exchange/exchange.h"
+#include "gateway/http/connection_limit.h"
 #include "gateway/observability/json_log.h"
-#include "gateway/server/accept_backoff.h"
-#include "gateway/server/connection_limit.h"
 #include "gateway/server/session_registry.h"
 
 namespace ptp {

@@ -4,6 +4,7 @@
 
 #include "codecs/encapsulated_codec.h"
 #include "codecs/ptp.pb.h"
+#include "gateway/forward/encapsulated_body.h"
 #include "gateway/pipeline/encapsulation.h"
 
 using namespace ptp;

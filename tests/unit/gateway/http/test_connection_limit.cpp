@@ -3,7 +3,7 @@
 #include <utility>
 #include <vector>
 
-#include "gateway/server/connection_limit.h"
+#include "gateway/http/connection_limit.h"
 
 using namespace ptp;
 

@@ -1,4 +1,4 @@
-#include "gateway/server/accept_backoff.h"
+#include "common/accept_backoff.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
