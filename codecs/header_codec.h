@@ -1,5 +1,5 @@
-// PTP header fields <-> Envelope (PTP.md §1). One table of names and aliases serves HTTP
-// headers, gRPC metadata and the protobuf metadata map alike.
+// PTP header fields <-> Envelope (docs/protocol.md, headers). One table of names and aliases serves
+// HTTP headers, gRPC metadata and the protobuf metadata map alike.
 #pragma once
 
 #include <array>

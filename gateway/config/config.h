@@ -1,5 +1,5 @@
 // The gateway's configuration: parsed and validated from YAML into an immutable value
-// (DESIGN.md "Config is a value"). docs/configuration.md documents every key.
+// (docs/architecture.md, "Config is a value"). docs/configuration.md documents every key.
 #pragma once
 
 #include <chrono>

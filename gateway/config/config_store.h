@@ -1,4 +1,4 @@
-// Holds the current config snapshot and swaps it on reload (DESIGN.md "Config is a
+// Holds the current config snapshot and swaps it on reload (docs/architecture.md, "Config is a
 // value"): a request keeps the snapshot it started with; an invalid file is rejected and
 // the old snapshot stays. ConfigWatcher triggers reloads on file change and SIGHUP.
 #pragma once

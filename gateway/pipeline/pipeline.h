@@ -1,4 +1,4 @@
-// The request pipeline of one I/O thread (DESIGN.md): decode (done by the listener) →
+// The request pipeline of one I/O thread (docs/architecture.md): decode (done by the listener) →
 // validate → authenticate → loop check → route → sink (diag, local service, next hop).
 // Listeners that have the PTP header before the body run the stages up to the route on
 // the head alone (admit_head), and read a body only for a request that passed them.

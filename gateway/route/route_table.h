@@ -1,5 +1,6 @@
 // The route stage: which sink a request goes to, decided from the PTP header and one
-// config snapshot (PTP.md §1: by target node id first, then by target institution id).
+// config snapshot (docs/protocol.md, headers: by target node id first, then by target institution
+// id).
 #pragma once
 
 #include <string>

@@ -118,8 +118,8 @@ TEST_CASE("share split and sum give back the vector for l = 64 and 128, n = 2..5
     for (int n = 2; n <= 5; ++n) {
       CAPTURE(bits);
       CAPTURE(n);
-      // PTP.md §6: each of the n holders splits its share for RS-A and RS-B; each RS sums
-      // what it received; y1 + y2 = x.
+      // The privacy router (docs/protocol.md): each of the n holders splits its share for RS-A and
+      // RS-B; each RS sums what it received; y1 + y2 = x.
       std::vector<ShareVector> shares = share_n(x, n, prg);
       CHECK(equal(sum(shares), x));
       std::vector<ShareVector> to_a, to_b;
