@@ -329,107 +329,24 @@ void RsHost::discard(const QueueKey& key) {
                  {"state", state}}});
 }
 
-void RsHost::run_job(const std::shared_ptr<Job>& job) {
-  ConfigPtr cfg = config_.current();
-  const RouterServerConfig& rsc = cfg->router_server;
-  const std::string self = cfg->node_id;
-  auto key = [&](std::string_view topic) { return QueueKey{self, job->id, std::string(topic)}; };
-  std::vector<std::pair<QueueKey, uint64_t>> leases;  // consumed messages, acked at the end
-  std::set<std::string> consumed_topics{std::string(rs::kJobTopic)};
-  std::unique_ptr<rs::RsJob> rj;
-  std::string error;
-  bool stopped = false;
-  LogFields lf{.session_id = job->id};
+// One run of a job on its job thread, in phases: accept the spec, collect the shares,
+// convert and deliver. The phases throw Stopped on shutdown, an exception when the job fails.
+class RsHost::JobRun {
+ public:
+  JobRun(RsHost& h, std::shared_ptr<Job> j)
+      : host(h),
+        job(std::move(j)),
+        cfg(h.config_.current()),
+        rsc(cfg->router_server),
+        self(cfg->node_id) {
+    lf.session_id = job->id;
+  }
 
-  // Pops one message of `topic` if one is queued. Throws Stopped.
-  auto pop = [&](std::string_view topic) -> std::optional<QueuedMessage> {
-    if (job->stop) throw Stopped{};
-    QueueKey k = key(topic);
-    Popped p = pop_now(inbox_, k);
-    if (!p.status.ok())
-      throw std::runtime_error("cannot read queue " + k.topic + ": " + p.status.to_string());
-    if (p.msg) leases.emplace_back(k, p.msg->offset);
-    return std::move(p.msg);
-  };
-  // Waits for a message of `topic` until `deadline`.
-  auto wait_pop = [&](std::string_view topic,
-                      Clock::time_point deadline) -> std::optional<QueuedMessage> {
-    while (true) {
-      const uint64_t seen = job->wakeup_count();
-      if (auto m = pop(topic)) return m;
-      if (Clock::now() >= deadline) return std::nullopt;
-      job->wait(seen, deadline);
-    }
-  };
-  // A message this job does not take from its sender (docs/router.md "Who may start a job"):
-  // wiped, acknowledged at the end like the consumed ones, logged and counted; the job goes on.
-  auto refuse = [&](QueuedMessage& m, std::string_view topic, const std::string& why) {
-    wipe(m.env.body);
-    {
-      std::lock_guard lock(job->mu);
-      ++job->refused;
-      job->last_refusal = why;
-    }
-    log_.warn("router server: message refused",
-              {.session_id = job->id,
-               .source = m.env.header.source_node_id,
-               .code = Code::kNotPermitted,
-               .extra = {{"topic", std::string(topic)}, {"reason", why}}});
-  };
-  std::string accepted_spec;  // body of the spec the job runs with
-  std::string spec_source;
-  // Specs after the first: the same one again (a retry) is ignored, anything else refused.
-  auto check_more_specs = [&] {
-    while (auto m = pop(rs::kJobTopic)) {
-      const std::string& from = m->env.header.source_node_id;
-      if (!rsc.job_sources.count(from)) {
-        refuse(*m, rs::kJobTopic,
-               "job spec from node " + from + " refused: " + from +
-                   " is not a job source of this router server (router_server.job_sources: " +
-                   job_source_names(rsc) + ")");
-      } else if (m->env.body != accepted_spec) {
-        refuse(*m, rs::kJobTopic,
-               "conflicting job spec from node " + from + " refused: job " + job->id +
-                   " already runs with the spec from node " + spec_source);
-      } else {
-        log_.info("router server: the job spec again, ignored",
-                  {.session_id = job->id, .source = from});
-      }
-    }
-  };
-  auto deliver = [&](const std::string& target, std::string_view topic, char tag, uint64_t c,
-                     std::string payload) {
-    Envelope env;
-    auto& h = env.header;
-    h.version = "1";
-    h.tech_provider_code = std::string(rs::kProviderCode);
-    h.trace_id = new_trace_id();
-    h.session_id = job->id;
-    h.source_node_id = self;
-    h.source_inst_id = cfg->inst_id;
-    h.target_node_id = target;
-    if (auto k = cfg->auth.node_keys.find(self); k != cfg->auth.node_keys.end())
-      h.token = mint_token(k->second, self, target, job->id, unix_now() + kTokenTtl);
-    env.meta[std::string(kMessageTopicKey)] = std::string(topic);
-    env.meta[std::string(kMessageIdKey)] = rs::result_message_id(job->id, tag, c);
-    env.meta["message-code"] = rs::encode_chunk_info(rj->result_info(c));
-    env.meta["job-id"] = job->id;
-    env.body = std::move(payload);
-    std::promise<Status> p;
-    auto f = p.get_future();
-    queues_.submit(*cfg, std::move(env), rsc.job_timeout,
-                   [&p](Status s, const std::string&) { p.set_value(std::move(s)); });
-    Status st = f.get();
-    if (!st.ok())
-      throw std::runtime_error("delivery of chunk " + std::to_string(c) + " to node " + target +
-                               " failed: " + st.to_string());
-  };
-
-  try {
-    // 1. The job spec.
+  // 1. The job spec.
+  void accept_spec() {
     //    Only from a configured job source; a spec from any other node is refused and the job
     //    keeps waiting (whoever sends first does not decide the job).
-    Clock::time_point deadline = Clock::now() + rsc.job_timeout;
+    const Clock::time_point deadline = Clock::now() + rsc.job_timeout;
     std::optional<QueuedMessage> spec_msg;
     while (!spec_msg) {
       spec_msg = wait_pop(rs::kJobTopic, deadline);
@@ -467,9 +384,9 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
     settings.max_message_bytes = cfg->queue.limits.max_message_bytes;
     rj = std::make_unique<rs::RsJob>(std::move(spec), settings);
     const rs::JobSpec& js = rj->spec();
-    const bool combine_here = rsc.combine_at == rs::CombineAt::kRsA && rsc.role == rs::Role::kA;
-    const bool to_peer = rsc.combine_at == rs::CombineAt::kRsA && rsc.role == rs::Role::kB;
-    const std::string target = to_peer ? rsc.peer_rs_node : js.he_node;
+    combine_here = rsc.combine_at == rs::CombineAt::kRsA && rsc.role == rs::Role::kA;
+    to_peer = rsc.combine_at == rs::CombineAt::kRsA && rsc.role == rs::Role::kB;
+    target = to_peer ? rsc.peer_rs_node : js.he_node;
     lf.target = target;
     if (target != self) {
       PtpHeader h;
@@ -486,18 +403,21 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
       job->elements = js.elements;
       job->chunks = rj->result_chunks();
     }
-    log_.info("router server: job started",
-              {.session_id = job->id,
-               .source = lf.source,
-               .target = target,
-               .extra = {{"role", std::string(1, rs::role_letter(rsc.role))},
-                         {"parties", std::to_string(js.parties)},
-                         {"ring_bits", std::to_string(js.ring_bits)},
-                         {"elements", std::to_string(js.elements)},
-                         {"combine_at", std::string(rs::combine_at_name(rsc.combine_at))},
-                         {"key", rj->fingerprint()}}});
+    host.log_.info("router server: job started",
+                   {.session_id = job->id,
+                    .source = lf.source,
+                    .target = target,
+                    .extra = {{"role", std::string(1, rs::role_letter(rsc.role))},
+                              {"parties", std::to_string(js.parties)},
+                              {"ring_bits", std::to_string(js.ring_bits)},
+                              {"elements", std::to_string(js.elements)},
+                              {"combine_at", std::string(rs::combine_at_name(rsc.combine_at))},
+                              {"key", rj->fingerprint()}}});
+  }
 
-    // 2. The shares, in any order, until every party sent its whole part.
+  // 2. The shares, in any order, until every party sent its whole part.
+  void collect_shares() {
+    const rs::JobSpec& js = rj->spec();
     for (int p = 1; p <= js.parties; ++p) consumed_topics.insert(rs::share_topic(p));
     auto check_topics = [&] {
       std::lock_guard lock(job->mu);
@@ -543,7 +463,7 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
       }
       wipe(m.env.body);
     };
-    deadline = Clock::now() + rsc.job_timeout;
+    const Clock::time_point deadline = Clock::now() + rsc.job_timeout;
     while (!rj->complete()) {
       check_topics();
       const uint64_t seen = job->wakeup_count();
@@ -574,12 +494,14 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
       }
     }
     check_more_specs();
+  }
 
-    // 3. Encrypt (and combine), chunk by chunk, and deliver.
+  // 3. Encrypt (and combine), chunk by chunk, and deliver.
+  void convert_and_deliver() {
     job->set_state("converting");
     if (combine_here) consumed_topics.insert(std::string(rs::kResultTopicB));
     for (uint64_t c = 0; c < rj->result_chunks(); ++c) {
-      std::vector<he::Ciphertext> cts = rj->encrypt_chunk(c, pool_, &job->stop);
+      std::vector<he::Ciphertext> cts = rj->encrypt_chunk(c, host.pool_, &job->stop);
       if (job->stop) throw Stopped{};
       if (combine_here) {
         const Clock::time_point half_deadline = Clock::now() + rsc.job_timeout;
@@ -615,6 +537,129 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
       }
       check_more_specs();
     }
+  }
+
+  QueueKey key(std::string_view topic) const { return QueueKey{self, job->id, std::string(topic)}; }
+
+  // Pops one message of `topic` if one is queued. Throws Stopped.
+  std::optional<QueuedMessage> pop(std::string_view topic) {
+    if (job->stop) throw Stopped{};
+    QueueKey k = key(topic);
+    Popped p = pop_now(host.inbox_, k);
+    if (!p.status.ok())
+      throw std::runtime_error("cannot read queue " + k.topic + ": " + p.status.to_string());
+    if (p.msg) leases.emplace_back(k, p.msg->offset);
+    return std::move(p.msg);
+  }
+
+  // Waits for a message of `topic` until `deadline`.
+  std::optional<QueuedMessage> wait_pop(std::string_view topic, Clock::time_point deadline) {
+    while (true) {
+      const uint64_t seen = job->wakeup_count();
+      if (auto m = pop(topic)) return m;
+      if (Clock::now() >= deadline) return std::nullopt;
+      job->wait(seen, deadline);
+    }
+  }
+
+  // A message this job does not take from its sender (docs/router.md "Who may
+  // start a job"): wiped, acknowledged at the end like the consumed ones,
+  // logged and counted; the job goes on.
+  void refuse(QueuedMessage& m, std::string_view topic, const std::string& why) {
+    wipe(m.env.body);
+    {
+      std::lock_guard lock(job->mu);
+      ++job->refused;
+      job->last_refusal = why;
+    }
+    host.log_.warn("router server: message refused",
+                   {.session_id = job->id,
+                    .source = m.env.header.source_node_id,
+                    .code = Code::kNotPermitted,
+                    .extra = {{"topic", std::string(topic)}, {"reason", why}}});
+  }
+
+  // Specs after the first: the same one again (a retry) is ignored, anything
+  // else refused.
+  void check_more_specs() {
+    while (auto m = pop(rs::kJobTopic)) {
+      const std::string& from = m->env.header.source_node_id;
+      if (!rsc.job_sources.count(from)) {
+        refuse(*m, rs::kJobTopic,
+               "job spec from node " + from + " refused: " + from +
+                   " is not a job source of this router server "
+                   "(router_server.job_sources: " +
+                   job_source_names(rsc) + ")");
+      } else if (m->env.body != accepted_spec) {
+        refuse(*m, rs::kJobTopic,
+               "conflicting job spec from node " + from + " refused: job " + job->id +
+                   " already runs with the spec from node " + spec_source);
+      } else {
+        host.log_.info("router server: the job spec again, ignored",
+                       {.session_id = job->id, .source = from});
+      }
+    }
+  }
+
+  void deliver(const std::string& target, std::string_view topic, char tag, uint64_t c,
+               std::string payload) {
+    Envelope env;
+    auto& h = env.header;
+    h.version = "1";
+    h.tech_provider_code = std::string(rs::kProviderCode);
+    h.trace_id = new_trace_id();
+    h.session_id = job->id;
+    h.source_node_id = self;
+    h.source_inst_id = cfg->inst_id;
+    h.target_node_id = target;
+    if (auto k = cfg->auth.node_keys.find(self); k != cfg->auth.node_keys.end())
+      h.token = mint_token(k->second, self, target, job->id, unix_now() + kTokenTtl);
+    env.meta[std::string(kMessageTopicKey)] = std::string(topic);
+    env.meta[std::string(kMessageIdKey)] = rs::result_message_id(job->id, tag, c);
+    env.meta["message-code"] = rs::encode_chunk_info(rj->result_info(c));
+    env.meta["job-id"] = job->id;
+    env.body = std::move(payload);
+    std::promise<Status> p;
+    auto f = p.get_future();
+    host.queues_.submit(*cfg, std::move(env), rsc.job_timeout,
+                        [&p](Status s, const std::string&) { p.set_value(std::move(s)); });
+    Status st = f.get();
+    if (!st.ok())
+      throw std::runtime_error("delivery of chunk " + std::to_string(c) + " to node " + target +
+                               " failed: " + st.to_string());
+  }
+
+  RsHost& host;
+  const std::shared_ptr<Job> job;
+  const ConfigPtr cfg;
+  const RouterServerConfig& rsc;
+  const std::string self;
+  std::vector<std::pair<QueueKey, uint64_t>> leases;  // consumed messages, acked at the end
+  std::set<std::string> consumed_topics{std::string(rs::kJobTopic)};
+  std::unique_ptr<rs::RsJob> rj;
+  LogFields lf;
+  std::string accepted_spec;  // body of the spec the job runs with
+  std::string spec_source;
+  std::string target;         // where the results go
+  bool combine_here = false;  // RS-A combining RS-B's halves
+  bool to_peer = false;       // RS-B sending its halves to RS-A
+};
+
+void RsHost::run_job(const std::shared_ptr<Job>& job) {
+  JobRun run(*this, job);
+  const ConfigPtr& cfg = run.cfg;
+  const std::string& self = run.self;
+  auto& leases = run.leases;
+  auto& rj = run.rj;
+  const LogFields& lf = run.lf;
+  auto key = [&](std::string_view topic) { return run.key(topic); };
+  auto check_more_specs = [&] { run.check_more_specs(); };
+  std::string error;
+  bool stopped = false;
+  try {
+    run.accept_spec();
+    run.collect_shares();
+    run.convert_and_deliver();
   } catch (const Stopped&) {
     stopped = true;
   } catch (const std::exception& e) {
@@ -643,7 +688,7 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
     job->finished = true;
   }
   // Specs that came in since the last look are logged before their topic is released.
-  if (!accepted_spec.empty()) {
+  if (!run.accepted_spec.empty()) {
     try {
       check_more_specs();
     } catch (const std::exception& e) {
@@ -653,7 +698,7 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
     }
   }
   for (auto& [k, off] : leases) inbox_.ack(k, off);
-  for (const auto& t : consumed_topics) {
+  for (const auto& t : run.consumed_topics) {
     Status st = release_now(inbox_, key(t));
     if (!st.ok())
       log_.warn("router server: cannot release a job topic",

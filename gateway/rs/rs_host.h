@@ -73,6 +73,7 @@ class RsHost {
   void dispatch_loop();
   void handle_event(const QueueKey& key);
   void start_job(const std::shared_ptr<Job>& job);
+  class JobRun;  // one run of a job, in phases (the .cpp)
   void run_job(const std::shared_ptr<Job>& job);
   void discard(const QueueKey& key);
   void reap_finished();
