@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "codecs/base64.h"
+#include "codecs/ptp.pb.h"
 #include "codecs/queue_codec.h"
-#include "ptp.pb.h"
 
 namespace ptp {
 namespace {

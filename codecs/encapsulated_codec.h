@@ -2,7 +2,8 @@
 // not "1" carries the whole message serialized again, as an Inbound, in the body; the
 // answer is an Outbound in the same serialization. Over HTTP the serialization follows the
 // Content-Type, as for the container interfaces: JSON (payload in base64) or protobuf.
-// This file is the wire format only; gateway/encapsulation.h maps it onto requests.
+// This file is the wire format only; gateway/forward/encapsulated_body.h maps it onto
+// requests and answers.
 #pragma once
 
 #include <map>

@@ -1,4 +1,4 @@
-// The one internal message model (DESIGN.md): every wire format decodes into an
+// The one internal message model (docs/architecture.md): every wire format decodes into an
 // Envelope and encodes from one.
 #pragma once
 
@@ -12,7 +12,7 @@
 
 namespace ptp {
 
-// The typed PTP standard header (PTP.md §1).
+// The typed PTP standard header (docs/protocol.md, headers).
 struct PtpHeader {
   std::string version;             // x-ptp-version
   std::string tech_provider_code;  // x-ptp-tech-provider-code

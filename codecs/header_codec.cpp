@@ -27,7 +27,7 @@ struct Alias {
   std::string_view canonical;
 };
 
-// Spellings shipped by other implementations (PTP.md §5.3).
+// Spellings shipped by other implementations (docs/protocol.md, dialects).
 constexpr std::array kAliases{
     Alias{"x-ptp-from-node-id", "x-ptp-source-node-id"},
     Alias{"x-ptp-tecn-provider-code", "x-ptp-tech-provider-code"},

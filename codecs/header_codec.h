@@ -1,5 +1,5 @@
-// PTP header fields <-> Envelope (PTP.md §1). One table of names and aliases serves HTTP
-// headers, gRPC metadata and the protobuf metadata map alike.
+// PTP header fields <-> Envelope (docs/protocol.md, headers). One table of names and aliases serves
+// HTTP headers, gRPC metadata and the protobuf metadata map alike.
 #pragma once
 
 #include <array>
@@ -44,7 +44,7 @@ void decode_header(std::string_view name, std::string_view value, Envelope& out,
 inline constexpr std::string_view kPtpHeaderPrefix = "x-ptp-";
 
 // Between nodes, the metadata of a queued message that has no header of its own (names
-// other than the extension names), as one JSON object (gateway/queue_metadata.h).
+// other than the extension names), as one JSON object (gateway/queue/queue_metadata.h).
 inline constexpr std::string_view kMessageMetadataHeader = "x-ptp-message-metadata";
 // The same inside a stored queue record (adapters/queue/queue_record.cpp); never on a wire.
 inline constexpr std::string_view kStoredMetadataKey = "x-ptp-stored-metadata";

@@ -1,4 +1,4 @@
-// Which PTP interface a request is for (PTP.md §2) and which wire it came on.
+// Which PTP interface a request is for (docs/protocol.md, interfaces) and which wire it came on.
 #pragma once
 
 #include <string_view>

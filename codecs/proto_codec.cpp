@@ -8,8 +8,8 @@
 #include <cstdint>
 
 #include "codecs/header_codec.h"
+#include "codecs/ptp.pb.h"
 #include "codecs/validate.h"
-#include "ptp.pb.h"
 
 namespace ptp {
 namespace {

@@ -1,4 +1,4 @@
-// org.ppc.ptp protobuf messages (PTP.md §3) <-> Envelope.
+// org.ppc.ptp protobuf messages (docs/protocol.md, messages) <-> Envelope.
 #pragma once
 
 #include <string>
@@ -21,8 +21,8 @@ std::string encode_inbound(const Envelope& e);
 Status decode_outbound(std::string_view bytes, Envelope& out);
 std::string encode_outbound(const Envelope& e);
 
-// TransportOutbound exists in two layouts with the same wire types (PTP.md §5.2); the
-// bytes cannot tell them apart, so the caller's dialect decides.
+// TransportOutbound exists in two layouts with the same wire types (docs/protocol.md, dialects);
+// the bytes cannot tell them apart, so the caller's dialect decides.
 //   kCurrent: metadata = 1, payload = 2, code = 3, message = 4
 //   kLegacy:  payload = 1, code = 2, message = 3 (no metadata)
 enum class TransportLayout { kCurrent, kLegacy };

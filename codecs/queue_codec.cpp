@@ -8,8 +8,8 @@
 #include "codecs/base64.h"
 #include "codecs/header_codec.h"
 #include "codecs/json_depth.h"
-#include "ptp.pb.h"
-#include "ptp_legacy.pb.h"
+#include "codecs/ptp.pb.h"
+#include "codecs/ptp_legacy.pb.h"
 
 namespace ptp {
 namespace {

@@ -1,7 +1,7 @@
-// Bodies of the container-facing queue interfaces push/pop/peek/release (PTP.md §2, §5):
-// JSON (base64 payload), protobuf (PushInbound/PopInbound/... → TransportOutbound, also
-// over gRPC) or raw bytes with the topic and metadata in headers. Dialect quirks (field
-// layouts, timeout units) come from QueueDialect, never from guessing at the bytes.
+// Bodies of the container-facing queue interfaces push/pop/peek/release (docs/protocol.md,
+// interfaces and dialects): JSON (base64 payload), protobuf (PushInbound/PopInbound/... →
+// TransportOutbound, also over gRPC) or raw bytes with the topic and metadata in headers. Dialect
+// quirks (field layouts, timeout units) come from QueueDialect, never from guessing at the bytes.
 #pragma once
 
 #include <chrono>

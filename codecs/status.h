@@ -1,4 +1,4 @@
-// PTP status codes (PTP.md §4) and their HTTP / gRPC mappings.
+// PTP status codes (docs/protocol.md, status codes) and their HTTP / gRPC mappings.
 #pragma once
 
 #include <string>

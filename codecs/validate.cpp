@@ -10,7 +10,7 @@
 namespace ptp {
 namespace {
 
-// Which fields each side must send (PTP.md §1 table).
+// Which fields each side must send (the table in docs/protocol.md, headers).
 bool required(std::string PtpHeader::*m, Interface iface) {
   const bool node_to_node = iface == Interface::kInvoke || iface == Interface::kTransport;
   if (m == &PtpHeader::tech_provider_code || m == &PtpHeader::trace_id || m == &PtpHeader::token ||

@@ -1,5 +1,5 @@
-// Structural checks on a decoded request (PTP.md §1): required fields per interface,
-// lengths, characters. Runs after the gateway has filled trace id and source node.
+// Structural checks on a decoded request (docs/protocol.md, headers): required fields per
+// interface, lengths, characters. Runs after the gateway has filled trace id and source node.
 #pragma once
 
 #include <cstdint>

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs missing packages, builds, and runs every test: unit + integration on the
+# Installs missing packages, checks include directions, builds, and runs every test: unit + integration on the
 # normal build, then again on an ASan+UBSan build (set PTP_SKIP_SANITIZERS=1 to skip).
 # In between, a Release (-O3) compile of the shipped programs (set PTP_SKIP_RELEASE=1 to skip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
+# Include directions first (docs/architecture.md): a wrong one fails before any build.
+/usr/bin/python3 scripts/check_layers.py
 ./scripts/build.sh build
 # Integration tests use the fixed ports of conf/, so they run one at a time.
 (cd build && ctest --output-on-failure --timeout 600)

@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "adapters/queue/kafka_client.h"
+#include "adapters/queue/kafka/kafka_client.h"
 #include "adapters/queue/message_sink.h"
 
 namespace ptp {

@@ -18,7 +18,7 @@
 #include <string>
 #include <thread>
 
-#include "adapters/queue/kafka_client.h"
+#include "adapters/queue/kafka/kafka_client.h"
 #include "adapters/queue/queue_store.h"
 
 namespace ptp {

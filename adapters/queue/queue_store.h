@@ -1,6 +1,6 @@
-// The queue store behind push/pop/peek/release (DESIGN.md "Queues behind one
+// The queue store behind push/pop/peek/release (docs/architecture.md, "Queues behind one
 // interface"). Two implementations: embedded RocksDB (default) and Kafka. One
-// conformance suite (tests/unit/queue_conformance.h) runs against both.
+// conformance suite (tests/unit/adapters/test_queue_conformance.cpp) runs against both.
 //
 // Semantics (docs/queues.md):
 // - One FIFO queue per QueueKey (node, session, topic). Offsets increase per queue.

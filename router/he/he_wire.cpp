@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "codecs/hex.h"
-#include "he/he_wire.pb.h"
+#include "router/he/he_wire.pb.h"
 
 namespace ptp::he {
 namespace {

@@ -10,9 +10,9 @@
 #include <stdexcept>
 #include <thread>
 
-#include "gateway/random_hex.h"
-#include "gateway/token.h"
-#include "gateway/unix_time.h"
+#include "common/random_hex.h"
+#include "common/token.h"
+#include "common/unix_time.h"
 
 namespace ptp::rc {
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "codecs/validate.h"
-#include "gateway/random_hex.h"
+#include "common/random_hex.h"
 #include "router/he/bignum.h"
 #include "router/he/he_wire.h"
 #include "router/he/paillier.h"

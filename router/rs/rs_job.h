@@ -1,6 +1,6 @@
-// One conversion job on one router server (PTP.md §6, docs/router.md), without any I/O: the
-// host (gateway/rs_host.h) pops messages and feeds them in, then asks for the encrypted
-// chunks to deliver.
+// One conversion job on one router server (docs/protocol.md, privacy router, docs/router.md),
+// without any I/O: the host (gateway/rs/rs_host.h) pops messages and feeds them in, then asks for
+// the encrypted chunks to deliver.
 //
 //   1. RsJob(spec, settings): checks the spec against this RS (public key validation and
 //      fingerprint, sizes, combine_at).

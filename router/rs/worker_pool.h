@@ -1,6 +1,6 @@
-// A fixed pool of threads for CPU-heavy work (encryption), off the I/O threads (DESIGN.md
-// "Threads"). Several callers may run parallel loops on one pool at once; their tasks share
-// the threads.
+// A fixed pool of threads for CPU-heavy work (encryption), off the I/O threads
+// (docs/architecture.md, "Threads"). Several callers may run parallel loops on one pool at once;
+// their tasks share the threads.
 #pragma once
 
 #include <condition_variable>

@@ -39,8 +39,8 @@ KEYS = {n: f"demo-only-secret-{n}-do-not-use-in-production" for n in ["A", "B"]}
 # Ports away from the demo/integration ones (173xx, 1808x) so a concurrent test run does not clash.
 PORT = {"A": 27304, "B": 27305, "E": 27306, "adminA": 27404, "adminB": 27405, "adminE": 27406,
         "echo": 28080, "nx1": 27310, "nx2": 27311, "nx1s": 27312, "nx2s": 27313, "sink": 27320}
-STREAM_WINDOW = 8 << 20  # gateway/h2_connection.h kStreamWindow
-CONN_WINDOW = 64 << 20   # gateway/h2_connection.h kConnectionWindow
+STREAM_WINDOW = 8 << 20  # gateway/http/h2_connection.h kStreamWindow
+CONN_WINDOW = 64 << 20   # gateway/http/h2_connection.h kConnectionWindow
 
 
 def wait_port(port, timeout=10.0):

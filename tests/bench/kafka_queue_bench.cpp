@@ -6,8 +6,8 @@
 #include <random>
 
 #include "adapters/kafka/mock_cluster.h"
-#include "adapters/queue/kafka_client.h"
-#include "adapters/queue/kafka_queue_store.h"
+#include "adapters/queue/kafka/kafka_client.h"
+#include "adapters/queue/kafka/kafka_queue_store.h"
 #include "tests/bench/queue_bench_common.h"
 
 using namespace ptp;

@@ -3,7 +3,7 @@
 //   ptp-bench-queue_bench [--count-1k N] [--count-1m N] [--in-flight N] [--dir DIR] [--no-sync]
 #include <filesystem>
 
-#include "adapters/queue/embedded_queue_store.h"
+#include "adapters/queue/embedded/embedded_queue_store.h"
 #include "tests/bench/queue_bench_common.h"
 
 using namespace ptp;

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "adapters/kafka/mock_cluster.h"
-#include "adapters/queue/embedded_queue_store.h"
-#include "adapters/queue/kafka_queue_store.h"
+#include "adapters/queue/embedded/embedded_queue_store.h"
+#include "adapters/queue/kafka/kafka_queue_store.h"
 
 namespace ptp::testing {
 

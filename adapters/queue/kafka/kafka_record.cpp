@@ -1,0 +1,95 @@
+#include "adapters/queue/kafka/kafka_record.h"
+
+#include <cstdio>
+
+namespace ptp {
+namespace {
+
+uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ull) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+bool kafka_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+// Kafka topic names: [a-zA-Z0-9._-], at most 249 characters. Room is left for ".control".
+constexpr size_t kMaxBase = 200;
+
+std::string topic_base(std::string_view prefix, std::string_view node) {
+  std::string raw(prefix);
+  raw += '.';
+  raw += node;
+  std::string out;
+  bool changed = false;
+  for (char c : raw) {
+    out += kafka_char(c) ? c : '_';
+    changed |= !kafka_char(c);
+  }
+  if (out.size() > kMaxBase) {
+    out.resize(kMaxBase);
+    changed = true;
+  }
+  if (changed) {
+    char hex[20];
+    std::snprintf(hex, sizeof hex, "_%08x", static_cast<unsigned>(fnv1a(raw) & 0xffffffffu));
+    out += hex;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string kafka_data_topic(std::string_view prefix, std::string_view node) {
+  return topic_base(prefix, node);
+}
+
+std::string kafka_control_topic(std::string_view prefix, std::string_view node) {
+  return topic_base(prefix, node) + ".control";
+}
+
+int32_t kafka_partition_of(const QueueKey& key, int32_t partitions) {
+  if (partitions <= 1) return 0;
+  uint64_t h = fnv1a(key.session);
+  h = fnv1a(std::string_view("\0", 1), h);
+  h = fnv1a(key.topic, h);
+  return static_cast<int32_t>(h % static_cast<uint64_t>(partitions));
+}
+
+void KafkaRecordReader::header(std::string_view name, std::string_view value) {
+  if (name == kKafkaNodeHeader) {
+    key_.node = value;
+  } else if (name == kKafkaSessionHeader) {
+    key_.session = value;
+    has_session_ = true;
+  } else if (name == kKafkaTopicHeader) {
+    key_.topic = value;
+    has_topic_ = true;
+  } else if (name == kKafkaIdHeader) {
+    msg_.message_id = value;
+  } else if (name == kKafkaContentTypeHeader) {
+    msg_.env.content_type = value;
+  } else if (name.starts_with(kKafkaMetaPrefix)) {
+    name.remove_prefix(kKafkaMetaPrefix.size());
+    msg_.env.meta[std::string(name)] = value;
+  } else {
+    for (const HeaderField& f : header_fields())
+      if (f.name == name) msg_.env.header.*(f.member) = value;
+  }
+}
+
+Status KafkaRecordReader::finish(std::string_view value, QueueKey& key, QueuedMessage& msg) {
+  if (!has_session_ || !has_topic_ || msg_.message_id.empty())
+    return Status::Error(Code::kCodecError, "Kafka record without queue key or message id");
+  msg_.env.body = value;
+  key = std::move(key_);
+  msg = std::move(msg_);
+  return Status::Ok();
+}
+
+}  // namespace ptp

@@ -1,0 +1,142 @@
+#include "common/token.h"
+
+#include <openssl/crypto.h>
+
+#include <array>
+#include <charconv>
+#include <optional>
+
+#include "codecs/hex.h"
+
+namespace ptp {
+namespace {
+
+constexpr std::string_view kPrefix = "v1.";
+constexpr size_t kMacHexLength = 64;  // SHA-256
+
+using MacHex = std::array<char, kMacHexLength>;
+
+// False only if OpenSSL fails.
+bool mac_hex(HmacSha256& hmac, std::string_view key, std::string_view source,
+             std::string_view target, std::string_view session, std::string_view expiry_text,
+             MacHex& out) {
+  const std::string_view parts[] = {"ptp-token-v1\n", source, "\n",       target, "\n",
+                                    session,          "\n",   expiry_text};
+  HmacSha256::Digest mac;
+  if (!hmac.compute(key, parts, mac)) return false;
+  hex_encode_to(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()),
+                out.data());
+  return true;
+}
+
+Status forbidden(std::string msg) { return Status::Error(Code::kForbidden, std::move(msg)); }
+
+// Node ids come from the request: show them printable and bounded.
+std::string printable(std::string_view s) {
+  constexpr size_t kMax = 64;
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    out += (c < 0x20 || c >= 0x7f || c == '\'') ? '?' : static_cast<char>(c);
+  }
+  if (s.size() > kMax) out += "...";
+  return out;
+}
+
+bool is_lower_hex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string mint_token(std::string_view key, std::string_view source_node,
+                       std::string_view target_node, std::string_view session_id,
+                       int64_t expiry_unix) {
+  std::string expiry = std::to_string(expiry_unix);
+  HmacSha256 hmac;
+  MacHex mac;
+  if (!mac_hex(hmac, key, source_node, target_node, session_id, expiry, mac)) return {};
+  return std::string(kPrefix) + expiry + "." + std::string(mac.data(), mac.size());
+}
+
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix) {
+  HmacSha256 hmac;
+  return verify_token(auth, h, now_unix, hmac);
+}
+
+// Both bounds allow the clock skew: the minting node's clock may be ahead of or behind this
+// one's. expiry >= 0 and now_unix >= 0 here, so the differences cannot overflow.
+Status check_token_expiry(const AuthConfig& auth, int64_t expiry, int64_t now_unix) {
+  const int64_t skew = auth.max_clock_skew.count();
+  if (expiry < now_unix && now_unix - expiry > skew) {
+    return forbidden("token expired " + std::to_string(now_unix - expiry) +
+                     " s ago (allowed clock skew " + std::to_string(skew) + " s)");
+  }
+  const int64_t lifetime = auth.max_token_lifetime.count();
+  if (expiry > now_unix && expiry - now_unix > lifetime + skew) {
+    return forbidden("token expiry is " + std::to_string(expiry - now_unix) +
+                     " s ahead, beyond the maximum token lifetime of " + std::to_string(lifetime) +
+                     " s (auth.max_token_lifetime_s, allowed clock skew " + std::to_string(skew) +
+                     " s)");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Format and MAC of h.token; sets `expiry` when both are right.
+Status check_mac(const AuthConfig& auth, const PtpHeader& h, HmacSha256& hmac, int64_t& expiry) {
+  std::string_view t = h.token;
+  const std::string_view malformed = "malformed token (expected v1.<expiry>.<hmac>)";
+  if (t.substr(0, kPrefix.size()) != kPrefix) return forbidden(std::string(malformed));
+  t.remove_prefix(kPrefix.size());
+  size_t dot = t.find('.');
+  if (dot == std::string_view::npos) return forbidden(std::string(malformed));
+  std::string_view expiry_text = t.substr(0, dot);
+  std::string_view mac = t.substr(dot + 1);
+  auto [end, ec] =
+      std::from_chars(expiry_text.data(), expiry_text.data() + expiry_text.size(), expiry);
+  // Canonical decimal only (no sign, no leading zeros), so one expiry has one spelling.
+  if (expiry_text.empty() || ec != std::errc() || end != expiry_text.data() + expiry_text.size() ||
+      expiry < 0 || (expiry_text.size() > 1 && expiry_text[0] == '0') ||
+      mac.size() != kMacHexLength || !is_lower_hex(mac)) {
+    return forbidden(std::string(malformed));
+  }
+
+  auto key = auth.node_keys.find(h.source_node_id);
+  if (key == auth.node_keys.end()) {
+    return forbidden("no key configured for source node '" + printable(h.source_node_id) + "'");
+  }
+  MacHex expected;
+  if (!mac_hex(hmac, key->second, h.source_node_id, h.target_node_id, h.session_id, expiry_text,
+               expected) ||
+      CRYPTO_memcmp(expected.data(), mac.data(), kMacHexLength) != 0) {
+    return forbidden("token does not match (session/source/target binding)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac,
+                    std::optional<int64_t>& verified_expiry) {
+  if (!auth.enabled) return Status::Ok();
+  if (h.token.empty()) return forbidden("missing token (x-ptp-token)");
+  int64_t expiry = 0;
+  if (Status st = check_mac(auth, h, hmac, expiry); !st.ok()) return st;
+  // Checked after the MAC so that only authentic tokens learn about expiry.
+  if (Status st = check_token_expiry(auth, expiry, now_unix); !st.ok()) return st;
+  verified_expiry = expiry;
+  return Status::Ok();
+}
+
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix,
+                    HmacSha256& hmac) {
+  std::optional<int64_t> unused;
+  return verify_token(auth, h, now_unix, hmac, unused);
+}
+
+}  // namespace ptp

@@ -1,0 +1,55 @@
+// The x-ptp-token scheme (docs/security.md): an HMAC-SHA256 over the claimed source
+// node, the target node, the session id and an expiry, keyed by the source node's key.
+//
+//   token = "v1." + <expiry, decimal unix seconds> + "." + lowercase hex HMAC-SHA256(key,
+//           "ptp-token-v1\n" + source_node + "\n" + target_node + "\n" + session_id +
+//           "\n" + <expiry, same decimal text>)
+//
+// Minting and the pure check; the gateway's per-thread cache of verified tokens wraps the
+// check in gateway/pipeline/token.h.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "codecs/envelope.h"
+#include "codecs/status.h"
+#include "common/hmac_sha256.h"
+
+namespace ptp {
+
+// The token keys and bounds (the `auth` section of the gateway's configuration).
+struct AuthConfig {
+  bool enabled = true;
+  // Token keys by claimed source node id (see docs/security.md for the token scheme).
+  std::map<std::string, std::string> node_keys;
+  std::chrono::seconds max_clock_skew{300};
+  // A token whose expiry lies further ahead than this (plus the clock skew) is refused: a
+  // leaked token must not stay valid for ever.
+  std::chrono::seconds max_token_lifetime{24 * 3600};
+};
+
+std::string mint_token(std::string_view key, std::string_view source_node,
+                       std::string_view target_node, std::string_view session_id,
+                       int64_t expiry_unix);
+
+// Checks h.token against h.source_node_id, h.target_node_id and h.session_id with the key
+// auth.node_keys[h.source_node_id]. Ok when auth is disabled. Every failure is
+// Code::kForbidden; messages never contain the token or the key.
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix);
+// The same with a long-lived HMAC context (the request path: one per I/O thread).
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac);
+// The same; `verified_expiry` is set when a token was checked and accepted.
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac,
+                    std::optional<int64_t>& verified_expiry);
+
+// Expired, or valid for longer than auth.max_token_lifetime (an expiry far in the future,
+// up to INT64_MAX, would make a leaked token valid for ever). Both bounds allow the clock
+// skew. Requires expiry >= 0 and now_unix >= 0.
+Status check_token_expiry(const AuthConfig& auth, int64_t expiry, int64_t now_unix);
+
+}  // namespace ptp

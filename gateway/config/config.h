@@ -1,0 +1,224 @@
+// The gateway's configuration: parsed and validated from YAML into an immutable value
+// (docs/architecture.md, "Config is a value"). docs/configuration.md documents every key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/queue/queue_store.h"
+#include "codecs/encapsulated_codec.h"
+#include "codecs/queue_codec.h"
+#include "common/token.h"
+#include "gateway/exchange/grpc_errors.h"
+#include "router/rs/job_spec.h"
+
+namespace ptp {
+
+enum class PeerProtocol { kHttp2, kGrpc, kHttp1 };
+
+struct TlsServerConfig {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // non-empty: require and verify client certificates (mTLS)
+};
+
+struct TlsClientConfig {
+  bool enabled = false;
+  std::string ca_file;    // verify the peer against this CA (empty: system default)
+  std::string cert_file;  // client certificate for mTLS (optional)
+  std::string key_file;
+  std::string server_name;  // SNI and name to verify (default: host of the address)
+  bool verify = true;
+};
+
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const { return host + ":" + std::to_string(port); }
+};
+
+struct PeerConfig {
+  std::string node_id;
+  std::string inst_id;              // optional: routes by target institution as fallback
+  std::optional<Endpoint> address;  // direct next hop ...
+  std::string via;                  // ... or reached through another peer (node id)
+  PeerProtocol protocol = PeerProtocol::kHttp2;
+  std::chrono::milliseconds timeout{30000};
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds keepalive{30000};  // HTTP/2 PING interval on idle connections
+  TlsClientConfig tls;
+  // The target node is reachable only asynchronously: an invoke to it becomes a push plus
+  // a wait for the reply on a message-topic-back (docs/queues.md "Sync and async").
+  bool async_only = false;
+  // A v1.1.0 peer: requests to it are encapsulated (docs/encapsulation.md), no x-ptp-version,
+  // the message an Inbound in this serialization. nullopt: x-ptp-version 1, pass-through.
+  std::optional<EncapsulatedFormat> encapsulation;
+  // How gRPC errors are answered to requests from this node (unset: listen.grpc_errors).
+  std::optional<GrpcErrors> grpc_errors;
+};
+
+struct LocalServiceConfig {
+  std::string uri_pattern;  // x-ptp-uri glob, '*' matches any run of characters
+  Endpoint address;
+  PeerProtocol protocol = PeerProtocol::kHttp1;
+  std::string path = "/";  // HTTP path (grpc: full method path)
+  std::chrono::milliseconds timeout{30000};
+  // Passive mode: queued messages whose topic matches `uri_pattern` are delivered to this
+  // service by invoking it (retried until it answers 2xx), instead of waiting for pops.
+  bool passive = false;
+};
+
+// AuthConfig (the token keys and bounds) is in common/token.h.
+
+struct LimitsConfig {
+  uint64_t max_body_bytes = 64ull << 20;  // unary bodies (invoke, push)
+  uint64_t max_header_bytes = 64 << 10;   // all headers of one request
+  uint32_t max_field_length = 1024;       // any single PTP header field
+  uint32_t max_hops = 8;
+  uint32_t max_concurrent_streams = 100;
+  // HTTP/1.1 next hops (local services, peers): connections per host:port, in use + idle.
+  uint32_t http1_connections_per_host = 256;
+  // HTTP/2 request bodies held while they arrive (docs/security.md): per connection and
+  // per process. Defaults: 128 MiB and 512 MiB, raised to max_body_bytes if that is larger.
+  uint64_t buffered_body_bytes_per_connection = 128ull << 20;
+  uint64_t buffered_body_bytes_total = 512ull << 20;
+};
+
+// Client connections on the PTP port: how long each may wait on its client, and how many
+// may be open (docs/configuration.md "connections", docs/security.md). Read at start.
+struct ConnectionsConfig {
+  std::chrono::milliseconds first_bytes{10000};    // cleartext: until HTTP/1.1 or HTTP/2 is known
+  std::chrono::milliseconds tls_handshake{10000};  // TLS: until the handshake is done
+  // No request in progress (HTTP/1.1: until the next request head is complete; HTTP/2: no
+  // open stream): the connection is closed after this.
+  std::chrono::milliseconds idle{60000};
+  // A request body that brings no bytes (HTTP/1.1: fewer than min_progress_bytes) and a
+  // response the client does not take for this long: the stream is reset (HTTP/1.1: the
+  // connection closed); a popped message it carried goes back to its queue.
+  std::chrono::milliseconds progress{30000};
+  uint32_t min_progress_bytes = 1024;
+  // Open connections beyond which new ones are closed at once; 0: 3/4 of the process's
+  // file-descriptor limit (RLIMIT_NOFILE) at start.
+  uint64_t max_connections = 0;
+};
+
+struct LogConfig {
+  std::string level = "info";  // debug, info, warn, error
+  std::string file;            // empty: stderr
+};
+
+enum class QueueBackend { kEmbedded, kKafka };
+
+// The async interfaces (push/pop/peek/release) and the outbox; docs/queues.md. The store
+// settings (backend, path, kafka) apply at start; the rest also on reload.
+struct QueueConfig {
+  bool enabled = true;
+  QueueBackend backend = QueueBackend::kEmbedded;
+  std::string path;  // embedded: data directory (default data/<node_id> beside the config)
+  bool sync = true;  // embedded: fsync before acknowledging a push
+  uint64_t min_free_disk_bytes = 64ull << 20;  // embedded: pushes refused (503) below this
+  std::string kafka_bootstrap;
+  std::string kafka_topic_prefix = "ptp";
+  std::string kafka_group_id;  // default "<topic_prefix>.<store>.replicas"
+  int kafka_replica_index = 0;
+  int kafka_replica_count = 1;
+  int kafka_partitions = 12;
+  int kafka_replication_factor = 3;
+  bool kafka_create_topics = true;
+  std::map<std::string, std::string> kafka_properties;  // to both clients, as is
+  std::map<std::string, std::string> kafka_producer_properties;
+  std::map<std::string, std::string> kafka_consumer_properties;
+  QueueLimits limits;
+  std::chrono::milliseconds default_pop_timeout{120000};  // PTP: "default 120 s"
+  std::chrono::milliseconds default_push_wait{5000};      // how long a push waits for space
+  std::chrono::seconds outbox_ttl{24 * 3600};  // undelivered remote pushes expire after this
+  std::chrono::milliseconds retry_min{200};    // outbox retry backoff, doubling up to retry_max
+  std::chrono::milliseconds retry_max{30000};
+  // Outbox delivery (docs/queues.md "Node to node: the outbox"): forwards in flight per
+  // target node (one per session at a time), and the topic of the sender's own inbox
+  // where messages refused for good or expired are put back (dead letters).
+  int outbox_concurrency = 8;
+  std::string dead_letter_topic = "ptp.dead-letter";
+  QueueDialect default_dialect;
+  std::map<std::string, QueueDialect> dialects;  // by x-ptp-tech-provider-code
+};
+
+// A platform attached by Kafka topics (docs/kafka-attachment.md); read at start.
+struct KafkaAttachmentConfig {
+  bool enabled() const { return !ingress_topic.empty() || !egress_topic.empty(); }
+  std::string bootstrap;
+  std::string ingress_topic;  // the platform produces here; consumed and routed like a push
+  std::string egress_topic;   // messages for this node are produced here instead of queued
+  std::string group_id;       // of the ingress consumer; default "ptp-gateway.<node_id>"
+  std::map<std::string, std::string> properties;  // librdkafka, both clients, as is
+};
+
+// The router-server conversion job hosted by this gateway (docs/router.md); on when the
+// `router_server` section is present. `enabled` and `workers` are read at start.
+struct RouterServerConfig {
+  bool enabled = false;
+  rs::Role role = rs::Role::kA;
+  std::string peer_rs_node;  // the other RS; required with combine_at rs_a
+  unsigned workers = 0;      // encryption threads; 0: one per core
+  std::chrono::seconds job_timeout{300};
+  rs::CombineAt combine_at = rs::CombineAt::kRc;
+  // Authorization (docs/router.md "Who may start a job"): the nodes whose job specs (topic
+  // rs.job) this RS accepts, each with the HE nodes its jobs may deliver the result to.
+  // Required, not empty. A source listed without HE nodes may name only itself.
+  std::map<std::string, std::vector<std::string>> job_sources;
+};
+
+struct Config {
+  std::string source_path;  // file it was read from
+  std::string node_id;
+  std::string inst_id;
+  bool router_role = false;  // forwards between peers for other nodes
+  Endpoint listen;
+  std::optional<TlsServerConfig> tls;
+  GrpcErrors grpc_errors = GrpcErrors::kMessage;  // listen.grpc_errors
+  Endpoint admin;
+  unsigned io_threads = 0;  // 0: one per core
+  std::chrono::milliseconds reload_poll{1000};
+  // On SIGTERM/SIGINT: how long requests already accepted may take to finish.
+  std::chrono::milliseconds shutdown_grace{10000};
+  LimitsConfig limits;
+  ConnectionsConfig connections;
+  AuthConfig auth;
+  std::vector<PeerConfig> peers;
+  std::string default_route;  // peer node id used when no peer matches
+  std::vector<LocalServiceConfig> local_services;
+  LogConfig log;
+  QueueConfig queue;
+  KafkaAttachmentConfig kafka_attachment;
+  RouterServerConfig router_server;
+};
+
+// The dialect of a caller: by its vendor code, else the default.
+const QueueDialect& queue_dialect(const QueueConfig& q, const std::string& provider_code);
+
+using ConfigPtr = std::shared_ptr<const Config>;
+
+// Parses and validates; on failure returns nullptr and sets `error` to a precise
+// message naming the file, the key path and what is wrong.
+ConfigPtr load_config(const std::string& path, std::string& error);
+ConfigPtr parse_config_text(const std::string& yaml, const std::string& source_name,
+                            std::string& error);
+
+// "http2", "grpc", "http1".
+std::string_view protocol_name(PeerProtocol p);
+// Accepts exactly the names protocol_name() returns; false otherwise.
+bool parse_peer_protocol(std::string_view name, PeerProtocol& out);
+
+// The peer entry with this node id, or nullptr.
+const PeerConfig* find_peer(const Config& cfg, std::string_view node_id);
+// The neighbour a message for `peer` is sent to: `peer` itself when it has an address,
+// otherwise the end of its `via` chain. nullptr only for configs that bypassed validation.
+const PeerConfig* next_hop_for(const Config& cfg, const PeerConfig& peer);
+
+}  // namespace ptp

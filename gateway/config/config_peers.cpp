@@ -1,0 +1,172 @@
+// Configuration sections of the next hops and local services: peers, default_route,
+// local_services, and the checks across them.
+#include "gateway/config/config_yaml.h"
+
+namespace ptp::config_yaml {
+namespace {
+
+constexpr int kMaxViaChain = 8;
+
+TlsClientConfig parse_client_tls(const Section& peer, const FileResolver& files,
+                                 const Endpoint& address) {
+  Section s(peer.get("tls"), peer.at("tls"),
+            {"enabled", "ca", "cert", "key", "server_name", "verify"});
+  TlsClientConfig t;
+  // Writing a tls section means TLS unless it says enabled: false.
+  t.enabled = s.boolean("enabled", true);
+  t.verify = s.boolean("verify", true);
+  t.server_name = s.string("server_name", "");
+  bool has_cert = s.has("cert"), has_key = s.has("key");
+  if (has_cert != has_key) {
+    fail(s.at(has_cert ? "key" : "cert"), "required key is missing (cert and key go together)");
+  }
+  if (t.enabled) {
+    if (s.has("ca")) t.ca_file = files.readable(s.at("ca"), s.required_string("ca"));
+    if (has_cert) {
+      t.cert_file = files.readable(s.at("cert"), s.required_string("cert"));
+      t.key_file = files.readable(s.at("key"), s.required_string("key"));
+    }
+    if (t.server_name.empty()) t.server_name = address.host;
+  } else {
+    t.ca_file = s.string("ca", "");
+    t.cert_file = s.string("cert", "");
+    t.key_file = s.string("key", "");
+  }
+  return t;
+}
+
+// peers[i].encapsulation (docs/encapsulation.md): none, protobuf or json; a direct peer's.
+std::optional<EncapsulatedFormat> peer_encapsulation(const Section& s, const PeerConfig& p) {
+  auto v = s.opt_string("encapsulation");
+  if (!v || *v == "none") return std::nullopt;
+  if (!p.via.empty())
+    fail(s.at("encapsulation"),
+         "only allowed on a peer with an address (this peer is reached via " + quote_value(p.via) +
+             ", whose settings apply)");
+  if (*v != "protobuf" && *v != "json")
+    fail(s.at("encapsulation"), "expected none, protobuf or json, got " + quote_value(*v));
+  if (*v == "json" && p.protocol == PeerProtocol::kGrpc)
+    fail(s.at("encapsulation"),
+         "json is for http2 and http1 peers; a grpc peer's Inbound is protobuf");
+  return *v == "json" ? EncapsulatedFormat::kJson : EncapsulatedFormat::kProtobuf;
+}
+
+}  // namespace
+
+void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg) {
+  YAML::Node list = root["peers"];
+  if (!list || list.IsNull()) return;
+  if (!list.IsSequence()) fail("peers", "expected a list, got " + kind_name(list));
+  for (size_t i = 0; i < list.size(); ++i) {
+    Section s(
+        list[i], index_path("peers", i),
+        {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms", "connect_timeout_ms",
+         "keepalive_ms", "tls", "async", "encapsulation", "grpc_errors"});
+    if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
+    PeerConfig p;
+    p.node_id = s.required_string("node_id");
+    check_id(s.at("node_id"), p.node_id);
+    if (p.node_id == cfg.node_id)
+      fail(s.at("node_id"), quote_value(p.node_id) + " is this node's own id");
+    if (auto inst = s.opt_string("inst_id")) {
+      p.inst_id = *inst;
+      check_id(s.at("inst_id"), p.inst_id);
+    }
+    p.async_only = s.boolean("async", false);
+    p.grpc_errors = grpc_errors(s, "grpc_errors");
+    bool has_address = s.has("address"), has_via = s.has("via");
+    if (has_address == has_via) {
+      fail(s.path(),
+           "a peer needs exactly one of address (a direct neighbour) or via (reached "
+           "through another peer)");
+    }
+    if (has_address) {
+      p.address = parse_host_port(s.at("address"), s.required_string("address"));
+      p.protocol = protocol(s, "protocol", p.protocol);
+      p.timeout = positive_ms(s, "timeout_ms", p.timeout);
+      p.connect_timeout = positive_ms(s, "connect_timeout_ms", p.connect_timeout);
+      p.keepalive = positive_ms(s, "keepalive_ms", p.keepalive);
+      if (s.has("tls")) p.tls = parse_client_tls(s, files, *p.address);
+    } else {
+      p.via = s.required_string("via");
+      check_id(s.at("via"), p.via);
+      for (auto key : {"protocol", "timeout_ms", "connect_timeout_ms", "keepalive_ms", "tls"}) {
+        if (s.get(key)) {
+          fail(s.at(key), "only allowed on a peer with an address (this peer is reached via " +
+                              quote_value(p.via) + ", whose settings apply)");
+        }
+      }
+    }
+    p.encapsulation = peer_encapsulation(s, p);
+    cfg.peers.push_back(std::move(p));
+  }
+}
+
+void parse_local_services(const YAML::Node& root, Config& cfg) {
+  YAML::Node list = root["local_services"];
+  if (!list || list.IsNull()) return;
+  if (!list.IsSequence()) fail("local_services", "expected a list, got " + kind_name(list));
+  for (size_t i = 0; i < list.size(); ++i) {
+    Section s(list[i], index_path("local_services", i),
+              {"uri", "address", "protocol", "path", "timeout_ms", "passive"});
+    if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
+    LocalServiceConfig svc;
+    svc.uri_pattern = s.required_string("uri");
+    svc.address = parse_host_port(s.at("address"), s.required_string("address"));
+    svc.protocol = protocol(s, "protocol", svc.protocol);
+    svc.path = s.string("path", svc.path);
+    if (svc.path.empty() || svc.path.front() != '/') {
+      fail(s.at("path"), "must start with '/', got " + quote_value(svc.path));
+    }
+    svc.timeout = positive_ms(s, "timeout_ms", svc.timeout);
+    svc.passive = s.boolean("passive", false);
+    for (size_t j = 0; j < cfg.local_services.size(); ++j) {
+      if (cfg.local_services[j].uri_pattern == svc.uri_pattern) {
+        fail(s.at("uri"), "duplicate pattern " + quote_value(svc.uri_pattern) + " (also " +
+                              index_path("local_services", j) + ")");
+      }
+    }
+    cfg.local_services.push_back(std::move(svc));
+  }
+}
+
+// Cross references between peers, checked once all of them are known.
+void check_peer_references(Config& cfg) {
+  for (size_t i = 0; i < cfg.peers.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (cfg.peers[j].node_id == cfg.peers[i].node_id) {
+        fail(index_path("peers", i) + ".node_id", "duplicate peer " +
+                                                      quote_value(cfg.peers[i].node_id) +
+                                                      " (also " + index_path("peers", j) + ")");
+      }
+    }
+  }
+  for (size_t i = 0; i < cfg.peers.size(); ++i) {
+    if (cfg.peers[i].via.empty()) continue;
+    const std::string path = index_path("peers", i) + ".via";
+    std::string chain = cfg.peers[i].node_id;
+    const PeerConfig* p = &cfg.peers[i];
+    for (int depth = 0; !p->address; ++depth) {
+      if (depth >= kMaxViaChain) {
+        fail(path, "via chain longer than " + std::to_string(kMaxViaChain) + ": " + chain);
+      }
+      const PeerConfig* next = find_peer(cfg, p->via);
+      if (!next) {
+        if (p->via == cfg.node_id) fail(path, "names this node itself (" + chain + ")");
+        fail(path,
+             "no peer " + quote_value(p->via) + " is configured (" + chain + " -> " + p->via + ")");
+      }
+      chain += " -> " + next->node_id;
+      if (next == &cfg.peers[i]) fail(path, "via cycle: " + chain);
+      p = next;
+    }
+  }
+  if (!cfg.default_route.empty()) {
+    check_id("default_route", cfg.default_route);
+    if (!find_peer(cfg, cfg.default_route)) {
+      fail("default_route", "no peer " + quote_value(cfg.default_route) + " is configured");
+    }
+  }
+}
+
+}  // namespace ptp::config_yaml

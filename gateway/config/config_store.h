@@ -1,0 +1,59 @@
+// Holds the current config snapshot and swaps it on reload (docs/architecture.md, "Config is a
+// value"): a request keeps the snapshot it started with; an invalid file is rejected and
+// the old snapshot stays. ConfigWatcher triggers reloads on file change and SIGHUP.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "gateway/config/config.h"
+
+namespace ptp {
+
+class ConfigStore {
+ public:
+  explicit ConfigStore(ConfigPtr initial);
+
+  ConfigPtr current() const;
+  // Re-reads current()->source_path, validates it and swaps it in. On failure keeps the
+  // current snapshot and sets `error`. Thread-safe.
+  bool reload(std::string& error);
+  // 1 for the initial snapshot, +1 for every successful reload.
+  uint64_t generation() const;
+
+ private:
+  mutable std::mutex mu_;  // guards snapshot_ and generation_
+  std::mutex reload_mu_;   // serializes reload() so check-then-swap is atomic
+  ConfigPtr snapshot_;
+  uint64_t generation_ = 1;
+};
+
+// Empty when `next` may replace `running` without a restart; otherwise a message naming
+// the settings that only take effect on restart (listen, admin, tls, io_threads, the
+// queue stores and their limits, the Kafka attachment).
+std::string restart_required(const Config& running, const Config& next);
+
+// Polls the config file's mtime and size every cfg.reload_poll and reloads on change;
+// also reloads on SIGHUP. `on_reload(ok, message)` reports every attempt. Handlers run on
+// `ex`; after stop() (or destruction) returns, the callback is never called again.
+class ConfigWatcher {
+ public:
+  using Callback = std::function<void(bool ok, const std::string& msg)>;
+
+  ConfigWatcher(boost::asio::any_io_executor ex, ConfigStore& store, Callback on_reload);
+  ~ConfigWatcher();
+  ConfigWatcher(const ConfigWatcher&) = delete;
+  ConfigWatcher& operator=(const ConfigWatcher&) = delete;
+
+  void stop();
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace ptp

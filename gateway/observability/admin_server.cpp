@@ -1,0 +1,307 @@
+#include "gateway/observability/admin_server.h"
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/accept_backoff.h"
+#include "gateway/observability/metrics.h"
+
+namespace ptp {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr auto kWriteTimeout = std::chrono::seconds(30);
+constexpr uint32_t kHeaderLimit = 8 * 1024;
+constexpr uint64_t kBodyLimit = 4 * 1024;  // admin requests carry no body
+
+tcp::endpoint resolve(net::io_context& ioc, const Endpoint& ep) {
+  std::string host = ep.host.empty() ? "0.0.0.0" : ep.host;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  error_code ec;
+  const auto addr = net::ip::make_address(host, ec);
+  if (!ec) return {addr, ep.port};
+  tcp::resolver resolver(ioc);  // start-up only, so a blocking lookup is acceptable
+  const auto results = resolver.resolve(host, std::to_string(ep.port), ec);
+  if (ec || results.empty()) {
+    throw std::runtime_error("admin server: cannot resolve " + ep.to_string() + ": " +
+                             (ec ? ec.message() : "no address"));
+  }
+  return results.begin()->endpoint();
+}
+
+bool is_http_parse_error(const error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_version).category();
+}
+
+}  // namespace
+
+class AdminConnection;
+
+class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl> {
+ public:
+  Impl(net::io_context& ioc, Endpoint ep, Metrics& metrics, std::function<bool()> ready)
+      : ioc_(ioc),
+        ep_(std::move(ep)),
+        metrics_(metrics),
+        ready_(std::move(ready)),
+        strand_(net::make_strand(ioc)),
+        acceptor_(strand_) {}
+
+  void start();
+  void stop();
+  uint16_t port() const { return port_.load(); }
+  bool stopped() {
+    std::lock_guard lock(mu_);
+    return stopped_;
+  }
+  http::response<http::string_body> handle(const http::request<http::string_body>& req);
+  void add_json_route(std::string prefix, AdminServer::JsonRoute fn) {
+    routes_.emplace_back(std::move(prefix), std::move(fn));
+  }
+
+ private:
+  void do_accept();
+  void on_accept(error_code ec, tcp::socket socket);
+
+  net::io_context& ioc_;
+  const Endpoint ep_;
+  Metrics& metrics_;
+  std::function<bool()> ready_;
+  std::vector<std::pair<std::string, AdminServer::JsonRoute>> routes_;  // fixed before start()
+  net::strand<net::io_context::executor_type> strand_;
+  tcp::acceptor acceptor_;
+  AcceptBackoff backoff_;  // out of descriptors: shed and pause instead of spinning
+  net::steady_timer pause_{strand_};
+  std::atomic<uint16_t> port_{0};
+
+  std::mutex mu_;  // guards the two below
+  bool stopped_ = false;
+  std::vector<std::weak_ptr<AdminConnection>> conns_;
+};
+
+// One keep-alive HTTP/1.1 connection; all its handlers run on its own strand.
+class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
+ public:
+  AdminConnection(tcp::socket socket, std::shared_ptr<AdminServer::Impl> server)
+      : stream_(std::move(socket)), server_(std::move(server)) {}
+
+  void run() { do_read(); }
+
+  // Safe from any thread.
+  void close() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->shutdown(); });
+  }
+
+ private:
+  void do_read() {
+    if (server_->stopped()) return shutdown();
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(kBodyLimit);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(error_code ec) {
+    if (ec == net::error::operation_aborted) return;
+    if (ec) {
+      if (is_http_parse_error(ec) && ec != http::error::end_of_stream) {
+        // Garbage or oversized input: answer 400 once, then close.
+        res_ = {};
+        res_.version(11);
+        res_.result(http::status::bad_request);
+        res_.set(http::field::content_type, "text/plain");
+        res_.body() = "bad request";
+        res_.keep_alive(false);
+        res_.prepare_payload();
+        return do_write();
+      }
+      return shutdown();  // end of stream, timeout, reset
+    }
+    res_ = server_->handle(parser_->get());
+    do_write();
+  }
+
+  void do_write() {
+    stream_.expires_after(kWriteTimeout);
+    http::async_write(stream_, res_, [self = shared_from_this()](error_code ec, size_t) {
+      if (ec) return self->shutdown();
+      if (!self->res_.keep_alive()) return self->shutdown();
+      self->do_read();
+    });
+  }
+
+  void shutdown() {
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  std::shared_ptr<AdminServer::Impl> server_;
+};
+
+void AdminServer::Impl::start() {
+  if (acceptor_.is_open()) return;
+  const tcp::endpoint endpoint = resolve(ioc_, ep_);
+  auto fail = [&](const char* what, const error_code& ec) {
+    error_code ignored;
+    acceptor_.close(ignored);
+    throw std::runtime_error(std::string("admin server: cannot ") + what + " " + ep_.to_string() +
+                             ": " + ec.message());
+  };
+  error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (ec) fail("open a socket for", ec);
+  acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (ec) fail("set options on", ec);
+  acceptor_.bind(endpoint, ec);
+  if (ec) fail("bind", ec);
+  acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) fail("listen on", ec);
+  port_ = acceptor_.local_endpoint().port();
+  // No handler is outstanding yet, so starting the loop from this thread is safe.
+  do_accept();
+}
+
+void AdminServer::Impl::do_accept() {
+  acceptor_.async_accept(net::make_strand(ioc_),
+                         [self = shared_from_this()](error_code ec, tcp::socket socket) {
+                           self->on_accept(ec, std::move(socket));
+                         });
+}
+
+void AdminServer::Impl::on_accept(error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (!ec) {
+    auto conn = std::make_shared<AdminConnection>(std::move(socket), shared_from_this());
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;  // the socket closes with conn
+      std::erase_if(conns_, [](const auto& w) { return w.expired(); });
+      conns_.push_back(conn);
+    }
+    conn->run();
+  }
+  // Transient accept errors (EMFILE, ECONNABORTED) must not stop the admin endpoint; out
+  // of descriptors, it pauses (common/accept_backoff.h) instead of spinning.
+  if (ec && AcceptBackoff::out_of_descriptors(ec)) {
+    backoff_.shed_one(acceptor_.native_handle());
+    pause_.expires_after(AcceptBackoff::kPause);
+    pause_.async_wait([self = shared_from_this()](error_code wait_ec) {
+      if (!wait_ec && self->acceptor_.is_open()) self->do_accept();
+    });
+    return;
+  }
+  do_accept();
+}
+
+void AdminServer::Impl::stop() {
+  std::vector<std::shared_ptr<AdminConnection>> open;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    for (auto& w : conns_) {
+      if (auto c = w.lock()) open.push_back(std::move(c));
+    }
+    conns_.clear();
+  }
+  net::post(strand_, [self = shared_from_this()] {
+    error_code ignored;
+    self->acceptor_.close(ignored);
+  });
+  for (auto& c : open) c->close();
+}
+
+http::response<http::string_body> AdminServer::Impl::handle(
+    const http::request<http::string_body>& req) {
+  http::response<http::string_body> res;
+  res.version(req.version());
+  res.keep_alive(req.keep_alive());
+  res.set(http::field::server, "ptp-gateway-admin");
+  res.set(http::field::content_type, "text/plain");
+
+  std::string_view target = req.target();
+  target = target.substr(0, target.find('?'));
+
+  const std::pair<std::string, AdminServer::JsonRoute>* route = nullptr;
+  for (const auto& r : routes_)
+    if (target.starts_with(r.first)) route = &r;
+  if (route && req.method() != http::verb::get && req.method() != http::verb::head) {
+    res.result(http::status::method_not_allowed);
+    res.set(http::field::allow, "GET, HEAD");
+    res.body() = "method not allowed";
+  } else if (route) {
+    auto [status, body] = route->second(target.substr(route->first.size()));
+    res.result(static_cast<http::status>(status));
+    res.set(http::field::content_type, "application/json");
+    res.body() = std::move(body);
+  } else if (target != "/metrics" && target != "/healthz" && target != "/readyz") {
+    res.result(http::status::not_found);
+    res.body() = "not found";
+  } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    res.result(http::status::method_not_allowed);
+    res.set(http::field::allow, "GET, HEAD");
+    res.body() = "method not allowed";
+  } else if (target == "/metrics") {
+    res.result(http::status::ok);
+    res.set(http::field::content_type, "text/plain; version=0.0.4");
+    res.body() = metrics_.render();
+  } else if (target == "/healthz") {
+    res.result(http::status::ok);
+    res.body() = "ok";
+  } else {
+    bool ready = false;
+    try {
+      ready = ready_ && ready_();
+    } catch (...) {
+      ready = false;  // a failing probe means not ready, not a dead admin endpoint
+    }
+    res.result(ready ? http::status::ok : http::status::service_unavailable);
+    res.body() = ready ? "ready" : "not ready";
+  }
+  res.set(http::field::cache_control, "no-store");
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();  // keeps Content-Length
+  return res;
+}
+
+AdminServer::AdminServer(net::io_context& ioc, const Endpoint& ep, Metrics& metrics,
+                         std::function<bool()> ready)
+    : impl_(std::make_shared<Impl>(ioc, ep, metrics, std::move(ready))) {}
+
+AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::add_json_route(std::string prefix, JsonRoute fn) {
+  impl_->add_json_route(std::move(prefix), std::move(fn));
+}
+
+void AdminServer::start() { impl_->start(); }
+uint16_t AdminServer::port() const { return impl_->port(); }
+void AdminServer::stop() { impl_->stop(); }
+
+}  // namespace ptp

@@ -1,0 +1,197 @@
+#include "gateway/observability/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <boost/container/small_vector.hpp>
+#include <charconv>
+#include <cmath>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace ptp {
+namespace {
+
+// A label-tuple key, built on the stack so that the per-request path allocates nothing.
+// Each part is length-prefixed so that no two label tuples share a key.
+class SeriesKey {
+ public:
+  void part(std::string_view v) {
+    char len[24];
+    auto [end, ec] = std::to_chars(len, len + sizeof len, v.size());
+    buf_.insert(buf_.end(), len, end);
+    buf_.push_back(':');
+    buf_.insert(buf_.end(), v.begin(), v.end());
+  }
+  std::string_view view() const { return {buf_.data(), buf_.size()}; }
+
+ private:
+  boost::container::small_vector<char, 160> buf_;
+};
+
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// Cache from an encoded label tuple to the series prometheus-cpp owns. Series are never
+// removed from their families, so the stored pointers stay valid for the process.
+template <typename Series>
+class SeriesCache {
+ public:
+  template <typename Make>
+  const Series& get(std::string_view key, Make&& make) {
+    {
+      std::shared_lock lock(mu_);
+      auto it = map_.find(key);
+      if (it != map_.end()) return it->second;
+    }
+    std::unique_lock lock(mu_);
+    auto it = map_.find(key);
+    if (it == map_.end()) it = map_.emplace(std::string(key), make()).first;
+    return it->second;
+  }
+
+ private:
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, Series, KeyHash, std::equal_to<>> map_;
+};
+
+struct RequestSeries {
+  prometheus::Counter* total;
+  prometheus::Counter* bytes_in;
+  prometheus::Counter* bytes_out;
+  prometheus::Histogram* duration;
+};
+
+const prometheus::Histogram::BucketBoundaries& duration_buckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+  return kBuckets;
+}
+
+}  // namespace
+
+struct Metrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+
+  prometheus::Family<prometheus::Counter>& requests =
+      prometheus::BuildCounter()
+          .Name("ptp_requests_total")
+          .Help("Finished PTP requests by route, interface, wire protocol and PTP code")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& bytes =
+      prometheus::BuildCounter()
+          .Name("ptp_request_bytes_total")
+          .Help("Body bytes received (in) and sent (out) by route")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& duration =
+      prometheus::BuildHistogram()
+          .Name("ptp_request_duration_seconds")
+          .Help("Time from request arrival to the end of the response, by route and interface")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& streams =
+      prometheus::BuildGauge()
+          .Name("ptp_active_streams")
+          .Help("Streams (transport, streamed bodies) currently open, by route")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& upstream =
+      prometheus::BuildGauge()
+          .Name("ptp_upstream_connections")
+          .Help("Open connections to next-hop peers, by peer node id")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& reloads =
+      prometheus::BuildCounter()
+          .Name("ptp_config_reloads_total")
+          .Help("Config loads by result: ok (applied) or rejected (old config kept)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& generation_family =
+      prometheus::BuildGauge()
+          .Name("ptp_config_generation")
+          .Help("Number of configs applied since start; 1 is the initial config")
+          .Register(*registry);
+
+  prometheus::Counter& reloads_ok = reloads.Add({{"result", "ok"}});
+  prometheus::Counter& reloads_rejected = reloads.Add({{"result", "rejected"}});
+  prometheus::Gauge& generation = generation_family.Add({});
+
+  SeriesCache<RequestSeries> request_cache;
+  SeriesCache<prometheus::Gauge*> stream_cache;
+  SeriesCache<prometheus::Gauge*> upstream_cache;
+  std::vector<std::function<void()>> refreshers;  // set before serving, read-only after
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::~Metrics() = default;
+
+void Metrics::request_done(std::string_view route, std::string_view iface, std::string_view wire,
+                           Code code, double seconds, uint64_t bytes_in, uint64_t bytes_out) {
+  SeriesKey key;
+  key.part(route);
+  key.part(iface);
+  key.part(wire);
+  key.part(code_string(code));
+  const RequestSeries& s = impl_->request_cache.get(key.view(), [&] {
+    std::string r(route), i(iface);
+    return RequestSeries{
+        &impl_->requests.Add({{"route", r},
+                              {"interface", i},
+                              {"wire", std::string(wire)},
+                              {"code", code_string(code)}}),
+        &impl_->bytes.Add({{"route", r}, {"direction", "in"}}),
+        &impl_->bytes.Add({{"route", r}, {"direction", "out"}}),
+        &impl_->duration.Add({{"route", r}, {"interface", i}}, duration_buckets()),
+    };
+  });
+  s.total->Increment();
+  if (bytes_in > 0) s.bytes_in->Increment(static_cast<double>(bytes_in));
+  if (bytes_out > 0) s.bytes_out->Increment(static_cast<double>(bytes_out));
+  // A clock that went backwards must not poison the histogram's sum.
+  if (std::isfinite(seconds)) s.duration->Observe(seconds < 0 ? 0.0 : seconds);
+}
+
+void Metrics::stream_opened(std::string_view route) {
+  std::string key(route);
+  impl_->stream_cache.get(key, [&] { return &impl_->streams.Add({{"route", key}}); })->Increment();
+}
+
+void Metrics::stream_closed(std::string_view route) {
+  std::string key(route);
+  impl_->stream_cache.get(key, [&] { return &impl_->streams.Add({{"route", key}}); })->Decrement();
+}
+
+void Metrics::upstream_connections(std::string_view peer, int delta) {
+  std::string key(peer);
+  impl_->upstream_cache.get(key,
+                            [&] {
+                              return &impl_->upstream.Add({{"peer", key}});
+                            })
+      ->Increment(static_cast<double>(delta));
+}
+
+void Metrics::config_reload(bool ok) {
+  if (ok) {
+    impl_->reloads_ok.Increment();
+    impl_->generation.Increment();
+  } else {
+    impl_->reloads_rejected.Increment();
+  }
+}
+
+void Metrics::on_render(std::function<void()> refresh) {
+  impl_->refreshers.push_back(std::move(refresh));
+}
+
+std::string Metrics::render() const {
+  for (const auto& r : impl_->refreshers) r();
+  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+}
+
+prometheus::Registry& Metrics::registry() { return *impl_->registry; }
+
+}  // namespace ptp

@@ -1,0 +1,295 @@
+#include "gateway/pipeline/pipeline.h"
+
+#include <chrono>
+
+#include "codecs/proto_codec.h"
+#include "codecs/validate.h"
+#include "common/random_hex.h"
+#include "common/unix_time.h"
+#include "gateway/observability/json_log.h"
+#include "gateway/observability/metrics.h"
+#include "gateway/pipeline/diag_service.h"
+#include "gateway/pipeline/token.h"
+#include "gateway/queue/queue_service.h"
+#include "gateway/route/route_path.h"
+#include "gateway/route/route_table.h"
+
+namespace ptp {
+namespace {
+
+// Calls f(node) for each node id of a comma-separated route path.
+template <class F>
+void for_each_hop(std::string_view s, F&& f) {
+  while (!s.empty()) {
+    auto pos = s.find(',');
+    auto part = s.substr(0, pos);
+    if (!part.empty()) f(part);
+    if (pos == std::string_view::npos) break;
+    s.remove_prefix(pos + 1);
+  }
+}
+
+}  // namespace
+
+bool is_queue_interface(Interface i) {
+  return i == Interface::kPush || i == Interface::kPop || i == Interface::kPeek ||
+         i == Interface::kRelease;
+}
+
+Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics,
+                   JsonLog& log, QueueService* queues)
+    : ex_(ex),
+      store_(store),
+      metrics_(metrics),
+      log_(log),
+      queues_(queues),
+      h2_(ex, &metrics),
+      h1_(ex) {}
+
+Pipeline::~Pipeline() = default;
+
+Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
+  const Config& cfg = *snapshot;
+  auto& h = req.env.header;
+  if (h.trace_id.empty()) h.trace_id = new_trace_id();
+  if (is_queue_interface(req.iface)) {
+    if (!queues_ || !cfg.queue.enabled)
+      return Status::Error(Code::kNotPermitted, std::string("interface ") +
+                                                    std::string(interface_name(req.iface)) +
+                                                    " is not enabled on this gateway");
+    // A container speaks for this node only; the gateway fills in who that is.
+    if (h.source_node_id.empty()) h.source_node_id = cfg.node_id;
+    if (h.source_inst_id.empty()) h.source_inst_id = cfg.inst_id;
+    if (h.source_node_id != cfg.node_id)
+      return Status::Error(Code::kForbidden, "a container of node " + cfg.node_id +
+                                                 " cannot send as node " + h.source_node_id);
+  }
+  // A missing token is an authentication failure (403), not a malformed request.
+  if (cfg.auth.enabled && h.token.empty())
+    return Status::Error(Code::kForbidden, "missing x-ptp-token");
+  ValidationLimits lim;
+  lim.max_field_length = cfg.limits.max_field_length;
+  lim.max_body_bytes = cfg.limits.max_body_bytes;
+  if (Status st = validate_request(req.env, req.iface, lim); !st.ok()) return st;
+  // Loop detection: the path of node ids this request has crossed, plus a hop limit.
+  static const std::string kPathKey(kRoutePathKey);
+  auto path_it = req.env.meta.find(kPathKey);
+  const std::string_view path =
+      path_it == req.env.meta.end() ? std::string_view() : std::string_view(path_it->second);
+  size_t hops = 0;
+  bool crossed = false;
+  for_each_hop(path, [&](std::string_view n) {
+    ++hops;
+    crossed = crossed || n == cfg.node_id;
+  });
+  if (crossed)
+    return Status::Error(Code::kLoop, "routing loop: request already crossed this node (path " +
+                                          std::string(path) + ")");
+  if (hops >= cfg.limits.max_hops)
+    return Status::Error(Code::kLoop, "hop limit " + std::to_string(cfg.limits.max_hops) +
+                                          " reached (path " + std::string(path) + ")");
+  return verify_token(snapshot, h, unix_now(), hmac_, verified_);
+}
+
+// One request's bookkeeping from its head (or dispatch) to its answer, in one
+// allocation: the responders handed to the sinks hold just a pointer to it.
+struct Pipeline::Pending {
+  Pipeline* pipeline;
+  ConfigPtr cfg;
+  std::chrono::steady_clock::time_point start;
+  uint64_t bytes_in = 0;
+  Interface iface;
+  WireProtocol wire;
+  Responder done;
+  LogFields lf;
+  std::string route = "rejected";  // the metrics label; set by route()
+  bool echo_session = true;
+  bool to_queue = false;   // route(): the queue service takes it
+  RouteDecision decision;  // route(): otherwise, where it goes
+  Status refusal;          // admit_head's verdict, for a dispatch() that ignored it
+  std::string provider;    // gRPC queue interfaces: the caller's dialect, for errors
+
+  // How a gRPC caller gets an error or a stream's end (docs/configuration.md
+  // listen.grpc_errors): its peer entry's choice, else the listener's. Queue interfaces
+  // answer errors as TransportOutbound in the caller's layout.
+  void shape_grpc(Response& r) const {
+    const PeerConfig* peer = find_peer(*cfg, lf.source);
+    r.grpc_errors = peer && peer->grpc_errors ? *peer->grpc_errors : cfg->grpc_errors;
+    if (!r.env.status.ok() && is_queue_interface(iface) && !r.grpc_message) {
+      Envelope e;
+      e.status = r.env.status;
+      r.grpc_message =
+          encode_transport_outbound(e, queue_dialect(cfg->queue, provider).reply_layout);
+    }
+  }
+
+  void finish(Response&& r) {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (r.env.status.hop.empty() && !r.env.status.ok()) r.env.status.hop = cfg->node_id;
+    if (r.env.header.trace_id.empty()) r.env.header.trace_id = lf.trace_id;
+    if (echo_session && r.env.header.session_id.empty()) r.env.header.session_id = lf.session_id;
+    if (wire == WireProtocol::kGrpc && (!r.env.status.ok() || r.stream)) shape_grpc(r);
+    pipeline->metrics_.request_done(route, interface_name(iface), wire_name(wire),
+                                    r.env.status.code, secs, bytes_in, r.env.body.size());
+    const LogLevel level = r.env.status.ok() ? LogLevel::kInfo : LogLevel::kWarn;
+    if (pipeline->log_.enabled(level)) {
+      lf.route = route;
+      lf.code = r.env.status.code;
+      lf.duration_ms = secs * 1000;
+      lf.hop = r.env.status.hop;
+      if (!r.env.status.ok()) lf.extra.emplace_back("error", r.env.status.message);
+      pipeline->log_.log(level, std::string(interface_name(iface)), lf);
+    }
+    done(std::move(r));
+  }
+};
+
+std::shared_ptr<Pipeline::Pending> Pipeline::begin(const Request& req) {
+  auto p = std::make_shared<Pending>();
+  p->pipeline = this;
+  p->cfg = store_.current();
+  p->start = std::chrono::steady_clock::now();
+  p->iface = req.iface;
+  p->wire = req.wire;
+  return p;
+}
+
+Status Pipeline::admit_and_route(Pending& p, Request& req) {
+  Status st = admit(p.cfg, req);
+  const auto& h = req.env.header;
+  p.lf.trace_id = h.trace_id;
+  p.lf.session_id = h.session_id;
+  p.lf.source = h.source_node_id;
+  p.lf.target = h.target_node_id;
+  if (p.wire == WireProtocol::kGrpc && is_queue_interface(p.iface))
+    p.provider = h.tech_provider_code;
+  if (!st.ok()) {
+    p.echo_session = false;  // a rejection names the trace only
+    return st;
+  }
+  return route(p, req);
+}
+
+Status Pipeline::route(Pending& p, const Request& req) {
+  const Config& cfg = *p.cfg;
+  const PtpHeader& h = req.env.header;
+  if (is_queue_interface(req.iface) ||
+      (req.iface == Interface::kInvoke && h.target_node_id == cfg.node_id &&
+       h.uri == kQueuePushUri)) {
+    p.route = "queue";
+    p.to_queue = true;
+    if (!queues_ || !cfg.queue.enabled)
+      return Status::Error(Code::kNotPermitted, "queues are not enabled on node " + cfg.node_id);
+    return Status::Ok();
+  }
+  p.decision = resolve_route(cfg, h);
+  p.route = p.decision.route_name;
+  if (p.decision.kind == RouteDecision::Kind::kError) return p.decision.error;
+  if (p.decision.kind == RouteDecision::Kind::kPeer && !cfg.router_role &&
+      h.source_node_id != cfg.node_id)
+    return Status::Error(Code::kNotPermitted,
+                         "node " + cfg.node_id +
+                             " is an edge gateway and does not relay traffic from " +
+                             h.source_node_id + " to " + h.target_node_id);
+  return Status::Ok();
+}
+
+Status Pipeline::admit_head(Request& head) {
+  auto p = begin(head);
+  Status st = admit_and_route(*p, head);
+  p->refusal = st;
+  head.admitted = std::move(p);  // reject() answers a refusal with this record
+  return st;
+}
+
+void Pipeline::reject(Request&& req, Status st, Responder done) {
+  auto p = std::static_pointer_cast<Pending>(std::move(req.admitted));
+  if (!p) {
+    p = begin(req);
+    const auto& h = req.env.header;
+    p->lf.trace_id = h.trace_id;
+    p->lf.source = h.source_node_id;
+    p->lf.target = h.target_node_id;
+    if (p->wire == WireProtocol::kGrpc && is_queue_interface(p->iface))
+      p->provider = h.tech_provider_code;
+  }
+  p->echo_session = false;
+  p->done = std::move(done);
+  p->bytes_in = req.env.body.size();
+  refuse(p, req, std::move(st));
+}
+
+void Pipeline::refuse(const std::shared_ptr<Pending>& p, Request& req, Status st) {
+  if (st.hop.empty()) st.hop = p->cfg->node_id;
+  if (req.stream) req.stream->cancel();
+  p->finish(error_response(std::move(st)));
+}
+
+void Pipeline::dispatch(Request&& req, Responder done) {
+  // A head admitted by admit_head() continues from its record: only the body is new.
+  auto p = std::static_pointer_cast<Pending>(std::move(req.admitted));
+  Status st;
+  if (p) {
+    st = p->refusal;
+    if (st.ok() && req.env.body.size() > p->cfg->limits.max_body_bytes)
+      st = Status::Error(Code::kTooLarge, "body of " + std::to_string(req.env.body.size()) +
+                                              " bytes exceeds the limit of " +
+                                              std::to_string(p->cfg->limits.max_body_bytes) +
+                                              " bytes");
+  } else {
+    p = begin(req);
+    st = admit_and_route(*p, req);
+  }
+  p->done = std::move(done);
+  p->bytes_in = req.env.body.size();
+  if (!st.ok()) return refuse(p, req, std::move(st));
+  run(p, std::move(req));
+}
+
+void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
+  const Config* cfg = p->cfg.get();
+  Responder answer = [p](Response&& r) { p->finish(std::move(r)); };
+  if (p->to_queue) {
+    if (req.iface == Interface::kInvoke)
+      queues_->accept_remote(*cfg, std::move(req), std::move(answer), ex_);
+    else
+      queues_->handle(*cfg, std::move(req), std::move(answer), ex_);
+    return;
+  }
+  const RouteDecision& route = p->decision;
+  if (req.stream) {
+    // ptp_active_streams{route} counts a streamed exchange until its request pipe is gone.
+    metrics_.stream_opened(route.route_name);
+    auto guard = std::shared_ptr<void>(
+        nullptr, [m = &metrics_, name = route.route_name](void*) { m->stream_closed(name); });
+    req.stream->keep_alive_with(std::move(guard));
+  }
+  switch (route.kind) {
+    case RouteDecision::Kind::kDiag:
+      answer(diag_echo(req, cfg->node_id));
+      return;
+    case RouteDecision::Kind::kLocalService: {
+      Forwarder fwd(h2_, h1_, *cfg);
+      fwd.forward(std::move(req), target_for_service(*route.service), std::move(answer));
+      return;
+    }
+    case RouteDecision::Kind::kPeer: {
+      if (route.target_peer && route.target_peer->async_only && queues_ && cfg->queue.enabled) {
+        // Reachable only through queues: push, then wait for the reply (docs/queues.md).
+        queues_->invoke_async(*cfg, std::move(req), route.next_hop->timeout, std::move(answer),
+                              ex_);
+        return;
+      }
+      auto& path = req.env.meta[std::string(kRoutePathKey)];
+      path += path.empty() ? cfg->node_id : "," + cfg->node_id;
+      Forwarder fwd(h2_, h1_, *cfg);
+      UpstreamTarget target = target_for_peer(*route.next_hop, req.iface);
+      fwd.forward(std::move(req), target, std::move(answer));
+      return;
+    }
+    case RouteDecision::Kind::kError:  // refused by route()
+      return;
+  }
+}
+
+}  // namespace ptp

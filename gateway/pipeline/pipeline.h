@@ -1,0 +1,58 @@
+// The request pipeline of one I/O thread (docs/architecture.md): decode (done by the listener) →
+// validate → authenticate → loop check → route → sink (diag, local service, next hop).
+// Listeners that have the PTP header before the body run the stages up to the route on
+// the head alone (admit_head), and read a body only for a request that passed them.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <memory>
+
+#include "common/hmac_sha256.h"
+#include "gateway/config/config_store.h"
+#include "gateway/exchange/exchange.h"
+#include "gateway/forward/forwarder.h"
+#include "gateway/pipeline/verified_tokens.h"
+#include "gateway/upstream/http1_client.h"
+#include "gateway/upstream/upstream_pool.h"
+
+namespace ptp {
+
+class Metrics;
+class JsonLog;
+class QueueService;
+
+class Pipeline final : public Dispatcher {
+ public:
+  // `queues` may be null: the queue interfaces then answer E0000000614.
+  Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics, JsonLog& log,
+           QueueService* queues = nullptr);
+  ~Pipeline() override;
+  void dispatch(Request&& req, Responder done) override;
+  Status admit_head(Request& head) override;
+  void reject(Request&& req, Status st, Responder done) override;
+
+ private:
+  struct Pending;
+  std::shared_ptr<Pending> begin(const Request& req);
+  // Validate, authenticate, loop check, then the route; Ok or the refusal.
+  Status admit_and_route(Pending& p, Request& req);
+  Status admit(const ConfigPtr& snapshot, Request& req);
+  Status route(Pending& p, const Request& req);
+  void refuse(const std::shared_ptr<Pending>& p, Request& req, Status st);
+  void run(const std::shared_ptr<Pending>& p, Request&& req);
+
+  boost::asio::any_io_executor ex_;
+  ConfigStore& store_;
+  Metrics& metrics_;
+  JsonLog& log_;
+  QueueService* queues_;
+  UpstreamPool h2_;
+  Http1ClientPool h1_;
+  HmacSha256 hmac_;          // token checks
+  VerifiedTokens verified_;  // tokens this thread checked before
+};
+
+// push, pop, peek, release: the container-facing queue interfaces.
+bool is_queue_interface(Interface i);
+
+}  // namespace ptp

@@ -1,0 +1,190 @@
+#include "gateway/queue/outbox.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+
+#include <charconv>
+
+#include "common/random_hex.h"
+#include "common/token.h"
+#include "common/unix_time.h"
+#include "gateway/forward/forwarder.h"
+#include "gateway/observability/json_log.h"
+#include "gateway/observability/metrics.h"
+#include "gateway/queue/dead_letter.h"
+#include "gateway/queue/queue_service.h"
+#include "gateway/route/route_path.h"
+#include "gateway/route/route_table.h"
+
+namespace ptp {
+namespace {
+
+constexpr int64_t kForwardTokenTtl = 300;
+
+bool expired(const QueuedMessage& m, int64_t now) {
+  auto it = m.env.meta.find(std::string(kOutboxExpiryKey));
+  if (it == m.env.meta.end()) return false;
+  int64_t at = 0;
+  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), at);
+  return ec == std::errc() && now > at;
+}
+
+LogFields log_fields(const std::string& target, const QueuedMessage& m, const Status& s) {
+  LogFields f{.trace_id = m.env.header.trace_id,
+              .session_id = m.env.header.session_id,
+              .source = m.env.header.source_node_id,
+              .target = target};
+  f.code = s.code;
+  f.hop = s.hop;
+  f.extra = {{"message_id", m.message_id}, {"error", s.message}};
+  return f;
+}
+
+}  // namespace
+
+// Forwards one head message of a (target, session) queue as an invoke of
+// ptp/queue/push; the lane calls it one message at a time per session, so the target
+// sees each session's messages in order.
+class Outbox::Forward {
+ public:
+  using Outcome = OutboxLane::Outcome;
+  using Finish = OutboxLane::Finish;
+
+  Forward(Outbox& box, std::string target) : box_(box), target_(std::move(target)) {}
+
+  void operator()(QueuedMessage m, Finish finish) {
+    ConfigPtr cfg = box_.config_.current();
+    if (expired(m, unix_now()))
+      return dead_letter(
+          box_, target_, *cfg, std::move(m),
+          Status::Error(Code::kTimeout, "not delivered to node " + target_ + " within outbox_ttl_s",
+                        cfg->node_id),
+          std::move(finish));
+    Request req;
+    req.iface = Interface::kInvoke;
+    req.wire = WireProtocol::kHttp2;
+    req.env = m.env;
+    req.env.header.uri = std::string(kQueuePushUri);
+    req.env.header.source_node_id = cfg->node_id;
+    if (req.env.header.version.empty()) req.env.header.version = "1";
+    if (req.env.header.trace_id.empty()) req.env.header.trace_id = new_trace_id();
+    req.env.meta.erase(std::string(kOutboxExpiryKey));
+    req.env.meta[std::string(kRoutePathKey)] = cfg->node_id;
+    // A fresh token when this node holds its own key: the container's may have expired
+    // while the message waited.
+    if (auto k = cfg->auth.node_keys.find(cfg->node_id); k != cfg->auth.node_keys.end())
+      req.env.header.token = mint_token(k->second, cfg->node_id, target_, req.env.header.session_id,
+                                        unix_now() + kForwardTokenTtl);
+    RouteDecision route = resolve_route(*cfg, req.env.header);
+    if (route.kind != RouteDecision::Kind::kPeer) {
+      Status why = route.kind == RouteDecision::Kind::kError
+                       ? route.error
+                       : Status::Error(Code::kNotPeered, "no peer route");
+      box_.log_.warn("outbox cannot route, will retry", log_fields(target_, m, why));
+      return finish(Outcome::kRetry);
+    }
+    Forwarder fwd(box_.h2_, box_.h1_, *cfg);
+    UpstreamTarget hop = target_for_peer(*route.next_hop, Interface::kInvoke);
+    fwd.forward(std::move(req), hop,
+                [box = &box_, target = target_, cfg, m = std::move(m),
+                 finish = std::move(finish)](Response r) mutable {
+                  const Status& s = r.env.status;
+                  if (s.ok()) return finish(Outcome::kDelivered);
+                  if (refused_for_good(s.code))
+                    return dead_letter(*box, target, *cfg, std::move(m), s, std::move(finish));
+                  box->log_.warn("outbox delivery failed, will retry", log_fields(target, m, s));
+                  finish(Outcome::kRetry);
+                });
+  }
+
+ private:
+  // Stores the dead letter of `m`; only then does `m` leave the outbox (a crash in
+  // between refuses it once more, and the dead letter, by the same id, is stored once).
+  static void dead_letter(Outbox& box, const std::string& target, const Config& cfg,
+                          QueuedMessage m, Status why, Finish finish) {
+    box.log_.error("outbox message not deliverable, dead-lettered to the sender",
+                   log_fields(target, m, why));
+    if (!box.dead_letters_) return finish(Outcome::kRetry);
+    Envelope e = dead_letter_of(cfg, m, target, why);
+    box.dead_letters_(
+        std::move(e), [log = &box.log_, count = &box.dead_letter_count_, target, code = why.code,
+                       m = std::move(m), finish = std::move(finish)](Status s) {
+          if (s.ok()) {
+            count->Add({{"code", code_string(code)}}).Increment();
+            return finish(Outcome::kDropped);
+          }
+          if (refused_for_good(s.code)) {  // e.g. the sender released its session meanwhile
+            log->error("dead letter refused by this node's inbox, message dropped",
+                       log_fields(target, m, s));
+            return finish(Outcome::kDropped);
+          }
+          log->warn("dead letter not stored, will retry", log_fields(target, m, s));
+          finish(Outcome::kRetry);
+        });
+  }
+
+  Outbox& box_;
+  std::string target_;
+};
+
+Outbox::Outbox(QueueStore& store, boost::asio::any_io_executor ex, ConfigStore& config,
+               Metrics& metrics, JsonLog& log)
+    : store_(store),
+      ex_(ex),
+      config_(config),
+      metrics_(metrics),
+      log_(log),
+      h2_(ex, &metrics),
+      h1_(ex),
+      dead_letter_count_(prometheus::BuildCounter()
+                             .Name("ptp_outbox_dead_letters_total")
+                             .Help("Outbox messages put back to their sender as dead letters")
+                             .Register(metrics.registry())) {}
+
+Outbox::~Outbox() = default;
+
+void Outbox::push(const std::string& target, QueuedMessage msg, std::chrono::milliseconds wait,
+                  QueueStore::Done done) {
+  const std::string session = msg.env.header.session_id;
+  // The lane is looked up now: the store may answer after the outbox stopped.
+  store_.push(key_for(target, session), std::move(msg), wait,
+              [l = lane(target), session, done = std::move(done)](Status s) {
+                if (s.ok() && l) l->notify(session);
+                done(std::move(s));
+              });
+}
+
+void Outbox::resume(const std::vector<std::string>& targets) {
+  for (const auto& t : targets) {
+    auto l = lane(t);
+    if (!l) return;
+    store_.queues_of(t, [l, log = &log_, t](Status s, std::vector<QueueKey> keys) {
+      if (!s.ok())
+        return log->error(
+            "outbox: cannot list the queues of a target; they resume at its next push",
+            {.target = t, .extra = {{"error", s.to_string()}}});
+      for (const QueueKey& k : keys) l->notify(k.session);
+    });
+  }
+}
+
+std::shared_ptr<OutboxLane> Outbox::lane(const std::string& target) {
+  std::lock_guard lock(mu_);
+  if (stopped_) return nullptr;
+  auto& l = lanes_[target];
+  if (!l)
+    l = std::make_shared<OutboxLane>(store_, ex_, target, config_, log_, Forward(*this, target));
+  return l;
+}
+
+void Outbox::stop() {
+  std::map<std::string, std::shared_ptr<OutboxLane>> all;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    all.swap(lanes_);
+  }
+  for (auto& [t, l] : all) l->stop();
+}
+
+}  // namespace ptp

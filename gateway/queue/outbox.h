@@ -1,0 +1,81 @@
+// The durable outbox of remote pushes (docs/queues.md): one FIFO per (target node,
+// session) in its own QueueStore, delivered by an OutboxLane per target (sessions take
+// turns, a bounded number of forwards in flight) that forwards each session's head
+// message to the target's gateway as an invoke of `ptp/queue/push` and removes it only
+// once the target has stored it. Failures back off per session; a message refused for
+// good by the target (refused_for_good) or past its expiry becomes a dead letter in the
+// sender's own inbox (gateway/queue/dead_letter.h) before it leaves the outbox.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "adapters/queue/queue_store.h"
+#include "gateway/config/config_store.h"
+#include "gateway/queue/outbox_lane.h"
+#include "gateway/upstream/http1_client.h"
+#include "gateway/upstream/upstream_pool.h"
+
+namespace prometheus {
+class Counter;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace ptp {
+
+class Metrics;
+class JsonLog;
+
+// Extension metadata: unix time after which an outbox message becomes a dead letter.
+inline constexpr std::string_view kOutboxExpiryKey = "x-ptp-outbox-expiry";
+
+class Outbox {
+ public:
+  // Stores a dead letter (a message to this node); done(status) from any thread.
+  using DeadLetterSink = std::function<void(Envelope, QueueStore::Done)>;
+
+  Outbox(QueueStore& store, boost::asio::any_io_executor ex, ConfigStore& config, Metrics& metrics,
+         JsonLog& log);
+  ~Outbox();
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  // Where dead letters go (the QueueService's submit to this node). Set before resume()
+  // and before the gateway serves requests.
+  void set_dead_letter_sink(DeadLetterSink sink) { dead_letters_ = std::move(sink); }
+
+  // Stores msg durably for `target` (then done(Ok)) and makes its session's queue drain.
+  void push(const std::string& target, QueuedMessage msg, std::chrono::milliseconds wait,
+            QueueStore::Done done);
+  // Resumes every (target, session) queue with messages left from an earlier run.
+  void resume(const std::vector<std::string>& targets);
+  // Stops the lanes; in-flight forwards are abandoned (the messages stay stored).
+  void stop();
+
+  static QueueKey key_for(const std::string& target, const std::string& session) {
+    return OutboxLane::key_for(target, session);
+  }
+
+ private:
+  class Forward;
+  std::shared_ptr<OutboxLane> lane(const std::string& target);
+
+  QueueStore& store_;
+  boost::asio::any_io_executor ex_;
+  ConfigStore& config_;
+  Metrics& metrics_;
+  JsonLog& log_;
+  UpstreamPool h2_;
+  Http1ClientPool h1_;
+  DeadLetterSink dead_letters_;
+  prometheus::Family<prometheus::Counter>& dead_letter_count_;  // {code}
+  std::mutex mu_;
+  bool stopped_ = false;
+  std::map<std::string, std::shared_ptr<OutboxLane>> lanes_;
+};
+
+}  // namespace ptp

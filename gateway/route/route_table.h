@@ -1,0 +1,36 @@
+// The route stage: which sink a request goes to, decided from the PTP header and one
+// config snapshot (docs/protocol.md, headers: by target node id first, then by target institution
+// id).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "codecs/envelope.h"
+#include "codecs/status.h"
+#include "gateway/config/config.h"
+
+namespace ptp {
+
+struct RouteDecision {
+  enum class Kind { kDiag, kLocalService, kPeer, kError };
+  Kind kind = Kind::kError;
+  const PeerConfig* next_hop = nullptr;         // kPeer: the neighbour to send to (via resolved)
+  const PeerConfig* target_peer = nullptr;      // kPeer: the peer entry that matched the target
+  const LocalServiceConfig* service = nullptr;  // kLocalService
+  Status error;                                 // kError
+  // For metrics labels: "diag", "local:<pattern>", "peer:<node>", "default:<node>".
+  std::string route_name;
+};
+
+// The x-ptp-uri a gateway answers itself (diagnostics echo).
+inline constexpr std::string_view kDiagEchoUri = "ptp/diag/echo";
+
+// Pointers in the decision point into `cfg`: the caller keeps its ConfigPtr alive.
+RouteDecision resolve_route(const Config& cfg, const PtpHeader& h);
+
+// Glob match where '*' matches any run of characters (including none); every other
+// character matches itself.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+}  // namespace ptp

@@ -1,0 +1,96 @@
+// The router server (RS) hosted by the gateway (docs/router.md): runs the conversion jobs
+// (router/rs/rs_job.h) whose messages arrive in this node's inbox, and delivers the
+// encrypted halves through QueueService::submit (so through the outbox, like any push).
+//
+// - QueueService's on_local_stored hook tells the host of every message stored for this
+//   node; topics starting with "rs." concern jobs (session id = job id). The first one of an
+//   unknown job starts a job thread.
+// - A job thread pops the job spec ("rs.job") and the share chunks ("rs.share.<party>") from
+//   the inbox itself (never on an I/O thread), holding them leased; it waits at most
+//   router_server.job_timeout_s for the spec, and as long again for the shares. Encryption
+//   runs on a WorkerPool of router_server.workers threads shared by all jobs.
+// - Authorization (docs/router.md "Who may start a job and send shares"): the job takes its
+//   spec only from a node of router_server.job_sources (and only an HE node that source may
+//   name), shares of party i only from the spec's party_nodes[i-1], RS-B's half (rs_a) only
+//   from peer_rs_node. Anything else, and a second spec that differs from the first, is
+//   refused: wiped, logged with E0000000614, counted in the status; the job goes on.
+// - At the end the consumed messages are acknowledged, the job's topics released (so no
+//   share material is left queued), and the outcome recorded in the inbox (topic
+//   "~rs.done" of the job's session): a job id seen again — a repeated spec, late shares —
+//   is never converted twice, even after a restart. Messages that arrive for a finished job
+//   are dropped.
+// - A job interrupted by a shutdown gives its leased messages back (nack): after a restart
+//   the spec and shares are queued again, and the next message for the job (a late share,
+//   the spec sent again) runs it.
+// - Status: GET /rs/jobs/<job_id> on the admin port (status()).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "adapters/queue/queue_store.h"
+#include "gateway/config/config_store.h"
+#include "router/rs/worker_pool.h"
+
+namespace ptp {
+
+class JsonLog;
+class QueueService;
+
+class RsHost {
+ public:
+  // `workers` encryption threads (0: one per core). Everything passed must outlive the host.
+  RsHost(QueueStore& inbox, QueueService& queues, ConfigStore& config, JsonLog& log,
+         unsigned workers);
+  ~RsHost();  // stop()s
+  RsHost(const RsHost&) = delete;
+  RsHost& operator=(const RsHost&) = delete;
+
+  // QueueService's on_local_stored hook. Quick, never blocks on I/O.
+  void on_local_stored(const QueueKey& key);
+
+  // {HTTP status, JSON} for GET /rs/jobs/<job_id>: 200 with {"job_id", "state" (waiting,
+  // converting, delivered, failed), "error", "parties_received", "elements", ...}, or 404
+  // with {"error": "unknown job <id>"}.
+  std::pair<unsigned, std::string> status(std::string_view job_id) const;
+
+  // Stops job threads (their leased messages go back to the queues) and the dispatcher.
+  void stop();
+
+  struct Job;  // public for the .cpp's helpers
+
+ private:
+  void dispatch_loop();
+  void handle_event(const QueueKey& key);
+  void start_job(const std::shared_ptr<Job>& job);
+  class JobRun;  // one run of a job, in phases (the .cpp)
+  void run_job(const std::shared_ptr<Job>& job);
+  void discard(const QueueKey& key);
+  void reap_finished();
+
+  QueueStore& inbox_;
+  QueueService& queues_;
+  ConfigStore& config_;
+  JsonLog& log_;
+  rs::WorkerPool pool_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::deque<QueueKey> events_;
+  std::map<std::string, std::shared_ptr<Job>> jobs_;  // by job id
+  std::deque<std::string> finished_order_;            // to bound the finished jobs kept
+  std::thread dispatcher_;
+};
+
+}  // namespace ptp

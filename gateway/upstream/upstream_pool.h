@@ -1,0 +1,57 @@
+// Pooled, kept-alive HTTP/2 connections to next hops, one pool per I/O thread (so a
+// connection and the streams using it never cross threads).
+#pragma once
+
+#include <boost/asio/ssl/context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/upstream/h2_client_session.h"
+#include "gateway/upstream/upstream_key.h"
+
+namespace ptp {
+
+class Metrics;
+
+class UpstreamPool {
+ public:
+  using GetCallback = std::function<void(std::shared_ptr<H2ClientSession>, Status)>;
+  UpstreamPool(boost::asio::any_io_executor ex, Metrics* metrics);
+  ~UpstreamPool();
+
+  // A usable connection to ep that is open already, else null (then use get()). Cheap:
+  // no allocation, for the per-request path.
+  H2ClientSession* ready(const Endpoint& ep, const TlsClientConfig& tls);
+
+  // A usable connection to `name` (a peer node id or service) at ep, connecting when needed.
+  void get(const std::string& name, const Endpoint& ep, const TlsClientConfig& tls,
+           std::chrono::milliseconds connect_timeout, std::chrono::milliseconds keepalive,
+           GetCallback cb);
+
+  // The pool's client TLS context for these settings (built once, kept for the pool's
+  // lifetime; also used for HTTP/1.1 peers). Null with `err` set when a file cannot be loaded.
+  boost::asio::ssl::context* tls_context(const TlsClientConfig& tls, Status& err);
+
+ private:
+  struct Entry {
+    std::vector<std::shared_ptr<H2ClientSession>> sessions;
+    bool connecting = false;
+    std::vector<GetCallback> waiters;
+  };
+  // Connections are shared per host, port and TLS server name.
+  static UpstreamKeyView key_of(const Endpoint& ep, const TlsClientConfig& tls) {
+    return {ep.host, ep.port, tls.enabled, tls.enabled ? tls.server_name : std::string_view()};
+  }
+  Entry& entry(const Endpoint& ep, const TlsClientConfig& tls);
+
+  boost::asio::any_io_executor ex_;
+  Metrics* metrics_;
+  UpstreamMap<Entry> entries_;  // Entry& is stable
+  std::unordered_map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_;
+};
+
+}  // namespace ptp

@@ -1,0 +1,224 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "gateway/observability/admin_server.h"
+#include "gateway/observability/metrics.h"
+
+using namespace ptp;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// The server's io_context on a thread of its own, as main runs it.
+struct ServerThread {
+  net::io_context ioc;
+  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(ioc);
+  std::thread thread;
+  void run() {
+    thread = std::thread([this] { ioc.run(); });
+  }
+  ~ServerThread() {
+    work.reset();
+    ioc.stop();
+    if (thread.joinable()) thread.join();
+  }
+};
+
+// A blocking Beast client that keeps one connection open.
+struct Client {
+  net::io_context ioc;
+  tcp::socket sock{ioc};
+  beast::flat_buffer buf;
+
+  explicit Client(uint16_t port) { sock.connect({net::ip::make_address("127.0.0.1"), port}); }
+
+  http::response<http::string_body> request(http::verb verb, const std::string& target,
+                                            bool keep_alive = true) {
+    http::request<http::empty_body> req{verb, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.keep_alive(keep_alive);
+    http::write(sock, req);
+    return read();
+  }
+
+  http::response<http::string_body> read() {
+    http::response_parser<http::string_body> parser;
+    http::read(sock, buf, parser);
+    return parser.release();
+  }
+
+  // True when the server closed the connection (read returns EOF).
+  bool closed_by_server() {
+    boost::system::error_code ec;
+    char c;
+    net::read(sock, net::buffer(&c, 1), ec);
+    return ec == net::error::eof || ec == net::error::connection_reset;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("admin server answers metrics, health, readiness and 404 on one connection") {
+  Metrics metrics;
+  metrics.request_done("B", "invoke", "http2", Code::kOk, 0.01, 10, 20);
+  std::atomic<bool> ready{false};
+  ServerThread st;
+  AdminServer server(st.ioc, Endpoint{"127.0.0.1", 0}, metrics, [&] { return ready.load(); });
+  server.start();
+  REQUIRE(server.port() != 0);
+  st.run();
+
+  Client c(server.port());
+  auto res = c.request(http::verb::get, "/metrics");
+  CHECK(res.result() == http::status::ok);
+  CHECK(res[http::field::content_type] == "text/plain; version=0.0.4");
+  CHECK(
+      res.body().find(
+          R"(ptp_requests_total{code="E0000000000",interface="invoke",route="B",wire="http2"} 1)") !=
+      std::string::npos);
+
+  // Same connection (keep-alive): later metric changes are visible.
+  metrics.config_reload(true);
+  res = c.request(http::verb::get, "/metrics?x=1");
+  CHECK(res.body().find("ptp_config_generation 1") != std::string::npos);
+
+  res = c.request(http::verb::get, "/healthz");
+  CHECK(res.result() == http::status::ok);
+  CHECK(res.body() == "ok");
+
+  res = c.request(http::verb::get, "/readyz");
+  CHECK(res.result() == http::status::service_unavailable);
+  CHECK(res.body() == "not ready");
+  ready = true;
+  res = c.request(http::verb::get, "/readyz");
+  CHECK(res.result() == http::status::ok);
+  CHECK(res.body() == "ready");
+
+  res = c.request(http::verb::get, "/nope");
+  CHECK(res.result() == http::status::not_found);
+
+  res = c.request(http::verb::post, "/healthz");
+  CHECK(res.result() == http::status::method_not_allowed);
+
+  res = c.request(http::verb::get, "/healthz", /*keep_alive=*/false);
+  CHECK(res.result() == http::status::ok);
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("admin server answers HEAD with headers only") {
+  Metrics metrics;
+  ServerThread st;
+  AdminServer server(st.ioc, Endpoint{"127.0.0.1", 0}, metrics, [] { return true; });
+  server.start();
+  st.run();
+  Client c(server.port());
+  http::request<http::empty_body> req{http::verb::head, "/healthz", 11};
+  http::write(c.sock, req);
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);  // a HEAD response has no body whatever Content-Length says
+  http::read(c.sock, c.buf, parser);
+  CHECK(parser.get().result() == http::status::ok);
+  CHECK(parser.get()[http::field::content_length] == "2");
+  // The connection is still usable, so no stray body bytes were sent.
+  auto res = c.request(http::verb::get, "/readyz");
+  CHECK(res.body() == "ready");
+}
+
+TEST_CASE("admin server answers garbage with 400 and closes") {
+  Metrics metrics;
+  ServerThread st;
+  AdminServer server(st.ioc, Endpoint{"127.0.0.1", 0}, metrics, nullptr);
+  server.start();
+  st.run();
+
+  Client c(server.port());
+  net::write(c.sock, net::buffer(std::string("\x16\x03\x01 this is not http\r\n\r\n")));
+  auto res = c.read();
+  CHECK(res.result() == http::status::bad_request);
+  CHECK(c.closed_by_server());
+
+  // The server keeps serving others; a null readiness callback means not ready.
+  Client d(server.port());
+  CHECK(d.request(http::verb::get, "/readyz").result() == http::status::service_unavailable);
+
+  // Oversized headers are rejected too.
+  Client e(server.port());
+  std::string big = "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
+  boost::system::error_code ec;
+  net::write(e.sock, net::buffer(big), ec);
+  CHECK(e.read().result() == http::status::bad_request);
+}
+
+TEST_CASE("admin server: bind failure names the address; stop closes connections") {
+  Metrics metrics;
+  ServerThread st;
+  AdminServer first(st.ioc, Endpoint{"127.0.0.1", 0}, metrics, [] { return true; });
+  first.start();
+  st.run();
+
+  AdminServer second(st.ioc, Endpoint{"127.0.0.1", first.port()}, metrics, [] { return true; });
+  std::string error;
+  try {
+    second.start();
+  } catch (const std::runtime_error& ex) {
+    error = ex.what();
+  }
+  CHECK(error.find("127.0.0.1:" + std::to_string(first.port())) != std::string::npos);
+
+  Client c(first.port());
+  CHECK(c.request(http::verb::get, "/healthz").result() == http::status::ok);
+  const auto t0 = std::chrono::steady_clock::now();
+  first.stop();
+  CHECK(c.closed_by_server());
+  // Closed by stop(), not by the 30 s idle timeout.
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  // No longer accepting: a new connection is refused or closed without an answer.
+  boost::system::error_code ec;
+  net::io_context ioc;
+  tcp::socket s(ioc);
+  s.connect({net::ip::make_address("127.0.0.1"), first.port()}, ec);
+  if (!ec) {
+    char ch;
+    net::read(s, net::buffer(&ch, 1), ec);
+    CHECK(ec);
+  }
+}
+
+TEST_CASE("admin server serves routes added by components (JSON)") {
+  Metrics metrics;
+  ServerThread st;
+  AdminServer server(st.ioc, Endpoint{"127.0.0.1", 0}, metrics, [] { return true; });
+  server.add_json_route("/rs/jobs/", [](std::string_view rest) -> std::pair<unsigned, std::string> {
+    if (rest == "j1") return {200, R"({"job_id":"j1"})"};
+    return {404, R"({"error":"unknown job )" + std::string(rest) + R"("})"};
+  });
+  server.start();
+  st.run();
+  Client c(server.port());
+  auto res = c.request(http::verb::get, "/rs/jobs/j1");
+  CHECK(res.result() == http::status::ok);
+  CHECK(res[http::field::content_type] == "application/json");
+  CHECK(res.body() == R"({"job_id":"j1"})");
+  res = c.request(http::verb::get, "/rs/jobs/zz?x=1");
+  CHECK(res.result() == http::status::not_found);
+  CHECK(res.body() == R"({"error":"unknown job zz"})");
+  res = c.request(http::verb::post, "/rs/jobs/j1");
+  CHECK(res.result() == http::status::method_not_allowed);
+  res = c.request(http::verb::get, "/healthz");
+  CHECK(res.body() == "ok");
+}
