@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "codecs/base64.h"
+#include "codecs/json_depth.h"
 #include "codecs/ptp.pb.h"
 #include "codecs/queue_codec.h"
 
@@ -64,18 +65,10 @@ std::string encode_protobuf(EncapsulatedKind kind, const EncapsulatedMessage& e)
 Status decode_json(EncapsulatedKind kind, std::string_view body, EncapsulatedMessage& out) {
   constexpr auto kFmt = EncapsulatedFormat::kJson;
   // Metadata values and the other fields are flat: a shallow document is all that is valid.
-  constexpr int kMaxDepth = 3;
-  int depth = 0;
-  bool too_deep = false;
-  Json::parser_callback_t limit = [&](int d, Json::parse_event_t ev, Json&) {
-    if (ev == Json::parse_event_t::object_start || ev == Json::parse_event_t::array_start) {
-      depth = d + 1;
-      if (depth > kMaxDepth) too_deep = true;
-    }
-    return !too_deep;
-  };
-  Json j = Json::parse(body.begin(), body.end(), limit, /*allow_exceptions=*/false);
-  if (too_deep) return malformed(kFmt, kind, "nested deeper than a metadata object");
+  constexpr size_t kMaxDepth = 3;
+  if (!json_depth_within(body, kMaxDepth))
+    return malformed(kFmt, kind, "nested deeper than a metadata object");
+  Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return malformed(kFmt, kind, "not a JSON object");
   EncapsulatedMessage e;
   auto text = [&](const char* name, std::string& dst) -> Status {

@@ -7,6 +7,7 @@
 
 #include "codecs/control_chars.h"
 #include "codecs/header_codec.h"
+#include "codecs/json_depth.h"
 #include "gateway/http/http_field_chars.h"
 #include "gateway/http/http_mapping.h"
 
@@ -97,7 +98,8 @@ void pack_message_metadata(Metadata& meta) {
 Status unpack_message_metadata(Metadata& meta, size_t max_value_length) {
   auto it = meta.find(std::string(kMessageMetadataHeader));
   if (it == meta.end()) return Status::Ok();
-  Json j = Json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  // From a peer: bounded like any JSON a request brings (codecs/json_depth.h).
+  Json j = json_depth_within(it->second) ? Json::parse(it->second, nullptr, false) : Json();
   meta.erase(it);
   if (j.is_discarded() || !j.is_object())
     return Status::Error(Code::kBadRequest,

@@ -78,6 +78,12 @@ TEST_CASE("queue metadata: a bad carrier is refused") {
     Metadata md{{std::string(kMessageMetadataHeader), bad}};
     CHECK_MESSAGE(unpack_message_metadata(md, 1024).code == Code::kBadRequest, bad);
   }
+  // Nested past the JSON depth bound: refused before the parser builds it.
+  Metadata deep{{std::string(kMessageMetadataHeader),
+                 "{\"k\":" + std::string(100, '[') + std::string(100, ']') + "}"}};
+  const Status st = unpack_message_metadata(deep, 1 << 20);
+  CHECK(st.code == Code::kBadRequest);
+  CHECK(st.message.find("not a JSON object") != std::string::npos);
 }
 
 TEST_CASE("queue metadata: headers a pop answer may write") {
