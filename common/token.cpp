@@ -139,4 +139,28 @@ Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix
   return verify_token(auth, h, now_unix, hmac, unused);
 }
 
+std::string_view auth_mode_name(AuthMode m) {
+  switch (m) {
+    case AuthMode::kHmac:
+      return "hmac";
+    case AuthMode::kSignature:
+      return "signature";
+    case AuthMode::kPassthrough:
+      return "passthrough";
+    case AuthMode::kNone:
+      return "none";
+  }
+  return "unknown";
+}
+
+bool parse_auth_mode(std::string_view name, AuthMode& out) {
+  for (AuthMode m : {AuthMode::kHmac, AuthMode::kSignature, AuthMode::kPassthrough, AuthMode::kNone}) {
+    if (auth_mode_name(m) == name) {
+      out = m;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace ptp

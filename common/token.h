@@ -22,9 +22,26 @@
 
 namespace ptp {
 
+// How requests from a source node are authenticated (docs/security.md, "Authentication
+// modes"): `auth.mode` for every peer, `peers[i].auth` for one.
+//  - kHmac: the v1 token below, keyed by the source node's shared key.
+//  - kSignature: the source gateway signs the token with its node key; checked with the
+//    source's pinned root certificate (a router can check it and cannot mint one).
+//  - kPassthrough: the token is another vendor's, forwarded unchanged to the local service;
+//    the source node's identity comes from its mTLS certificate.
+//  - kNone: no check (tests only; refused unless auth.allow_none is true).
+enum class AuthMode { kHmac, kSignature, kPassthrough, kNone };
+
+// "hmac", "signature", "passthrough", "none".
+std::string_view auth_mode_name(AuthMode m);
+// Accepts exactly the names auth_mode_name() returns.
+bool parse_auth_mode(std::string_view name, AuthMode& out);
+
 // The token keys and bounds (the `auth` section of the gateway's configuration).
 struct AuthConfig {
   bool enabled = true;
+  AuthMode mode = AuthMode::kHmac;  // auth.mode: peers without their own `auth`
+  bool allow_none = false;          // auth.allow_none: whether mode `none` may be configured
   // Token keys by claimed source node id (see docs/security.md for the token scheme).
   std::map<std::string, std::string> node_keys;
   std::chrono::seconds max_clock_skew{300};

@@ -6,7 +6,8 @@ layer to a higher one, or between folders of the same layer (they must stay apar
 Run from anywhere: check_layers.py [repository root]; exit status 1 lists the offenders.
 
 Layers, lowest first. A file may include files of its own folder and of lower layers only.
-Top level: codecs < common < {adapters, router} < gateway; adapters and router stay apart.
+Top level: codecs < common < {adapters, router, trust} < gateway < tools; adapters, router
+and trust stay apart.
 Within a top-level folder the sub-folders are layered the same way (the numbers below);
 equal numbers mean the folders stay apart. tests/ may include anything; nothing includes
 tests/ except tests/.
@@ -15,7 +16,7 @@ import os
 import re
 import sys
 
-TOP = {"codecs": 0, "common": 1, "adapters": 2, "router": 2, "gateway": 3}
+TOP = {"codecs": 0, "common": 1, "adapters": 2, "router": 2, "trust": 2, "gateway": 3, "tools": 4}
 
 SUB = {
     "adapters": {
@@ -34,10 +35,11 @@ SUB = {
         "upstream": 5,  # client sessions and pools
         "forward": 6,  # one upstream exchange
         "queue": 7,
-        "pipeline": 8,
-        "server": 9,  # accepting connections, server sessions
-        "rs": 10,
-        "": 11,  # main.cpp, the composition root
+        "peering": 8,  # the peering handshake, the dynamic peer table
+        "pipeline": 9,
+        "server": 10,  # accepting connections, server sessions
+        "rs": 11,
+        "": 12,  # main.cpp, the composition root
     },
 }
 

@@ -16,7 +16,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   if (!root || root.IsNull()) fail("", "the configuration is empty (node.node_id is required)");
   Section top(root, "",
               {"node", "listen", "admin", "io_threads", "reload_poll_ms", "shutdown_grace_ms",
-               "limits", "connections", "auth", "peers", "default_route", "local_services", "log",
+               "limits", "connections", "identity", "auth", "peers", "default_route", "local_services", "log",
                "queue", "kafka_attachment", "router_server"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
@@ -29,6 +29,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
       top.integer("shutdown_grace_ms", cfg.shutdown_grace.count(), 0, 3600000));
   parse_limits(root, cfg);
   parse_connections(root, cfg);
+  parse_identity(root, files, cfg);
   parse_auth(root, cfg);
   parse_peers(root, files, cfg);
   cfg.default_route = top.string("default_route", "");

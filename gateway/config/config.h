@@ -61,6 +61,16 @@ struct PeerConfig {
   std::optional<EncapsulatedFormat> encapsulation;
   // How gRPC errors are answered to requests from this node (unset: listen.grpc_errors).
   std::optional<GrpcErrors> grpc_errors;
+  // How requests claiming this node as source are authenticated (unset: auth.mode).
+  std::optional<AuthMode> auth_mode;
+  // The peer's node root certificate (PEM), pinned: its TLS certificate must be issued by
+  // it and name this node id, and its signature tokens are checked with its key. From
+  // peers[i].root_file, or recorded by the peering handshake (docs/peering.md).
+  std::string root_file;
+  std::string root_pem;
+  // A router: it may carry requests whose claimed source is another node (that node's
+  // signature token proves the source, not this hop's certificate).
+  bool relay = false;
 };
 
 struct LocalServiceConfig {
@@ -174,6 +184,17 @@ struct RouterServerConfig {
   std::map<std::string, std::vector<std::string>> job_sources;
 };
 
+// This node's identity (docs/peering.md): the directory `ptpctl identity init` created,
+// with node.key (the node key, 0600), root.crt (the self-signed node root), tls.key and
+// tls.crt (the TLS certificate issued by the root, followed by the root). Empty: none.
+struct IdentityConfig {
+  std::string dir;
+  std::string node_key_file() const { return dir + "/node.key"; }
+  std::string root_cert_file() const { return dir + "/root.crt"; }
+  std::string tls_key_file() const { return dir + "/tls.key"; }
+  std::string tls_cert_file() const { return dir + "/tls.crt"; }
+};
+
 struct Config {
   std::string source_path;  // file it was read from
   std::string node_id;
@@ -189,6 +210,7 @@ struct Config {
   std::chrono::milliseconds shutdown_grace{10000};
   LimitsConfig limits;
   ConnectionsConfig connections;
+  IdentityConfig identity;
   AuthConfig auth;
   std::vector<PeerConfig> peers;
   std::string default_route;  // peer node id used when no peer matches

@@ -1,5 +1,8 @@
 // Configuration sections of the next hops and local services: peers, default_route,
 // local_services, and the checks across them.
+#include <fstream>
+#include <iterator>
+
 #include "gateway/config/config_yaml.h"
 
 namespace ptp::config_yaml {
@@ -61,7 +64,8 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
     Section s(
         list[i], index_path("peers", i),
         {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms", "connect_timeout_ms",
-         "keepalive_ms", "tls", "async", "encapsulation", "grpc_errors"});
+         "keepalive_ms", "tls", "async", "encapsulation", "grpc_errors", "auth", "root_file",
+         "relay"});
     if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
     PeerConfig p;
     p.node_id = s.required_string("node_id");
@@ -98,6 +102,13 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
       }
     }
     p.encapsulation = peer_encapsulation(s, p);
+    p.auth_mode = auth_mode(s, "auth", cfg.auth.allow_none);
+    p.relay = s.boolean("relay", false);
+    if (s.has("root_file")) {
+      p.root_file = files.readable(s.at("root_file"), s.required_string("root_file"));
+      std::ifstream in(p.root_file, std::ios::binary);
+      p.root_pem.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
     cfg.peers.push_back(std::move(p));
   }
 }

@@ -118,9 +118,12 @@ void parse_connections(const YAML::Node& root, Config& cfg) {
 
 void parse_auth(const YAML::Node& root, Config& cfg) {
   Section s(root["auth"], "auth",
-            {"enabled", "max_clock_skew_s", "max_token_lifetime_s", "node_keys"});
+            {"enabled", "mode", "allow_none", "max_clock_skew_s", "max_token_lifetime_s",
+             "node_keys"});
   AuthConfig& a = cfg.auth;
   a.enabled = s.boolean("enabled", a.enabled);
+  a.allow_none = s.boolean("allow_none", a.allow_none);
+  a.mode = auth_mode(s, "mode", a.allow_none).value_or(a.mode);
   a.max_clock_skew =
       std::chrono::seconds(s.integer("max_clock_skew_s", a.max_clock_skew.count(), 0, 24 * 3600));
   a.max_token_lifetime = std::chrono::seconds(
@@ -142,6 +145,16 @@ void parse_auth(const YAML::Node& root, Config& cfg) {
   }
   if (a.enabled && a.node_keys.empty()) {
     fail(kpath, "no keys configured while auth.enabled is true (every request would be refused)");
+  }
+}
+
+void parse_identity(const YAML::Node& root, const FileResolver& files, Config& cfg) {
+  Section s(root["identity"], "identity", {"dir"});
+  if (!s.has("dir")) return;
+  cfg.identity.dir = files.path(s.required_string("dir"));
+  for (const std::string& f : {cfg.identity.node_key_file(), cfg.identity.root_cert_file(),
+                               cfg.identity.tls_key_file(), cfg.identity.tls_cert_file()}) {
+    files.readable(s.at("dir"), f);
   }
 }
 

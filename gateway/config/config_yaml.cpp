@@ -127,4 +127,17 @@ std::optional<GrpcErrors> grpc_errors(const Section& s, std::string_view key) {
   return e;
 }
 
+std::optional<AuthMode> auth_mode(const Section& s, std::string_view key, bool allow_none) {
+  auto v = s.opt_string(key);
+  if (!v) return std::nullopt;
+  AuthMode m{};
+  if (!parse_auth_mode(*v, m))
+    fail(s.at(key), "unknown mode " + quote_value(*v) +
+                        " (expected signature, hmac, passthrough or none)");
+  if (m == AuthMode::kNone && !allow_none)
+    fail(s.at(key), "mode none accepts every request unchecked (tests only); it needs "
+                    "auth.allow_none: true");
+  return m;
+}
+
 }  // namespace ptp::config_yaml

@@ -151,6 +151,8 @@ class FileResolver {
 
 bool valid_host(std::string_view host);
 std::optional<GrpcErrors> grpc_errors(const Section& s, std::string_view key);
+// An authentication mode (auth.mode, peers[i].auth); `none` only when allow_none.
+std::optional<AuthMode> auth_mode(const Section& s, std::string_view key, bool allow_none);
 
 // The section parsers, each in the file of its group.
 // config_server.cpp: the node, what it serves and how it logs.
@@ -160,6 +162,7 @@ void parse_admin(const YAML::Node& root, Config& cfg);
 void parse_limits(const YAML::Node& root, Config& cfg);
 void parse_connections(const YAML::Node& root, Config& cfg);
 void parse_auth(const YAML::Node& root, Config& cfg);
+void parse_identity(const YAML::Node& root, const FileResolver& files, Config& cfg);
 void parse_log(const YAML::Node& root, const FileResolver& files, Config& cfg);
 // config_peers.cpp: next hops and local services.
 void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg);

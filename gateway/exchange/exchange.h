@@ -39,6 +39,9 @@ struct Request {
   Envelope env;                      // header, metadata and (unary) body
   std::shared_ptr<BodyPipe> stream;  // set for streamed bodies; env.body is then empty
   std::string remote;                // client address, for logs
+  // The node whose TLS client certificate this connection presented, verified against
+  // that node's pinned root (empty: no such certificate; docs/peering.md).
+  std::string hop_node_id;
   std::string query;                 // the URL query string (HTTP), without '?'
   // Set by Dispatcher::admit_head when the head passed: the dispatcher's own record of
   // that admission, which dispatch() continues from (opaque to listeners).

@@ -262,7 +262,7 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "t.yaml: shutdown_grace_ms: expected an integer from 0 to 3600000, got \"-5\""},
       {kMinimal + "colour: blue\n",
        "t.yaml: colour: unknown key (expected one of: node, listen, admin, io_threads, "
-       "reload_poll_ms, shutdown_grace_ms, limits, connections, auth, peers, default_route, "
+       "reload_poll_ms, shutdown_grace_ms, limits, connections, identity, auth, peers, default_route, "
        "local_services, "
        "log, queue, "
        "kafka_attachment, router_server)"},
@@ -335,6 +335,16 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
       {"node: {node_id: A}\nlisten: {port: 1, tls: {cert: c.pem}}\n",
        "t.yaml: listen.tls.key: required key is missing (tls needs cert and key)"},
       {"node: [A]\nlisten: {port: 1}\n", "t.yaml: node: expected a mapping, got a list"},
+      {"node: {node_id: A}\nlisten: {port: 1}\nauth: {mode: sig, node_keys: {A: k}}\n",
+       "t.yaml: auth.mode: unknown mode \"sig\" (expected signature, hmac, passthrough or none)"},
+      {"node: {node_id: A}\nlisten: {port: 1}\nauth: {mode: none, node_keys: {A: k}}\n",
+       "t.yaml: auth.mode: mode none accepts every request unchecked (tests only); it needs "
+       "auth.allow_none: true"},
+      {kMinimal + "peers: [{node_id: B, address: \"h:1\", auth: none}]\n",
+       "t.yaml: peers[0].auth: mode none accepts every request unchecked (tests only); it needs "
+       "auth.allow_none: true"},
+      {kMinimal + "identity: {dir: /nonexistent-ptp-identity}\n",
+       "t.yaml: identity.dir: file \"/nonexistent-ptp-identity/node.key\" does not exist"},
       {"", "t.yaml: the configuration is empty (node.node_id is required)"},
       {"just a string\n", "t.yaml: expected a mapping, got a scalar \"just a string\""},
   };
