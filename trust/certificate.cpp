@@ -1,5 +1,6 @@
 #include "trust/certificate.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -267,6 +268,28 @@ std::string Certificate::fingerprint_hex() const {
 }
 
 std::optional<std::string> Certificate::node_id() const { return certificate_node_id(cert_.get()); }
+
+std::vector<std::string> Certificate::hosts() const {
+  std::vector<std::string> out;
+  trust::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert_.get(), NID_subject_alt_name, nullptr, nullptr)));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names.get(), i);
+    if (n->type == GEN_DNS) {
+      const ASN1_IA5STRING* s = n->d.dNSName;
+      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                       static_cast<size_t>(ASN1_STRING_length(s)));
+    } else if (n->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = n->d.iPAddress;
+      char text[INET6_ADDRSTRLEN] = {};
+      int len = ASN1_STRING_length(ip);
+      int family = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
+      if (family && inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof text))
+        out.emplace_back(text);
+    }
+  }
+  return out;
+}
 
 std::string Certificate::inst_id() const {
   X509_NAME* name = X509_get_subject_name(cert_.get());

@@ -40,6 +40,9 @@ class Certificate {
   std::string fingerprint_hex() const;
   // The node the certificate names (its one urn:ptp:node: URI SAN), nullopt without one.
   std::optional<std::string> node_id() const;
+  // The DNS names and IP addresses of its subjectAltName, in order (IPv6 as inet_ntop
+  // writes it): the hosts a TLS certificate was issued for.
+  std::vector<std::string> hosts() const;
   // The subject's O (the institution id), empty without one.
   std::string inst_id() const;
   // Validity bounds, unix seconds.
