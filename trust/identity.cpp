@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -71,27 +70,6 @@ std::optional<NodeKey> make_tls(const NodeKey& node_key, const Certificate& root
 }
 
 }  // namespace
-
-bool parse_host_port(std::string_view address, std::string& host, std::string& error) {
-  size_t colon = address.rfind(':');
-  std::string_view h = colon == std::string_view::npos ? address : address.substr(0, colon);
-  std::string_view port = colon == std::string_view::npos ? "" : address.substr(colon + 1);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
-    h = h.substr(1, h.size() - 2);
-  } else if (h.find(':') != std::string_view::npos) {
-    h = {};  // an IPv6 address needs brackets
-  }
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (h.empty() || port.empty() || ec != std::errc() || end != port.data() + port.size() ||
-      value == 0 || value > 65535) {
-    error = "address '" + std::string(address.substr(0, 128)) +
-            "' is not host:port (IPv6 as [addr]:port, port 1-65535)";
-    return false;
-  }
-  host = std::string(h);
-  return true;
-}
 
 std::optional<NodeIdentity> create_identity(const std::string& dir, const IdentityOptions& opts,
                                             std::string& error) {

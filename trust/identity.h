@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "trust/certificate.h"
+#include "trust/host_port.h"
 #include "trust/key_algorithm.h"
 #include "trust/node_key.h"
 
@@ -69,9 +70,5 @@ std::optional<NodeIdentity> load_identity(const std::string& dir, std::string& e
 std::optional<NodeIdentity> renew_tls_certificate(const std::string& dir,
                                                   const std::vector<std::string>& hosts, int days,
                                                   std::string& error);
-
-// "host:port" with a non-empty host (a name, an IPv4 address or a bracketed IPv6 address)
-// and a port 1..65535; `host` is set to the host without brackets.
-bool parse_host_port(std::string_view address, std::string& host, std::string& error);
 
 }  // namespace ptp

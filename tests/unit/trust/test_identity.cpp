@@ -107,7 +107,9 @@ TEST_CASE("identity: bad options write nothing") {
   IdentityOptions o = options();
   o.address = "127.0.0.1";
   CHECK_FALSE(create_identity(dir, o, error).has_value());
-  CHECK(error == "address '127.0.0.1' is not host:port (IPv6 as [addr]:port, port 1-65535)");
+  CHECK(error ==
+        "address '127.0.0.1' is not host:port (host [A-Za-z0-9.-], IPv6 as [addr]:port, port "
+        "1-65535)");
   o = options();
   o.node_id = "bad id";
   CHECK_FALSE(create_identity(dir, o, error).has_value());
@@ -129,7 +131,8 @@ TEST_CASE("identity: host:port parsing") {
   CHECK(host == "gw.example");
   CHECK(parse_host_port("[fe80::1]:8443", host, error));
   CHECK(host == "fe80::1");
-  for (const char* bad : {"", ":443", "gw:", "gw:0", "gw:65536", "gw:x", "::1:443", "gw"}) {
+  for (const char* bad : {"", ":443", "gw:", "gw:0", "gw:65536", "gw:x", "::1:443", "gw", "g w:1",
+                          "[gw]:1", "gw\n:1", "[]:1"}) {
     CAPTURE(bad);
     CHECK_FALSE(parse_host_port(bad, host, error));
   }
