@@ -1,0 +1,42 @@
+#include "trust/signature_context.h"
+
+namespace ptp {
+namespace {
+
+// nullptr for Ed25519, which signs the message itself.
+const char* digest_name(KeyAlgorithm alg) {
+  switch (alg) {
+    case KeyAlgorithm::kEcdsaP256:
+      return "SHA256";
+    case KeyAlgorithm::kEd25519:
+      return nullptr;
+    case KeyAlgorithm::kSm2:
+      return "SM3";
+  }
+  return nullptr;
+}
+
+// The ID goes in before the first byte of the message: SM2 hashes it (with the public key)
+// into the digest's prefix Z.
+bool set_sm2_id(EVP_PKEY_CTX* pctx, KeyAlgorithm alg) {
+  if (alg != KeyAlgorithm::kSm2) return true;
+  return pctx && EVP_PKEY_CTX_set1_id(pctx, kSm2DistinguishingId.data(),
+                                      static_cast<int>(kSm2DistinguishingId.size())) > 0;
+}
+
+}  // namespace
+
+bool init_digest_sign(EVP_MD_CTX* md, EVP_PKEY* key, KeyAlgorithm alg) {
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by `md`
+  return EVP_DigestSignInit_ex(md, &pctx, digest_name(alg), nullptr, nullptr, key, nullptr) == 1 &&
+         set_sm2_id(pctx, alg);
+}
+
+bool init_digest_verify(EVP_MD_CTX* md, EVP_PKEY* key, KeyAlgorithm alg) {
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by `md`
+  return EVP_DigestVerifyInit_ex(md, &pctx, digest_name(alg), nullptr, nullptr, key, nullptr) ==
+             1 &&
+         set_sm2_id(pctx, alg);
+}
+
+}  // namespace ptp
