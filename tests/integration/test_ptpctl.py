@@ -1,13 +1,17 @@
 """ptpctl against a real gateway (docs/ptpctl.md): status (live/ready, --json, exit 3 when
 the admin port is closed), reload (a mutating route: the operator token from
 --credential-file or the gateway's --config; the gateway's refusal shown with exit 1),
-usage errors (exit 2)."""
+usage errors (exit 2); identity init|show|renew-tls (key files 0600, never overwritten, the
+chain checked by `openssl verify`, the fingerprint by `openssl x509`)."""
+import hashlib
 import json
 import os
+import stat
 import subprocess
+import tempfile
 import unittest
 
-from ptp_harness import BIN, Topology
+from ptp_harness import BIN, GATEWAY, Topology
 
 PTPCTL = os.path.join(BIN, "ptpctl")
 LISTEN, ADMIN = 17502, 17552
@@ -26,6 +30,11 @@ def gateway_config(topo):
                 f"admin: {{port: {ADMIN}, credential_file: admin.token}}\n"
                 "auth: {enabled: true, node_keys: {A: \"demo-only-secret-A-do-not-use-in-production\"}}\n")
     return path, cred
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def ptpctl(*args):
@@ -74,6 +83,75 @@ class Ptpctl(unittest.TestCase):
         out = ptpctl("--admin", f"127.0.0.1:{ADMIN}", "status")
         self.assertEqual(out.returncode, 3, out)
         self.assertIn("cannot reach the admin port", out.stderr)
+
+    def test_identity_init_show_renew(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = os.path.join(tmp, "identity")
+            out = ptpctl("identity", "init", "--dir", d, "--node-id", "A", "--inst-id", "INST_A",
+                         "--address", "127.0.0.1:17503", "--host", "127.0.0.1", "--host", "gw-a.example",
+                         "--json")
+            self.assertEqual(out.returncode, 0, out)
+            made = json.loads(out.stdout)
+            self.assertEqual((made["node_id"], made["inst_id"], made["algorithm"], made["address"]),
+                             ("A", "INST_A", "ecdsa-p256", "127.0.0.1:17503"))
+            self.assertEqual(sorted(made["tls_hosts"]), ["127.0.0.1", "gw-a.example"])
+            self.assertEqual(sorted(os.listdir(d)),
+                             ["identity.json", "node.key", "root.crt", "tls.crt", "tls.key"])
+            for key in ("node.key", "tls.key"):
+                self.assertEqual(stat.S_IMODE(os.stat(os.path.join(d, key)).st_mode), 0o600, key)
+            # The chain: tls.crt (leaf + root) verifies against root.crt alone.
+            v = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile", os.path.join(d, "root.crt"),
+                                os.path.join(d, "tls.crt")], capture_output=True, text=True)
+            self.assertEqual(v.returncode, 0, v.stderr)
+            with open(os.path.join(d, "root.crt")) as f:
+                root_pem = f.read()
+            with open(os.path.join(d, "tls.crt")) as f:
+                self.assertTrue(f.read().endswith(root_pem))
+            der = subprocess.run(["openssl", "x509", "-in", os.path.join(d, "root.crt"), "-outform", "DER"],
+                                 capture_output=True, check=True).stdout
+            self.assertEqual(made["root_fp"], hashlib.sha256(der).hexdigest())
+            # Never overwritten: refused, every file unchanged.
+            before = {f: read(os.path.join(d, f)) for f in os.listdir(d)}
+            out = ptpctl("identity", "init", "--dir", d, "--node-id", "A", "--inst-id", "INST_A",
+                         "--address", "127.0.0.1:17503")
+            self.assertEqual(out.returncode, 1, out)
+            self.assertIn("never overwritten", out.stderr)
+            self.assertEqual(before, {f: read(os.path.join(d, f)) for f in os.listdir(d)})
+            # show, through the gateway's config (identity.dir, which the gateway accepts).
+            cfg = os.path.join(tmp, "gw.yaml")
+            with open(cfg, "w") as f:
+                f.write("node: {node_id: A, inst_id: INST_A}\nlisten: {port: 17503}\n"
+                        "auth: {node_keys: {A: \"demo-only-secret-A-do-not-use-in-production\"}}\n"
+                        "identity: {dir: identity}\n")
+            check = subprocess.run([GATEWAY, "--check-config", cfg], capture_output=True, text=True)
+            self.assertEqual(check.returncode, 0, check.stderr)
+            out = ptpctl("identity", "show", "--config", cfg)
+            self.assertEqual(out.returncode, 0, out)
+            self.assertIn("sha256:" + made["root_fp"], out.stdout)
+            self.assertTrue(all(len(line) <= 100 for line in out.stdout.splitlines()))
+            # renew-tls: a new TLS key and certificate, the same root.
+            out = ptpctl("identity", "renew-tls", "--config", cfg, "--json")
+            self.assertEqual(out.returncode, 0, out)
+            renewed = json.loads(out.stdout)
+            self.assertEqual(renewed["root_fp"], made["root_fp"])
+            self.assertEqual(sorted(renewed["tls_hosts"]), ["127.0.0.1", "gw-a.example"])
+            self.assertNotEqual(read(os.path.join(d, "tls.key")), before["tls.key"])
+            self.assertEqual(read(os.path.join(d, "node.key")), before["node.key"])
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(d, "tls.key")).st_mode), 0o600)
+            v = subprocess.run(["openssl", "verify", "-CAfile", os.path.join(d, "root.crt"),
+                                os.path.join(d, "tls.crt")], capture_output=True, text=True)
+            self.assertEqual(v.returncode, 0, v.stderr)
+            # Other algorithms; a bad one is a usage error.
+            for alg in ("ed25519", "sm2"):
+                out = ptpctl("identity", "init", "--dir", os.path.join(tmp, alg), "--node-id", "B",
+                             "--inst-id", "INST_B", "--address", "127.0.0.1:17504", "--algorithm", alg, "--json")
+                self.assertEqual(out.returncode, 0, out)
+                self.assertEqual(json.loads(out.stdout)["algorithm"], alg)
+            out = ptpctl("identity", "init", "--dir", os.path.join(tmp, "x"), "--node-id", "B",
+                         "--inst-id", "INST_B", "--address", "127.0.0.1:17504", "--algorithm", "rsa")
+            self.assertEqual(out.returncode, 2, out)
+            out = ptpctl("identity", "show", "--dir", os.path.join(tmp, "missing"))
+            self.assertEqual(out.returncode, 1, out)
 
     def test_help_fits_100_columns(self):
         out = ptpctl("--help")

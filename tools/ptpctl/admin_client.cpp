@@ -1,7 +1,5 @@
 #include "tools/ptpctl/admin_client.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,10 +8,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "tools/ptpctl/gateway_config.h"
 
 namespace ptp::ptpctl {
 namespace {
@@ -58,29 +57,14 @@ uint16_t parse_port(const std::string& s, const std::string& what) {
 
 AdminClient::AdminClient(const Options& o) {
   std::string credential_file;
-  if (auto cfg_path = o.get("config")) {
-    YAML::Node root;
-    try {
-      root = YAML::LoadFile(*cfg_path);
-    } catch (const std::exception& e) {
-      throw UsageError("cannot read --config " + *cfg_path + ": " + e.what());
-    }
-    const YAML::Node admin = root["admin"];
-    if (admin && admin.IsMap()) {
-      if (admin["port"]) port_ = parse_port(admin["port"].as<std::string>(), "admin.port");
-      // The gateway binds 127.0.0.1 unless admin.address says otherwise; a wildcard
-      // address is reached on loopback.
-      if (admin["address"]) {
-        const std::string a = admin["address"].as<std::string>();
-        if (a != "0.0.0.0" && a != "::" && a != "[::]") host_ = a;
-      }
-      if (admin["tls"]) tls_ = true;
-      if (admin["credential_file"]) {
-        std::filesystem::path p = admin["credential_file"].as<std::string>();
-        if (p.is_relative()) p = std::filesystem::path(*cfg_path).parent_path() / p;
-        credential_file = p.lexically_normal().string();
-      }
-    }
+  if (const auto g = read_gateway_config(o)) {
+    if (g->admin_port) port_ = *g->admin_port;
+    // The gateway binds 127.0.0.1 unless admin.address says otherwise; a wildcard address
+    // is reached on loopback.
+    const std::string& a = g->admin_address;
+    if (!a.empty() && a != "0.0.0.0" && a != "::" && a != "[::]") host_ = a;
+    tls_ = g->admin_tls;
+    credential_file = g->credential_file;
   }
   if (auto a = o.get("admin")) {
     const auto colon = a->rfind(':');
