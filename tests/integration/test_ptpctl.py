@@ -4,11 +4,13 @@ the admin port is closed), reload (a mutating route: the operator token from
 usage errors (exit 2); identity init|show|renew-tls (key files 0600, never overwritten, the
 chain checked by `openssl verify`, the fingerprint by `openssl x509`)."""
 import hashlib
+import http.server
 import json
 import os
 import stat
 import subprocess
 import tempfile
+import threading
 import unittest
 
 from ptp_harness import BIN, GATEWAY, Topology
@@ -39,6 +41,95 @@ def read(path):
 
 def ptpctl(*args):
     return subprocess.run([PTPCTL, *args], capture_output=True, text=True, timeout=30)
+
+
+class RecordingAdmin(http.server.ThreadingHTTPServer):
+    """Stands in for the peer routes of the admin port (served by gateway/peering) to check
+    the requests ptpctl's peers commands send and how it shows the answers: each request is
+    recorded and answered with the next canned (status, JSON) reply."""
+
+    def __init__(self, port):
+        self.requests, self.replies = [], []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def handle_one(h):
+                n = int(h.headers.get("Content-Length") or 0)
+                body = h.rfile.read(n).decode() if n else ""
+                self.requests.append((h.command, h.path, h.headers.get("Authorization"), body))
+                status, answer = self.replies.pop(0)
+                data = json.dumps(answer).encode()
+                h.send_response(status)
+                h.send_header("Content-Type", "application/json")
+                h.send_header("Content-Length", str(len(data)))
+                h.end_headers()
+                h.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = handle_one
+
+            def log_message(h, *args):
+                pass
+
+        super().__init__(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class PeersCommands(unittest.TestCase):
+    def test_requests_and_output(self):
+        admin = RecordingAdmin(ADMIN + 1)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                cred = os.path.join(tmp, "t")
+                with open(cred, "w") as f:
+                    f.write(TOKEN + "\n")
+                base = ["--admin", f"127.0.0.1:{ADMIN + 1}", "--credential-file", cred]
+                far = 4102444800  # 2100-01-01
+                peers = [{"node_id": "B", "state": "active", "dynamic": True, "auth": "signature",
+                          "address": "127.0.0.1:17999", "expires_at": far, "root_fp": "ab" * 32},
+                         {"node_id": "a-very-long-node-identifier-0123456789", "source": "yaml",
+                          "address": "peer.example.internal.long-domain-name.example:9300"}]
+                cases = [
+                    (["peers", "list"], (200, peers), ("GET", "/peers", None),
+                     ["B", "active", "dynamic", "signature", "2100-01-01", "sha256:abab"]),
+                    (["peers", "invite", "B", "--ttl", "600"],
+                     (200, {"invitation": "ptpinv1.eyJ2IjoxfQ", "expire_at": far}),
+                     ("POST", "/peers/invite", {"node_id": "B", "ttl_s": 600}), ["ptpinv1.eyJ2IjoxfQ\n"]),
+                    (["peers", "join", "ptpinv1.eyJ2IjoxfQ"], (200, {"node_id": "A", "state": "pending"}),
+                     ("POST", "/peers/join", {"invitation": "ptpinv1.eyJ2IjoxfQ"}), ["joined A: state pending"]),
+                    (["peers", "disable", "B"], (200, {"code": "E0000000000"}),
+                     ("POST", "/peers/B/disable", None), ["peer B disabled"]),
+                    (["peers", "enable", "B"], (200, {}), ("POST", "/peers/B/enable", None), ["peer B enabled"]),
+                    (["peers", "approve", "B"], (200, {}), ("POST", "/peers/B/approve", None), ["approved"]),
+                    (["peers", "renew", "B", "--days", "30"], (200, {"expires_at": far}),
+                     ("POST", "/peers/B/renew", {"days": 30}), ["renewed until 2100-01-01"]),
+                    (["peers", "remove", "B"], (200, {}), ("DELETE", "/peers/B", None), ["peer B removed"]),
+                ]
+                for args, reply, (method, path, body), shown in cases:
+                    admin.replies.append(reply)
+                    out = ptpctl(*base, *args)
+                    self.assertEqual(out.returncode, 0, (args, out))
+                    m, p, auth, sent = admin.requests.pop()
+                    self.assertEqual((m, p), (method, path), args)
+                    self.assertEqual(auth, "Bearer " + TOKEN)
+                    self.assertEqual(json.loads(sent) if sent else None, body, args)
+                    for text in shown:
+                        self.assertIn(text, out.stdout, args)
+                    for line in out.stdout.splitlines():
+                        self.assertLessEqual(len(line), 100, line)
+                # A refusal: the gateway's code and message, exit 1; --json passes it through.
+                admin.replies.append((404, {"code": "E0000000618", "message": "no peer X"}))
+                out = ptpctl(*base, "peers", "disable", "X")
+                self.assertEqual(out.returncode, 1)
+                self.assertEqual(out.stderr, "ptpctl: E0000000618 no peer X (HTTP 404)\n")
+                admin.replies.append((200, peers))
+                out = ptpctl(*base, "peers", "list", "--json")
+                self.assertEqual(json.loads(out.stdout), peers)
+                # A node id is one path segment.
+                admin.replies.append((200, {}))
+                ptpctl(*base, "peers", "remove", "x/../y")
+                self.assertEqual(admin.requests.pop()[1], "/peers/x%2F..%2Fy")
+        finally:
+            admin.shutdown()
+            admin.server_close()
 
 
 class Ptpctl(unittest.TestCase):
