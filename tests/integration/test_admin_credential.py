@@ -73,8 +73,23 @@ class AdminCredential(unittest.TestCase):
             # The read-only routes stay open.
             for path in ("/healthz", "/readyz", "/metrics"):
                 self.assertEqual(request("GET", path)[0], 200, path)
-            # The token is never logged.
-            self.assertNotIn(TOKEN, topo.procs[0].output())
+            # Rotation: a new token in the file takes effect on reload; the old one is refused.
+            new = "rotated-operator-token-0123456789"
+            with open(os.path.join(topo.workdir, "admin.token"), "w") as f:
+                f.write(new + "\n")
+            self.assertEqual(request("POST", "/reload", token=TOKEN)[0], 200)
+            self.assertEqual(request("POST", "/reload", token=TOKEN)[0], 403)
+            self.assertEqual(request("POST", "/reload", token=new)[0], 200)
+            # A rejected reload answers 400 with the reason; the running config stays.
+            with open(os.path.join(topo.workdir, "admin.token"), "w") as f:
+                f.write("short\n")
+            status, body = request("POST", "/reload", token=new)
+            self.assertEqual(status, 400, body)
+            self.assertIn("admin.credential_file", json.loads(body)["message"])
+            self.assertEqual(request("POST", "/reload", token=new)[0], 400)  # still the token in force
+            # The tokens are never logged.
+            for t in (TOKEN, new):
+                self.assertNotIn(t, topo.procs[0].output())
 
     def test_no_credential_configured_refuses_mutations(self):
         with Topology() as topo:
