@@ -39,7 +39,7 @@ constexpr auto kDefaultBodyTimeout = std::chrono::seconds(10);
 constexpr size_t kMaxConnections = 64;
 
 tcp::endpoint resolve(net::io_context& ioc, const Endpoint& ep) {
-  std::string host = ep.host.empty() ? "0.0.0.0" : ep.host;
+  std::string host = ep.host.empty() ? "127.0.0.1" : ep.host;  // loopback unless configured
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }

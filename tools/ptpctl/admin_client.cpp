@@ -63,6 +63,8 @@ AdminClient::AdminClient(const Options& o) {
     // is reached on loopback.
     const std::string& a = g->admin_address;
     if (!a.empty() && a != "0.0.0.0" && a != "::" && a != "[::]") host_ = a;
+    if (host_.size() > 2 && host_.front() == '[' && host_.back() == ']')
+      host_ = host_.substr(1, host_.size() - 2);
     tls_ = g->admin_tls;
     credential_file = g->credential_file;
   }
