@@ -18,7 +18,9 @@ from ptp_harness import Topology, curl, ptp_headers, wait_until
 
 A_PORT, B_PORT, R_PORT = 17701, 17702, 17704
 A2_PORT, B2_PORT = 17711, 17712  # the routed topology A -> R -> B
-ADMIN = {A_PORT: 17751, B_PORT: 17752, R_PORT: 17754, A2_PORT: 17761, B2_PORT: 17762}
+B3_PORT = 17713  # B whose peers change by reload
+ADMIN = {A_PORT: 17751, B_PORT: 17752, R_PORT: 17754, A2_PORT: 17761, B2_PORT: 17762,
+         B3_PORT: 17763}
 KEYS = {n: f"demo-only-secret-{n}-do-not-use-in-production" for n in ("A", "B", "C", "R")}
 
 ids = None  # node id -> identity directory
@@ -34,13 +36,14 @@ def tearDownModule():
     shutil.rmtree(WORK, ignore_errors=True)
 
 
-def config(node, port, peers, role="edge"):
+def config(node, port, peers, role="edge", reload_poll_ms=1000):
     keys = "\n".join(f'    {n}: "{k}"' for n, k in KEYS.items())
     peer_lines = "\n".join(f"  - {p}" for p in peers)
     return f"""node: {{node_id: {node}, inst_id: INST_{node}, role: {role}}}
 listen: {{address: 127.0.0.1, port: {port}}}
 admin: {{address: 127.0.0.1, port: {ADMIN[port]}}}
 io_threads: 2
+reload_poll_ms: {reload_poll_ms}
 identity: {{dir: {ids[node]}}}
 auth:
   enabled: true
@@ -264,6 +267,36 @@ class RoutedThroughRelay(unittest.TestCase):
                     self.assertEqual(r.headers["x-ptp-code"], "E0000000615", r)
                     self.assertIn("hop R presented a certificate of R but the request claims "
                                   "source A", r.headers["x-ptp-message"])
+
+
+class PinnedRootsFollowReloads(unittest.TestCase):
+    """A peer pinned by a reload is accepted on the next connection, without a restart."""
+
+    def test_peer_added_by_reload(self):
+        with Topology() as topo:
+            path = os.path.join(topo.workdir, "b-reload.yaml")
+            peer_a = f'{{node_id: A, address: "127.0.0.1:{A_PORT}", root_file: {root("A")}}}'
+            with open(path, "w") as f:
+                f.write(config("B", B3_PORT, [peer_a], reload_poll_ms=100))
+            b = topo.gateway(path)
+            c_cert = tls_args("B", "C")
+            with self.assertRaisesRegex(RuntimeError, "curl failed"):
+                curl(url(B3_PORT), headers("C", "B"), b"x", http="h2", extra=c_cert)
+            peer_c = f'{{node_id: C, address: "127.0.0.1:17709", root_file: {root("C")}}}'
+            with open(path + ".new", "w") as f:
+                f.write(config("B", B3_PORT, [peer_a, peer_c], reload_poll_ms=100))
+            os.replace(path + ".new", path)
+            wait_until(lambda: "reloaded" in b.output(), 10, "B's reload")
+
+            def c_accepted():
+                try:
+                    r = curl(url(B3_PORT), headers("C", "B", trace="tr-c"), b"from C", http="h2",
+                             extra=c_cert)
+                except RuntimeError:
+                    return False
+                self.assertEqual(r.status, 200, r)
+                return r.body == b"from C"
+            wait_until(c_accepted, 5, "B accepting C's certificate")
 
 
 if __name__ == "__main__":
