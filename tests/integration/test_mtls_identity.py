@@ -19,8 +19,9 @@ from ptp_harness import Topology, curl, ptp_headers, wait_until
 A_PORT, B_PORT, R_PORT = 17701, 17702, 17704
 A2_PORT, B2_PORT = 17711, 17712  # the routed topology A -> R -> B
 B3_PORT = 17713  # B whose peers change by reload
+A4_PORT, B4_PORT = 17714, 17715  # A checking B's server certificate against a pinned root
 ADMIN = {A_PORT: 17751, B_PORT: 17752, R_PORT: 17754, A2_PORT: 17761, B2_PORT: 17762,
-         B3_PORT: 17763}
+         B3_PORT: 17763, A4_PORT: 17764, B4_PORT: 17765}
 KEYS = {n: f"demo-only-secret-{n}-do-not-use-in-production" for n in ("A", "B", "C", "R")}
 
 ids = None  # node id -> identity directory
@@ -297,6 +298,53 @@ class PinnedRootsFollowReloads(unittest.TestCase):
                 self.assertEqual(r.status, 200, r)
                 return r.body == b"from C"
             wait_until(c_accepted, 5, "B accepting C's certificate")
+
+
+class ClientSidePinning(unittest.TestCase):
+    """A reaches B only when B's chain ends at the root A pinned for B and B's leaf names
+    B (E0000000603 otherwise; A keeps serving)."""
+
+    def run_a_to_b(self, topo, a_pins_for_b, b_identity):
+        w = topo.workdir
+        files = {
+            "b-pin": config("B", B4_PORT, [
+                f'{{node_id: A, address: "127.0.0.1:{A4_PORT}", root_file: {root("A")}}}']),
+            "a-pin": config("A", A4_PORT, [
+                f'{{node_id: B, address: "127.0.0.1:{B4_PORT}", root_file: {a_pins_for_b}}}']),
+        }
+        files["b-pin"] = files["b-pin"].replace(f"dir: {ids['B']}", f"dir: {b_identity}")
+        for name, text in files.items():
+            with open(os.path.join(w, f"{name}.yaml"), "w") as f:
+                f.write(text)
+            topo.gateway(os.path.join(w, f"{name}.yaml"))
+        return curl(url(A4_PORT), headers("A", "B", trace="tr-pin"), b"pinned", http="h2",
+                    extra=tls_args("A"))
+
+    def test_right_root_and_name(self):
+        with Topology() as topo:
+            r = self.run_a_to_b(topo, root("B"), ids["B"])
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, b"pinned")
+
+    def test_b_chain_from_another_root(self):
+        with Topology() as topo:
+            r = self.run_a_to_b(topo, root("C"), ids["B"])  # A pinned C's root for B
+            self.assertEqual(r.status, 403, r)
+            self.assertEqual(r.headers["x-ptp-code"], "E0000000603", r)
+            self.assertIn("certificate verify failed", r.headers["x-ptp-message"])
+
+    def test_b_leaf_naming_another_node(self):
+        with Topology() as topo:
+            # B's identity, but its TLS leaf (from B's own root) names X.
+            d = os.path.join(topo.workdir, "b-names-x")
+            shutil.copytree(ids["B"], d)
+            cert, key = issue_leaf(ids["B"], d, "x", "X")
+            os.replace(cert, os.path.join(d, "tls.crt"))
+            os.replace(key, os.path.join(d, "tls.key"))
+            r = self.run_a_to_b(topo, root("B"), d)
+            self.assertEqual(r.status, 403, r)
+            self.assertEqual(r.headers["x-ptp-code"], "E0000000603", r)
+            self.assertIn("the certificate does not name the pinned peer's node", r.headers["x-ptp-message"])
 
 
 if __name__ == "__main__":
