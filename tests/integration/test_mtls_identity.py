@@ -14,7 +14,9 @@ import tempfile
 import unittest
 
 from identity_dirs import issue_leaf, make_identity
-from ptp_harness import Topology, curl, ptp_headers, wait_until
+import grpc
+
+from ptp_harness import Topology, curl, grpc_stubs, ptp_headers, wait_until
 
 A_PORT, B_PORT, R_PORT = 17701, 17702, 17704
 A2_PORT, B2_PORT = 17711, 17712  # the routed topology A -> R -> B
@@ -198,6 +200,28 @@ class MutualTlsFromIdentity(unittest.TestCase):
         r = curl(url(B_PORT), headers("B", "B"), b"x", http="h2", extra=tls_args("B", "A"))
         self.expect(r, 403, "E0000000615", "claims source B (this node)")
 
+    def test_grpc_connection_carries_the_hop_identity(self):
+        pb, pbg = grpc_stubs()
+        with open(root("B"), "rb") as f:
+            ca = f.read()
+        with open(os.path.join(ids["A"], "tls.crt"), "rb") as f:
+            chain = f.read()
+        with open(os.path.join(ids["A"], "tls.key"), "rb") as f:
+            key = f.read()
+        creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key,
+                                             certificate_chain=chain)
+        with grpc.secure_channel(f"127.0.0.1:{B_PORT}", creds) as ch:
+            stub = pbg.PrivateTransferProtocolStub(ch)
+            ok = stub.invoke(pb.Inbound(payload=b"grpc as A"),
+                             metadata=list(headers("A", "B", trace="tr-g").items()), timeout=20)
+            self.assertEqual(ok.code, "E0000000000")
+            self.assertEqual(ok.payload, b"grpc as A")
+            bad = stub.invoke(pb.Inbound(payload=b"x"),
+                              metadata=list(headers("C", "B", trace="tr-g").items()), timeout=20)
+            self.assertEqual(bad.code, "E0000000615")
+            self.assertIn("hop A presented a certificate of A but the request claims source C",
+                          bad.message)
+
     def test_pinned_source_without_certificate_is_615(self):
         r = curl(url(B_PORT), headers("A", "B"), b"x", http="h2", extra=tls_args("B"))
         self.expect(r, 403, "E0000000615", "peer A must connect with its certificate")
@@ -214,8 +238,8 @@ class MutualTlsFromIdentity(unittest.TestCase):
                  extra=tls_args("B"))
         self.assertEqual(r.status, 200, r)
         pop = json.dumps({"topic": "t-peer", "timeout": "1s"}).encode()
-        for op in ("pop", "peek"):
-            r = curl(url(B_PORT, op), container("B", "B", "s-peer"), pop, http="h2",
+        for op, http in (("pop", "h2"), ("peek", "1.1"), ("pop", "1.1")):
+            r = curl(url(B_PORT, op), container("B", "B", "s-peer"), pop, http=http,
                      extra=tls_args("B", "A"))
             self.expect(r, 403, "E0000000614",
                         f"queue interface {op} is for this node's containers; peer A may not call it")
