@@ -139,6 +139,10 @@ class MutualTlsFromIdentity(unittest.TestCase):
             self.assertEqual(r.headers["x-ptp-diag-route-path"], "A")
             self.assertEqual(r.body, b"hello B")
         self.assertIn('"tls":"identity"', self.b.output())
+        # B logged the hop identity of the connection the requests came on.
+        wait_until(lambda: '"trace_id":"tr-inv-h2"' in self.b.output(), 5, "B's log line")
+        line = next(l for l in self.b.output().splitlines() if '"trace_id":"tr-inv-h2"' in l)
+        self.assertIn('"hop_identity":"A"', line)
 
     def test_container_without_certificate_at_its_own_gateway(self):
         r = curl(url(B_PORT), headers("B", "B", trace="tr-own"), b"own", http="h2",
