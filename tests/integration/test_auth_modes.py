@@ -13,44 +13,21 @@ import threading
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from identity_dirs import make_identity
 from ptp_harness import GATEWAY, Topology, curl, mint, ptp_headers, wait_until
-from test_queue import container_headers, pop_json, push_json
+from test_queue import container_headers, push_json
 
-A_PORT, R_PORT, B_PORT, P_PORT = 17801, 17802, 17803, 17804
+A_PORT, R_PORT, B_PORT, P_PORT, Q_PORT = 17801, 17802, 17803, 17804, 17805
 ECHO_PORT, RECORD_PORT = 17810, 17811
-A_URL = f"http://127.0.0.1:{A_PORT}/v1/interconn/chan/"
-B_URL = f"http://127.0.0.1:{B_PORT}/v1/interconn/chan/"
+A_URL = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/"
+R_URL = f"https://127.0.0.1:{R_PORT}/v1/interconn/chan/"
+B_URL = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/"
 KEY_A = "authmodes-test-hmac-key-of-A"  # A's containers' key (auth.node_keys.A at A only)
 KEY_B = "authmodes-test-hmac-key-of-B"
 
 
 def openssl(*args, cwd):
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_identity(parent, node, inst):
-    """An identity directory as `ptpctl identity init` makes it (DESIGN: node.key, root.crt,
-    tls.key, tls.crt), with the openssl command line."""
-    d = os.path.join(parent, f"id-{node}")
-    os.makedirs(d)
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "node.key", cwd=d)
-    openssl("req", "-x509", "-new", "-key", "node.key", "-days", "2", "-subj", f"/CN={node}/O={inst}",
-            "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-            "-addext", f"subjectAltName=URI:urn:ptp:node:{node}", "-out", "root.crt", cwd=d)
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "tls.key", cwd=d)
-    openssl("req", "-new", "-key", "tls.key", "-subj", f"/CN={node}", "-out", "tls.csr", cwd=d)
-    with open(os.path.join(d, "tls.ext"), "w") as f:
-        f.write(f"subjectAltName=URI:urn:ptp:node:{node},DNS:localhost,IP:127.0.0.1\n"
-                "extendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\n")
-    openssl("x509", "-req", "-in", "tls.csr", "-CA", "root.crt", "-CAkey", "node.key", "-CAcreateserial",
-            "-days", "2", "-extfile", "tls.ext", "-out", "leaf.crt", cwd=d)
-    with open(os.path.join(d, "tls.crt"), "wb") as out:
-        for name in ("leaf.crt", "root.crt"):
-            with open(os.path.join(d, name), "rb") as f:
-                out.write(f.read())
-    os.chmod(os.path.join(d, "node.key"), 0o600)
-    return d
 
 
 def mint_signed(identity, source, target, session, ttl=300):
@@ -102,8 +79,18 @@ class SignatureRouted(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.topo = Topology()
+        cls.recorder = None
+        try:
+            cls.start()
+        except BaseException:
+            cls.tearDownClass()  # nothing left running when a gateway does not start
+            raise
+
+    @classmethod
+    def start(cls):
         w = cls.topo.workdir
-        cls.id = {n: make_identity(w, n, f"INST_{n}") for n in ("A", "R", "B", "P")}
+        cls.id = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}")
+                  for n in ("A", "R", "B", "P")}
         root = {n: os.path.join(d, "root.crt") for n, d in cls.id.items()}
         cls.root = root
         common = "io_threads: 2\nreload_poll_ms: 1000\nlog: {level: info}\n"
@@ -139,6 +126,7 @@ peers:
   - {{node_id: R, address: "127.0.0.1:{R_PORT}", root_file: "{root['R']}"}}
   - {{node_id: A, via: R, root_file: "{root['A']}"}}
   - {{node_id: P, address: "127.0.0.1:{P_PORT}", auth: passthrough, root_file: "{root['P']}"}}
+  - {{node_id: Q, address: "127.0.0.1:{Q_PORT}", auth: passthrough}}
 default_route: R
 local_services:
   - {{uri: "ptp/echo*", address: "127.0.0.1:{ECHO_PORT}", protocol: http1, path: /echo}}
@@ -150,14 +138,23 @@ local_services:
 
     @classmethod
     def tearDownClass(cls):
-        cls.recorder.close()
+        if cls.recorder:
+            cls.recorder.close()
         cls.topo.close()
 
+    def tls(self, server, cert_of=None):
+        """curl options: trust `server`'s root; present cert_of's TLS certificate."""
+        args = ["--cacert", self.root[server]]
+        if cert_of:
+            args += ["--cert", os.path.join(self.id[cert_of], "tls.crt"),
+                     "--key", os.path.join(self.id[cert_of], "tls.key")]
+        return tuple(args)
+
     def invoke_at_a(self, session, trace, uri="ptp/echo/x", body=b"hello"):
-        # A's container: an hmac token from A's own key, as today.
+        # A's container (no certificate): an hmac token from A's own key, as today.
         h = ptp_headers("A", "B", session=session, trace=trace, uri=uri,
                         token=mint("A", "B", session, key=KEY_A))
-        return curl(A_URL + "invoke", h, body, http="h2c")
+        return curl(A_URL + "invoke", h, body, http="h2", extra=self.tls("A"))
 
     def test_b_accepts_the_token_a_signs(self):
         r = self.invoke_at_a("s-sig", "tr-sig")
@@ -186,26 +183,29 @@ local_services:
     def test_a_container_with_a_bad_hmac_token_is_refused_at_a(self):
         h = ptp_headers("A", "B", session="s-bad", trace="tr-bad-at-a",
                         token=mint("A", "B", "s-bad", key="not-the-key-of-A"))
-        r = curl(A_URL + "invoke", h, b"x", http="h2c")
+        r = curl(A_URL + "invoke", h, b"x", http="h2", extra=self.tls("A"))
         self.assertEqual((r.headers.get("x-ptp-code"), r.headers.get("x-ptp-hop")),
                          ("E0000000403", "A"), r)
 
-    def test_token_r_signs_claiming_a_is_refused_at_b(self):
+    def test_token_r_signs_claiming_a_is_refused(self):
         forged = mint_signed(self.id["R"], "A", "B", "s-forged")
         self.assertTrue(forged.startswith("s1."), forged)
-        for trace, url, hop in (("tr-forged-b", B_URL, "B"),
-                                ("tr-forged-r", f"http://127.0.0.1:{R_PORT}/v1/interconn/chan/", "R")):
-            h = ptp_headers("A", "B", session="s-forged", trace=trace, uri="ptp/record/x", token=forged,
-                            **{"x-ptp-route-path": "A"})
-            r = curl(url + "invoke", h, b"forged", http="h2c")
+        # At B, over R's own connection (R relays for A, so the hop is fine): the token is not.
+        # At R, over A's connection: R checks the token too.
+        for trace, url, server, cert_of, hop in (("tr-forged-b", B_URL, "B", "R", "B"),
+                                                 ("tr-forged-r", R_URL, "R", "A", "R")):
+            h = ptp_headers("A", "B", session="s-forged", trace=trace, uri="ptp/record/x",
+                            token=forged, **{"x-ptp-route-path": "A"})
+            r = curl(url + "invoke", h, b"forged", http="h2", extra=self.tls(server, cert_of))
             self.assertEqual((r.status, r.headers.get("x-ptp-code")), (403, "E0000000403"), r)
             self.assertEqual(r.headers.get("x-ptp-hop"), hop, r)
-            self.assertIn("signature", r.headers.get("x-ptp-message", ""), r)
+            self.assertEqual(r.headers.get("x-ptp-message"),
+                             "token signature does not match (session/source/target binding)", r)
         # A's own signature, the same way, reaches the service: the refusal was the key.
         genuine = mint_signed(self.id["A"], "A", "B", "s-forged")
         h = ptp_headers("A", "B", session="s-forged", trace="tr-genuine", uri="ptp/record/x",
                         token=genuine, **{"x-ptp-route-path": "A"})
-        r = curl(B_URL + "invoke", h, b"genuine", http="h2c")
+        r = curl(B_URL + "invoke", h, b"genuine", http="h2", extra=self.tls("B", "R"))
         self.assertEqual((r.status, r.body), (200, b"genuine"), r)
         self.assertIn("tr-genuine", self.recorder.traces())
         self.assertNotIn("tr-forged-b", self.recorder.traces())
@@ -213,40 +213,68 @@ local_services:
 
     def test_a_cannot_pop_b_messages_with_any_credential_it_holds(self):
         # A's container pushes to B: A's outbox signs the forward, R and B check it.
-        r = push_json(A_URL, "A", "B", "s-pop", "t", b"for B only",
-                      token=mint("A", "B", "s-pop", key=KEY_A))
+        h = container_headers("A", "B", "s-pop", token=mint("A", "B", "s-pop", key=KEY_A))
+        h["content-type"] = "application/json"
+        push = {"topic": "t", "payload": base64.b64encode(b"for B only").decode()}
+        r = curl(A_URL + "push", h, json.dumps(push).encode(), extra=self.tls("A"))
         self.assertEqual(r.json()["code"], "E0000000000", r)
         wait_until(lambda: self.b.queue_stats()["inbox"]["messages"] >= 1, what="the message at B")
-        attempts = {
+        tokens = {
             "A's hmac key, as B": ("B", mint("B", "B", "s-pop", key=KEY_A)),
             "A's node key, as B": ("B", mint_signed(self.id["A"], "B", "B", "s-pop")),
             "A's hmac key, as A": ("A", mint("A", "B", "s-pop", key=KEY_A)),
             "A's node key, as A": ("A", mint_signed(self.id["A"], "A", "B", "s-pop")),
         }
-        for what, (source, token) in attempts.items():
-            for op in ("pop", "peek"):
-                h = container_headers(source, "B", "s-pop", token=token)
-                h["content-type"] = "application/json"
-                r = curl(B_URL + op, h, json.dumps({"topic": "t", "timeout": "100ms"}).encode())
-                self.assertEqual((r.status, r.headers.get("x-ptp-code")), (403, "E0000000403"),
-                                 f"{what} {op}: {r}")
-                self.assertNotIn(b"payload", r.body, what)
+        for what, (source, token) in tokens.items():
+            # Without a certificate (as a container would): claiming B the token fails,
+            # claiming A the missing certificate of a pinned peer. With A's certificate:
+            # a peer may not call queue interfaces.
+            no_cert = "E0000000403" if source == "B" else "E0000000615"
+            for cert_of, code in ((None, no_cert), ("A", "E0000000614")):
+                for op in ("pop", "peek"):
+                    h = container_headers(source, "B", "s-pop", token=token)
+                    h["content-type"] = "application/json"
+                    r = curl(B_URL + op, h, json.dumps({"topic": "t", "timeout": "100ms"}).encode(),
+                             extra=self.tls("B", cert_of))
+                    self.assertEqual(r.headers.get("x-ptp-code"), code, f"{what} {cert_of} {op}: {r}")
+                    self.assertNotIn(b"payload", r.body, what)
         # B's own container still gets it.
         h = container_headers("B", "B", "s-pop", token=mint("B", "B", "s-pop", key=KEY_B))
         h["content-type"] = "application/json"
-        r = curl(B_URL + "pop", h, json.dumps({"topic": "t", "timeout": "2s"}).encode())
+        r = curl(B_URL + "pop", h, json.dumps({"topic": "t", "timeout": "2s"}).encode(),
+                 extra=self.tls("B"))
         self.assertEqual(r.status, 200, r)
         self.assertEqual(base64.b64decode(r.json()["payload"]), b"for B only")
 
+    def test_passthrough_token_reaches_the_service_byte_for_byte(self):
+        opaque = "vendorX:opaque/=+token"
+        for http in ("h2", "1.1"):
+            h = ptp_headers("P", "B", session="s-pt", trace="tr-pt-" + http, uri="ptp/echo/pt",
+                            token=opaque)
+            r = curl(B_URL + "invoke", h, b"from P", http=http, extra=self.tls("B", "P"))
+            self.assertEqual((r.status, r.body), (200, b"from P"), r)
+            self.assertEqual(r.headers["x-echo-x-ptp-token"], opaque, r)
+        h = ptp_headers("P", "B", session="s-pt", trace="tr-pt-rec", uri="ptp/record/pt", token=opaque)
+        r = curl(B_URL + "invoke", h, b"from P", http="h2", extra=self.tls("B", "P"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.recorder.seen[-1]["x-ptp-token"], opaque)
+
     def test_passthrough_needs_the_peer_certificate(self):
-        # P's opaque token on a connection that presents no certificate of P's.
-        h = ptp_headers("P", "B", session="s-pt", trace="tr-pt-nocert", uri="ptp/record/x",
-                        token="vendorX:opaque/=+token")
-        r = curl(B_URL + "invoke", h, b"x", http="h2c")
+        opaque = "vendorX:opaque/=+token"
+        # P (root pinned) without its certificate, and with A's: the identity binding.
+        for cert_of in (None, "A"):
+            h = ptp_headers("P", "B", session="s-pt", trace="tr-pt-nocert", uri="ptp/record/x",
+                            token=opaque)
+            r = curl(B_URL + "invoke", h, b"x", http="h2", extra=self.tls("B", cert_of))
+            self.assertEqual((r.status, r.headers.get("x-ptp-code")), (403, "E0000000615"), r)
+        # Q, a passthrough peer with no pinned root, cannot present a certificate of Q's.
+        h = ptp_headers("Q", "B", session="s-pt", trace="tr-pt-q", uri="ptp/record/x", token=opaque)
+        r = curl(B_URL + "invoke", h, b"x", http="h2", extra=self.tls("B"))
         self.assertEqual((r.status, r.headers.get("x-ptp-code")), (403, "E0000000403"), r)
         self.assertEqual(r.headers.get("x-ptp-message"),
-                         "passthrough source P must connect with its certificate", r)
+                         "passthrough source Q must connect with its certificate", r)
         self.assertNotIn("tr-pt-nocert", self.recorder.traces())
+        self.assertNotIn("tr-pt-q", self.recorder.traces())
 
 
 if __name__ == "__main__":
