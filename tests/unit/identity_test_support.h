@@ -1,18 +1,16 @@
-// For unit tests of the authentication modes: node keys and a minimal self-signed root
-// certificate (PEM) for one, and an identity directory of files a config can name.
+// For unit tests of the authentication modes: node keys, their root certificates (PEM), and
+// an identity directory of files a config can name.
 #pragma once
 
 #include <doctest/doctest.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "trust/certificate.h"
 #include "trust/node_key.h"
-#include "trust/openssl_ptr.h"
 
 namespace ptp::testing {
 
@@ -24,27 +22,14 @@ inline NodeKey new_node_key(KeyAlgorithm alg = KeyAlgorithm::kEcdsaP256) {
   return std::move(*key);
 }
 
-// A self-signed certificate CN=<cn> for `key` (enough to carry the key: what a pinned
-// root gives the token check).
+// The node root certificate (PEM) of `key` for node `cn`: what a pinned root gives the
+// token check.
 inline std::string root_pem_for(const NodeKey& key, const std::string& cn) {
-  trust::X509Ptr cert(X509_new());
+  std::string error;
+  auto cert = make_root_certificate(key, cn, "INST_" + cn, 1, error);
+  INFO(error);
   REQUIRE(cert);
-  X509_set_version(cert.get(), 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(cert.get(), name);
-  REQUIRE(X509_set_pubkey(cert.get(), key.get()) == 1);
-  const EVP_MD* md = key.algorithm() == KeyAlgorithm::kEd25519 ? nullptr : EVP_sha256();
-  REQUIRE(X509_sign(cert.get(), key.get(), md) > 0);
-  trust::BioPtr bio(BIO_new(BIO_s_mem()));
-  REQUIRE(PEM_write_bio_X509(bio.get(), cert.get()) == 1);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(n));
+  return cert->pem();
 }
 
 // A directory removed at scope exit, with an identity directory `id` in it (node.key of

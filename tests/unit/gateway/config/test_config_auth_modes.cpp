@@ -89,8 +89,7 @@ TEST_CASE("auth mode signature: no hmac keys needed, the node key is loaded, roo
                  "auth: {mode: signature}\npeers: [{node_id: A, address: \"h:1\", "
                  "root_file: \"" +
                  junk + "\"}]\n")
-            .find("t.yaml: peers[0].root_file: peer \"A\": the pinned root is not a PEM "
-                  "certificate") == 0);
+            .find("t.yaml: peers[0].root_file: ") == 0);
 
   // hmac peers need keys.
   CHECK(error_of(head + "auth: {mode: signature}\n"
