@@ -2,6 +2,7 @@
 //   ptp-gateway --config FILE [--data-dir DIR]   run in the foreground
 //   ptp-gateway --check-config FILE     validate and exit (non-zero with the reason)
 //   ptp-gateway --mint-token --key-file F --source A --target B --session S [--ttl 3600]
+//   ptp-gateway --mint-token --identity DIR --source A --target B --session S [--ttl 3600]
 #include <sys/resource.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -38,6 +39,7 @@
 #include "gateway/queue/queue_service.h"
 #include "gateway/rs/rs_host.h"
 #include "gateway/server/listener.h"
+#include "trust/signed_token.h"
 
 namespace {
 
@@ -46,8 +48,8 @@ using namespace ptp;
 int usage() {
   std::cerr << "usage: ptp-gateway --config FILE [--data-dir DIR]\n"
                "       ptp-gateway --check-config FILE\n"
-               "       ptp-gateway --mint-token (--key-file F | --key K) --source NODE "
-               "--target NODE --session ID [--ttl SECONDS]\n";
+               "       ptp-gateway --mint-token (--key-file F | --key K | --identity DIR) "
+               "--source NODE --target NODE --session ID [--ttl SECONDS]\n";
   return 2;
 }
 
@@ -71,6 +73,8 @@ std::map<std::string, std::string> parse_flags(int argc, char** argv, bool& ok) 
   return f;
 }
 
+// A v1 token from an hmac key (--key, --key-file), or an s1 token signed with the node key
+// of an identity directory (--identity).
 int mint(std::map<std::string, std::string>& f) {
   std::string key = f["--key"];
   if (f.count("--key-file")) {
@@ -81,7 +85,10 @@ int mint(std::map<std::string, std::string>& f) {
     }
     std::getline(in, key);
   }
-  if (key.empty() || f["--source"].empty() || f["--target"].empty() || f["--session"].empty())
+  const bool signed_token = f.count("--identity") > 0;
+  // Exactly one of the two kinds of key.
+  if (signed_token == !key.empty() || f["--source"].empty() || f["--target"].empty() ||
+      f["--session"].empty())
     return usage();
   // Verifiers refuse tokens valid for longer than their auth.max_token_lifetime_s (default
   // one day, at most a year).
@@ -94,6 +101,24 @@ int mint(std::map<std::string, std::string>& f) {
       std::cerr << "--ttl: expected whole seconds from 1 to 31622400, got \"" << t << "\"\n";
       return 2;
     }
+  }
+  if (signed_token) {
+    IdentityConfig id;
+    id.dir = f["--identity"];
+    std::string error;
+    auto node_key = NodeKey::load_pem_file(id.node_key_file(), error);
+    if (!node_key) {
+      std::cerr << "cannot load the node key " << id.node_key_file() << ": " << error << "\n";
+      return 2;
+    }
+    std::string t = mint_signed_token(*node_key, f["--source"], f["--target"], f["--session"],
+                                      unix_now() + ttl);
+    if (t.empty()) {
+      std::cerr << "cannot sign the token\n";
+      return 1;
+    }
+    std::cout << t << "\n";
+    return 0;
   }
   std::cout << mint_token(key, f["--source"], f["--target"], f["--session"], unix_now() + ttl)
             << "\n";

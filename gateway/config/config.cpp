@@ -38,6 +38,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   parse_queue(root, files, cfg);
   parse_kafka_attachment(root, cfg);
   check_peer_references(cfg);
+  check_auth_modes(cfg);
   parse_router_server(root, cfg);
   return cfg;
 }
@@ -76,6 +77,11 @@ const PeerConfig* find_peer(const Config& cfg, std::string_view node_id) {
     if (p.node_id == node_id) return &p;
   }
   return nullptr;
+}
+
+AuthMode auth_mode_for(const Config& cfg, std::string_view node_id) {
+  const PeerConfig* p = find_peer(cfg, node_id);
+  return p && p->auth_mode ? *p->auth_mode : cfg.auth.mode;
 }
 
 const PeerConfig* next_hop_for(const Config& cfg, const PeerConfig& peer) {

@@ -17,6 +17,7 @@
 #include "common/token.h"
 #include "gateway/exchange/grpc_errors.h"
 #include "router/rs/job_spec.h"
+#include "trust/node_key.h"
 
 namespace ptp {
 
@@ -194,6 +195,9 @@ struct RouterServerConfig {
 // tls.crt (the TLS certificate issued by the root, followed by the root). Empty: none.
 struct IdentityConfig {
   std::string dir;
+  // node.key, loaded with the configuration (at start and on every reload): this node signs
+  // its s1 tokens with it. Null without `dir`.
+  std::shared_ptr<const NodeKey> node_key;
   std::string node_key_file() const { return dir + "/node.key"; }
   std::string root_cert_file() const { return dir + "/root.crt"; }
   std::string tls_key_file() const { return dir + "/tls.key"; }
@@ -255,6 +259,10 @@ bool parse_peer_protocol(std::string_view name, PeerProtocol& out);
 
 // The peer entry with this node id, or nullptr.
 const PeerConfig* find_peer(const Config& cfg, std::string_view node_id);
+// How requests claiming `node_id` as source are authenticated, and which token this node
+// sends to it: its peer entry's `auth`, else auth.mode (docs/security.md, "Authentication
+// modes").
+AuthMode auth_mode_for(const Config& cfg, std::string_view node_id);
 // The neighbour a message for `peer` is sent to: `peer` itself when it has an address,
 // otherwise the end of its `via` chain. nullptr only for configs that bypassed validation.
 const PeerConfig* next_hop_for(const Config& cfg, const PeerConfig& peer);

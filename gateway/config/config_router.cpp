@@ -80,7 +80,9 @@ void parse_router_server(const YAML::Node& root, Config& cfg) {
   if (!cfg.kafka_attachment.egress_topic.empty())
     fail(s.path(),
          "cannot be used with kafka_attachment.egress_topic (its messages must stay in the inbox)");
-  if (cfg.auth.enabled && !cfg.auth.node_keys.count(cfg.node_id))
+  // Deliveries to hmac targets carry a v1 token from this node's key (to signature targets
+  // an s1 token from identity.dir/node.key, which check_auth_modes requires).
+  if (cfg.auth.enabled && !cfg.auth.node_keys.count(cfg.node_id) && hmac_in_use(cfg))
     fail(s.path(), "deliveries are signed with this node's key: auth.node_keys." + cfg.node_id +
                        " is required while auth.enabled is true");
 }

@@ -203,7 +203,9 @@ void parse_auth(const YAML::Node& root, Config& cfg) {
       if (!a.node_keys.emplace(node, kv.second.Scalar()).second) fail(path, "duplicate node id");
     }
   }
-  if (a.enabled && a.node_keys.empty()) {
+  // Keys check hmac tokens; with another auth.mode only hmac peers and this node's own
+  // containers need them (check_auth_modes, once the peers are known).
+  if (a.enabled && a.mode == AuthMode::kHmac && a.node_keys.empty()) {
     fail(kpath, "no keys configured while auth.enabled is true (every request would be refused)");
   }
 }
@@ -216,6 +218,12 @@ void parse_identity(const YAML::Node& root, const FileResolver& files, Config& c
                                cfg.identity.tls_key_file(), cfg.identity.tls_cert_file()}) {
     files.readable(s.at("dir"), f);
   }
+  std::string error;
+  auto key = NodeKey::load_pem_file(cfg.identity.node_key_file(), error);
+  if (!key)
+    fail(s.at("dir"),
+         "cannot load the node key " + quote_value(cfg.identity.node_key_file()) + ": " + error);
+  cfg.identity.node_key = std::make_shared<const NodeKey>(std::move(*key));
 }
 
 void parse_log(const YAML::Node& root, const FileResolver& files, Config& cfg) {

@@ -168,6 +168,10 @@ void parse_log(const YAML::Node& root, const FileResolver& files, Config& cfg);
 void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg);
 void parse_local_services(const YAML::Node& root, Config& cfg);
 void check_peer_references(Config& cfg);
+// config_auth_modes.cpp: what each authentication mode in use needs (keys, identity, roots).
+void check_auth_modes(const Config& cfg);
+// Whether auth.mode or some peer's auth is hmac.
+bool hmac_in_use(const Config& cfg);
 // config_queue.cpp: queues and the Kafka attachment.
 void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg);
 void parse_kafka_attachment(const YAML::Node& root, Config& cfg);

@@ -94,7 +94,7 @@ Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
   if (hops >= cfg.limits.max_hops)
     return Status::Error(Code::kLoop, "hop limit " + std::to_string(cfg.limits.max_hops) +
                                           " reached (path " + std::string(path) + ")");
-  return verify_token(snapshot, h, unix_now(), hmac_, verified_);
+  return check_request_token(snapshot, h, req.hop_node_id, unix_now(), tokens_);
 }
 
 // One request's bookkeeping from its head (or dispatch) to its answer, in one
@@ -288,6 +288,11 @@ void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
                               ex_);
         return;
       }
+      // This node's own request to a signature-mode target: its container's token was
+      // checked above; the target gets one signed with this node's key.
+      if (req.env.header.source_node_id == cfg->node_id)
+        if (Status st = minted_.apply(*cfg, req.env.header, unix_now()); !st.ok())
+          return refuse(p, req, std::move(st));
       auto& path = req.env.meta[std::string(kRoutePathKey)];
       path += path.empty() ? cfg->node_id : "," + cfg->node_id;
       Forwarder fwd(h2_, h1_, *cfg);

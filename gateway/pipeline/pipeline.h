@@ -7,11 +7,11 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
 
-#include "common/hmac_sha256.h"
 #include "gateway/config/config_store.h"
 #include "gateway/exchange/exchange.h"
 #include "gateway/forward/forwarder.h"
-#include "gateway/pipeline/verified_tokens.h"
+#include "gateway/forward/source_tokens.h"
+#include "gateway/pipeline/token.h"
 #include "gateway/upstream/http1_client.h"
 #include "gateway/upstream/upstream_pool.h"
 
@@ -48,8 +48,8 @@ class Pipeline final : public Dispatcher {
   QueueService* queues_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
-  HmacSha256 hmac_;          // token checks
-  VerifiedTokens verified_;  // tokens this thread checked before
+  TokenChecks tokens_;   // token checks, with the tokens this thread checked before
+  SourceTokens minted_;  // the s1 tokens this node sends to signature-mode targets
 };
 
 // push, pop, peek, release: the container-facing queue interfaces.

@@ -70,11 +70,20 @@ class Outbox::Forward {
     if (req.env.header.trace_id.empty()) req.env.header.trace_id = new_trace_id();
     req.env.meta.erase(std::string(kOutboxExpiryKey));
     req.env.meta[std::string(kRoutePathKey)] = cfg->node_id;
-    // A fresh token when this node holds its own key: the container's may have expired
-    // while the message waited.
-    if (auto k = cfg->auth.node_keys.find(cfg->node_id); k != cfg->auth.node_keys.end())
-      req.env.header.token = mint_token(k->second, cfg->node_id, target_, req.env.header.session_id,
-                                        unix_now() + kForwardTokenTtl);
+    // A fresh token (the container's may have expired while the message waited): this
+    // node's s1 token to a signature-mode target, a v1 token from this node's key to an
+    // hmac one; a passthrough target gets the container's token as it is.
+    const AuthMode mode = auth_mode_for(*cfg, target_);
+    if (mode == AuthMode::kSignature) {
+      if (Status st = box_.source_tokens_.apply(*cfg, req.env.header, unix_now()); !st.ok()) {
+        box_.log_.error("outbox cannot sign the forward, will retry", log_fields(target_, m, st));
+        return finish(Outcome::kRetry);
+      }
+    } else if (mode != AuthMode::kPassthrough) {
+      if (auto k = cfg->auth.node_keys.find(cfg->node_id); k != cfg->auth.node_keys.end())
+        req.env.header.token = mint_token(k->second, cfg->node_id, target_,
+                                          req.env.header.session_id, unix_now() + kForwardTokenTtl);
+    }
     RouteDecision route = resolve_route(*cfg, req.env.header);
     if (route.kind != RouteDecision::Kind::kPeer) {
       Status why = route.kind == RouteDecision::Kind::kError

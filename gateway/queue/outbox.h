@@ -15,6 +15,7 @@
 
 #include "adapters/queue/queue_store.h"
 #include "gateway/config/config_store.h"
+#include "gateway/forward/source_tokens.h"
 #include "gateway/queue/outbox_lane.h"
 #include "gateway/upstream/http1_client.h"
 #include "gateway/upstream/upstream_pool.h"
@@ -72,6 +73,7 @@ class Outbox {
   UpstreamPool h2_;
   Http1ClientPool h1_;
   DeadLetterSink dead_letters_;
+  SourceTokens source_tokens_;  // s1 tokens of the forwards (on ex_ only)
   prometheus::Family<prometheus::Counter>& dead_letter_count_;  // {code}
   std::mutex mu_;
   bool stopped_ = false;

@@ -13,6 +13,7 @@
 #include "common/random_hex.h"
 #include "common/token.h"
 #include "common/unix_time.h"
+#include "gateway/forward/source_tokens.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/queue/queue_service.h"
 #include "gateway/route/route_table.h"
@@ -612,8 +613,14 @@ class RsHost::JobRun {
     h.source_node_id = self;
     h.source_inst_id = cfg->inst_id;
     h.target_node_id = target;
-    if (auto k = cfg->auth.node_keys.find(self); k != cfg->auth.node_keys.end())
+    // To a signature-mode target this node's s1 token, else a v1 token from its key.
+    if (cfg->auth.enabled && auth_mode_for(*cfg, target) == AuthMode::kSignature) {
+      if (Status st = tokens.apply(*cfg, h, unix_now()); !st.ok())
+        throw std::runtime_error("delivery of chunk " + std::to_string(c) + " to node " + target +
+                                 ": " + st.message);
+    } else if (auto k = cfg->auth.node_keys.find(self); k != cfg->auth.node_keys.end()) {
       h.token = mint_token(k->second, self, target, job->id, unix_now() + kTokenTtl);
+    }
     env.meta[std::string(kMessageTopicKey)] = std::string(topic);
     env.meta[std::string(kMessageIdKey)] = rs::result_message_id(job->id, tag, c);
     env.meta["message-code"] = rs::encode_chunk_info(rj->result_info(c));
@@ -636,6 +643,7 @@ class RsHost::JobRun {
   const std::string self;
   std::vector<std::pair<QueueKey, uint64_t>> leases;  // consumed messages, acked at the end
   std::set<std::string> consumed_topics{std::string(rs::kJobTopic)};
+  SourceTokens tokens;  // s1 tokens of the deliveries, per target (this job's thread)
   std::unique_ptr<rs::RsJob> rj;
   LogFields lf;
   std::string accepted_spec;  // body of the spec the job runs with
