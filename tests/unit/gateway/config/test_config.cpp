@@ -10,6 +10,7 @@
 #include "gateway/config/config.h"
 #include "gateway/config/config_store.h"
 #include "tests/unit/source_dir.h"
+#include "trust/node_key.h"
 
 using namespace ptp;
 namespace fs = std::filesystem;
@@ -829,9 +830,12 @@ TEST_CASE("peers[i].root_file pins the peer's TLS: on by default, this node's id
   const std::string root = dir.write("b-root.crt", pem);
   const std::string junk = dir.write("junk.crt", "not a certificate\n");
   fs::create_directory(dir.path / "id");
-  for (auto f : {"node.key", "root.crt", "tls.key", "tls.crt"})
-    dir.write(std::string("id/") + f, "x");
+  for (auto f : {"root.crt", "tls.key", "tls.crt"}) dir.write(std::string("id/") + f, "x");
   const std::string id = (dir.path / "id").string();
+  std::string key_error;
+  auto node_key = NodeKey::generate(KeyAlgorithm::kEcdsaP256, key_error);
+  REQUIRE(node_key);
+  REQUIRE(node_key->save_pem_file(id + "/node.key", key_error));
   auto cfg =
       parse_ok(kMinimal + "identity: {dir: " + id + "}\npeers:\n" +
                "  - {node_id: B, address: \"127.0.0.1:9\", root_file: " + root + "}\n" +
