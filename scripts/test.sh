@@ -15,7 +15,7 @@ if [ "${PTP_SKIP_RELEASE:-0}" != "1" ]; then
   # Only the shipped programs (every library of the project, not the tests and benchmarks):
   # about 60 % of a full build.
   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build-release -j"$(nproc)" --target ptp-gateway ptp-rc
+  cmake --build build-release -j"$(nproc)" --target ptp-gateway ptp-rc ptpctl
 fi
 if [ "${PTP_SKIP_SANITIZERS:-0}" != "1" ]; then
   ./scripts/build.sh build-asan -DPTP_SANITIZE=ON
