@@ -26,6 +26,8 @@
 #include "gateway/observability/admin_server.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/peering/crypto.h"
+#include "gateway/peering/peering_service.h"
 #include "gateway/pipeline/encapsulation.h"
 #include "gateway/pipeline/pipeline.h"
 #include "gateway/pipeline/token.h"
@@ -149,6 +151,25 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   Metrics metrics;
   metrics.config_reload(true);
   ConfigStore store(cfg);
+  // The dynamic peer table (docs/peering.md): with an identity, the handshake is served and
+  // the recorded peers are laid over the file's from the start.
+  std::unique_ptr<PeeringService> peering;
+  if (!cfg->identity.dir.empty()) {
+    std::string error;
+    HandshakeCrypto crypto;
+    const std::string path =
+        cfg->peering.store.empty() ? data_dir + "/peering.json" : cfg->peering.store;
+    std::unique_ptr<PeerStore> peer_store;
+    if (make_handshake_crypto(*cfg, crypto, error)) peer_store = PeerStore::open(path, error);
+    if (!peer_store) {
+      log->error("cannot start peering", {.extra = {{"error", error}}});
+      std::cerr << "ptp-gateway: cannot start peering: " << error << "\n";
+      return 1;
+    }
+    peering =
+        std::make_unique<PeeringService>(store, std::move(peer_store), std::move(crypto), *log);
+    peering->start();
+  }
 
   unsigned n =
       cfg->io_threads ? cfg->io_threads : std::max(1u, std::thread::hardware_concurrency());
@@ -199,7 +220,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     // Messages left from an earlier run: drain towards every target that has some (also
     // those reached by the default route) and every peer.
     std::vector<std::string> targets = outbox_store->nodes_at_open();
-    for (const auto& p : cfg->peers) targets.push_back(p.node_id);
+    for (const auto& p : store.current()->peers) targets.push_back(p.node_id);
     outbox->resume(targets);
   }
   std::unique_ptr<PassiveDelivery> passive;
@@ -241,8 +262,8 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     }
   }
   for (auto& c : contexts)
-    pipelines.push_back(
-        std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log, queues.get()));
+    pipelines.push_back(std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log,
+                                                   queues.get(), peering.get()));
   // Encapsulated requests (no x-ptp-version 1) are unwrapped in front of each pipeline.
   std::vector<std::unique_ptr<EncapsulationGate>> gates;
   for (auto& p : pipelines) gates.push_back(std::make_unique<EncapsulationGate>(*p, store));
@@ -287,6 +308,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       admin.stop();
       if (outbox) outbox->stop();
       if (passive) passive->stop();
+      if (peering) peering->stop();
       for (auto& g : guards) g.reset();
       for (auto& c : contexts) c->stop();
       control.stop();

@@ -16,8 +16,8 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   if (!root || root.IsNull()) fail("", "the configuration is empty (node.node_id is required)");
   Section top(root, "",
               {"node", "listen", "admin", "io_threads", "reload_poll_ms", "shutdown_grace_ms",
-               "limits", "connections", "identity", "auth", "peers", "default_route", "local_services", "log",
-               "queue", "kafka_attachment", "router_server"});
+               "limits", "connections", "identity", "auth", "peers", "default_route",
+               "local_services", "log", "queue", "kafka_attachment", "router_server", "peering"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
   parse_node_section(root, cfg);
@@ -38,6 +38,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   parse_queue(root, files, cfg);
   parse_kafka_attachment(root, cfg);
   check_peer_references(cfg);
+  parse_peering(root, files, cfg);
   parse_router_server(root, cfg);
   return cfg;
 }
@@ -65,6 +66,28 @@ bool parse_peer_protocol(std::string_view name, PeerProtocol& out) {
   for (auto p : {PeerProtocol::kHttp2, PeerProtocol::kGrpc, PeerProtocol::kHttp1}) {
     if (name == protocol_name(p)) {
       out = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view peer_state_name(PeerState s) {
+  switch (s) {
+    case PeerState::kPending:
+      return "pending";
+    case PeerState::kActive:
+      return "active";
+    case PeerState::kDisabled:
+      return "disabled";
+  }
+  return "unknown";
+}
+
+bool parse_peer_state(std::string_view name, PeerState& out) {
+  for (auto s : {PeerState::kPending, PeerState::kActive, PeerState::kDisabled}) {
+    if (name == peer_state_name(s)) {
+      out = s;
       return true;
     }
   }

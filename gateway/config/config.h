@@ -43,6 +43,14 @@ struct Endpoint {
   std::string to_string() const { return host + ":" + std::to_string(port); }
 };
 
+// A peer recorded by the peering handshake (docs/peering.md): pending until approved
+// (not routed), active, or disabled by the operator (E0000000606 both ways).
+enum class PeerState { kPending, kActive, kDisabled };
+// "pending", "active", "disabled".
+std::string_view peer_state_name(PeerState s);
+// Accepts exactly the names peer_state_name() returns.
+bool parse_peer_state(std::string_view name, PeerState& out);
+
 struct PeerConfig {
   std::string node_id;
   std::string inst_id;              // optional: routes by target institution as fallback
@@ -71,6 +79,11 @@ struct PeerConfig {
   // A router: it may carry requests whose claimed source is another node (that node's
   // signature token proves the source, not this hop's certificate).
   bool relay = false;
+  // A peer of the dynamic peer table (gateway/peering), overlaid on the YAML peers: its
+  // state and the unix time its peering expires (E0000000605 afterwards; 0: never).
+  bool dynamic = false;
+  PeerState state = PeerState::kActive;
+  int64_t expires_at = 0;
 };
 
 struct LocalServiceConfig {
@@ -195,6 +208,18 @@ struct IdentityConfig {
   std::string tls_cert_file() const { return dir + "/tls.crt"; }
 };
 
+// The peering handshake and the dynamic peer table (docs/peering.md).
+struct PeeringConfig {
+  bool auto_approve = true;  // a weave with a valid invitation is active at once
+  // How long a peering lasts from the handshake (or a renewal); expiry_s, for tests,
+  // overrides expiry_days when set.
+  int64_t expiry_days = 365;
+  int64_t expiry_s = 0;
+  int64_t invitation_ttl_s = 3600;  // default lifetime of an invitation
+  std::string store;                // empty: <data dir>/peering.json
+  int64_t expiry_seconds() const { return expiry_s > 0 ? expiry_s : expiry_days * 86400; }
+};
+
 struct Config {
   std::string source_path;  // file it was read from
   std::string node_id;
@@ -213,6 +238,10 @@ struct Config {
   IdentityConfig identity;
   AuthConfig auth;
   std::vector<PeerConfig> peers;
+  // How many of `peers` are dynamic (appended by the peering overlay); 0: the pipeline
+  // skips the dynamic state checks.
+  size_t dynamic_peers = 0;
+  PeeringConfig peering;
   std::string default_route;  // peer node id used when no peer matches
   std::vector<LocalServiceConfig> local_services;
   LogConfig log;

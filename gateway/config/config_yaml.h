@@ -168,6 +168,8 @@ void parse_log(const YAML::Node& root, const FileResolver& files, Config& cfg);
 void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg);
 void parse_local_services(const YAML::Node& root, Config& cfg);
 void check_peer_references(Config& cfg);
+// config_peering.cpp: the peering handshake and the dynamic peer table.
+void parse_peering(const YAML::Node& root, const FileResolver& files, Config& cfg);
 // config_queue.cpp: queues and the Kafka attachment.
 void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg);
 void parse_kafka_attachment(const YAML::Node& root, Config& cfg);
