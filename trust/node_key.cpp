@@ -91,16 +91,23 @@ NodeKey& NodeKey::operator=(const NodeKey& other) {
   return *this;
 }
 
-bool NodeKey::save_pem_file(const std::string& path, std::string& error) const {
+std::optional<std::string> NodeKey::private_pem(std::string& error) const {
   trust::BioPtr bio(BIO_new(BIO_s_secmem()));
   if (!bio || !key_ ||
       PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     error = "cannot encode the key: " + trust::openssl_error_text();
-    return false;
+    return std::nullopt;
   }
   char* data = nullptr;
   long n = BIO_get_mem_data(bio.get(), &data);
-  return write_new_file(path, std::string_view(data, static_cast<size_t>(n)), 0600, error);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+bool NodeKey::save_pem_file(const std::string& path, std::string& error) const {
+  auto pem = private_pem(error);
+  bool ok = pem && write_new_file(path, *pem, 0600, error);
+  if (pem) OPENSSL_cleanse(pem->data(), pem->size());
+  return ok;
 }
 
 std::string NodeKey::sign(std::string_view data) const {

@@ -32,6 +32,10 @@ class NodeKey {
   // Writes the key as PKCS#8 PEM to a new file of mode 0600; refuses to overwrite a file.
   bool save_pem_file(const std::string& path, std::string& error) const;
 
+  // The key as PKCS#8 PEM, for writing it to a key file (save_pem_file, or a replacement
+  // written atomically). Key material: never log, print or send it.
+  std::optional<std::string> private_pem(std::string& error) const;
+
   KeyAlgorithm algorithm() const { return alg_; }
   // The signature of `data` (see signature_context.h): DER for ECDSA P-256 and SM2, 64 raw
   // bytes for Ed25519. Empty only when OpenSSL fails.

@@ -96,16 +96,33 @@ bool write_new_file(const std::string& path, std::string_view content, mode_t mo
 
 bool replace_file(const std::string& path, std::string_view content, mode_t mode,
                   std::string& error) {
-  const std::string tmp = path + ".tmp";
-  // A temporary file left by a crash in the middle of an earlier replacement.
-  ::unlink(tmp.c_str());
-  if (!create_and_fill(tmp, content, mode, error)) return false;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = sys_error("cannot rename " + tmp + " to", path);
-    ::unlink(tmp.c_str());
-    return false;
+  return replace_files({{path, content, mode}}, error);
+}
+
+bool replace_files(const std::vector<FileContent>& files, std::string& error) {
+  auto remove_temps = [&] {
+    for (const FileContent& f : files) ::unlink((f.path + ".tmp").c_str());
+  };
+  // Temporaries left by a crash in the middle of an earlier replacement.
+  remove_temps();
+  for (const FileContent& f : files) {
+    if (!create_and_fill(f.path + ".tmp", f.content, f.mode, error)) {
+      remove_temps();
+      return false;
+    }
   }
-  return sync_directory_of(path, error);
+  for (const FileContent& f : files) {
+    const std::string tmp = f.path + ".tmp";
+    if (::rename(tmp.c_str(), f.path.c_str()) != 0) {
+      error = sys_error("cannot rename " + tmp + " to", f.path);
+      remove_temps();
+      return false;
+    }
+  }
+  for (const FileContent& f : files) {
+    if (!sync_directory_of(f.path, error)) return false;
+  }
+  return true;
 }
 
 std::optional<std::string> read_small_file(const std::string& path, size_t max_bytes,

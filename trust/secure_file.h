@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ptp {
 
@@ -23,6 +24,16 @@ bool write_new_file(const std::string& path, std::string_view content, mode_t mo
 // sees the old or the new content, never a mix.
 bool replace_file(const std::string& path, std::string_view content, mode_t mode,
                   std::string& error);
+
+// Several files replaced together: every "<path>.tmp" is written and synced first, then
+// they are renamed in order and the directory synced, so a crash leaves the old files or at
+// most a short window between two renames (never a partly written file).
+struct FileContent {
+  std::string path;
+  std::string_view content;
+  mode_t mode;
+};
+bool replace_files(const std::vector<FileContent>& files, std::string& error);
 
 // The whole file; nullopt with `error` when it cannot be read or exceeds `max_bytes`.
 std::optional<std::string> read_small_file(const std::string& path, size_t max_bytes,

@@ -62,3 +62,22 @@ TEST_CASE("secure file: read with a size bound") {
   CHECK_FALSE(read_small_file(dir.file("none"), 99, error).has_value());
   CHECK(error.find("cannot open " + dir.file("none") + ": ") == 0);
 }
+
+TEST_CASE("secure file: several files replaced together") {
+  TrustTempDir dir;
+  dir.write("k", "old key");
+  dir.write("c", "old cert");
+  std::string error;
+  REQUIRE_MESSAGE(
+      replace_files({{dir.file("k"), "new key", 0600}, {dir.file("c"), "new cert", 0644}}, error),
+      error);
+  CHECK(dir.read("k") == "new key");
+  CHECK(dir.read("c") == "new cert");
+  CHECK(file_mode(dir.file("k")) == 0600);
+  CHECK(file_mode(dir.file("c")) == 0644);
+  // One file that cannot be written: nothing is replaced, no temporary left behind.
+  CHECK_FALSE(
+      replace_files({{dir.file("k"), "newer", 0600}, {dir.file("no/such"), "x", 0644}}, error));
+  CHECK(dir.read("k") == "new key");
+  CHECK_FALSE(std::filesystem::exists(dir.file("k.tmp")));
+}
