@@ -358,7 +358,9 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
                          {"router_server", rs_role},
                          {"listen", cfg->listen.to_string()},
                          {"admin", cfg->admin.to_string()},
-                         {"tls", cfg->tls ? "on" : "off"},
+                         {"tls", cfg->tls                     ? "on"
+                                 : !cfg->identity.dir.empty() ? "identity"
+                                                              : "off"},
                          {"io_threads", std::to_string(n)},
                          {"nofile", std::to_string(nofile)},
                          {"max_connections", std::to_string(listener.max_connections())}}});

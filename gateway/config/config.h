@@ -35,6 +35,11 @@ struct TlsClientConfig {
   std::string key_file;
   std::string server_name;  // SNI and name to verify (default: host of the address)
   bool verify = true;
+  // A peer with a pinned root (peers[i].root_file, or the peering handshake): its chain
+  // must end at this root and nothing else (no system or ca_file CAs), and its leaf must
+  // name expected_node_id (URI SAN urn:ptp:node:<id>); the host name is not checked.
+  std::string pinned_root_pem;
+  std::string expected_node_id;
 };
 
 struct Endpoint {

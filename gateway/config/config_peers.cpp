@@ -1,5 +1,8 @@
 // Configuration sections of the next hops and local services: peers, default_route,
 // local_services, and the checks across them.
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <fstream>
 #include <iterator>
 
@@ -54,6 +57,32 @@ std::optional<EncapsulatedFormat> peer_encapsulation(const Section& s, const Pee
   return *v == "json" ? EncapsulatedFormat::kJson : EncapsulatedFormat::kProtobuf;
 }
 
+bool is_pem_certificate(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (!bio) return false;
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  X509_free(cert);
+  return cert != nullptr;
+}
+
+// A direct peer with a pinned root: TLS is verified against that root only and the leaf
+// must name the peer; this node's identity (tls.crt, tls.key) is the client certificate
+// unless the tls section names one. Without a tls section, TLS is turned on.
+void pin_peer_tls(PeerConfig& p, const IdentityConfig& identity, bool no_tls_section) {
+  if (no_tls_section) {
+    p.tls.enabled = true;
+    p.tls.server_name = p.address->host;
+  }
+  if (!p.tls.enabled) return;
+  p.tls.pinned_root_pem = p.root_pem;
+  p.tls.expected_node_id = p.node_id;
+  if (p.tls.cert_file.empty() && !identity.dir.empty()) {
+    p.tls.cert_file = identity.tls_cert_file();
+    p.tls.key_file = identity.tls_key_file();
+  }
+}
+
 }  // namespace
 
 void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg) {
@@ -61,11 +90,10 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
   if (!list || list.IsNull()) return;
   if (!list.IsSequence()) fail("peers", "expected a list, got " + kind_name(list));
   for (size_t i = 0; i < list.size(); ++i) {
-    Section s(
-        list[i], index_path("peers", i),
-        {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms", "connect_timeout_ms",
-         "keepalive_ms", "tls", "async", "encapsulation", "grpc_errors", "auth", "root_file",
-         "relay"});
+    Section s(list[i], index_path("peers", i),
+              {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms",
+               "connect_timeout_ms", "keepalive_ms", "tls", "async", "encapsulation", "grpc_errors",
+               "auth", "root_file", "relay"});
     if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
     PeerConfig p;
     p.node_id = s.required_string("node_id");
@@ -108,6 +136,9 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
       p.root_file = files.readable(s.at("root_file"), s.required_string("root_file"));
       std::ifstream in(p.root_file, std::ios::binary);
       p.root_pem.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      if (!is_pem_certificate(p.root_pem))
+        fail(s.at("root_file"), p.root_file + " holds no PEM certificate");
+      if (p.address) pin_peer_tls(p, cfg.identity, !s.has("tls"));
     }
     cfg.peers.push_back(std::move(p));
   }

@@ -10,6 +10,7 @@
 #include "gateway/observability/metrics.h"
 #include "gateway/peering/peering_service.h"
 #include "gateway/pipeline/diag_service.h"
+#include "gateway/pipeline/identity_binding.h"
 #include "gateway/pipeline/token.h"
 #include "gateway/queue/queue_service.h"
 #include "gateway/route/route_path.h"
@@ -78,7 +79,12 @@ Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
                : Status::Error(Code::kNotPermitted, std::string("interface net/") +
                                                         std::string(interface_name(req.iface)) +
                                                         " is not served by this gateway");
-  if (is_queue_interface(req.iface)) {
+  const bool queue_iface = is_queue_interface(req.iface);
+  if (Status st =
+          check_identity_binding(cfg, req.iface, queue_iface, h.source_node_id, req.hop_node_id);
+      !st.ok())
+    return st;
+  if (queue_iface) {
     if (!queues_ || !cfg.queue.enabled)
       return Status::Error(Code::kNotPermitted, std::string("interface ") +
                                                     std::string(interface_name(req.iface)) +

@@ -291,6 +291,7 @@ Status H2ServerSession::check_head(Stream& s, int& http_status) {
                          "gRPC request without \"te: trailers\" (required by gRPC over HTTP/2; "
                          "a proxy on the way may have dropped it)");
   req.remote = remote_;
+  req.hop_node_id = settings_.hop_node_id;
   if (auto q = s.path.find('?'); q != std::string::npos) req.query = s.path.substr(q + 1);
   if (!s.grpc) req.env.content_type = s.content_type;
   return Status::Ok();

@@ -25,6 +25,7 @@ struct H2ServerSettings {
   uint64_t buffered_body_bytes_per_connection = 128ull << 20;
   std::shared_ptr<BodyBudget> body_budget;
   GrpcErrors grpc_errors = GrpcErrors::kMessage;  // unless the dispatcher says otherwise
+  std::string hop_node_id;  // the connection's hop identity (gateway/server/client_roots.h)
 };
 
 class H2ServerSession final : public H2Connection, public DrainableSession {

@@ -37,7 +37,8 @@ struct Http1Limits {
   // does not keep a connection); writing: a response or chunk not taken in this time.
   std::chrono::milliseconds io_timeout{30000};
   uint32_t min_progress_bytes = 1024;
-  std::string node_id;  // names this hop in our own errors
+  std::string node_id;      // names this hop in our own errors
+  std::string hop_node_id;  // the connection's hop identity (gateway/server/client_roots.h)
 };
 
 namespace http1_detail {
@@ -203,6 +204,7 @@ class Http1ServerSession : public DrainableSession,
     head_.iface = *iface;
     head_.wire = WireProtocol::kHttp1;
     head_.remote = remote_;
+    head_.hop_node_id = limits_.hop_node_id;
     if (auto q = req.target().find('?'); q != std::string_view::npos)
       head_.query = std::string(req.target().substr(q + 1));
     head_.env.content_type = std::string(req[http1_detail::http::field::content_type]);

@@ -139,23 +139,26 @@ Listener::Listener(std::vector<asio::io_context*> contexts,
       pause_(*contexts_.at(0)) {
   for (size_t i = 0; i < contexts_.size(); ++i)
     sessions_.push_back(std::make_unique<SessionRegistry>());
-  if (cfg_.tls) {
+  // listen.tls, else this node's identity (tls.crt: the leaf followed by the node root).
+  if (cfg_.tls || !cfg_.identity.dir.empty()) {
+    const bool own = cfg_.tls.has_value();
+    const std::string cert = own ? cfg_.tls->cert_file : cfg_.identity.tls_cert_file();
+    const std::string key = own ? cfg_.tls->key_file : cfg_.identity.tls_key_file();
+    const std::string cert_key = own ? "listen.tls.cert " : "identity.dir ";
+    const std::string key_key = own ? "listen.tls.key " : "identity.dir ";
     tls_ = std::make_unique<ssl::context>(ssl::context::tls_server);
     tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                       ssl::context::single_dh_use);
     boost::system::error_code ec;
-    tls_->use_certificate_chain_file(cfg_.tls->cert_file, ec);
-    if (ec)
-      throw std::runtime_error("listen.tls.cert " + cfg_.tls->cert_file + ": " + ec.message());
-    tls_->use_private_key_file(cfg_.tls->key_file, ssl::context::pem, ec);
-    if (ec) throw std::runtime_error("listen.tls.key " + cfg_.tls->key_file + ": " + ec.message());
-    if (!cfg_.tls->client_ca_file.empty()) {
-      tls_->load_verify_file(cfg_.tls->client_ca_file, ec);
-      if (ec)
-        throw std::runtime_error("listen.tls.client_ca " + cfg_.tls->client_ca_file + ": " +
-                                 ec.message());
-      tls_->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    tls_->use_certificate_chain_file(cert, ec);
+    if (ec) throw std::runtime_error(cert_key + cert + ": " + ec.message());
+    tls_->use_private_key_file(key, ssl::context::pem, ec);
+    if (ec) throw std::runtime_error(key_key + key + ": " + ec.message());
+    // Client certificates: peers' pinned roots (with an identity) and listen.tls.client_ca.
+    if (!cfg_.identity.dir.empty() || (own && !cfg_.tls->client_ca_file.empty())) {
+      clients_ = std::make_unique<ClientVerifier>(cfg_);
+      clients_->install(tls_->native_handle());
     }
     SSL_CTX_set_alpn_select_cb(tls_->native_handle(), select_alpn, nullptr);
   }
@@ -323,17 +326,23 @@ void Listener::on_tls(tcp::socket s, size_t i, ConnectionSlot slot) {
     Dispatcher& d = dispatcher_for_(i);
     ConfigPtr hold;
     const Config& limits = limits_source(hold);
+    // Once per connection: every request on it carries the same hop identity.
+    std::string hop = clients_ ? clients_->hop_node_id(hs->stream.native_handle()) : "";
     if (len == 2 && std::memcmp(proto, "h2", 2) == 0) {
+      H2ServerSettings settings = h2_settings(limits, body_budget_);
+      settings.hop_node_id = std::move(hop);
       auto session =
           H2ServerSession::start(std::make_unique<ByteStreamOf<TlsStream>>(std::move(hs->stream)),
-                                 {}, d, h2_settings(limits, body_budget_), remote);
+                                 {}, d, std::move(settings), remote);
       session->hold(std::move(hs->slot));
       session->watch(h2_timeouts(cfg_));
       sessions_[i]->add(session);
       return;
     }
+    Http1Limits l1 = http1_limits(limits);
+    l1.hop_node_id = std::move(hop);
     auto session = std::make_shared<Http1ServerSession<TlsStream>>(
-        std::move(hs->stream), boost::beast::flat_buffer{}, d, http1_limits(limits), remote);
+        std::move(hs->stream), boost::beast::flat_buffer{}, d, std::move(l1), remote);
     session->hold(std::move(hs->slot));
     session->start();
     sessions_[i]->add(session);

@@ -1,6 +1,7 @@
 // The one listening port: accepts connections and picks the codec from the first bytes
 // (the HTTP/2 connection preface → HTTP/2 and gRPC; anything else → HTTP/1.1) or, with
-// TLS, from ALPN (h2 or http/1.1).
+// TLS (listen.tls, or this node's identity), from ALPN (h2 or http/1.1). Client
+// certificates and the hop identity they give: gateway/server/client_roots.h.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -18,6 +19,7 @@
 #include "gateway/exchange/exchange.h"
 #include "gateway/http/connection_limit.h"
 #include "gateway/observability/json_log.h"
+#include "gateway/server/client_roots.h"
 #include "gateway/server/session_registry.h"
 
 namespace ptp {
@@ -32,7 +34,10 @@ class Listener {
   // Connections opened from now on take their limits (body, header, concurrent streams)
   // from the store's current snapshot, so a reload applies them; without it they keep
   // `cfg`'s. The store must outlive the listener.
-  void follow_reloads(const ConfigStore& store) { store_ = &store; }
+  void follow_reloads(const ConfigStore& store) {
+    store_ = &store;
+    if (clients_) clients_->follow(store);  // pinned roots of the current snapshot
+  }
   void start();  // throws std::runtime_error naming the address when bind fails
   void stop();   // stops accepting
   uint16_t port() const;
@@ -61,6 +66,7 @@ class Listener {
   JsonLog& log_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
+  std::unique_ptr<ClientVerifier> clients_;  // client certificates (mTLS), when asked for
   size_t next_ = 0;
   std::vector<std::unique_ptr<SessionRegistry>> sessions_;  // one per context
   ConnectionLimit limit_;

@@ -18,16 +18,24 @@ UpstreamPool::~UpstreamPool() {
 }
 
 boost::asio::ssl::context* UpstreamPool::tls_context(const TlsClientConfig& tls, Status& err) {
-  std::string key =
-      tls.ca_file + "|" + tls.cert_file + "|" + tls.key_file + "|" + (tls.verify ? "v" : "n");
+  std::string key = tls.ca_file + "|" + tls.cert_file + "|" + tls.key_file + "|" +
+                    (tls.verify ? "v" : "n") + "|" + tls.expected_node_id + "|" +
+                    tls.pinned_root_pem;
   auto it = tls_.find(key);
-  if (it != tls_.end()) return it->second.get();
+  if (it != tls_.end()) return it->second.ctx.get();
   namespace ssl = boost::asio::ssl;
   auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
   boost::system::error_code ec;
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  if (tls.verify) {
+  std::unique_ptr<PinnedPeer> pin;
+  if (!tls.pinned_root_pem.empty()) {
+    pin = std::make_unique<PinnedPeer>(tls.expected_node_id);
+    if (std::string why = pin->install(ctx->native_handle(), tls.pinned_root_pem); !why.empty()) {
+      err = Status::Error(Code::kCertCheck, why);
+      return nullptr;
+    }
+  } else if (tls.verify) {
     ctx->set_verify_mode(ssl::verify_peer, ec);
     if (tls.ca_file.empty())
       ctx->set_default_verify_paths(ec);
@@ -48,7 +56,7 @@ boost::asio::ssl::context* UpstreamPool::tls_context(const TlsClientConfig& tls,
     }
   }
   auto* raw = ctx.get();
-  tls_.emplace(key, std::move(ctx));
+  tls_.emplace(key, TlsContext{std::move(pin), std::move(ctx)});
   return raw;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gateway/upstream/h2_client_session.h"
+#include "gateway/upstream/pinned_peer.h"
 #include "gateway/upstream/upstream_key.h"
 
 namespace ptp {
@@ -51,7 +52,11 @@ class UpstreamPool {
   boost::asio::any_io_executor ex_;
   Metrics* metrics_;
   UpstreamMap<Entry> entries_;  // Entry& is stable
-  std::unordered_map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_;
+  struct TlsContext {
+    std::unique_ptr<PinnedPeer> pin;  // declared first: outlives ctx, which points at it
+    std::unique_ptr<boost::asio::ssl::context> ctx;
+  };
+  std::unordered_map<std::string, TlsContext> tls_;
 };
 
 }  // namespace ptp

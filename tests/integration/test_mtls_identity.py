@@ -1,0 +1,270 @@
+"""mTLS from node identities (docs/security.md "Transport"): gateways with identity.dir
+and YAML peers pinned by root_file serve TLS from identity/tls.crt and reach each other
+over mTLS (the root pinned, the leaf naming the node); a client certificate is optional
+(containers connect without one) but must chain to a pinned root and name that root's
+node; the hop identity binds the claimed source (E0000000615) and keeps peers off the
+queue interfaces (E0000000614). Identities made with the openssl command line
+(identity_dirs.py); ports 177xx."""
+import base64
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from identity_dirs import issue_leaf, make_identity
+from ptp_harness import Topology, curl, ptp_headers, wait_until
+
+A_PORT, B_PORT, R_PORT = 17701, 17702, 17704
+A2_PORT, B2_PORT = 17711, 17712  # the routed topology A -> R -> B
+ADMIN = {A_PORT: 17751, B_PORT: 17752, R_PORT: 17754, A2_PORT: 17761, B2_PORT: 17762}
+KEYS = {n: f"demo-only-secret-{n}-do-not-use-in-production" for n in ("A", "B", "C", "R")}
+
+ids = None  # node id -> identity directory
+
+
+def setUpModule():
+    global ids, WORK
+    WORK = tempfile.mkdtemp(prefix="ptp-mtls-ids-")
+    ids = {n: make_identity(os.path.join(WORK, n), n, f"INST_{n}") for n in ("A", "B", "C", "R")}
+
+
+def tearDownModule():
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def config(node, port, peers, role="edge"):
+    keys = "\n".join(f'    {n}: "{k}"' for n, k in KEYS.items())
+    peer_lines = "\n".join(f"  - {p}" for p in peers)
+    return f"""node: {{node_id: {node}, inst_id: INST_{node}, role: {role}}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {ADMIN[port]}}}
+io_threads: 2
+identity: {{dir: {ids[node]}}}
+auth:
+  enabled: true
+  node_keys:
+{keys}
+peers:
+{peer_lines}
+log: {{level: info}}
+queue: {{store: embedded, path: data/{node}, retry_min_ms: 100, retry_max_ms: 500}}
+"""
+
+
+def root(node):
+    return os.path.join(ids[node], "root.crt")
+
+
+def url(port, iface="invoke"):
+    return f"https://127.0.0.1:{port}/v1/interconn/chan/{iface}"
+
+
+def tls_args(server, cert_of=None, cert=None, key=None):
+    """curl options: trust `server`'s root; present cert_of's identity (or cert/key)."""
+    args = ["--cacert", root(server)]
+    if cert_of:
+        cert, key = os.path.join(ids[cert_of], "tls.crt"), os.path.join(ids[cert_of], "tls.key")
+    if cert:
+        args += ["--cert", cert, "--key", key]
+    return tuple(args)
+
+
+def headers(source, target, session="s-mtls", uri="ptp/diag/echo", trace="tr-mtls", **extra):
+    h = ptp_headers(source, target, session=session, uri=uri, trace=trace,
+                    token=_mint(source, target, session), **extra)
+    return h
+
+
+def _mint(source, target, session):
+    from ptp_harness import GATEWAY
+    return subprocess.check_output(
+        [GATEWAY, "--mint-token", "--key", KEYS[source], "--source", source, "--target", target,
+         "--session", session, "--ttl", "3600"]).decode().strip()
+
+
+def container(source, target, session):
+    h = headers(source, target, session=session, uri=None)
+    h.pop("x-ptp-version")
+    h["content-type"] = "application/json"
+    return h
+
+
+class MutualTlsFromIdentity(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = Topology()
+        w = cls.topo.workdir
+        b = os.path.join(w, "b.yaml")
+        with open(b, "w") as f:
+            f.write(config("B", B_PORT, [
+                f'{{node_id: A, address: "127.0.0.1:{A_PORT}", root_file: {root("A")}}}',
+                f'{{node_id: R, address: "127.0.0.1:{R_PORT}", root_file: {root("R")}, relay: true}}']))
+        a = os.path.join(w, "a.yaml")
+        # A relays (role router) so that its own gateway can forward a request claiming C.
+        with open(a, "w") as f:
+            f.write(config("A", A_PORT, [
+                f'{{node_id: B, address: "127.0.0.1:{B_PORT}", root_file: {root("B")}}}'],
+                role="router"))
+        cls.b = cls.topo.gateway(b)
+        cls.a = cls.topo.gateway(a)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.topo.close()
+
+    def expect(self, r, status, code, *needles):
+        self.assertEqual(r.status, status, r)
+        self.assertEqual(r.headers["x-ptp-code"], code, r)
+        for n in needles:
+            self.assertIn(n, r.headers["x-ptp-message"], r)
+
+    def test_invoke_a_to_b_over_mtls(self):
+        # A container of A, over TLS without a client certificate; A reaches B over mTLS.
+        # B pins A's root, so a request claiming A without A's certificate would be 615.
+        for http in ("1.1", "h2"):
+            r = curl(url(A_PORT), headers("A", "B", trace=f"tr-inv-{http}"), b"hello B",
+                     http=http, extra=tls_args("A"))
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.headers["x-ptp-code"], "E0000000000", r)
+            self.assertEqual(r.headers["x-ptp-diag-node"], "B")
+            self.assertEqual(r.headers["x-ptp-diag-route-path"], "A")
+            self.assertEqual(r.body, b"hello B")
+        self.assertIn('"tls":"identity"', self.b.output())
+
+    def test_container_without_certificate_at_its_own_gateway(self):
+        r = curl(url(B_PORT), headers("B", "B", trace="tr-own"), b"own", http="h2",
+                 extra=tls_args("B"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers["x-ptp-diag-node"], "B")
+
+    def test_push_a_to_b_then_pop_at_b(self):
+        body = json.dumps({"topic": "t-mtls", "payload": base64.b64encode(b"queued").decode()})
+        r = curl(url(A_PORT, "push"), container("A", "B", "s-push"), body.encode(),
+                 extra=tls_args("A"))
+        self.assertEqual(r.status, 200, r)
+        pop = json.dumps({"topic": "t-mtls", "timeout": "5s"}).encode()
+        r = curl(url(B_PORT, "pop"), container("B", "B", "s-push"), pop, extra=tls_args("B"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(base64.b64decode(r.json()["payload"]), b"queued")
+
+    def test_b_port_asks_for_a_client_certificate(self):
+        def s_client(*extra):
+            return subprocess.run(
+                ["openssl", "s_client", "-connect", f"127.0.0.1:{B_PORT}", "-CAfile", root("B"),
+                 "-verify_return_error", "-alpn", "http/1.1", *extra],
+                input=b"", capture_output=True, timeout=20)
+        out = s_client()
+        text = out.stdout.decode()
+        self.assertIn("Requested Signature Algorithms", text)  # a CertificateRequest came
+        self.assertIn("Verify return code: 0 (ok)", text)
+        self.assertIn("CN = B", text)
+        # With A's identity: B accepts the chain (A's leaf + A's root).
+        out = s_client("-cert", os.path.join(ids["A"], "tls.crt"), "-key",
+                       os.path.join(ids["A"], "tls.key"))
+        self.assertIn("Verify return code: 0 (ok)", out.stdout.decode())
+        self.assertNotIn("alert", out.stderr.decode())
+
+    def assert_handshake_refused(self, cert, key):
+        before = self.b.output().count("TLS handshake failed")
+        with self.assertRaisesRegex(RuntimeError, "curl failed"):
+            curl(url(B_PORT), headers("A", "B"), b"x", http="h2",
+                 extra=tls_args("B", cert=cert, key=key))
+        wait_until(lambda: self.b.output().count("TLS handshake failed") > before, 5,
+                   "B logging the refused handshake")
+
+    def test_certificate_from_an_unpinned_root_is_refused(self):
+        c = ids["C"]
+        self.assert_handshake_refused(os.path.join(c, "tls.crt"), os.path.join(c, "tls.key"))
+
+    def test_pinned_root_naming_another_node_is_refused(self):
+        # A certificate issued by A's (pinned) root but naming C.
+        cert, key = issue_leaf(ids["A"], os.path.join(self.topo.workdir, "forged"), "a-as-c", "C")
+        self.assert_handshake_refused(cert, key)
+
+    def test_hop_claiming_another_source_is_615(self):
+        # Through A's gateway: a request claiming C, forwarded by A over A's mTLS connection.
+        r = curl(url(A_PORT), headers("C", "B", trace="tr-claim-c"), b"x", extra=tls_args("A"))
+        self.expect(r, 403, "E0000000615",
+                    "hop A presented a certificate of A but the request claims source C")
+        self.assertEqual(r.headers.get("x-ptp-hop"), "B", r)
+        # Directly with A's certificate, claiming B itself.
+        r = curl(url(B_PORT), headers("B", "B"), b"x", http="h2", extra=tls_args("B", "A"))
+        self.expect(r, 403, "E0000000615", "claims source B (this node)")
+
+    def test_pinned_source_without_certificate_is_615(self):
+        r = curl(url(B_PORT), headers("A", "B"), b"x", http="h2", extra=tls_args("B"))
+        self.expect(r, 403, "E0000000615", "peer A must connect with its certificate")
+
+    def test_relay_may_carry_another_source(self):
+        r = curl(url(B_PORT), headers("A", "B", trace="tr-relay"), b"relayed", http="h2",
+                 extra=tls_args("B", "R"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b"relayed")
+
+    def test_peer_may_not_pop_at_b(self):
+        body = json.dumps({"topic": "t-peer", "payload": base64.b64encode(b"private").decode()})
+        r = curl(url(B_PORT, "push"), container("B", "B", "s-peer"), body.encode(),
+                 extra=tls_args("B"))
+        self.assertEqual(r.status, 200, r)
+        pop = json.dumps({"topic": "t-peer", "timeout": "1s"}).encode()
+        for op in ("pop", "peek"):
+            r = curl(url(B_PORT, op), container("B", "B", "s-peer"), pop, http="h2",
+                     extra=tls_args("B", "A"))
+            self.expect(r, 403, "E0000000614",
+                        f"queue interface {op} is for this node's containers; peer A may not call it")
+        r = curl(url(B_PORT, "pop"), container("B", "B", "s-peer"), pop, extra=tls_args("B"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(base64.b64decode(r.json()["payload"]), b"private")
+
+
+class RoutedThroughRelay(unittest.TestCase):
+    """A -> R -> B, every hop mTLS: B sees hop R claiming source A, accepted because R is
+    marked relay: true at B; without that mark (and A not reached via R) B refuses it
+    (615)."""
+
+    def start(self, topo, relay):
+        w = topo.workdir
+        files = {
+            "b": config("B", B2_PORT, [
+                f'{{node_id: R, address: "127.0.0.1:{R_PORT}", root_file: {root("R")}'
+                + (", relay: true}" if relay else "}"),
+                # Marked relay, R carries anyone's traffic; unmarked, R may still carry A's
+                # when B reaches A via R, so here A is a direct peer of B.
+                f'{{node_id: A, via: R, root_file: {root("A")}}}' if relay else
+                f'{{node_id: A, address: "127.0.0.1:{A2_PORT}", root_file: {root("A")}}}']),
+            "r": config("R", R_PORT, [
+                f'{{node_id: A, address: "127.0.0.1:{A2_PORT}", root_file: {root("A")}}}',
+                f'{{node_id: B, address: "127.0.0.1:{B2_PORT}", root_file: {root("B")}}}'],
+                role="router"),
+            "a": config("A", A2_PORT, [
+                f'{{node_id: R, address: "127.0.0.1:{R_PORT}", root_file: {root("R")}}}',
+                f'{{node_id: B, via: R, root_file: {root("B")}}}']),
+        }
+        for name, text in files.items():
+            with open(os.path.join(w, f"{name}-routed.yaml"), "w") as f:
+                f.write(text)
+            topo.gateway(os.path.join(w, f"{name}-routed.yaml"))
+
+    def test_relay_accepted_and_unmarked_router_refused(self):
+        for relay in (True, False):
+            with self.subTest(relay=relay), Topology() as topo:
+                self.start(topo, relay)
+                r = curl(url(A2_PORT), headers("A", "B", trace="tr-routed"), b"via R",
+                         http="h2", extra=tls_args("A"))
+                if relay:
+                    self.assertEqual(r.status, 200, r)
+                    self.assertEqual(r.headers["x-ptp-diag-node"], "B")
+                    self.assertEqual(r.headers["x-ptp-diag-route-path"], "A,R")
+                    self.assertEqual(r.body, b"via R")
+                else:
+                    self.assertEqual(r.status, 403, r)
+                    self.assertEqual(r.headers["x-ptp-code"], "E0000000615", r)
+                    self.assertIn("hop R presented a certificate of R but the request claims "
+                                  "source A", r.headers["x-ptp-message"])
+
+
+if __name__ == "__main__":
+    unittest.main()
