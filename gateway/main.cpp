@@ -23,6 +23,7 @@
 #include "common/random_hex.h"
 #include "common/unix_time.h"
 #include "gateway/config/config_store.h"
+#include "gateway/observability/admin_auth.h"
 #include "gateway/observability/admin_server.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
@@ -275,17 +276,6 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     listener.follow_reloads(store);
     listener.start();
     QueueHealth queue_health(metrics, {{"inbox", inbox.get()}, {"outbox", outbox_store.get()}});
-    AdminServer admin(control, cfg->admin, metrics,
-                      [&ready, &queue_health] { return ready && queue_health.healthy(); });
-    if (rs_host)
-      admin.add_json_route(
-          "/rs/jobs/", [h = rs_host.get()](std::string_view job_id) { return h->status(job_id); });
-    if (inbox)
-      admin.add_json_route("/queues", [&inbox, &outbox_store](std::string_view) {
-        return std::pair<unsigned, std::string>{
-            200, queue_stats_json({{"inbox", inbox->stats()}, {"outbox", outbox_store->stats()}})};
-      });
-    admin.start();
     ConfigWatcher watcher(control.get_executor(), store, [&](bool ok, const std::string& msg) {
       metrics.config_reload(ok);
       if (ok) {
@@ -303,6 +293,27 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
                    {.extra = {{"error", msg}}});
       }
     });
+    AdminServer admin(control, cfg->admin, metrics,
+                      [&ready, &queue_health] { return ready && queue_health.healthy(); });
+    if (rs_host)
+      admin.add_json_route(
+          "/rs/jobs/", [h = rs_host.get()](std::string_view job_id) { return h->status(job_id); });
+    if (inbox)
+      admin.add_json_route("/queues", [&inbox, &outbox_store](std::string_view) {
+        return std::pair<unsigned, std::string>{
+            200, queue_stats_json({{"inbox", inbox->stats()}, {"outbox", outbox_store->stats()}})};
+      });
+    // The operator credential is read from the config at start and on every reload.
+    admin.set_operator_token([&store] { return store.current()->admin_access.token; });
+    admin.set_body_timeout(cfg->admin_access.body_timeout);
+    admin.add_route("POST", "/reload", [&watcher](AdminRequest req, AdminRespond respond) {
+      if (!req.path_rest.empty())
+        return respond(404, admin_error_json(Code::kNotFound, "no such admin route"));
+      watcher.reload_now("POST /reload", [respond](bool ok, const std::string& msg) {
+        respond(ok ? 200 : 400, admin_error_json(ok ? Code::kOk : Code::kBadRequest, msg));
+      });
+    });
+    admin.start();
     auto stop_all = [&] {
       watcher.stop();
       admin.stop();

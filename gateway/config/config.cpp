@@ -22,7 +22,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   Config cfg;
   parse_node_section(root, cfg);
   parse_listen(root, files, cfg);
-  parse_admin(root, cfg);
+  parse_admin(root, files, cfg);
   cfg.io_threads = static_cast<unsigned>(top.integer("io_threads", 0, 0, 256));
   cfg.reload_poll = positive_ms(top, "reload_poll_ms", cfg.reload_poll);
   cfg.shutdown_grace = std::chrono::milliseconds(

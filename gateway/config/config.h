@@ -225,6 +225,13 @@ struct PeeringConfig {
   int64_t expiry_seconds() const { return expiry_s > 0 ? expiry_s : expiry_days * 86400; }
 };
 
+// The admin port's access settings (its address is Config::admin).
+struct AdminAccessConfig {
+  std::string credential_file;  // admin.credential_file; empty: no operator credential
+  std::string token;            // its token, read at load and reload (secret: never logged)
+  std::chrono::milliseconds body_timeout{10000};  // admin.body_timeout_ms
+};
+
 struct Config {
   std::string source_path;  // file it was read from
   std::string node_id;
@@ -234,6 +241,7 @@ struct Config {
   std::optional<TlsServerConfig> tls;
   GrpcErrors grpc_errors = GrpcErrors::kMessage;  // listen.grpc_errors
   Endpoint admin;
+  AdminAccessConfig admin_access;
   unsigned io_threads = 0;  // 0: one per core
   std::chrono::milliseconds reload_poll{1000};
   // On SIGTERM/SIGINT: how long requests already accepted may take to finish.

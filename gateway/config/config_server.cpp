@@ -1,5 +1,11 @@
 // Configuration sections of the node and what it serves: node, listen, admin, limits,
 // connections, auth, log.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
 #include "gateway/config/config_yaml.h"
 
 namespace ptp::config_yaml {
@@ -68,8 +74,42 @@ void parse_listen(const YAML::Node& root, const FileResolver& files, Config& cfg
   cfg.grpc_errors = grpc_errors(s, "grpc_errors").value_or(cfg.grpc_errors);
 }
 
-void parse_admin(const YAML::Node& root, Config& cfg) {
-  Section s(root["admin"], "admin", {"address", "port"});
+namespace {
+
+// The operator token of admin.credential_file: the file's content without surrounding
+// whitespace, one word of visible ASCII, at least 16 characters. The file must not be
+// accessible by group or others (like ssh's keys). Messages never show the token.
+std::string read_admin_token(const std::string& key_path, const std::string& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) fail(key_path, "cannot stat " + quote_value(file));
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    fail(key_path, "file " + quote_value(file) + " is accessible by group or others (mode " + mode +
+                       "): a credential file must be mode 0600 (chmod 600 " + file + ")");
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string all = text.str();
+  std::string_view token = all;
+  const auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!token.empty() && ws(token.front())) token.remove_prefix(1);
+  while (!token.empty() && ws(token.back())) token.remove_suffix(1);
+  if (token.size() < 16)
+    fail(key_path, "file " + quote_value(file) + " holds no token of at least 16 characters");
+  for (char c : token) {
+    if (c <= ' ' || c > '~')
+      fail(key_path, "file " + quote_value(file) +
+                         ": the token must be one word of visible ASCII characters");
+  }
+  return std::string(token);
+}
+
+}  // namespace
+
+void parse_admin(const YAML::Node& root, const FileResolver& files, Config& cfg) {
+  Section s(root["admin"], "admin", {"address", "port", "credential_file", "body_timeout_ms"});
   cfg.admin.host = s.string("address", "127.0.0.1");
   if (!valid_host(cfg.admin.host))
     fail(s.at("address"), "invalid host " + quote_value(cfg.admin.host));
@@ -78,6 +118,14 @@ void parse_admin(const YAML::Node& root, Config& cfg) {
   if (cfg.admin.port != 0 && cfg.admin.port == cfg.listen.port) {
     fail(s.at("port"), "must differ from listen.port (" + std::to_string(cfg.listen.port) + ")");
   }
+  AdminAccessConfig& a = cfg.admin_access;
+  if (s.has("credential_file")) {
+    a.credential_file =
+        files.readable(s.at("credential_file"), s.required_string("credential_file"));
+    a.token = read_admin_token(s.at("credential_file"), a.credential_file);
+  }
+  a.body_timeout =
+      std::chrono::milliseconds(s.integer("body_timeout_ms", a.body_timeout.count(), 100, 600000));
 }
 
 void parse_limits(const YAML::Node& root, Config& cfg) {
@@ -117,9 +165,9 @@ void parse_connections(const YAML::Node& root, Config& cfg) {
 }
 
 void parse_auth(const YAML::Node& root, Config& cfg) {
-  Section s(root["auth"], "auth",
-            {"enabled", "mode", "allow_none", "max_clock_skew_s", "max_token_lifetime_s",
-             "node_keys"});
+  Section s(
+      root["auth"], "auth",
+      {"enabled", "mode", "allow_none", "max_clock_skew_s", "max_token_lifetime_s", "node_keys"});
   AuthConfig& a = cfg.auth;
   a.enabled = s.boolean("enabled", a.enabled);
   a.allow_none = s.boolean("allow_none", a.allow_none);

@@ -1,5 +1,6 @@
 #include "gateway/config/config_store.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
@@ -116,6 +117,8 @@ std::string restart_required(const Config& running, const Config& next) {
   note("listen.tls", tls_text(running.tls), tls_text(next.tls));
   note("admin.address", running.admin.host, next.admin.host);
   note("admin.port", std::to_string(running.admin.port), std::to_string(next.admin.port));
+  note("admin.body_timeout_ms", std::to_string(running.admin_access.body_timeout.count()),
+       std::to_string(next.admin_access.body_timeout.count()));
   note("io_threads", std::to_string(running.io_threads), std::to_string(next.io_threads));
   note("connections", connections_text(running.connections), connections_text(next.connections));
   note("router_server", running.router_server.enabled ? "on" : "off",
@@ -242,13 +245,14 @@ struct ConfigWatcher::State : std::enable_shared_from_this<State> {
     if (!stopped) arm_signal();
   }
 
-  void reload(const char* reason) {
+  std::pair<bool, std::string> reload(const char* reason) {
     std::string error;
     bool ok = store.reload(error);
     std::string msg = ok ? "configuration reloaded from " + store.current()->source_path + " (" +
                                reason + ", generation " + std::to_string(store.generation()) + ")"
                          : error;
     if (on_reload) on_reload(ok, msg);
+    return {ok, std::move(msg)};
   }
 };
 
@@ -259,6 +263,16 @@ ConfigWatcher::ConfigWatcher(boost::asio::any_io_executor ex, ConfigStore& store
 }
 
 ConfigWatcher::~ConfigWatcher() { stop(); }
+
+void ConfigWatcher::reload_now(const char* reason, Callback done) {
+  boost::asio::post(state_->timer.get_executor(), [s = state_, reason, done = std::move(done)] {
+    std::lock_guard lock(s->mu);
+    if (s->stopped) return done(false, "the gateway is stopping");
+    s->last = stamp(s->store.current()->source_path);
+    auto [ok, msg] = s->reload(reason);
+    done(ok, msg);
+  });
+}
 
 void ConfigWatcher::stop() { state_->stop(); }
 

@@ -68,6 +68,10 @@ class ConfigWatcher {
 
   void stop();
 
+  // Reloads now, as SIGHUP does (on_reload is called too), then calls done(ok, message) on
+  // the watcher's executor; `reason` (a literal) goes into the message. From any thread.
+  void reload_now(const char* reason, Callback done);
+
  private:
   struct State;
   std::shared_ptr<State> state_;

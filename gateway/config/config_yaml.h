@@ -158,7 +158,7 @@ std::optional<AuthMode> auth_mode(const Section& s, std::string_view key, bool a
 // config_server.cpp: the node, what it serves and how it logs.
 void parse_node_section(const YAML::Node& root, Config& cfg);
 void parse_listen(const YAML::Node& root, const FileResolver& files, Config& cfg);
-void parse_admin(const YAML::Node& root, Config& cfg);
+void parse_admin(const YAML::Node& root, const FileResolver& files, Config& cfg);
 void parse_limits(const YAML::Node& root, Config& cfg);
 void parse_connections(const YAML::Node& root, Config& cfg);
 void parse_auth(const YAML::Node& root, Config& cfg);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/accept_backoff.h"
+#include "gateway/observability/admin_auth.h"
 #include "gateway/observability/metrics.h"
 
 namespace ptp {
@@ -29,7 +30,10 @@ using error_code = boost::system::error_code;
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr uint32_t kHeaderLimit = 8 * 1024;
-constexpr uint64_t kBodyLimit = 4 * 1024;  // admin requests carry no body
+constexpr uint64_t kBodyLimit = 1024 * 1024;  // 413 beyond
+constexpr auto kDefaultBodyTimeout = std::chrono::seconds(10);
+// Open admin connections at most; more are closed at once (an operator needs a few).
+constexpr size_t kMaxConnections = 64;
 
 tcp::endpoint resolve(net::io_context& ioc, const Endpoint& ep) {
   std::string host = ep.host.empty() ? "0.0.0.0" : ep.host;
@@ -52,6 +56,14 @@ bool is_http_parse_error(const error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_version).category();
 }
 
+struct Route {
+  std::string method;
+  std::string prefix;
+  AdminRoute fn;
+};
+
+bool mutating(std::string_view method) { return method == "POST" || method == "DELETE"; }
+
 }  // namespace
 
 class AdminConnection;
@@ -73,10 +85,16 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
     std::lock_guard lock(mu_);
     return stopped_;
   }
-  http::response<http::string_body> handle(const http::request<http::string_body>& req);
-  void add_json_route(std::string prefix, AdminServer::JsonRoute fn) {
-    routes_.emplace_back(std::move(prefix), std::move(fn));
+  // Answers a builtin route into `res` and returns true, or finds the added route: returns
+  // false with `route` set (nullptr: 404/405 written into `res`, true returned instead).
+  bool handle_builtin(const http::request<http::string_body>& req,
+                      http::response<http::string_body>& res, const Route*& route);
+  void add_route(std::string method, std::string prefix, AdminRoute fn) {
+    routes_.push_back({std::move(method), std::move(prefix), std::move(fn)});
   }
+  std::string operator_token() const { return token_ ? token_() : std::string(); }
+  std::function<std::string()> token_;
+  std::chrono::milliseconds body_timeout_ = kDefaultBodyTimeout;
 
  private:
   void do_accept();
@@ -86,7 +104,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   const Endpoint ep_;
   Metrics& metrics_;
   std::function<bool()> ready_;
-  std::vector<std::pair<std::string, AdminServer::JsonRoute>> routes_;  // fixed before start()
+  std::vector<Route> routes_;  // fixed before start()
   net::strand<net::io_context::executor_type> strand_;
   tcp::acceptor acceptor_;
   AcceptBackoff backoff_;  // out of descriptors: shed and pause instead of spinning
@@ -98,7 +116,8 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   std::vector<std::weak_ptr<AdminConnection>> conns_;
 };
 
-// One keep-alive HTTP/1.1 connection; all its handlers run on its own strand.
+// One keep-alive HTTP/1.1 connection; all its handlers run on its own strand. One request
+// at a time: the next is read once the answer is written.
 class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
  public:
   AdminConnection(tcp::socket socket, std::shared_ptr<AdminServer::Impl> server)
@@ -111,6 +130,16 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
     net::post(stream_.get_executor(), [self = shared_from_this()] { self->shutdown(); });
   }
 
+  // The answer of an added route; from any thread (posted to the strand).
+  void answer(unsigned status, std::string body) {
+    net::post(stream_.get_executor(),
+              [self = shared_from_this(), status, body = std::move(body)]() mutable {
+                self->write_answer(status, std::move(body));
+              });
+  }
+
+  bool server_stopped() { return server_->stopped(); }
+
  private:
   void do_read() {
     if (server_->stopped()) return shutdown();
@@ -118,6 +147,30 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
     stream_.expires_after(kIdleTimeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  void on_header(error_code ec) {
+    if (ec) return on_read(ec);
+    // The body (if any) must arrive within the body timeout: a slow client cannot hold a
+    // connection for long.
+    stream_.expires_after(server_->body_timeout_);
+    if (parser_->is_done()) return on_read({});
+    const auto& h = parser_->get();
+    if (beast::iequals(h[http::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                              [self = shared_from_this()](error_code wec, size_t) {
+                                if (wec) return self->shutdown();
+                                self->read_body();
+                              });
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](error_code ec, size_t) { self->on_read(ec); });
   }
@@ -125,20 +178,90 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   void on_read(error_code ec) {
     if (ec == net::error::operation_aborted) return;
     if (ec) {
+      if (ec == http::error::body_limit) {
+        plain_error(http::status::payload_too_large,
+                    admin_error_json(Code::kTooLarge, "admin request body over 1 MiB"));
+        return do_write();
+      }
       if (is_http_parse_error(ec) && ec != http::error::end_of_stream) {
         // Garbage or oversized input: answer 400 once, then close.
-        res_ = {};
-        res_.version(11);
-        res_.result(http::status::bad_request);
+        plain_error(http::status::bad_request, "bad request");
         res_.set(http::field::content_type, "text/plain");
-        res_.body() = "bad request";
-        res_.keep_alive(false);
-        res_.prepare_payload();
         return do_write();
       }
       return shutdown();  // end of stream, timeout, reset
     }
-    res_ = server_->handle(parser_->get());
+    stream_.expires_never();  // an added route may answer later
+    req_ = parser_->release();
+    res_ = {};
+    const Route* route = nullptr;
+    if (server_->handle_builtin(req_, res_, route)) return do_write();
+    dispatch(*route);
+  }
+
+  void plain_error(http::status status, std::string body) {
+    res_ = {};
+    res_.version(11);
+    res_.result(status);
+    res_.set(http::field::server, "ptp-gateway-admin");
+    res_.set(http::field::content_type, "application/json");
+    res_.body() = std::move(body);
+    res_.keep_alive(false);
+    res_.prepare_payload();
+  }
+
+  // Shared by the copies of one AdminRespond: the first call answers, a respond dropped
+  // uncalled answers 500.
+  struct Reply {
+    std::shared_ptr<AdminConnection> conn;
+    std::atomic<bool> done{false};
+    void send(unsigned status, std::string body) {
+      if (done.exchange(true)) return;
+      conn->answer(status, std::move(body));
+    }
+    ~Reply() {
+      if (!done.load() && !conn->server_stopped())
+        conn->answer(500, admin_error_json(Code::kSystemError, "the admin route gave no answer"));
+    }
+  };
+
+  void dispatch(const Route& route) {
+    const std::string method(req_.method_string());
+    if (mutating(method)) {
+      const BearerCheck c =
+          check_bearer(req_[http::field::authorization], server_->operator_token());
+      if (c != BearerCheck::kOk) {
+        auto [status, body] = bearer_refusal(c);
+        return write_answer(status, std::move(body));
+      }
+    }
+    std::string_view target = req_.target();
+    target = target.substr(0, target.find('?'));
+    AdminRequest areq{method == "HEAD" ? "GET" : method,
+                      std::string(target.substr(route.prefix.size())), std::move(req_.body())};
+    auto reply = std::make_shared<Reply>();
+    reply->conn = shared_from_this();
+    try {
+      route.fn(std::move(areq), [reply](unsigned status, std::string body) {
+        reply->send(status, std::move(body));
+      });
+    } catch (const std::exception& e) {
+      reply->send(500, admin_error_json(Code::kSystemError, e.what()));
+    }
+  }
+
+  void write_answer(unsigned status, std::string body) {
+    if (server_->stopped()) return shutdown();
+    res_ = {};
+    res_.version(req_.version());
+    res_.keep_alive(req_.keep_alive());
+    res_.result(static_cast<http::status>(status));
+    res_.set(http::field::server, "ptp-gateway-admin");
+    res_.set(http::field::content_type, "application/json");
+    res_.set(http::field::cache_control, "no-store");
+    res_.body() = std::move(body);
+    res_.prepare_payload();
+    if (req_.method() == http::verb::head) res_.body().clear();  // keeps Content-Length
     do_write();
   }
 
@@ -160,6 +283,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  http::request<http::string_body> req_;
   http::response<http::string_body> res_;
   std::shared_ptr<AdminServer::Impl> server_;
 };
@@ -202,9 +326,13 @@ void AdminServer::Impl::on_accept(error_code ec, tcp::socket socket) {
       std::lock_guard lock(mu_);
       if (stopped_) return;  // the socket closes with conn
       std::erase_if(conns_, [](const auto& w) { return w.expired(); });
-      conns_.push_back(conn);
+      if (conns_.size() >= kMaxConnections) {
+        conn.reset();  // closes the socket; the operator's next try finds a free slot
+      } else {
+        conns_.push_back(conn);
+      }
     }
-    conn->run();
+    if (conn) conn->run();
   }
   // Transient accept errors (EMFILE, ECONNABORTED) must not stop the admin endpoint; out
   // of descriptors, it pauses (common/accept_backoff.h) instead of spinning.
@@ -237,9 +365,9 @@ void AdminServer::Impl::stop() {
   for (auto& c : open) c->close();
 }
 
-http::response<http::string_body> AdminServer::Impl::handle(
-    const http::request<http::string_body>& req) {
-  http::response<http::string_body> res;
+bool AdminServer::Impl::handle_builtin(const http::request<http::string_body>& req,
+                                       http::response<http::string_body>& res,
+                                       const Route*& route) {
   res.version(req.version());
   res.keep_alive(req.keep_alive());
   res.set(http::field::server, "ptp-gateway-admin");
@@ -247,20 +375,33 @@ http::response<http::string_body> AdminServer::Impl::handle(
 
   std::string_view target = req.target();
   target = target.substr(0, target.find('?'));
+  std::string_view method = req.method_string();
+  if (req.method() == http::verb::head) method = "GET";
 
-  const std::pair<std::string, AdminServer::JsonRoute>* route = nullptr;
-  for (const auto& r : routes_)
-    if (target.starts_with(r.first)) route = &r;
-  if (route && req.method() != http::verb::get && req.method() != http::verb::head) {
+  // The longest matching prefix; among those of that prefix, the one of this method.
+  const Route* longest = nullptr;
+  route = nullptr;
+  for (const auto& r : routes_) {
+    if (!target.starts_with(r.prefix)) continue;
+    if (!longest || r.prefix.size() > longest->prefix.size()) {
+      longest = &r;
+      route = nullptr;
+    }
+    if (r.prefix.size() == longest->prefix.size() && r.method == method) route = &r;
+  }
+  const bool builtin = target == "/metrics" || target == "/healthz" || target == "/readyz";
+  if (route) return false;
+  if (longest && !builtin) {
+    std::string allow;
+    for (const auto& r : routes_) {
+      if (r.prefix != longest->prefix) continue;
+      if (!allow.empty()) allow += ", ";
+      allow += r.method == "GET" ? "GET, HEAD" : r.method;
+    }
     res.result(http::status::method_not_allowed);
-    res.set(http::field::allow, "GET, HEAD");
+    res.set(http::field::allow, allow);
     res.body() = "method not allowed";
-  } else if (route) {
-    auto [status, body] = route->second(target.substr(route->first.size()));
-    res.result(static_cast<http::status>(status));
-    res.set(http::field::content_type, "application/json");
-    res.body() = std::move(body);
-  } else if (target != "/metrics" && target != "/healthz" && target != "/readyz") {
+  } else if (!builtin) {
     res.result(http::status::not_found);
     res.body() = "not found";
   } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
@@ -287,7 +428,7 @@ http::response<http::string_body> AdminServer::Impl::handle(
   res.set(http::field::cache_control, "no-store");
   res.prepare_payload();
   if (req.method() == http::verb::head) res.body().clear();  // keeps Content-Length
-  return res;
+  return true;
 }
 
 AdminServer::AdminServer(net::io_context& ioc, const Endpoint& ep, Metrics& metrics,
@@ -297,7 +438,23 @@ AdminServer::AdminServer(net::io_context& ioc, const Endpoint& ep, Metrics& metr
 AdminServer::~AdminServer() { stop(); }
 
 void AdminServer::add_json_route(std::string prefix, JsonRoute fn) {
-  impl_->add_json_route(std::move(prefix), std::move(fn));
+  impl_->add_route("GET", std::move(prefix),
+                   [fn = std::move(fn)](AdminRequest req, AdminRespond respond) {
+                     auto [status, body] = fn(req.path_rest);
+                     respond(status, std::move(body));
+                   });
+}
+
+void AdminServer::add_route(std::string method, std::string prefix, AdminRoute fn) {
+  impl_->add_route(std::move(method), std::move(prefix), std::move(fn));
+}
+
+void AdminServer::set_operator_token(std::function<std::string()> token) {
+  impl_->token_ = std::move(token);
+}
+
+void AdminServer::set_body_timeout(std::chrono::milliseconds timeout) {
+  impl_->body_timeout_ = timeout;
 }
 
 void AdminServer::start() { impl_->start(); }

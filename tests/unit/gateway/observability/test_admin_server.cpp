@@ -10,8 +10,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gateway/observability/admin_server.h"
 #include "gateway/observability/metrics.h"
@@ -221,4 +223,113 @@ TEST_CASE("admin server serves routes added by components (JSON)") {
   CHECK(res.result() == http::status::method_not_allowed);
   res = c.request(http::verb::get, "/healthz");
   CHECK(res.body() == "ok");
+}
+
+namespace {
+
+http::response<http::string_body> post(Client& c, http::verb verb, const std::string& target,
+                                       const std::string& body, const std::string& auth) {
+  http::request<http::string_body> req{verb, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  if (!auth.empty()) req.set(http::field::authorization, auth);
+  req.body() = body;
+  req.prepare_payload();
+  http::write(c.sock, req);
+  return c.read();
+}
+
+}  // namespace
+
+TEST_CASE("admin routes: mutating ones need the bearer token; answers may come from any thread") {
+  Metrics metrics;
+  ServerThread st;
+  AdminServer server(st.ioc, Endpoint{"127.0.0.1", 0}, metrics, [] { return true; });
+  std::atomic<int> calls{0};
+  std::vector<std::thread> workers;
+  std::mutex workers_mu;
+  server.add_route("POST", "/things/", [&](AdminRequest req, AdminRespond respond) {
+    ++calls;
+    std::lock_guard lock(workers_mu);
+    // Answered later, from another thread, twice: the second answer is ignored.
+    workers.emplace_back([req = std::move(req), respond = std::move(respond)] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      respond(201, "{\"rest\":\"" + req.path_rest + "\",\"body\":\"" + req.body + "\"}");
+      respond(500, "{}");
+    });
+  });
+  server.add_route("DELETE", "/things/", [&](AdminRequest req, AdminRespond respond) {
+    respond(200, "{\"deleted\":\"" + req.path_rest + "\"}");
+  });
+  server.add_route("GET", "/things/",
+                   [&](AdminRequest, AdminRespond respond) { respond(200, "[]"); });
+  server.add_route("POST", "/drop", [&](AdminRequest, AdminRespond) {});  // never answers
+  server.add_json_route("/things/special", [](std::string_view) {
+    return std::pair<unsigned, std::string>{200, "{}"};
+  });
+  server.set_operator_token([] { return std::string("operator-token-0123456789abcdef"); });
+  server.start();
+  st.run();
+  Client c(server.port());
+  const std::string good = "Bearer operator-token-0123456789abcdef";
+
+  auto r = post(c, http::verb::post, "/things/a1?x=1", "hello", "");
+  CHECK(r.result_int() == 401);
+  r = post(c, http::verb::post, "/things/a1", "hello", "Bearer wrong-token-0123456789abcdef");
+  CHECK(r.result_int() == 403);
+  CHECK(calls.load() == 0);  // refused before the route runs
+  r = post(c, http::verb::post, "/things/a1?x=1", "hello", good);
+  CHECK(r.result_int() == 201);
+  CHECK(r.body() == "{\"rest\":\"a1\",\"body\":\"hello\"}");
+  CHECK(r[http::field::content_type] == "application/json");
+  r = post(c, http::verb::delete_, "/things/a1", "", "");
+  CHECK(r.result_int() == 401);
+  r = post(c, http::verb::delete_, "/things/a1", "", good);
+  CHECK(r.body() == "{\"deleted\":\"a1\"}");
+  r = c.request(http::verb::get, "/things/");
+  CHECK(r.result_int() == 200);  // GET routes are open
+  CHECK(r.body() == "[]");
+  // The longest prefix wins; it has only GET.
+  r = post(c, http::verb::post, "/things/special", "", good);
+  CHECK(r.result_int() == 405);
+  CHECK(r[http::field::allow] == "GET, HEAD");
+  r = post(c, http::verb::post, "/drop", "", good);
+  CHECK(r.result_int() == 500);
+  // Still the same keep-alive connection.
+  r = c.request(http::verb::get, "/healthz");
+  CHECK(r.result_int() == 200);
+  {
+    std::lock_guard lock(workers_mu);
+    for (auto& w : workers) w.join();
+  }
+  server.stop();
+}
+
+TEST_CASE("admin routes: a body over 1 MiB is answered 413") {
+  Metrics metrics;
+  ServerThread st;
+  AdminServer server(st.ioc, Endpoint{"127.0.0.1", 0}, metrics, [] { return true; });
+  server.add_route("POST", "/x", [](AdminRequest req, AdminRespond respond) {
+    respond(200, std::to_string(req.body.size()));
+  });
+  server.set_operator_token([] { return std::string("operator-token-0123456789abcdef"); });
+  server.start();
+  st.run();
+  const std::string good = "Bearer operator-token-0123456789abcdef";
+  {
+    Client c(server.port());
+    auto r = post(c, http::verb::post, "/x", std::string(1024 * 1024, 'a'), good);
+    CHECK(r.result_int() == 200);
+    CHECK(r.body() == "1048576");
+  }
+  Client c(server.port());
+  http::request<http::empty_body> req{http::verb::post, "/x", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::authorization, good);
+  req.set(http::field::content_length, "1048577");
+  http::request_serializer<http::empty_body> sr(req);
+  http::write_header(c.sock, sr);
+  auto r = c.read();
+  CHECK(r.result_int() == 413);
+  CHECK(c.closed_by_server());
+  server.stop();
 }

@@ -1,0 +1,14 @@
+// ptpctl's command groups, one file each; each returns the process's exit status
+// (options.h) and prints to stdout (results) and stderr (errors).
+#pragma once
+
+#include "tools/ptpctl/options.h"
+
+namespace ptp::ptpctl {
+
+int run_status(const Options& o);    // status
+int run_reload(const Options& o);    // reload
+int run_peers(const Options& o);     // peers list|invite|join|disable|enable|approve|renew|remove
+int run_identity(const Options& o);  // identity init|show|renew-tls
+
+}  // namespace ptp::ptpctl

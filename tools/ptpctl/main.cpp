@@ -1,0 +1,56 @@
+// ptpctl: the operator's command for a PTP gateway (docs/ptpctl.md): its identity files
+// and, over the admin port, its status and peers.
+#include <iostream>
+
+#include "tools/ptpctl/admin_client.h"
+#include "tools/ptpctl/commands.h"
+#include "tools/ptpctl/options.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    R"(usage: ptpctl [--admin HOST:PORT] [--config GATEWAY.yaml] [--credential-file FILE] [--json]
+              COMMAND ...
+
+commands (over the admin port):
+  status                          liveness and readiness of the gateway
+  reload                          reload the gateway's config file now (as SIGHUP)
+  peers list                      the effective peer table (YAML and dynamic peers)
+  peers invite NODE [--ttl S]     an invitation for NODE (printed alone on stdout)
+  peers join INVITATION           join the node that issued INVITATION
+  peers disable|enable|approve NODE
+  peers renew NODE [--days N]     extend a peering
+  peers remove NODE               forget a dynamic peer
+
+The admin port is --admin, else 127.0.0.1 with admin.port of --config, else 127.0.0.1:9400.
+Mutating commands need the operator token: --credential-file, else admin.credential_file of
+--config. --json prints the gateway's JSON answer unchanged.
+Exit status: 0 done, 1 refused or failed, 2 bad command line, 3 admin port unreachable.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ptp::ptpctl;
+  try {
+    const Options o = parse_options(argc, argv);
+    if (o.help || o.words.empty()) {
+      (o.help ? std::cout : std::cerr) << kUsage;
+      return o.help ? kExitOk : kExitUsage;
+    }
+    const std::string& cmd = o.words[0];
+    if (cmd == "status") return run_status(o);
+    if (cmd == "reload") return run_reload(o);
+    if (cmd == "peers") return run_peers(o);
+    throw UsageError("unknown command " + cmd + " (ptpctl --help lists them)");
+  } catch (const UsageError& e) {
+    std::cerr << "ptpctl: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const Unreachable& e) {
+    std::cerr << "ptpctl: " << e.what() << "\n";
+    return kExitUnreachable;
+  } catch (const std::exception& e) {
+    std::cerr << "ptpctl: " << e.what() << "\n";
+    return kExitFailed;
+  }
+}

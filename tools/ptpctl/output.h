@@ -1,0 +1,31 @@
+// Human output of ptpctl: fixed-width tables that fit 100 columns, errors on stderr.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "tools/ptpctl/admin_client.h"
+
+namespace ptp::ptpctl {
+
+struct Column {
+  std::string title;
+  size_t width;  // a longer cell is cut and ends in "~"
+};
+
+// One line per row; columns separated by one space, the last one not padded.
+std::string table(const std::vector<Column>& cols,
+                  const std::vector<std::vector<std::string>>& rows);
+
+// "2027-12-04 10:00 UTC" for a unix time; "-" for 0.
+std::string utc_time(long long unix_seconds);
+
+// Prints "ptpctl: <error_text>" to stderr and returns kExitFailed.
+int report_failure(const AdminResponse& r);
+
+// --json: the body as the gateway sent it (one line, newline added); exit status by the
+// HTTP status.
+int pass_through(const AdminResponse& r);
+
+}  // namespace ptp::ptpctl
