@@ -313,6 +313,21 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
         respond(ok ? 200 : 400, admin_error_json(ok ? Code::kOk : Code::kBadRequest, msg));
       });
     });
+    if (peering) {
+      // The peer table (docs/peering.md "Admin routes"): the work runs on the peering
+      // thread, which answers through respond.
+      auto peer_route = [p = peering.get()](std::string prefix) {
+        return [p, prefix](AdminRequest req, AdminRespond respond) {
+          p->admin({req.method, prefix + req.path_rest, std::move(req.body)}, std::move(respond));
+        };
+      };
+      admin.add_route("GET", "/peers", peer_route("/peers"));
+      admin.add_route("POST", "/peers", peer_route("/peers"));
+      admin.add_route("DELETE", "/peers", peer_route("/peers"));
+      admin.add_route("POST", "/v1/interconn/net/refresh", peer_route("/v1/interconn/net/refresh"));
+      admin.add_route("POST", "/v1/interconn/node/refresh",
+                      peer_route("/v1/interconn/node/refresh"));
+    }
     admin.start();
     auto stop_all = [&] {
       watcher.stop();

@@ -3,9 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "codecs/base64.h"
-#include "codecs/hex.h"
 #include "codecs/json_depth.h"
-#include "common/hmac_sha256.h"
+#include "trust/invitation.h"
 
 namespace ptp {
 namespace {
@@ -13,29 +12,9 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr size_t kRouteDepth = 8;
-constexpr std::string_view kWeaveTag = "ptp-weave-v1";
-constexpr std::string_view kAckTag = "ptp-ack-v1";
 // Route.status bit: join requested (the reference implementation's flags).
 constexpr int64_t kStatusJoinRequested = 16;
 constexpr int64_t kStatusNetworked = 2;
-
-std::string hmac_hex(std::string_view key, std::string_view tag, std::string_view a,
-                     std::string_view b, std::string_view fp) {
-  HmacSha256 mac;
-  HmacSha256::Digest d{};
-  const std::string_view nl = "\n";
-  const std::string_view parts[] = {tag, nl, a, nl, b, nl, fp};
-  if (!mac.compute(key, parts, d)) return {};
-  return hex_encode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
-}
-
-// Constant-time comparison of two proofs.
-bool same(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 std::string text_field(const Json& o, const char* key) {
   auto it = o.find(key);
@@ -82,30 +61,6 @@ Status check_sender(const HandshakeCrypto& crypto, const RouteBody& r, std::stri
 }
 
 }  // namespace
-
-std::string weave_proof(std::string_view code, std::string_view inviter, std::string_view joiner,
-                        std::string_view joiner_root_fp) {
-  return hmac_hex(code, kWeaveTag, inviter, joiner, joiner_root_fp);
-}
-
-std::string ack_proof(std::string_view code, std::string_view inviter, std::string_view joiner,
-                      std::string_view inviter_root_fp) {
-  return hmac_hex(code, kAckTag, inviter, joiner, inviter_root_fp);
-}
-
-std::string handshake_canonical(std::string_view tag, std::string_view inviter,
-                                std::string_view joiner, std::string_view address,
-                                std::string_view sender_root_fp, std::string_view auth_code) {
-  std::string out;
-  out.reserve(tag.size() + inviter.size() + joiner.size() + address.size() + sender_root_fp.size() +
-              auth_code.size() + 5);
-  for (std::string_view part : {tag, inviter, joiner, address, sender_root_fp}) {
-    out += part;
-    out += '\n';
-  }
-  out += auth_code;
-  return out;
-}
 
 Status parse_route_body(std::string_view body, RouteBody& out) {
   if (body.size() > kPeeringBodyLimit)
@@ -171,8 +126,8 @@ RouteBody make_weave_body(const Config& self, const HandshakeCrypto& crypto,
   r.auth_code = weave_proof(code, inviter, self.node_id, crypto.root_fp);
   r.expire_at = now + self.peering.expiry_seconds();
   r.status = kStatusJoinRequested;
-  r.signature = base64_encode(crypto.sign(handshake_canonical(
-      kWeaveTag, inviter, self.node_id, r.address, crypto.root_fp, r.auth_code)));
+  r.signature = base64_encode(crypto.sign(
+      weave_signed_text(inviter, self.node_id, r.address, crypto.root_fp, r.auth_code)));
   return r;
 }
 
@@ -189,8 +144,8 @@ RouteBody make_ack_body(const Config& self, const HandshakeCrypto& crypto, std::
   r.auth_code = ack_proof(code, self.node_id, joiner, crypto.root_fp);
   r.expire_at = expires_at;
   r.status = kStatusNetworked;
-  r.signature = base64_encode(crypto.sign(
-      handshake_canonical(kAckTag, self.node_id, joiner, r.address, crypto.root_fp, r.auth_code)));
+  r.signature = base64_encode(
+      crypto.sign(ack_signed_text(self.node_id, joiner, r.address, crypto.root_fp, r.auth_code)));
   return r;
 }
 
@@ -215,15 +170,14 @@ WeaveResult accept_weave(const Config& cfg, PeerStore& store, const HandshakeCry
     return out;
   }
   const std::string fp = crypto.fingerprint(r.host_root);
-  if (fp.empty() || !same(r.auth_code, weave_proof(inv->code, cfg.node_id, b, fp))) {
+  if (fp.empty() || !proof_matches(weave_proof(inv->code, cfg.node_id, b, fp), r.auth_code)) {
     out.status = refused(Code::kBadCertSignature,
                          "weave refused: auth_code is not the proof of the invitation for node " +
                              b + " and its host_root");
     return out;
   }
-  if (out.status =
-          check_sender(crypto, r, "weave",
-                       handshake_canonical(kWeaveTag, cfg.node_id, b, r.address, fp, r.auth_code));
+  if (out.status = check_sender(crypto, r, "weave",
+                                weave_signed_text(cfg.node_id, b, r.address, fp, r.auth_code));
       !out.status.ok())
     return out;
   if (b == cfg.node_id || find_peer(cfg, b)) {
@@ -282,12 +236,11 @@ Status accept_ack(const Config& cfg, PeerStore& store, const HandshakeCrypto& cr
         Code::kBadCertSignature,
         "ack refused: the host_root of node " + a +
             " is not the root certificate its invitation named (sha256:" + join->root_fp + ")");
-  if (!same(r.auth_code, ack_proof(join->code, a, cfg.node_id, fp)))
+  if (!proof_matches(ack_proof(join->code, a, cfg.node_id, fp), r.auth_code))
     return refused(Code::kBadCertSignature,
                    "ack refused: auth_code is not the proof of the invitation from node " + a);
-  if (Status st =
-          check_sender(crypto, r, "ack",
-                       handshake_canonical(kAckTag, a, cfg.node_id, r.address, fp, r.auth_code));
+  if (Status st = check_sender(crypto, r, "ack",
+                               ack_signed_text(a, cfg.node_id, r.address, fp, r.auth_code));
       !st.ok())
     return st;
   if (find_peer(cfg, a))

@@ -3,7 +3,8 @@
 // fields ignored), the proof of the invitation code, the signed text, and the checks at
 // the receiving node in their order: size, depth, no private key, the invitation (or the
 // pending join), the proof, the certificates and the signature, no shadowing of a
-// configured peer. Pure apart from the store it is given.
+// configured peer. Pure apart from the store it is given. The proofs and the signed
+// texts are trust/invitation.h's.
 #pragma once
 
 #include <cstdint>
@@ -54,18 +55,6 @@ struct HandshakeCrypto {
   // This node's node-key signature of `data` (raw bytes; empty on failure).
   std::function<std::string(std::string_view data)> sign;
 };
-
-// lowercase hex HMAC-SHA256(code, "ptp-weave-v1\n" A "\n" B "\n" root_fp(B)).
-std::string weave_proof(std::string_view code, std::string_view inviter, std::string_view joiner,
-                        std::string_view joiner_root_fp);
-// lowercase hex HMAC-SHA256(code, "ptp-ack-v1\n" A "\n" B "\n" root_fp(A)).
-std::string ack_proof(std::string_view code, std::string_view inviter, std::string_view joiner,
-                      std::string_view inviter_root_fp);
-// What the sender signs: tag "\n" A "\n" B "\n" address "\n" root_fp(sender) "\n" auth_code,
-// tag "ptp-weave-v1" (B signs, address and root are B's) or "ptp-ack-v1" (A signs).
-std::string handshake_canonical(std::string_view tag, std::string_view inviter,
-                                std::string_view joiner, std::string_view address,
-                                std::string_view sender_root_fp, std::string_view auth_code);
 
 // Parses a weave or ack body: at most kPeeringBodyLimit bytes, JSON nested at most 8
 // deep, an object, no private key (host_key, guest_key), a node_id. E0000000400 (or 413)

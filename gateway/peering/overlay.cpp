@@ -41,6 +41,9 @@ std::optional<PeerConfig> peer_config_of(const Config& self, const PeerRecord& r
     p.tls.key_file = self.identity.tls_key_file();
   }
   p.root_pem = r.root_pem;
+  // Pinned: the peer's chain must end at its root and its leaf name it (no host check).
+  p.tls.pinned_root_pem = r.root_pem;
+  p.tls.expected_node_id = r.node_id;
   p.auth_mode = r.auth_mode;
   p.dynamic = true;
   p.state = r.state;

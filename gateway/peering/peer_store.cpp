@@ -33,7 +33,7 @@ Json to_json(const PeerRecord& r) {
               {"origin", r.origin}};
 }
 
-Json to_json(const Invitation& i) {
+Json to_json(const IssuedInvitation& i) {
   return Json{{"code", i.code},
               {"for", i.for_node},
               {"created_at", i.created_at},
@@ -82,7 +82,7 @@ Status not_found(const std::string& node_id) {
 }  // namespace
 
 std::string peer_store_json(const std::vector<PeerRecord>& records,
-                            const std::vector<Invitation>& invitations,
+                            const std::vector<IssuedInvitation>& invitations,
                             const std::vector<PendingJoin>& joins) {
   Json doc{{"version", 1},
            {"peers", Json::array()},
@@ -133,8 +133,8 @@ std::unique_ptr<PeerStore> PeerStore::open(std::string path, std::string& error)
   }
   for (const auto& o : list("invitations")) {
     if (!o.is_object()) continue;
-    Invitation i{str(o, "code"), str(o, "for"), num(o, "created_at"), num(o, "expire_at"),
-                 o.value("used", false)};
+    IssuedInvitation i{str(o, "code"), str(o, "for"), num(o, "created_at"), num(o, "expire_at"),
+                       o.value("used", false)};
     if (!i.code.empty() && !i.for_node.empty() && store->invitations_.size() < kMaxInvitations)
       store->invitations_.push_back(std::move(i));
   }
@@ -186,7 +186,7 @@ Status PeerStore::commit_locked(std::unique_lock<std::mutex>& lock) {
 }
 
 void PeerStore::prune_locked(int64_t now) {
-  std::erase_if(invitations_, [now](const Invitation& i) { return i.expire_at < now; });
+  std::erase_if(invitations_, [now](const IssuedInvitation& i) { return i.expire_at < now; });
   std::erase_if(joins_, [now](const PendingJoin& j) { return j.expire_at + kJoinGraceS < now; });
 }
 
@@ -251,14 +251,14 @@ Status PeerStore::set_expiry(const std::string& node_id, int64_t expires_at) {
   return not_found(node_id);
 }
 
-Status PeerStore::add_invitation(Invitation inv, int64_t now) {
+Status PeerStore::add_invitation(IssuedInvitation inv, int64_t now) {
   std::unique_lock lock(mu_);
   auto saved = invitations_;
   prune_locked(now);
   std::erase_if(invitations_,
-                [&](const Invitation& i) { return i.for_node == inv.for_node && !i.used; });
-  size_t open = static_cast<size_t>(std::count_if(invitations_.begin(), invitations_.end(),
-                                                  [](const Invitation& i) { return !i.used; }));
+                [&](const IssuedInvitation& i) { return i.for_node == inv.for_node && !i.used; });
+  size_t open = static_cast<size_t>(std::count_if(
+      invitations_.begin(), invitations_.end(), [](const IssuedInvitation& i) { return !i.used; }));
   if (open >= kMaxInvitations || invitations_.size() >= 4 * kMaxInvitations) {
     invitations_ = std::move(saved);
     return Status::Error(Code::kBufferFull, std::to_string(kMaxInvitations) +
@@ -272,7 +272,7 @@ Status PeerStore::add_invitation(Invitation inv, int64_t now) {
   return st;
 }
 
-std::optional<Invitation> PeerStore::invitation_for(const std::string& node_id) const {
+std::optional<IssuedInvitation> PeerStore::invitation_for(const std::string& node_id) const {
   std::lock_guard lock(mu_);
   for (auto it = invitations_.rbegin(); it != invitations_.rend(); ++it)
     if (it->for_node == node_id) return *it;
@@ -281,7 +281,7 @@ std::optional<Invitation> PeerStore::invitation_for(const std::string& node_id) 
 
 Status PeerStore::complete_weave(const std::string& code, PeerRecord r, int64_t now) {
   std::unique_lock lock(mu_);
-  auto inv = std::find_if(invitations_.begin(), invitations_.end(), [&](const Invitation& i) {
+  auto inv = std::find_if(invitations_.begin(), invitations_.end(), [&](const IssuedInvitation& i) {
     return i.code == code && i.for_node == r.node_id;
   });
   if (inv == invitations_.end() || inv->used || inv->expire_at < now)

@@ -35,7 +35,7 @@ struct PeerRecord {
 };
 
 // A one-time invitation this node issued for node `for_node`.
-struct Invitation {
+struct IssuedInvitation {
   std::string code;  // 64 hex characters
   std::string for_node;
   int64_t created_at = 0;
@@ -78,9 +78,9 @@ class PeerStore {
 
   // Adds an invitation; an earlier unused one for the same node is dropped. Expired ones
   // are pruned first; kBufferFull when kMaxInvitations are still open.
-  Status add_invitation(Invitation inv, int64_t now);
+  Status add_invitation(IssuedInvitation inv, int64_t now);
   // The latest invitation for `node_id` (used or expired ones too), if any.
-  std::optional<Invitation> invitation_for(const std::string& node_id) const;
+  std::optional<IssuedInvitation> invitation_for(const std::string& node_id) const;
   // The weave's last step, atomically: the invitation `code` for `r.node_id` must still be
   // unused and unexpired (else kAuthCodeExpired); it is marked used and `r` recorded,
   // written before this returns.
@@ -103,14 +103,14 @@ class PeerStore {
   std::string path_;
   mutable std::mutex mu_;
   std::vector<PeerRecord> records_;
-  std::vector<Invitation> invitations_;
+  std::vector<IssuedInvitation> invitations_;
   std::vector<PendingJoin> joins_;
   std::function<void()> on_change_;
 };
 
 // The file's text (a JSON object with "peers", "invitations", "joins").
 std::string peer_store_json(const std::vector<PeerRecord>& records,
-                            const std::vector<Invitation>& invitations,
+                            const std::vector<IssuedInvitation>& invitations,
                             const std::vector<PendingJoin>& joins);
 
 }  // namespace ptp

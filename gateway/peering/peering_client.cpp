@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "codecs/json_depth.h"
-#include "common/node_uri.h"
+#include "trust/certificate.h"
 
 namespace ptp {
 namespace {
@@ -27,22 +27,9 @@ using tcp = asio::ip::tcp;
 
 constexpr size_t kAnswerLimit = 64 << 10;
 
-std::string pem_of(X509* cert) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  if (!bio) return {};
-  std::string out;
-  if (PEM_write_bio_X509(bio, cert) == 1) {
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
-    if (n > 0) out.assign(data, static_cast<size_t>(n));
-  }
-  BIO_free(bio);
-  return out;
-}
-
-// The server's chain must end at the pinned root (by fingerprint), the leaf be issued by
-// it (verified by OpenSSL with that root as the only trust anchor) and name the node.
-Status check_server(SSL* ssl, const PeeringCall& call, const CertFingerprint& fingerprint) {
+// The server's chain must end at the pinned root (by fingerprint), and its leaf be issued
+// by that root and name the node (trust's verify_issued_by).
+Status check_server(SSL* ssl, const PeeringCall& call) {
   auto bad = [&](std::string why) {
     return Status::Error(Code::kBadCertSignature, "node " + call.expect_node + " at " +
                                                       call.address.to_string() + ": " + why);
@@ -50,32 +37,28 @@ Status check_server(SSL* ssl, const PeeringCall& call, const CertFingerprint& fi
   STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);  // the leaf first, on a client
   if (!chain || sk_X509_num(chain) < 2)
     return bad("the server sent no chain ending at its node root");
-  X509* leaf = sk_X509_value(chain, 0);
-  X509* root = sk_X509_value(chain, sk_X509_num(chain) - 1);
-  if (fingerprint(pem_of(root)) != call.root_fp)
+  auto own = [](X509* c) {
+    X509_up_ref(c);
+    return Certificate(trust::X509Ptr(c));
+  };
+  Certificate leaf = own(sk_X509_value(chain, 0));
+  Certificate root = own(sk_X509_value(chain, sk_X509_num(chain) - 1));
+  if (root.fingerprint_hex() != call.root_fp)
     return bad("its root certificate is not the one pinned (sha256:" + call.root_fp + ")");
-  X509_STORE* store = X509_STORE_new();
-  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
-  bool ok = store && ctx && X509_STORE_add_cert(store, root) == 1 &&
-            X509_STORE_CTX_init(ctx, store, leaf, chain) == 1 && X509_verify_cert(ctx) == 1;
-  std::string why =
-      ok || !ctx ? std::string() : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
-  X509_STORE_CTX_free(ctx);
-  X509_STORE_free(store);
-  if (!ok) return bad("its certificate does not chain to its root: " + why);
-  if (certificate_node_id(leaf) != call.expect_node)
+  std::string error;
+  if (!verify_issued_by(leaf, root, error)) return bad(error);
+  if (leaf.node_id() != call.expect_node)
     return bad("its certificate does not name node " + call.expect_node);
   return Status::Ok();
 }
 
 struct Call : std::enable_shared_from_this<Call> {
-  Call(asio::io_context& ioc, PeeringCall c, CertFingerprint f, PeeringCallDone d)
+  Call(asio::io_context& ioc, PeeringCall c, PeeringCallDone d)
       : tls(ssl::context::tls_client),
         resolver(ioc),
         stream(ioc, tls),
         timer(ioc),
         call(std::move(c)),
-        fingerprint(std::move(f)),
         done(std::move(d)) {}
 
   ssl::context tls;
@@ -83,7 +66,6 @@ struct Call : std::enable_shared_from_this<Call> {
   ssl::stream<tcp::socket> stream;
   asio::steady_timer timer;
   PeeringCall call;
-  CertFingerprint fingerprint;
   PeeringCallDone done;
   http::request<http::string_body> req;
   boost::beast::flat_buffer buffer;
@@ -135,8 +117,7 @@ struct Call : std::enable_shared_from_this<Call> {
     stream.async_handshake(
         ssl::stream_base::client, [self = shared_from_this()](const boost::system::error_code& ec) {
           if (ec) return self->fail("TLS handshake failed", ec);
-          if (Status st = check_server(self->stream.native_handle(), self->call, self->fingerprint);
-              !st.ok())
+          if (Status st = check_server(self->stream.native_handle(), self->call); !st.ok())
             return self->finish(std::move(st));
           self->write();
         });
@@ -189,9 +170,8 @@ Status answer_status(unsigned http_status, std::string_view body) {
   return Status::Error(c, std::move(msg), std::move(hop));
 }
 
-void post_peering_call(boost::asio::io_context& ioc, PeeringCall call, CertFingerprint fingerprint,
-                       PeeringCallDone done) {
-  auto c = std::make_shared<Call>(ioc, std::move(call), std::move(fingerprint), std::move(done));
+void post_peering_call(boost::asio::io_context& ioc, PeeringCall call, PeeringCallDone done) {
+  auto c = std::make_shared<Call>(ioc, std::move(call), std::move(done));
   c->start();
 }
 

@@ -26,16 +26,12 @@ struct PeeringCall {
   std::chrono::milliseconds timeout{10000};
 };
 
-// Lowercase hex SHA-256 of a PEM certificate's DER (HandshakeCrypto::fingerprint).
-using CertFingerprint = std::function<std::string(std::string_view pem)>;
-
 // Called once, on the io_context's thread: a transport or TLS failure (kUnreachable,
 // kBadCertSignature for a server that is not the pinned node), the answer's {"code",
 // "message"} when not E0000000000, or Ok with the answer's body.
 using PeeringCallDone = std::function<void(Status st, std::string body)>;
 
-void post_peering_call(boost::asio::io_context& ioc, PeeringCall call, CertFingerprint fingerprint,
-                       PeeringCallDone done);
+void post_peering_call(boost::asio::io_context& ioc, PeeringCall call, PeeringCallDone done);
 
 // The status an answer's JSON {"code","message"} carries (Ok for E0000000000); an answer
 // that is no such JSON: kUnknown with the HTTP status.

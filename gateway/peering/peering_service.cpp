@@ -5,12 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "codecs/json_depth.h"
-#include "common/random_hex.h"
 #include "common/unix_time.h"
 #include "gateway/observability/json_log.h"
-#include "gateway/peering/invitation_text.h"
 #include "gateway/peering/overlay.h"
 #include "gateway/peering/peering_client.h"
+#include "trust/invitation.h"
 
 namespace ptp {
 namespace {
@@ -182,27 +181,23 @@ void PeeringService::send_ack(PeerRecord joiner, std::string code, int attempt) 
   call.expect_node = joiner.node_id;
   call.root_fp = joiner.root_fp;
   call.timeout = std::chrono::seconds(10);
-  post_peering_call(
-      ioc_, std::move(call), crypto_.fingerprint,
-      [this, joiner, code, attempt](Status st, std::string) {
-        if (st.ok()) {
-          log_.info("peering: ack delivered", {.target = joiner.node_id});
-          return;
-        }
-        log_.warn("peering: ack not delivered",
-                  {.target = joiner.node_id,
-                   .extra = {{"error", st.to_string()}, {"attempt", std::to_string(attempt + 1)}}});
-        // Refused for good (a code, not a transport failure): no retry.
-        const bool transport =
-            st.code == Code::kUnreachable || st.code == Code::kTimeout || st.code == Code::kUnknown;
-        if (!transport || attempt + 1 >= kAckAttempts) return;
-        auto timer =
-            std::make_shared<boost::asio::steady_timer>(ioc_, kAckFirstRetry * (1 << attempt));
-        timer->async_wait(
-            [this, timer, joiner, code, attempt](const boost::system::error_code& ec) {
-              if (!ec) send_ack(joiner, code, attempt + 1);
-            });
-      });
+  post_peering_call(ioc_, std::move(call), [this, joiner, code, attempt](Status st, std::string) {
+    if (st.ok()) {
+      log_.info("peering: ack delivered", {.target = joiner.node_id});
+      return;
+    }
+    log_.warn("peering: ack not delivered",
+              {.target = joiner.node_id,
+               .extra = {{"error", st.to_string()}, {"attempt", std::to_string(attempt + 1)}}});
+    // Refused for good (a code, not a transport failure): no retry.
+    const bool transport =
+        st.code == Code::kUnreachable || st.code == Code::kTimeout || st.code == Code::kUnknown;
+    if (!transport || attempt + 1 >= kAckAttempts) return;
+    auto timer = std::make_shared<boost::asio::steady_timer>(ioc_, kAckFirstRetry * (1 << attempt));
+    timer->async_wait([this, timer, joiner, code, attempt](const boost::system::error_code& ec) {
+      if (!ec) send_ack(joiner, code, attempt + 1);
+    });
+  });
 }
 
 void PeeringService::admin(PeeringAdminRequest req, PeeringAdminRespond respond) {
@@ -293,20 +288,20 @@ void PeeringService::invite(const std::string& body, const PeeringAdminRespond& 
                               "this node has no identity with an address (identity.dir, "
                               "identity.json's address): nobody could reach it to join"));
   const int64_t t = now();
-  InvitationText inv;
-  inv.code = random_hex(32);
+  Invitation inv;
+  inv.code = new_invitation_code();
   inv.inviter = cfg->node_id;
-  inv.inst = cfg->inst_id;
+  inv.inviter_inst = cfg->inst_id;
   inv.address = crypto_.address;
   inv.root_fp = crypto_.root_fp;
-  inv.for_node = b;
+  inv.joiner = b;
   inv.expire_at = t + ttl;
   if (Status st = store_->add_invitation({inv.code, b, t, inv.expire_at, false}, t); !st.ok())
     return fail(st);
   log_.info("peering: invitation issued",
             {.target = b, .extra = {{"expire_at", std::to_string(inv.expire_at)}}});
   respond(200,
-          Json{{"invitation", format_invitation(inv)}, {"expire_at", inv.expire_at}, {"node_id", b}}
+          Json{{"invitation", encode_invitation(inv)}, {"expire_at", inv.expire_at}, {"node_id", b}}
               .dump());
 }
 
@@ -316,11 +311,13 @@ void PeeringService::join(const std::string& body, const PeeringAdminRespond& re
   Status why;
   if (!admin_object(body, o, why)) return fail(why);
   ConfigPtr cfg = config_.base();
-  InvitationText inv;
-  if (Status st = parse_invitation(text(o, "invitation"), inv); !st.ok()) return fail(st);
+  std::string why_not;
+  auto decoded = decode_invitation(text(o, "invitation"), why_not);
+  if (!decoded) return fail(Status::Error(Code::kBadRequest, "invitation: " + why_not));
+  const Invitation& inv = *decoded;
   const int64_t t = now();
-  if (inv.for_node != cfg->node_id)
-    return fail(Status::Error(Code::kBadRequest, "the invitation is for node " + inv.for_node +
+  if (inv.joiner != cfg->node_id)
+    return fail(Status::Error(Code::kBadRequest, "the invitation is for node " + inv.joiner +
                                                      ", not this node (" + cfg->node_id + ")"));
   if (inv.expire_at < t)
     return fail(Status::Error(Code::kAuthCodeExpired, "the invitation from " + inv.inviter +
@@ -337,7 +334,7 @@ void PeeringService::join(const std::string& body, const PeeringAdminRespond& re
     return fail(Status::Error(Code::kNotPermitted,
                               "this node has no identity (identity.dir): it cannot join"));
   if (Status st = store_->add_join(
-          {inv.inviter, inv.inst, inv.address, inv.root_fp, inv.code, t, inv.expire_at}, t);
+          {inv.inviter, inv.inviter_inst, inv.address, inv.root_fp, inv.code, t, inv.expire_at}, t);
       !st.ok())
     return fail(st);
   PeeringCall call;
@@ -348,7 +345,7 @@ void PeeringService::join(const std::string& body, const PeeringAdminRespond& re
   call.root_fp = inv.root_fp;
   call.timeout = std::chrono::seconds(15);
   const std::string inviter = inv.inviter;
-  post_peering_call(ioc_, std::move(call), crypto_.fingerprint,
+  post_peering_call(ioc_, std::move(call),
                     [this, respond, fail, inviter](Status st, std::string answer) {
                       if (!st.ok()) {
                         log_.warn("peering: weave refused by " + inviter,

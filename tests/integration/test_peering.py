@@ -103,7 +103,7 @@ io_threads: 2
 identity: {{dir: {identity}}}
 auth:
   enabled: true
-  node_keys: {{{node}: "{KEYS[node]}"}}
+  node_keys: {{A: "{KEYS["A"]}", B: "{KEYS["B"]}"}}
 local_services:
   - {{uri: "ptp/echo*", address: "127.0.0.1:{echo}", protocol: http1, path: /echo}}
 queue: {{store: embedded, path: data/{node}, retry_min_ms: 100, retry_max_ms: 500}}
@@ -172,6 +172,13 @@ def route_body(joiner_dir, joiner, inviter, code, address, extra=None, host_crt=
                               f"ptp-weave-v1\n{inviter}\n{joiner}\n{address}\n{fp}\n{proof}")}
     body.update(extra or {})
     return body
+
+
+def container_headers(node, target, session):
+    """What a container sends to its own gateway for the queue interfaces."""
+    h = ptp_headers(node, target, session=session, uri=None)
+    h.pop("x-ptp-version")
+    return h
 
 
 def invoke(via_port, source, target, session="s-peer", uri="ptp/echo"):
@@ -309,29 +316,30 @@ class Peering(unittest.TestCase):
         self.assertIsNone(peer("A", "C"))
 
     def test_05_invoke_and_push_both_ways(self):
+        # The recorded root is pinned for B's connections: a request claiming B that comes
+        # without B's certificate is refused (identity binding, over the dynamic peer).
+        r = invoke(A_PORT, "B", "A")
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", r)
         for src, dst, port in (("A", "B", A_PORT), ("B", "A", B_PORT)):
             r = invoke(port, src, dst)
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.body, b"hello peer")
         for src, dst, port in (("A", "B", A_PORT), ("B", "A", B_PORT)):
-            h = ptp_headers(src, dst, session="s-push", uri="ptp/queue/push",
-                            **{"x-ptp-topic": "t1", "x-ptp-message-id": f"m-{src}"})
-            r = curl(f"https://127.0.0.1:{port}/v1/interconn/chan/push", h, b"queued",
+            # A container pushes at its own gateway; the outbox delivers it over mTLS.
+            h = container_headers(src, dst, "s-push")
+            h["content-type"] = "application/json"
+            body = json.dumps({"topic": "t1", "payload": base64.b64encode(b"queued " + src.encode()).decode()})
+            r = curl(f"https://127.0.0.1:{port}/v1/interconn/chan/push", h, body.encode(),
                      http="h2", extra=("-k",))
             self.assertEqual(r.status, 200, r)
             pop_port = B_PORT if dst == "B" else A_PORT
-            popped = []
-
-            def got():
-                h = ptp_headers(dst, dst, session="s-push", uri="ptp/queue/pop",
-                                **{"x-ptp-topic": "t1", "x-ptp-source-node-id": src})
-                r = curl(f"https://127.0.0.1:{pop_port}/v1/interconn/chan/pop?timeout=0.2", h,
-                         b"", http="h2", extra=("-k",))
-                if r.status == 200 and r.body:
-                    popped.append(r.body)
-                return bool(popped)
-            wait_until(got, 10, f"push {src}->{dst} popped")
-            self.assertEqual(popped[0], b"queued")
+            h = container_headers(dst, dst, "s-push")
+            h["content-type"] = "application/json"
+            r = curl(f"https://127.0.0.1:{pop_port}/v1/interconn/chan/pop", h,
+                     json.dumps({"topic": "t1", "timeout": "10s"}).encode(), http="h2",
+                     extra=("-k",))
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(base64.b64decode(r.json()["payload"]), b"queued " + src.encode(), r)
 
     def test_06_disabled_both_ways(self):
         s, body = admin("A", "POST", "/peers/B/disable", {})

@@ -262,7 +262,8 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "t.yaml: shutdown_grace_ms: expected an integer from 0 to 3600000, got \"-5\""},
       {kMinimal + "colour: blue\n",
        "t.yaml: colour: unknown key (expected one of: node, listen, admin, io_threads, "
-       "reload_poll_ms, shutdown_grace_ms, limits, connections, identity, auth, peers, default_route, "
+       "reload_poll_ms, shutdown_grace_ms, limits, connections, identity, auth, peers, "
+       "default_route, "
        "local_services, "
        "log, queue, "
        "kafka_attachment, router_server, peering)"},
