@@ -75,7 +75,7 @@ bool valid_node_id(std::string_view id) {
   return true;
 }
 
-Json peer_json(const PeerConfig& p, const PeerRecord* rec, int64_t now) {
+Json peer_json(const PeerConfig& p, const PeerRecord* rec, AuthMode default_mode, int64_t now) {
   const bool expired = p.dynamic && p.expires_at > 0 && p.expires_at < now;
   std::string state = p.dynamic ? std::string(peer_state_name(p.state)) : "active";
   if (expired) state = "expired";
@@ -86,7 +86,7 @@ Json peer_json(const PeerConfig& p, const PeerRecord* rec, int64_t now) {
          {"expires_at", p.expires_at},
          {"address", p.address ? p.address->to_string() : std::string()},
          {"via", p.via},
-         {"auth", std::string(auth_mode_name(p.auth_mode.value_or(AuthMode::kHmac)))},
+         {"auth", std::string(auth_mode_name(p.auth_mode.value_or(default_mode)))},
          {"root_fp", rec && !rec->root_fp.empty() ? "sha256:" + rec->root_fp : std::string()},
          {"tls", p.tls.enabled}};
   return o;
@@ -108,7 +108,11 @@ PeeringService::PeeringService(ConfigStore& config, std::unique_ptr<PeerStore> s
       log_(log),
       work_(ioc_.get_executor()) {}
 
-PeeringService::~PeeringService() { stop(); }
+PeeringService::~PeeringService() {
+  stop();
+  // The overlay reads this service's table: it goes with it.
+  config_.set_overlay(nullptr);
+}
 
 int64_t PeeringService::now() const { return unix_now(); }
 
@@ -239,7 +243,7 @@ void PeeringService::peers(const PeeringAdminRespond& respond) {
     const PeerRecord* rec = nullptr;
     for (const auto& r : records)
       if (r.node_id == p.node_id && p.dynamic) rec = &r;
-    list.push_back(peer_json(p, rec, t));
+    list.push_back(peer_json(p, rec, cfg->auth.mode, t));
   }
   // Pending records are not routed, so not in the snapshot: listed from the store.
   for (const auto& r : records) {

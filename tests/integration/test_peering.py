@@ -19,7 +19,9 @@ import unittest
 import urllib.error
 import urllib.request
 
-from ptp_harness import Topology, curl, ptp_headers, wait_until, KEYS
+from ptp_harness import BIN, KEYS, Topology, curl, ptp_headers, wait_until
+
+PTPCTL = os.path.join(BIN, "ptpctl")
 
 A_PORT, B_PORT, C_PORT = 17901, 17902, 17903
 A_ADMIN, B_ADMIN = 17951, 17952
@@ -134,6 +136,15 @@ def admin(node, method, path, body=None, token=TOKEN):
             return e.code, {"raw": raw.decode(errors="replace")}
 
 
+def ptpctl(node, *args):
+    """The operator's command against a gateway's admin port, with its credential."""
+    port = A_ADMIN if node == "A" else B_ADMIN
+    cred = os.path.join(topo.workdir, f"credential-{node}")
+    out = subprocess.run([PTPCTL, "--admin", f"127.0.0.1:{port}", "--credential-file", cred, *args],
+                         capture_output=True, timeout=30)
+    return out.returncode, out.stdout.decode(), out.stderr.decode()
+
+
 def peer(node, other):
     status, body = admin(node, "GET", "/peers", token=None)
     assert status == 200, body
@@ -210,10 +221,15 @@ def setUpModule():
     ids["X"] = make_identity(os.path.join(work, "id-X"), "C", "INST_X", C_PORT)  # another root for C
     CFG["A"] = config("A", "INST_A", A_PORT, A_ADMIN, ECHO_A, work, ids["A"])
     CFG["B"] = config("B", "INST_B", B_PORT, B_ADMIN, ECHO_B, work, ids["B"])
-    topo.echo(ECHO_A)
-    topo.echo(ECHO_B)
-    start("A")
-    start("B")
+    try:
+        topo.echo(ECHO_A)
+        topo.echo(ECHO_B)
+        start("A")
+        start("B")
+    except Exception:
+        for p in reversed(topo.procs):  # tearDownModule does not run after this
+            p.stop()
+        raise
 
 
 def tearDownModule():
@@ -342,17 +358,17 @@ class Peering(unittest.TestCase):
             self.assertEqual(base64.b64decode(r.json()["payload"]), b"queued " + src.encode(), r)
 
     def test_06_disabled_both_ways(self):
-        s, body = admin("A", "POST", "/peers/B/disable", {})
-        self.assertEqual(s, 200, body)
-        self.assertEqual(body["state"], "disabled")
+        rc, out, err = ptpctl("A", "peers", "disable", "B")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(peer("A", "B")["state"], "disabled")
         r = invoke(A_PORT, "A", "B")
         self.assertEqual(r.headers.get("x-ptp-code"), "E0000000606", r)
         self.assertEqual(r.headers.get("x-ptp-hop"), "A", r)
         r = invoke(B_PORT, "B", "A")
         self.assertEqual(r.headers.get("x-ptp-code"), "E0000000606", r)
         self.assertEqual(r.headers.get("x-ptp-hop"), "A", r)
-        s, body = admin("A", "POST", "/peers/B/enable", {})
-        self.assertEqual(s, 200, body)
+        rc, out, err = ptpctl("A", "peers", "enable", "B")
+        self.assertEqual(rc, 0, err)
         self.assertEqual(invoke(A_PORT, "A", "B").status, 200)
         self.assertEqual(invoke(B_PORT, "B", "A").status, 200)
 
@@ -377,6 +393,11 @@ class Peering(unittest.TestCase):
         start("B")
         for n in ("A", "B"):
             self.assertEqual(peer(n, "B" if n == "A" else "A"), before[n])
+        rc, out, err = ptpctl("B", "peers", "list")
+        self.assertEqual(rc, 0, err)
+        row = next(l for l in out.splitlines() if l.startswith("A "))
+        for word in ("active", "dynamic", "signature", f"127.0.0.1:{A_PORT}"):
+            self.assertIn(word, row)
         self.assertEqual(invoke(A_PORT, "A", "B").status, 200)
         self.assertEqual(invoke(B_PORT, "B", "A").status, 200)
         # Nothing redone: no weave or ack in the new logs.
@@ -384,6 +405,33 @@ class Peering(unittest.TestCase):
             log = gw[n].output()
             self.assertNotIn("weave accepted", log)
             self.assertNotIn("ack accepted", log)
+
+    def test_09_platform_refresh(self):
+        # A platform writes a peer (its root; never a private key) and this node's address.
+        body = {"node_id": "C", "inst_id": "INST_C", "address": f"127.0.0.1:{C_PORT}",
+                "host_root": read(ids["C"], "root.crt"), "expire_at": int(time.time()) + 3600}
+        s, out = admin("B", "POST", "/v1/interconn/net/refresh", dict(body, host_key="k"))
+        self.assertEqual(s, 400, out)
+        self.assertIn("private key", out["message"])
+        s, out = admin("B", "POST", "/v1/interconn/net/refresh", body, token=None)
+        self.assertIn(s, (401, 403), out)
+        s, out = admin("B", "POST", "/v1/interconn/net/refresh",
+                       dict(body, host_root=read(ids["C"], "tls.crt")))
+        self.assertEqual(out.get("code"), "E0000000615", out)
+        s, out = admin("B", "POST", "/v1/interconn/net/refresh", body)
+        self.assertEqual(s, 200, out)
+        pc = peer("B", "C")
+        self.assertEqual((pc["state"], pc["source"]), ("active", "dynamic"))
+        self.assertEqual(pc["root_fp"], "sha256:" + root_fp(read(ids["C"], "root.crt")))
+        s, out = admin("B", "POST", "/v1/interconn/node/refresh",
+                       {"node_id": "B", "host_key": "-----BEGIN PRIVATE KEY-----"})
+        self.assertEqual(s, 400, out)
+        self.assertIn("identity", out["message"])
+        s, out = admin("B", "POST", "/v1/interconn/node/refresh",
+                       {"node_id": "B", "address": f"127.0.0.1:{B_PORT}"})
+        self.assertEqual(s, 200, out)
+        s, out = admin("B", "DELETE", "/peers/C")
+        self.assertEqual(s, 200, out)
 
 
 if __name__ == "__main__":
