@@ -191,7 +191,7 @@ trust::X509Ptr copy_for_verify(const Certificate& cert, bool sm2_issuer) {
 }  // namespace
 
 std::optional<Certificate> Certificate::from_pem(std::string_view pem, std::string& error) {
-  trust::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  trust::BioPtr bio = trust::memory_bio(pem);
   trust::X509Ptr x(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!x) {
     error = "not a PEM certificate: " + trust::openssl_error_text();
@@ -202,9 +202,9 @@ std::optional<Certificate> Certificate::from_pem(std::string_view pem, std::stri
 
 std::optional<std::vector<Certificate>> Certificate::chain_from_pem(std::string_view pem,
                                                                     std::string& error) {
-  trust::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  trust::BioPtr bio = trust::memory_bio(pem);
   if (!bio) {
-    error = "out of memory";
+    error = "cannot read the PEM text (too large, or out of memory)";
     return std::nullopt;
   }
   std::vector<Certificate> chain;

@@ -70,9 +70,9 @@ std::optional<NodeKey> NodeKey::load_pem_file(const std::string& path, std::stri
 }
 
 std::optional<NodeKey> NodeKey::from_pem(std::string_view pem, std::string& error) {
-  trust::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  trust::BioPtr bio = trust::memory_bio(pem);
   if (!bio) {
-    error = "out of memory";
+    error = "cannot read the PEM text (too large, or out of memory)";
     return std::nullopt;
   }
   return from_bio(bio.get(), "private key", error);

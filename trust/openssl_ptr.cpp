@@ -2,7 +2,14 @@
 
 #include <openssl/err.h>
 
+#include <limits>
+
 namespace ptp::trust {
+
+BioPtr memory_bio(std::string_view bytes) {
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) return nullptr;
+  return BioPtr(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+}
 
 std::string openssl_error_text() {
   unsigned long last = 0;

@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace ptp::trust {
 
@@ -36,6 +37,10 @@ using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OpensslFree<X509_STORE_C
 using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, OpensslFree<ASN1_INTEGER_free>>;
 using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OpensslFree<ASN1_OCTET_STRING_free>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpensslFree<GENERAL_NAMES_free>>;
+
+// A read-only memory BIO over `bytes` (which must outlive it); null when OpenSSL cannot
+// make one or `bytes` is beyond an int's range (no PEM text here is).
+BioPtr memory_bio(std::string_view bytes);
 
 // The text of OpenSSL's most recent error on this thread (and clears the queue), for
 // messages such as "cannot read the key: <this>". Never contains key material.

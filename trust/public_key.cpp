@@ -22,9 +22,9 @@ std::optional<PublicKey> PublicKey::from_key(trust::EvpPkeyPtr key, std::string&
 }
 
 std::optional<PublicKey> PublicKey::from_pem(std::string_view pem, std::string& error) {
-  trust::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  trust::BioPtr bio = trust::memory_bio(pem);
   if (!bio) {
-    error = "out of memory";
+    error = "cannot read the PEM text (too large, or out of memory)";
     return std::nullopt;
   }
   trust::EvpPkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
