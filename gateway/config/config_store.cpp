@@ -115,6 +115,9 @@ std::string restart_required(const Config& running, const Config& next) {
   note("listen.address", running.listen.host, next.listen.host);
   note("listen.port", std::to_string(running.listen.port), std::to_string(next.listen.port));
   note("listen.tls", tls_text(running.tls), tls_text(next.tls));
+  // The PTP port's TLS (without listen.tls) and the peers' client certificate.
+  note("identity.dir", running.identity.dir.empty() ? "none" : quoted(running.identity.dir),
+       next.identity.dir.empty() ? "none" : quoted(next.identity.dir));
   note("admin.address", running.admin.host, next.admin.host);
   note("admin.port", std::to_string(running.admin.port), std::to_string(next.admin.port));
   note("admin.body_timeout_ms", std::to_string(running.admin_access.body_timeout.count()),

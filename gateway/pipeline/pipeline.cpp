@@ -199,6 +199,8 @@ Status Pipeline::admit_and_route(Pending& p, Request& req) {
   p.lf.session_id = h.session_id;
   p.lf.source = h.source_node_id;
   p.lf.target = h.target_node_id;
+  // The peer whose certificate carried the request (mTLS), for the audit trail.
+  if (!req.hop_node_id.empty()) p.lf.extra.emplace_back("hop_identity", req.hop_node_id);
   if (p.wire == WireProtocol::kGrpc && is_queue_interface(p.iface))
     p.provider = h.tech_provider_code;
   if (!st.ok()) {

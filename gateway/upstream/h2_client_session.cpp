@@ -11,6 +11,7 @@
 #include "codecs/grpc_frame.h"
 #include "codecs/proto_codec.h"
 #include "gateway/exchange/body_pump.h"
+#include "gateway/upstream/pinned_peer.h"
 
 namespace ptp {
 
@@ -84,8 +85,7 @@ class FirstReadProbe final : public ByteStream {
 // ": <why>" when the peer's certificate failed verification (wrong CA, name, expiry).
 std::string verify_reason(TlsStream& s) {
   long r = SSL_get_verify_result(s.native_handle());
-  return r == X509_V_OK ? std::string()
-                        : std::string(" (") + X509_verify_cert_error_string(r) + ")";
+  return r == X509_V_OK ? std::string() : " (" + tls_verify_text(r) + ")";
 }
 
 bool is_ip_literal(const std::string& host) {

@@ -17,6 +17,7 @@
 #include "gateway/upstream/http1_conn_pool.h"
 #include "gateway/upstream/http1_request_writer.h"
 #include "gateway/upstream/http1_response_parser.h"
+#include "gateway/upstream/pinned_peer.h"
 
 namespace ptp {
 namespace {
@@ -196,20 +197,19 @@ class Op : public http1::ConnWaiter,
     SSL_set1_host(c->tls->native_handle(), name.c_str());  // IP literals: IP SAN
     static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     SSL_set_alpn_protos(c->tls->native_handle(), kAlpn, sizeof kAlpn);
-    c->tls->async_handshake(asio::ssl::stream_base::client, [self = shared_from_this(),
-                                                             c](error_code ec) {
-      if (self->finished_) return;
-      self->connecting_.reset();
-      if (ec) {
-        long vr = SSL_get_verify_result(c->tls->native_handle());
-        return self->fail(
-            Code::kCertCheck,
-            "TLS handshake with " + self->endpoint().authority + " failed: " + ec.message() +
-                (vr == X509_V_OK ? std::string()
-                                 : std::string(" (") + X509_verify_cert_error_string(vr) + ")"));
-      }
-      self->send(c, /*reused=*/false);
-    });
+    c->tls->async_handshake(
+        asio::ssl::stream_base::client, [self = shared_from_this(), c](error_code ec) {
+          if (self->finished_) return;
+          self->connecting_.reset();
+          if (ec) {
+            long vr = SSL_get_verify_result(c->tls->native_handle());
+            return self->fail(
+                Code::kCertCheck,
+                "TLS handshake with " + self->endpoint().authority + " failed: " + ec.message() +
+                    (vr == X509_V_OK ? std::string() : " (" + tls_verify_text(vr) + ")"));
+          }
+          self->send(c, /*reused=*/false);
+        });
   }
 
   void send(ConnPtr c, bool reused) {

@@ -10,6 +10,12 @@
 
 namespace ptp {
 
+std::string tls_verify_text(long verify_result) {
+  if (verify_result == X509_V_ERR_APPLICATION_VERIFICATION)
+    return "the certificate does not name the pinned peer's node (URI SAN urn:ptp:node:<id>)";
+  return X509_verify_cert_error_string(verify_result);
+}
+
 std::string PinnedPeer::install(SSL_CTX* ctx, const std::string& root_pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(root_pem.data(), static_cast<int>(root_pem.size())), BIO_free);

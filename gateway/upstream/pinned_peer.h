@@ -10,6 +10,10 @@
 
 namespace ptp {
 
+// What a failed verification result means, for error messages: OpenSSL's text, except
+// for the pinned-peer check of the leaf's node URI.
+std::string tls_verify_text(long verify_result);
+
 class PinnedPeer {
  public:
   explicit PinnedPeer(std::string node_id) : node_id_(std::move(node_id)) {}

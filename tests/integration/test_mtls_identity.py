@@ -14,11 +14,16 @@ import tempfile
 import unittest
 
 from identity_dirs import issue_leaf, make_identity
-from ptp_harness import Topology, curl, ptp_headers, wait_until
+import grpc
+
+from ptp_harness import Topology, curl, grpc_stubs, ptp_headers, wait_until
 
 A_PORT, B_PORT, R_PORT = 17701, 17702, 17704
 A2_PORT, B2_PORT = 17711, 17712  # the routed topology A -> R -> B
-ADMIN = {A_PORT: 17751, B_PORT: 17752, R_PORT: 17754, A2_PORT: 17761, B2_PORT: 17762}
+B3_PORT = 17713  # B whose peers change by reload
+A4_PORT, B4_PORT = 17714, 17715  # A checking B's server certificate against a pinned root
+ADMIN = {A_PORT: 17751, B_PORT: 17752, R_PORT: 17754, A2_PORT: 17761, B2_PORT: 17762,
+         B3_PORT: 17763, A4_PORT: 17764, B4_PORT: 17765}
 KEYS = {n: f"demo-only-secret-{n}-do-not-use-in-production" for n in ("A", "B", "C", "R")}
 
 ids = None  # node id -> identity directory
@@ -34,13 +39,14 @@ def tearDownModule():
     shutil.rmtree(WORK, ignore_errors=True)
 
 
-def config(node, port, peers, role="edge"):
+def config(node, port, peers, role="edge", reload_poll_ms=1000):
     keys = "\n".join(f'    {n}: "{k}"' for n, k in KEYS.items())
     peer_lines = "\n".join(f"  - {p}" for p in peers)
     return f"""node: {{node_id: {node}, inst_id: INST_{node}, role: {role}}}
 listen: {{address: 127.0.0.1, port: {port}}}
 admin: {{address: 127.0.0.1, port: {ADMIN[port]}}}
 io_threads: 2
+reload_poll_ms: {reload_poll_ms}
 identity: {{dir: {ids[node]}}}
 auth:
   enabled: true
@@ -133,6 +139,10 @@ class MutualTlsFromIdentity(unittest.TestCase):
             self.assertEqual(r.headers["x-ptp-diag-route-path"], "A")
             self.assertEqual(r.body, b"hello B")
         self.assertIn('"tls":"identity"', self.b.output())
+        # B logged the hop identity of the connection the requests came on.
+        wait_until(lambda: '"trace_id":"tr-inv-h2"' in self.b.output(), 5, "B's log line")
+        line = next(l for l in self.b.output().splitlines() if '"trace_id":"tr-inv-h2"' in l)
+        self.assertIn('"hop_identity":"A"', line)
 
     def test_container_without_certificate_at_its_own_gateway(self):
         r = curl(url(B_PORT), headers("B", "B", trace="tr-own"), b"own", http="h2",
@@ -194,6 +204,28 @@ class MutualTlsFromIdentity(unittest.TestCase):
         r = curl(url(B_PORT), headers("B", "B"), b"x", http="h2", extra=tls_args("B", "A"))
         self.expect(r, 403, "E0000000615", "claims source B (this node)")
 
+    def test_grpc_connection_carries_the_hop_identity(self):
+        pb, pbg = grpc_stubs()
+        with open(root("B"), "rb") as f:
+            ca = f.read()
+        with open(os.path.join(ids["A"], "tls.crt"), "rb") as f:
+            chain = f.read()
+        with open(os.path.join(ids["A"], "tls.key"), "rb") as f:
+            key = f.read()
+        creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key,
+                                             certificate_chain=chain)
+        with grpc.secure_channel(f"127.0.0.1:{B_PORT}", creds) as ch:
+            stub = pbg.PrivateTransferProtocolStub(ch)
+            ok = stub.invoke(pb.Inbound(payload=b"grpc as A"),
+                             metadata=list(headers("A", "B", trace="tr-g").items()), timeout=20)
+            self.assertEqual(ok.code, "E0000000000")
+            self.assertEqual(ok.payload, b"grpc as A")
+            bad = stub.invoke(pb.Inbound(payload=b"x"),
+                              metadata=list(headers("C", "B", trace="tr-g").items()), timeout=20)
+            self.assertEqual(bad.code, "E0000000615")
+            self.assertIn("hop A presented a certificate of A but the request claims source C",
+                          bad.message)
+
     def test_pinned_source_without_certificate_is_615(self):
         r = curl(url(B_PORT), headers("A", "B"), b"x", http="h2", extra=tls_args("B"))
         self.expect(r, 403, "E0000000615", "peer A must connect with its certificate")
@@ -210,8 +242,8 @@ class MutualTlsFromIdentity(unittest.TestCase):
                  extra=tls_args("B"))
         self.assertEqual(r.status, 200, r)
         pop = json.dumps({"topic": "t-peer", "timeout": "1s"}).encode()
-        for op in ("pop", "peek"):
-            r = curl(url(B_PORT, op), container("B", "B", "s-peer"), pop, http="h2",
+        for op, http in (("pop", "h2"), ("peek", "1.1"), ("pop", "1.1")):
+            r = curl(url(B_PORT, op), container("B", "B", "s-peer"), pop, http=http,
                      extra=tls_args("B", "A"))
             self.expect(r, 403, "E0000000614",
                         f"queue interface {op} is for this node's containers; peer A may not call it")
@@ -264,6 +296,83 @@ class RoutedThroughRelay(unittest.TestCase):
                     self.assertEqual(r.headers["x-ptp-code"], "E0000000615", r)
                     self.assertIn("hop R presented a certificate of R but the request claims "
                                   "source A", r.headers["x-ptp-message"])
+
+
+class PinnedRootsFollowReloads(unittest.TestCase):
+    """A peer pinned by a reload is accepted on the next connection, without a restart."""
+
+    def test_peer_added_by_reload(self):
+        with Topology() as topo:
+            path = os.path.join(topo.workdir, "b-reload.yaml")
+            peer_a = f'{{node_id: A, address: "127.0.0.1:{A_PORT}", root_file: {root("A")}}}'
+            with open(path, "w") as f:
+                f.write(config("B", B3_PORT, [peer_a], reload_poll_ms=100))
+            b = topo.gateway(path)
+            c_cert = tls_args("B", "C")
+            with self.assertRaisesRegex(RuntimeError, "curl failed"):
+                curl(url(B3_PORT), headers("C", "B"), b"x", http="h2", extra=c_cert)
+            peer_c = f'{{node_id: C, address: "127.0.0.1:17709", root_file: {root("C")}}}'
+            with open(path + ".new", "w") as f:
+                f.write(config("B", B3_PORT, [peer_a, peer_c], reload_poll_ms=100))
+            os.replace(path + ".new", path)
+            wait_until(lambda: "reloaded" in b.output(), 10, "B's reload")
+
+            def c_accepted():
+                try:
+                    r = curl(url(B3_PORT), headers("C", "B", trace="tr-c"), b"from C", http="h2",
+                             extra=c_cert)
+                except RuntimeError:
+                    return False
+                self.assertEqual(r.status, 200, r)
+                return r.body == b"from C"
+            wait_until(c_accepted, 5, "B accepting C's certificate")
+
+
+class ClientSidePinning(unittest.TestCase):
+    """A reaches B only when B's chain ends at the root A pinned for B and B's leaf names
+    B (E0000000603 otherwise; A keeps serving)."""
+
+    def run_a_to_b(self, topo, a_pins_for_b, b_identity):
+        w = topo.workdir
+        files = {
+            "b-pin": config("B", B4_PORT, [
+                f'{{node_id: A, address: "127.0.0.1:{A4_PORT}", root_file: {root("A")}}}']),
+            "a-pin": config("A", A4_PORT, [
+                f'{{node_id: B, address: "127.0.0.1:{B4_PORT}", root_file: {a_pins_for_b}}}']),
+        }
+        files["b-pin"] = files["b-pin"].replace(f"dir: {ids['B']}", f"dir: {b_identity}")
+        for name, text in files.items():
+            with open(os.path.join(w, f"{name}.yaml"), "w") as f:
+                f.write(text)
+            topo.gateway(os.path.join(w, f"{name}.yaml"))
+        return curl(url(A4_PORT), headers("A", "B", trace="tr-pin"), b"pinned", http="h2",
+                    extra=tls_args("A"))
+
+    def test_right_root_and_name(self):
+        with Topology() as topo:
+            r = self.run_a_to_b(topo, root("B"), ids["B"])
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, b"pinned")
+
+    def test_b_chain_from_another_root(self):
+        with Topology() as topo:
+            r = self.run_a_to_b(topo, root("C"), ids["B"])  # A pinned C's root for B
+            self.assertEqual(r.status, 403, r)
+            self.assertEqual(r.headers["x-ptp-code"], "E0000000603", r)
+            self.assertIn("certificate verify failed", r.headers["x-ptp-message"])
+
+    def test_b_leaf_naming_another_node(self):
+        with Topology() as topo:
+            # B's identity, but its TLS leaf (from B's own root) names X.
+            d = os.path.join(topo.workdir, "b-names-x")
+            shutil.copytree(ids["B"], d)
+            cert, key = issue_leaf(ids["B"], d, "x", "X")
+            os.replace(cert, os.path.join(d, "tls.crt"))
+            os.replace(key, os.path.join(d, "tls.key"))
+            r = self.run_a_to_b(topo, root("B"), d)
+            self.assertEqual(r.status, 403, r)
+            self.assertEqual(r.headers["x-ptp-code"], "E0000000603", r)
+            self.assertIn("the certificate does not name the pinned peer's node", r.headers["x-ptp-message"])
 
 
 if __name__ == "__main__":

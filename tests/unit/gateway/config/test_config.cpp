@@ -832,3 +832,45 @@ TEST_CASE("peering section: defaults, bounds and the store path") {
   CHECK(error_of(kMinimal + "peering: {ttl: 3}\n").find("peering.ttl: unknown key") !=
         std::string::npos);
 }
+
+TEST_CASE("peers[i].root_file pins the peer's TLS: on by default, this node's identity as client") {
+  TempDir dir;
+  const std::string pem =
+      "-----BEGIN CERTIFICATE-----\n"
+      "MIIBfDCCASOgAwIBAgIUacMf9mIz+tJvxC31WCfkAtujI10wCgYIKoZIzj0EAwIw\n"
+      "FDESMBAGA1UEAwwJdGVzdC1yb290MB4XDTI2MTIwNDIzNTUyOFoXDTM2MTIwMTIz\n"
+      "NTUyOFowFDESMBAGA1UEAwwJdGVzdC1yb290MFkwEwYHKoZIzj0CAQYIKoZIzj0D\n"
+      "AQcDQgAEJjtJYI+Oakv6UNZejrjQou0EG+1o/usIVXMr+LA0plfZ1HS7gz2xfgKn\n"
+      "xg+xZZK6BCkUsRf24issl5xyQ3lg7KNTMFEwHQYDVR0OBBYEFK7eWDxxv80DwT36\n"
+      "Q7DfWBebfSpVMB8GA1UdIwQYMBaAFK7eWDxxv80DwT36Q7DfWBebfSpVMA8GA1Ud\n"
+      "EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIgcWXFAmi70+gieRjm+i8KAif0\n"
+      "1+bi8G9EU9WH8LOr7hICIEXxz6/an3AX9J/ZHXHnT3yy6vywnbOVcOa/aJ1reDrk\n"
+      "-----END CERTIFICATE-----\n";
+  const std::string root = dir.write("b-root.crt", pem);
+  const std::string junk = dir.write("junk.crt", "not a certificate\n");
+  fs::create_directory(dir.path / "id");
+  for (auto f : {"node.key", "root.crt", "tls.key", "tls.crt"})
+    dir.write(std::string("id/") + f, "x");
+  const std::string id = (dir.path / "id").string();
+  auto cfg =
+      parse_ok(kMinimal + "identity: {dir: " + id + "}\npeers:\n" +
+               "  - {node_id: B, address: \"127.0.0.1:9\", root_file: " + root + "}\n" +
+               "  - {node_id: C, address: \"127.0.0.1:8\", root_file: " + root +
+               ", tls: {enabled: false}}\n" + "  - {node_id: D, address: \"127.0.0.1:7\"}\n");
+  const TlsClientConfig& b = cfg->peers.at(0).tls;
+  CHECK(b.enabled);
+  CHECK(b.pinned_root_pem == pem);
+  CHECK(b.expected_node_id == "B");
+  CHECK(b.cert_file == id + "/tls.crt");
+  CHECK(b.key_file == id + "/tls.key");
+  CHECK(b.server_name == "127.0.0.1");
+  CHECK_FALSE(cfg->peers.at(1).tls.enabled);  // written off stays off
+  CHECK(cfg->peers.at(1).tls.pinned_root_pem.empty());
+  CHECK_FALSE(cfg->peers.at(2).tls.enabled);  // no root, no tls section: plaintext as before
+  CHECK(error_of(kMinimal + "peers:\n  - {node_id: B, address: \"h:1\", root_file: " + junk +
+                 "}\n") == "t.yaml: peers[0].root_file: " + junk + " holds no PEM certificate");
+  // identity.dir is restart-bound: the port's TLS and the client certificate come from it.
+  Config moved = *cfg;
+  moved.identity.dir = "/elsewhere";
+  CHECK(restart_required(*cfg, moved).find("identity.dir") != std::string::npos);
+}
