@@ -306,6 +306,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     // The operator credential is read from the config at start and on every reload.
     admin.set_operator_token([&store] { return store.current()->admin_access.token; });
     admin.set_body_timeout(cfg->admin_access.body_timeout);
+    if (cfg->admin_access.tls) admin.set_tls(*cfg->admin_access.tls);
     admin.add_route("POST", "/reload", [&watcher](AdminRequest req, AdminRespond respond) {
       if (!req.path_rest.empty())
         return respond(404, admin_error_json(Code::kNotFound, "no such admin route"));

@@ -230,6 +230,9 @@ struct AdminAccessConfig {
   std::string credential_file;  // admin.credential_file; empty: no operator credential
   std::string token;            // its token, read at load and reload (secret: never logged)
   std::chrono::milliseconds body_timeout{10000};  // admin.body_timeout_ms
+  // admin.tls: the admin port speaks TLS; a client certificate verified by client_ca is
+  // the operator credential too.
+  std::optional<TlsServerConfig> tls;
 };
 
 struct Config {

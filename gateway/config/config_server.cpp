@@ -109,7 +109,8 @@ std::string read_admin_token(const std::string& key_path, const std::string& fil
 }  // namespace
 
 void parse_admin(const YAML::Node& root, const FileResolver& files, Config& cfg) {
-  Section s(root["admin"], "admin", {"address", "port", "credential_file", "body_timeout_ms"});
+  Section s(root["admin"], "admin",
+            {"address", "port", "credential_file", "body_timeout_ms", "tls"});
   cfg.admin.host = s.string("address", "127.0.0.1");
   if (!valid_host(cfg.admin.host))
     fail(s.at("address"), "invalid host " + quote_value(cfg.admin.host));
@@ -126,6 +127,17 @@ void parse_admin(const YAML::Node& root, const FileResolver& files, Config& cfg)
   }
   a.body_timeout =
       std::chrono::milliseconds(s.integer("body_timeout_ms", a.body_timeout.count(), 100, 600000));
+  if (s.has("tls")) {
+    Section t(s.get("tls"), s.at("tls"), {"cert", "key", "client_ca"});
+    if (!t.has("cert")) fail(t.at("cert"), "required key is missing (tls needs cert and key)");
+    if (!t.has("key")) fail(t.at("key"), "required key is missing (tls needs cert and key)");
+    TlsServerConfig tls;
+    tls.cert_file = files.readable(t.at("cert"), t.required_string("cert"));
+    tls.key_file = files.readable(t.at("key"), t.required_string("key"));
+    if (t.has("client_ca"))
+      tls.client_ca_file = files.readable(t.at("client_ca"), t.required_string("client_ca"));
+    a.tls = std::move(tls);
+  }
 }
 
 void parse_limits(const YAML::Node& root, Config& cfg) {

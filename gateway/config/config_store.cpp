@@ -120,6 +120,7 @@ std::string restart_required(const Config& running, const Config& next) {
        next.identity.dir.empty() ? "none" : quoted(next.identity.dir));
   note("admin.address", running.admin.host, next.admin.host);
   note("admin.port", std::to_string(running.admin.port), std::to_string(next.admin.port));
+  note("admin.tls", tls_text(running.admin_access.tls), tls_text(next.admin_access.tls));
   note("admin.body_timeout_ms", std::to_string(running.admin_access.body_timeout.count()),
        std::to_string(next.admin_access.body_timeout.count()));
   note("io_threads", std::to_string(running.io_threads), std::to_string(next.io_threads));

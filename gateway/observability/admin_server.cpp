@@ -3,15 +3,18 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/accept_backoff.h"
@@ -36,7 +39,7 @@ constexpr auto kDefaultBodyTimeout = std::chrono::seconds(10);
 constexpr size_t kMaxConnections = 64;
 
 tcp::endpoint resolve(net::io_context& ioc, const Endpoint& ep) {
-  std::string host = ep.host.empty() ? "0.0.0.0" : ep.host;
+  std::string host = ep.host.empty() ? "127.0.0.1" : ep.host;  // loopback unless configured
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
@@ -66,7 +69,14 @@ bool mutating(std::string_view method) { return method == "POST" || method == "D
 
 }  // namespace
 
-class AdminConnection;
+// What the server needs of a connection whatever its stream (TCP or TLS).
+class AdminConnectionBase {
+ public:
+  virtual ~AdminConnectionBase() = default;
+  virtual void run() = 0;
+  // Safe from any thread.
+  virtual void close() = 0;
+};
 
 class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl> {
  public:
@@ -95,6 +105,8 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   std::string operator_token() const { return token_ ? token_() : std::string(); }
   std::function<std::string()> token_;
   std::chrono::milliseconds body_timeout_ = kDefaultBodyTimeout;
+  std::unique_ptr<net::ssl::context> tls_;  // null: cleartext
+  bool client_certificates_ = false;        // tls_ verifies client certificates
 
  private:
   void do_accept();
@@ -113,21 +125,37 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
 
   std::mutex mu_;  // guards the two below
   bool stopped_ = false;
-  std::vector<std::weak_ptr<AdminConnection>> conns_;
+  std::vector<std::weak_ptr<AdminConnectionBase>> conns_;
 };
 
 // One keep-alive HTTP/1.1 connection; all its handlers run on its own strand. One request
-// at a time: the next is read once the answer is written.
-class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
+// at a time: the next is read once the answer is written. Stream: beast::tcp_stream or
+// beast::ssl_stream<beast::tcp_stream> (admin.tls).
+template <class Stream>
+class AdminConnection : public AdminConnectionBase,
+                        public std::enable_shared_from_this<AdminConnection<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
  public:
   AdminConnection(tcp::socket socket, std::shared_ptr<AdminServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+      : stream_(make_stream(std::move(socket), *server)), server_(std::move(server)) {}
 
-  void run() { do_read(); }
+  void run() override {
+    if constexpr (kTls) {
+      lowest().expires_after(kIdleTimeout);
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = this->shared_from_this()](error_code ec) {
+                                if (ec) return self->shutdown();
+                                self->client_certificate_ok_ = self->verified_client();
+                                self->do_read();
+                              });
+    } else {
+      do_read();
+    }
+  }
 
-  // Safe from any thread.
-  void close() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] { self->shutdown(); });
+  void close() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->shutdown(); });
   }
 
   // The answer of an added route; from any thread (posted to the strand).
@@ -141,12 +169,36 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   bool server_stopped() { return server_->stopped(); }
 
  private:
+  using std::enable_shared_from_this<AdminConnection<Stream>>::shared_from_this;
+
+  static Stream make_stream(tcp::socket socket, AdminServer::Impl& server) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *server.tls_);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  // A client certificate that admin.tls.client_ca verified: the operator credential too.
+  bool verified_client() {
+    if constexpr (kTls) {
+      if (!server_->client_certificates_) return false;
+      SSL* ssl = stream_.native_handle();
+      X509* cert = SSL_get0_peer_certificate(ssl);
+      return cert != nullptr && SSL_get_verify_result(ssl) == X509_V_OK;
+    } else {
+      return false;
+    }
+  }
+
   void do_read() {
     if (server_->stopped()) return shutdown();
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
-    stream_.expires_after(kIdleTimeout);
+    lowest().expires_after(kIdleTimeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
@@ -156,7 +208,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
     if (ec) return on_read(ec);
     // The body (if any) must arrive within the body timeout: a slow client cannot hold a
     // connection for long.
-    stream_.expires_after(server_->body_timeout_);
+    lowest().expires_after(server_->body_timeout_);
     if (parser_->is_done()) return on_read({});
     const auto& h = parser_->get();
     if (beast::iequals(h[http::field::expect], "100-continue")) {
@@ -191,7 +243,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
       }
       return shutdown();  // end of stream, timeout, reset
     }
-    stream_.expires_never();  // an added route may answer later
+    lowest().expires_never();  // an added route may answer later
     req_ = parser_->release();
     res_ = {};
     const Route* route = nullptr;
@@ -227,7 +279,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
 
   void dispatch(const Route& route) {
     const std::string method(req_.method_string());
-    if (mutating(method)) {
+    if (mutating(method) && !client_certificate_ok_) {
       const BearerCheck c =
           check_bearer(req_[http::field::authorization], server_->operator_token());
       if (c != BearerCheck::kOk) {
@@ -266,7 +318,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   }
 
   void do_write() {
-    stream_.expires_after(kWriteTimeout);
+    lowest().expires_after(kWriteTimeout);
     http::async_write(stream_, res_, [self = shared_from_this()](error_code ec, size_t) {
       if (ec) return self->shutdown();
       if (!self->res_.keep_alive()) return self->shutdown();
@@ -276,11 +328,12 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
 
   void shutdown() {
     error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
+  bool client_certificate_ok_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::request<http::string_body> req_;
@@ -321,7 +374,13 @@ void AdminServer::Impl::do_accept() {
 void AdminServer::Impl::on_accept(error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (!ec) {
-    auto conn = std::make_shared<AdminConnection>(std::move(socket), shared_from_this());
+    std::shared_ptr<AdminConnectionBase> conn;
+    if (tls_)
+      conn = std::make_shared<AdminConnection<beast::ssl_stream<beast::tcp_stream>>>(
+          std::move(socket), shared_from_this());
+    else
+      conn = std::make_shared<AdminConnection<beast::tcp_stream>>(std::move(socket),
+                                                                  shared_from_this());
     {
       std::lock_guard lock(mu_);
       if (stopped_) return;  // the socket closes with conn
@@ -348,7 +407,7 @@ void AdminServer::Impl::on_accept(error_code ec, tcp::socket socket) {
 }
 
 void AdminServer::Impl::stop() {
-  std::vector<std::shared_ptr<AdminConnection>> open;
+  std::vector<std::shared_ptr<AdminConnectionBase>> open;
   {
     std::lock_guard lock(mu_);
     if (stopped_) return;
@@ -451,6 +510,27 @@ void AdminServer::add_route(std::string method, std::string prefix, AdminRoute f
 
 void AdminServer::set_operator_token(std::function<std::string()> token) {
   impl_->token_ = std::move(token);
+}
+
+void AdminServer::set_tls(const TlsServerConfig& tls) {
+  auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                   net::ssl::context::no_tlsv1_1);
+  error_code ec;
+  ctx->use_certificate_chain_file(tls.cert_file, ec);
+  if (ec) throw std::runtime_error("admin.tls.cert " + tls.cert_file + ": " + ec.message());
+  ctx->use_private_key_file(tls.key_file, net::ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("admin.tls.key " + tls.key_file + ": " + ec.message());
+  impl_->client_certificates_ = !tls.client_ca_file.empty();
+  if (impl_->client_certificates_) {
+    ctx->load_verify_file(tls.client_ca_file, ec);
+    if (ec)
+      throw std::runtime_error("admin.tls.client_ca " + tls.client_ca_file + ": " + ec.message());
+    // Optional: without one, the bearer token is the credential.
+    ctx->set_verify_mode(net::ssl::verify_peer);
+  }
+  impl_->tls_ = std::move(ctx);
 }
 
 void AdminServer::set_body_timeout(std::chrono::milliseconds timeout) {

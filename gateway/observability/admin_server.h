@@ -60,6 +60,10 @@ class AdminServer {
   // Where the operator token comes from (called for every mutating request, on the admin
   // I/O thread; empty: none configured, mutating routes answer 403). Call before start().
   void set_operator_token(std::function<std::string()> token);
+  // Serves TLS (admin.tls); with a client_ca, a client certificate it verifies is the
+  // operator credential too (no bearer token needed). Throws std::runtime_error naming the
+  // key and file that cannot be loaded. Call before start().
+  void set_tls(const TlsServerConfig& tls);
   // How long a request's body may take to arrive once its header is read (default 10 s):
   // a slow client is disconnected then. Call before start().
   void set_body_timeout(std::chrono::milliseconds timeout);

@@ -3,7 +3,8 @@ POST /reload) needs `Authorization: Bearer <token of admin.credential_file>`: 40
 403 wrong or when none is configured, 200 with it; the GET routes stay open. Admin bodies
 are bounded (413 over 1 MiB) and must arrive within admin.body_timeout_ms: a slow client is
 disconnected while /healthz keeps answering. A credential file readable by others is
-refused at start."""
+refused at start. With admin.tls and a client_ca, a client certificate that CA issued is the
+credential too (no token), and ptpctl speaks TLS with --ca/--cert/--key."""
 import http.client
 import json
 import os
@@ -12,13 +13,14 @@ import subprocess
 import time
 import unittest
 
-from ptp_harness import GATEWAY, Topology
+from ptp_harness import BIN, GATEWAY, Process, Topology, wait_until
+from tls_certs import Pki
 
 LISTEN, ADMIN = 17501, 17551
 TOKEN = "operator-token-0123456789abcdef"
 
 
-def write_config(topo, credential=True, mode=0o600, name="gw.yaml"):
+def write_config(topo, credential=True, mode=0o600, name="gw.yaml", admin_extra=""):
     cred = os.path.join(topo.workdir, "admin.token")
     with open(cred, "w") as f:
         f.write(TOKEN + "\n")
@@ -28,6 +30,7 @@ def write_config(topo, credential=True, mode=0o600, name="gw.yaml"):
         f"listen: {{address: 127.0.0.1, port: {LISTEN}}}\n"
         f"admin: {{port: {ADMIN}, body_timeout_ms: 1000"
         + (f", credential_file: {cred}" if credential else "")
+        + admin_extra
         + "}\n"
         "auth: {enabled: true, node_keys: {A: \"demo-only-secret-A-do-not-use-in-production\"}}\n"
         "reload_poll_ms: 60000\n"
@@ -70,8 +73,23 @@ class AdminCredential(unittest.TestCase):
             # The read-only routes stay open.
             for path in ("/healthz", "/readyz", "/metrics"):
                 self.assertEqual(request("GET", path)[0], 200, path)
-            # The token is never logged.
-            self.assertNotIn(TOKEN, topo.procs[0].output())
+            # Rotation: a new token in the file takes effect on reload; the old one is refused.
+            new = "rotated-operator-token-0123456789"
+            with open(os.path.join(topo.workdir, "admin.token"), "w") as f:
+                f.write(new + "\n")
+            self.assertEqual(request("POST", "/reload", token=TOKEN)[0], 200)
+            self.assertEqual(request("POST", "/reload", token=TOKEN)[0], 403)
+            self.assertEqual(request("POST", "/reload", token=new)[0], 200)
+            # A rejected reload answers 400 with the reason; the running config stays.
+            with open(os.path.join(topo.workdir, "admin.token"), "w") as f:
+                f.write("short\n")
+            status, body = request("POST", "/reload", token=new)
+            self.assertEqual(status, 400, body)
+            self.assertIn("admin.credential_file", json.loads(body)["message"])
+            self.assertEqual(request("POST", "/reload", token=new)[0], 400)  # still the token in force
+            # The tokens are never logged.
+            for t in (TOKEN, new):
+                self.assertNotIn(t, topo.procs[0].output())
 
     def test_no_credential_configured_refuses_mutations(self):
         with Topology() as topo:
@@ -148,6 +166,54 @@ class AdminCredential(unittest.TestCase):
             self.assertTrue(closed, "the slow connection was not closed")
             self.assertLess(elapsed, 3.0)
             self.assertEqual(request("GET", "/healthz")[0], 200)
+
+
+class AdminTls(unittest.TestCase):
+    def curl(self, pki, *args, cert=None):
+        cmd = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--cacert", pki.ca]
+        if cert:
+            cmd += ["--cert", cert[0], "--key", cert[1]]
+        out = subprocess.run(cmd + list(args), capture_output=True, timeout=10)
+        body, _, code = out.stdout.decode().rpartition("\n")
+        return out.returncode, code, body
+
+    def test_client_certificate_is_the_credential(self):
+        with Topology() as topo:
+            pki = Pki(topo.workdir)
+            server = pki.issue("admin-server", "gateway-admin", client=False)
+            operator = pki.issue("operator", "operator", server=False)
+            stranger = pki.issue("stranger", "stranger", server=False, ca="other-ca")
+            extra = f", tls: {{cert: {server[0]}, key: {server[1]}, client_ca: {pki.ca}}}"
+            # Started here: the harness waits for a cleartext /readyz.
+            gw = Process([GATEWAY, "--config", write_config(topo, admin_extra=extra), "--data-dir",
+                          os.path.join(topo.workdir, "data")], os.path.join(topo.workdir, "gw.log"))
+            topo.procs.append(gw)
+            url = f"https://127.0.0.1:{ADMIN}"
+            # GET: no credential needed.
+            wait_until(lambda: self.curl(pki, url + "/readyz")[1] == "200", 10, "admin over TLS")
+            rc, code, body = self.curl(pki, "-X", "POST", url + "/reload", cert=operator)
+            self.assertEqual(code, "200", body)  # the certificate alone
+            rc, code, body = self.curl(pki, "-X", "POST", url + "/reload")
+            self.assertEqual(code, "401", body)
+            rc, code, body = self.curl(pki, "-X", "POST", "-H", "Authorization: Bearer " + TOKEN,
+                                       url + "/reload")
+            self.assertEqual(code, "200", body)  # or the token
+            rc, code, body = self.curl(pki, "-X", "POST", url + "/reload", cert=stranger)
+            self.assertNotEqual(code, "200", body)  # another CA's certificate: no handshake
+            self.assertNotEqual(rc, 0)
+            # Cleartext on the TLS port gets nothing.
+            with self.assertRaises(Exception):
+                request("GET", "/healthz")
+            ptpctl = os.path.join(BIN, "ptpctl")
+            out = subprocess.run([ptpctl, "--admin", f"127.0.0.1:{ADMIN}", "--ca", pki.ca, "--cert",
+                                  operator[0], "--key", operator[1], "reload"],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0, out)
+            out = subprocess.run([ptpctl, "--admin", f"127.0.0.1:{ADMIN}", "--ca", pki.other_ca,
+                                  "status"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 3, out)  # the server's certificate is not trusted
+            self.assertIn("certificate verify failed", out.stderr)
+            self.assertEqual(gw.stop(), 0, gw.output())
 
 
 if __name__ == "__main__":

@@ -1,17 +1,18 @@
 #include "tools/ptpctl/admin_client.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "tools/ptpctl/gateway_config.h"
 
 namespace ptp::ptpctl {
 namespace {
@@ -56,28 +57,16 @@ uint16_t parse_port(const std::string& s, const std::string& what) {
 
 AdminClient::AdminClient(const Options& o) {
   std::string credential_file;
-  if (auto cfg_path = o.get("config")) {
-    YAML::Node root;
-    try {
-      root = YAML::LoadFile(*cfg_path);
-    } catch (const std::exception& e) {
-      throw UsageError("cannot read --config " + *cfg_path + ": " + e.what());
-    }
-    const YAML::Node admin = root["admin"];
-    if (admin && admin.IsMap()) {
-      if (admin["port"]) port_ = parse_port(admin["port"].as<std::string>(), "admin.port");
-      // The gateway binds 127.0.0.1 unless admin.address says otherwise; a wildcard
-      // address is reached on loopback.
-      if (admin["address"]) {
-        const std::string a = admin["address"].as<std::string>();
-        if (a != "0.0.0.0" && a != "::" && a != "[::]") host_ = a;
-      }
-      if (admin["credential_file"]) {
-        std::filesystem::path p = admin["credential_file"].as<std::string>();
-        if (p.is_relative()) p = std::filesystem::path(*cfg_path).parent_path() / p;
-        credential_file = p.lexically_normal().string();
-      }
-    }
+  if (const auto g = read_gateway_config(o)) {
+    if (g->admin_port) port_ = *g->admin_port;
+    // The gateway binds 127.0.0.1 unless admin.address says otherwise; a wildcard address
+    // is reached on loopback.
+    const std::string& a = g->admin_address;
+    if (!a.empty() && a != "0.0.0.0" && a != "::" && a != "[::]") host_ = a;
+    if (host_.size() > 2 && host_.front() == '[' && host_.back() == ']')
+      host_ = host_.substr(1, host_.size() - 2);
+    tls_ = g->admin_tls;
+    credential_file = g->credential_file;
   }
   if (auto a = o.get("admin")) {
     const auto colon = a->rfind(':');
@@ -89,8 +78,39 @@ AdminClient::AdminClient(const Options& o) {
     port_ = parse_port(a->substr(colon + 1), "--admin");
   }
   if (auto f = o.get("credential-file")) credential_file = *f;
+  ca_file_ = o.get("ca").value_or("");
+  cert_file_ = o.get("cert").value_or("");
+  key_file_ = o.get("key").value_or("");
+  if (cert_file_.empty() != key_file_.empty()) throw UsageError("--cert and --key go together");
+  if (!ca_file_.empty() || !cert_file_.empty()) tls_ = true;
   if (!credential_file.empty()) token_ = read_token(credential_file);
 }
+
+namespace {
+
+template <class Stream>
+AdminResponse exchange(Stream& stream, const std::string& host, const std::string& token,
+                       const std::string& method, const std::string& target,
+                       const std::string& body) {
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::user_agent, "ptpctl");
+  req.keep_alive(false);
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxAnswer);
+  http::read(stream, buf, parser);
+  return {parser.get().result_int(), parser.get().body()};
+}
+
+}  // namespace
 
 AdminResponse AdminClient::request(const std::string& method, const std::string& target,
                                    const std::string& body) const {
@@ -98,27 +118,43 @@ AdminResponse AdminClient::request(const std::string& method, const std::string&
   try {
     net::io_context ioc;
     tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    stream.expires_after(kTimeout);
-    stream.connect(resolver.resolve(host_, std::to_string(port_)));
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, host_);
-    req.set(http::field::user_agent, "ptpctl");
-    req.keep_alive(false);
-    if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
+    if (!tls_) {
+      beast::tcp_stream stream(ioc);
+      stream.expires_after(kTimeout);
+      stream.connect(resolver.resolve(host_, std::to_string(port_)));
+      AdminResponse r = exchange(stream, host_, token_, method, target, body);
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      return r;
     }
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buf;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(kMaxAnswer);
-    http::read(stream, buf, parser);
+    net::ssl::context ctx(net::ssl::context::tls_client);
+    try {
+      ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_tlsv1 |
+                      net::ssl::context::no_tlsv1_1);
+      if (ca_file_.empty())
+        ctx.set_default_verify_paths();
+      else
+        ctx.load_verify_file(ca_file_);
+      if (!cert_file_.empty()) {
+        ctx.use_certificate_chain_file(cert_file_);
+        ctx.use_private_key_file(key_file_, net::ssl::context::pem);
+      }
+      ctx.set_verify_mode(net::ssl::verify_peer);
+      ctx.set_verify_callback(net::ssl::host_name_verification(host_));
+    } catch (const boost::system::system_error& e) {
+      throw UsageError("TLS files (--ca, --cert, --key): " + e.code().message());
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+    boost::system::error_code ec;
+    net::ip::make_address(host_, ec);
+    if (ec) SSL_set_tlsext_host_name(stream.native_handle(), host_.c_str());  // SNI: names only
+    beast::get_lowest_layer(stream).expires_after(kTimeout);
+    beast::get_lowest_layer(stream).connect(resolver.resolve(host_, std::to_string(port_)));
+    stream.handshake(net::ssl::stream_base::client);
+    AdminResponse r = exchange(stream, host_, token_, method, target, body);
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    return {parser.get().result_int(), parser.get().body()};
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return r;
   } catch (const boost::system::system_error& e) {
     if (e.code() == beast::error::timeout)
       throw Unreachable(where + " did not answer within " + std::to_string(kTimeout.count()) +

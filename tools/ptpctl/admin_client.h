@@ -25,6 +25,9 @@ class AdminClient {
  public:
   // --admin host:port, else 127.0.0.1 and admin.port of --config, else 127.0.0.1:9400.
   // The token: --credential-file, else admin.credential_file of --config, else none.
+  // TLS when --config has admin.tls or --ca/--cert is given: the server is verified with
+  // --ca (else the system's CAs) and its name; --cert/--key: the operator's client
+  // certificate (admin.tls.client_ca), the credential without a token.
   // Throws UsageError on a bad --admin or an unreadable credential file.
   explicit AdminClient(const Options& o);
 
@@ -38,6 +41,8 @@ class AdminClient {
   std::string host_ = "127.0.0.1";
   uint16_t port_ = 9400;
   std::string token_;
+  bool tls_ = false;
+  std::string ca_file_, cert_file_, key_file_;
 };
 
 // "E0000000403 operator credential does not match (HTTP 403)" from a JSON error body

@@ -12,6 +12,14 @@ constexpr const char* kUsage =
     R"(usage: ptpctl [--admin HOST:PORT] [--config GATEWAY.yaml] [--credential-file FILE] [--json]
               COMMAND ...
 
+identity (local files, docs/identity.md):
+  identity init --node-id A --inst-id I --address HOST:PORT [--dir D] [--algorithm ALG]
+                [--host H]... [--days N] [--tls-days N]
+                                  create the node key, root and TLS certificate (never overwrites)
+  identity show [--dir D]         node, algorithm, root fingerprint, validity
+  identity renew-tls [--dir D] [--host H]... [--tls-days N]
+                                  a new TLS key and certificate under the same root
+
 commands (over the admin port):
   status                          liveness and readiness of the gateway
   reload                          reload the gateway's config file now (as SIGHUP)
@@ -39,6 +47,7 @@ int main(int argc, char** argv) {
       return o.help ? kExitOk : kExitUsage;
     }
     const std::string& cmd = o.words[0];
+    if (cmd == "identity") return run_identity(o);
     if (cmd == "status") return run_status(o);
     if (cmd == "reload") return run_reload(o);
     if (cmd == "peers") return run_peers(o);

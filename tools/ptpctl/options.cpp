@@ -5,7 +5,8 @@
 namespace ptp::ptpctl {
 namespace {
 
-const std::vector<std::string> kGlobal = {"admin", "credential-file", "config"};
+const std::vector<std::string> kGlobal = {"admin", "credential-file", "config", "ca", "cert",
+                                          "key"};
 
 }  // namespace
 

@@ -55,16 +55,16 @@ int list(const AdminClient& client, const Options& o) {
     if (fp != "-" && !fp.starts_with("sha256:")) fp = "sha256:" + fp;
     rows.push_back({text(p, {"node_id"}), text(p, {"state"}, "active"),
                     source.empty() ? "-" : source, text(p, {"auth", "auth_mode"}),
-                    text(p, {"address"}), utc_time(number(p, "expires_at")), fp});
+                    text(p, {"address"}), utc_time(number(p, "expires_at")).substr(0, 10), fp});
   }
-  // 10+9+7+10+21+20+18 + 6 separators = 101 at most with a full last column: cut it to 17.
-  std::cout << table({{"NODE", 10},
-                      {"STATE", 9},
+  // 16+8+7+11+21+10+20 + 6 separators = 99 columns.
+  std::cout << table({{"NODE", 16},
+                      {"STATE", 8},
                       {"SOURCE", 7},
-                      {"AUTH", 10},
+                      {"AUTH", 11},
                       {"ADDRESS", 21},
-                      {"EXPIRES", 20},
-                      {"ROOT", 17}},
+                      {"EXPIRES", 10},
+                      {"ROOT", 20}},
                      rows);
   return kExitOk;
 }
