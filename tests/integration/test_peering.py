@@ -1,5 +1,5 @@
 """The peering handshake end to end (docs/peering.md): two gateways started from identities
-(made here with the openssl command line) and no peers in their configuration. A invites B,
+(made with `ptpctl identity init`) and no peers in their configuration. A invites B,
 B joins through its admin API, and the weave/ack exchange over TLS records each in the
 other's dynamic peer table; then invoke and push work both ways over mTLS; both restarted,
 they are still peered and nothing is redone. A reused or expired invitation -> 604, a
@@ -34,41 +34,12 @@ gw = {}
 CFG = {}
 
 
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 def make_identity(directory, node_id, inst, port):
-    """An identity directory as `ptpctl identity init` makes it (DESIGN: node.key, root.crt
-    with the node URI SAN, tls.key/tls.crt issued by the root, followed by the root)."""
-    os.makedirs(directory, exist_ok=True)
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "node.key",
-            cwd=directory)
-    openssl("req", "-x509", "-new", "-key", "node.key", "-subj", f"/O={inst}/CN={node_id}",
-            "-days", "3650", "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-            "-addext", f"subjectAltName=URI:urn:ptp:node:{node_id}", "-out", "root.crt",
-            cwd=directory)
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "tls.key",
-            cwd=directory)
-    openssl("req", "-new", "-key", "tls.key", "-subj", f"/O={inst}/CN={node_id}", "-out", "tls.csr",
-            cwd=directory)
-    with open(os.path.join(directory, "tls.ext"), "w") as f:
-        f.write(f"subjectAltName=URI:urn:ptp:node:{node_id},IP:127.0.0.1,DNS:localhost\n"
-                "extendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\n"
-                "basicConstraints=CA:FALSE\nauthorityKeyIdentifier=keyid\n")
-    openssl("x509", "-req", "-in", "tls.csr", "-CA", "root.crt", "-CAkey", "node.key",
-            "-CAcreateserial", "-days", "397", "-extfile", "tls.ext", "-out", "leaf.crt",
-            cwd=directory)
-    with open(os.path.join(directory, "tls.crt"), "w") as out:
-        for name in ("leaf.crt", "root.crt"):
-            with open(os.path.join(directory, name)) as f:
-                out.write(f.read())
-    for key in ("node.key", "tls.key"):
-        os.chmod(os.path.join(directory, key), 0o600)
-    with open(os.path.join(directory, "identity.json"), "w") as f:
-        json.dump({"node_id": node_id, "inst_id": inst, "algorithm": "ecdsa-p256",
-                   "address": f"127.0.0.1:{port}"}, f)
+    """The identity directory of `ptpctl identity init` (node.key, root.crt, tls.key,
+    tls.crt = leaf + root, identity.json with the announced address)."""
+    subprocess.run([PTPCTL, "identity", "init", "--node-id", node_id, "--inst-id", inst,
+                    "--address", f"127.0.0.1:{port}", "--dir", directory],
+                   check=True, capture_output=True, timeout=30)
     return directory
 
 
