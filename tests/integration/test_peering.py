@@ -404,6 +404,27 @@ class Peering(unittest.TestCase):
         s, out = admin("B", "DELETE", "/peers/C")
         self.assertEqual(s, 200, out)
 
+    def test_10_held_for_approval(self):
+        # peering.auto_approve: false (applies on reload): a valid weave is recorded pending,
+        # not routed, until the operator approves it.
+        with open(CFG["A"]) as f:
+            text = f.read()
+        with open(CFG["A"], "w") as f:
+            f.write(text.replace("peering: {expiry_days: 30", "peering: {auto_approve: false, expiry_days: 30"))
+        s, out = admin("A", "POST", "/reload", {})
+        self.assertEqual(s, 200, out)
+        s, inv = admin("A", "POST", "/peers/invite", {"node_id": "C"})
+        code = invitation_fields(inv["invitation"])["code"]
+        s, body = weave(route_body(ids["C"], "C", "A", code, f"127.0.0.1:{C_PORT}"))
+        self.assertEqual(body["code"], "E0000000000", body)
+        self.assertEqual(body["state"], "pending")
+        self.assertEqual(peer("A", "C")["state"], "pending")
+        r = invoke(A_PORT, "A", "C")
+        self.assertNotEqual(r.status, 200, r)
+        rc, out, err = ptpctl("A", "peers", "approve", "C")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(peer("A", "C")["state"], "active")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
