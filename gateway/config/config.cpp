@@ -2,6 +2,7 @@
 // unknown keys are errors so that a typo never silently falls back to a default.
 #include "gateway/config/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -92,6 +93,15 @@ bool parse_peer_state(std::string_view name, PeerState& out) {
     }
   }
   return false;
+}
+
+const DynamicPeerState* find_dynamic_peer(const std::vector<DynamicPeerState>& sorted,
+                                          std::string_view node_id) {
+  auto it = std::lower_bound(sorted.begin(), sorted.end(), node_id,
+                             [](const DynamicPeerState& d, std::string_view id) {
+                               return std::string_view(d.node_id) < id;
+                             });
+  return it != sorted.end() && it->node_id == node_id ? &*it : nullptr;
 }
 
 const PeerConfig* find_peer(const Config& cfg, std::string_view node_id) {

@@ -91,6 +91,17 @@ struct PeerConfig {
   int64_t expires_at = 0;
 };
 
+// What the pipeline checks of a dynamic peer on every request to or from it.
+struct DynamicPeerState {
+  std::string node_id;
+  PeerState state = PeerState::kActive;
+  int64_t expires_at = 0;  // 0: never
+};
+
+// The dynamic peer `node_id` in `sorted` (Config::dynamic_peers), or nullptr.
+const DynamicPeerState* find_dynamic_peer(const std::vector<DynamicPeerState>& sorted,
+                                          std::string_view node_id);
+
 struct LocalServiceConfig {
   std::string uri_pattern;  // x-ptp-uri glob, '*' matches any run of characters
   Endpoint address;
@@ -254,9 +265,9 @@ struct Config {
   IdentityConfig identity;
   AuthConfig auth;
   std::vector<PeerConfig> peers;
-  // How many of `peers` are dynamic (appended by the peering overlay); 0: the pipeline
-  // skips the dynamic state checks.
-  size_t dynamic_peers = 0;
+  // The dynamic peers' states (appended to `peers` by the peering overlay), sorted by node
+  // id, for the pipeline's per-request check (a binary search; empty: skipped).
+  std::vector<DynamicPeerState> dynamic_peers;
   PeeringConfig peering;
   std::string default_route;  // peer node id used when no peer matches
   std::vector<LocalServiceConfig> local_services;

@@ -1,5 +1,6 @@
 #include "gateway/peering/overlay.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace ptp {
@@ -54,15 +55,18 @@ std::optional<PeerConfig> peer_config_of(const Config& self, const PeerRecord& r
 ConfigPtr overlay_peers(const ConfigPtr& base, const std::vector<PeerRecord>& records) {
   if (!base) return base;
   auto cfg = std::make_shared<Config>(*base);
-  cfg->dynamic_peers = 0;
+  cfg->dynamic_peers.clear();
   for (const auto& r : records) {
     if (r.state == PeerState::kPending || r.node_id == base->node_id) continue;
     if (find_peer(*base, r.node_id)) continue;  // the file's peer wins
     auto p = peer_config_of(*base, r);
     if (!p) continue;
+    cfg->dynamic_peers.push_back({p->node_id, p->state, p->expires_at});
     cfg->peers.push_back(std::move(*p));
-    ++cfg->dynamic_peers;
   }
+  std::sort(
+      cfg->dynamic_peers.begin(), cfg->dynamic_peers.end(),
+      [](const DynamicPeerState& a, const DynamicPeerState& b) { return a.node_id < b.node_id; });
   return cfg;
 }
 

@@ -34,8 +34,8 @@ void for_each_hop(std::string_view s, F&& f) {
 // A dynamic peer's state (docs/peering.md): a disabled peer (E0000000606) or an expired
 // peering (E0000000605) refuses requests to it and from it at this node.
 Status peering_state(const Config& cfg, std::string_view node, std::string_view role, int64_t now) {
-  const PeerConfig* p = find_peer(cfg, node);
-  if (!p || !p->dynamic) return Status::Ok();
+  const DynamicPeerState* p = find_dynamic_peer(cfg.dynamic_peers, node);
+  if (!p) return Status::Ok();
   if (p->state == PeerState::kDisabled)
     return Status::Error(Code::kPeerDisabled,
                          "node " + cfg.node_id + " has disabled peering with " + std::string(node) +
@@ -121,7 +121,7 @@ Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
     return Status::Error(Code::kLoop, "hop limit " + std::to_string(cfg.limits.max_hops) +
                                           " reached (path " + std::string(path) + ")");
   const int64_t now = unix_now();
-  if (cfg.dynamic_peers > 0) {
+  if (!cfg.dynamic_peers.empty()) {
     if (Status st = peering_state(cfg, h.source_node_id, "source", now); !st.ok()) return st;
     if (Status st = peering_state(cfg, h.target_node_id, "target", now); !st.ok()) return st;
   }

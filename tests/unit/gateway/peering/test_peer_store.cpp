@@ -164,7 +164,12 @@ TEST_CASE(
   recs.back().address = "no-port";
   ConfigPtr eff = overlay_peers(base, recs);
   REQUIRE(eff);
-  CHECK(eff->dynamic_peers == 2);
+  REQUIRE(eff->dynamic_peers.size() == 2);
+  CHECK(eff->dynamic_peers[0].node_id == "B");  // sorted by node id
+  CHECK(eff->dynamic_peers[1].node_id == "D");
+  CHECK(find_dynamic_peer(eff->dynamic_peers, "D")->state == PeerState::kDisabled);
+  CHECK_FALSE(find_dynamic_peer(eff->dynamic_peers, "C"));  // the file's peer
+  CHECK_FALSE(find_dynamic_peer(eff->dynamic_peers, "A"));
   CHECK(eff->peers.size() == 3);
   const PeerConfig* pb = find_peer(*eff, "B");
   REQUIRE(pb);
