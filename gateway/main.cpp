@@ -153,18 +153,23 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   metrics.config_reload(true);
   ConfigStore store(cfg);
   // The dynamic peer table (docs/peering.md): with an identity, the handshake is served and
-  // the recorded peers are laid over the file's from the start.
+  // the recorded peers are laid over the file's from the start. An identity the handshake
+  // cannot use (a certificate that does not match its root...) leaves peering off, logged;
+  // a peer table that cannot be read stops the start (its peers would silently vanish).
   std::unique_ptr<PeeringService> peering;
-  if (!cfg->identity.dir.empty()) {
+  HandshakeCrypto crypto;
+  std::string crypto_error;
+  if (!cfg->identity.dir.empty() && !make_handshake_crypto(*cfg, crypto, crypto_error))
+    log->error("peering is off: the identity cannot be used for the handshake",
+               {.extra = {{"error", crypto_error}}});
+  else if (!cfg->identity.dir.empty()) {
     std::string error;
-    HandshakeCrypto crypto;
     const std::string path =
         cfg->peering.store.empty() ? data_dir + "/peering.json" : cfg->peering.store;
-    std::unique_ptr<PeerStore> peer_store;
-    if (make_handshake_crypto(*cfg, crypto, error)) peer_store = PeerStore::open(path, error);
+    std::unique_ptr<PeerStore> peer_store = PeerStore::open(path, error);
     if (!peer_store) {
-      log->error("cannot start peering", {.extra = {{"error", error}}});
-      std::cerr << "ptp-gateway: cannot start peering: " << error << "\n";
+      log->error("cannot open the peer table", {.extra = {{"error", error}}});
+      std::cerr << "ptp-gateway: cannot open the peer table: " << error << "\n";
       return 1;
     }
     peering =
