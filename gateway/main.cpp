@@ -28,6 +28,8 @@
 #include "gateway/observability/admin_server.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/peering/crypto.h"
+#include "gateway/peering/peering_service.h"
 #include "gateway/pipeline/encapsulation.h"
 #include "gateway/pipeline/pipeline.h"
 #include "gateway/pipeline/token.h"
@@ -175,6 +177,30 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   Metrics metrics;
   metrics.config_reload(true);
   ConfigStore store(cfg);
+  // The dynamic peer table (docs/peering.md): with an identity, the handshake is served and
+  // the recorded peers are laid over the file's from the start. An identity the handshake
+  // cannot use (a certificate that does not match its root...) leaves peering off, logged;
+  // a peer table that cannot be read stops the start (its peers would silently vanish).
+  std::unique_ptr<PeeringService> peering;
+  HandshakeCrypto crypto;
+  std::string crypto_error;
+  if (!cfg->identity.dir.empty() && !make_handshake_crypto(*cfg, crypto, crypto_error))
+    log->error("peering is off: the identity cannot be used for the handshake",
+               {.extra = {{"error", crypto_error}}});
+  else if (!cfg->identity.dir.empty()) {
+    std::string error;
+    const std::string path =
+        cfg->peering.store.empty() ? data_dir + "/peering.json" : cfg->peering.store;
+    std::unique_ptr<PeerStore> peer_store = PeerStore::open(path, error);
+    if (!peer_store) {
+      log->error("cannot open the peer table", {.extra = {{"error", error}}});
+      std::cerr << "ptp-gateway: cannot open the peer table: " << error << "\n";
+      return 1;
+    }
+    peering =
+        std::make_unique<PeeringService>(store, std::move(peer_store), std::move(crypto), *log);
+    peering->start();
+  }
 
   unsigned n =
       cfg->io_threads ? cfg->io_threads : std::max(1u, std::thread::hardware_concurrency());
@@ -225,7 +251,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     // Messages left from an earlier run: drain towards every target that has some (also
     // those reached by the default route) and every peer.
     std::vector<std::string> targets = outbox_store->nodes_at_open();
-    for (const auto& p : cfg->peers) targets.push_back(p.node_id);
+    for (const auto& p : store.current()->peers) targets.push_back(p.node_id);
     outbox->resume(targets);
   }
   std::unique_ptr<PassiveDelivery> passive;
@@ -267,8 +293,8 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     }
   }
   for (auto& c : contexts)
-    pipelines.push_back(
-        std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log, queues.get()));
+    pipelines.push_back(std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log,
+                                                   queues.get(), peering.get()));
   // Encapsulated requests (no x-ptp-version 1) are unwrapped in front of each pipeline.
   std::vector<std::unique_ptr<EncapsulationGate>> gates;
   for (auto& p : pipelines) gates.push_back(std::make_unique<EncapsulationGate>(*p, store));
@@ -318,12 +344,28 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
         respond(ok ? 200 : 400, admin_error_json(ok ? Code::kOk : Code::kBadRequest, msg));
       });
     });
+    if (peering) {
+      // The peer table (docs/peering.md "Admin routes"): the work runs on the peering
+      // thread, which answers through respond.
+      auto peer_route = [p = peering.get()](std::string prefix) {
+        return [p, prefix](AdminRequest req, AdminRespond respond) {
+          p->admin({req.method, prefix + req.path_rest, std::move(req.body)}, std::move(respond));
+        };
+      };
+      admin.add_route("GET", "/peers", peer_route("/peers"));
+      admin.add_route("POST", "/peers", peer_route("/peers"));
+      admin.add_route("DELETE", "/peers", peer_route("/peers"));
+      admin.add_route("POST", "/v1/interconn/net/refresh", peer_route("/v1/interconn/net/refresh"));
+      admin.add_route("POST", "/v1/interconn/node/refresh",
+                      peer_route("/v1/interconn/node/refresh"));
+    }
     admin.start();
     auto stop_all = [&] {
       watcher.stop();
       admin.stop();
       if (outbox) outbox->stop();
       if (passive) passive->stop();
+      if (peering) peering->stop();
       for (auto& g : guards) g.reset();
       for (auto& c : contexts) c->stop();
       control.stop();

@@ -2,6 +2,7 @@
 // unknown keys are errors so that a typo never silently falls back to a default.
 #include "gateway/config/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -16,8 +17,8 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   if (!root || root.IsNull()) fail("", "the configuration is empty (node.node_id is required)");
   Section top(root, "",
               {"node", "listen", "admin", "io_threads", "reload_poll_ms", "shutdown_grace_ms",
-               "limits", "connections", "identity", "auth", "peers", "default_route", "local_services", "log",
-               "queue", "kafka_attachment", "router_server"});
+               "limits", "connections", "identity", "auth", "peers", "default_route",
+               "local_services", "log", "queue", "kafka_attachment", "router_server", "peering"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
   parse_node_section(root, cfg);
@@ -38,6 +39,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   parse_queue(root, files, cfg);
   parse_kafka_attachment(root, cfg);
   check_peer_references(cfg);
+  parse_peering(root, files, cfg);
   check_auth_modes(cfg);
   parse_router_server(root, cfg);
   return cfg;
@@ -70,6 +72,37 @@ bool parse_peer_protocol(std::string_view name, PeerProtocol& out) {
     }
   }
   return false;
+}
+
+std::string_view peer_state_name(PeerState s) {
+  switch (s) {
+    case PeerState::kPending:
+      return "pending";
+    case PeerState::kActive:
+      return "active";
+    case PeerState::kDisabled:
+      return "disabled";
+  }
+  return "unknown";
+}
+
+bool parse_peer_state(std::string_view name, PeerState& out) {
+  for (auto s : {PeerState::kPending, PeerState::kActive, PeerState::kDisabled}) {
+    if (name == peer_state_name(s)) {
+      out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+const DynamicPeerState* find_dynamic_peer(const std::vector<DynamicPeerState>& sorted,
+                                          std::string_view node_id) {
+  auto it = std::lower_bound(sorted.begin(), sorted.end(), node_id,
+                             [](const DynamicPeerState& d, std::string_view id) {
+                               return std::string_view(d.node_id) < id;
+                             });
+  return it != sorted.end() && it->node_id == node_id ? &*it : nullptr;
 }
 
 const PeerConfig* find_peer(const Config& cfg, std::string_view node_id) {

@@ -49,6 +49,14 @@ struct Endpoint {
   std::string to_string() const { return host + ":" + std::to_string(port); }
 };
 
+// A peer recorded by the peering handshake (docs/peering.md): pending until approved
+// (not routed), active, or disabled by the operator (E0000000606 both ways).
+enum class PeerState { kPending, kActive, kDisabled };
+// "pending", "active", "disabled".
+std::string_view peer_state_name(PeerState s);
+// Accepts exactly the names peer_state_name() returns.
+bool parse_peer_state(std::string_view name, PeerState& out);
+
 struct PeerConfig {
   std::string node_id;
   std::string inst_id;              // optional: routes by target institution as fallback
@@ -77,7 +85,23 @@ struct PeerConfig {
   // A router: it may carry requests whose claimed source is another node (that node's
   // signature token proves the source, not this hop's certificate).
   bool relay = false;
+  // A peer of the dynamic peer table (gateway/peering), overlaid on the YAML peers: its
+  // state and the unix time its peering expires (E0000000605 afterwards; 0: never).
+  bool dynamic = false;
+  PeerState state = PeerState::kActive;
+  int64_t expires_at = 0;
 };
+
+// What the pipeline checks of a dynamic peer on every request to or from it.
+struct DynamicPeerState {
+  std::string node_id;
+  PeerState state = PeerState::kActive;
+  int64_t expires_at = 0;  // 0: never
+};
+
+// The dynamic peer `node_id` in `sorted` (Config::dynamic_peers), or nullptr.
+const DynamicPeerState* find_dynamic_peer(const std::vector<DynamicPeerState>& sorted,
+                                          std::string_view node_id);
 
 struct LocalServiceConfig {
   std::string uri_pattern;  // x-ptp-uri glob, '*' matches any run of characters
@@ -204,6 +228,18 @@ struct IdentityConfig {
   std::string tls_cert_file() const { return dir + "/tls.crt"; }
 };
 
+// The peering handshake and the dynamic peer table (docs/peering.md).
+struct PeeringConfig {
+  bool auto_approve = true;  // a weave with a valid invitation is active at once
+  // How long a peering lasts from the handshake (or a renewal); expiry_s, for tests,
+  // overrides expiry_days when set.
+  int64_t expiry_days = 365;
+  int64_t expiry_s = 0;
+  int64_t invitation_ttl_s = 3600;  // default lifetime of an invitation
+  std::string store;                // empty: <data dir>/peering.json
+  int64_t expiry_seconds() const { return expiry_s > 0 ? expiry_s : expiry_days * 86400; }
+};
+
 // The admin port's access settings (its address is Config::admin).
 struct AdminAccessConfig {
   std::string credential_file;  // admin.credential_file; empty: no operator credential
@@ -233,6 +269,10 @@ struct Config {
   IdentityConfig identity;
   AuthConfig auth;
   std::vector<PeerConfig> peers;
+  // The dynamic peers' states (appended to `peers` by the peering overlay), sorted by node
+  // id, for the pipeline's per-request check (a binary search; empty: skipped).
+  std::vector<DynamicPeerState> dynamic_peers;
+  PeeringConfig peering;
   std::string default_route;  // peer node id used when no peer matches
   std::vector<LocalServiceConfig> local_services;
   LogConfig log;

@@ -10,11 +10,35 @@
 
 namespace ptp {
 
-ConfigStore::ConfigStore(ConfigPtr initial) : snapshot_(std::move(initial)) {}
+ConfigStore::ConfigStore(ConfigPtr initial) : base_(initial), snapshot_(std::move(initial)) {}
 
 ConfigPtr ConfigStore::current() const {
   std::lock_guard lock(mu_);
   return snapshot_;
+}
+
+ConfigPtr ConfigStore::base() const {
+  std::lock_guard lock(mu_);
+  return base_;
+}
+
+void ConfigStore::publish(ConfigPtr base) {
+  ConfigPtr effective = overlay_ && base ? overlay_(base) : base;
+  std::lock_guard lock(mu_);
+  base_ = std::move(base);
+  snapshot_ = effective ? std::move(effective) : base_;
+  ++generation_;
+}
+
+void ConfigStore::set_overlay(Overlay fn) {
+  std::lock_guard reload_lock(reload_mu_);
+  overlay_ = std::move(fn);
+  publish(base());
+}
+
+void ConfigStore::republish() {
+  std::lock_guard reload_lock(reload_mu_);
+  publish(base());
 }
 
 uint64_t ConfigStore::generation() const {
@@ -24,7 +48,7 @@ uint64_t ConfigStore::generation() const {
 
 bool ConfigStore::reload(std::string& error) {
   std::lock_guard reload_lock(reload_mu_);
-  ConfigPtr running = current();
+  ConfigPtr running = base();
   if (!running) {
     error = "no configuration loaded";
     return false;
@@ -35,9 +59,7 @@ bool ConfigStore::reload(std::string& error) {
     error = running->source_path + ": " + why;
     return false;
   }
-  std::lock_guard lock(mu_);
-  snapshot_ = std::move(next);
-  ++generation_;
+  publish(std::move(next));
   return true;
 }
 

@@ -18,17 +18,34 @@ class ConfigStore {
  public:
   explicit ConfigStore(ConfigPtr initial);
 
+  // The effective snapshot: the file's, with the overlay applied.
   ConfigPtr current() const;
+  // The snapshot as read from the file, without the overlay.
+  ConfigPtr base() const;
   // Re-reads current()->source_path, validates it and swaps it in. On failure keeps the
   // current snapshot and sets `error`. Thread-safe.
   bool reload(std::string& error);
-  // 1 for the initial snapshot, +1 for every successful reload.
+  // 1 for the initial snapshot, +1 for every successful reload or republish.
   uint64_t generation() const;
 
+  // A function applied to every snapshot the store publishes: the file's snapshot in, the
+  // effective one out (the dynamic peer table appends its peers, gateway/peering). It
+  // runs under the store's reload lock, on the thread that reloads or republishes, and
+  // must not call back into the store. Setting it republishes at once.
+  using Overlay = std::function<ConfigPtr(const ConfigPtr& base)>;
+  void set_overlay(Overlay fn);
+  // Applies the overlay again to the file's snapshot and publishes the result (what the
+  // overlay reads has changed). Thread-safe.
+  void republish();
+
  private:
-  mutable std::mutex mu_;  // guards snapshot_ and generation_
-  std::mutex reload_mu_;   // serializes reload() so check-then-swap is atomic
+  void publish(ConfigPtr base);  // reload_mu_ held
+
+  mutable std::mutex mu_;  // guards snapshot_, base_ and generation_
+  std::mutex reload_mu_;   // serializes reload(), republish() and set_overlay()
+  ConfigPtr base_;
   ConfigPtr snapshot_;
+  Overlay overlay_;  // guarded by reload_mu_
   uint64_t generation_ = 1;
 };
 

@@ -172,6 +172,8 @@ void check_peer_references(Config& cfg);
 void check_auth_modes(const Config& cfg);
 // Whether auth.mode or some peer's auth is hmac.
 bool hmac_in_use(const Config& cfg);
+// config_peering.cpp: the peering handshake and the dynamic peer table.
+void parse_peering(const YAML::Node& root, const FileResolver& files, Config& cfg);
 // config_queue.cpp: queues and the Kafka attachment.
 void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg);
 void parse_kafka_attachment(const YAML::Node& root, Config& cfg);

@@ -12,6 +12,7 @@ namespace ptp {
 namespace {
 
 constexpr std::string_view kChanPrefix = "/v1/interconn/chan/";
+constexpr std::string_view kNetPrefix = "/v1/interconn/net/";
 
 constexpr std::array kInterfaces{Interface::kInvoke, Interface::kTransport, Interface::kPush,
                                  Interface::kPop,    Interface::kPeek,      Interface::kRelease};
@@ -34,6 +35,12 @@ std::optional<Interface> interface_for_path(std::string_view target) {
   auto query =
       std::find_if(target.begin(), target.end(), [](char c) { return c == '?' || c == '#'; });
   target = target.substr(0, static_cast<size_t>(query - target.begin()));
+  if (target.starts_with(kNetPrefix)) {
+    target.remove_prefix(kNetPrefix.size());
+    if (target == interface_name(Interface::kWeave)) return Interface::kWeave;
+    if (target == interface_name(Interface::kAck)) return Interface::kAck;
+    return std::nullopt;
+  }
   if (!target.starts_with(kChanPrefix)) return std::nullopt;
   target.remove_prefix(kChanPrefix.size());
   for (Interface i : kInterfaces)
@@ -42,6 +49,7 @@ std::optional<Interface> interface_for_path(std::string_view target) {
 }
 
 std::string interface_path(Interface i) {
+  if (is_peering_interface(i)) return std::string(kNetPrefix) + std::string(interface_name(i));
   return std::string(kChanPrefix) + std::string(interface_name(i));
 }
 

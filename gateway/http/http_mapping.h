@@ -21,7 +21,7 @@ inline constexpr size_t kMaxMessageHeaderChars = 512;
 
 // "/v1/interconn/chan/invoke" etc.; a query string is ignored. nullopt for any other path.
 std::optional<Interface> interface_for_path(std::string_view target);
-// The path of an interface: "/v1/interconn/chan/<name>".
+// The path of an interface: "/v1/interconn/chan/<name>" (weave, ack: "/v1/interconn/net/<name>").
 std::string interface_path(Interface i);
 
 // Replaces CR, LF and other control characters by spaces and truncates to max_chars, so

@@ -14,7 +14,8 @@ Status bad_request(std::string msg) { return Status::Error(Code::kBadRequest, st
 
 void EncapsulationGate::dispatch(Request&& req, Responder done) {
   // The container interfaces carry no version; gRPC's Inbound is the same in both modes.
-  if (req.env.header.version == kPassThrough || is_queue_interface(req.iface))
+  if (req.env.header.version == kPassThrough || is_queue_interface(req.iface) ||
+      is_peering_interface(req.iface))
     return inner_.dispatch(std::move(req), std::move(done));
   if (req.wire == WireProtocol::kGrpc) {
     req.env.header.version = std::string(kPassThrough);
@@ -51,14 +52,16 @@ void EncapsulationGate::dispatch(Request&& req, Responder done) {
 }
 
 Status EncapsulationGate::admit_head(Request& head) {
-  if (head.env.header.version == kPassThrough || is_queue_interface(head.iface))
+  if (head.env.header.version == kPassThrough || is_queue_interface(head.iface) ||
+      is_peering_interface(head.iface))
     return inner_.admit_head(head);
   return Status::Ok();
 }
 
 void EncapsulationGate::reject(Request&& req, Status st, Responder done) {
   const bool encapsulated = req.env.header.version != kPassThrough &&
-                            !is_queue_interface(req.iface) && req.wire != WireProtocol::kGrpc;
+                            !is_queue_interface(req.iface) && !is_peering_interface(req.iface) &&
+                            req.wire != WireProtocol::kGrpc;
   const auto format = encapsulated ? encapsulated_format(req.env.content_type) : std::nullopt;
   if (!format) return inner_.reject(std::move(req), std::move(st), std::move(done));
   inner_.reject(std::move(req), std::move(st), [done = std::move(done), f = *format](Response&& r) {

@@ -8,6 +8,7 @@
 #include "common/unix_time.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/peering/peering_service.h"
 #include "gateway/pipeline/diag_service.h"
 #include "gateway/pipeline/identity_binding.h"
 #include "gateway/pipeline/token.h"
@@ -30,6 +31,23 @@ void for_each_hop(std::string_view s, F&& f) {
   }
 }
 
+// A dynamic peer's state (docs/peering.md): a disabled peer (E0000000606) or an expired
+// peering (E0000000605) refuses requests to it and from it at this node.
+Status peering_state(const Config& cfg, std::string_view node, std::string_view role, int64_t now) {
+  const DynamicPeerState* p = find_dynamic_peer(cfg.dynamic_peers, node);
+  if (!p) return Status::Ok();
+  if (p->state == PeerState::kDisabled)
+    return Status::Error(Code::kPeerDisabled,
+                         "node " + cfg.node_id + " has disabled peering with " + std::string(node) +
+                             " (" + std::string(role) + " of this request)");
+  if (p->expires_at > 0 && p->expires_at < now)
+    return Status::Error(Code::kPeeringExpired, "the peering of node " + cfg.node_id + " with " +
+                                                    std::string(node) + " (" + std::string(role) +
+                                                    " of this request) expired at " +
+                                                    std::to_string(p->expires_at) + "; renew it");
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool is_queue_interface(Interface i) {
@@ -38,12 +56,13 @@ bool is_queue_interface(Interface i) {
 }
 
 Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics,
-                   JsonLog& log, QueueService* queues)
+                   JsonLog& log, QueueService* queues, PeeringService* peering)
     : ex_(ex),
       store_(store),
       metrics_(metrics),
       log_(log),
       queues_(queues),
+      peering_(peering),
       h2_(ex, &metrics),
       h1_(ex) {}
 
@@ -53,6 +72,13 @@ Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
   const Config& cfg = *snapshot;
   auto& h = req.env.header;
   if (h.trace_id.empty()) h.trace_id = new_trace_id();
+  // The peering handshake carries no PTP header: its body is checked by the service.
+  if (is_peering_interface(req.iface))
+    return peering_
+               ? Status::Ok()
+               : Status::Error(Code::kNotPermitted, std::string("interface net/") +
+                                                        std::string(interface_name(req.iface)) +
+                                                        " is not served by this gateway");
   const bool queue_iface = is_queue_interface(req.iface);
   if (Status st =
           check_identity_binding(cfg, req.iface, queue_iface, h.source_node_id, req.hop_node_id);
@@ -94,7 +120,12 @@ Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
   if (hops >= cfg.limits.max_hops)
     return Status::Error(Code::kLoop, "hop limit " + std::to_string(cfg.limits.max_hops) +
                                           " reached (path " + std::string(path) + ")");
-  return check_request_token(snapshot, h, req.hop_node_id, unix_now(), tokens_);
+  const int64_t now = unix_now();
+  if (!cfg.dynamic_peers.empty()) {
+    if (Status st = peering_state(cfg, h.source_node_id, "source", now); !st.ok()) return st;
+    if (Status st = peering_state(cfg, h.target_node_id, "target", now); !st.ok()) return st;
+  }
+  return check_request_token(snapshot, h, req.hop_node_id, now, tokens_);
 }
 
 // One request's bookkeeping from its head (or dispatch) to its answer, in one
@@ -110,10 +141,11 @@ struct Pipeline::Pending {
   LogFields lf;
   std::string route = "rejected";  // the metrics label; set by route()
   bool echo_session = true;
-  bool to_queue = false;   // route(): the queue service takes it
-  RouteDecision decision;  // route(): otherwise, where it goes
-  Status refusal;          // admit_head's verdict, for a dispatch() that ignored it
-  std::string provider;    // gRPC queue interfaces: the caller's dialect, for errors
+  bool to_queue = false;    // route(): the queue service takes it
+  bool to_peering = false;  // route(): the peering service takes it
+  RouteDecision decision;   // route(): otherwise, where it goes
+  Status refusal;           // admit_head's verdict, for a dispatch() that ignored it
+  std::string provider;     // gRPC queue interfaces: the caller's dialect, for errors
 
   // How a gRPC caller gets an error or a stream's end (docs/configuration.md
   // listen.grpc_errors): its peer entry's choice, else the listener's. Queue interfaces
@@ -181,6 +213,11 @@ Status Pipeline::admit_and_route(Pending& p, Request& req) {
 Status Pipeline::route(Pending& p, const Request& req) {
   const Config& cfg = *p.cfg;
   const PtpHeader& h = req.env.header;
+  if (is_peering_interface(req.iface)) {
+    p.route = "peering";
+    p.to_peering = true;
+    return Status::Ok();
+  }
   if (is_queue_interface(req.iface) ||
       (req.iface == Interface::kInvoke && h.target_node_id == cfg.node_id &&
        h.uri == kQueuePushUri)) {
@@ -257,6 +294,10 @@ void Pipeline::dispatch(Request&& req, Responder done) {
 void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
   const Config* cfg = p->cfg.get();
   Responder answer = [p](Response&& r) { p->finish(std::move(r)); };
+  if (p->to_peering) {
+    peering_->serve(req.iface, std::move(req.env.body), ex_, std::move(answer));
+    return;
+  }
   if (p->to_queue) {
     if (req.iface == Interface::kInvoke)
       queues_->accept_remote(*cfg, std::move(req), std::move(answer), ex_);

@@ -20,12 +20,14 @@ namespace ptp {
 class Metrics;
 class JsonLog;
 class QueueService;
+class PeeringService;
 
 class Pipeline final : public Dispatcher {
  public:
-  // `queues` may be null: the queue interfaces then answer E0000000614.
+  // `queues` may be null: the queue interfaces then answer E0000000614; so do the
+  // peering interfaces (net/weave, net/ack) without `peering`.
   Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics, JsonLog& log,
-           QueueService* queues = nullptr);
+           QueueService* queues = nullptr, PeeringService* peering = nullptr);
   ~Pipeline() override;
   void dispatch(Request&& req, Responder done) override;
   Status admit_head(Request& head) override;
@@ -46,6 +48,7 @@ class Pipeline final : public Dispatcher {
   Metrics& metrics_;
   JsonLog& log_;
   QueueService* queues_;
+  PeeringService* peering_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
   TokenChecks tokens_;   // token checks, with the tokens this thread checked before

@@ -298,6 +298,7 @@ Status H2ServerSession::check_head(Stream& s, int& http_status) {
 }
 
 uint64_t H2ServerSession::body_limit(const Stream& s) const {
+  if (s.iface && is_peering_interface(*s.iface)) return kPeeringBodyLimit;
   // gRPC: one message of max_body_bytes plus its 5-byte frame prefix.
   return settings_.max_body_bytes + (s.grpc ? 5 : 0);
 }

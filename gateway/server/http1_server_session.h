@@ -210,6 +210,14 @@ class Http1ServerSession : public DrainableSession,
     head_.env.content_type = std::string(req[http1_detail::http::field::content_type]);
     Status st = http1_detail::apply_query(req.target(), head_.env);
     if (st.ok()) st = decode_headers(http1_detail::request_header_list(req), head_.env);
+    if (st.ok() && is_peering_interface(*iface)) {
+      // A peering body (a Route record) is small: a larger one is refused unread.
+      parser_->body_limit(kPeeringBodyLimit);
+      if (auto len = parser_->content_length(); len && *len > kPeeringBodyLimit)
+        st = Status::Error(Code::kTooLarge, "request body of " + std::to_string(*len) +
+                                                " bytes exceeds " +
+                                                std::to_string(kPeeringBodyLimit) + " bytes");
+    }
     if (st.ok()) st = dispatcher_.admit_head(head_);
     if (st.ok()) return true;
     if (st.hop.empty()) st.hop = limits_.node_id;

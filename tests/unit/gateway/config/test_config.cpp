@@ -267,7 +267,7 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "default_route, "
        "local_services, "
        "log, queue, "
-       "kafka_attachment, router_server)"},
+       "kafka_attachment, router_server, peering)"},
       {"node: {node_id: A}\nlisten: {port: 1, prot: 2}\n",
        "t.yaml: listen.prot: unknown key (expected one of: address, port, tls, grpc_errors)"},
       {"node: {node_id: A}\nnode: {node_id: B}\nlisten: {port: 1}\n",
@@ -811,6 +811,26 @@ TEST_CASE("body budgets need a restart; grpc_errors applies on reload") {
   CHECK(restart_required(*a, b).empty());
   b.limits.buffered_body_bytes_total = 1ull << 30;
   CHECK(restart_required(*a, b).find("limits.buffered_body_bytes_total 536870912 -> 1073741824") !=
+        std::string::npos);
+}
+
+TEST_CASE("peering section: defaults, bounds and the store path") {
+  ConfigPtr d = parse_ok(kMinimal);
+  CHECK(d->peering.auto_approve);
+  CHECK(d->peering.expiry_days == 365);
+  CHECK(d->peering.expiry_seconds() == 365 * 86400);
+  CHECK(d->peering.invitation_ttl_s == 3600);
+  CHECK(d->peering.store.empty());
+  ConfigPtr c = parse_ok(kMinimal +
+                         "peering: {auto_approve: false, expiry_days: 2, expiry_s: 30, "
+                         "invitation_ttl_s: 60, store: /var/lib/ptp/peers.json}\n");
+  CHECK_FALSE(c->peering.auto_approve);
+  CHECK(c->peering.expiry_seconds() == 30);
+  CHECK(c->peering.invitation_ttl_s == 60);
+  CHECK(c->peering.store == "/var/lib/ptp/peers.json");
+  CHECK(error_of(kMinimal + "peering: {expiry_days: 0}\n") ==
+        "t.yaml: peering.expiry_days: expected an integer from 1 to 36500, got \"0\"");
+  CHECK(error_of(kMinimal + "peering: {ttl: 3}\n").find("peering.ttl: unknown key") !=
         std::string::npos);
 }
 

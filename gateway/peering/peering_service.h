@@ -1,0 +1,88 @@
+// The peering service (docs/peering.md): answers net/weave and net/ack on the PTP port,
+// sends the joins and acks, serves the operator's peer routes on the admin port, and lays
+// the dynamic peer table over the configuration (ConfigStore's overlay). Its work (the
+// certificate and signature checks, the store's writes, the client calls) runs on a
+// thread of its own: an I/O thread or the admin thread only posts to it and is answered
+// through its own executor.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "codecs/interface.h"
+#include "gateway/config/config_store.h"
+#include "gateway/exchange/exchange.h"
+#include "gateway/peering/handshake.h"
+#include "gateway/peering/peer_store.h"
+
+namespace ptp {
+
+class JsonLog;
+
+// An admin request for the peer routes and its answer (HTTP status, JSON body); `respond`
+// is called exactly once, on the peering thread.
+struct PeeringAdminRequest {
+  std::string method;  // GET, POST, DELETE
+  std::string path;    // "/peers", "/peers/invite", "/peers/B/disable", "/v1/interconn/net/refresh"
+  std::string body;
+};
+using PeeringAdminRespond = std::function<void(unsigned status, std::string body)>;
+
+class PeeringService {
+ public:
+  // Retries of an ack that did not get through, and the pause before the first retry
+  // (doubling).
+  static constexpr int kAckAttempts = 5;
+  static constexpr std::chrono::milliseconds kAckFirstRetry{500};
+
+  PeeringService(ConfigStore& config, std::unique_ptr<PeerStore> store, HandshakeCrypto crypto,
+                 JsonLog& log);
+  ~PeeringService();  // stop()s
+  PeeringService(const PeeringService&) = delete;
+  PeeringService& operator=(const PeeringService&) = delete;
+
+  // Installs the overlay on the ConfigStore and starts the peering thread.
+  void start();
+  // Stops the thread; pending calls are dropped. Idempotent.
+  void stop();
+
+  // A weave or ack body from the PTP port: answered through `done`, posted to `reply_ex`.
+  void serve(Interface iface, std::string body, boost::asio::any_io_executor reply_ex,
+             Responder done);
+
+  // The operator's routes (docs/peering.md "Admin routes").
+  void admin(PeeringAdminRequest req, PeeringAdminRespond respond);
+
+  PeerStore& store() { return *store_; }
+
+ private:
+  void handle_admin(const PeeringAdminRequest& req, const PeeringAdminRespond& respond);
+  void peers(const PeeringAdminRespond& respond);
+  void invite(const std::string& body, const PeeringAdminRespond& respond);
+  void join(const std::string& body, const PeeringAdminRespond& respond);
+  void peer_action(const std::string& node_id, const std::string& action, const std::string& body,
+                   const PeeringAdminRespond& respond);
+  void net_refresh(const std::string& body, const PeeringAdminRespond& respond);
+  void node_refresh(const std::string& body, const PeeringAdminRespond& respond);
+  void send_ack(PeerRecord joiner, std::string code, int attempt);
+  int64_t now() const;
+
+  ConfigStore& config_;
+  std::unique_ptr<PeerStore> store_;
+  HandshakeCrypto crypto_;
+  JsonLog& log_;
+  boost::asio::io_context ioc_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+  bool started_ = false;
+};
+
+// The JSON of an admin error: {"code":"E...","message":...}.
+std::string admin_error_json(const Status& st);
+
+}  // namespace ptp
