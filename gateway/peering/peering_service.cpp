@@ -137,8 +137,19 @@ void PeeringService::stop() {
 
 void PeeringService::serve(Interface iface, std::string body, boost::asio::any_io_executor reply_ex,
                            Responder done) {
+  if (pending_handshakes_.fetch_add(1, std::memory_order_relaxed) >= kMaxPendingHandshakes) {
+    pending_handshakes_.fetch_sub(1, std::memory_order_relaxed);
+    Response r;
+    r.env.status = Status::Error(
+        Code::kBufferFull, "too many peering handshakes in progress (" +
+                               std::to_string(kMaxPendingHandshakes) + "); retry later");
+    boost::asio::post(reply_ex,
+                      [r = std::move(r), done = std::move(done)]() mutable { done(std::move(r)); });
+    return;
+  }
   boost::asio::post(
       ioc_, [this, iface, body = std::move(body), reply_ex, done = std::move(done)]() mutable {
+        pending_handshakes_.fetch_sub(1, std::memory_order_relaxed);
         ConfigPtr cfg = config_.base();
         Response r;
         if (iface == Interface::kWeave) {
@@ -152,14 +163,14 @@ void PeeringService::serve(Interface iface, std::string body, boost::asio::any_i
                                  {"root_fp", w.record.root_fp}}});
             if (w.record.state == PeerState::kActive) send_ack(w.record, w.code, 0);
           } else {
-            log_.warn("peering: weave refused", {.extra = {{"error", w.status.to_string()}}});
+            log_refusal("peering: weave refused", w.status);
           }
         } else {
           std::string answer;
           r.env.status = accept_ack(*cfg, *store_, crypto_, body, now(), answer);
           r.env.body = std::move(answer);
           if (!r.env.status.ok())
-            log_.warn("peering: ack refused", {.extra = {{"error", r.env.status.to_string()}}});
+            log_refusal("peering: ack refused", r.env.status);
           else
             log_.info("peering: ack accepted");
         }
@@ -168,6 +179,13 @@ void PeeringService::serve(Interface iface, std::string body, boost::asio::any_i
         boost::asio::post(
             reply_ex, [r = std::move(r), done = std::move(done)]() mutable { done(std::move(r)); });
       });
+}
+
+void PeeringService::log_refusal(const char* what, const Status& st) {
+  uint64_t suppressed = 0;
+  if (!refusal_log_.allow(suppressed)) return;
+  log_.warn(what,
+            {.extra = {{"error", st.to_string()}, {"suppressed", std::to_string(suppressed)}}});
 }
 
 void PeeringService::send_ack(PeerRecord joiner, std::string code, int attempt) {

@@ -9,6 +9,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 #include "codecs/interface.h"
 #include "gateway/config/config_store.h"
 #include "gateway/exchange/exchange.h"
+#include "gateway/observability/json_log.h"
 #include "gateway/peering/handshake.h"
 #include "gateway/peering/peer_store.h"
 
@@ -38,6 +40,10 @@ class PeeringService {
   // Retries of an ack that did not get through, and the pause before the first retry
   // (doubling).
   static constexpr int kAckAttempts = 5;
+  // Weave and ack requests (unauthenticated, up to 64 KiB each) waiting for or in the
+  // peering thread; more are refused at once with E0000000700, so a flood cannot queue
+  // memory without bound behind one slow check.
+  static constexpr int kMaxPendingHandshakes = 64;
   static constexpr std::chrono::milliseconds kAckFirstRetry{500};
 
   PeeringService(ConfigStore& config, std::unique_ptr<PeerStore> store, HandshakeCrypto crypto,
@@ -80,6 +86,10 @@ class PeeringService {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
   bool started_ = false;
+  std::atomic<int> pending_handshakes_{0};
+  // Refused weaves and acks come from anyone: at most ten lines a second (peering thread).
+  LogThrottle refusal_log_{std::chrono::milliseconds(100)};
+  void log_refusal(const char* what, const Status& st);
 };
 
 // The JSON of an admin error: {"code":"E...","message":...}.
