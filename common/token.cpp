@@ -31,18 +31,6 @@ bool mac_hex(HmacSha256& hmac, std::string_view key, std::string_view source,
 
 Status forbidden(std::string msg) { return Status::Error(Code::kForbidden, std::move(msg)); }
 
-// Node ids come from the request: show them printable and bounded.
-std::string printable(std::string_view s) {
-  constexpr size_t kMax = 64;
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    out += (c < 0x20 || c >= 0x7f || c == '\'') ? '?' : static_cast<char>(c);
-  }
-  if (s.size() > kMax) out += "...";
-  return out;
-}
-
 bool is_lower_hex(std::string_view s) {
   for (char c : s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
@@ -108,7 +96,8 @@ Status check_mac(const AuthConfig& auth, const PtpHeader& h, HmacSha256& hmac, i
 
   auto key = auth.node_keys.find(h.source_node_id);
   if (key == auth.node_keys.end()) {
-    return forbidden("no key configured for source node '" + printable(h.source_node_id) + "'");
+    return forbidden("no key configured for source node '" + printable_node_id(h.source_node_id) +
+                     "'");
   }
   MacHex expected;
   if (!mac_hex(hmac, key->second, h.source_node_id, h.target_node_id, h.session_id, expiry_text,
@@ -154,13 +143,25 @@ std::string_view auth_mode_name(AuthMode m) {
 }
 
 bool parse_auth_mode(std::string_view name, AuthMode& out) {
-  for (AuthMode m : {AuthMode::kHmac, AuthMode::kSignature, AuthMode::kPassthrough, AuthMode::kNone}) {
+  for (AuthMode m :
+       {AuthMode::kHmac, AuthMode::kSignature, AuthMode::kPassthrough, AuthMode::kNone}) {
     if (auth_mode_name(m) == name) {
       out = m;
       return true;
     }
   }
   return false;
+}
+
+std::string printable_node_id(std::string_view s) {
+  constexpr size_t kMax = 64;
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    out += (c < 0x20 || c >= 0x7f || c == '\'') ? '?' : static_cast<char>(c);
+  }
+  if (s.size() > kMax) out += "...";
+  return out;
 }
 
 }  // namespace ptp

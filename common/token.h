@@ -64,6 +64,10 @@ Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix
 Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac,
                     std::optional<int64_t>& verified_expiry);
 
+// A node id taken from a request, for an error message: printable (control characters,
+// non-ASCII and quotes become '?') and at most 64 characters.
+std::string printable_node_id(std::string_view s);
+
 // Expired, or valid for longer than auth.max_token_lifetime (an expiry far in the future,
 // up to INT64_MAX, would make a leaked token valid for ever). Both bounds allow the clock
 // skew. Requires expiry >= 0 and now_unix >= 0.

@@ -190,20 +190,25 @@ void PeerStore::prune_locked(int64_t now) {
   std::erase_if(joins_, [now](const PendingJoin& j) { return j.expire_at + kJoinGraceS < now; });
 }
 
-Status PeerStore::put(PeerRecord r) {
-  std::unique_lock lock(mu_);
-  auto saved = records_;
+Status PeerStore::upsert_locked(PeerRecord r) {
   auto it = std::find_if(records_.begin(), records_.end(),
                          [&](const PeerRecord& x) { return x.node_id == r.node_id; });
   if (it != records_.end()) {
     *it = std::move(r);
-  } else {
-    if (records_.size() >= kMaxRecords)
-      return Status::Error(Code::kBufferFull, "the dynamic peer table holds " +
-                                                  std::to_string(kMaxRecords) +
-                                                  " peers already; remove one first");
-    records_.push_back(std::move(r));
+    return Status::Ok();
   }
+  if (records_.size() >= kMaxRecords)
+    return Status::Error(Code::kBufferFull, "the dynamic peer table holds " +
+                                                std::to_string(kMaxRecords) +
+                                                " peers already; remove one first");
+  records_.push_back(std::move(r));
+  return Status::Ok();
+}
+
+Status PeerStore::put(PeerRecord r) {
+  std::unique_lock lock(mu_);
+  auto saved = records_;
+  if (Status full = upsert_locked(std::move(r)); !full.ok()) return full;
   Status st = commit_locked(lock);
   if (!st.ok()) records_ = std::move(saved);
   return st;
@@ -290,15 +295,9 @@ Status PeerStore::complete_weave(const std::string& code, PeerRecord r, int64_t 
   auto saved_records = records_;
   auto saved_invitations = invitations_;
   inv->used = true;
-  auto it = std::find_if(records_.begin(), records_.end(),
-                         [&](const PeerRecord& x) { return x.node_id == r.node_id; });
-  if (it != records_.end()) {
-    *it = std::move(r);
-  } else if (records_.size() >= kMaxRecords) {
+  if (Status full = upsert_locked(std::move(r)); !full.ok()) {
     invitations_ = std::move(saved_invitations);
-    return Status::Error(Code::kBufferFull, "the dynamic peer table is full");
-  } else {
-    records_.push_back(std::move(r));
+    return full;
   }
   Status st = commit_locked(lock);
   if (!st.ok()) {
@@ -337,15 +336,9 @@ Status PeerStore::complete_join(PeerRecord r) {
   auto saved_records = records_;
   auto saved_joins = joins_;
   std::erase_if(joins_, [&](const PendingJoin& x) { return x.inviter == r.node_id; });
-  auto it = std::find_if(records_.begin(), records_.end(),
-                         [&](const PeerRecord& x) { return x.node_id == r.node_id; });
-  if (it != records_.end()) {
-    *it = std::move(r);
-  } else if (records_.size() >= kMaxRecords) {
+  if (Status full = upsert_locked(std::move(r)); !full.ok()) {
     joins_ = std::move(saved_joins);
-    return Status::Error(Code::kBufferFull, "the dynamic peer table is full");
-  } else {
-    records_.push_back(std::move(r));
+    return full;
   }
   Status st = commit_locked(lock);
   if (!st.ok()) {

@@ -99,6 +99,8 @@ class PeerStore {
   Status save_locked() const;
   void prune_locked(int64_t now);
   Status commit_locked(std::unique_lock<std::mutex>& lock);
+  // Inserts or replaces r's record in memory (mu_ held); kBufferFull beyond kMaxRecords.
+  Status upsert_locked(PeerRecord r);
 
   std::string path_;
   mutable std::mutex mu_;

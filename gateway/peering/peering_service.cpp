@@ -140,9 +140,9 @@ void PeeringService::serve(Interface iface, std::string body, boost::asio::any_i
   if (pending_handshakes_.fetch_add(1, std::memory_order_relaxed) >= kMaxPendingHandshakes) {
     pending_handshakes_.fetch_sub(1, std::memory_order_relaxed);
     Response r;
-    r.env.status = Status::Error(
-        Code::kBufferFull, "too many peering handshakes in progress (" +
-                               std::to_string(kMaxPendingHandshakes) + "); retry later");
+    r.env.status = Status::Error(Code::kBufferFull, "too many peering handshakes in progress (" +
+                                                        std::to_string(kMaxPendingHandshakes) +
+                                                        "); retry later");
     boost::asio::post(reply_ex,
                       [r = std::move(r), done = std::move(done)]() mutable { done(std::move(r)); });
     return;

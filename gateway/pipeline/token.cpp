@@ -8,26 +8,15 @@ namespace {
 
 Status forbidden(std::string msg) { return Status::Error(Code::kForbidden, std::move(msg)); }
 
-// Node ids come from the request: show them printable and bounded.
-std::string printable(std::string_view s) {
-  constexpr size_t kMax = 64;
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    out += (c < 0x20 || c >= 0x7f || c == '\'') ? '?' : static_cast<char>(c);
-  }
-  if (s.size() > kMax) out += "...";
-  return out;
-}
-
 // An s1 token from S, checked with the key of S's pinned root; remembered when it passes.
 Status verify_signature(const ConfigPtr& cfg, const PtpHeader& h, int64_t now_unix,
                         TokenChecks& checks) {
   std::string error;
   const PublicKey* key = checks.roots.find(cfg, h.source_node_id, error);
   if (!key)
-    return forbidden(error.empty() ? "no pinned root for source node " + printable(h.source_node_id)
-                                   : "source node " + printable(h.source_node_id) + ": " + error);
+    return forbidden(error.empty()
+                         ? "no pinned root for source node " + printable_node_id(h.source_node_id)
+                         : "source node " + printable_node_id(h.source_node_id) + ": " + error);
   ++checks.signatures_checked;
   std::optional<int64_t> expiry;
   Status st = verify_signed_token(*key, cfg->auth, h, now_unix, expiry);
@@ -80,7 +69,7 @@ Status check_request_token(const ConfigPtr& cfg, const PtpHeader& h, std::string
     case AuthMode::kPassthrough:
       // The token is for the local service; who sent it is the hop's certificate.
       if (hop_node_id != h.source_node_id)
-        return forbidden("passthrough source " + printable(h.source_node_id) +
+        return forbidden("passthrough source " + printable_node_id(h.source_node_id) +
                          " must connect with its certificate");
       return Status::Ok();
     case AuthMode::kNone:
