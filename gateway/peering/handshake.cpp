@@ -113,8 +113,9 @@ std::string ok_answer_json(std::string_view extra_fields) {
   return out;
 }
 
-RouteBody make_weave_body(const Config& self, const HandshakeCrypto& crypto,
-                          std::string_view inviter, std::string_view code, int64_t now) {
+namespace {
+// The sender's part of a weave or ack body: who it is and its certificates.
+RouteBody own_route_body(const Config& self, const HandshakeCrypto& crypto) {
   RouteBody r;
   r.node_id = self.node_id;
   r.inst_id = self.inst_id;
@@ -123,6 +124,13 @@ RouteBody make_weave_body(const Config& self, const HandshakeCrypto& crypto,
   r.address = crypto.address;
   r.host_root = crypto.root_pem;
   r.host_crt = crypto.tls_chain_pem;
+  return r;
+}
+}  // namespace
+
+RouteBody make_weave_body(const Config& self, const HandshakeCrypto& crypto,
+                          std::string_view inviter, std::string_view code, int64_t now) {
+  RouteBody r = own_route_body(self, crypto);
   r.auth_code = weave_proof(code, inviter, self.node_id, crypto.root_fp);
   r.expire_at = now + self.peering.expiry_seconds();
   r.status = kStatusJoinRequested;
@@ -133,14 +141,7 @@ RouteBody make_weave_body(const Config& self, const HandshakeCrypto& crypto,
 
 RouteBody make_ack_body(const Config& self, const HandshakeCrypto& crypto, std::string_view joiner,
                         std::string_view code, int64_t expires_at) {
-  RouteBody r;
-  r.node_id = self.node_id;
-  r.inst_id = self.inst_id;
-  r.name = self.node_id;
-  r.inst_name = self.inst_id;
-  r.address = crypto.address;
-  r.host_root = crypto.root_pem;
-  r.host_crt = crypto.tls_chain_pem;
+  RouteBody r = own_route_body(self, crypto);
   r.auth_code = ack_proof(code, self.node_id, joiner, crypto.root_fp);
   r.expire_at = expires_at;
   r.status = kStatusNetworked;
