@@ -15,10 +15,11 @@ using namespace config_yaml;
 
 Config parse_root(const YAML::Node& root, const FileResolver& files) {
   if (!root || root.IsNull()) fail("", "the configuration is empty (node.node_id is required)");
-  Section top(root, "",
-              {"node", "listen", "admin", "io_threads", "reload_poll_ms", "shutdown_grace_ms",
-               "limits", "connections", "identity", "auth", "peers", "default_route",
-               "local_services", "log", "queue", "kafka_attachment", "router_server", "peering"});
+  Section top(
+      root, "",
+      {"node", "listen", "admin", "io_threads", "reload_poll_ms", "shutdown_grace_ms", "limits",
+       "connections", "identity", "auth", "peers", "default_route", "local_services", "log",
+       "queue", "kafka_attachment", "router_server", "peering", "authorization"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
   parse_node_section(root, cfg);
@@ -42,6 +43,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   parse_peering(root, files, cfg);
   check_auth_modes(cfg);
   parse_router_server(root, cfg);
+  parse_authorization(root, cfg);
   return cfg;
 }
 
@@ -103,6 +105,15 @@ const DynamicPeerState* find_dynamic_peer(const std::vector<DynamicPeerState>& s
                                return std::string_view(d.node_id) < id;
                              });
   return it != sorted.end() && it->node_id == node_id ? &*it : nullptr;
+}
+
+const PeerPolicy* find_peer_policy(const AuthorizationConfig& a, std::string_view node_id) {
+  const PeerPolicy* any = nullptr;
+  for (const auto& p : a.peers) {
+    if (p.node_id == node_id) return &p;
+    if (p.node_id == "*") any = &p;
+  }
+  return any;
 }
 
 const PeerConfig* find_peer(const Config& cfg, std::string_view node_id) {

@@ -13,6 +13,7 @@
 
 #include "adapters/queue/queue_store.h"
 #include "codecs/encapsulated_codec.h"
+#include "codecs/interface.h"
 #include "codecs/queue_codec.h"
 #include "common/token.h"
 #include "gateway/exchange/grpc_errors.h"
@@ -240,6 +241,24 @@ struct PeeringConfig {
   int64_t expiry_seconds() const { return expiry_s > 0 ? expiry_s : expiry_days * 86400; }
 };
 
+// Per-peer authorization at this node, the resource holder (docs/authorization.md): what
+// a partner node may call here. One policy per peer node id, or "*" for every peer
+// without its own entry.
+struct PeerPolicy {
+  std::string node_id;                // a node id, or "*"
+  std::vector<Interface> interfaces;  // invoke, transport, push, pop, peek, release
+  std::vector<std::string> uris;      // x-ptp-uri globs of local services (local_services' glob)
+  std::vector<std::string> topics;    // message-topic globs of pushes from this peer
+  bool router_jobs = false;           // may start router jobs (parsed; not yet enforced)
+};
+struct AuthorizationConfig {
+  bool enabled = false;        // the `authorization` section is present
+  bool default_allow = false;  // authorization.default: a peer without a policy (and no "*")
+  std::vector<PeerPolicy> peers;
+};
+// The policy for `node_id`: its own entry, else "*", else nullptr.
+const PeerPolicy* find_peer_policy(const AuthorizationConfig& a, std::string_view node_id);
+
 // The admin port's access settings (its address is Config::admin).
 struct AdminAccessConfig {
   std::string credential_file;  // admin.credential_file; empty: no operator credential
@@ -279,6 +298,7 @@ struct Config {
   QueueConfig queue;
   KafkaAttachmentConfig kafka_attachment;
   RouterServerConfig router_server;
+  AuthorizationConfig authorization;
 };
 
 // The dialect of a caller: by its vendor code, else the default.

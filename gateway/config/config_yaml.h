@@ -179,5 +179,7 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
 void parse_kafka_attachment(const YAML::Node& root, Config& cfg);
 // config_router.cpp: the router server.
 void parse_router_server(const YAML::Node& root, Config& cfg);
+// config_authorization.cpp: the per-peer policies.
+void parse_authorization(const YAML::Node& root, Config& cfg);
 
 }  // namespace ptp::config_yaml

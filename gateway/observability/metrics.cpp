@@ -116,6 +116,15 @@ struct Metrics::Impl {
           .Help("Number of configs applied since start; 1 is the initial config")
           .Register(*registry);
 
+  prometheus::Family<prometheus::Counter>& authz =
+      prometheus::BuildCounter()
+          .Name("ptp_authorization_refusals_total")
+          .Help(
+              "Requests of partner nodes refused by this node's authorization policies, by "
+              "reason: no_policy, interface, uri, topic")
+          .Register(*registry);
+  SeriesCache<prometheus::Counter*> authz_cache;
+
   prometheus::Counter& reloads_ok = reloads.Add({{"result", "ok"}});
   prometheus::Counter& reloads_rejected = reloads.Add({{"result", "rejected"}});
   prometheus::Gauge& generation = generation_family.Add({});
@@ -181,6 +190,15 @@ void Metrics::config_reload(bool ok) {
   } else {
     impl_->reloads_rejected.Increment();
   }
+}
+
+void Metrics::authorization_refused(std::string_view reason) {
+  impl_->authz_cache
+      .get(reason,
+           [&] {
+             return &impl_->authz.Add({{"reason", std::string(reason)}});
+           })
+      ->Increment();
 }
 
 void Metrics::on_render(std::function<void()> refresh) {

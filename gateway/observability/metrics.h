@@ -42,6 +42,9 @@ class Metrics {
   // config the process started with.
   void config_reload(bool ok);
 
+  // ptp_authorization_refusals_total{reason} += 1 (docs/authorization.md).
+  void authorization_refused(std::string_view reason);
+
   // The Prometheus text exposition format (version 0.0.4) of every family.
   std::string render() const;
 

@@ -9,6 +9,7 @@
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
 #include "gateway/peering/peering_service.h"
+#include "gateway/pipeline/authorization.h"
 #include "gateway/pipeline/diag_service.h"
 #include "gateway/pipeline/identity_binding.h"
 #include "gateway/pipeline/token.h"
@@ -225,8 +226,10 @@ Status Pipeline::route(Pending& p, const Request& req) {
     p.to_queue = true;
     if (!queues_ || !cfg.queue.enabled)
       return Status::Error(Code::kNotPermitted, "queues are not enabled on node " + cfg.node_id);
-    return Status::Ok();
+    return authorize_here(p, req, req.iface == Interface::kInvoke);
   }
+  if (cfg.authorization.enabled && is_for_this_node(cfg, h))
+    if (Status st = authorize_here(p, req, false); !st.ok()) return st;
   p.decision = resolve_route(cfg, h);
   p.route = p.decision.route_name;
   if (p.decision.kind == RouteDecision::Kind::kError) return p.decision.error;
@@ -237,6 +240,38 @@ Status Pipeline::route(Pending& p, const Request& req) {
                              " is an edge gateway and does not relay traffic from " +
                              h.source_node_id + " to " + h.target_node_id);
   return Status::Ok();
+}
+
+Status Pipeline::authorize_here(const Pending& p, const Request& req, bool remote_push) {
+  const Config& cfg = *p.cfg;
+  if (!cfg.authorization.enabled) return Status::Ok();
+  const PtpHeader& h = req.env.header;
+  AuthzRequest r;
+  r.source = h.source_node_id;
+  r.target = cfg.node_id;  // called for requests to this node only
+  r.iface = remote_push ? Interface::kPush : req.iface;
+  r.uri = h.uri;
+  if (remote_push) {
+    static const std::string kTopicKey(kMessageTopicKey);
+    auto it = req.env.meta.find(kTopicKey);
+    if (it != req.env.meta.end()) r.topic = it->second;
+  }
+  const AuthzReason why = authorize(cfg, r);
+  if (why == AuthzReason::kNone) return Status::Ok();
+  metrics_.authorization_refused(authz_reason_name(why));
+  uint64_t suppressed = 0;
+  if (log_.enabled(LogLevel::kWarn) && authz_log_.allow(suppressed)) {
+    LogFields lf{.trace_id = h.trace_id, .source = h.source_node_id, .target = h.target_node_id};
+    lf.extra = {{"interface", std::string(interface_name(r.iface))},
+                {"reason", std::string(authz_reason_name(why))},
+                {"suppressed", std::to_string(suppressed)}};
+    if (remote_push)
+      lf.extra.emplace_back("topic", std::string(r.topic));
+    else
+      lf.extra.emplace_back("uri", std::string(r.uri));
+    log_.warn("authorization refused", lf);
+  }
+  return authz_refusal(cfg, r, why);
 }
 
 Status Pipeline::admit_head(Request& head) {

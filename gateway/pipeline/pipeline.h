@@ -11,6 +11,7 @@
 #include "gateway/exchange/exchange.h"
 #include "gateway/forward/forwarder.h"
 #include "gateway/forward/source_tokens.h"
+#include "gateway/observability/json_log.h"
 #include "gateway/pipeline/token.h"
 #include "gateway/upstream/http1_client.h"
 #include "gateway/upstream/upstream_pool.h"
@@ -40,6 +41,9 @@ class Pipeline final : public Dispatcher {
   Status admit_and_route(Pending& p, Request& req);
   Status admit(const ConfigPtr& snapshot, Request& req);
   Status route(Pending& p, const Request& req);
+  // The authorization policy of the request's source at this node (docs/authorization.md):
+  // Ok, or E0000000614 logged (rate-limited) and counted.
+  Status authorize_here(const Pending& p, const Request& req, bool remote_push);
   void refuse(const std::shared_ptr<Pending>& p, Request& req, Status st);
   void run(const std::shared_ptr<Pending>& p, Request&& req);
 
@@ -51,8 +55,9 @@ class Pipeline final : public Dispatcher {
   PeeringService* peering_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
-  TokenChecks tokens_;   // token checks, with the tokens this thread checked before
-  SourceTokens minted_;  // the s1 tokens this node sends to signature-mode targets
+  TokenChecks tokens_;     // token checks, with the tokens this thread checked before
+  SourceTokens minted_;    // the s1 tokens this node sends to signature-mode targets
+  LogThrottle authz_log_;  // authorization refusals: at most one line a second per thread
 };
 
 // push, pop, peek, release: the container-facing queue interfaces.

@@ -69,6 +69,11 @@ RouteDecision peer_decision(const Config& cfg, const PeerConfig& target, std::st
 
 }  // namespace
 
+bool is_for_this_node(const Config& cfg, const PtpHeader& h) {
+  return h.target_node_id.empty() ? (!cfg.inst_id.empty() && h.target_inst_id == cfg.inst_id)
+                                  : h.target_node_id == cfg.node_id;
+}
+
 RouteDecision resolve_route(const Config& cfg, const PtpHeader& h) {
   if (h.target_node_id.empty() && h.target_inst_id.empty()) {
     return error_decision(Code::kBadRequest,
@@ -76,9 +81,7 @@ RouteDecision resolve_route(const Config& cfg, const PtpHeader& h) {
                           "institution",
                           cfg);
   }
-  bool for_us = h.target_node_id.empty() ? (!cfg.inst_id.empty() && h.target_inst_id == cfg.inst_id)
-                                         : h.target_node_id == cfg.node_id;
-  if (for_us) return local_decision(cfg, h);
+  if (is_for_this_node(cfg, h)) return local_decision(cfg, h);
 
   if (!h.target_node_id.empty()) {
     if (const PeerConfig* p = find_peer(cfg, h.target_node_id)) {

@@ -26,6 +26,9 @@ struct RouteDecision {
 // The x-ptp-uri a gateway answers itself (diagnostics echo).
 inline constexpr std::string_view kDiagEchoUri = "ptp/diag/echo";
 
+// The request's target is this node: its node id, or without one its institution.
+bool is_for_this_node(const Config& cfg, const PtpHeader& h);
+
 // Pointers in the decision point into `cfg`: the caller keeps its ConfigPtr alive.
 RouteDecision resolve_route(const Config& cfg, const PtpHeader& h);
 
