@@ -156,6 +156,12 @@ class Authorization(unittest.TestCase):
         wait_until(lambda: refusals(self.b, "topic") >= 1, what="B refuses the push")
         r = pop_json(B_QUEUE, "B", "s-1", "denied.t", timeout="200ms")
         self.assertNotIn("payload", r.json(), r)
+        # Not retried: it comes back to A's container as a dead letter naming the refusal.
+        r = pop_json(A_QUEUE, "A", "s-1", "ptp.dead-letter", timeout="5s")
+        self.assertEqual(base64.b64decode(r.json()["payload"]), b"secret", r)
+        md = r.json()["metadata"]
+        self.assertEqual(md["dead-letter-code"], "E0000000614", md)
+        self.assertIn("not authorized to push to topic 'denied.t' at node B", md["dead-letter-reason"])
         # A listed topic is accepted and queued at B.
         self.assertEqual(push_json(A_QUEUE, "A", "B", "s-1", "ok.t", b"fine").status, 200)
         r = pop_json(B_QUEUE, "B", "s-1", "ok.t", timeout="5s")
