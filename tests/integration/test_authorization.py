@@ -13,24 +13,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ptp_harness import KEYS, Topology, curl, ptp_headers, wait_until
 from test_queue import pop_json, push_json
 
-A_PORT, B_PORT, SVC_PORT = 17601, 17602, 17610
+A_PORT, B_PORT, R_PORT, SVC_PORT = 17601, 17602, 17603, 17610
 A_URL = f"http://127.0.0.1:{A_PORT}/v1/interconn/chan/invoke"
 A_QUEUE = f"http://127.0.0.1:{A_PORT}/v1/interconn/chan/"
 B_QUEUE = f"http://127.0.0.1:{B_PORT}/v1/interconn/chan/"
 
 
-def gateway_yaml(node, port, peer, peer_port, extra=""):
-    return f"""node: {{node_id: {node}, inst_id: INST_{node}, role: edge}}
+def gateway_yaml(node, port, peer, peer_port, extra="", role="edge", more_peers=""):
+    return f"""node: {{node_id: {node}, inst_id: INST_{node}, role: {role}}}
 listen: {{address: 127.0.0.1, port: {port}}}
 admin: {{address: 127.0.0.1, port: {port + 50}}}
 io_threads: 2
 reload_poll_ms: 100
 auth:
   enabled: true
-  node_keys: {{A: "{KEYS['A']}", B: "{KEYS['B']}"}}
+  node_keys: {{A: "{KEYS['A']}", B: "{KEYS['B']}", R1: "{KEYS['R1']}"}}
 peers:
   - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", protocol: http2}}
-local_services:
+{more_peers}local_services:
   - {{uri: "svc.alpha", address: "127.0.0.1:{SVC_PORT}", protocol: http1, path: /alpha}}
   - {{uri: "svc.beta", address: "127.0.0.1:{SVC_PORT}", protocol: http1, path: /beta}}
 queue: {{store: embedded, retry_min_ms: 100, retry_max_ms: 200}}
@@ -173,6 +173,33 @@ class Authorization(unittest.TestCase):
         r = pop_json(B_QUEUE, "B", "s-2", "denied.t", timeout="5s")
         self.assertEqual(base64.b64decode(r.json()["payload"]), b"later", r)
         self.assertEqual(refusals(self.b, "topic"), 1)
+
+    def test_router_relays_without_checking_but_refuses_what_is_for_itself(self):
+        """A -> R1 -> B: R1 has an authorization section that allows nobody; a request
+        relayed for B is B's to decide, a request for R1 itself is refused by R1."""
+        w = self.topo.workdir
+        with open(f"{w}/a.yaml", "w") as f:
+            f.write(gateway_yaml("A", A_PORT, "R1", R_PORT,
+                                 more_peers="  - {node_id: B, via: R1}\n"))
+        with open(f"{w}/r1.yaml", "w") as f:
+            f.write(gateway_yaml("R1", R_PORT, "A", A_PORT, "authorization:\n", role="router",
+                                 more_peers=f'  - {{node_id: B, address: "127.0.0.1:{B_PORT}", protocol: http2}}\n'))
+        with open(f"{w}/b.yaml", "w") as f:
+            f.write(gateway_yaml("B", B_PORT, "R1", R_PORT,
+                                 "authorization:\n  peers:\n    - {node: A, interfaces: [invoke], uris: ['svc.a*']}\n",
+                                 more_peers="  - {node_id: A, via: R1}\n"))
+        self.topo.gateway(f"{w}/a.yaml")
+        r1 = self.topo.gateway(f"{w}/r1.yaml")
+        b = self.topo.gateway(f"{w}/b.yaml")
+        r = self.invoke("svc.alpha", b"relayed")
+        self.assertEqual((r.status, r.body), (200, b"relayed"), r)
+        r = self.invoke("svc.beta")
+        self.assertEqual((r.headers.get("x-ptp-code"), r.headers.get("x-ptp-hop")), ("E0000000614", "B"), r)
+        self.assertEqual(Recorder.seen, ["/alpha"])
+        self.assertEqual((refusals(r1, "no_policy"), refusals(b, "uri")), (0, 1))
+        r = curl(A_URL, ptp_headers("A", "R1", uri="ptp/diag/echo"), b"x", http="h2c")
+        self.assertEqual((r.headers.get("x-ptp-code"), r.headers.get("x-ptp-hop")), ("E0000000614", "R1"), r)
+        self.assertEqual(refusals(r1, "no_policy"), 1)
 
 
 if __name__ == "__main__":
