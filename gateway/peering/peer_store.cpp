@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "codecs/json_depth.h"
+#include "gateway/peering/json_fields.h"
 #include "trust/secure_file.h"
 
 namespace ptp {
@@ -47,31 +48,22 @@ Json to_json(const PendingJoin& j) {
               {"expire_at", j.expire_at}};
 }
 
-std::string str(const Json& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-int64_t num(const Json& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
-}
-
 bool parse_record(const Json& o, PeerRecord& r, std::string& why) {
-  r.node_id = str(o, "node_id");
+  r.node_id = json_string_field(o, "node_id");
   if (r.node_id.empty()) return why = "a peer without node_id", false;
-  r.inst_id = str(o, "inst_id");
-  r.name = str(o, "name");
-  r.inst_name = str(o, "inst_name");
-  r.address = str(o, "address");
-  r.root_pem = str(o, "root_pem");
-  r.root_fp = str(o, "root_fp");
-  if (!parse_peer_state(str(o, "state"), r.state))
+  r.inst_id = json_string_field(o, "inst_id");
+  r.name = json_string_field(o, "name");
+  r.inst_name = json_string_field(o, "inst_name");
+  r.address = json_string_field(o, "address");
+  r.root_pem = json_string_field(o, "root_pem");
+  r.root_fp = json_string_field(o, "root_fp");
+  if (!parse_peer_state(json_string_field(o, "state"), r.state))
     return why = "peer " + r.node_id + ": bad state", false;
-  r.created_at = num(o, "created_at");
-  r.expires_at = num(o, "expires_at");
-  if (!parse_auth_mode(str(o, "auth"), r.auth_mode)) r.auth_mode = AuthMode::kSignature;
-  r.origin = str(o, "origin");
+  r.created_at = json_integer_field(o, "created_at");
+  r.expires_at = json_integer_field(o, "expires_at");
+  if (!parse_auth_mode(json_string_field(o, "auth"), r.auth_mode))
+    r.auth_mode = AuthMode::kSignature;
+  r.origin = json_string_field(o, "origin");
   return true;
 }
 
@@ -133,15 +125,18 @@ std::unique_ptr<PeerStore> PeerStore::open(std::string path, std::string& error)
   }
   for (const auto& o : list("invitations")) {
     if (!o.is_object()) continue;
-    IssuedInvitation i{str(o, "code"), str(o, "for"), num(o, "created_at"), num(o, "expire_at"),
+    IssuedInvitation i{json_string_field(o, "code"), json_string_field(o, "for"),
+                       json_integer_field(o, "created_at"), json_integer_field(o, "expire_at"),
                        o.value("used", false)};
     if (!i.code.empty() && !i.for_node.empty() && store->invitations_.size() < kMaxInvitations)
       store->invitations_.push_back(std::move(i));
   }
   for (const auto& o : list("joins")) {
     if (!o.is_object()) continue;
-    PendingJoin j{str(o, "inviter"), str(o, "inst"),       str(o, "address"),  str(o, "root_fp"),
-                  str(o, "code"),    num(o, "created_at"), num(o, "expire_at")};
+    PendingJoin j{json_string_field(o, "inviter"),   json_string_field(o, "inst"),
+                  json_string_field(o, "address"),   json_string_field(o, "root_fp"),
+                  json_string_field(o, "code"),      json_integer_field(o, "created_at"),
+                  json_integer_field(o, "expire_at")};
     if (!j.inviter.empty() && store->joins_.size() < kMaxJoins)
       store->joins_.push_back(std::move(j));
   }

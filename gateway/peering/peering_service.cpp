@@ -7,6 +7,7 @@
 #include "codecs/json_depth.h"
 #include "common/unix_time.h"
 #include "gateway/observability/json_log.h"
+#include "gateway/peering/json_fields.h"
 #include "gateway/peering/overlay.h"
 #include "gateway/peering/peering_client.h"
 #include "trust/invitation.h"
@@ -58,11 +59,6 @@ bool admin_object(const std::string& body, Json& out, Status& why) {
     return false;
   }
   return true;
-}
-
-std::string text(const Json& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 bool valid_node_id(std::string_view id) {
@@ -287,7 +283,7 @@ void PeeringService::invite(const std::string& body, const PeeringAdminRespond& 
   Status why;
   if (!admin_object(body, o, why)) return fail(why);
   ConfigPtr cfg = config_.base();
-  const std::string b = text(o, "node_id");
+  const std::string b = json_string_field(o, "node_id");
   if (!valid_node_id(b))
     return fail(Status::Error(Code::kBadRequest,
                               "node_id: expected a node id, got '" + b.substr(0, 64) + "'"));
@@ -334,7 +330,7 @@ void PeeringService::join(const std::string& body, const PeeringAdminRespond& re
   if (!admin_object(body, o, why)) return fail(why);
   ConfigPtr cfg = config_.base();
   std::string why_not;
-  auto decoded = decode_invitation(text(o, "invitation"), why_not);
+  auto decoded = decode_invitation(json_string_field(o, "invitation"), why_not);
   if (!decoded) return fail(Status::Error(Code::kBadRequest, "invitation: " + why_not));
   const Invitation& inv = *decoded;
   const int64_t t = now();
@@ -375,7 +371,7 @@ void PeeringService::join(const std::string& body, const PeeringAdminRespond& re
                         return fail(st);
                       }
                       Json a = Json::parse(answer, nullptr, false);
-                      std::string state = a.is_object() ? text(a, "state") : "";
+                      std::string state = a.is_object() ? json_string_field(a, "state") : "";
                       // The ack may have arrived already.
                       auto rec = store_->find(inviter);
                       if (rec && rec->state == PeerState::kActive)
@@ -502,7 +498,7 @@ void PeeringService::node_refresh(const std::string& body, const PeeringAdminRes
               "directory (ptpctl identity), and a private key never leaves its node"));
   }
   ConfigPtr cfg = config_.base();
-  const std::string id = text(o, "node_id"), inst = text(o, "inst_id");
+  const std::string id = json_string_field(o, "node_id"), inst = json_string_field(o, "inst_id");
   if (!id.empty() && id != cfg->node_id)
     return fail(Status::Error(
         Code::kBadRequest,
@@ -510,7 +506,7 @@ void PeeringService::node_refresh(const std::string& body, const PeeringAdminRes
   if (!inst.empty() && inst != cfg->inst_id)
     return fail(Status::Error(Code::kBadRequest,
                               "inst_id " + inst + " is not this node's (" + cfg->inst_id + ")"));
-  const std::string address = text(o, "address");
+  const std::string address = json_string_field(o, "address");
   if (!address.empty() && !parse_endpoint(address))
     return fail(Status::Error(Code::kBadRequest, "address: expected host:port"));
   if (!address.empty()) crypto_.address = address;  // announced from now on (peering thread)
