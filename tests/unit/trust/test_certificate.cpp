@@ -9,6 +9,8 @@
 #include "trust_test_support.h"
 
 using namespace ptp;
+using ptp::testing::make_key;
+using ptp::testing::public_of;
 using ptp::testing::run_shell;
 using ptp::testing::TrustTempDir;
 
@@ -16,20 +18,6 @@ namespace {
 
 constexpr KeyAlgorithm kAll[] = {KeyAlgorithm::kEcdsaP256, KeyAlgorithm::kEd25519,
                                  KeyAlgorithm::kSm2};
-
-NodeKey make_key(KeyAlgorithm alg) {
-  std::string error;
-  auto key = NodeKey::generate(alg, error);
-  REQUIRE_MESSAGE(key.has_value(), error);
-  return std::move(*key);
-}
-
-PublicKey public_of(const NodeKey& key) {
-  std::string error;
-  auto pub = key.public_key(error);
-  REQUIRE_MESSAGE(pub.has_value(), error);
-  return std::move(*pub);
-}
 
 Certificate make_root(const NodeKey& key, const std::string& node = "nodeA", int days = 3650) {
   std::string error;

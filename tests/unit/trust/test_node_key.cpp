@@ -7,6 +7,8 @@
 #include "trust_test_support.h"
 
 using namespace ptp;
+using ptp::testing::make_key;
+using ptp::testing::public_of;
 using ptp::testing::run_shell;
 using ptp::testing::TrustTempDir;
 
@@ -14,22 +16,6 @@ namespace {
 
 constexpr KeyAlgorithm kAll[] = {KeyAlgorithm::kEcdsaP256, KeyAlgorithm::kEd25519,
                                  KeyAlgorithm::kSm2};
-
-NodeKey make_key(KeyAlgorithm alg) {
-  std::string error;
-  auto key = NodeKey::generate(alg, error);
-  INFO(error);
-  REQUIRE(key.has_value());
-  return std::move(*key);
-}
-
-PublicKey public_of(const NodeKey& key) {
-  std::string error;
-  auto pub = key.public_key(error);
-  INFO(error);
-  REQUIRE(pub.has_value());
-  return std::move(*pub);
-}
 
 // The `openssl pkeyutl` options that select each algorithm's signature scheme.
 std::string pkeyutl_scheme(KeyAlgorithm alg) {

@@ -5,26 +5,14 @@
 #include "trust_test_support.h"
 
 using namespace ptp;
+using ptp::testing::make_key;
+using ptp::testing::public_of;
 using ptp::testing::run_shell;
 using ptp::testing::TrustTempDir;
 
 namespace {
 
 constexpr int64_t kNow = 1'800'000'000;
-
-NodeKey make_key(KeyAlgorithm alg) {
-  std::string error;
-  auto key = NodeKey::generate(alg, error);
-  REQUIRE_MESSAGE(key.has_value(), error);
-  return std::move(*key);
-}
-
-PublicKey public_of(const NodeKey& key) {
-  std::string error;
-  auto pub = key.public_key(error);
-  REQUIRE_MESSAGE(pub.has_value(), error);
-  return std::move(*pub);
-}
 
 PtpHeader header(std::string token) {
   PtpHeader h;

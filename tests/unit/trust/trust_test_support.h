@@ -11,7 +11,26 @@
 #include <sstream>
 #include <string>
 
+#include "trust/node_key.h"
+#include "trust/public_key.h"
+
 namespace ptp::testing {
+
+// A fresh node key of `alg` (the test stops when generation fails).
+inline NodeKey make_key(KeyAlgorithm alg) {
+  std::string error;
+  auto key = NodeKey::generate(alg, error);
+  REQUIRE_MESSAGE(key.has_value(), error);
+  return std::move(*key);
+}
+
+// The public half of `key`.
+inline PublicKey public_of(const NodeKey& key) {
+  std::string error;
+  auto pub = key.public_key(error);
+  REQUIRE_MESSAGE(pub.has_value(), error);
+  return std::move(*pub);
+}
 
 // A fresh directory removed at scope exit.
 struct TrustTempDir {

@@ -9,10 +9,13 @@
 
 #include "gateway/config/config.h"
 #include "gateway/config/config_store.h"
+#include "tests/unit/gateway/config/config_test_support.h"
 #include "tests/unit/source_dir.h"
 #include "trust/node_key.h"
 
 using namespace ptp;
+using ptp::testing::error_of;
+using ptp::testing::parse_ok;
 namespace fs = std::filesystem;
 
 namespace {
@@ -25,21 +28,6 @@ node: {node_id: A, inst_id: INST_A}
 listen: {port: 17304}
 auth: {node_keys: {A: "k-a"}}
 )";
-
-std::string error_of(const std::string& yaml) {
-  std::string error;
-  ConfigPtr cfg = parse_config_text(yaml, "t.yaml", error);
-  CHECK(cfg == nullptr);
-  return error;
-}
-
-ConfigPtr parse_ok(const std::string& yaml) {
-  std::string error;
-  ConfigPtr cfg = parse_config_text(yaml, "t.yaml", error);
-  INFO(error);
-  REQUIRE(cfg != nullptr);
-  return cfg;
-}
 
 // A fresh directory removed at scope exit.
 struct TempDir {

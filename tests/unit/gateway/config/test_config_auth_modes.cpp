@@ -6,32 +6,16 @@
 #include <string>
 
 #include "gateway/config/config.h"
+#include "tests/unit/gateway/config/config_test_support.h"
 #include "tests/unit/identity_test_support.h"
 #include "trust/signed_token.h"
 
 using namespace ptp;
+using ptp::testing::error_of;
 using ptp::testing::IdentityDir;
 using ptp::testing::new_node_key;
+using ptp::testing::parse_ok;
 using ptp::testing::root_pem_for;
-
-namespace {
-
-std::string error_of(const std::string& yaml) {
-  std::string error;
-  ConfigPtr cfg = parse_config_text(yaml, "t.yaml", error);
-  CHECK(cfg == nullptr);
-  return error;
-}
-
-ConfigPtr parse_ok(const std::string& yaml) {
-  std::string error;
-  ConfigPtr cfg = parse_config_text(yaml, "t.yaml", error);
-  INFO(error);
-  REQUIRE(cfg != nullptr);
-  return cfg;
-}
-
-}  // namespace
 
 TEST_CASE("auth mode signature: no hmac keys needed, the node key is loaded, roots pinned") {
   NodeKey key_b = new_node_key();
