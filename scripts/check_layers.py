@@ -33,9 +33,11 @@ SUB = {
         "http": 3,  # what both sides of the wire share
         "route": 4,  # pure route resolution
         "upstream": 5,  # client sessions and pools
+        "evidence": 5,  # signatures, receipts and the evidence log (apart from upstream)
         "forward": 6,  # one upstream exchange
         "queue": 7,
         "peering": 8,  # the peering handshake, the dynamic peer table
+        "permits": 8,  # permits this node issued and holds (apart from peering)
         "pipeline": 9,
         "server": 10,  # accepting connections, server sessions
         "rs": 11,

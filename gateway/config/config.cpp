@@ -15,11 +15,16 @@ using namespace config_yaml;
 
 Config parse_root(const YAML::Node& root, const FileResolver& files) {
   if (!root || root.IsNull()) fail("", "the configuration is empty (node.node_id is required)");
-  Section top(
-      root, "",
-      {"node", "listen", "admin", "io_threads", "reload_poll_ms", "shutdown_grace_ms", "limits",
-       "connections", "identity", "auth", "peers", "default_route", "local_services", "log",
-       "queue", "kafka_attachment", "router_server", "peering", "authorization"});
+  Section top(root, "", {"node",           "listen",
+                         "admin",          "io_threads",
+                         "reload_poll_ms", "shutdown_grace_ms",
+                         "limits",         "connections",
+                         "identity",       "auth",
+                         "peers",          "default_route",
+                         "local_services", "log",
+                         "queue",          "kafka_attachment",
+                         "router_server",  "peering",
+                         "authorization",  "crypto"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
   parse_node_section(root, cfg);
@@ -31,6 +36,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
       top.integer("shutdown_grace_ms", cfg.shutdown_grace.count(), 0, 3600000));
   parse_limits(root, cfg);
   parse_connections(root, cfg);
+  parse_crypto(root, cfg);
   parse_identity(root, files, cfg);
   parse_auth(root, cfg);
   parse_peers(root, files, cfg);

@@ -18,6 +18,7 @@
 #include "common/token.h"
 #include "gateway/exchange/grpc_errors.h"
 #include "router/rs/job_spec.h"
+#include "trust/digest.h"
 #include "trust/node_key.h"
 
 namespace ptp {
@@ -269,6 +270,14 @@ struct AdminAccessConfig {
   std::optional<TlsServerConfig> tls;
 };
 
+// The crypto profile (docs/security.md "Crypto profiles"): `crypto: international` (the
+// default: the node key's algorithm, SHA-256 digests) or `crypto: gm` (SM2 node keys and
+// signatures, SM3 for digests, token MACs and the evidence chain).
+struct CryptoConfig {
+  bool gm = false;
+  DigestAlgorithm digest = DigestAlgorithm::kSha256;  // body digests, Merkle trees, chains
+};
+
 struct Config {
   std::string source_path;  // file it was read from
   std::string node_id;
@@ -299,6 +308,7 @@ struct Config {
   KafkaAttachmentConfig kafka_attachment;
   RouterServerConfig router_server;
   AuthorizationConfig authorization;
+  CryptoConfig crypto;
 };
 
 // The dialect of a caller: by its vendor code, else the default.

@@ -163,6 +163,8 @@ void parse_limits(const YAML::Node& root, Config& cfg);
 void parse_connections(const YAML::Node& root, Config& cfg);
 void parse_auth(const YAML::Node& root, Config& cfg);
 void parse_identity(const YAML::Node& root, const FileResolver& files, Config& cfg);
+// config_crypto.cpp: the crypto profile (international or gm).
+void parse_crypto(const YAML::Node& root, Config& cfg);
 void parse_log(const YAML::Node& root, const FileResolver& files, Config& cfg);
 // config_peers.cpp: next hops and local services.
 void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg);

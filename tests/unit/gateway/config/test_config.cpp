@@ -255,7 +255,7 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "default_route, "
        "local_services, "
        "log, queue, "
-       "kafka_attachment, router_server, peering, authorization)"},
+       "kafka_attachment, router_server, peering, authorization, crypto)"},
       {"node: {node_id: A}\nlisten: {port: 1, prot: 2}\n",
        "t.yaml: listen.prot: unknown key (expected one of: address, port, tls, grpc_errors)"},
       {"node: {node_id: A}\nnode: {node_id: B}\nlisten: {port: 1}\n",
@@ -865,4 +865,14 @@ TEST_CASE("peers[i].root_file pins the peer's TLS: on by default, this node's id
   Config moved = *cfg;
   moved.identity.dir = "/elsewhere";
   CHECK(restart_required(*cfg, moved).find("identity.dir") != std::string::npos);
+}
+
+TEST_CASE("config: crypto profile, international by default, gm selects SM3") {
+  ConfigPtr def = parse_ok(kMinimal);
+  CHECK_FALSE(def->crypto.gm);
+  CHECK(def->crypto.digest == DigestAlgorithm::kSha256);
+  ConfigPtr gm = parse_ok(kMinimal + "crypto: gm\n");
+  CHECK(gm->crypto.gm);
+  CHECK(gm->crypto.digest == DigestAlgorithm::kSm3);
+  CHECK(error_of(kMinimal + "crypto: rsa\n").find("crypto: unknown profile") != std::string::npos);
 }
