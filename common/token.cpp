@@ -11,21 +11,24 @@
 namespace ptp {
 namespace {
 
-constexpr std::string_view kPrefix = "v1.";
-constexpr size_t kMacHexLength = 64;  // SHA-256
+constexpr size_t kPrefixLength = 3;   // "v1." | "g1."
+constexpr size_t kMacHexLength = 64;  // SHA-256 and SM3
 
 using MacHex = std::array<char, kMacHexLength>;
 
-// False only if OpenSSL fails.
-bool mac_hex(HmacSha256& hmac, std::string_view key, std::string_view source,
+std::string_view prefix_of(MacDigest mac) { return mac == MacDigest::kSm3 ? "g1." : "v1."; }
+
+// False only if OpenSSL fails. `hmac` is switched to `mac` first (once: a thread's context
+// keeps the digest of its configuration).
+bool mac_hex(Hmac& hmac, MacDigest mac, std::string_view key, std::string_view source,
              std::string_view target, std::string_view session, std::string_view expiry_text,
              MacHex& out) {
-  const std::string_view parts[] = {"ptp-token-v1\n", source, "\n",       target, "\n",
-                                    session,          "\n",   expiry_text};
-  HmacSha256::Digest mac;
-  if (!hmac.compute(key, parts, mac)) return false;
-  hex_encode_to(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()),
-                out.data());
+  if (hmac.digest() != mac) hmac.set_digest(mac);
+  const std::string_view label = mac == MacDigest::kSm3 ? "ptp-token-g1\n" : "ptp-token-v1\n";
+  const std::string_view parts[] = {label, source, "\n", target, "\n", session, "\n", expiry_text};
+  Hmac::Digest d;
+  if (!hmac.compute(key, parts, d)) return false;
+  hex_encode_to(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()), out.data());
   return true;
 }
 
@@ -40,18 +43,20 @@ bool is_lower_hex(std::string_view s) {
 
 }  // namespace
 
+std::string_view token_version(MacDigest mac) { return prefix_of(mac).substr(0, 2); }
+
 std::string mint_token(std::string_view key, std::string_view source_node,
                        std::string_view target_node, std::string_view session_id,
-                       int64_t expiry_unix) {
+                       int64_t expiry_unix, MacDigest mac) {
   std::string expiry = std::to_string(expiry_unix);
-  HmacSha256 hmac;
-  MacHex mac;
-  if (!mac_hex(hmac, key, source_node, target_node, session_id, expiry, mac)) return {};
-  return std::string(kPrefix) + expiry + "." + std::string(mac.data(), mac.size());
+  Hmac hmac(mac);
+  MacHex hex;
+  if (!mac_hex(hmac, mac, key, source_node, target_node, session_id, expiry, hex)) return {};
+  return std::string(prefix_of(mac)) + expiry + "." + std::string(hex.data(), hex.size());
 }
 
 Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix) {
-  HmacSha256 hmac;
+  Hmac hmac(auth.token_mac);
   return verify_token(auth, h, now_unix, hmac);
 }
 
@@ -76,13 +81,26 @@ Status check_token_expiry(const AuthConfig& auth, int64_t expiry, int64_t now_un
 namespace {
 
 // Format and MAC of h.token; sets `expiry` when both are right.
-Status check_mac(const AuthConfig& auth, const PtpHeader& h, HmacSha256& hmac, int64_t& expiry) {
+// The refusal of a token without this profile's prefix: a token of the other profile is
+// named as such (a gateway and its callers disagree on `crypto`).
+Status wrong_prefix(const AuthConfig& auth, std::string_view t) {
+  const MacDigest other = auth.token_mac == MacDigest::kSm3 ? MacDigest::kSha256 : MacDigest::kSm3;
+  if (t.substr(0, kPrefixLength) == prefix_of(other))
+    return forbidden("token is " + std::string(token_version(other)) + " (" +
+                     std::string(mac_digest_name(other)) + "); this gateway takes " +
+                     std::string(token_version(auth.token_mac)) + " tokens (" +
+                     std::string(mac_digest_name(auth.token_mac)) + ", crypto: " +
+                     (auth.token_mac == MacDigest::kSm3 ? "gm" : "international") + ")");
+  return forbidden("malformed token (expected " + std::string(token_version(auth.token_mac)) +
+                   ".<expiry>.<hmac>)");
+}
+
+Status check_mac(const AuthConfig& auth, const PtpHeader& h, Hmac& hmac, int64_t& expiry) {
   std::string_view t = h.token;
-  const std::string_view malformed = "malformed token (expected v1.<expiry>.<hmac>)";
-  if (t.substr(0, kPrefix.size()) != kPrefix) return forbidden(std::string(malformed));
-  t.remove_prefix(kPrefix.size());
+  if (t.substr(0, kPrefixLength) != prefix_of(auth.token_mac)) return wrong_prefix(auth, t);
+  t.remove_prefix(kPrefixLength);
   size_t dot = t.find('.');
-  if (dot == std::string_view::npos) return forbidden(std::string(malformed));
+  if (dot == std::string_view::npos) return wrong_prefix(auth, {});
   std::string_view expiry_text = t.substr(0, dot);
   std::string_view mac = t.substr(dot + 1);
   auto [end, ec] =
@@ -91,7 +109,7 @@ Status check_mac(const AuthConfig& auth, const PtpHeader& h, HmacSha256& hmac, i
   if (expiry_text.empty() || ec != std::errc() || end != expiry_text.data() + expiry_text.size() ||
       expiry < 0 || (expiry_text.size() > 1 && expiry_text[0] == '0') ||
       mac.size() != kMacHexLength || !is_lower_hex(mac)) {
-    return forbidden(std::string(malformed));
+    return wrong_prefix(auth, {});
   }
 
   auto key = auth.node_keys.find(h.source_node_id);
@@ -100,8 +118,8 @@ Status check_mac(const AuthConfig& auth, const PtpHeader& h, HmacSha256& hmac, i
                      "'");
   }
   MacHex expected;
-  if (!mac_hex(hmac, key->second, h.source_node_id, h.target_node_id, h.session_id, expiry_text,
-               expected) ||
+  if (!mac_hex(hmac, auth.token_mac, key->second, h.source_node_id, h.target_node_id, h.session_id,
+               expiry_text, expected) ||
       CRYPTO_memcmp(expected.data(), mac.data(), kMacHexLength) != 0) {
     return forbidden("token does not match (session/source/target binding)");
   }
@@ -110,7 +128,7 @@ Status check_mac(const AuthConfig& auth, const PtpHeader& h, HmacSha256& hmac, i
 
 }  // namespace
 
-Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac,
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix, Hmac& hmac,
                     std::optional<int64_t>& verified_expiry) {
   if (!auth.enabled) return Status::Ok();
   if (h.token.empty()) return forbidden("missing token (x-ptp-token)");
@@ -122,8 +140,7 @@ Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix
   return Status::Ok();
 }
 
-Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix,
-                    HmacSha256& hmac) {
+Status verify_token(const AuthConfig& auth, const PtpHeader& h, int64_t now_unix, Hmac& hmac) {
   std::optional<int64_t> unused;
   return verify_token(auth, h, now_unix, hmac, unused);
 }

@@ -3,6 +3,8 @@
 //   ptp-gateway --check-config FILE     validate and exit (non-zero with the reason)
 //   ptp-gateway --mint-token --key-file F --source A --target B --session S [--ttl 3600]
 //   ptp-gateway --mint-token --identity DIR --source A --target B --session S [--ttl 3600]
+//     [--config FILE | --crypto international|gm]: the hmac token of that crypto profile
+//     (v1, or g1 under gm)
 #include <sys/resource.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -51,7 +53,8 @@ int usage() {
   std::cerr << "usage: ptp-gateway --config FILE [--data-dir DIR]\n"
                "       ptp-gateway --check-config FILE\n"
                "       ptp-gateway --mint-token (--key-file F | --key K | --identity DIR) "
-               "--source NODE --target NODE --session ID [--ttl SECONDS]\n";
+               "--source NODE --target NODE --session ID [--ttl SECONDS]\n"
+               "              [--config FILE | --crypto international|gm]\n";
   return 2;
 }
 
@@ -75,8 +78,35 @@ std::map<std::string, std::string> parse_flags(int argc, char** argv, bool& ok) 
   return f;
 }
 
-// A v1 token from an hmac key (--key, --key-file), or an s1 token signed with the node key
-// of an identity directory (--identity).
+// The MAC of hmac tokens: the profile of --config FILE (its `crypto`), else --crypto,
+// else international. False (with the reason on stderr) when neither can be used.
+bool token_mac_of(std::map<std::string, std::string>& f, MacDigest& mac) {
+  mac = MacDigest::kSha256;
+  if (f.count("--config") && f.count("--crypto")) {
+    std::cerr << "--config and --crypto: give one (the config's crypto key decides)\n";
+    return false;
+  }
+  if (f.count("--config")) {
+    std::string error;
+    ConfigPtr cfg = load_config(f["--config"], error);
+    if (!cfg) {
+      std::cerr << error << "\n";
+      return false;
+    }
+    mac = cfg->auth.token_mac;
+  } else if (f.count("--crypto")) {
+    const std::string& c = f["--crypto"];
+    if (c != "gm" && c != "international") {
+      std::cerr << "--crypto: expected international or gm, got \"" << c << "\"\n";
+      return false;
+    }
+    if (c == "gm") mac = MacDigest::kSm3;
+  }
+  return true;
+}
+
+// A v1 token from an hmac key (--key, --key-file; g1 under crypto: gm), or an s1 token
+// signed with the node key of an identity directory (--identity).
 int mint(std::map<std::string, std::string>& f) {
   std::string key = f["--key"];
   if (f.count("--key-file")) {
@@ -122,7 +152,9 @@ int mint(std::map<std::string, std::string>& f) {
     std::cout << t << "\n";
     return 0;
   }
-  std::cout << mint_token(key, f["--source"], f["--target"], f["--session"], unix_now() + ttl)
+  MacDigest mac;
+  if (!token_mac_of(f, mac)) return 2;
+  std::cout << mint_token(key, f["--source"], f["--target"], f["--session"], unix_now() + ttl, mac)
             << "\n";
   return 0;
 }
@@ -145,7 +177,7 @@ void submit_ingress(const Config& cfg, QueueService& queues, Envelope env, Queue
     h.token = key == cfg.auth.node_keys.end()
                   ? "kafka-attachment"
                   : mint_token(key->second, cfg.node_id, h.target_node_id, h.session_id,
-                               unix_now() + 300);
+                               unix_now() + 300, cfg.auth.token_mac);
   }
   ValidationLimits lim{cfg.limits.max_field_length, cfg.queue.limits.max_message_bytes};
   if (Status st = validate_request(env, Interface::kPush, lim); !st.ok()) return done(st);

@@ -8,7 +8,7 @@
 #include "codecs/hex.h"
 #include "codecs/json_depth.h"
 #include "codecs/validate.h"
-#include "common/hmac_sha256.h"
+#include "common/hmac.h"
 #include "common/random_hex.h"
 #include "trust/host_port.h"
 
@@ -29,8 +29,8 @@ bool is_hex64(std::string_view s) {
 std::string hmac_hex(std::string_view code, std::string_view label, std::string_view a,
                      std::string_view b, std::string_view fp) {
   const std::string_view parts[] = {label, "\n", a, "\n", b, "\n", fp};
-  HmacSha256 hmac;
-  HmacSha256::Digest mac;
+  Hmac hmac;
+  Hmac::Digest mac;
   if (!hmac.compute(code, parts, mac)) return {};
   return hex_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
 }

@@ -35,7 +35,7 @@ Status verify_hmac(const ConfigPtr& cfg, const PtpHeader& h, int64_t now_unix,
 
 }  // namespace
 
-Status verify_token(const ConfigPtr& cfg, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac,
+Status verify_token(const ConfigPtr& cfg, const PtpHeader& h, int64_t now_unix, Hmac& hmac,
                     VerifiedTokens& verified) {
   const AuthConfig& auth = cfg->auth;
   if (auth.enabled && !h.token.empty())

@@ -8,7 +8,7 @@
 
 #include "codecs/envelope.h"
 #include "codecs/status.h"
-#include "common/hmac_sha256.h"
+#include "common/hmac.h"
 #include "common/token.h"
 #include "gateway/config/config.h"
 #include "gateway/pipeline/root_keys.h"
@@ -19,7 +19,7 @@ namespace ptp {
 
 // What one I/O thread keeps for token checks. Not thread-safe.
 struct TokenChecks {
-  HmacSha256 hmac;
+  Hmac hmac;
   VerifiedTokens verified;          // hmac and signature tokens verified under the current snapshot
   RootKeys roots;                   // the peers' pinned roots' keys, parsed once per snapshot
   uint64_t signatures_checked = 0;  // signature verifications done (cache misses)
@@ -28,7 +28,7 @@ struct TokenChecks {
 // The hmac check with the cache: a token this thread verified before under the same
 // snapshot, for the same source, target and session, skips the HMAC (its expiry is still
 // checked); a token that passes is remembered.
-Status verify_token(const ConfigPtr& cfg, const PtpHeader& h, int64_t now_unix, HmacSha256& hmac,
+Status verify_token(const ConfigPtr& cfg, const PtpHeader& h, int64_t now_unix, Hmac& hmac,
                     VerifiedTokens& verified);
 
 // The check of a request claiming source S = h.source_node_id that arrived over a hop

@@ -81,8 +81,9 @@ class Outbox::Forward {
       }
     } else if (mode != AuthMode::kPassthrough) {
       if (auto k = cfg->auth.node_keys.find(cfg->node_id); k != cfg->auth.node_keys.end())
-        req.env.header.token = mint_token(k->second, cfg->node_id, target_,
-                                          req.env.header.session_id, unix_now() + kForwardTokenTtl);
+        req.env.header.token =
+            mint_token(k->second, cfg->node_id, target_, req.env.header.session_id,
+                       unix_now() + kForwardTokenTtl, cfg->auth.token_mac);
     }
     RouteDecision route = resolve_route(*cfg, req.env.header);
     if (route.kind != RouteDecision::Kind::kPeer) {

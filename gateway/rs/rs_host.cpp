@@ -619,7 +619,8 @@ class RsHost::JobRun {
         throw std::runtime_error("delivery of chunk " + std::to_string(c) + " to node " + target +
                                  ": " + st.message);
     } else if (auto k = cfg->auth.node_keys.find(self); k != cfg->auth.node_keys.end()) {
-      h.token = mint_token(k->second, self, target, job->id, unix_now() + kTokenTtl);
+      h.token =
+          mint_token(k->second, self, target, job->id, unix_now() + kTokenTtl, cfg->auth.token_mac);
     }
     env.meta[std::string(kMessageTopicKey)] = std::string(topic);
     env.meta[std::string(kMessageIdKey)] = rs::result_message_id(job->id, tag, c);

@@ -43,6 +43,51 @@ TEST_CASE("mint_token has the documented format and value") {
   CHECK(t == "v1.1700000060.39e43cb353e8dba24d96e2341c92157d94b2f00b40b18951e0c19894acf664b9");
 }
 
+TEST_CASE("mint_token under crypto gm: a g1 token, HMAC-SM3 with its own label") {
+  // printf 'ptp-token-g1\nA\nB\ns-1\n1700000060' | openssl dgst -sm3 -hmac demo-key-for-A
+  std::string t = mint_token(kKeyA, "A", "B", "s-1", kNow + 60, MacDigest::kSm3);
+  CHECK(t == "g1.1700000060.3c649c6e8e65aa120a37dc6f48e4644f6ef4e91279be05abfeab4eeb30ad0427");
+  CHECK(token_version(MacDigest::kSm3) == "g1");
+  CHECK(token_version(MacDigest::kSha256) == "v1");
+}
+
+TEST_CASE("verify_token takes only the tokens of its profile and names the other one") {
+  AuthConfig gm = auth();
+  gm.token_mac = MacDigest::kSm3;
+  const std::string g1 = mint_token(kKeyA, "A", "B", "s-1", kNow + 60, MacDigest::kSm3);
+  CHECK(verify_token(gm, header(g1), kNow).ok());
+  Status s = verify_token(gm, header(good_token()), kNow);
+  CHECK(s.code == Code::kForbidden);
+  CHECK(s.message ==
+        "token is v1 (HMAC-SHA256); this gateway takes g1 tokens (HMAC-SM3, crypto: gm)");
+  s = verify_token(auth(), header(g1), kNow);
+  CHECK(s.code == Code::kForbidden);
+  CHECK(s.message ==
+        "token is g1 (HMAC-SM3); this gateway takes v1 tokens (HMAC-SHA256, crypto: "
+        "international)");
+  CHECK(verify_token(gm, header("garbage"), kNow).message ==
+        "malformed token (expected g1.<expiry>.<hmac>)");
+  CHECK(verify_token(gm, header("g1.17x.00"), kNow).message ==
+        "malformed token (expected g1.<expiry>.<hmac>)");
+  // The g1 MAC binds like v1's: another key, session or target fails.
+  for (const std::string& t : {mint_token("wrong", "A", "B", "s-1", kNow + 60, MacDigest::kSm3),
+                               mint_token(kKeyA, "A", "B", "s-2", kNow + 60, MacDigest::kSm3),
+                               mint_token(kKeyA, "A", "C", "s-1", kNow + 60, MacDigest::kSm3)})
+    CHECK(verify_token(gm, header(t), kNow).message ==
+          "token does not match (session/source/target binding)");
+  // A g1 token whose MAC is v1's for the same fields is no g1 token.
+  std::string relabelled = good_token();
+  relabelled[0] = 'g';
+  CHECK(verify_token(gm, header(relabelled), kNow).message ==
+        "token does not match (session/source/target binding)");
+  // One long-lived context follows the profile of each check.
+  Hmac mac;
+  CHECK(verify_token(gm, header(g1), kNow, mac).ok());
+  CHECK(mac.digest() == MacDigest::kSm3);
+  CHECK(verify_token(auth(), header(good_token()), kNow, mac).ok());
+  CHECK(verify_token(gm, header(g1), kNow, mac).ok());
+}
+
 TEST_CASE("verify_token accepts a fresh token and one within the clock skew") {
   CHECK(verify_token(auth(), header(good_token()), kNow).ok());
   CHECK(verify_token(auth(), header(good_token(kNow - 299)), kNow).ok());
@@ -113,15 +158,15 @@ TEST_CASE("source node ids are sanitized in messages") {
   CHECK(s.message.size() < 120);
 }
 
-TEST_CASE("HmacSha256 matches RFC 4231 and re-keys correctly when reused") {
-  auto hex = [](const HmacSha256::Digest& d) {
+TEST_CASE("Hmac matches RFC 4231 and re-keys correctly when reused") {
+  auto hex = [](const Hmac::Digest& d) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string s;
     for (unsigned char c : d) s += {kHex[c >> 4], kHex[c & 15]};
     return s;
   };
-  HmacSha256 mac;
-  HmacSha256::Digest d{};
+  Hmac mac;
+  Hmac::Digest d{};
   // Each key twice, interleaved: one context must not carry a key over to the next call.
   for (int round = 0; round < 2; ++round) {
     for (int same_key = 0; same_key < 2; ++same_key) {
@@ -144,6 +189,32 @@ TEST_CASE("HmacSha256 matches RFC 4231 and re-keys correctly when reused") {
   CHECK(verify_token(auth(), header(good_token()), kNow, mac).ok());
 }
 
+TEST_CASE("Hmac with SM3 matches openssl and switches digests on one context") {
+  auto hex = [](const Hmac::Digest& d) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string s;
+    for (unsigned char c : d) s += {kHex[c >> 4], kHex[c & 15]};
+    return s;
+  };
+  // printf 'what do ya want for nothing?' | openssl dgst -sm3 -hmac Jefe
+  const std::string sm3 = "2e87f1d16862e6d964b50a5200bf2b10b764faa9680a296a2405f24bec39f882";
+  const std::string sha256 = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+  Hmac mac(MacDigest::kSm3);
+  CHECK(mac.digest() == MacDigest::kSm3);
+  Hmac::Digest d{};
+  REQUIRE(mac.compute("Jefe", "what do ya want for nothing?", d));
+  CHECK(hex(d) == sm3);
+  // Switched with the same key: re-keyed, not carried over.
+  mac.set_digest(MacDigest::kSha256);
+  REQUIRE(mac.compute("Jefe", "what do ya want for nothing?", d));
+  CHECK(hex(d) == sha256);
+  mac.set_digest(MacDigest::kSm3);
+  REQUIRE(mac.compute("Jefe", "what do ya want for nothing?", d));
+  CHECK(hex(d) == sm3);
+  CHECK(mac_digest_name(MacDigest::kSm3) == "HMAC-SM3");
+  CHECK(mac_digest_name(MacDigest::kSha256) == "HMAC-SHA256");
+}
+
 namespace {
 
 ConfigPtr config_with(AuthConfig a) {
@@ -155,7 +226,7 @@ ConfigPtr config_with(AuthConfig a) {
 }  // namespace
 
 TEST_CASE("verified-token cache: a hit is bound to source, target, session, expiry and config") {
-  HmacSha256 hmac;
+  Hmac hmac;
   VerifiedTokens verified(4);
   ConfigPtr cfg = config_with(auth());
   const PtpHeader h = header(good_token());
@@ -223,7 +294,7 @@ TEST_CASE("a token valid for longer than auth.max_token_lifetime is refused") {
   CHECK(verify_token(a, header(t), kNow).message ==
         "token does not match (session/source/target binding)");
   // A remembered token is held to the bound of the snapshot that checks it.
-  HmacSha256 hmac;
+  Hmac hmac;
   VerifiedTokens verified;
   AuthConfig wide = auth();
   wide.max_token_lifetime = std::chrono::seconds(7 * 86400);
