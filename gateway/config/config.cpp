@@ -48,6 +48,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   check_peer_references(cfg);
   parse_peering(root, files, cfg);
   check_auth_modes(cfg);
+  check_crypto_profile(cfg);
   parse_router_server(root, cfg);
   parse_authorization(root, cfg);
   return cfg;

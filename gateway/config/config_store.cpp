@@ -118,6 +118,9 @@ std::string restart_required(const Config& running, const Config& next) {
   // The PTP port's TLS (without listen.tls) and the peers' client certificate.
   note("identity.dir", running.identity.dir.empty() ? "none" : quoted(running.identity.dir),
        next.identity.dir.empty() ? "none" : quoted(next.identity.dir));
+  // The crypto profile: node keys, digests and evidence chains are set up for it at start.
+  note("crypto", running.crypto.gm ? "gm" : "international",
+       next.crypto.gm ? "gm" : "international");
   note("admin.address", running.admin.host, next.admin.host);
   note("admin.port", std::to_string(running.admin.port), std::to_string(next.admin.port));
   note("admin.tls", tls_text(running.admin_access.tls), tls_text(next.admin_access.tls));

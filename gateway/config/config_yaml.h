@@ -165,6 +165,9 @@ void parse_auth(const YAML::Node& root, Config& cfg);
 void parse_identity(const YAML::Node& root, const FileResolver& files, Config& cfg);
 // config_crypto.cpp: the crypto profile (international or gm).
 void parse_crypto(const YAML::Node& root, Config& cfg);
+// Once identity and peers are known: the token MAC of the profile; under gm an SM2 node
+// key and SM2 pinned roots.
+void check_crypto_profile(Config& cfg);
 void parse_log(const YAML::Node& root, const FileResolver& files, Config& cfg);
 // config_peers.cpp: next hops and local services.
 void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg);

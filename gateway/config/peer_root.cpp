@@ -16,4 +16,13 @@ std::optional<PublicKey> root_public_key(std::string_view pem, std::string& erro
   return key;
 }
 
+std::string gm_root_problem(std::string_view pem) {
+  std::string error;
+  auto key = root_public_key(pem, error);
+  if (!key) return error;
+  if (key->algorithm() == KeyAlgorithm::kSm2) return {};
+  return "its key is " + std::string(key_algorithm_name(key->algorithm())) +
+         " (crypto: gm takes SM2 node roots only)";
+}
+
 }  // namespace ptp

@@ -4,6 +4,7 @@
 
 #include "codecs/base64.h"
 #include "codecs/json_depth.h"
+#include "gateway/config/peer_root.h"
 #include "trust/invitation.h"
 
 namespace ptp {
@@ -58,6 +59,16 @@ Status check_sender(const HandshakeCrypto& crypto, const RouteBody& r, std::stri
                                                 r.node_id +
                                                 " does not verify with its root certificate");
   return Status::Ok();
+}
+
+// Under `crypto: gm` a node whose root is not SM2 is not peered (docs/security.md "Crypto
+// profiles").
+Status check_profile(const Config& cfg, const RouteBody& r, std::string_view what) {
+  if (!cfg.crypto.gm) return Status::Ok();
+  std::string why = gm_root_problem(r.host_root);
+  if (why.empty()) return Status::Ok();
+  return refused(Code::kNotPermitted,
+                 std::string(what) + " refused: the host_root of node " + r.node_id + ": " + why);
 }
 
 }  // namespace
@@ -177,6 +188,7 @@ WeaveResult accept_weave(const Config& cfg, PeerStore& store, const HandshakeCry
                              b + " and its host_root");
     return out;
   }
+  if (out.status = check_profile(cfg, r, "weave"); !out.status.ok()) return out;
   if (out.status = check_sender(crypto, r, "weave",
                                 weave_signed_text(cfg.node_id, b, r.address, fp, r.auth_code));
       !out.status.ok())
@@ -240,6 +252,7 @@ Status accept_ack(const Config& cfg, PeerStore& store, const HandshakeCrypto& cr
   if (!proof_matches(ack_proof(join->code, a, cfg.node_id, fp), r.auth_code))
     return refused(Code::kBadCertSignature,
                    "ack refused: auth_code is not the proof of the invitation from node " + a);
+  if (Status st = check_profile(cfg, r, "ack"); !st.ok()) return st;
   if (Status st = check_sender(crypto, r, "ack",
                                ack_signed_text(a, cfg.node_id, r.address, fp, r.auth_code));
       !st.ok())

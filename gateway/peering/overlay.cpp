@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "gateway/config/peer_root.h"
+
 namespace ptp {
 
 std::optional<Endpoint> parse_endpoint(std::string_view text) {
@@ -59,6 +61,9 @@ ConfigPtr overlay_peers(const ConfigPtr& base, const std::vector<PeerRecord>& re
   for (const auto& r : records) {
     if (r.state == PeerState::kPending || r.node_id == base->node_id) continue;
     if (find_peer(*base, r.node_id)) continue;  // the file's peer wins
+    // Under crypto: gm only SM2 roots: a record from before a change of profile is left out
+    // (the handshake refuses such peers; peer_records_left_out names them for the log).
+    if (base->crypto.gm && !gm_root_problem(r.root_pem).empty()) continue;
     auto p = peer_config_of(*base, r);
     if (!p) continue;
     cfg->dynamic_peers.push_back({p->node_id, p->state, p->expires_at});
@@ -68,6 +73,18 @@ ConfigPtr overlay_peers(const ConfigPtr& base, const std::vector<PeerRecord>& re
       cfg->dynamic_peers.begin(), cfg->dynamic_peers.end(),
       [](const DynamicPeerState& a, const DynamicPeerState& b) { return a.node_id < b.node_id; });
   return cfg;
+}
+
+std::vector<std::string> peer_records_left_out(const Config& base,
+                                               const std::vector<PeerRecord>& records) {
+  std::vector<std::string> out;
+  if (!base.crypto.gm) return out;
+  for (const auto& r : records) {
+    if (r.state == PeerState::kPending || find_peer(base, r.node_id)) continue;
+    if (std::string why = gm_root_problem(r.root_pem); !why.empty())
+      out.push_back("peer " + r.node_id + ": " + why);
+  }
+  return out;
 }
 
 }  // namespace ptp

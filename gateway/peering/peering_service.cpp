@@ -116,6 +116,10 @@ void PeeringService::start() {
   if (started_) return;
   started_ = true;
   PeerStore* store = store_.get();
+  if (ConfigPtr base = config_.base())
+    for (const std::string& why : peer_records_left_out(*base, store->records()))
+      log_.warn("peering: a recorded peer is left out under crypto: gm",
+                {.extra = {{"reason", why}}});
   config_.set_overlay(
       [store](const ConfigPtr& base) { return overlay_peers(base, store->records()); });
   store_->set_on_change([this] { config_.republish(); });

@@ -9,6 +9,7 @@
 
 #include "gateway/peering/crypto.h"
 #include "gateway/peering/handshake.h"
+#include "gateway/peering/overlay.h"
 #include "trust/identity.h"
 #include "trust/invitation.h"
 
@@ -33,12 +34,14 @@ struct Dir {
 struct Node {
   Config cfg;
   HandshakeCrypto crypto;
-  Node(const Dir& dir, const std::string& id, const std::string& sub = "") {
+  Node(const Dir& dir, const std::string& id, const std::string& sub = "",
+       KeyAlgorithm alg = KeyAlgorithm::kEcdsaP256) {
     const std::string d = (dir.path / (sub.empty() ? id : sub)).string();
     IdentityOptions o;
     o.node_id = id;
     o.inst_id = "INST_" + id;
     o.address = "127.0.0.1:1790" + std::to_string(id[0] - 'A' + 1);
+    o.algorithm = alg;
     std::string error;
     REQUIRE_MESSAGE(create_identity(d, o, error), error);
     cfg.node_id = id;
@@ -181,4 +184,77 @@ TEST_CASE("ack: against the pending join and the invitation's root fingerprint")
   CHECK_FALSE(store->join_for("A"));
   // Repeated (the first answer lost): still fine.
   CHECK(accept_ack(b.cfg, *store, b.crypto, route_body_json(ack), now, answer).ok());
+}
+
+TEST_CASE("crypto gm: a weave or ack from a node whose root is not SM2 is refused (614)") {
+  Dir dir;
+  Node a(dir, "A", "A-sm2", KeyAlgorithm::kSm2), b(dir, "B"),
+      b_sm2(dir, "B", "B-sm2", KeyAlgorithm::kSm2);
+  a.cfg.crypto.gm = true;
+  auto store = store_in(dir, "a.json");
+  const int64_t now = 1'700'000'000;
+  const std::string code = new_invitation_code();
+  REQUIRE(store->add_invitation({code, "B", now, now + 3600, false}, now).ok());
+  auto w = accept_weave(a.cfg, *store, a.crypto,
+                        route_body_json(make_weave_body(b.cfg, b.crypto, "A", code, now)), now);
+  CHECK(w.status.code == Code::kNotPermitted);
+  CHECK(w.status.message ==
+        "weave refused: the host_root of node B: its key is ecdsa-p256 (crypto: gm takes SM2 "
+        "node roots only)");
+  CHECK_FALSE(store->find("B"));
+  // The invitation is still unused: B with an SM2 identity joins.
+  w = accept_weave(a.cfg, *store, a.crypto,
+                   route_body_json(make_weave_body(b_sm2.cfg, b_sm2.crypto, "A", code, now)), now);
+  REQUIRE_MESSAGE(w.status.ok(), w.status.message);
+
+  // B (gm) refuses the ack of an inviter whose root is not SM2, even on its pending join.
+  Node a_p256(dir, "A", "A-p256");
+  b_sm2.cfg.crypto.gm = true;
+  auto b_store = store_in(dir, "b.json");
+  REQUIRE(b_store
+              ->add_join({"A", "INST_A", a_p256.crypto.address, a_p256.crypto.root_fp, code, now,
+                          now + 3600},
+                         now)
+              .ok());
+  std::string answer;
+  Status st =
+      accept_ack(b_sm2.cfg, *b_store, b_sm2.crypto,
+                 route_body_json(make_ack_body(a_p256.cfg, a_p256.crypto, "B", code, now + 1000)),
+                 now, answer);
+  CHECK(st.code == Code::kNotPermitted);
+  CHECK(st.message.find("ack refused: the host_root of node A: its key is ecdsa-p256") == 0);
+  CHECK_FALSE(b_store->find("A"));
+  // The international profile peers them.
+  b_sm2.cfg.crypto.gm = false;
+  CHECK(accept_ack(b_sm2.cfg, *b_store, b_sm2.crypto,
+                   route_body_json(make_ack_body(a_p256.cfg, a_p256.crypto, "B", code, now + 1000)),
+                   now, answer)
+            .ok());
+}
+
+TEST_CASE("crypto gm: recorded peers whose root is not SM2 are left out of the overlay") {
+  Dir dir;
+  Node self(dir, "A", "A-sm2", KeyAlgorithm::kSm2), p256(dir, "B"),
+      sm2(dir, "C", "C-sm2", KeyAlgorithm::kSm2);
+  auto record = [](const Node& n) {
+    PeerRecord r;
+    r.node_id = n.cfg.node_id;
+    r.address = n.crypto.address;
+    r.root_pem = n.crypto.root_pem;
+    r.state = PeerState::kActive;
+    r.auth_mode = AuthMode::kSignature;
+    return r;
+  };
+  const std::vector<PeerRecord> records = {record(p256), record(sm2)};
+  auto base = std::make_shared<Config>(self.cfg);
+  ConfigPtr all = overlay_peers(base, records);
+  CHECK(all->peers.size() == 2);
+  CHECK(peer_records_left_out(*base, records).empty());
+  base->crypto.gm = true;
+  ConfigPtr gm = overlay_peers(base, records);
+  REQUIRE(gm->peers.size() == 1);
+  CHECK(gm->peers[0].node_id == "C");
+  CHECK(peer_records_left_out(*base, records) ==
+        std::vector<std::string>{
+            "peer B: its key is ecdsa-p256 (crypto: gm takes SM2 node roots only)"});
 }
