@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "common/node_uri.h"
+#include "trust/sm2_verify.h"
 
 namespace ptp {
 namespace {
@@ -105,7 +106,8 @@ std::shared_ptr<const ClientRoots> ClientVerifier::roots() const {
 int ClientVerifier::verify(X509_STORE_CTX* sc, void* arg) {
   auto roots = static_cast<const ClientVerifier*>(arg)->roots();
   X509_STORE_CTX_set0_trusted_stack(sc, roots->trusted());
-  if (X509_verify_cert(sc) != 1) return 0;
+  // A leaf an SM2 node root issued is checked with the SM2 ID (crypto: gm identities).
+  if (!set_sm2_ids_for_verify(sc, roots->trusted()) || X509_verify_cert(sc) != 1) return 0;
   if (!roots->acceptable(X509_STORE_CTX_get0_chain(sc))) {
     X509_STORE_CTX_set_error(sc, X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "common/node_uri.h"
+#include "trust/sm2_verify.h"
 
 namespace ptp {
 
@@ -37,7 +38,8 @@ int PinnedPeer::verify(X509_STORE_CTX* sc, void* arg) {
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(sc);
   X509_VERIFY_PARAM_set1_host(param, nullptr, 0);
   X509_VERIFY_PARAM_set1_ip(param, nullptr, 0);
-  if (X509_verify_cert(sc) != 1) return 0;
+  // A leaf an SM2 node root issued is checked with the SM2 ID (crypto: gm identities).
+  if (!set_sm2_ids_for_verify(sc, nullptr) || X509_verify_cert(sc) != 1) return 0;
   auto named = certificate_node_id(X509_STORE_CTX_get0_cert(sc));
   if (!named || *named != self->node_id_) {
     X509_STORE_CTX_set_error(sc, X509_V_ERR_APPLICATION_VERIFICATION);
