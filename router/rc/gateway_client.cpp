@@ -76,11 +76,12 @@ struct GatewayClient::Reply {
   std::map<std::string, std::string> headers;
 };
 
-GatewayClient::GatewayClient(std::string url, std::string node, std::string key,
+GatewayClient::GatewayClient(std::string url, std::string node, std::string key, MacDigest mac,
                              std::string provider_code)
     : url_(parse_gateway_url(url)),
       node_(std::move(node)),
       key_(std::move(key)),
+      mac_(mac),
       provider_(std::move(provider_code)),
       conn_(std::make_unique<Conn>()) {}
 
@@ -115,7 +116,8 @@ GatewayClient::Reply GatewayClient::call(std::string_view op, const std::string&
       req.set("x-ptp-session-id", session);
       req.set("x-ptp-source-node-id", node_);
       req.set("x-ptp-target-node-id", target);
-      req.set("x-ptp-token", mint_token(key_, node_, target, session, unix_now() + kTokenTtl));
+      req.set("x-ptp-token",
+              mint_token(key_, node_, target, session, unix_now() + kTokenTtl, mac_));
       for (const auto& [k, v] : headers) req.set(k, v);
       req.body() = std::string(body);
       req.keep_alive(true);

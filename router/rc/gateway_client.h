@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/hmac.h"
+
 namespace ptp::rc {
 
 struct GatewayUrl {
@@ -40,8 +42,9 @@ struct PoppedMessage {
 class GatewayClient {
  public:
   // `node`: this platform's node id (the gateway's own), `key`: that node's token key.
+  // `mac`: the token MAC of the gateway's crypto profile (g1 tokens under gm).
   GatewayClient(std::string url, std::string node, std::string key,
-                std::string provider_code = "PTPRC");
+                MacDigest mac = MacDigest::kSha256, std::string provider_code = "PTPRC");
   ~GatewayClient();
   GatewayClient(const GatewayClient&) = delete;
   GatewayClient& operator=(const GatewayClient&) = delete;
@@ -73,6 +76,7 @@ class GatewayClient {
   GatewayUrl url_;
   std::string node_;
   std::string key_;
+  MacDigest mac_;
   std::string provider_;
   int attempts_ = 8;
   std::unique_ptr<Conn> conn_;

@@ -9,6 +9,7 @@
 //                      --in shares.bin --rs-a NODE --rs-b NODE [--chunk-elements 16384]
 //   ptp-rc receive     --gateway URL --node N --key-file F --job J --public-key pk.bin
 //                      --out ct.bin [--timeout-s 120] [--combine-at rc|rs_a]
+//   (every command with --gateway also takes --crypto international|gm: the gateway's profile)
 //   ptp-rc decrypt     --secret-key sk.bin --in ct.bin --out plain.txt [--ring 64|128]
 //                      [--threads N]
 #include <charconv>
@@ -38,6 +39,7 @@ int usage() {
          "              [--chunk-elements 16384]\n"
          "       ptp-rc receive --gateway URL --node NODE --key-file F --job J\n"
          "              --public-key pk.bin --out ct.bin [--timeout-s 120] [--combine-at rc|rs_a]\n"
+         "       (with --gateway: [--crypto international|gm], the gateway's crypto profile)\n"
          "       ptp-rc decrypt --secret-key sk.bin --in ct.bin --out plain.txt [--ring 64|128]\n"
          "              [--threads N]\n";
   return 2;
@@ -92,7 +94,7 @@ class Flags {
   std::map<std::string, std::string> v_;
 };
 
-const std::set<std::string> kNodeFlags = {"--gateway", "--node", "--key-file"};
+const std::set<std::string> kNodeFlags = {"--gateway", "--node", "--key-file", "--crypto"};
 
 std::set<std::string> with_node(std::set<std::string> s) {
   s.insert(kNodeFlags.begin(), kNodeFlags.end());
@@ -100,7 +102,8 @@ std::set<std::string> with_node(std::set<std::string> s) {
 }
 
 rc::NodeOptions node_options(const Flags& f) {
-  return {f.required("--gateway"), f.required("--node"), f.required("--key-file")};
+  return {f.required("--gateway"), f.required("--node"), f.required("--key-file"),
+          f.str("--crypto", "international")};
 }
 
 // "a,b,c" -> {a, b, c}; empty items are kept (and refused as node ids later).

@@ -42,7 +42,10 @@ GatewayClient client(const NodeOptions& n) {
   if (n.gateway.empty() || n.node.empty() || n.key_file.empty())
     fail("--gateway, --node and --key-file are required");
   check_id("--node", n.node);
-  return GatewayClient(n.gateway, n.node, read_node_key(n.key_file));
+  if (n.crypto != "international" && n.crypto != "gm")
+    fail("--crypto must be international or gm, got \"" + n.crypto + "\"");
+  return GatewayClient(n.gateway, n.node, read_node_key(n.key_file),
+                       n.crypto == "gm" ? MacDigest::kSm3 : MacDigest::kSha256);
 }
 
 // Bytes that may hold a share: wiped when freed.

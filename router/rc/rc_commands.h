@@ -18,6 +18,7 @@ struct NodeOptions {
   std::string gateway;  // http://host:port
   std::string node;
   std::string key_file;
+  std::string crypto = "international";  // --crypto: the gateway's profile (g1 tokens under gm)
 };
 
 struct KeygenOptions {
