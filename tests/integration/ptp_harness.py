@@ -18,6 +18,11 @@ BIN = os.environ.get("PTP_BIN_DIR") or os.path.join(SRC, "build", "bin")
 GATEWAY = os.path.join(BIN, "ptp-gateway")
 ECHO = os.path.join(BIN, "ptp-echo-service")
 KEYS = {n: f"demo-only-secret-{n}-do-not-use-in-production" for n in ["A", "B", "C", "R1", "R2"]}
+# PTP_CRYPTO=gm runs a test under `crypto: gm` (docs/security.md "Crypto profiles";
+# tests/integration/test_trust_gm.py): SM2 identities (identity_dirs.py), g1 tokens (mint),
+# and every gateway config carries CRYPTO_YAML.
+GM = os.environ.get("PTP_CRYPTO", "international") == "gm"
+CRYPTO_YAML = "crypto: gm\n" if GM else ""
 
 
 def conf(*parts):
@@ -101,6 +106,10 @@ class Process:
 class Gateway(Process):
     def __init__(self, config_path, workdir, data_name=None):
         self.config = config_path
+        if GM:
+            with open(config_path) as f:
+                if not re.search(r"^crypto:\s*gm\s*$", f.read(), re.M):
+                    raise RuntimeError(f"PTP_CRYPTO=gm, but {config_path} has no `crypto: gm`")
         self.port, self.admin_port = config_ports(config_path)
         wait_port_free(self.port)
         name = os.path.basename(config_path).replace(".yaml", "")
@@ -246,10 +255,12 @@ class Topology:
 
 
 def mint(source, target, session, ttl=3600, key=None):
+    """An hmac token of the test's crypto profile (v1, or g1 under PTP_CRYPTO=gm)."""
     key = key or KEYS[source]
     return subprocess.check_output(
         [GATEWAY, "--mint-token", "--key", key, "--source", source, "--target", target,
-         "--session", session, "--ttl", str(ttl)]).decode().strip()
+         "--session", session, "--ttl", str(ttl), "--crypto", "gm" if GM else "international"]
+    ).decode().strip()
 
 
 def ptp_headers(source, target, session="sess-1", uri="ptp/diag/echo", trace="trace-1", token=None, **extra):

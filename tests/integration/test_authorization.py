@@ -10,7 +10,7 @@ import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ptp_harness import KEYS, Topology, curl, ptp_headers, wait_until
+from ptp_harness import CRYPTO_YAML, KEYS, Topology, curl, ptp_headers, wait_until
 from test_queue import pop_json, push_json
 
 A_PORT, B_PORT, R_PORT, SVC_PORT = 17601, 17602, 17603, 17610
@@ -35,7 +35,7 @@ peers:
   - {{uri: "svc.beta", address: "127.0.0.1:{SVC_PORT}", protocol: http1, path: /beta}}
 queue: {{store: embedded, retry_min_ms: 100, retry_max_ms: 200}}
 log: {{level: info}}
-{extra}"""
+{CRYPTO_YAML}{extra}"""
 
 
 class Recorder(BaseHTTPRequestHandler):

@@ -19,7 +19,8 @@ import unittest
 import urllib.error
 import urllib.request
 
-from ptp_harness import BIN, KEYS, Topology, curl, ptp_headers, wait_until
+from identity_dirs import GM, sign_with_node_key
+from ptp_harness import BIN, CRYPTO_YAML, KEYS, Topology, curl, ptp_headers, wait_until
 
 PTPCTL = os.path.join(BIN, "ptpctl")
 
@@ -38,7 +39,8 @@ def make_identity(directory, node_id, inst, port):
     """The identity directory of `ptpctl identity init` (node.key, root.crt, tls.key,
     tls.crt = leaf + root, identity.json with the announced address)."""
     subprocess.run([PTPCTL, "identity", "init", "--node-id", node_id, "--inst-id", inst,
-                    "--address", f"127.0.0.1:{port}", "--dir", directory],
+                    "--address", f"127.0.0.1:{port}", "--dir", directory,
+                    *(["--algorithm", "sm2"] if GM else [])],
                    check=True, capture_output=True, timeout=30)
     return directory
 
@@ -59,9 +61,8 @@ def first_cert(pem):
 
 
 def sign(directory, text):
-    out = subprocess.run(["openssl", "dgst", "-sha256", "-sign", os.path.join(directory, "node.key")],
-                         input=text.encode(), capture_output=True, check=True).stdout
-    return base64.b64encode(out).decode()
+    """The node key's signature by the openssl command line (SM2 under PTP_CRYPTO=gm)."""
+    return sign_with_node_key(directory, text.encode())
 
 
 def config(node, inst, port, admin, echo, workdir, identity, extra=""):
@@ -81,7 +82,7 @@ local_services:
   - {{uri: "ptp/echo*", address: "127.0.0.1:{echo}", protocol: http1, path: /echo}}
 queue: {{store: embedded, path: data/{node}, retry_min_ms: 100, retry_max_ms: 500}}
 peering: {{expiry_days: 30{extra}}}
-"""
+{CRYPTO_YAML}"""
     path = os.path.join(workdir, f"{node.lower()}.yaml")
     with open(path, "w") as f:
         f.write(text)
