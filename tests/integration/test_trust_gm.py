@@ -10,6 +10,7 @@ real gateway processes and the openssl command line; ports 184xx.
   `openssl dgst -sm3 -hmac`), which B takes; a v1 token is refused naming both versions.
 - The configuration refuses a node key or a pinned root that is not SM2, naming the key
   path, the file and the algorithm.
+- The channel: TLS 1.3 with the node's P-256 TLS key (an AEAD cipher suite).
 - The trust integration tests (test_peering, test_auth_modes, test_mtls_identity,
   test_authorization) run whole under PTP_CRYPTO=gm: SM2 identities, g1 tokens, every
   gateway with `crypto: gm`.
@@ -177,6 +178,21 @@ class Sm2WithOpenssl(unittest.TestCase):
         self.assertEqual(r.headers.get("x-ptp-message"),
                          "token is v1 (HMAC-SHA256); this gateway takes g1 tokens (HMAC-SM3, "
                          "crypto: gm)", r)
+
+    def test_channel_is_tls13_with_the_p256_tls_key(self):
+        # What protects the channel under gm (no TLCP in Debian's OpenSSL): TLS 1.3 with the
+        # node's P-256 TLS key, here with A's certificate as a peer presents it.
+        out = run("openssl", "s_client", "-connect", f"127.0.0.1:{B_PORT}", "-brief",
+                  "-cert", os.path.join(self.ids["A"], "tls.crt"),
+                  "-key", os.path.join(self.ids["A"], "tls.key"), data=b"")
+        text = out.stderr.decode() + out.stdout.decode()
+        self.assertIn("Protocol version: TLSv1.3", text)
+        self.assertRegex(text, r"Ciphersuite: TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256)")
+        self.assertIn("Signature type: ECDSA", text)  # the P-256 TLS key signed the handshake
+        self.assertRegex(text, r"Server Temp Key: (X25519|ECDH, prime256v1)")
+        self.assertNotIn("alert", text)
+        # OpenSSL's own chain check has no SM2 ID (why curl runs with -k here).
+        self.assertIn("certificate signature failure", text)
 
     def test_config_refuses_keys_that_are_not_sm2(self):
         w = self.topo.workdir
