@@ -1,6 +1,7 @@
 // ptp-gateway: the PTP/1.0 gateway (edge or router role).
 //   ptp-gateway --config FILE [--data-dir DIR]   run in the foreground
 //   ptp-gateway --check-config FILE     validate and exit (non-zero with the reason)
+//   ptp-gateway --version               "ptp-gateway <version> (<git commit>)"
 //   ptp-gateway --mint-token --key-file F --source A --target B --session S [--ttl 3600]
 //   ptp-gateway --mint-token --identity DIR --source A --target B --session S [--ttl 3600]
 #include <sys/resource.h>
@@ -23,6 +24,7 @@
 #include "codecs/validate.h"
 #include "common/random_hex.h"
 #include "common/unix_time.h"
+#include "common/version.h"
 #include "gateway/config/config_store.h"
 #include "gateway/observability/admin_auth.h"
 #include "gateway/observability/admin_server.h"
@@ -50,6 +52,7 @@ using namespace ptp;
 int usage() {
   std::cerr << "usage: ptp-gateway --config FILE [--data-dir DIR]\n"
                "       ptp-gateway --check-config FILE\n"
+               "       ptp-gateway --version\n"
                "       ptp-gateway --mint-token (--key-file F | --key K | --identity DIR) "
                "--source NODE --target NODE --session ID [--ttl SECONDS]\n";
   return 2;
@@ -434,6 +437,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (print_version_if_asked(argc, argv, "ptp-gateway")) return 0;
   bool ok = false;
   auto f = parse_flags(argc, argv, ok);
   if (!ok) return usage();

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/version.h"
+
 namespace {
 
 namespace asio = boost::asio;
@@ -149,6 +151,7 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptp-echo-service")) return 0;
   std::string address = "127.0.0.1";
   long port = -1;
   long threads = 1;

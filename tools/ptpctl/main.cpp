@@ -2,6 +2,7 @@
 // and, over the admin port, its status and peers.
 #include <iostream>
 
+#include "common/version.h"
 #include "tools/ptpctl/admin_client.h"
 #include "tools/ptpctl/commands.h"
 #include "tools/ptpctl/options.h"
@@ -11,6 +12,7 @@ namespace {
 constexpr const char* kUsage =
     R"(usage: ptpctl [--admin HOST:PORT] [--config GATEWAY.yaml] [--credential-file FILE] [--json]
               COMMAND ...
+       ptpctl --version
 
 identity (local files, docs/identity.md):
   identity init --node-id A --inst-id I --address HOST:PORT [--dir D] [--algorithm ALG]
@@ -39,6 +41,7 @@ Exit status: 0 done, 1 refused or failed, 2 bad command line, 3 admin port unrea
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptpctl")) return 0;
   using namespace ptp::ptpctl;
   try {
     const Options o = parse_options(argc, argv);
