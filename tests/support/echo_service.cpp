@@ -1,7 +1,7 @@
 // ptp-echo-service: the local service of tests and benchmarks. A keep-alive HTTP/1.1
 // server where any POST answers 200 with the request body, and every request header
-// named x-ptp-* comes back as x-echo-<name> (so tests can check what reached the
-// service). GET /healthz answers "ok".
+// named x-ptp-* (and traceparent) comes back as x-echo-<name> (so tests can check what
+// reached the service). GET /healthz answers "ok".
 //
 //   ptp-echo-service --port N [--address 127.0.0.1] [--threads K]
 #include <boost/asio/io_context.hpp>
@@ -56,7 +56,8 @@ class EchoConnection : public std::enable_shared_from_this<EchoConnection> {
       res_.result(http::status::ok);
       for (const auto& f : req) {
         std::string_view name = f.name_string();
-        if (name.size() >= 6 && boost::beast::iequals(name.substr(0, 6), "x-ptp-"))
+        if ((name.size() >= 6 && boost::beast::iequals(name.substr(0, 6), "x-ptp-")) ||
+            boost::beast::iequals(name, "traceparent"))
           res_.insert("x-echo-" + std::string(name), f.value());
       }
       res_.set("x-echo-content-type", req[http::field::content_type]);
