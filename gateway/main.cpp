@@ -39,6 +39,7 @@
 #include "gateway/queue/outbox.h"
 #include "gateway/queue/passive_delivery.h"
 #include "gateway/queue/queue_backend.h"
+#include "gateway/queue/queue_backup.h"
 #include "gateway/queue/queue_health.h"
 #include "gateway/queue/queue_service.h"
 #include "gateway/rs/rs_host.h"
@@ -326,6 +327,13 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
                    {.extra = {{"error", msg}}});
       }
     });
+    // POST /queues/backup (docs/operations.md): declared before the admin server, so a
+    // running backup is waited for after the server is gone and before the stores close.
+    std::unique_ptr<QueueBackup> backup;
+    if (inbox)
+      backup = std::make_unique<QueueBackup>(
+          QueueBackup::Stores{{"inbox", inbox.get()}, {"outbox", outbox_store.get()}}, cfg->node_id,
+          *log);
     AdminServer admin(control, cfg->admin, metrics,
                       [&ready, &queue_health] { return ready && queue_health.healthy(); });
     if (rs_host)
@@ -336,6 +344,11 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
         return std::pair<unsigned, std::string>{
             200, queue_stats_json({{"inbox", inbox->stats()}, {"outbox", outbox_store->stats()}})};
       });
+    if (backup)
+      admin.add_route("POST", "/queues/backup",
+                      [b = backup.get()](AdminRequest req, AdminRespond respond) {
+                        b->handle(std::move(req), std::move(respond));
+                      });
     // The operator credential is read from the config at start and on every reload.
     admin.set_operator_token([&store] { return store.current()->admin_access.token; });
     admin.set_body_timeout(cfg->admin_access.body_timeout);

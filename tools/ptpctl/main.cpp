@@ -31,6 +31,11 @@ commands (over the admin port):
   peers disable|enable|approve NODE
   peers renew NODE [--days N]     extend a peering
   peers remove NODE               forget a dynamic peer
+  queues backup DIR               copy the queue stores into DIR (on the gateway's host) while
+                                  the gateway serves; answers once complete, with what it holds
+
+queue data (local files, the gateway stopped):
+  queues restore BACKUP DATA_DIR  copy a backup into an empty DATA_DIR and check it
 
 The admin port is --admin, else 127.0.0.1 with admin.port of --config, else 127.0.0.1:9400.
 Mutating commands need the operator token: --credential-file, else admin.credential_file of
@@ -54,6 +59,7 @@ int main(int argc, char** argv) {
     if (cmd == "status") return run_status(o);
     if (cmd == "reload") return run_reload(o);
     if (cmd == "peers") return run_peers(o);
+    if (cmd == "queues") return run_queues(o);
     throw UsageError("unknown command " + cmd + " (ptpctl --help lists them)");
   } catch (const UsageError& e) {
     std::cerr << "ptpctl: " << e.what() << "\n";
