@@ -70,6 +70,6 @@ TEST_CASE("traceparent is decoded into meta and encoded under its own name") {
   CHECK(classify_name("traceparent").kind == NameClass::kGateway);
   const HeaderList out = encode_headers(e);
   REQUIRE(out.size() == 1);
-  CHECK(out.begin()->first == "traceparent");
-  CHECK(out.begin()->second == kValid);
+  CHECK((*out.begin()).first == "traceparent");
+  CHECK((*out.begin()).second == kValid);
 }
