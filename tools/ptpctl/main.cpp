@@ -1,5 +1,5 @@
 // ptpctl: the operator's command for a PTP gateway (docs/ptpctl.md): its identity files
-// and, over the admin port, its status and peers.
+// and, over the admin port, its status, peers and queue backups (restored offline).
 #include <iostream>
 
 #include "common/version.h"
