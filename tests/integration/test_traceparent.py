@@ -2,12 +2,15 @@
 x-ptp-trace-id takes its trace id from a valid `traceparent`; the header travels on
 unchanged to the next hop (B's diag echo) and to B's local service; x-ptp-trace-id wins
 when both are given; a malformed traceparent is ignored (no error, a fresh trace id, not
-passed on). Driven by curl over HTTP/1.1 and h2c through conf/direct on other ports."""
+passed on). Driven by curl over HTTP/1.1 and h2c (and a gRPC client) through conf/direct on
+other ports; a queued message keeps it up to its popper."""
 import base64
 import json
 import unittest
 
-from ptp_harness import Topology, conf, curl, ptp_headers
+import grpc
+
+from ptp_harness import Topology, conf, curl, grpc_stubs, ptp_headers
 
 A_PORT, A_ADMIN, B_PORT, B_ADMIN, ECHO_PORT = 18611, 18661, 18612, 18662, 18613
 A_URL = f"http://127.0.0.1:{A_PORT}/v1/interconn/chan/invoke"
@@ -43,6 +46,22 @@ class Traceparent(unittest.TestCase):
                 self.assertEqual(r.headers["x-ptp-trace-id"], TRACE)
                 self.assertEqual(r.headers["x-ptp-diag-trace-id"], TRACE)  # at B
                 self.assertEqual(r.headers["x-ptp-diag-traceparent"], PARENT)  # unchanged
+
+    def test_grpc_metadata_and_inbound_metadata(self):
+        pb, pbg = grpc_stubs()
+        with grpc.insecure_channel(f"127.0.0.1:{A_PORT}") as ch:
+            stub = pbg.PrivateTransferProtocolStub(ch)
+            md = list(ptp_headers("A", "B", trace=None, traceparent=PARENT).items())
+            out = stub.invoke(pb.Inbound(payload=b"grpc"), metadata=md)
+            self.assertEqual(out.code, "E0000000000")
+            self.assertEqual(out.metadata["x-ptp-diag-trace-id"], TRACE)
+            self.assertEqual(out.metadata["x-ptp-diag-traceparent"], PARENT)
+            # The PTP fields in Inbound.metadata instead of the call's metadata.
+            inbound = pb.Inbound(payload=b"in-md",
+                                 metadata=ptp_headers("A", "B", trace=None, traceparent=PARENT))
+            out = stub.invoke(inbound)
+            self.assertEqual(out.code, "E0000000000")
+            self.assertEqual(out.metadata["x-ptp-diag-trace-id"], TRACE)
 
     def test_local_service_receives_traceparent(self):
         h = ptp_headers("A", "B", uri="ptp/echo/traced", trace=None, traceparent=PARENT)
