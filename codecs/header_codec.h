@@ -48,11 +48,21 @@ inline constexpr std::string_view kPtpHeaderPrefix = "x-ptp-";
 inline constexpr std::string_view kMessageMetadataHeader = "x-ptp-message-metadata";
 // The same inside a stored queue record (adapters/queue/queue_record.cpp); never on a wire.
 inline constexpr std::string_view kStoredMetadataKey = "x-ptp-stored-metadata";
+// W3C Trace Context (codecs/traceparent.h): kept in meta under this name and sent on under
+// it (no x-ptp- prefix).
+inline constexpr std::string_view kTraceparentHeader = "traceparent";
+
+// The wire name of a meta entry is prefix + name: "x-ptp-" for names given bare, nothing
+// for names starting with x-ptp- and for traceparent.
+inline std::string_view meta_wire_prefix(std::string_view name) {
+  return name.starts_with(kPtpHeaderPrefix) || name == kTraceparentHeader ? std::string_view()
+                                                                          : kPtpHeaderPrefix;
+}
 
 // What a lower-case wire name is to the codec: a standard header field or an alias of one,
 // an extension metadata name (bare or x-ptp- prefixed), one of the gateway's own fields
-// (routing, kMessageMetadataHeader, kStoredMetadataKey), or unknown. `canonical`: the name
-// decode_header() stores it under (the name itself when unknown).
+// (routing, kMessageMetadataHeader, kStoredMetadataKey, kTraceparentHeader), or unknown.
+// `canonical`: the name decode_header() stores it under (the name itself when unknown).
 struct NameClass {
   enum Kind { kUnknown, kHeaderField, kExtension, kGateway } kind;
   std::string_view canonical;
@@ -60,7 +70,8 @@ struct NameClass {
 NameClass classify_name(std::string_view lower_case_name);
 
 // Canonical names, non-empty fields only: the standard header in header_fields() order,
-// then each meta entry as x-ptp-<name> (names already starting with x-ptp- kept as is).
+// then each meta entry as x-ptp-<name> (names already starting with x-ptp-, and
+// traceparent, kept as is).
 HeaderList encode_headers(const Envelope& in);
 
 // The same headers as encode_headers, without copies: calls f(prefix, name, value,
@@ -75,8 +86,7 @@ void visit_encoded_headers(const Envelope& in, F&& f) {
   }
   for (const auto& [name, value] : in.meta) {
     if (value.empty()) continue;
-    f(name.starts_with(kPtpHeaderPrefix) ? std::string_view() : kPtpHeaderPrefix,
-      std::string_view(name), std::string_view(value), false);
+    f(meta_wire_prefix(name), std::string_view(name), std::string_view(value), false);
   }
 }
 

@@ -1,6 +1,7 @@
 // ptp-gateway: the PTP/1.0 gateway (edge or router role).
 //   ptp-gateway --config FILE [--data-dir DIR]   run in the foreground
 //   ptp-gateway --check-config FILE     validate and exit (non-zero with the reason)
+//   ptp-gateway --version               "ptp-gateway <version> (<git commit>)"
 //   ptp-gateway --mint-token --key-file F --source A --target B --session S [--ttl 3600]
 //   ptp-gateway --mint-token --identity DIR --source A --target B --session S [--ttl 3600]
 //     [--config FILE | --crypto international|gm]: the hmac token of that crypto profile
@@ -25,6 +26,7 @@
 #include "codecs/validate.h"
 #include "common/random_hex.h"
 #include "common/unix_time.h"
+#include "common/version.h"
 #include "gateway/config/config_store.h"
 #include "gateway/observability/admin_auth.h"
 #include "gateway/observability/admin_server.h"
@@ -39,6 +41,7 @@
 #include "gateway/queue/outbox.h"
 #include "gateway/queue/passive_delivery.h"
 #include "gateway/queue/queue_backend.h"
+#include "gateway/queue/queue_backup.h"
 #include "gateway/queue/queue_health.h"
 #include "gateway/queue/queue_service.h"
 #include "gateway/rs/rs_host.h"
@@ -52,6 +55,7 @@ using namespace ptp;
 int usage() {
   std::cerr << "usage: ptp-gateway --config FILE [--data-dir DIR]\n"
                "       ptp-gateway --check-config FILE\n"
+               "       ptp-gateway --version\n"
                "       ptp-gateway --mint-token (--key-file F | --key K | --identity DIR) "
                "--source NODE --target NODE --session ID [--ttl SECONDS]\n"
                "              [--config FILE | --crypto international|gm]\n";
@@ -355,6 +359,13 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
                    {.extra = {{"error", msg}}});
       }
     });
+    // POST /queues/backup (docs/operations.md): declared before the admin server, so a
+    // running backup is waited for after the server is gone and before the stores close.
+    std::unique_ptr<QueueBackup> backup;
+    if (inbox)
+      backup = std::make_unique<QueueBackup>(
+          QueueBackup::Stores{{"inbox", inbox.get()}, {"outbox", outbox_store.get()}}, cfg->node_id,
+          *log);
     AdminServer admin(control, cfg->admin, metrics,
                       [&ready, &queue_health] { return ready && queue_health.healthy(); });
     if (rs_host)
@@ -365,6 +376,11 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
         return std::pair<unsigned, std::string>{
             200, queue_stats_json({{"inbox", inbox->stats()}, {"outbox", outbox_store->stats()}})};
       });
+    if (backup)
+      admin.add_route("POST", "/queues/backup",
+                      [b = backup.get()](AdminRequest req, AdminRespond respond) {
+                        b->handle(std::move(req), std::move(respond));
+                      });
     // The operator credential is read from the config at start and on every reload.
     admin.set_operator_token([&store] { return store.current()->admin_access.token; });
     admin.set_body_timeout(cfg->admin_access.body_timeout);
@@ -466,6 +482,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (print_version_if_asked(argc, argv, "ptp-gateway")) return 0;
   bool ok = false;
   auto f = parse_flags(argc, argv, ok);
   if (!ok) return usage();

@@ -114,6 +114,16 @@ class QueueStore {
   // after a restart, to resume each (target, session) queue.
   using KeysDone = std::function<void(Status, std::vector<QueueKey>)>;
   virtual void queues_of(const std::string& node, KeysDone done) = 0;
+
+  // A consistent copy of the store in `dir` (which must not exist), taken while the store
+  // keeps serving: it holds every push acknowledged before the call (and none acked by a
+  // pop before it). Blocks until the copy is complete: call it on a thread of its own,
+  // never an I/O thread. Stores that cannot (Kafka: its topics are the data) answer
+  // E0000000400 saying so.
+  virtual Status backup(const std::string& dir) {
+    (void)dir;
+    return Status::Error(Code::kBadRequest, "this queue store keeps no local data to back up");
+  }
 };
 
 }  // namespace ptp

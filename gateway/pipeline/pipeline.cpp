@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "codecs/proto_codec.h"
+#include "codecs/traceparent.h"
 #include "codecs/validate.h"
 #include "common/random_hex.h"
 #include "common/unix_time.h"
@@ -72,6 +73,8 @@ Pipeline::~Pipeline() = default;
 Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
   const Config& cfg = *snapshot;
   auto& h = req.env.header;
+  // W3C trace context: without x-ptp-trace-id, a valid traceparent's trace id is the trace.
+  if (!req.env.meta.empty()) adopt_traceparent(req.env);
   if (h.trace_id.empty()) h.trace_id = new_trace_id();
   // The peering handshake carries no PTP header: its body is checked by the service.
   if (is_peering_interface(req.iface))

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/version.h"
 #include "router/rc/rc_commands.h"
 
 namespace {
@@ -200,6 +201,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptp-rc")) return 0;
   if (argc < 2) return usage();
   try {
     return run(argc, argv);

@@ -27,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/version.h"
+
 namespace {
 
 constexpr size_t kChunk = 1 << 20;  // the largest payload handed out at once
@@ -124,6 +126,7 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptp-bench-h2_upload")) return 0;
   std::string host = "127.0.0.1", path = "/";
   int port = 0;
   uint64_t bytes = 0;

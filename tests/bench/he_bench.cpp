@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/version.h"
 #include "router/he/bignum.h"
 #include "router/he/paillier.h"
 #include "router/he/paillier_keys.h"
@@ -157,6 +158,7 @@ void run(double seconds, int bits, bool windows);
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptp-bench-he_bench")) return 0;
   double seconds = 3;
   int bits = 2048;
   bool windows = false;

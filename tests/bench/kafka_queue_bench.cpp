@@ -8,6 +8,7 @@
 #include "adapters/kafka/mock_cluster.h"
 #include "adapters/queue/kafka/kafka_client.h"
 #include "adapters/queue/kafka/kafka_queue_store.h"
+#include "common/version.h"
 #include "tests/bench/queue_bench_common.h"
 
 using namespace ptp;
@@ -110,6 +111,7 @@ Result plain_librdkafka(const std::string& bootstrap, const std::string& topic, 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptp-bench-kafka_queue_bench")) return 0;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   uint64_t count_1k = 100000, count_1m = 1000;
   unsigned in_flight = 256;

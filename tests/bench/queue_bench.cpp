@@ -4,12 +4,14 @@
 #include <filesystem>
 
 #include "adapters/queue/embedded/embedded_queue_store.h"
+#include "common/version.h"
 #include "tests/bench/queue_bench_common.h"
 
 using namespace ptp;
 using namespace ptp::bench;
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptp-bench-queue_bench")) return 0;
   uint64_t count_1k = 200000, count_1m = 2000;
   unsigned in_flight = 256;
   bool sync = true;

@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/version.h"
 #include "router/he/bignum.h"
 #include "router/he/he_wire.h"
 #include "router/he/paillier.h"
@@ -157,6 +158,7 @@ double encryption_only_rate(const ptp::he::PublicKey& pk, uint64_t elements, uns
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptp-bench-router_bench")) return 0;
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

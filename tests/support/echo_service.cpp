@@ -1,7 +1,7 @@
 // ptp-echo-service: the local service of tests and benchmarks. A keep-alive HTTP/1.1
 // server where any POST answers 200 with the request body, and every request header
-// named x-ptp-* comes back as x-echo-<name> (so tests can check what reached the
-// service). GET /healthz answers "ok".
+// named x-ptp-* (and traceparent) comes back as x-echo-<name> (so tests can check what
+// reached the service). GET /healthz answers "ok".
 //
 //   ptp-echo-service --port N [--address 127.0.0.1] [--threads K]
 #include <boost/asio/io_context.hpp>
@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/version.h"
 
 namespace {
 
@@ -54,7 +56,8 @@ class EchoConnection : public std::enable_shared_from_this<EchoConnection> {
       res_.result(http::status::ok);
       for (const auto& f : req) {
         std::string_view name = f.name_string();
-        if (name.size() >= 6 && boost::beast::iequals(name.substr(0, 6), "x-ptp-"))
+        if ((name.size() >= 6 && boost::beast::iequals(name.substr(0, 6), "x-ptp-")) ||
+            boost::beast::iequals(name, "traceparent"))
           res_.insert("x-echo-" + std::string(name), f.value());
       }
       res_.set("x-echo-content-type", req[http::field::content_type]);
@@ -149,6 +152,7 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptp-echo-service")) return 0;
   std::string address = "127.0.0.1";
   long port = -1;
   long threads = 1;

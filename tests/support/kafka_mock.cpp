@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "adapters/kafka/mock_cluster.h"
+#include "common/version.h"
 
 namespace {
 
@@ -46,6 +47,7 @@ std::string run(ptp::MockCluster& mc, const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptp-kafka-mock")) return 0;
   const int brokers = argc > 1 ? std::atoi(argv[1]) : 1;
   std::string error;
   auto mc = ptp::MockCluster::start(brokers < 1 ? 1 : brokers, error);

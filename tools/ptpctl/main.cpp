@@ -1,7 +1,8 @@
 // ptpctl: the operator's command for a PTP gateway (docs/ptpctl.md): its identity files
-// and, over the admin port, its status and peers.
+// and, over the admin port, its status, peers and queue backups (restored offline).
 #include <iostream>
 
+#include "common/version.h"
 #include "tools/ptpctl/admin_client.h"
 #include "tools/ptpctl/commands.h"
 #include "tools/ptpctl/options.h"
@@ -11,6 +12,7 @@ namespace {
 constexpr const char* kUsage =
     R"(usage: ptpctl [--admin HOST:PORT] [--config GATEWAY.yaml] [--credential-file FILE] [--json]
               COMMAND ...
+       ptpctl --version
 
 identity (local files, docs/identity.md):
   identity init --node-id A --inst-id I --address HOST:PORT [--dir D] [--algorithm ALG]
@@ -29,6 +31,11 @@ commands (over the admin port):
   peers disable|enable|approve NODE
   peers renew NODE [--days N]     extend a peering
   peers remove NODE               forget a dynamic peer
+  queues backup DIR               copy the queue stores into DIR (on the gateway's host) while
+                                  the gateway serves; answers once complete, with what it holds
+
+queue data (local files, the gateway stopped):
+  queues restore BACKUP DATA_DIR  copy a backup into an empty DATA_DIR and check it
 
 The admin port is --admin, else 127.0.0.1 with admin.port of --config, else 127.0.0.1:9400.
 Mutating commands need the operator token: --credential-file, else admin.credential_file of
@@ -39,6 +46,7 @@ Exit status: 0 done, 1 refused or failed, 2 bad command line, 3 admin port unrea
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptpctl")) return 0;
   using namespace ptp::ptpctl;
   try {
     const Options o = parse_options(argc, argv);
@@ -51,6 +59,7 @@ int main(int argc, char** argv) {
     if (cmd == "status") return run_status(o);
     if (cmd == "reload") return run_reload(o);
     if (cmd == "peers") return run_peers(o);
+    if (cmd == "queues") return run_queues(o);
     throw UsageError("unknown command " + cmd + " (ptpctl --help lists them)");
   } catch (const UsageError& e) {
     std::cerr << "ptpctl: " << e.what() << "\n";

@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <sys/statvfs.h>
 
@@ -10,6 +11,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <list>
 #include <map>
 #include <mutex>
@@ -228,6 +230,28 @@ class EmbeddedQueueStore::Impl {
   Status health() const {
     std::lock_guard lock(mu_);
     return writable(kWriteMargin);  // as degraded()
+  }
+
+  Status backup(const std::string& dir) {
+    // What was taken so far goes to the database first: the pending batch (pushes still
+    // being synced, acks waiting for ack_delay) is written by the worker now.
+    std::promise<Status> written;
+    {
+      std::lock_guard lock(mu_);
+      after_commit_.push_back([&written](const Status& st, Callbacks&) { written.set_value(st); });
+      kick_ = true;
+    }
+    cv_.notify_one();
+    if (Status st = written.get_future().get(); !st.ok()) return st;
+    rocksdb::Checkpoint* raw = nullptr;
+    rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+    std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+    // log_size_for_flush 0: the memtable is flushed first, so the copy is mostly hard links.
+    if (s.ok()) s = cp->CreateCheckpoint(dir, 0);
+    if (!s.ok())
+      return Status::Error(Code::kSystemError, "cannot back up queue store " + opts_.path +
+                                                   " into " + dir + ": " + s.ToString());
+    return Status::Ok();
   }
 
  private:
@@ -889,6 +913,8 @@ QueueStats EmbeddedQueueStore::stats() const { return impl_->stats(); }
 std::vector<std::string> EmbeddedQueueStore::nodes_at_open() const {
   return impl_->nodes_at_open();
 }
+
+Status EmbeddedQueueStore::backup(const std::string& dir) { return impl_->backup(dir); }
 
 void EmbeddedQueueStore::queues_of(const std::string& node, KeysDone done) {
   done(Status::Ok(), impl_->queues_of(node));

@@ -51,6 +51,10 @@ class EmbeddedQueueStore final : public QueueStore {
   Status health() const override;
   std::vector<std::string> nodes_at_open() const override;
   void queues_of(const std::string& node, KeysDone done) override;
+  // A RocksDB checkpoint (hard links where `dir` is on the same file system), after the
+  // pending batch (acks included) is written; read it with read_store_contents
+  // (embedded_queue_backup.h).
+  Status backup(const std::string& dir) override;
 
   class Impl;
 
