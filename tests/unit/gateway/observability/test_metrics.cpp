@@ -1,10 +1,13 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "gateway/config/config_store.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/observability/peer_metrics.h"
 #include "gateway/observability/process_metrics.h"
 #include "gateway/observability/scrape_family.h"
 
@@ -184,4 +187,33 @@ TEST_CASE("process metrics: CPU, memory, descriptors and the data directory's sp
   const std::string t2 = none.render();
   CHECK(t2.find("ptp_data_dir_free_bytes") == std::string::npos);
   CHECK(t2.find("ptp_process_open_fds") != std::string::npos);
+}
+
+TEST_CASE("peer metrics: peers by state from the running config, dynamic peers' expiry") {
+  auto cfg = std::make_shared<Config>();
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  for (const char* id : {"S1", "S2", "P", "D", "E", "X"}) {
+    PeerConfig p;
+    p.node_id = id;
+    cfg->peers.push_back(p);
+  }
+  // Sorted by node id, as the overlay keeps them.
+  cfg->dynamic_peers = {{"D", PeerState::kDisabled, 0},
+                        {"E", PeerState::kActive, now + 3600},
+                        {"P", PeerState::kPending, 0},
+                        {"X", PeerState::kActive, now - 10}};
+  ConfigStore store(cfg);
+  Metrics m;
+  add_peer_metrics(m, store);
+  const std::string text = m.render();
+  CHECK(has_line(text, R"(ptp_peers{state="static"} 2)"));
+  CHECK(has_line(text, R"(ptp_peers{state="pending"} 1)"));
+  CHECK(has_line(text, R"(ptp_peers{state="active"} 1)"));
+  CHECK(has_line(text, R"(ptp_peers{state="disabled"} 1)"));
+  CHECK(has_line(text, R"(ptp_peers{state="expired"} 1)"));
+  CHECK(has_line(text,
+                 "ptp_peer_expiry_timestamp_seconds{peer=\"E\"} " + std::to_string(now + 3600)));
+  CHECK(text.find(R"(ptp_peer_expiry_timestamp_seconds{peer="D"})") == std::string::npos);
 }
