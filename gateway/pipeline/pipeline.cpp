@@ -65,7 +65,7 @@ Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics&
       queues_(queues),
       peering_(peering),
       h2_(ex, &metrics),
-      h1_(ex) {}
+      h1_(ex, {.metrics = &metrics}) {}
 
 Pipeline::~Pipeline() = default;
 

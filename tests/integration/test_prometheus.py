@@ -26,7 +26,7 @@ A_LISTEN, A_ADMIN = 18504, 18514
 B_LISTEN, B_ADMIN = 18505, 18515
 C_LISTEN = 18509  # peer C of A: configured, never started (its pushes stay in A's outbox)
 PROM = 18590
-TLS_B, TLS_B_ADMIN, TLS_A, TLS_A_ADMIN = 18506, 18516, 18507, 18517
+TLS_B, TLS_B_ADMIN, TLS_A, TLS_A_ADMIN, TLS_A1, TLS_A1_ADMIN = 18506, 18516, 18507, 18517, 18508, 18518
 A_URL = f"http://127.0.0.1:{A_LISTEN}/v1/interconn/chan/"
 B_URL = f"http://127.0.0.1:{B_LISTEN}/v1/interconn/chan/"
 A_INST = f"127.0.0.1:{A_ADMIN}"
@@ -52,8 +52,9 @@ router_server: {role: B, peer_rs_node: A, workers: 1, job_timeout_s: 30, job_sou
 """)]
 
 
-def variant(topo, name, extra):
-    """conf/direct/<name> moved to this test's ports, with `extra` replacements."""
+def variant(topo, name, extra, out=None):
+    """conf/direct/<name> moved to this test's ports, with `extra` replacements, written
+    to the work dir as `out` (default: name)."""
     with open(conf("direct", name)) as f:
         text = f.read()
     for old, new in PORTS:
@@ -61,7 +62,7 @@ def variant(topo, name, extra):
     for old, new in extra:
         assert old in text, old
         text = text.replace(old, new)
-    path = os.path.join(topo.workdir, name)
+    path = os.path.join(topo.workdir, out or name)
     with open(path, "w") as f:
         f.write(text)
     return path
@@ -363,9 +364,16 @@ class TlsHandshakeFailures(unittest.TestCase):
                     (f'"127.0.0.1:{B_LISTEN}", protocol: http2, timeout_ms: 30000}}',
                      f'"127.0.0.1:{TLS_B}", protocol: http2, timeout_ms: 30000, '
                      f'connect_timeout_ms: 3000, tls: {{ca: {pki.other_ca}}}}}')]))
+                # The same towards B over HTTP/1.1 (its own client pool).
+                a1 = topo.gateway(variant(topo, "a.yaml", [
+                    (f"port: {A_LISTEN}}}", f"port: {TLS_A1}}}"),
+                    (f"port: {A_ADMIN}}}", f"port: {TLS_A1_ADMIN}}}"),
+                    (f'"127.0.0.1:{B_LISTEN}", protocol: http2, timeout_ms: 30000}}',
+                     f'"127.0.0.1:{TLS_B}", protocol: http1, timeout_ms: 30000, '
+                     f'connect_timeout_ms: 3000, tls: {{ca: {pki.other_ca}}}}}')], "a1.yaml"))
                 server = 'ptp_tls_handshake_failures_total{reason="%s",side="server"}'
                 client = 'ptp_tls_handshake_failures_total{reason="%s",side="client"}'
-                for g in (a, b):
+                for g in (a, a1, b):
                     for r in ("timeout", "certificate", "protocol"):
                         self.assertEqual(counter_value(g.metrics(), server % r), 0)
                         self.assertEqual(counter_value(g.metrics(), client % r), 0)
@@ -381,6 +389,11 @@ class TlsHandshakeFailures(unittest.TestCase):
                 self.assertEqual(r.headers.get("x-ptp-code"), "E0000000603", r)
                 wait_until(lambda: counter_value(a.metrics(), client % "certificate") == 1,
                            what="A counts a client-side certificate failure")
+                r = curl(f"http://127.0.0.1:{TLS_A1}/v1/interconn/chan/invoke",
+                         ptp_headers("A", "B"), b"x")
+                self.assertEqual(r.headers.get("x-ptp-code"), "E0000000603", r)
+                wait_until(lambda: counter_value(a1.metrics(), client % "certificate") == 1,
+                           what="A (http1 peer) counts a client-side certificate failure")
                 # ... and B saw A give up on its certificate.
                 wait_until(lambda: counter_value(b.metrics(), server % "certificate") >= 1,
                            what="B counts a server-side certificate failure")
