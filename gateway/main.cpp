@@ -32,6 +32,8 @@
 #include "gateway/observability/admin_server.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/observability/peer_metrics.h"
+#include "gateway/observability/process_metrics.h"
 #include "gateway/peering/crypto.h"
 #include "gateway/peering/peering_service.h"
 #include "gateway/pipeline/encapsulation.h"
@@ -43,8 +45,10 @@
 #include "gateway/queue/queue_backend.h"
 #include "gateway/queue/queue_backup.h"
 #include "gateway/queue/queue_health.h"
+#include "gateway/queue/queue_metrics.h"
 #include "gateway/queue/queue_service.h"
 #include "gateway/rs/rs_host.h"
+#include "gateway/rs/rs_metrics.h"
 #include "gateway/server/listener.h"
 #include "trust/signed_token.h"
 
@@ -247,8 +251,9 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   std::unique_ptr<QueueStore> inbox, outbox_store;
   if (cfg->queue.enabled) {
     Status st;
-    inbox = open_queue_store(cfg->queue, cfg->node_id, data_dir, "inbox", st);
-    if (st.ok()) outbox_store = open_queue_store(cfg->queue, cfg->node_id, data_dir, "outbox", st);
+    inbox = open_queue_store(cfg->queue, cfg->node_id, data_dir, "inbox", st, &metrics);
+    if (st.ok())
+      outbox_store = open_queue_store(cfg->queue, cfg->node_id, data_dir, "outbox", st, &metrics);
     if (!st.ok()) {
       log->error("cannot open the queue store", {.extra = {{"error", st.message}}});
       std::cerr << "ptp-gateway: cannot open the queue store: " << st.message << "\n";
@@ -340,8 +345,14 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     Listener listener(
         raw, [&](size_t i) -> Dispatcher& { return *gates[i]; }, *cfg, *log);
     listener.follow_reloads(store);
+    listener.count_tls_failures(metrics);
     listener.start();
     QueueHealth queue_health(metrics, {{"inbox", inbox.get()}, {"outbox", outbox_store.get()}});
+    // Families read at scrape time (docs/observability.md).
+    add_queue_metrics(metrics, {{"inbox", inbox.get()}, {"outbox", outbox_store.get()}});
+    add_process_metrics(metrics, data_dir);
+    add_peer_metrics(metrics, store);
+    if (rs_host) add_router_job_metrics(metrics, *rs_host);
     ConfigWatcher watcher(control.get_executor(), store, [&](bool ok, const std::string& msg) {
       metrics.config_reload(ok);
       if (ok) {

@@ -15,6 +15,7 @@ PKGS=(
   libyaml-cpp-dev nlohmann-json3-dev
   libjemalloc-dev
   curl strace
+  prometheus
   python3 python3-grpcio python3-grpc-tools python3-protobuf
 )
 missing=()

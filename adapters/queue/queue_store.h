@@ -63,6 +63,20 @@ struct QueueStats {
   uint64_t queues = 0;
   uint64_t messages = 0;  // stored, including leased
   uint64_t bytes = 0;     // footprints of the messages stored (queue_bookkeeping::footprint)
+  // Since the store was opened:
+  uint64_t redeliveries = 0;  // leased messages put back (nack): they are handed out again
+  uint64_t deduplicated = 0;  // pushes acknowledged without storing (id already queued/acked)
+};
+
+// What one node's queues hold (QueueStore::backlog): the node pops them (inbox: this
+// node; outbox: the target node the messages wait for).
+struct NodeBacklog {
+  std::string node;
+  uint64_t messages = 0;  // stored, including leased
+  uint64_t bytes = 0;     // footprints
+  // Unix milliseconds when the oldest of them was stored (0: none). A store that does not
+  // keep it on disk counts messages found at open from the open.
+  int64_t oldest_ms = 0;
 };
 
 class QueueStore {
@@ -99,6 +113,10 @@ class QueueStore {
                        std::optional<std::string> topic, Done done) = 0;
 
   virtual QueueStats stats() const = 0;
+
+  // Per node, the nodes with messages; costs one pass over the queues (for scrapes, not for
+  // the request path). Empty when the store does not know (the Kafka store).
+  virtual std::vector<NodeBacklog> backlog() const { return {}; }
 
   // OK, or why the store cannot take writes now (E0000000602: disk full, write errors);
   // reads (pop, peek) are served meanwhile and writes resume once it recovers.

@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <array>
 #include <boost/container/small_vector.hpp>
 #include <charconv>
 #include <cmath>
@@ -75,6 +76,12 @@ const prometheus::Histogram::BucketBoundaries& duration_buckets() {
   return kBuckets;
 }
 
+const prometheus::Histogram::BucketBoundaries& write_buckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+  return kBuckets;
+}
+
 }  // namespace
 
 struct Metrics::Impl {
@@ -125,6 +132,51 @@ struct Metrics::Impl {
           .Register(*registry);
   SeriesCache<prometheus::Counter*> authz_cache;
 
+  prometheus::Family<prometheus::Counter>& authn =
+      prometheus::BuildCounter()
+          .Name("ptp_authentication_refusals_total")
+          .Help(
+              "Requests refused because their sender could not be authenticated, by reason: "
+              "missing_token, bad_token, expired_token, identity, source")
+          .Register(*registry);
+  std::array<prometheus::Counter*, kAuthnRefusalCount> authn_by_reason = [this] {
+    std::array<prometheus::Counter*, kAuthnRefusalCount> a{};
+    for (int i = 0; i < kAuthnRefusalCount; ++i)
+      a[i] =
+          &authn.Add({{"reason", std::string(authn_refusal_name(static_cast<AuthnRefusal>(i)))}});
+    return a;
+  }();
+
+  prometheus::Family<prometheus::Counter>& tls =
+      prometheus::BuildCounter()
+          .Name("ptp_tls_handshake_failures_total")
+          .Help(
+              "TLS handshakes that failed, by side (server: a client to this gateway, client: "
+              "this gateway to a next hop) and reason: timeout, certificate, protocol")
+          .Register(*registry);
+  // [side][reason]
+  std::array<std::array<prometheus::Counter*, 3>, 2> tls_by = [this] {
+    std::array<std::array<prometheus::Counter*, 3>, 2> a{};
+    for (int side = 0; side < 2; ++side)
+      for (int r = 0; r < 3; ++r)
+        a[side][r] =
+            &tls.Add({{"side", side == 0 ? "server" : "client"},
+                      {"reason", std::string(tls_failure_name(static_cast<TlsFailure>(r)))}});
+    return a;
+  }();
+
+  prometheus::Family<prometheus::Histogram>& store_writes =
+      prometheus::BuildHistogram()
+          .Name("ptp_queue_store_write_seconds")
+          .Help("Time to write (and sync) one batch of a queue store, by store")
+          .Register(*registry);
+  std::array<prometheus::Histogram*, 3> store_write_by = [this] {
+    std::array<prometheus::Histogram*, 3> a{};
+    const char* names[] = {"inbox", "outbox", "other"};
+    for (int i = 0; i < 3; ++i) a[i] = &store_writes.Add({{"store", names[i]}}, write_buckets());
+    return a;
+  }();
+
   prometheus::Counter& reloads_ok = reloads.Add({{"result", "ok"}});
   prometheus::Counter& reloads_rejected = reloads.Add({{"result", "rejected"}});
   prometheus::Gauge& generation = generation_family.Add({});
@@ -133,6 +185,7 @@ struct Metrics::Impl {
   SeriesCache<prometheus::Gauge*> stream_cache;
   SeriesCache<prometheus::Gauge*> upstream_cache;
   std::vector<std::function<void()>> refreshers;  // set before serving, read-only after
+  std::vector<Collector> collectors;              // the same
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -201,13 +254,64 @@ void Metrics::authorization_refused(std::string_view reason) {
       ->Increment();
 }
 
+std::string_view Metrics::authn_refusal_name(AuthnRefusal r) {
+  switch (r) {
+    case AuthnRefusal::kMissingToken:
+      return "missing_token";
+    case AuthnRefusal::kBadToken:
+      return "bad_token";
+    case AuthnRefusal::kExpiredToken:
+      return "expired_token";
+    case AuthnRefusal::kIdentity:
+      return "identity";
+    case AuthnRefusal::kSource:
+      return "source";
+  }
+  return "bad_token";
+}
+
+void Metrics::authentication_refused(AuthnRefusal reason) {
+  impl_->authn_by_reason[static_cast<size_t>(reason)]->Increment();
+}
+
+std::string_view Metrics::tls_failure_name(TlsFailure f) {
+  switch (f) {
+    case TlsFailure::kTimeout:
+      return "timeout";
+    case TlsFailure::kCertificate:
+      return "certificate";
+    case TlsFailure::kProtocol:
+      return "protocol";
+  }
+  return "protocol";
+}
+
+Metrics::TlsFailure Metrics::tls_failure_of(std::string_view error_text) {
+  for (std::string_view word : {"certificate", "unknown ca", "CERTIFICATE"})
+    if (error_text.find(word) != std::string_view::npos) return TlsFailure::kCertificate;
+  return TlsFailure::kProtocol;
+}
+
+void Metrics::tls_handshake_failed(TlsSide side, TlsFailure reason) {
+  impl_->tls_by[static_cast<size_t>(side)][static_cast<size_t>(reason)]->Increment();
+}
+
+void Metrics::queue_store_write(std::string_view store, double seconds) {
+  const size_t i = store == "inbox" ? 0 : store == "outbox" ? 1 : 2;
+  if (std::isfinite(seconds)) impl_->store_write_by[i]->Observe(seconds < 0 ? 0.0 : seconds);
+}
+
 void Metrics::on_render(std::function<void()> refresh) {
   impl_->refreshers.push_back(std::move(refresh));
 }
 
+void Metrics::add_collector(Collector collect) { impl_->collectors.push_back(std::move(collect)); }
+
 std::string Metrics::render() const {
   for (const auto& r : impl_->refreshers) r();
-  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+  std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();
+  for (const auto& c : impl_->collectors) c(families);
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 prometheus::Registry& Metrics::registry() { return *impl_->registry; }

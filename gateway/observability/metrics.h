@@ -9,12 +9,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "codecs/status.h"
 
 namespace prometheus {
 class Registry;
-}
+struct MetricFamily;
+}  // namespace prometheus
 
 namespace ptp {
 
@@ -45,6 +47,27 @@ class Metrics {
   // ptp_authorization_refusals_total{reason} += 1 (docs/authorization.md).
   void authorization_refused(std::string_view reason);
 
+  // ptp_authentication_refusals_total{reason} += 1: a request refused before routing
+  // because who sent it could not be established (docs/observability.md lists the reasons).
+  enum class AuthnRefusal { kMissingToken, kBadToken, kExpiredToken, kIdentity, kSource };
+  static constexpr int kAuthnRefusalCount = 5;
+  static std::string_view authn_refusal_name(AuthnRefusal r);
+  void authentication_refused(AuthnRefusal reason);
+
+  // ptp_tls_handshake_failures_total{side,reason} += 1. `side`: server (a client's
+  // handshake with this gateway's listener) or client (this gateway to a next hop).
+  enum class TlsSide { kServer, kClient };
+  enum class TlsFailure { kTimeout, kCertificate, kProtocol };
+  static std::string_view tls_failure_name(TlsFailure f);
+  // certificate when an OpenSSL error text names a certificate problem (verify failed,
+  // unknown CA, bad or missing certificate), else protocol.
+  static TlsFailure tls_failure_of(std::string_view error_text);
+  void tls_handshake_failed(TlsSide side, TlsFailure reason);
+
+  // ptp_queue_store_write_seconds{store}: one batch written (and synced) by a queue store.
+  // `store` is "inbox" or "outbox" (any other name is folded into "other").
+  void queue_store_write(std::string_view store, double seconds);
+
   // The Prometheus text exposition format (version 0.0.4) of every family.
   std::string render() const;
 
@@ -52,6 +75,11 @@ class Metrics {
   prometheus::Registry& registry();
   // Runs `refresh` before each render(), for gauges read from state at scrape time.
   void on_render(std::function<void()> refresh);
+  // Families built at scrape time (gateway/observability/scrape_family.h): `collect`
+  // appends them on each render(), after the registry's, so label sets may come and go
+  // and counters kept elsewhere are exported as they are. Set before serving.
+  using Collector = std::function<void(std::vector<prometheus::MetricFamily>&)>;
+  void add_collector(Collector collect);
 
  private:
   struct Impl;

@@ -66,7 +66,7 @@ Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics&
       queues_(queues),
       peering_(peering),
       h2_(ex, &metrics),
-      h1_(ex) {}
+      h1_(ex, {.metrics = &metrics}) {}
 
 Pipeline::~Pipeline() = default;
 
@@ -84,10 +84,13 @@ Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
                                                         std::string(interface_name(req.iface)) +
                                                         " is not served by this gateway");
   const bool queue_iface = is_queue_interface(req.iface);
+  using Authn = Metrics::AuthnRefusal;
   if (Status st =
           check_identity_binding(cfg, req.iface, queue_iface, h.source_node_id, req.hop_node_id);
-      !st.ok())
+      !st.ok()) {
+    metrics_.authentication_refused(Authn::kIdentity);
     return st;
+  }
   if (queue_iface) {
     if (!queues_ || !cfg.queue.enabled)
       return Status::Error(Code::kNotPermitted, std::string("interface ") +
@@ -96,13 +99,17 @@ Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
     // A container speaks for this node only; the gateway fills in who that is.
     if (h.source_node_id.empty()) h.source_node_id = cfg.node_id;
     if (h.source_inst_id.empty()) h.source_inst_id = cfg.inst_id;
-    if (h.source_node_id != cfg.node_id)
+    if (h.source_node_id != cfg.node_id) {
+      metrics_.authentication_refused(Authn::kSource);
       return Status::Error(Code::kForbidden, "a container of node " + cfg.node_id +
                                                  " cannot send as node " + h.source_node_id);
+    }
   }
   // A missing token is an authentication failure (403), not a malformed request.
-  if (cfg.auth.enabled && h.token.empty())
+  if (cfg.auth.enabled && h.token.empty()) {
+    metrics_.authentication_refused(Authn::kMissingToken);
     return Status::Error(Code::kForbidden, "missing x-ptp-token");
+  }
   ValidationLimits lim;
   lim.max_field_length = cfg.limits.max_field_length;
   lim.max_body_bytes = cfg.limits.max_body_bytes;
@@ -129,7 +136,11 @@ Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
     if (Status st = peering_state(cfg, h.source_node_id, "source", now); !st.ok()) return st;
     if (Status st = peering_state(cfg, h.target_node_id, "target", now); !st.ok()) return st;
   }
-  return check_request_token(snapshot, h, req.hop_node_id, now, tokens_);
+  Status st = check_request_token(snapshot, h, req.hop_node_id, now, tokens_);
+  if (!st.ok())
+    metrics_.authentication_refused(st.message.starts_with("token expired") ? Authn::kExpiredToken
+                                                                            : Authn::kBadToken);
+  return st;
 }
 
 // One request's bookkeeping from its head (or dispatch) to its answer, in one

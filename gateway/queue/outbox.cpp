@@ -145,7 +145,7 @@ Outbox::Outbox(QueueStore& store, boost::asio::any_io_executor ex, ConfigStore& 
       metrics_(metrics),
       log_(log),
       h2_(ex, &metrics),
-      h1_(ex),
+      h1_(ex, {.metrics = &metrics}),
       dead_letter_count_(prometheus::BuildCounter()
                              .Name("ptp_outbox_dead_letters_total")
                              .Help("Outbox messages put back to their sender as dead letters")

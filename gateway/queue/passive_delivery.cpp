@@ -100,7 +100,7 @@ PassiveDelivery::PassiveDelivery(QueueStore& inbox, boost::asio::any_io_executor
       log_(log),
       queues_(queues),
       h2_(ex, &metrics),
-      h1_(ex) {}
+      h1_(ex, {.metrics = &metrics}) {}
 
 PassiveDelivery::~PassiveDelivery() = default;
 

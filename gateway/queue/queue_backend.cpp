@@ -5,6 +5,7 @@
 
 #include "adapters/queue/embedded/embedded_queue_store.h"
 #include "adapters/queue/kafka/kafka_queue_store.h"
+#include "gateway/observability/metrics.h"
 
 namespace ptp {
 namespace {
@@ -25,7 +26,7 @@ QueueLimits limits_of(const QueueConfig& q, const std::string& name) {
 
 std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::string& self_node,
                                              const std::string& data_dir, const std::string& name,
-                                             Status& error) {
+                                             Status& error, Metrics* metrics) {
   if (q.backend == QueueBackend::kKafka) {
     KafkaQueueOptions o;
     o.bootstrap_servers = q.kafka_bootstrap;
@@ -54,6 +55,10 @@ std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::st
   o.sweep_interval = std::min(
       o.sweep_interval,
       std::chrono::duration_cast<std::chrono::milliseconds>(o.limits.session_idle_expiry) / 2);
+  if (metrics)
+    o.on_write = [metrics, name](std::chrono::duration<double> took) {
+      metrics->queue_store_write(name, took.count());
+    };
   auto store = EmbeddedQueueStore::open(o, error);
   return store;
 }

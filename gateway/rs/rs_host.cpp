@@ -121,12 +121,13 @@ struct RsHost::Job {
   uint64_t elements = 0;
   uint64_t chunks = 0;
   uint64_t chunks_delivered = 0;
-  uint64_t refused = 0;          // messages refused (wrong sender, conflicting spec)
-  std::string last_refusal;      // why the last one was refused
-  std::set<std::string> topics;  // input topics seen
-  bool finished = false;         // delivered or failed (read under RsHost::mu_)
-  bool thread_done = false;      // under RsHost::mu_
-  bool joined = false;           // under RsHost::mu_: `thread` joined (or never started)
+  uint64_t refused = 0;                  // messages refused (wrong sender, conflicting spec)
+  std::string last_refusal;              // why the last one was refused
+  std::set<std::string> topics;          // input topics seen
+  Clock::time_point converting_since{};  // when the conversion began
+  bool finished = false;                 // delivered or failed (read under RsHost::mu_)
+  bool thread_done = false;              // under RsHost::mu_
+  bool joined = false;                   // under RsHost::mu_: `thread` joined (or never started)
   std::thread thread;
 
   void wake() {
@@ -499,7 +500,11 @@ class RsHost::JobRun {
 
   // 3. Encrypt (and combine), chunk by chunk, and deliver.
   void convert_and_deliver() {
-    job->set_state("converting");
+    {
+      std::lock_guard lock(job->mu);
+      job->state = "converting";
+      job->converting_since = Clock::now();
+    }
     if (combine_here) consumed_topics.insert(std::string(rs::kResultTopicB));
     for (uint64_t c = 0; c < rj->result_chunks(); ++c) {
       std::vector<he::Ciphertext> cts = rj->encrypt_chunk(c, host.pool_, &job->stop);
@@ -655,6 +660,11 @@ class RsHost::JobRun {
 };
 
 void RsHost::run_job(const std::shared_ptr<Job>& job) {
+  running_.fetch_add(1);
+  struct Running {
+    std::atomic<uint64_t>& n;
+    ~Running() { n.fetch_sub(1); }
+  } running{running_};
   JobRun run(*this, job);
   const ConfigPtr& cfg = run.cfg;
   const std::string& self = run.self;
@@ -718,6 +728,16 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
   uint64_t elements = 0;
   {
     std::lock_guard jl(job->mu);
+    if (error.empty()) {
+      delivered_.fetch_add(1);
+      elements_.fetch_add(job->elements);
+      const double took =
+          std::chrono::duration<double>(Clock::now() - job->converting_since).count();
+      if (job->converting_since != Clock::time_point{} && took > 0)
+        last_rate_.store(static_cast<double>(job->elements) / took);
+    } else {
+      failed_.fetch_add(1);
+    }
     outcome = {{"state", job->state},       {"error", job->error},
                {"elements", job->elements}, {"parties_received", job->parties_received},
                {"chunks", job->chunks},     {"chunks_delivered", job->chunks_delivered}};
@@ -762,6 +782,10 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
     finished_order_.pop_front();
   }
   cv_.notify_all();  // let the dispatcher join this thread
+}
+
+RsHost::JobCounts RsHost::job_counts() const {
+  return {running_.load(), delivered_.load(), failed_.load(), elements_.load(), last_rate_.load()};
 }
 
 std::pair<unsigned, std::string> RsHost::status(std::string_view job_id) const {

@@ -25,6 +25,7 @@
 // - Status: GET /rs/jobs/<job_id> on the admin port (status()).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -67,6 +68,16 @@ class RsHost {
   // Stops job threads (their leased messages go back to the queues) and the dispatcher.
   void stop();
 
+  // For metrics (gateway/rs/rs_metrics.h); thread-safe. Counts since start.
+  struct JobCounts {
+    uint64_t running = 0;                 // job threads now (waiting for input or converting)
+    uint64_t delivered = 0;               // jobs that delivered their result
+    uint64_t failed = 0;                  // jobs that failed (not those a shutdown interrupted)
+    uint64_t elements = 0;                // elements of the delivered jobs
+    double last_elements_per_second = 0;  // of the last delivered job's conversion
+  };
+  JobCounts job_counts() const;
+
   struct Job;  // public for the .cpp's helpers
 
  private:
@@ -91,6 +102,8 @@ class RsHost {
   std::map<std::string, std::shared_ptr<Job>> jobs_;  // by job id
   std::deque<std::string> finished_order_;            // to bound the finished jobs kept
   std::thread dispatcher_;
+  std::atomic<uint64_t> running_{0}, delivered_{0}, failed_{0}, elements_{0};
+  std::atomic<double> last_rate_{0};
 };
 
 }  // namespace ptp

@@ -313,6 +313,10 @@ void Listener::on_tls(tcp::socket s, size_t i, ConnectionSlot slot) {
                                                            const boost::system::error_code& ec) {
     hs->timer.cancel();
     if (ec || hs->timed_out) {
+      if (metrics_)
+        metrics_->tls_handshake_failed(
+            Metrics::TlsSide::kServer,
+            hs->timed_out ? Metrics::TlsFailure::kTimeout : Metrics::tls_failure_of(ec.message()));
       log_.info("TLS handshake failed",
                 {.extra = {{"remote", remote},
                            {"error", hs->timed_out

@@ -19,6 +19,7 @@
 #include "gateway/exchange/exchange.h"
 #include "gateway/http/connection_limit.h"
 #include "gateway/observability/json_log.h"
+#include "gateway/observability/metrics.h"
 #include "gateway/server/client_roots.h"
 #include "gateway/server/session_registry.h"
 
@@ -38,6 +39,9 @@ class Listener {
     store_ = &store;
     if (clients_) clients_->follow(store);  // pinned roots of the current snapshot
   }
+  // Failed TLS handshakes count in ptp_tls_handshake_failures_total{side="server"}. Call
+  // before start(); `metrics` outlives the listener.
+  void count_tls_failures(Metrics& metrics) { metrics_ = &metrics; }
   void start();  // throws std::runtime_error naming the address when bind fails
   void stop();   // stops accepting
   uint16_t port() const;
@@ -64,6 +68,7 @@ class Listener {
   // The config new connections take their limits from; `hold` keeps it alive.
   const Config& limits_source(ConfigPtr& hold) const;
   JsonLog& log_;
+  Metrics* metrics_ = nullptr;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   std::unique_ptr<ClientVerifier> clients_;  // client certificates (mTLS), when asked for

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/observability/metrics.h"
 #include "gateway/upstream/deadline_queue.h"
 #include "gateway/upstream/http1_conn_pool.h"
 #include "gateway/upstream/http1_request_writer.h"
@@ -352,6 +353,9 @@ class Op : public http1::ConnWaiter,
   }
 
   void fail(Code c, std::string msg) {
+    if (c == Code::kCertCheck && pool_->opts.metrics)
+      pool_->opts.metrics->tls_handshake_failed(Metrics::TlsSide::kClient,
+                                                Metrics::tls_failure_of(msg));
     if (connecting_) connecting_->close();
     if (conn_) conn_->close();
     Http1Result r;

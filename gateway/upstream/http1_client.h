@@ -22,6 +22,8 @@
 
 namespace ptp {
 
+class Metrics;
+
 struct Http1Target {
   std::string host;
   uint16_t port = 0;
@@ -51,6 +53,8 @@ struct Http1ClientOptions {
   uint32_t max_response_header_bytes = 64 << 10;
   // Idle connections older than this are not reused (servers drop idle keep-alives).
   std::chrono::milliseconds max_idle_time{30000};
+  // When set, failed TLS handshakes count in ptp_tls_handshake_failures_total{side="client"}.
+  Metrics* metrics = nullptr;
 };
 
 // One per I/O thread; not thread-safe. post() and the callbacks run on the pool's executor.

@@ -108,6 +108,10 @@ void UpstreamPool::get(const std::string& name, const Endpoint& ep, const TlsCli
                              e.connecting = false;
                              auto waiters = std::move(e.waiters);
                              e.waiters.clear();
+                             // A TLS handshake that failed (E0000000606), with its reason.
+                             if (!s && metrics_ && st.code == Code::kCertCheck)
+                               metrics_->tls_handshake_failed(Metrics::TlsSide::kClient,
+                                                              Metrics::tls_failure_of(st.message));
                              if (s) {
                                if (metrics_) metrics_->upstream_connections(name, +1);
                                s->set_on_closed([this, name](const std::string&) {

@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import random
+import re
 import subprocess
 import time
 import unittest
@@ -259,7 +260,17 @@ class RouterTest(unittest.TestCase):
                 time.sleep(0.05)
         return out
 
+    def job_metrics(self, node):
+        """(delivered jobs, converted elements) from the node's /metrics."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{ADMIN[node]}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        def value(name):
+            m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
+            return float(m.group(1)) if m else None
+        return value('ptp_router_jobs_total{result="delivered"}'), value("ptp_router_job_elements_total")
+
     def convert(self, job, l, n, k=24, shares_first=False, pk=None):
+        before = {node: self.job_metrics(node) for node in ("RA", "RB")}
         x = test_vector(l, k, self.rnd)
         parts = make_shares(x, n, l, self.rnd)
         if shares_first:
@@ -276,6 +287,9 @@ class RouterTest(unittest.TestCase):
             self.assertEqual(st["parties_received"], n)
             self.assertEqual(st["elements"], k)
             self.assertEqual(st["error"], "")
+            # ptp_router_jobs_total and ptp_router_job_elements_total count the job.
+            (jobs0, elems0), (jobs1, elems1) = before[node], self.job_metrics(node)
+            self.assertEqual((jobs1 - jobs0, elems1 - elems0), (1, k), node)
 
 
 class RouterCombineAtRc(RouterTest):

@@ -34,6 +34,12 @@ using Callbacks = std::vector<std::function<void()>>;
 
 using queue_bookkeeping::unix_now;
 
+int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string int_text(uint64_t v) { return std::to_string(v); }
 
 // A queue's message keys differ only in the trailing offset: with this prefix RocksDB keeps
@@ -177,6 +183,7 @@ class EmbeddedQueueStore::Impl {
       auto m = q.leased.find(offset);
       if (m == q.leased.end()) return;
       q.ready.insert(q.leased.extract(m));
+      ++redeliveries_;
       serve_waiters(key, q, cbs);
     }
     run_all(cbs);
@@ -224,7 +231,31 @@ class EmbeddedQueueStore::Impl {
 
   QueueStats stats() const {
     std::lock_guard lock(mu_);
-    return {queues_.size(), messages_, total_bytes_};
+    return {queues_.size(), messages_, total_bytes_, redeliveries_, deduplicated_};
+  }
+
+  // Offsets grow with time within a queue: each map's first entry is its oldest.
+  std::vector<NodeBacklog> backlog() const {
+    std::vector<NodeBacklog> out;
+    std::lock_guard lock(mu_);
+    for (const auto& [key, q] : queues_) {
+      const uint64_t n = q.pending.size() + q.ready.size() + q.leased.size();
+      if (n == 0) continue;
+      if (out.empty() || out.back().node != key.node) out.push_back({key.node, 0, 0, 0});
+      NodeBacklog& b = out.back();
+      b.messages += n;
+      for (const auto* m : {&q.pending, &q.ready, &q.leased})
+        if (!m->empty() && (b.oldest_ms == 0 || m->begin()->second.stored_ms < b.oldest_ms))
+          b.oldest_ms = m->begin()->second.stored_ms;
+    }
+    // Bytes are kept per session (sessions_ is ordered by node too).
+    auto b = out.begin();
+    for (const auto& [ses, s] : sessions_) {
+      while (b != out.end() && b->node < ses.first) ++b;
+      if (b == out.end()) break;
+      if (b->node == ses.first) b->bytes += s.bytes;
+    }
+    return out;
   }
 
   Status health() const {
@@ -260,6 +291,7 @@ class EmbeddedQueueStore::Impl {
     uint64_t bytes = 0;
     uint64_t seq = 0;                     // unique per push: its commit finds its own entry
     std::optional<QueuedMessage> cached;  // kept in memory (within cache_bytes): no read
+    int64_t stored_ms = 0;                // unix ms of the push (of the open, for loaded ones)
   };
   // A message handed out under mu_: copied from memory, or still to be read from the
   // database (db_key set) once mu_ is released.
@@ -303,8 +335,10 @@ class EmbeddedQueueStore::Impl {
     touch(key);
     // A redelivery is stored once; answered after the current batch, so never before
     // the first copy is durable.
-    if (q.ids.count(msg.message_id) || recently_acked(key, msg.message_id))
+    if (q.ids.count(msg.message_id) || recently_acked(key, msg.message_id)) {
+      ++deduplicated_;
       return later(std::move(done), Status::Ok());
+    }
     Session& ses = sessions_[{key.node, key.session}];
     if (!queue_status::fits(ses.bytes, ses.messages, total_bytes_, bytes, opts_.limits)) {
       if (Clock::now() >= deadline) return later(std::move(done), full_status(key, ses));
@@ -325,7 +359,7 @@ class EmbeddedQueueStore::Impl {
       q.offset_dirty = true;
       dirty_offsets_.push_back(key);
     }
-    Entry e{msg.message_id, bytes, seq, std::nullopt};
+    Entry e{msg.message_id, bytes, seq, std::nullopt, unix_now_ms()};
     if (cached_bytes_ + bytes <= opts_.cache_bytes) {
       cached_bytes_ += bytes;
       e.cached = std::move(msg);
@@ -692,7 +726,11 @@ class EmbeddedQueueStore::Impl {
       no_room = space < writing_.GetDataSize() + kWriteMargin;
       if (no_room) s = rocksdb::Status::NoSpace("not written: the disk is full");
       if (s.ok() && resume) s = db_->Resume();
-      if (s.ok()) s = db_->Write(wo, &writing_);
+      if (s.ok()) {
+        const auto t0 = Clock::now();
+        s = db_->Write(wo, &writing_);
+        if (opts_.on_write) opts_.on_write(Clock::now() - t0);
+      }
       if (s.ok()) space = free_bytes(opts_.path);
     }
     writing_.Clear();
@@ -790,6 +828,7 @@ class EmbeddedQueueStore::Impl {
   }
 
   Status load() {
+    const int64_t opened_ms = unix_now_ms();
     std::vector<std::tuple<int64_t, QueueKey, std::string>> loaded_acks;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -804,7 +843,7 @@ class EmbeddedQueueStore::Impl {
         const uint64_t bytes = queue_bookkeeping::footprint(m);
         q.ids[m.message_id] = k.offset;
         q.next_offset = std::max(q.next_offset, k.offset + 1);
-        Entry e{m.message_id, bytes, 0, std::nullopt};
+        Entry e{m.message_id, bytes, 0, std::nullopt, opened_ms};
         if (cached_bytes_ + bytes <= opts_.cache_bytes) {
           cached_bytes_ += bytes;
           e.cached = std::move(m);
@@ -860,6 +899,7 @@ class EmbeddedQueueStore::Impl {
   std::map<uint64_t, Waiter> waiters_;
   std::list<Blocked> blocked_;
   uint64_t total_bytes_ = 0, messages_ = 0, cached_bytes_ = 0, seq_ = 0;
+  uint64_t redeliveries_ = 0, deduplicated_ = 0;  // since open (QueueStats)
   Clock::time_point next_sweep_;
   Status write_error_;              // the last write failed; cleared once RocksDB resumed
   uint64_t free_ = UINT64_MAX;      // disk bytes free at the last look
@@ -909,6 +949,8 @@ void EmbeddedQueueStore::release(const std::string& node, const std::string& ses
 }
 
 QueueStats EmbeddedQueueStore::stats() const { return impl_->stats(); }
+
+std::vector<NodeBacklog> EmbeddedQueueStore::backlog() const { return impl_->backlog(); }
 
 std::vector<std::string> EmbeddedQueueStore::nodes_at_open() const {
   return impl_->nodes_at_open();

@@ -9,6 +9,7 @@
 // after its batch is durable.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,9 @@ struct EmbeddedQueueOptions {
   // Pushes are refused (E0000000602, HTTP 503) while the disk holds less than this free,
   // so RocksDB's own writes (log, flushes, compactions) never meet a full disk.
   uint64_t min_free_bytes = 64ull << 20;
+  // Called on the store's worker thread after each batch written, with the time the write
+  // (and its sync) took, e.g. for a latency histogram. Must be quick and thread-safe.
+  std::function<void(std::chrono::duration<double>)> on_write;
 };
 
 class EmbeddedQueueStore final : public QueueStore {
@@ -48,6 +52,7 @@ class EmbeddedQueueStore final : public QueueStore {
   void release(const std::string& node, const std::string& session,
                std::optional<std::string> topic, Done done) override;
   QueueStats stats() const override;
+  std::vector<NodeBacklog> backlog() const override;
   Status health() const override;
   std::vector<std::string> nodes_at_open() const override;
   void queues_of(const std::string& node, KeysDone done) override;

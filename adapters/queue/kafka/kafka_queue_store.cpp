@@ -142,6 +142,7 @@ void KafkaQueueStore::Impl::nack(const QueueKey& key, uint64_t offset) {
     auto m = q->second.leased.find(static_cast<int64_t>(offset));
     if (m == q->second.leased.end()) return;
     q->second.ready.insert(q->second.leased.extract(m));
+    ++redeliveries_;
     serve_waiters(key, cbs);
   }
   for (auto& f : cbs) f();
@@ -197,6 +198,7 @@ QueueStats KafkaQueueStore::Impl::stats() const {
     if (!q.ready.empty() || !q.leased.empty()) ++s.queues;
   s.messages = messages_;
   s.bytes = stored_bytes_;
+  s.redeliveries = redeliveries_;
   return s;
 }
 

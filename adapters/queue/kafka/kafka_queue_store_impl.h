@@ -301,6 +301,7 @@ class KafkaQueueStore::Impl {
   uint64_t total_bytes_ = 0;   // indexed + in flight, for the limits
   uint64_t stored_bytes_ = 0;  // indexed
   uint64_t messages_ = 0;
+  uint64_t redeliveries_ = 0;  // nacks since open (QueueStats)
 };
 
 }  // namespace ptp

@@ -2,9 +2,11 @@
 // test_queue_conformance.cpp.
 #include <rocksdb/db.h>
 
+#include <atomic>
 #include <thread>
 
 #include "adapters/queue/embedded/embedded_queue_keys.h"
+#include "adapters/queue/queue_bookkeeping.h"
 #include "adapters/queue/queue_record.h"
 #include "tests/unit/queue_test_support.h"
 
@@ -121,6 +123,54 @@ TEST_CASE("embedded queue store: a push is written when acknowledged; an ack soo
   auto kinds = stored_kinds(backend);
   CHECK(kinds['m'] == 1);
   CHECK(kinds['d'] == 1);  // the acknowledged id, remembered for the dedup window
+}
+
+TEST_CASE("embedded queue store: redeliveries, deduplicated pushes and the backlog per node") {
+  EmbeddedBackend backend;
+  std::atomic<int> writes{0};
+  EmbeddedQueueOptions o;
+  o.path = backend.dir.string();
+  o.on_write = [&](std::chrono::duration<double> took) {
+    CHECK(took.count() >= 0);
+    ++writes;
+  };
+  Status err;
+  auto s = EmbeddedQueueStore::open(o, err);
+  REQUIRE_MESSAGE(s, err.to_string());
+  const int64_t before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  QueueKey b1{"B", "s1", "t"}, b2{"B", "s2", "t"}, c{"C", "s1", "t"};
+  REQUIRE(push_sync(*s, b1, "m1", "12345").ok());
+  REQUIRE(push_sync(*s, b2, "m2", "x").ok());
+  REQUIRE(push_sync(*s, c, "m3", "y").ok());
+  CHECK(writes.load() >= 1);
+  // The same id again: acknowledged, not stored.
+  REQUIRE(push_sync(*s, b1, "m1", "12345").ok());
+  CHECK(s->stats().deduplicated == 1);
+  CHECK(s->stats().messages == 3);
+  // A leased message given back is a redelivery.
+  auto [st, m] = pop_sync(*s, b1, 0ms);
+  REQUIRE(m);
+  s->nack(b1, m->offset);
+  CHECK(s->stats().redeliveries == 1);
+  std::vector<NodeBacklog> backlog = s->backlog();
+  REQUIRE(backlog.size() == 2);
+  CHECK(backlog[0].node == "B");
+  CHECK(backlog[0].messages == 2);
+  CHECK(backlog[0].bytes == queue_bookkeeping::footprint(message("m1", "12345")) +
+                                queue_bookkeeping::footprint(message("m2", "x")));
+  CHECK(backlog[0].oldest_ms >= before_ms);
+  CHECK(backlog[1].node == "C");
+  CHECK(backlog[1].messages == 1);
+  CHECK(backlog[1].oldest_ms >= backlog[0].oldest_ms);
+  // Delivered: gone from the backlog.
+  auto [st2, m2] = pop_sync(*s, c, 0ms);
+  REQUIRE(m2);
+  s->ack(c, m2->offset);
+  backlog = s->backlog();
+  REQUIRE(backlog.size() == 1);
+  CHECK(backlog[0].node == "B");
 }
 
 }  // namespace ptp::testing

@@ -1,10 +1,15 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "gateway/config/config_store.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/observability/peer_metrics.h"
+#include "gateway/observability/process_metrics.h"
+#include "gateway/observability/scrape_family.h"
 
 using namespace ptp;
 
@@ -105,4 +110,110 @@ TEST_CASE("metrics: concurrent updates are all counted") {
       R"(ptp_requests_total{code="E0000000000",interface="push",route="r3",wire="http1"} 2500)"));
   CHECK(has_line(text, R"(ptp_active_streams{route="shared"} 0)"));
   CHECK(has_line(text, R"(ptp_request_bytes_total{direction="in",route="shared"} 10000)"));
+}
+
+TEST_CASE("metrics: authentication refusals and TLS failures by reason, all series from start") {
+  Metrics m;
+  std::string text = m.render();
+  CHECK(has_line(text, R"(ptp_authentication_refusals_total{reason="expired_token"} 0)"));
+  CHECK(has_line(text, R"(ptp_tls_handshake_failures_total{reason="timeout",side="client"} 0)"));
+  m.authentication_refused(Metrics::AuthnRefusal::kBadToken);
+  m.authentication_refused(Metrics::AuthnRefusal::kBadToken);
+  m.authentication_refused(Metrics::AuthnRefusal::kIdentity);
+  m.tls_handshake_failed(Metrics::TlsSide::kServer, Metrics::TlsFailure::kCertificate);
+  text = m.render();
+  CHECK(has_line(text, R"(ptp_authentication_refusals_total{reason="bad_token"} 2)"));
+  CHECK(has_line(text, R"(ptp_authentication_refusals_total{reason="identity"} 1)"));
+  CHECK(has_line(text, R"(ptp_authentication_refusals_total{reason="missing_token"} 0)"));
+  CHECK(
+      has_line(text, R"(ptp_tls_handshake_failures_total{reason="certificate",side="server"} 1)"));
+  CHECK(has_line(text, R"(ptp_tls_handshake_failures_total{reason="protocol",side="server"} 0)"));
+}
+
+TEST_CASE("metrics: TLS error texts naming a certificate problem are certificate failures") {
+  using F = Metrics::TlsFailure;
+  CHECK(Metrics::tls_failure_of("certificate verify failed (SSL routines)") == F::kCertificate);
+  CHECK(Metrics::tls_failure_of("tlsv1 alert unknown ca") == F::kCertificate);
+  CHECK(Metrics::tls_failure_of("peer did not return a certificate") == F::kCertificate);
+  CHECK(Metrics::tls_failure_of("wrong version number (SSL routines)") == F::kProtocol);
+  CHECK(Metrics::tls_failure_of("http request") == F::kProtocol);
+}
+
+TEST_CASE("metrics: queue store writes go to a histogram per store") {
+  Metrics m;
+  m.queue_store_write("inbox", 0.002);
+  m.queue_store_write("outbox", 0.0002);
+  m.queue_store_write("elsewhere", -1);  // a clock that went backwards counts as 0
+  const std::string text = m.render();
+  CHECK(has_line(text, R"(ptp_queue_store_write_seconds_count{store="inbox"} 1)"));
+  CHECK(has_line(text, R"(ptp_queue_store_write_seconds_bucket{store="inbox",le="0.001"} 0)"));
+  CHECK(has_line(text, R"(ptp_queue_store_write_seconds_bucket{store="inbox",le="0.0025"} 1)"));
+  CHECK(has_line(text, R"(ptp_queue_store_write_seconds_count{store="outbox"} 1)"));
+  CHECK(has_line(text, R"(ptp_queue_store_write_seconds_sum{store="other"} 0)"));
+}
+
+TEST_CASE("metrics: collectors add families at scrape time, with their current values") {
+  Metrics m;
+  int scrapes = 0;
+  m.add_collector([&](std::vector<prometheus::MetricFamily>& out) {
+    ++scrapes;
+    auto f = scrape::family("ptp_test_depth", "a test gauge", prometheus::MetricType::Gauge);
+    for (int i = 0; i < scrapes; ++i) scrape::sample(f, {{"target", "T" + std::to_string(i)}}, i);
+    out.push_back(std::move(f));
+    scrape::counter(out, "ptp_test_total", "a test counter", 10.0 * scrapes);
+  });
+  std::string text = m.render();
+  CHECK(text.find("# TYPE ptp_test_depth gauge") != std::string::npos);
+  CHECK(has_line(text, R"(ptp_test_depth{target="T0"} 0)"));
+  CHECK(text.find("T1") == std::string::npos);
+  CHECK(has_line(text, "ptp_test_total 10"));
+  text = m.render();
+  CHECK(has_line(text, R"(ptp_test_depth{target="T1"} 1)"));
+  CHECK(has_line(text, "ptp_test_total 20"));
+}
+
+TEST_CASE("process metrics: CPU, memory, descriptors and the data directory's space") {
+  Metrics m;
+  add_process_metrics(m, "/");
+  const std::string text = m.render();
+  for (const char* name :
+       {"ptp_process_cpu_seconds_total ", "ptp_process_resident_memory_bytes ",
+        "ptp_process_virtual_memory_bytes ", "ptp_process_open_fds ", "ptp_process_max_fds ",
+        "ptp_process_start_time_seconds ", "ptp_data_dir_free_bytes ", "ptp_data_dir_size_bytes "})
+    CHECK_MESSAGE(text.find(std::string("\n") + name) != std::string::npos, name);
+  // No data directory (yet): its figures are left out, the process's are there.
+  Metrics none;
+  add_process_metrics(none, "/nonexistent/ptp-data");
+  const std::string t2 = none.render();
+  CHECK(t2.find("ptp_data_dir_free_bytes") == std::string::npos);
+  CHECK(t2.find("ptp_process_open_fds") != std::string::npos);
+}
+
+TEST_CASE("peer metrics: peers by state from the running config, dynamic peers' expiry") {
+  auto cfg = std::make_shared<Config>();
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  for (const char* id : {"S1", "S2", "P", "D", "E", "X"}) {
+    PeerConfig p;
+    p.node_id = id;
+    cfg->peers.push_back(p);
+  }
+  // Sorted by node id, as the overlay keeps them.
+  cfg->dynamic_peers = {{"D", PeerState::kDisabled, 0},
+                        {"E", PeerState::kActive, now + 3600},
+                        {"P", PeerState::kPending, 0},
+                        {"X", PeerState::kActive, now - 10}};
+  ConfigStore store(cfg);
+  Metrics m;
+  add_peer_metrics(m, store);
+  const std::string text = m.render();
+  CHECK(has_line(text, R"(ptp_peers{state="static"} 2)"));
+  CHECK(has_line(text, R"(ptp_peers{state="pending"} 1)"));
+  CHECK(has_line(text, R"(ptp_peers{state="active"} 1)"));
+  CHECK(has_line(text, R"(ptp_peers{state="disabled"} 1)"));
+  CHECK(has_line(text, R"(ptp_peers{state="expired"} 1)"));
+  CHECK(has_line(text,
+                 "ptp_peer_expiry_timestamp_seconds{peer=\"E\"} " + std::to_string(now + 3600)));
+  CHECK(text.find(R"(ptp_peer_expiry_timestamp_seconds{peer="D"})") == std::string::npos);
 }
