@@ -49,6 +49,10 @@ inline constexpr std::string_view kMessageMetadataHeader = "x-ptp-message-metada
 // The same inside a stored queue record (adapters/queue/queue_record.cpp); never on a wire.
 inline constexpr std::string_view kStoredMetadataKey = "x-ptp-stored-metadata";
 
+// A permit (docs/authorization.md "Permits") the grantee's gateway presents to the holder's;
+// relayed unchanged by routers.
+inline constexpr std::string_view kPermitHeaderName = "x-ptp-permit";
+
 // What a lower-case wire name is to the codec: a standard header field or an alias of one,
 // an extension metadata name (bare or x-ptp- prefixed), one of the gateway's own fields
 // (routing, kMessageMetadataHeader, kStoredMetadataKey), or unknown. `canonical`: the name

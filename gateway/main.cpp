@@ -30,6 +30,8 @@
 #include "gateway/observability/metrics.h"
 #include "gateway/peering/crypto.h"
 #include "gateway/peering/peering_service.h"
+#include "gateway/permits/permit_attach.h"
+#include "gateway/permits/permit_service.h"
 #include "gateway/pipeline/encapsulation.h"
 #include "gateway/pipeline/pipeline.h"
 #include "gateway/pipeline/token.h"
@@ -41,6 +43,7 @@
 #include "gateway/queue/queue_service.h"
 #include "gateway/rs/rs_host.h"
 #include "gateway/server/listener.h"
+#include "trust/identity.h"
 #include "trust/signed_token.h"
 
 namespace {
@@ -202,6 +205,29 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     peering->start();
   }
 
+  // Permits (docs/authorization.md "Permits"): with an identity, this node issues permits
+  // signed by its node key and presents those it holds. A store that cannot be opened
+  // stops the start (counted uses would silently reset).
+  std::unique_ptr<PermitService> permits;
+  if (!cfg->identity.dir.empty()) {
+    std::string error;
+    std::unique_ptr<PermitStore> permit_store;
+    auto id = load_identity(cfg->identity.dir, error);
+    std::optional<PublicKey> own_key;
+    if (id) own_key = id->node_key.public_key(error);
+    if (own_key)
+      permit_store = PermitStore::open(
+          cfg->permits.store.empty() ? data_dir + "/permits" : cfg->permits.store, error);
+    if (!permit_store) {
+      log->error("cannot open the permit store", {.extra = {{"error", error}}});
+      std::cerr << "ptp-gateway: cannot open the permit store: " << error << "\n";
+      return 1;
+    }
+    permits = std::make_unique<PermitService>(store, std::move(permit_store), id->node_key,
+                                              std::move(*own_key), *log);
+    permits->start();
+  }
+
   unsigned n =
       cfg->io_threads ? cfg->io_threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts;
@@ -248,6 +274,11 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       q->submit(*now, std::move(env), now->queue.default_push_wait,
                 [done = std::move(done)](Status s, const std::string&) { done(std::move(s)); });
     });
+    // A push to a node this node holds a permit from presents it.
+    if (permits)
+      outbox->set_forward_hook([p = permits.get()](Envelope& env) {
+        if (p->holds_any()) attach_held_permit(*p->held(), env, unix_now());
+      });
     // Messages left from an earlier run: drain towards every target that has some (also
     // those reached by the default route) and every peer.
     std::vector<std::string> targets = outbox_store->nodes_at_open();
@@ -294,7 +325,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   }
   for (auto& c : contexts)
     pipelines.push_back(std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log,
-                                                   queues.get(), peering.get()));
+                                                   queues.get(), peering.get(), permits.get()));
   // Encapsulated requests (no x-ptp-version 1) are unwrapped in front of each pipeline.
   std::vector<std::unique_ptr<EncapsulationGate>> gates;
   for (auto& p : pipelines) gates.push_back(std::make_unique<EncapsulationGate>(*p, store));
@@ -359,6 +390,16 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       admin.add_route("POST", "/v1/interconn/node/refresh",
                       peer_route("/v1/interconn/node/refresh"));
     }
+    if (permits) {
+      // Permits (docs/authorization.md "Admin routes"): the work runs on the permit thread,
+      // which answers through respond.
+      auto permit_route = [p = permits.get()](AdminRequest req, AdminRespond respond) {
+        p->admin({req.method, "/permits" + req.path_rest, std::move(req.body)}, std::move(respond));
+      };
+      admin.add_route("GET", "/permits", permit_route);
+      admin.add_route("POST", "/permits", permit_route);
+      admin.add_route("DELETE", "/permits", permit_route);
+    }
     admin.start();
     auto stop_all = [&] {
       watcher.stop();
@@ -366,6 +407,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       if (outbox) outbox->stop();
       if (passive) passive->stop();
       if (peering) peering->stop();
+      if (permits) permits->stop();
       for (auto& g : guards) g.reset();
       for (auto& c : contexts) c->stop();
       control.stop();

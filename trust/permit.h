@@ -22,7 +22,6 @@
 namespace ptp {
 
 inline constexpr std::string_view kPermitPrefix = "ptpp1.";
-inline constexpr std::string_view kPermitHeader = "x-ptp-permit";
 // Longer header values are refused before they are decoded.
 inline constexpr size_t kMaxPermitText = 4096;
 

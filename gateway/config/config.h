@@ -242,6 +242,12 @@ struct PeeringConfig {
   int64_t expiry_seconds() const { return expiry_s > 0 ? expiry_s : expiry_days * 86400; }
 };
 
+// Permits (docs/authorization.md "Permits"): where this node keeps the permits it issued
+// (with their use counts) and those it holds. Read at start.
+struct PermitsConfig {
+  std::string store;  // permits.store; empty: <data dir>/permits
+};
+
 // Per-peer authorization at this node, the resource holder (docs/authorization.md): what
 // a partner node may call here. One policy per peer node id, or "*" for every peer
 // without its own entry.
@@ -250,7 +256,9 @@ struct PeerPolicy {
   std::vector<Interface> interfaces;  // invoke, transport, push, pop, peek, release
   std::vector<std::string> uris;      // x-ptp-uri globs of local services (local_services' glob)
   std::vector<std::string> topics;    // message-topic globs of pushes from this peer
-  bool router_jobs = false;           // may start router jobs (parsed; not yet enforced)
+  bool router_jobs = false;           // may start router jobs at this node's router server
+  // Even what the policy allows needs a permit (x-ptp-permit) issued by this node.
+  bool require_permit = false;
 };
 struct AuthorizationConfig {
   bool enabled = false;        // the `authorization` section is present
@@ -301,6 +309,7 @@ struct Config {
   // id, for the pipeline's per-request check (a binary search; empty: skipped).
   std::vector<DynamicPeerState> dynamic_peers;
   PeeringConfig peering;
+  PermitsConfig permits;
   std::string default_route;  // peer node id used when no peer matches
   std::vector<LocalServiceConfig> local_services;
   LogConfig log;

@@ -84,6 +84,7 @@ class Outbox::Forward {
         req.env.header.token = mint_token(k->second, cfg->node_id, target_,
                                           req.env.header.session_id, unix_now() + kForwardTokenTtl);
     }
+    if (box_.forward_hook_) box_.forward_hook_(req.env);
     RouteDecision route = resolve_route(*cfg, req.env.header);
     if (route.kind != RouteDecision::Kind::kPeer) {
       Status why = route.kind == RouteDecision::Kind::kError

@@ -1,5 +1,5 @@
 // ptpctl: the operator's command for a PTP gateway (docs/ptpctl.md): its identity files
-// and, over the admin port, its status and peers.
+// and, over the admin port, its status, peers and permits.
 #include <iostream>
 
 #include "tools/ptpctl/admin_client.h"
@@ -29,6 +29,13 @@ commands (over the admin port):
   peers disable|enable|approve NODE
   peers renew NODE [--days N]     extend a peering
   peers remove NODE               forget a dynamic peer
+  permits issue NODE --type T --resource R [--level N] [--valid S | --not-after UNIX]
+                [--uses N] [--grantee-inst I]
+                                  a permit for NODE signed by this node (printed alone on stdout)
+  permits list                    permits this node issued (with uses) and holds
+  permits revoke ID               revoke a permit this node issued
+  permits add PERMIT              hold a permit another node issued to this node
+  permits remove ID               forget a held permit
 
 The admin port is --admin, else 127.0.0.1 with admin.port of --config, else 127.0.0.1:9400.
 Mutating commands need the operator token: --credential-file, else admin.credential_file of
@@ -51,6 +58,7 @@ int main(int argc, char** argv) {
     if (cmd == "status") return run_status(o);
     if (cmd == "reload") return run_reload(o);
     if (cmd == "peers") return run_peers(o);
+    if (cmd == "permits") return run_permits(o);
     throw UsageError("unknown command " + cmd + " (ptpctl --help lists them)");
   } catch (const UsageError& e) {
     std::cerr << "ptpctl: " << e.what() << "\n";
