@@ -2,8 +2,8 @@
 
 #include <chrono>
 
-#include "codecs/proto_codec.h"
 #include "codecs/header_codec.h"
+#include "codecs/proto_codec.h"
 #include "codecs/validate.h"
 #include "common/random_hex.h"
 #include "common/unix_time.h"
