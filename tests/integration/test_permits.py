@@ -300,5 +300,124 @@ log: {{level: info}}
         wait_until(lambda: reloads() > before, what="B reloads its config")
 
 
+class RouterJobs(unittest.TestCase):
+    """Issue 15 item 3: who may start a router job at R (router_server enabled) is decided by
+    R's authorization policy (router_jobs) or a router_job permit, and then, as before, by
+    router_server.job_sources. A's container pushes job specs (topic rs.job, session = job
+    id) through A's outbox."""
+    A2, R = 18103, 18104
+
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = Topology()
+        w = cls.topo.workdir
+        cls.id = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in ("A", "R")}
+        cls.cred = os.path.join(w, "credential")
+        with open(cls.cred, "w") as f:
+            f.write(TOKEN + "\n")
+        os.chmod(cls.cred, 0o600)
+        cls.r_path = os.path.join(w, "r.yaml")
+        cls.write_r("router_jobs: false")
+        a = cls.config("a", "A", cls.A2, "R", cls.R, KEY_A, "")
+        cls.a = cls.topo.gateway(a)
+        cls.r = cls.topo.gateway(cls.r_path)
+
+    @classmethod
+    def config(cls, name, node, port, peer, peer_port, key, extra):
+        path = os.path.join(cls.topo.workdir, f"{name}.yaml")
+        with open(path, "w") as f:
+            f.write(f"""node: {{node_id: {node}, inst_id: INST_{node}, role: edge}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {port + 50}, credential_file: {cls.cred}}}
+identity: {{dir: "{cls.id[node]}"}}
+auth: {{mode: signature, node_keys: {{{node}: "{key}"}}}}
+peers:
+  - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", root_file: "{cls.id[peer]}/root.crt"}}
+io_threads: 2
+reload_poll_ms: 100
+queue: {{retry_min_ms: 100, retry_max_ms: 500}}
+log: {{level: info}}
+{extra}""")
+        return path
+
+    @classmethod
+    def write_r(cls, router_jobs):
+        cls.config("r", "R", cls.R, "A", cls.A2, "permits-test-hmac-key-of-R",
+                   "router_server: {role: A, workers: 1, job_timeout_s: 30, job_sources: [A]}\n"
+                   "authorization:\n  peers:\n"
+                   f"    - {{node: A, interfaces: [push], topics: ['rs.*'], {router_jobs}}}\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.topo.close()
+
+    def container(self, op, session, body):
+        h = ptp_headers("A", "R" if op == "push" else "A", session=session, uri=None,
+                        token=mint("A", "R" if op == "push" else "A", session, key=KEY_A))
+        h.pop("x-ptp-version")
+        h["content-type"] = "application/json"
+        return curl(f"https://127.0.0.1:{self.A2}/v1/interconn/chan/{op}", h,
+                    json.dumps(body).encode(), extra=("--cacert", f"{self.id['A']}/root.crt"))
+
+    def push_spec(self, job):
+        spec = {"job_id": job, "note": "a spec the test does not complete"}
+        r = self.container("push", job, {"topic": "rs.job",
+                                         "payload": base64.b64encode(json.dumps(spec).encode()).decode()})
+        self.assertEqual(r.status, 200, r)
+
+    def job_known(self, job):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.R + 50}/rs/jobs/{job}", timeout=5) as r:
+                return r.status == 200
+        except urllib.error.HTTPError:
+            return False
+
+    def refusals(self, reason):
+        for line in self.r.metrics().splitlines():
+            if line.startswith(f'ptp_authorization_refusals_total{{reason="{reason}"}}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    def admin(self, port, method, path, body=None):
+        return Permits.admin(self, port, method, path, body)
+
+    def test_router_jobs_by_policy_and_by_permit(self):
+        # The policy lets A push to rs.* but not start router jobs: the spec is refused at R
+        # and comes back to A's container as a dead letter.
+        self.push_spec("job-1")
+        wait_until(lambda: self.refusals("router_jobs") >= 1, what="R refuses the job spec")
+        r = self.container("pop", "job-1", {"topic": "ptp.dead-letter", "timeout": "5s"})
+        md = r.json()["metadata"]
+        self.assertEqual(md["dead-letter-code"], "E0000000614", md)
+        self.assertIn("node A needs a permit to start router job 'job-1' at node R "
+                      "(authorization: router_jobs is false)", md["dead-letter-reason"])
+        self.assertFalse(self.job_known("job-1"))
+        # A router_job permit for jobs "job-2*", held by A: A's outbox presents it.
+        status, p = self.admin(self.R + 50, "POST", "/permits",
+                               {"grantee": "A", "type": "router_job", "resource": "job-2*", "uses": 1})
+        self.assertEqual(status, 200, p)
+        status, body = self.admin(self.A2 + 50, "POST", "/permits/held", {"permit": p["permit"]})
+        self.assertEqual(status, 200, body)
+        self.push_spec("job-2a")
+        wait_until(lambda: self.job_known("job-2a"), what="R starts job job-2a")
+        # Its one use is spent: the next job is refused again.
+        self.push_spec("job-2b")
+        wait_until(lambda: self.refusals("permit") >= 1, what="R refuses the used-up permit")
+        self.assertFalse(self.job_known("job-2b"))
+        # router_jobs: true in the policy: no permit needed.
+        before = self.job_known("job-3")
+        self.write_r("router_jobs: true")
+        wait_until(lambda: self._reloaded(), what="R reloads")
+        self.push_spec("job-3")
+        wait_until(lambda: self.job_known("job-3"), what="R starts job job-3")
+        self.assertFalse(before)
+
+    def _reloaded(self):
+        for line in self.r.metrics().splitlines():
+            if line.startswith('ptp_config_reloads_total{result="ok"}'):
+                return float(line.split()[-1]) >= 2
+        return False
+
+
 if __name__ == "__main__":
     unittest.main()
