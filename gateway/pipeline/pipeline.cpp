@@ -57,13 +57,15 @@ bool is_queue_interface(Interface i) {
 }
 
 Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics,
-                   JsonLog& log, QueueService* queues, PeeringService* peering)
+                   JsonLog& log, QueueService* queues, PeeringService* peering,
+                   EvidenceLog* evidence)
     : ex_(ex),
       store_(store),
       metrics_(metrics),
       log_(log),
       queues_(queues),
       peering_(peering),
+      evidence_(evidence),
       h2_(ex, &metrics),
       h1_(ex) {}
 

@@ -22,13 +22,16 @@ class Metrics;
 class JsonLog;
 class QueueService;
 class PeeringService;
+class EvidenceLog;
 
 class Pipeline final : public Dispatcher {
  public:
   // `queues` may be null: the queue interfaces then answer E0000000614; so do the
-  // peering interfaces (net/weave, net/ack) without `peering`.
+  // peering interfaces (net/weave, net/ack) without `peering`. `evidence` (may be null: no
+  // `evidence` section) records what this node sent, received and refused.
   Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics, JsonLog& log,
-           QueueService* queues = nullptr, PeeringService* peering = nullptr);
+           QueueService* queues = nullptr, PeeringService* peering = nullptr,
+           EvidenceLog* evidence = nullptr);
   ~Pipeline() override;
   void dispatch(Request&& req, Responder done) override;
   Status admit_head(Request& head) override;
@@ -53,6 +56,7 @@ class Pipeline final : public Dispatcher {
   JsonLog& log_;
   QueueService* queues_;
   PeeringService* peering_;
+  EvidenceLog* evidence_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
   TokenChecks tokens_;     // token checks, with the tokens this thread checked before
