@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -24,6 +25,7 @@
 #include "common/random_hex.h"
 #include "common/unix_time.h"
 #include "gateway/config/config_store.h"
+#include "gateway/evidence/evidence_log.h"
 #include "gateway/observability/admin_auth.h"
 #include "gateway/observability/admin_server.h"
 #include "gateway/observability/json_log.h"
@@ -173,6 +175,9 @@ rlim_t raise_descriptor_limit() {
 
 int run(ConfigPtr cfg, const std::string& data_dir) {
   const rlim_t nofile = raise_descriptor_limit();
+  // A file-size limit (RLIMIT_FSIZE) reached is a write error (EFBIG) the stores handle like
+  // a full disk, not a signal that ends the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   auto level = JsonLog::parse_level(cfg->log.level).value_or(LogLevel::kInfo);
   std::unique_ptr<JsonLog> log = cfg->log.file.empty()
                                      ? std::make_unique<JsonLog>(level)
@@ -180,6 +185,21 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   Metrics metrics;
   metrics.config_reload(true);
   ConfigStore store(cfg);
+  // The evidence log (docs/evidence.md): opened at start when the section exists. One that
+  // cannot be opened (or whose chain cannot be continued) stops the start.
+  std::unique_ptr<EvidenceLog> evidence;
+  if (cfg->evidence.enabled) {
+    EvidenceConfig ec = cfg->evidence;
+    if (ec.dir.empty()) ec.dir = data_dir + "/evidence";
+    std::string error;
+    evidence =
+        EvidenceLog::open(ec, cfg->crypto.digest, cfg->identity.node_key, *log, metrics, error);
+    if (!evidence) {
+      log->error("cannot open the evidence log", {.extra = {{"error", error}}});
+      std::cerr << "ptp-gateway: cannot open the evidence log: " << error << "\n";
+      return 1;
+    }
+  }
   // The dynamic peer table (docs/peering.md): with an identity, the handshake is served and
   // the recorded peers are laid over the file's from the start. An identity the handshake
   // cannot use (a certificate that does not match its root...) leaves peering off, logged;
@@ -202,6 +222,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     }
     peering =
         std::make_unique<PeeringService>(store, std::move(peer_store), std::move(crypto), *log);
+    peering->set_evidence(evidence.get());
     peering->start();
   }
 
@@ -225,6 +246,15 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     }
     permits = std::make_unique<PermitService>(store, std::move(permit_store), id->node_key,
                                               std::move(*own_key), *log);
+    // Issued, revoked and refused permits are audit records of the evidence log.
+    if (evidence)
+      permits->set_audit(
+          [ev = evidence.get()](std::string_view event,
+                                const std::vector<std::pair<std::string, std::string>>& fields) {
+            std::vector<std::pair<std::string, std::string>> record{{"event", std::string(event)}};
+            record.insert(record.end(), fields.begin(), fields.end());
+            ev->append("audit", record);
+          });
     permits->start();
   }
 
@@ -295,6 +325,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   std::unique_ptr<RsHost> rs_host;
   if (queues && cfg->router_server.enabled) {
     rs_host = std::make_unique<RsHost>(*inbox, *queues, store, *log, cfg->router_server.workers);
+    rs_host->set_evidence(evidence.get());
     queues->set_on_local_stored([h = rs_host.get()](const QueueKey& k) { h->on_local_stored(k); });
   }
   std::unique_ptr<EgressDrainer> egress_drainer;
@@ -325,7 +356,8 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   }
   for (auto& c : contexts)
     pipelines.push_back(std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log,
-                                                   queues.get(), peering.get(), permits.get()));
+                                                   queues.get(), peering.get(), evidence.get(),
+                                                   permits.get()));
   // Encapsulated requests (no x-ptp-version 1) are unwrapped in front of each pipeline.
   std::vector<std::unique_ptr<EncapsulationGate>> gates;
   for (auto& p : pipelines) gates.push_back(std::make_unique<EncapsulationGate>(*p, store));
@@ -349,9 +381,19 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
           log->error("cannot switch the log file, keeping the current one",
                      {.extra = {{"error", log_error}}});
         log->info("config reloaded", {.extra = {{"file", cfg->source_path}}});
+        if (evidence) {
+          evidence->reconfigure(now->evidence);
+          evidence->append("audit", {{"event", "config_reload"},
+                                     {"file", cfg->source_path},
+                                     {"generation", std::to_string(store.generation())}});
+        }
       } else {
         log->error("config reload rejected, keeping the running config",
                    {.extra = {{"error", msg}}});
+        if (evidence)
+          evidence->append(
+              "audit",
+              {{"event", "config_reload_rejected"}, {"file", cfg->source_path}, {"error", msg}});
       }
     });
     AdminServer admin(control, cfg->admin, metrics,

@@ -25,7 +25,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
                          "queue",          "kafka_attachment",
                          "router_server",  "peering",
                          "authorization",  "crypto",
-                         "permits"});
+                         "permits",        "evidence"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
   parse_node_section(root, cfg);
@@ -52,6 +52,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   parse_router_server(root, cfg);
   parse_authorization(root, cfg);
   parse_permits(root, files, cfg);
+  parse_evidence(root, files, cfg);
   return cfg;
 }
 

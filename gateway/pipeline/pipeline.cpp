@@ -7,6 +7,7 @@
 #include "codecs/validate.h"
 #include "common/random_hex.h"
 #include "common/unix_time.h"
+#include "gateway/evidence/evidence_log.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
 #include "gateway/peering/peering_service.h"
@@ -61,13 +62,14 @@ bool is_queue_interface(Interface i) {
 
 Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics,
                    JsonLog& log, QueueService* queues, PeeringService* peering,
-                   PermitService* permits)
+                   EvidenceLog* evidence, PermitService* permits)
     : ex_(ex),
       store_(store),
       metrics_(metrics),
       log_(log),
       queues_(queues),
       peering_(peering),
+      evidence_(evidence),
       permits_(permits),
       h2_(ex, &metrics),
       h1_(ex) {}
@@ -325,6 +327,17 @@ Status Pipeline::refuse_here(const Pending&, const Request& req, const AuthzRequ
       lf.extra.emplace_back("uri", std::string(r.uri));
     if (reason == "permit") lf.extra.emplace_back("error", st.message);
     log_.warn("authorization refused", lf);
+  }
+  if (evidence_ && authz_evidence_.allow(suppressed)) {
+    const bool push = r.iface == Interface::kPush;
+    evidence_->append("audit",
+                      {{"event", reason == "permit" ? "permit_refused" : "request_refused"},
+                       {"source", h.source_node_id},
+                       {"interface", interface_name(r.iface)},
+                       {push ? "topic" : "uri", push ? r.topic : r.uri},
+                       {"reason", reason == "permit" ? std::string_view(st.message) : reason},
+                       {"trace_id", h.trace_id},
+                       {"suppressed", std::to_string(suppressed)}});
   }
   return st;
 }

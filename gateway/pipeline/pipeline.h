@@ -25,15 +25,17 @@ class JsonLog;
 class QueueService;
 class PeeringService;
 class PermitService;
+class EvidenceLog;
 
 class Pipeline final : public Dispatcher {
  public:
   // `queues` may be null: the queue interfaces then answer E0000000614; so do the
-  // peering interfaces (net/weave, net/ack) without `peering`. Without `permits` (no
-  // identity), permits are neither presented nor accepted.
+  // peering interfaces (net/weave, net/ack) without `peering`. `evidence` (may be null: no
+  // `evidence` section) records what this node sent, received and refused. Without
+  // `permits` (no identity), permits are neither presented nor accepted.
   Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics, JsonLog& log,
            QueueService* queues = nullptr, PeeringService* peering = nullptr,
-           PermitService* permits = nullptr);
+           EvidenceLog* evidence = nullptr, PermitService* permits = nullptr);
   ~Pipeline() override;
   void dispatch(Request&& req, Responder done) override;
   Status admit_head(Request& head) override;
@@ -65,12 +67,14 @@ class Pipeline final : public Dispatcher {
   JsonLog& log_;
   QueueService* queues_;
   PeeringService* peering_;
+  EvidenceLog* evidence_;
   PermitService* permits_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
   TokenChecks tokens_;           // token checks, with the tokens this thread checked before
   SourceTokens minted_;          // the s1 tokens this node sends to signature-mode targets
   LogThrottle authz_log_;        // authorization refusals: at most one line a second per thread
+  LogThrottle authz_evidence_;   // ... and one request_refused audit record (evidence log)
   PermitChecker permit_checks_;  // presented permits this thread verified
 };
 

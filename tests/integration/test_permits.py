@@ -97,6 +97,7 @@ log: {{level: info}}
     def write_b(cls, policy):
         # B has a policy for Z only (deny by default): A has none, unless `policy` adds one.
         cls.write("b", "B", B_PORT, "A", A_PORT, KEY_B,
+                  "evidence: {sync_interval_ms: 50}\n"
                   "authorization:\n  peers:\n"
                   "    - {node: Z, interfaces: [invoke], uris: ['*']}\n" + policy)
 
@@ -241,6 +242,23 @@ log: {{level: info}}
         _, listing = self.admin(B_ADMIN, "GET", "/permits")
         entry = next(p for p in listing["issued"] if p["id"] == live["id"])
         self.assertEqual((entry["revoked"], entry["uses_count"]), (True, 1), entry)
+        # B's evidence log has the audit records: issued, revoked, refused (with the reason).
+        def audit(event):
+            return [r for r in self.evidence_records()
+                    if r.get("kind") == "audit" and r.get("event") == event
+                    and live["id"] in (r.get("permit", "") + r.get("reason", ""))]
+        wait_until(lambda: audit("permit_refused"), what="B records the refused permit")
+        self.assertEqual(len(audit("permit_issued")), 1)
+        self.assertEqual(len(audit("permit_revoked")), 1)
+        self.assertIn("was revoked", audit("permit_refused")[0]["reason"])
+
+    def evidence_records(self):
+        out = []
+        d = os.path.join(self.b.data_dir, "evidence")
+        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            with open(os.path.join(d, name)) as f:
+                out += [json.loads(line) for line in f if line.endswith("\n")]
+        return out
 
     def test_6_altered_permit_is_615_and_another_grantees_is_614(self):
         p = self.issue(uses=1, resource="svc.x")

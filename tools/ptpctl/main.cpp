@@ -20,6 +20,12 @@ identity (local files, docs/identity.md):
   identity renew-tls [--dir D] [--host H]... [--tls-days N]
                                   a new TLS key and certificate under the same root
 
+evidence (local files, docs/evidence.md):
+  evidence verify DIR [--digest sha256|sm3]
+                                  check an evidence log's chain; names the first bad record
+  evidence match SENDER_DIR RECEIVER_DIR [--receiver NODE]
+                                  every message sent has its received record and receipt
+
 commands (over the admin port):
   status                          liveness and readiness of the gateway
   reload                          reload the gateway's config file now (as SIGHUP)
@@ -59,6 +65,7 @@ int main(int argc, char** argv) {
     if (cmd == "reload") return run_reload(o);
     if (cmd == "peers") return run_peers(o);
     if (cmd == "permits") return run_permits(o);
+    if (cmd == "evidence") return run_evidence(o);
     throw UsageError("unknown command " + cmd + " (ptpctl --help lists them)");
   } catch (const UsageError& e) {
     std::cerr << "ptpctl: " << e.what() << "\n";
