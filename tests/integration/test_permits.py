@@ -10,6 +10,7 @@ import base64
 import concurrent.futures
 import json
 import os
+import subprocess
 import threading
 import time
 import unittest
@@ -306,6 +307,45 @@ log: {{level: info}}
             self.assertEqual(self.reached(), 3)
         finally:
             self.reload_b("")
+
+    def test_8_ptpctl_issues_adds_lists_revokes_and_removes(self):
+        def ptpctl(port, *args):
+            out = subprocess.run([PTPCTL, "--admin", f"127.0.0.1:{port}", "--credential-file",
+                                  self.cred, "permits", *args], capture_output=True, timeout=30)
+            return out.returncode, out.stdout.decode(), out.stderr.decode()
+
+        code, permit, err = ptpctl(B_ADMIN, "issue", "A", "--type", "service", "--resource",
+                                   "svc.cli*", "--uses", "2", "--level", "4", "--valid", "600")
+        self.assertEqual(code, 0, err)
+        permit = permit.strip()
+        self.assertTrue(permit.startswith("ptpp1."), permit)
+        self.assertIn("ptpctl permits add", err)
+        permit_id = json.loads(unb64url(permit.split(".")[1]))["id"]
+        code, out, err = ptpctl(A_ADMIN, "add", permit)
+        self.assertEqual(code, 0, err)
+        self.assertIn(f"added permit {permit_id} of node B (signature checked", out)
+        r = self.invoke(uri="svc.cli1", body=b"via ptpctl")
+        self.assertEqual((r.status, r.body), (200, b"via ptpctl"), r)
+        code, out, err = ptpctl(B_ADMIN, "list")
+        self.assertEqual(code, 0, err)
+        row = next(l for l in out.splitlines() if l.startswith(permit_id))
+        self.assertIn("1/2", row)
+        code, out, _ = ptpctl(A_ADMIN, "list", "--json")
+        self.assertIn(permit_id, [p["id"] for p in json.loads(out)["held"]])
+        code, out, err = ptpctl(B_ADMIN, "revoke", permit_id)
+        self.assertEqual((code, out.strip()), (0, f"revoked permit {permit_id}"), err)
+        r = self.invoke(uri="svc.cli1")
+        self.assert_refused(r, "E0000000614", "was revoked")
+        code, out, err = ptpctl(A_ADMIN, "remove", permit_id)
+        self.assertEqual(code, 0, err)
+        code, _, err = ptpctl(A_ADMIN, "remove", permit_id)
+        self.assertEqual(code, 1, err)
+        self.assertIn("no permit", err)
+        code, _, err = ptpctl(B_ADMIN, "issue", "A", "--type", "car", "--resource", "x")
+        self.assertEqual(code, 1, err)
+        self.assertIn("type: expected one of", err)
+        code, _, err = ptpctl(B_ADMIN, "issue", "A")
+        self.assertEqual(code, 2, err)
 
     def reload_b(self, policy):
         def reloads():
