@@ -71,8 +71,12 @@ class Permits(unittest.TestCase):
         cls.a_path = cls.write("a", "A", A_PORT, "B", B_PORT, KEY_A, "")
         cls.b_path = os.path.join(w, "b.yaml")
         cls.write_b("")
-        cls.a = cls.topo.gateway(cls.a_path)
-        cls.b = cls.topo.gateway(cls.b_path)
+        try:
+            cls.a = cls.topo.gateway(cls.a_path)
+            cls.b = cls.topo.gateway(cls.b_path)
+        except BaseException:
+            cls.tearDownClass()  # nothing left running when a gateway does not start
+            raise
 
     @classmethod
     def write(cls, name, node, port, peer, peer_port, key, extra):
@@ -104,9 +108,11 @@ log: {{level: info}}
 
     @classmethod
     def tearDownClass(cls):
-        cls.topo.close()
-        cls.srv.shutdown()
-        cls.srv.server_close()
+        try:
+            cls.topo.close()
+        finally:
+            cls.srv.shutdown()
+            cls.srv.server_close()
 
     def setUp(self):
         with Recorder.lock:
@@ -377,8 +383,12 @@ class RouterJobs(unittest.TestCase):
         cls.r_path = os.path.join(w, "r.yaml")
         cls.write_r("router_jobs: false")
         a = cls.config("a", "A", cls.A2, "R", cls.R, KEY_A, "")
-        cls.a = cls.topo.gateway(a)
-        cls.r = cls.topo.gateway(cls.r_path)
+        try:
+            cls.a = cls.topo.gateway(a)
+            cls.r = cls.topo.gateway(cls.r_path)
+        except BaseException:
+            cls.tearDownClass()
+            raise
 
     @classmethod
     def config(cls, name, node, port, peer, peer_port, key, extra):
