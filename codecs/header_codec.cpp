@@ -54,10 +54,11 @@ constexpr std::array<std::string_view, 14> kExtensions{
 };
 
 // The gateway's own fields, kept under their wire names: routing, the carrier of a queued
-// message's other metadata between nodes, and the W3C trace context (passed on as is).
-constexpr std::array<std::string_view, 5> kRouting{"x-ptp-route-path", "x-ptp-hop-count",
+// message's other metadata between nodes, a presented permit and the W3C trace context
+// (passed on as is).
+constexpr std::array<std::string_view, 6> kRouting{"x-ptp-route-path",     "x-ptp-hop-count",
                                                    kMessageMetadataHeader, kStoredMetadataKey,
-                                                   kTraceparentHeader};
+                                                   kPermitHeaderName,      kTraceparentHeader};
 
 // Longer names are no PTP field; lower-casing into a buffer of this size avoids an
 // allocation per header on the request path.

@@ -59,9 +59,14 @@ inline std::string_view meta_wire_prefix(std::string_view name) {
                                                                           : kPtpHeaderPrefix;
 }
 
+// A permit (docs/authorization.md "Permits") the grantee's gateway presents to the holder's;
+// relayed unchanged by routers.
+inline constexpr std::string_view kPermitHeaderName = "x-ptp-permit";
+
 // What a lower-case wire name is to the codec: a standard header field or an alias of one,
 // an extension metadata name (bare or x-ptp- prefixed), one of the gateway's own fields
-// (routing, kMessageMetadataHeader, kStoredMetadataKey, kTraceparentHeader), or unknown.
+// (routing, kMessageMetadataHeader, kStoredMetadataKey, kPermitHeaderName,
+// kTraceparentHeader), or unknown.
 // `canonical`: the name decode_header() stores it under (the name itself when unknown).
 struct NameClass {
   enum Kind { kUnknown, kHeaderField, kExtension, kGateway } kind;

@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -28,6 +29,7 @@
 #include "common/unix_time.h"
 #include "common/version.h"
 #include "gateway/config/config_store.h"
+#include "gateway/evidence/evidence_log.h"
 #include "gateway/observability/admin_auth.h"
 #include "gateway/observability/admin_server.h"
 #include "gateway/observability/json_log.h"
@@ -36,6 +38,8 @@
 #include "gateway/observability/process_metrics.h"
 #include "gateway/peering/crypto.h"
 #include "gateway/peering/peering_service.h"
+#include "gateway/permits/permit_attach.h"
+#include "gateway/permits/permit_service.h"
 #include "gateway/pipeline/encapsulation.h"
 #include "gateway/pipeline/pipeline.h"
 #include "gateway/pipeline/token.h"
@@ -50,6 +54,7 @@
 #include "gateway/rs/rs_host.h"
 #include "gateway/rs/rs_metrics.h"
 #include "gateway/server/listener.h"
+#include "trust/identity.h"
 #include "trust/signed_token.h"
 
 namespace {
@@ -210,6 +215,9 @@ rlim_t raise_descriptor_limit() {
 
 int run(ConfigPtr cfg, const std::string& data_dir) {
   const rlim_t nofile = raise_descriptor_limit();
+  // A file-size limit (RLIMIT_FSIZE) reached is a write error (EFBIG) the stores handle like
+  // a full disk, not a signal that ends the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   auto level = JsonLog::parse_level(cfg->log.level).value_or(LogLevel::kInfo);
   std::unique_ptr<JsonLog> log = cfg->log.file.empty()
                                      ? std::make_unique<JsonLog>(level)
@@ -217,6 +225,21 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   Metrics metrics;
   metrics.config_reload(true);
   ConfigStore store(cfg);
+  // The evidence log (docs/evidence.md): opened at start when the section exists. One that
+  // cannot be opened (or whose chain cannot be continued) stops the start.
+  std::unique_ptr<EvidenceLog> evidence;
+  if (cfg->evidence.enabled) {
+    EvidenceConfig ec = cfg->evidence;
+    if (ec.dir.empty()) ec.dir = data_dir + "/evidence";
+    std::string error;
+    evidence =
+        EvidenceLog::open(ec, cfg->crypto.digest, cfg->identity.node_key, *log, metrics, error);
+    if (!evidence) {
+      log->error("cannot open the evidence log", {.extra = {{"error", error}}});
+      std::cerr << "ptp-gateway: cannot open the evidence log: " << error << "\n";
+      return 1;
+    }
+  }
   // The dynamic peer table (docs/peering.md): with an identity, the handshake is served and
   // the recorded peers are laid over the file's from the start. An identity the handshake
   // cannot use (a certificate that does not match its root...) leaves peering off, logged;
@@ -239,7 +262,40 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     }
     peering =
         std::make_unique<PeeringService>(store, std::move(peer_store), std::move(crypto), *log);
+    peering->set_evidence(evidence.get());
     peering->start();
+  }
+
+  // Permits (docs/authorization.md "Permits"): with an identity, this node issues permits
+  // signed by its node key and presents those it holds. A store that cannot be opened
+  // stops the start (counted uses would silently reset).
+  std::unique_ptr<PermitService> permits;
+  if (!cfg->identity.dir.empty()) {
+    std::string error;
+    std::unique_ptr<PermitStore> permit_store;
+    auto id = load_identity(cfg->identity.dir, error);
+    std::optional<PublicKey> own_key;
+    if (id) own_key = id->node_key.public_key(error);
+    if (own_key)
+      permit_store = PermitStore::open(
+          cfg->permits.store.empty() ? data_dir + "/permits" : cfg->permits.store, error);
+    if (!permit_store) {
+      log->error("cannot open the permit store", {.extra = {{"error", error}}});
+      std::cerr << "ptp-gateway: cannot open the permit store: " << error << "\n";
+      return 1;
+    }
+    permits = std::make_unique<PermitService>(store, std::move(permit_store), id->node_key,
+                                              std::move(*own_key), *log);
+    // Issued, revoked and refused permits are audit records of the evidence log.
+    if (evidence)
+      permits->set_audit(
+          [ev = evidence.get()](std::string_view event,
+                                const std::vector<std::pair<std::string, std::string>>& fields) {
+            std::vector<std::pair<std::string, std::string>> record{{"event", std::string(event)}};
+            record.insert(record.end(), fields.begin(), fields.end());
+            ev->append("audit", record);
+          });
+    permits->start();
   }
 
   unsigned n =
@@ -289,6 +345,11 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       q->submit(*now, std::move(env), now->queue.default_push_wait,
                 [done = std::move(done)](Status s, const std::string&) { done(std::move(s)); });
     });
+    // A push to a node this node holds a permit from presents it.
+    if (permits)
+      outbox->set_forward_hook([p = permits.get()](Envelope& env) {
+        if (p->holds_any()) attach_held_permit(*p->held(), env, unix_now());
+      });
     // Messages left from an earlier run: drain towards every target that has some (also
     // those reached by the default route) and every peer.
     std::vector<std::string> targets = outbox_store->nodes_at_open();
@@ -305,6 +366,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   std::unique_ptr<RsHost> rs_host;
   if (queues && cfg->router_server.enabled) {
     rs_host = std::make_unique<RsHost>(*inbox, *queues, store, *log, cfg->router_server.workers);
+    rs_host->set_evidence(evidence.get());
     queues->set_on_local_stored([h = rs_host.get()](const QueueKey& k) { h->on_local_stored(k); });
   }
   std::unique_ptr<EgressDrainer> egress_drainer;
@@ -335,7 +397,8 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   }
   for (auto& c : contexts)
     pipelines.push_back(std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log,
-                                                   queues.get(), peering.get()));
+                                                   queues.get(), peering.get(), evidence.get(),
+                                                   permits.get()));
   // Encapsulated requests (no x-ptp-version 1) are unwrapped in front of each pipeline.
   std::vector<std::unique_ptr<EncapsulationGate>> gates;
   for (auto& p : pipelines) gates.push_back(std::make_unique<EncapsulationGate>(*p, store));
@@ -365,9 +428,19 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
           log->error("cannot switch the log file, keeping the current one",
                      {.extra = {{"error", log_error}}});
         log->info("config reloaded", {.extra = {{"file", cfg->source_path}}});
+        if (evidence) {
+          evidence->reconfigure(now->evidence);
+          evidence->append("audit", {{"event", "config_reload"},
+                                     {"file", cfg->source_path},
+                                     {"generation", std::to_string(store.generation())}});
+        }
       } else {
         log->error("config reload rejected, keeping the running config",
                    {.extra = {{"error", msg}}});
+        if (evidence)
+          evidence->append(
+              "audit",
+              {{"event", "config_reload_rejected"}, {"file", cfg->source_path}, {"error", msg}});
       }
     });
     // POST /queues/backup (docs/operations.md): declared before the admin server, so a
@@ -418,6 +491,16 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       admin.add_route("POST", "/v1/interconn/node/refresh",
                       peer_route("/v1/interconn/node/refresh"));
     }
+    if (permits) {
+      // Permits (docs/authorization.md "Admin routes"): the work runs on the permit thread,
+      // which answers through respond.
+      auto permit_route = [p = permits.get()](AdminRequest req, AdminRespond respond) {
+        p->admin({req.method, "/permits" + req.path_rest, std::move(req.body)}, std::move(respond));
+      };
+      admin.add_route("GET", "/permits", permit_route);
+      admin.add_route("POST", "/permits", permit_route);
+      admin.add_route("DELETE", "/permits", permit_route);
+    }
     admin.start();
     auto stop_all = [&] {
       watcher.stop();
@@ -425,6 +508,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       if (outbox) outbox->stop();
       if (passive) passive->stop();
       if (peering) peering->stop();
+      if (permits) permits->stop();
       for (auto& g : guards) g.reset();
       for (auto& c : contexts) c->stop();
       control.stop();

@@ -242,6 +242,12 @@ struct PeeringConfig {
   int64_t expiry_seconds() const { return expiry_s > 0 ? expiry_s : expiry_days * 86400; }
 };
 
+// Permits (docs/authorization.md "Permits"): where this node keeps the permits it issued
+// (with their use counts) and those it holds. Read at start.
+struct PermitsConfig {
+  std::string store;  // permits.store; empty: <data dir>/permits
+};
+
 // Per-peer authorization at this node, the resource holder (docs/authorization.md): what
 // a partner node may call here. One policy per peer node id, or "*" for every peer
 // without its own entry.
@@ -250,7 +256,9 @@ struct PeerPolicy {
   std::vector<Interface> interfaces;  // invoke, transport, push, pop, peek, release
   std::vector<std::string> uris;      // x-ptp-uri globs of local services (local_services' glob)
   std::vector<std::string> topics;    // message-topic globs of pushes from this peer
-  bool router_jobs = false;           // may start router jobs (parsed; not yet enforced)
+  bool router_jobs = false;           // may start router jobs at this node's router server
+  // Even what the policy allows needs a permit (x-ptp-permit) issued by this node.
+  bool require_permit = false;
 };
 struct AuthorizationConfig {
   bool enabled = false;        // the `authorization` section is present
@@ -278,6 +286,28 @@ struct CryptoConfig {
   DigestAlgorithm digest = DigestAlgorithm::kSha256;  // body digests, Merkle trees, chains
 };
 
+// The evidence log (docs/evidence.md): on when the `evidence` section is present. The
+// section's presence and `dir` are read at start; the rest also applies on reload.
+enum class EvidenceOnFailure {
+  kRefuse,    // a record that cannot be taken refuses what needed it (E0000000700)
+  kContinue,  // traffic goes on without the record (counted, logged)
+};
+struct EvidenceConfig {
+  bool enabled = false;
+  std::string dir;                        // empty: <data dir>/evidence
+  uint64_t max_file_bytes = 64ull << 20;  // a new file is started beyond this size
+  // fdatasync period: the records of the last interval may be lost on a power cut.
+  std::chrono::milliseconds sync_interval{200};
+  uint32_t queue_records = 65536;  // records held in memory (queued or failing to write)
+  EvidenceOnFailure on_failure = EvidenceOnFailure::kRefuse;
+  // Message signatures and receipts (docs/evidence.md "Signatures"): parsed here, used by
+  // gateway/evidence's batch signer.
+  bool sign = true;               // sign messages sent, verify and receipt those received
+  bool require_signature = true;  // a message from another node without a signature: 615
+  int batch_window_us = 1000;     // a batch is signed this long after its first message ...
+  int batch_max = 256;            // ... or when it has this many
+};
+
 struct Config {
   std::string source_path;  // file it was read from
   std::string node_id;
@@ -301,6 +331,7 @@ struct Config {
   // id, for the pipeline's per-request check (a binary search; empty: skipped).
   std::vector<DynamicPeerState> dynamic_peers;
   PeeringConfig peering;
+  PermitsConfig permits;
   std::string default_route;  // peer node id used when no peer matches
   std::vector<LocalServiceConfig> local_services;
   LogConfig log;
@@ -309,6 +340,7 @@ struct Config {
   RouterServerConfig router_server;
   AuthorizationConfig authorization;
   CryptoConfig crypto;
+  EvidenceConfig evidence;
 };
 
 // The dialect of a caller: by its vendor code, else the default.

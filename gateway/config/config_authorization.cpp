@@ -59,7 +59,7 @@ void parse_authorization(const YAML::Node& root, Config& cfg) {
   if (!list.IsSequence()) fail(s.at("peers"), "expected a list, got " + kind_name(list));
   for (size_t i = 0; i < list.size(); ++i) {
     Section p(list[i], index_path(s.at("peers"), i),
-              {"node", "interfaces", "uris", "topics", "router_jobs"});
+              {"node", "interfaces", "uris", "topics", "router_jobs", "require_permit"});
     if (!list[i].IsMap()) fail(p.path(), "expected a mapping, got " + kind_name(list[i]));
     PeerPolicy pol;
     pol.node_id = p.required_string("node");
@@ -72,6 +72,7 @@ void parse_authorization(const YAML::Node& root, Config& cfg) {
     pol.uris = string_list(p, "uris");
     pol.topics = string_list(p, "topics");
     pol.router_jobs = p.boolean("router_jobs", false);
+    pol.require_permit = p.boolean("require_permit", false);
     a.peers.push_back(std::move(pol));
   }
 }

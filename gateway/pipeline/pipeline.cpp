@@ -2,14 +2,18 @@
 
 #include <chrono>
 
+#include "codecs/header_codec.h"
 #include "codecs/proto_codec.h"
 #include "codecs/traceparent.h"
 #include "codecs/validate.h"
 #include "common/random_hex.h"
 #include "common/unix_time.h"
+#include "gateway/evidence/evidence_log.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
 #include "gateway/peering/peering_service.h"
+#include "gateway/permits/permit_attach.h"
+#include "gateway/permits/permit_service.h"
 #include "gateway/pipeline/authorization.h"
 #include "gateway/pipeline/diag_service.h"
 #include "gateway/pipeline/identity_binding.h"
@@ -58,13 +62,16 @@ bool is_queue_interface(Interface i) {
 }
 
 Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics,
-                   JsonLog& log, QueueService* queues, PeeringService* peering)
+                   JsonLog& log, QueueService* queues, PeeringService* peering,
+                   EvidenceLog* evidence, PermitService* permits)
     : ex_(ex),
       store_(store),
       metrics_(metrics),
       log_(log),
       queues_(queues),
       peering_(peering),
+      evidence_(evidence),
+      permits_(permits),
       h2_(ex, &metrics),
       h1_(ex, {.metrics = &metrics}) {}
 
@@ -159,6 +166,7 @@ struct Pipeline::Pending {
   bool to_queue = false;    // route(): the queue service takes it
   bool to_peering = false;  // route(): the peering service takes it
   RouteDecision decision;   // route(): otherwise, where it goes
+  std::string permit_id;    // authorize_here(): the permit whose use run_permitted counts
   Status refusal;           // admit_head's verdict, for a dispatch() that ignored it
   std::string provider;     // gRPC queue interfaces: the caller's dialect, for errors
 
@@ -225,7 +233,7 @@ Status Pipeline::admit_and_route(Pending& p, Request& req) {
   return route(p, req);
 }
 
-Status Pipeline::route(Pending& p, const Request& req) {
+Status Pipeline::route(Pending& p, Request& req) {
   const Config& cfg = *p.cfg;
   const PtpHeader& h = req.env.header;
   if (is_peering_interface(req.iface)) {
@@ -256,7 +264,7 @@ Status Pipeline::route(Pending& p, const Request& req) {
   return Status::Ok();
 }
 
-Status Pipeline::authorize_here(const Pending& p, const Request& req, bool remote_push) {
+Status Pipeline::authorize_here(Pending& p, Request& req, bool remote_push) {
   const Config& cfg = *p.cfg;
   if (!cfg.authorization.enabled) return Status::Ok();
   const PtpHeader& h = req.env.header;
@@ -271,21 +279,93 @@ Status Pipeline::authorize_here(const Pending& p, const Request& req, bool remot
     if (it != req.env.meta.end()) r.topic = it->second;
   }
   const AuthzReason why = authorize(cfg, r);
-  if (why == AuthzReason::kNone) return Status::Ok();
-  metrics_.authorization_refused(authz_reason_name(why));
+  // A permit is needed where the policy refuses, where it says require_permit, and for a
+  // router job without router_jobs (docs/authorization.md "Router jobs").
+  bool need_permit = why != AuthzReason::kNone;
+  const bool from_peer = r.source != cfg.node_id;
+  const PermitAsk ask =
+      remote_push ? push_permit_ask(r.topic, h.session_id) : PermitAsk{"service", r.uri};
+  std::string_view unmet;  // what only a permit can grant, when the policy allows the call
+  if (!need_permit && from_peer) {
+    const PeerPolicy* pol = find_peer_policy(cfg.authorization, r.source);
+    if (pol && pol->require_permit) unmet = "require_permit";
+    if (ask.type == "router_job" && cfg.router_server.enabled &&
+        !(pol ? pol->router_jobs : cfg.authorization.default_allow))
+      unmet = "router_jobs";
+    need_permit = !unmet.empty();
+  }
+  static const std::string kPermitKey(kPermitHeaderName);
+  auto permit = req.env.meta.find(kPermitKey);
+  if (!need_permit) {
+    // Allowed by the policy: a presented permit is not needed, and not counted.
+    if (permit != req.env.meta.end()) req.env.meta.erase(permit);
+    return Status::Ok();
+  }
+  if (permit != req.env.meta.end() && permits_) {
+    const PermitScope scope{cfg.node_id, r.source, ask.type, ask.resource};
+    Status st =
+        permit_checks_.check(permits_->own_key(), permit->second, scope, unix_now(), p.permit_id);
+    req.env.meta.erase(permit);
+    if (st.ok()) return st;  // its use is counted before the request runs
+    st.hop = cfg.node_id;
+    return refuse_here(p, req, r, "permit", std::move(st));
+  }
+  if (why != AuthzReason::kNone)
+    return refuse_here(p, req, r, authz_reason_name(why), authz_refusal(cfg, r, why));
+  const std::string what = ask.type == "router_job"
+                               ? "start router job '" + std::string(ask.resource) + "'"
+                               : "call " + std::string(interface_name(r.iface)) + " on " +
+                                     std::string(ask.type) + " '" + std::string(ask.resource) + "'";
+  return refuse_here(
+      p, req, r, unmet == "router_jobs" ? "router_jobs" : "no_permit",
+      Status::Error(Code::kNotPermitted,
+                    "node " + std::string(r.source) + " needs a permit to " + what + " at node " +
+                        cfg.node_id + " (authorization: " + std::string(unmet) +
+                        (unmet == "router_jobs" ? " is false" : "") + ")",
+                    cfg.node_id));
+}
+
+Status Pipeline::refuse_here(const Pending&, const Request& req, const AuthzRequest& r,
+                             std::string_view reason, Status st) {
+  const PtpHeader& h = req.env.header;
+  metrics_.authorization_refused(reason);
   uint64_t suppressed = 0;
   if (log_.enabled(LogLevel::kWarn) && authz_log_.allow(suppressed)) {
     LogFields lf{.trace_id = h.trace_id, .source = h.source_node_id, .target = h.target_node_id};
     lf.extra = {{"interface", std::string(interface_name(r.iface))},
-                {"reason", std::string(authz_reason_name(why))},
+                {"reason", std::string(reason)},
                 {"suppressed", std::to_string(suppressed)}};
-    if (remote_push)
+    if (r.iface == Interface::kPush)
       lf.extra.emplace_back("topic", std::string(r.topic));
     else
       lf.extra.emplace_back("uri", std::string(r.uri));
+    if (reason == "permit") lf.extra.emplace_back("error", st.message);
     log_.warn("authorization refused", lf);
   }
-  return authz_refusal(cfg, r, why);
+  if (evidence_ && authz_evidence_.allow(suppressed)) {
+    const bool push = r.iface == Interface::kPush;
+    evidence_->append("audit",
+                      {{"event", reason == "permit" ? "permit_refused" : "request_refused"},
+                       {"source", h.source_node_id},
+                       {"interface", interface_name(r.iface)},
+                       {push ? "topic" : "uri", push ? r.topic : r.uri},
+                       {"reason", reason == "permit" ? std::string_view(st.message) : reason},
+                       {"trace_id", h.trace_id},
+                       {"suppressed", std::to_string(suppressed)}});
+  }
+  return st;
+}
+
+void Pipeline::run_permitted(const std::shared_ptr<Pending>& p, Request&& req) {
+  std::string id = std::move(p->permit_id);
+  auto held = std::make_shared<Request>(std::move(req));
+  permits_->use(std::move(id), ex_, [this, p, held](Status st) {
+    if (!st.ok()) {
+      metrics_.authorization_refused("permit");
+      return refuse(p, *held, std::move(st));
+    }
+    run(p, std::move(*held));
+  });
 }
 
 Status Pipeline::admit_head(Request& head) {
@@ -337,6 +417,7 @@ void Pipeline::dispatch(Request&& req, Responder done) {
   p->done = std::move(done);
   p->bytes_in = req.env.body.size();
   if (!st.ok()) return refuse(p, req, std::move(st));
+  if (!p->permit_id.empty() && permits_) return run_permitted(p, std::move(req));
   run(p, std::move(req));
 }
 
@@ -379,10 +460,14 @@ void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
         return;
       }
       // This node's own request to a signature-mode target: its container's token was
-      // checked above; the target gets one signed with this node's key.
-      if (req.env.header.source_node_id == cfg->node_id)
+      // checked above; the target gets one signed with this node's key. A permit this
+      // node holds from the target goes with it.
+      if (req.env.header.source_node_id == cfg->node_id) {
         if (Status st = minted_.apply(*cfg, req.env.header, unix_now()); !st.ok())
           return refuse(p, req, std::move(st));
+        if (permits_ && permits_->holds_any())
+          attach_held_permit(*permits_->held(), req.env, unix_now());
+      }
       auto& path = req.env.meta[std::string(kRoutePathKey)];
       path += path.empty() ? cfg->node_id : "," + cfg->node_id;
       Forwarder fwd(h2_, h1_, *cfg);

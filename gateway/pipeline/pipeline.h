@@ -12,6 +12,8 @@
 #include "gateway/forward/forwarder.h"
 #include "gateway/forward/source_tokens.h"
 #include "gateway/observability/json_log.h"
+#include "gateway/permits/permit_checker.h"
+#include "gateway/pipeline/authorization.h"
 #include "gateway/pipeline/token.h"
 #include "gateway/upstream/http1_client.h"
 #include "gateway/upstream/upstream_pool.h"
@@ -22,13 +24,18 @@ class Metrics;
 class JsonLog;
 class QueueService;
 class PeeringService;
+class PermitService;
+class EvidenceLog;
 
 class Pipeline final : public Dispatcher {
  public:
   // `queues` may be null: the queue interfaces then answer E0000000614; so do the
-  // peering interfaces (net/weave, net/ack) without `peering`.
+  // peering interfaces (net/weave, net/ack) without `peering`. `evidence` (may be null: no
+  // `evidence` section) records what this node sent, received and refused. Without
+  // `permits` (no identity), permits are neither presented nor accepted.
   Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics, JsonLog& log,
-           QueueService* queues = nullptr, PeeringService* peering = nullptr);
+           QueueService* queues = nullptr, PeeringService* peering = nullptr,
+           EvidenceLog* evidence = nullptr, PermitService* permits = nullptr);
   ~Pipeline() override;
   void dispatch(Request&& req, Responder done) override;
   Status admit_head(Request& head) override;
@@ -40,10 +47,17 @@ class Pipeline final : public Dispatcher {
   // Validate, authenticate, loop check, then the route; Ok or the refusal.
   Status admit_and_route(Pending& p, Request& req);
   Status admit(const ConfigPtr& snapshot, Request& req);
-  Status route(Pending& p, const Request& req);
-  // The authorization policy of the request's source at this node (docs/authorization.md):
-  // Ok, or E0000000614 logged (rate-limited) and counted.
-  Status authorize_here(const Pending& p, const Request& req, bool remote_push);
+  Status route(Pending& p, Request& req);
+  // The authorization policy of the request's source at this node (docs/authorization.md),
+  // and a permit it presents where the policy refuses or requires one: Ok (a permit's use
+  // is then counted by run_permitted), or E0000000614/615 logged (rate-limited) and
+  // counted. Takes x-ptp-permit off the request.
+  Status authorize_here(Pending& p, Request& req, bool remote_push);
+  Status refuse_here(const Pending& p, const Request& req, const AuthzRequest& r,
+                     std::string_view reason, Status st);
+  // Counts the use of the permit authorize_here accepted (on the permit thread), then
+  // run()s the request, or refuses it when the permit is revoked or used up.
+  void run_permitted(const std::shared_ptr<Pending>& p, Request&& req);
   void refuse(const std::shared_ptr<Pending>& p, Request& req, Status st);
   void run(const std::shared_ptr<Pending>& p, Request&& req);
 
@@ -53,11 +67,15 @@ class Pipeline final : public Dispatcher {
   JsonLog& log_;
   QueueService* queues_;
   PeeringService* peering_;
+  EvidenceLog* evidence_;
+  PermitService* permits_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
-  TokenChecks tokens_;     // token checks, with the tokens this thread checked before
-  SourceTokens minted_;    // the s1 tokens this node sends to signature-mode targets
-  LogThrottle authz_log_;  // authorization refusals: at most one line a second per thread
+  TokenChecks tokens_;           // token checks, with the tokens this thread checked before
+  SourceTokens minted_;          // the s1 tokens this node sends to signature-mode targets
+  LogThrottle authz_log_;        // authorization refusals: at most one line a second per thread
+  LogThrottle authz_evidence_;   // ... and one request_refused audit record (evidence log)
+  PermitChecker permit_checks_;  // presented permits this thread verified
 };
 
 // push, pop, peek, release: the container-facing queue interfaces.

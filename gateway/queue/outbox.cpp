@@ -85,6 +85,7 @@ class Outbox::Forward {
             mint_token(k->second, cfg->node_id, target_, req.env.header.session_id,
                        unix_now() + kForwardTokenTtl, cfg->auth.token_mac);
     }
+    if (box_.forward_hook_) box_.forward_hook_(req.env);
     RouteDecision route = resolve_route(*cfg, req.env.header);
     if (route.kind != RouteDecision::Kind::kPeer) {
       Status why = route.kind == RouteDecision::Kind::kError

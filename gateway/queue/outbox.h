@@ -48,6 +48,10 @@ class Outbox {
   // Where dead letters go (the QueueService's submit to this node). Set before resume()
   // and before the gateway serves requests.
   void set_dead_letter_sink(DeadLetterSink sink) { dead_letters_ = std::move(sink); }
+  // Called with each forward's envelope just before it is sent, on the outbox's executor
+  // (the composition root: the permit a push presents to its target). Set before resume().
+  using ForwardHook = std::function<void(Envelope&)>;
+  void set_forward_hook(ForwardHook hook) { forward_hook_ = std::move(hook); }
 
   // Stores msg durably for `target` (then done(Ok)) and makes its session's queue drain.
   void push(const std::string& target, QueuedMessage msg, std::chrono::milliseconds wait,
@@ -73,6 +77,7 @@ class Outbox {
   UpstreamPool h2_;
   Http1ClientPool h1_;
   DeadLetterSink dead_letters_;
+  ForwardHook forward_hook_;
   SourceTokens source_tokens_;  // s1 tokens of the forwards (on ex_ only)
   prometheus::Family<prometheus::Counter>& dead_letter_count_;  // {code}
   std::mutex mu_;

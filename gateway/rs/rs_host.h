@@ -47,6 +47,7 @@ namespace ptp {
 
 class JsonLog;
 class QueueService;
+class EvidenceLog;
 
 class RsHost {
  public:
@@ -56,6 +57,10 @@ class RsHost {
   ~RsHost();  // stop()s
   RsHost(const RsHost&) = delete;
   RsHost& operator=(const RsHost&) = delete;
+
+  // Jobs started are recorded there (audit event router_job, docs/evidence.md); call before
+  // the first job arrives.
+  void set_evidence(EvidenceLog* evidence) { evidence_ = evidence; }
 
   // QueueService's on_local_stored hook. Quick, never blocks on I/O.
   void on_local_stored(const QueueKey& key);
@@ -93,6 +98,7 @@ class RsHost {
   QueueService& queues_;
   ConfigStore& config_;
   JsonLog& log_;
+  EvidenceLog* evidence_ = nullptr;
   rs::WorkerPool pool_;
 
   mutable std::mutex mu_;

@@ -11,5 +11,7 @@ int run_reload(const Options& o);    // reload
 int run_peers(const Options& o);     // peers list|invite|join|disable|enable|approve|renew|remove
 int run_identity(const Options& o);  // identity init|show|renew-tls
 int run_queues(const Options& o);    // queues backup|restore
+int run_permits(const Options& o);   // permits issue|list|revoke|add|remove
+int run_evidence(const Options& o);  // evidence verify|match (local log directories)
 
 }  // namespace ptp::ptpctl

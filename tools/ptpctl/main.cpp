@@ -1,5 +1,6 @@
 // ptpctl: the operator's command for a PTP gateway (docs/ptpctl.md): its identity files
-// and, over the admin port, its status, peers and queue backups (restored offline).
+// and, over the admin port, its status, peers, permits and queue backups (restored offline);
+// evidence logs (local files).
 #include <iostream>
 
 #include "common/version.h"
@@ -22,6 +23,12 @@ identity (local files, docs/identity.md):
   identity renew-tls [--dir D] [--host H]... [--tls-days N]
                                   a new TLS key and certificate under the same root
 
+evidence (local files, docs/evidence.md):
+  evidence verify DIR [--digest sha256|sm3]
+                                  check an evidence log's chain; names the first bad record
+  evidence match SENDER_DIR RECEIVER_DIR [--receiver NODE]
+                                  every message sent has its received record and receipt
+
 commands (over the admin port):
   status                          liveness and readiness of the gateway
   reload                          reload the gateway's config file now (as SIGHUP)
@@ -33,6 +40,13 @@ commands (over the admin port):
   peers remove NODE               forget a dynamic peer
   queues backup DIR               copy the queue stores into DIR (on the gateway's host) while
                                   the gateway serves; answers once complete, with what it holds
+  permits issue NODE --type T --resource R [--level N] [--valid S | --not-after UNIX]
+                [--uses N] [--grantee-inst I]
+                                  a permit for NODE signed by this node (printed alone on stdout)
+  permits list                    permits this node issued (with uses) and holds
+  permits revoke ID               revoke a permit this node issued
+  permits add PERMIT              hold a permit another node issued to this node
+  permits remove ID               forget a held permit
 
 queue data (local files, the gateway stopped):
   queues restore BACKUP DATA_DIR  copy a backup into an empty DATA_DIR and check it
@@ -60,6 +74,8 @@ int main(int argc, char** argv) {
     if (cmd == "reload") return run_reload(o);
     if (cmd == "peers") return run_peers(o);
     if (cmd == "queues") return run_queues(o);
+    if (cmd == "permits") return run_permits(o);
+    if (cmd == "evidence") return run_evidence(o);
     throw UsageError("unknown command " + cmd + " (ptpctl --help lists them)");
   } catch (const UsageError& e) {
     std::cerr << "ptpctl: " << e.what() << "\n";

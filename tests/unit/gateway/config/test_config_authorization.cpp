@@ -95,3 +95,25 @@ TEST_CASE("authorization: precise errors") {
   CHECK(error_of("authorization: {peers: [{node: B, uris: x}]}\n")
             .find("authorization.peers[0].uris: expected a list") != std::string::npos);
 }
+
+TEST_CASE("authorization: require_permit, and the permits section's store") {
+  std::string error;
+  ConfigPtr cfg = parse(R"(
+authorization:
+  peers:
+    - {node: B, interfaces: [invoke], uris: ["svc.*"], require_permit: true}
+    - {node: C, interfaces: [invoke]}
+permits: {store: /var/lib/ptp/permits}
+)",
+                        error);
+  REQUIRE_MESSAGE(cfg, error);
+  CHECK(cfg->authorization.peers[0].require_permit);
+  CHECK_FALSE(cfg->authorization.peers[1].require_permit);
+  CHECK(cfg->permits.store == "/var/lib/ptp/permits");
+  cfg = parse("", error);
+  REQUIRE_MESSAGE(cfg, error);
+  CHECK(cfg->permits.store.empty());  // <data dir>/permits
+  CHECK(error_of("authorization: {peers: [{node: B, require_permit: maybe}]}\n")
+            .find("authorization.peers[0].require_permit") != std::string::npos);
+  CHECK(error_of("permits: {stor: x}\n").find("permits.stor: unknown key") != std::string::npos);
+}

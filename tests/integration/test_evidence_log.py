@@ -1,0 +1,286 @@
+"""The evidence log (docs/evidence.md) of a real gateway B: audit records for config
+reloads (accepted and rejected) and for a request its authorization policy refuses;
+`ptpctl evidence verify` passes on the log and reports a flipped byte, a deleted record
+and two swapped records at the right record (seq); rotation by size keeps the chain, also
+across a restart; a full disk under the log (a small tmpfs, so the test needs root and
+FAILS when it cannot mount one) does not stop the gateway: traffic goes on, the records
+are held and written once space is back (on_failure: continue) or refused (refuse)."""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import time
+import unittest
+import urllib.request
+
+from ptp_harness import BIN, KEYS, Topology, curl, ptp_headers, wait_until
+
+A_PORT, B_PORT = 18201, 18202
+TOKEN = "operator-token-0123456789abcdef"
+PTPCTL = os.path.join(BIN, "ptpctl")
+A_INVOKE = f"http://127.0.0.1:{A_PORT}/v1/interconn/chan/invoke"  # A -> B
+
+
+def gateway_yaml(node, port, peer, peer_port, extra="", workdir=""):
+    return f"""node: {{node_id: {node}, inst_id: INST_{node}}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {port + 50}, credential_file: {workdir}/admin.token}}
+io_threads: 2
+reload_poll_ms: 60000
+auth:
+  enabled: true
+  node_keys: {{A: "{KEYS['A']}", B: "{KEYS['B']}"}}
+peers:
+  - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", protocol: http2}}
+log: {{level: info}}
+{extra}"""
+
+
+def records(directory):
+    """Every record of the log, in file and line order."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(directory, "evidence-*.jsonl"))):
+        with open(path, "rb") as f:
+            for line in f.read().splitlines():
+                out.append(json.loads(line))
+    return out
+
+
+def audits(directory, event):
+    return [r for r in records(directory) if r["kind"] == "audit" and r.get("event") == event]
+
+
+def ptpctl(*args):
+    out = subprocess.run([PTPCTL, *args], capture_output=True, text=True, timeout=60)
+    return out.returncode, out.stdout, out.stderr
+
+
+def verify_json(directory):
+    code, out, err = ptpctl("evidence", "verify", directory, "--json")
+    return code, json.loads(out) if out.strip() else {"stderr": err}
+
+
+def metric(gw, name):
+    for line in gw.metrics().splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{}"):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def reload_now(gw):
+    req = urllib.request.Request(f"http://127.0.0.1:{gw.admin_port}/reload", method="POST",
+                                 data=b"", headers={"Authorization": "Bearer " + TOKEN})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def rewrite_lines(path, edit):
+    with open(path, "rb") as f:
+        lines = f.read().splitlines(keepends=True)
+    lines = edit(lines)
+    with open(path, "wb") as f:
+        f.write(b"".join(lines))
+
+
+class EvidenceLog(unittest.TestCase):
+    def setUp(self):
+        self.topo = Topology()
+        self.ev = os.path.join(self.topo.workdir, "ev-b")
+
+    def tearDown(self):
+        self.topo.close()
+
+    def start(self, evidence, authorization="", a=True):
+        cred = os.path.join(self.topo.workdir, "admin.token")
+        with open(cred, "w") as f:
+            f.write(TOKEN + "\n")
+        os.chmod(cred, 0o600)
+        a_path = os.path.join(self.topo.workdir, "a.yaml")
+        with open(a_path, "w") as f:
+            f.write(gateway_yaml("A", A_PORT, "B", B_PORT, workdir=self.topo.workdir))
+        self.b_path = os.path.join(self.topo.workdir, "b.yaml")
+        self.b_extra = f"evidence:\n  dir: {self.ev}\n{evidence}{authorization}"
+        with open(self.b_path, "w") as f:
+            f.write(gateway_yaml("B", B_PORT, "A", A_PORT, self.b_extra, self.topo.workdir))
+        self.a = self.topo.gateway(a_path) if a else None
+        self.b = self.topo.gateway(self.b_path)
+
+    def write_b(self, text):
+        with open(self.b_path, "w") as f:
+            f.write(text)
+
+    def invoke(self):
+        return curl(A_INVOKE, ptp_headers("A", "B"), b"ping", http="h2c")
+
+    def test_audit_records_verify_and_tampering_is_reported_at_its_record(self):
+        self.start("  sync_interval_ms: 20\n",
+                   "authorization:\n  peers:\n    - {node: C, interfaces: [invoke], uris: ['*']}\n")
+        # A refused request (no policy for A at B): E0000000614 and an audit record.
+        r = self.invoke()
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000614", r)
+        wait_until(lambda: audits(self.ev, "request_refused"), what="request_refused record")
+        rec = audits(self.ev, "request_refused")[0]
+        self.assertEqual((rec["source"], rec["interface"], rec["uri"], rec["reason"]),
+                         ("A", "invoke", "ptp/diag/echo", "no_policy"), rec)
+        self.assertEqual(rec["trace_id"], "trace-1")
+        # No token or payload in the log.
+        with open(glob.glob(os.path.join(self.ev, "evidence-*.jsonl"))[0]) as f:
+            text = f.read()
+        self.assertNotIn("ping", text)
+        self.assertNotIn("token", text)
+        # A rejected reload, then accepted ones (each POST /reload is one).
+        self.write_b(gateway_yaml("B", B_PORT, "A", A_PORT, self.b_extra + "bogus_key: 1\n",
+                                  self.topo.workdir))
+        self.assertEqual(reload_now(self.b), 400)
+        self.write_b(gateway_yaml("B", B_PORT, "A", A_PORT, self.b_extra, self.topo.workdir))
+        for _ in range(8):
+            self.assertEqual(reload_now(self.b), 200)
+        wait_until(lambda: len(audits(self.ev, "config_reload")) == 8, what="8 reload records")
+        rejected = audits(self.ev, "config_reload_rejected")
+        self.assertEqual(len(rejected), 1)
+        self.assertIn("bogus_key", rejected[0]["error"])
+        self.assertGreaterEqual(metric(self.b, 'ptp_evidence_records_total{kind="audit"}'), 10)
+        self.assertEqual(self.b.stop(), 0)
+        self.topo.procs.remove(self.b)
+
+        # The whole log verifies.
+        code, out, _ = ptpctl("evidence", "verify", self.ev)
+        n = len(records(self.ev))
+        self.assertEqual(code, 0, out)
+        self.assertRegex(out, rf"^ok: {n} records, head [0-9a-f]{{64}}\n$")
+        [path] = glob.glob(os.path.join(self.ev, "evidence-*.jsonl"))
+
+        def tampered(edit):
+            copy = os.path.join(self.topo.workdir, "tampered")
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(self.ev, copy)
+            rewrite_lines(os.path.join(copy, os.path.basename(path)), edit)
+            return verify_json(copy)
+
+        # One byte flipped inside seq 5's record.
+        def flip(lines):
+            i = lines[4].index(b'"kind":"audit"') + 9
+            lines[4] = lines[4][:i] + b"A" + lines[4][i + 1:]
+            return lines
+        code, res = tampered(flip)
+        self.assertEqual((code, res["problem"], res["seq"], res["line"]), (1, "altered", 5, 5), res)
+        # Record seq 4 deleted.
+        code, res = tampered(lambda lines: lines[:3] + lines[4:])
+        self.assertEqual((code, res["problem"], res["seq"]), (1, "missing", 4), res)
+        # Records seq 3 and seq 6 swapped.
+        code, res = tampered(lambda lines: lines[:2] + [lines[5]] + lines[3:5] + [lines[2]] + lines[6:])
+        self.assertEqual((code, res["problem"], res["seq"]), (1, "reordered", 3), res)
+        code, out, _ = ptpctl("evidence", "verify", os.path.join(self.topo.workdir, "tampered"))
+        self.assertEqual(code, 1)
+        self.assertTrue(out.startswith("reordered: "), out)
+        self.assertIn("seq 3 expected, found seq 6", out)
+
+    def test_rotation_keeps_the_chain_across_a_restart(self):
+        self.start("  max_file_bytes: 4096\n  sync_interval_ms: 0\n", a=False)
+        for _ in range(40):
+            self.assertEqual(reload_now(self.b), 200)
+        wait_until(lambda: len(audits(self.ev, "config_reload")) == 40, what="40 reload records")
+        files = sorted(glob.glob(os.path.join(self.ev, "evidence-*.jsonl")))
+        self.assertGreater(len(files), 2)
+        for f in files:
+            self.assertLessEqual(os.path.getsize(f), 4096)
+        # Each file is named by its first record's seq; its prev is the previous file's last hash.
+        recs = records(self.ev)
+        first_of = {int(os.path.basename(f)[9:29]) for f in files}
+        by_seq = {r["seq"]: r for r in recs}
+        for s in first_of - {1}:
+            self.assertEqual(by_seq[s]["prev"], by_seq[s - 1]["hash"])
+        # A restart continues the chain where it ended.
+        self.assertEqual(self.b.stop(), 0)
+        self.topo.procs.remove(self.b)
+        self.b = self.topo.gateway(self.b_path)
+        self.assertEqual(reload_now(self.b), 200)
+        wait_until(lambda: len(audits(self.ev, "config_reload")) == 41, what="a record after restart")
+        code, res = verify_json(self.ev)
+        self.assertEqual(code, 0, res)
+        self.assertEqual(res["records"], len(recs) + 1)
+        self.assertEqual(records(self.ev)[-1]["seq"], len(recs) + 1)
+
+    def test_full_disk_neither_crashes_nor_stops_traffic(self):
+        os.makedirs(self.ev)
+        out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", self.ev],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            self.fail(f"cannot mount a tmpfs for the evidence log (needs root): {out.stderr}")
+        try:
+            self.full_disk()
+        finally:
+            try:
+                self.topo.close()
+            finally:
+                subprocess.run(["umount", "-l", self.ev])
+
+    def fill(self):
+        filler = os.path.join(self.ev, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:
+            for _ in range(100000):
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass  # ENOSPC: full
+        finally:
+            os.close(fd)
+        return filler
+
+    def full_disk(self):
+        policy = "authorization:\n  peers:\n    - {node: A, interfaces: [invoke], uris: ['*']}\n"
+        self.start("  sync_interval_ms: 20\n  on_failure: continue\n", policy)
+        self.assertEqual(self.invoke().status, 200)
+        filler = self.fill()
+        # Records while the disk is full: held in memory (continue), the gateway serves on.
+        for _ in range(5):
+            self.assertEqual(reload_now(self.b), 200)
+        wait_until(lambda: metric(self.b, "ptp_evidence_write_errors_total") > 0,
+                   what="a write error counted")
+        self.assertTrue(self.b.alive())
+        r = self.invoke()
+        self.assertEqual((r.status, r.body), (200, b"ping"), r)
+        self.assertGreaterEqual(metric(self.b, "ptp_evidence_queue_records"), 1)
+        self.assertIn("evidence log cannot write", self.b.output())
+        # Space back: the held records are written, the chain whole.
+        os.remove(filler)
+        wait_until(lambda: len(audits(self.ev, "config_reload")) == 5, what="held records written")
+        wait_until(lambda: metric(self.b, "ptp_evidence_queue_records") == 0, what="no lag")
+        # on_failure: refuse (it reloads): records are refused while the disk is full.
+        self.b_extra = self.b_extra.replace("on_failure: continue", "on_failure: refuse")
+        self.write_b(gateway_yaml("B", B_PORT, "A", A_PORT, self.b_extra, self.topo.workdir))
+        self.assertEqual(reload_now(self.b), 200)
+        wait_until(lambda: len(audits(self.ev, "config_reload")) == 6, what="the switch recorded")
+        filler = self.fill()
+        # The file's last page may still take a few records: reload until a write fails.
+        errors = metric(self.b, "ptp_evidence_write_errors_total")
+        for _ in range(100):
+            self.assertEqual(reload_now(self.b), 200)
+            time.sleep(0.02)
+            if metric(self.b, "ptp_evidence_write_errors_total") > errors:
+                break
+        self.assertGreater(metric(self.b, "ptp_evidence_write_errors_total"), errors)
+        for _ in range(3):
+            self.assertEqual(reload_now(self.b), 200)
+        wait_until(lambda: metric(self.b, "ptp_evidence_records_refused_total") > 0,
+                   what="records refused")
+        r = self.invoke()
+        self.assertEqual((r.status, r.body), (200, b"ping"), r)
+        self.assertTrue(self.b.alive())
+        os.remove(filler)
+        self.assertEqual(reload_now(self.b), 200)
+        wait_until(lambda: metric(self.b, "ptp_evidence_queue_records") == 0
+                   and metric(self.b, 'ptp_evidence_records_total{kind="audit"}')
+                   == len(records(self.ev)), what="the log writes again")
+        self.assertEqual(self.b.stop(), 0)
+        self.topo.procs.remove(self.b)
+        code, res = verify_json(self.ev)
+        self.assertEqual(code, 0, res)
+
+
+if __name__ == "__main__":
+    unittest.main()

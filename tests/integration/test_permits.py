@@ -1,0 +1,491 @@
+"""Permits (docs/authorization.md "Permits") between real gateways with identities: B holds
+a service A has no policy for; B's operator issues a permit to A (signed with B's node key),
+A's operator adds it, and A's gateway presents it on A's requests to B, where B verifies it
+with its own key and counts each use durably. A partner without policy or permit -> 614 and
+nothing reaches the service; a permit limited to 3 uses allows exactly 3 calls, also across a
+restart of B and with 20 concurrent callers; expired or revoked -> 614; an altered permit ->
+615; a permit for another grantee -> 614; a policy that allows the call ignores the permit;
+require_permit makes even allowed calls need one."""
+import base64
+import concurrent.futures
+import json
+import os
+import subprocess
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from identity_dirs import make_identity
+from ptp_harness import BIN, Topology, curl, mint, ptp_headers, wait_until
+
+PTPCTL = os.path.join(BIN, "ptpctl")
+A_PORT, B_PORT, SVC_PORT = 18101, 18102, 18110
+A_ADMIN, B_ADMIN = A_PORT + 50, B_PORT + 50
+A_URL = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/invoke"
+KEY_A = "permits-test-hmac-key-of-A"
+KEY_B = "permits-test-hmac-key-of-B"
+TOKEN = "operator-token-for-permit-tests-0123456789"
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """B's service: answers 200 with the body and records every request that reaches it."""
+    seen = []
+    lock = threading.Lock()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        with Recorder.lock:
+            Recorder.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Permits(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = ThreadingHTTPServer(("127.0.0.1", SVC_PORT), Recorder)
+        threading.Thread(target=cls.srv.serve_forever, daemon=True).start()
+        cls.topo = Topology()
+        w = cls.topo.workdir
+        cls.id = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in ("A", "B")}
+        cls.cred = os.path.join(w, "credential")
+        with open(cls.cred, "w") as f:
+            f.write(TOKEN + "\n")
+        os.chmod(cls.cred, 0o600)
+        cls.a_path = cls.write("a", "A", A_PORT, "B", B_PORT, KEY_A, "")
+        cls.b_path = os.path.join(w, "b.yaml")
+        cls.write_b("")
+        try:
+            cls.a = cls.topo.gateway(cls.a_path)
+            cls.b = cls.topo.gateway(cls.b_path)
+        except BaseException:
+            cls.tearDownClass()  # nothing left running when a gateway does not start
+            raise
+
+    @classmethod
+    def write(cls, name, node, port, peer, peer_port, key, extra):
+        path = os.path.join(cls.topo.workdir, f"{name}.yaml")
+        with open(path, "w") as f:
+            f.write(f"""node: {{node_id: {node}, inst_id: INST_{node}, role: edge}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {port + 50}, credential_file: {cls.cred}}}
+identity: {{dir: "{cls.id[node]}"}}
+auth: {{mode: signature, node_keys: {{{node}: "{key}"}}}}
+peers:
+  - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", root_file: "{cls.id[peer]}/root.crt"}}
+local_services:
+  - {{uri: "svc.*", address: "127.0.0.1:{SVC_PORT}", protocol: http1, path: /svc}}
+io_threads: 2
+reload_poll_ms: 100
+queue: {{retry_min_ms: 100, retry_max_ms: 500}}
+log: {{level: info}}
+{extra}""")
+        return path
+
+    @classmethod
+    def write_b(cls, policy):
+        # B has a policy for Z only (deny by default): A has none, unless `policy` adds one.
+        cls.write("b", "B", B_PORT, "A", A_PORT, KEY_B,
+                  "evidence: {sync_interval_ms: 50}\n"
+                  "authorization:\n  peers:\n"
+                  "    - {node: Z, interfaces: [invoke], uris: ['*']}\n" + policy)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.topo.close()
+        finally:
+            cls.srv.shutdown()
+            cls.srv.server_close()
+
+    def setUp(self):
+        with Recorder.lock:
+            Recorder.seen = []
+        # Every test starts with nothing held at A.
+        _, listing = self.admin(A_ADMIN, "GET", "/permits")
+        for p in listing["held"]:
+            self.admin(A_ADMIN, "DELETE", "/permits/" + p["id"])
+
+    # --- helpers -------------------------------------------------------------------------
+    def admin(self, port, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+        req.add_header("Authorization", f"Bearer {TOKEN}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def issue(self, **body):
+        body.setdefault("grantee", "A")
+        body.setdefault("type", "service")
+        body.setdefault("resource", "svc.data*")
+        status, r = self.admin(B_ADMIN, "POST", "/permits", body)
+        self.assertEqual(status, 200, r)
+        self.assertTrue(r["permit"].startswith("ptpp1."), r)
+        return r
+
+    def hold(self, permit):
+        status, r = self.admin(A_ADMIN, "POST", "/permits/held", {"permit": permit})
+        self.assertEqual(status, 200, r)
+        self.assertTrue(r["verified"], r)  # B's root is pinned at A: checked on adding
+        return r
+
+    def uses_count(self, permit_id):
+        _, listing = self.admin(B_ADMIN, "GET", "/permits")
+        return next(p["uses_count"] for p in listing["issued"] if p["id"] == permit_id)
+
+    def invoke(self, uri="svc.data1", body=b"hello", session="s-1", permit=None):
+        # A's container: an hmac token from A's key; A signs the hop to B.
+        h = ptp_headers("A", "B", session=session, uri=uri, token=mint("A", "B", session, key=KEY_A))
+        if permit:
+            h["x-ptp-permit"] = permit
+        return curl(A_URL, h, body, http="h2", extra=("--cacert", f"{self.id['A']}/root.crt"))
+
+    def assert_refused(self, r, code, text):
+        self.assertEqual(r.headers.get("x-ptp-code"), code, r)
+        self.assertEqual(r.headers.get("x-ptp-hop"), "B", r)
+        self.assertIn(text, r.headers.get("x-ptp-message", ""), r)
+
+    def reached(self):
+        with Recorder.lock:
+            return len(Recorder.seen)
+
+    # --- tests ---------------------------------------------------------------------------
+    def test_1_no_policy_and_no_permit_is_refused_and_reaches_nothing(self):
+        r = self.invoke()
+        self.assert_refused(r, "E0000000614", "node A has no authorization policy at node B")
+        self.assertEqual(self.reached(), 0)
+
+    def test_2_three_uses_allow_exactly_three_calls(self):
+        p = self.issue(uses=3)
+        self.hold(p["permit"])
+        for i in range(3):
+            r = self.invoke(body=b"call %d" % i)
+            self.assertEqual((r.status, r.body), (200, b"call %d" % i), r)
+        r = self.invoke(body=b"fourth")
+        self.assert_refused(r, "E0000000614", f"permit {p['id']} is used up (3 of 3 uses)")
+        self.assertEqual(self.reached(), 3)
+        self.assertEqual(self.uses_count(p["id"]), 3)
+        # B's service never sees the permit itself.
+        self.assertTrue(all("x-ptp-permit" not in h for _, h in Recorder.seen))
+        # Another uri than the permit's resource: refused, not counted.
+        r = self.invoke(uri="svc.other")
+        self.assert_refused(r, "E0000000614", "node A has no authorization policy")
+        self.assertEqual(self.reached(), 3)
+
+    def test_3_uses_survive_a_restart_of_the_holder(self):
+        p = self.issue(uses=2, resource="svc.restart")
+        self.hold(p["permit"])
+        r = self.invoke(uri="svc.restart", body=b"before")
+        self.assertEqual((r.status, r.body), (200, b"before"), r)
+        # B stops (SIGTERM) and starts again from the same data directory.
+        self.assertEqual(self.b.stop(), 0)
+        type(self).b = self.topo.gateway(self.b_path)
+        self.assertEqual(self.uses_count(p["id"]), 1)
+        r = self.invoke(uri="svc.restart", body=b"after")
+        self.assertEqual((r.status, r.body), (200, b"after"), r)
+        r = self.invoke(uri="svc.restart", body=b"one too many")
+        self.assert_refused(r, "E0000000614", "is used up (2 of 2 uses)")
+        self.assertEqual(self.reached(), 2)
+
+    def test_4_concurrent_callers_get_exactly_the_uses(self):
+        p = self.issue(uses=5, resource="svc.busy")
+        self.hold(p["permit"])
+        tokens = [mint("A", "B", f"s-c{i}", key=KEY_A) for i in range(20)]
+
+        def call(i):
+            h = ptp_headers("A", "B", session=f"s-c{i}", uri="svc.busy", token=tokens[i])
+            return curl(A_URL, h, b"c%d" % i, http="h2",
+                        extra=("--cacert", f"{self.id['A']}/root.crt"))
+
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            results = list(pool.map(call, range(20)))
+        ok = [r for r in results if r.status == 200]
+        refused = [r for r in results if r.headers.get("x-ptp-code") == "E0000000614"]
+        self.assertEqual((len(ok), len(refused)), (5, 15), results)
+        for r in refused:
+            self.assertIn("is used up (5 of 5 uses)", r.headers["x-ptp-message"], r)
+        self.assertEqual(self.reached(), 5)
+        self.assertEqual(self.uses_count(p["id"]), 5)
+
+    def test_5_expired_and_revoked_permits_are_refused(self):
+        now = int(time.time())
+        expired = self.issue(resource="svc.old", not_before=now - 100, not_after=now - 10)
+        self.hold(expired["permit"])
+        # A does not present an expired permit it holds...
+        r = self.invoke(uri="svc.old")
+        self.assert_refused(r, "E0000000614", "node A has no authorization policy at node B")
+        # ...and B refuses one presented anyway (here by A's container).
+        r = self.invoke(uri="svc.old", permit=expired["permit"])
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 10))
+        self.assert_refused(r, "E0000000614", f"permit {expired['id']} expired at {when}")
+        live = self.issue(resource="svc.revoked")
+        self.hold(live["permit"])
+        r = self.invoke(uri="svc.revoked", body=b"while valid")
+        self.assertEqual((r.status, r.body), (200, b"while valid"), r)
+        status, body = self.admin(B_ADMIN, "DELETE", "/permits/" + live["id"])
+        self.assertEqual((status, body.get("revoked")), (200, True), body)
+        r = self.invoke(uri="svc.revoked", body=b"after revocation")
+        self.assert_refused(r, "E0000000614", f"permit {live['id']} was revoked")
+        self.assertEqual(self.reached(), 1)
+        _, listing = self.admin(B_ADMIN, "GET", "/permits")
+        entry = next(p for p in listing["issued"] if p["id"] == live["id"])
+        self.assertEqual((entry["revoked"], entry["uses_count"]), (True, 1), entry)
+        # B's evidence log has the audit records: issued, revoked, refused (with the reason).
+        def audit(event):
+            return [r for r in self.evidence_records()
+                    if r.get("kind") == "audit" and r.get("event") == event
+                    and live["id"] in (r.get("permit", "") + r.get("reason", ""))]
+        wait_until(lambda: audit("permit_refused"), what="B records the refused permit")
+        self.assertEqual(len(audit("permit_issued")), 1)
+        self.assertEqual(len(audit("permit_revoked")), 1)
+        self.assertIn("was revoked", audit("permit_refused")[0]["reason"])
+
+    def evidence_records(self):
+        out = []
+        d = os.path.join(self.b.data_dir, "evidence")
+        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            with open(os.path.join(d, name)) as f:
+                out += [json.loads(line) for line in f if line.endswith("\n")]
+        return out
+
+    def test_6_altered_permit_is_615_and_another_grantees_is_614(self):
+        p = self.issue(uses=1, resource="svc.x")
+        prefix, payload, sig = p["permit"].split(".")
+        fields = json.loads(unb64url(payload))
+        fields["uses"] = 1000
+        fields["resource"] = "svc.*"
+        altered = ".".join([prefix, b64url(json.dumps(fields, separators=(",", ":")).encode()), sig])
+        # A's operator cannot add it (B's root is pinned at A)...
+        status, body = self.admin(A_ADMIN, "POST", "/permits/held", {"permit": altered})
+        self.assertEqual((status, body["code"]), (400, "E0000000615"), body)
+        # ...and presented anyway (by A's container), B refuses it: not signed by B.
+        r = self.invoke(uri="svc.x", permit=altered)
+        self.assert_refused(r, "E0000000615", f"permit {p['id']} is not signed by its holder B")
+        # A permit B granted to C, presented by A.
+        for_c = self.issue(grantee="C", resource="svc.*")
+        status, body = self.admin(A_ADMIN, "POST", "/permits/held", {"permit": for_c["permit"]})
+        self.assertEqual(status, 400, body)
+        r = self.invoke(uri="svc.x", permit=for_c["permit"])
+        self.assert_refused(r, "E0000000614",
+                            f"permit {for_c['id']} was granted to node C, not to node A")
+        r = self.invoke(uri="svc.x", permit="ptpp1.garbage")
+        self.assert_refused(r, "E0000000615", "x-ptp-permit: malformed permit")
+        self.assertEqual(self.reached(), 0)
+        self.assertEqual(self.uses_count(p["id"]), 0)
+
+    def test_7_a_policy_that_allows_ignores_the_permit_and_require_permit_needs_one(self):
+        p = self.issue(uses=1, resource="svc.pol")
+        self.hold(p["permit"])
+        try:
+            self.reload_b("    - {node: A, interfaces: [invoke], uris: ['svc.pol']}\n")
+            for _ in range(2):
+                r = self.invoke(uri="svc.pol")
+                self.assertEqual(r.status, 200, r)
+            self.assertEqual(self.uses_count(p["id"]), 0)  # presented, not needed, not counted
+            self.reload_b("    - {node: A, interfaces: [invoke], uris: ['svc.pol'], "
+                          "require_permit: true}\n")
+            r = self.invoke(uri="svc.pol")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(self.uses_count(p["id"]), 1)
+            self.admin(A_ADMIN, "DELETE", "/permits/" + p["id"])  # A drops it
+            r = self.invoke(uri="svc.pol")
+            self.assert_refused(r, "E0000000614", "node A needs a permit to call invoke on "
+                                "service 'svc.pol' at node B (authorization: require_permit)")
+            self.assertEqual(self.reached(), 3)
+        finally:
+            self.reload_b("")
+
+    def test_8_ptpctl_issues_adds_lists_revokes_and_removes(self):
+        def ptpctl(port, *args):
+            out = subprocess.run([PTPCTL, "--admin", f"127.0.0.1:{port}", "--credential-file",
+                                  self.cred, "permits", *args], capture_output=True, timeout=30)
+            return out.returncode, out.stdout.decode(), out.stderr.decode()
+
+        code, permit, err = ptpctl(B_ADMIN, "issue", "A", "--type", "service", "--resource",
+                                   "svc.cli*", "--uses", "2", "--level", "4", "--valid", "600")
+        self.assertEqual(code, 0, err)
+        permit = permit.strip()
+        self.assertTrue(permit.startswith("ptpp1."), permit)
+        self.assertIn("ptpctl permits add", err)
+        permit_id = json.loads(unb64url(permit.split(".")[1]))["id"]
+        code, out, err = ptpctl(A_ADMIN, "add", permit)
+        self.assertEqual(code, 0, err)
+        self.assertIn(f"added permit {permit_id} of node B (signature checked", out)
+        r = self.invoke(uri="svc.cli1", body=b"via ptpctl")
+        self.assertEqual((r.status, r.body), (200, b"via ptpctl"), r)
+        code, out, err = ptpctl(B_ADMIN, "list")
+        self.assertEqual(code, 0, err)
+        row = next(l for l in out.splitlines() if l.startswith(permit_id))
+        self.assertIn("1/2", row)
+        code, out, _ = ptpctl(A_ADMIN, "list", "--json")
+        self.assertIn(permit_id, [p["id"] for p in json.loads(out)["held"]])
+        code, out, err = ptpctl(B_ADMIN, "revoke", permit_id)
+        self.assertEqual((code, out.strip()), (0, f"revoked permit {permit_id}"), err)
+        r = self.invoke(uri="svc.cli1")
+        self.assert_refused(r, "E0000000614", "was revoked")
+        code, out, err = ptpctl(A_ADMIN, "remove", permit_id)
+        self.assertEqual(code, 0, err)
+        code, _, err = ptpctl(A_ADMIN, "remove", permit_id)
+        self.assertEqual(code, 1, err)
+        self.assertIn("no permit", err)
+        code, _, err = ptpctl(B_ADMIN, "issue", "A", "--type", "car", "--resource", "x")
+        self.assertEqual(code, 1, err)
+        self.assertIn("type: expected one of", err)
+        code, _, err = ptpctl(B_ADMIN, "issue", "A")
+        self.assertEqual(code, 2, err)
+
+    def reload_b(self, policy):
+        def reloads():
+            for line in self.b.metrics().splitlines():
+                if line.startswith('ptp_config_reloads_total{result="ok"}'):
+                    return float(line.split()[-1])
+            return 0.0
+        before = reloads()
+        self.write_b(policy)
+        wait_until(lambda: reloads() > before, what="B reloads its config")
+
+
+class RouterJobs(unittest.TestCase):
+    """Issue 15 item 3: who may start a router job at R (router_server enabled) is decided by
+    R's authorization policy (router_jobs) or a router_job permit, and then, as before, by
+    router_server.job_sources. A's container pushes job specs (topic rs.job, session = job
+    id) through A's outbox."""
+    A2, R = 18103, 18104
+
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = Topology()
+        w = cls.topo.workdir
+        cls.id = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in ("A", "R")}
+        cls.cred = os.path.join(w, "credential")
+        with open(cls.cred, "w") as f:
+            f.write(TOKEN + "\n")
+        os.chmod(cls.cred, 0o600)
+        cls.r_path = os.path.join(w, "r.yaml")
+        cls.write_r("router_jobs: false")
+        a = cls.config("a", "A", cls.A2, "R", cls.R, KEY_A, "")
+        try:
+            cls.a = cls.topo.gateway(a)
+            cls.r = cls.topo.gateway(cls.r_path)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def config(cls, name, node, port, peer, peer_port, key, extra):
+        path = os.path.join(cls.topo.workdir, f"{name}.yaml")
+        with open(path, "w") as f:
+            f.write(f"""node: {{node_id: {node}, inst_id: INST_{node}, role: edge}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {port + 50}, credential_file: {cls.cred}}}
+identity: {{dir: "{cls.id[node]}"}}
+auth: {{mode: signature, node_keys: {{{node}: "{key}"}}}}
+peers:
+  - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", root_file: "{cls.id[peer]}/root.crt"}}
+io_threads: 2
+reload_poll_ms: 100
+queue: {{retry_min_ms: 100, retry_max_ms: 500}}
+log: {{level: info}}
+{extra}""")
+        return path
+
+    @classmethod
+    def write_r(cls, router_jobs):
+        cls.config("r", "R", cls.R, "A", cls.A2, "permits-test-hmac-key-of-R",
+                   "router_server: {role: A, workers: 1, job_timeout_s: 30, job_sources: [A]}\n"
+                   "authorization:\n  peers:\n"
+                   f"    - {{node: A, interfaces: [push], topics: ['rs.*'], {router_jobs}}}\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.topo.close()
+
+    def container(self, op, session, body):
+        h = ptp_headers("A", "R" if op == "push" else "A", session=session, uri=None,
+                        token=mint("A", "R" if op == "push" else "A", session, key=KEY_A))
+        h.pop("x-ptp-version")
+        h["content-type"] = "application/json"
+        return curl(f"https://127.0.0.1:{self.A2}/v1/interconn/chan/{op}", h,
+                    json.dumps(body).encode(), extra=("--cacert", f"{self.id['A']}/root.crt"))
+
+    def push_spec(self, job):
+        spec = {"job_id": job, "note": "a spec the test does not complete"}
+        r = self.container("push", job, {"topic": "rs.job",
+                                         "payload": base64.b64encode(json.dumps(spec).encode()).decode()})
+        self.assertEqual(r.status, 200, r)
+
+    def job_known(self, job):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.R + 50}/rs/jobs/{job}", timeout=5) as r:
+                return r.status == 200
+        except urllib.error.HTTPError:
+            return False
+
+    def refusals(self, reason):
+        for line in self.r.metrics().splitlines():
+            if line.startswith(f'ptp_authorization_refusals_total{{reason="{reason}"}}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    def admin(self, port, method, path, body=None):
+        return Permits.admin(self, port, method, path, body)
+
+    def test_router_jobs_by_policy_and_by_permit(self):
+        # The policy lets A push to rs.* but not start router jobs: the spec is refused at R
+        # and comes back to A's container as a dead letter.
+        self.push_spec("job-1")
+        wait_until(lambda: self.refusals("router_jobs") >= 1, what="R refuses the job spec")
+        r = self.container("pop", "job-1", {"topic": "ptp.dead-letter", "timeout": "5s"})
+        md = r.json()["metadata"]
+        self.assertEqual(md["dead-letter-code"], "E0000000614", md)
+        self.assertIn("node A needs a permit to start router job 'job-1' at node R "
+                      "(authorization: router_jobs is false)", md["dead-letter-reason"])
+        self.assertFalse(self.job_known("job-1"))
+        # A router_job permit for jobs "job-2*", held by A: A's outbox presents it.
+        status, p = self.admin(self.R + 50, "POST", "/permits",
+                               {"grantee": "A", "type": "router_job", "resource": "job-2*", "uses": 1})
+        self.assertEqual(status, 200, p)
+        status, body = self.admin(self.A2 + 50, "POST", "/permits/held", {"permit": p["permit"]})
+        self.assertEqual(status, 200, body)
+        self.push_spec("job-2a")
+        wait_until(lambda: self.job_known("job-2a"), what="R starts job job-2a")
+        # Its one use is spent: the next job is refused again.
+        self.push_spec("job-2b")
+        wait_until(lambda: self.refusals("permit") >= 1, what="R refuses the used-up permit")
+        self.assertFalse(self.job_known("job-2b"))
+        # router_jobs: true in the policy: no permit needed.
+        before = self.job_known("job-3")
+        self.write_r("router_jobs: true")
+        wait_until(lambda: self._reloaded(), what="R reloads")
+        self.push_spec("job-3")
+        wait_until(lambda: self.job_known("job-3"), what="R starts job job-3")
+        self.assertFalse(before)
+
+    def _reloaded(self):
+        for line in self.r.metrics().splitlines():
+            if line.startswith('ptp_config_reloads_total{result="ok"}'):
+                return float(line.split()[-1]) >= 2
+        return False
+
+
+if __name__ == "__main__":
+    unittest.main()
