@@ -6,10 +6,12 @@ across a restart; a full disk under the log (a small tmpfs, so the test needs ro
 FAILS when it cannot mount one) does not stop the gateway: traffic goes on, the records
 are held and written once space is back (on_failure: continue) or refused (refuse)."""
 import glob
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 import urllib.request
@@ -280,6 +282,61 @@ class EvidenceLog(unittest.TestCase):
         self.topo.procs.remove(self.b)
         code, res = verify_json(self.ev)
         self.assertEqual(code, 0, res)
+
+
+def write_chain(directory, recs):
+    """A log as a gateway writes it: (kind, {field: value}) records, SHA-256 chained."""
+    os.makedirs(directory)
+    prev, lines = "0" * 64, []
+    for seq, (kind, fields) in enumerate(recs, 1):
+        body = json.dumps({"seq": seq, "time_ms": 1764900000000 + seq, "kind": kind, **fields,
+                           "prev": prev}, separators=(",", ":"))[:-1]
+        prev = hashlib.sha256(body.encode()).hexdigest()
+        lines.append(body + ',"hash":"' + prev + '"}\n')
+    with open(os.path.join(directory, "evidence-00000000000000000001.jsonl"), "w") as f:
+        f.write("".join(lines))
+
+
+class EvidenceMatch(unittest.TestCase):
+    """ptpctl evidence match on two logs written here (as gateways A and B would)."""
+
+    def test_every_sent_message_needs_its_received_record_and_receipt(self):
+        work = tempfile.mkdtemp(prefix="ptp-it-")
+        try:
+            msgs = [hashlib.sha256(b"m%d" % i).hexdigest() for i in range(5)]
+            sender = [("sent", {"msg": m, "target_node": "B"}) for m in msgs]
+            sender += [("sent", {"msg": "c" * 64, "target_node": "C"})]  # not B's
+            sender += [("receipt", {"msg": m, "from": "B"}) for m in msgs]
+            receiver = [("audit", {"event": "config_reload"})]
+            receiver += [("received", {"msg": m, "target_node": "B"}) for m in msgs]
+            write_chain(os.path.join(work, "a"), sender)
+            write_chain(os.path.join(work, "b"), receiver)
+            code, out, err = ptpctl("evidence", "match", f"{work}/a", f"{work}/b")
+            self.assertEqual((code, out), (0, "ok: 5 sent to B, 5 received there, 5 receipts\n"),
+                             err)
+            # The receipt of the third message missing at A, the fourth never received at B.
+            shutil.rmtree(f"{work}/a")
+            shutil.rmtree(f"{work}/b")
+            write_chain(f"{work}/a", [r for r in sender if r[1]["msg"] != msgs[2] or r[0] == "sent"])
+            write_chain(f"{work}/b", [r for r in receiver if r[1].get("msg") != msgs[3]])
+            code, out, _ = ptpctl("evidence", "match", f"{work}/a", f"{work}/b", "--json")
+            res = json.loads(out)
+            self.assertEqual(code, 1)
+            self.assertEqual((res["sent"], res["received"], res["receipts"], res["unmatched"]),
+                             (5, 4, 4, 2), res)
+            self.assertEqual(res["first_unmatched"]["seq"], 3)
+            self.assertEqual(res["first_unmatched"]["why"], "no receipt in the sender's log")
+            # A log that does not verify is reported before any matching.
+            with open(f"{work}/b/evidence-00000000000000000001.jsonl", "r+b") as f:
+                f.seek(42)  # inside "audit"
+                c = f.read(1)
+                f.seek(42)  # inside "audit"
+                f.write(b"x" if c != b"x" else b"y")
+            code, out, _ = ptpctl("evidence", "match", f"{work}/a", f"{work}/b")
+            self.assertEqual(code, 1)
+            self.assertTrue(out.startswith("altered: "), out)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
