@@ -5,6 +5,7 @@ and two swapped records at the right record (seq); rotation by size keeps the ch
 across a restart; a full disk under the log (a small tmpfs, so the test needs root and
 FAILS when it cannot mount one) does not stop the gateway: traffic goes on, the records
 are held and written once space is back (on_failure: continue) or refused (refuse)."""
+import base64
 import glob
 import hashlib
 import json
@@ -337,6 +338,81 @@ class EvidenceMatch(unittest.TestCase):
             self.assertTrue(out.startswith("altered: "), out)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def root_fp(identity_dir):
+    """The SHA-256 (hex) of the DER of an identity's root certificate."""
+    with open(os.path.join(identity_dir, "root.crt")) as f:
+        pem = f.read()
+    body = "".join(l for l in pem.strip().splitlines() if not l.startswith("-----"))
+    return hashlib.sha256(base64.b64decode(body)).hexdigest()
+
+
+class EvidencePeering(unittest.TestCase):
+    """Peer changes are audit records at both ends: A invites B, B joins, A's operator
+    disables, enables, renews and removes B."""
+
+    def admin(self, port, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                                     headers={"Authorization": "Bearer " + TOKEN,
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"{}")
+
+    def test_peer_changes_are_audited(self):
+        topo = Topology()
+        try:
+            work = topo.workdir
+            cred = os.path.join(work, "admin.token")
+            with open(cred, "w") as f:
+                f.write(TOKEN + "\n")
+            os.chmod(cred, 0o600)
+            ev = {}
+            for node, port in (("A", 18203), ("B", 18204)):
+                ident = os.path.join(work, "id-" + node)
+                subprocess.run([PTPCTL, "identity", "init", "--node-id", node, "--inst-id",
+                                "INST_" + node, "--address", f"127.0.0.1:{port}", "--dir", ident],
+                               check=True, capture_output=True, timeout=30)
+                ev[node] = os.path.join(work, "ev-" + node)
+                path = os.path.join(work, node.lower() + ".yaml")
+                with open(path, "w") as f:
+                    f.write(f"""node: {{node_id: {node}, inst_id: INST_{node}}}
+listen: {{address: 127.0.0.1, port: {port}, tls: {{cert: {ident}/tls.crt, key: {ident}/tls.key}}}}
+admin: {{address: 127.0.0.1, port: {port + 50}, credential_file: {cred}}}
+io_threads: 1
+identity: {{dir: {ident}}}
+auth:
+  enabled: true
+  node_keys: {{A: "{KEYS['A']}", B: "{KEYS['B']}"}}
+evidence: {{dir: {ev[node]}, sync_interval_ms: 20}}
+""")
+                topo.gateway(path)
+            inv = self.admin(18253, "POST", "/peers/invite", {"node_id": "B"})
+            self.admin(18254, "POST", "/peers/join", {"invitation": inv["invitation"]})
+            wait_until(lambda: audits(ev["B"], "peer_joined") and audits(ev["A"], "peer_joined"),
+                       what="peer_joined at both ends")
+            for action in ("disable", "enable", "renew"):
+                self.admin(18253, "POST", f"/peers/B/{action}", {} if action == "renew" else None)
+            self.admin(18253, "DELETE", "/peers/B")
+            events = ["peer_invited", "peer_joined", "peer_disabled", "peer_enabled",
+                      "peer_renewed", "peer_removed"]
+            wait_until(lambda: [r["event"] for r in records(ev["A"])] == events,
+                       what="A's peer records")
+            recs = records(ev["A"])
+            self.assertEqual({r["node"] for r in recs}, {"B"})
+            self.assertEqual(recs[1]["state"], "active")
+            self.assertEqual(recs[1]["root_fp"], root_fp(os.path.join(work, "id-B")), recs[1])
+            self.assertEqual(recs[2]["state"], "disabled")
+            self.assertEqual(recs[5]["state"], "removed")
+            b_rec = audits(ev["B"], "peer_joined")[0]
+            self.assertEqual(b_rec["node"], "A")
+            self.assertEqual(b_rec["root_fp"], root_fp(os.path.join(work, "id-A")), b_rec)
+            for node in ("A", "B"):
+                code, res = verify_json(ev[node])
+                self.assertEqual(code, 0, res)
+        finally:
+            topo.close()
 
 
 if __name__ == "__main__":
