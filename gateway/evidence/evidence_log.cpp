@@ -452,9 +452,13 @@ void EvidenceLog::Impl::run() {
       writer_waiting = false;
     }
     const bool stopping = stop;
-    while (!queue.empty()) {
-      held.push_back(std::move(queue.front()));
-      queue.pop_front();
+    if (held.empty()) {
+      held.swap(queue);  // the usual case: one swap under the lock
+    } else {
+      while (!queue.empty()) {
+        held.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
     }
     lk.unlock();
     work(stopping);
