@@ -111,7 +111,8 @@ bool read_last_line(int fd, uint64_t size, std::string& line, uint64_t& good_siz
 
 struct Item {
   std::string kind;
-  std::string text;  // ,"time_ms":..,"kind":"..",fields...
+  int64_t time_ms = 0;  // taken under the queue's lock: in seq order (unless the clock steps)
+  std::string text;     // ,"kind":"..",fields...
 };
 
 }  // namespace
@@ -308,6 +309,8 @@ void EvidenceLog::Impl::format(const Item& it) {
   line.clear();
   line += "{\"seq\":";
   line += std::to_string(next_seq);
+  line += ",\"time_ms\":";
+  line += std::to_string(it.time_ms);
   line += it.text;
   line += ",\"prev\":\"";
   line += prev;
@@ -376,15 +379,18 @@ bool EvidenceLog::Impl::rotate() {
   Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
   struct stat st {};
   if (!f || ::fstat(f.get(), &st) != 0) {
-    failed("create " + path, errno);
+    const int err = errno;
+    failed("create " + path, err);
     return false;
   }
   if (st.st_size != 0 && ::ftruncate(f.get(), 0) != 0) {  // left by a failed rotation
-    failed("truncate " + path, errno);
+    const int err = errno;
+    failed("truncate " + path, err);
     return false;
   }
   if (!sync_dir(dir)) {
-    failed("sync " + dir, errno);
+    const int err = errno;
+    failed("sync " + dir, err);
     return false;
   }
   fd = std::move(f);
@@ -514,7 +520,7 @@ bool EvidenceLog::take(std::string_view kind, std::string&& text) {
     m.dropped.Increment();
     return false;
   }
-  m.queue.push_back(Item{std::string(kind), std::move(text)});
+  m.queue.push_back(Item{std::string(kind), unix_ms_now(), std::move(text)});
   ++m.in_memory;
   ++m.taken_total;
   if (m.writer_waiting) m.wake.notify_one();
@@ -525,9 +531,7 @@ namespace {
 
 std::string record_text(std::string_view kind, size_t reserve) {
   std::string t;
-  t.reserve(48 + kind.size() + reserve);
-  t += ",\"time_ms\":";
-  t += std::to_string(unix_ms_now());
+  t.reserve(16 + kind.size() + reserve);
   t += ",\"kind\":";
   append_json_string(t, kind);
   return t;

@@ -89,8 +89,15 @@ TEST_CASE("evidence log: many threads append, every record is there once, SM3 ch
   CHECK(r.digest == DigestAlgorithm::kSm3);
   CHECK(r.records == 2000);
   std::set<std::string> msgs;
-  for (const auto& rec : r.records_list) msgs.insert(rec.fields.at("msg"));
+  int64_t last_ms = 0;
+  bool in_time_order = true;
+  for (const auto& rec : r.records_list) {
+    msgs.insert(rec.fields.at("msg"));
+    in_time_order = in_time_order && rec.time_ms >= last_ms;  // taken in seq order
+    last_ms = rec.time_ms;
+  }
   CHECK(msgs.size() == 2000);
+  CHECK(in_time_order);
 }
 
 TEST_CASE("evidence log: rotation by size keeps the chain, a reopen continues it") {
