@@ -592,4 +592,8 @@ void EvidenceLog::reconfigure(const EvidenceConfig& cfg) {
 
 const std::string& EvidenceLog::dir() const { return impl_->dir; }
 
+std::string evidence_fingerprint(DigestAlgorithm alg, std::string_view der) {
+  return digest_hex(digest(alg, der));
+}
+
 }  // namespace ptp

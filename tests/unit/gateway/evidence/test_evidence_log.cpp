@@ -219,3 +219,10 @@ TEST_CASE("evidence log: write errors are retried, refused or kept per on_failur
     CHECK(r.records == static_cast<uint64_t>(taken) + 1);
   }
 }
+
+TEST_CASE("evidence log: fingerprints are the profile's digest of the DER bytes") {
+  CHECK(evidence_fingerprint(DigestAlgorithm::kSha256, "abc") ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(evidence_fingerprint(DigestAlgorithm::kSm3, "abc") ==
+        "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0");
+}
