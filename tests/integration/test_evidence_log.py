@@ -3,8 +3,10 @@ reloads (accepted and rejected) and for a request its authorization policy refus
 `ptpctl evidence verify` passes on the log and reports a flipped byte, a deleted record
 and two swapped records at the right record (seq); rotation by size keeps the chain, also
 across a restart; a full disk under the log (a small tmpfs, so the test needs root and
-FAILS when it cannot mount one) does not stop the gateway: traffic goes on, the records
-are held and written once space is back (on_failure: continue) or refused (refuse)."""
+FAILS when it cannot mount one) does not stop the gateway: with on_failure: continue
+traffic goes on and the records are held and written once space is back; with refuse the
+records are refused and so are messages from other nodes (E0000000700), while B's own
+requests are served."""
 import base64
 import glob
 import hashlib
@@ -271,10 +273,18 @@ class EvidenceLog(unittest.TestCase):
             self.assertEqual(reload_now(self.b), 200)
         wait_until(lambda: metric(self.b, "ptp_evidence_records_refused_total") > 0,
                    what="records refused")
+        # A message from another node needs a record: refused with 700 while the log fails;
+        # B's own request to itself needs none and is served.
         r = self.invoke()
-        self.assertEqual((r.status, r.body), (200, b"ping"), r)
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000700", r)
+        self.assertIn("evidence", r.headers.get("x-ptp-message", ""), r)
+        r = curl(f"http://127.0.0.1:{B_PORT}/v1/interconn/chan/invoke", ptp_headers("B", "B"),
+                 b"own", http="h2c")
+        self.assertEqual((r.status, r.body), (200, b"own"), r)
         self.assertTrue(self.b.alive())
         os.remove(filler)
+        # Space back: the log writes again and messages pass, without a restart.
+        wait_until(lambda: self.invoke().status == 200, what="A -> B passes again")
         self.assertEqual(reload_now(self.b), 200)
         wait_until(lambda: metric(self.b, "ptp_evidence_queue_records") == 0
                    and metric(self.b, 'ptp_evidence_records_total{kind="audit"}')
