@@ -360,7 +360,8 @@ def root_fp(identity_dir):
 
 class EvidencePeering(unittest.TestCase):
     """Peer changes are audit records at both ends: A invites B, B joins, A's operator
-    disables, enables, renews and removes B."""
+    disables, enables, renews and removes B. A, with a node key, signs the log's head in a
+    checkpoint record when it stops; its root certificate verifies it, B's does not."""
 
     def admin(self, port, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
@@ -378,7 +379,7 @@ class EvidencePeering(unittest.TestCase):
             with open(cred, "w") as f:
                 f.write(TOKEN + "\n")
             os.chmod(cred, 0o600)
-            ev = {}
+            ev, gws = {}, {}
             for node, port in (("A", 18203), ("B", 18204)):
                 ident = os.path.join(work, "id-" + node)
                 subprocess.run([PTPCTL, "identity", "init", "--node-id", node, "--inst-id",
@@ -397,7 +398,7 @@ auth:
   node_keys: {{A: "{KEYS['A']}", B: "{KEYS['B']}"}}
 evidence: {{dir: {ev[node]}, sync_interval_ms: 20}}
 """)
-                topo.gateway(path)
+                gws[node] = topo.gateway(path)
             inv = self.admin(18253, "POST", "/peers/invite", {"node_id": "B"})
             self.admin(18254, "POST", "/peers/join", {"invitation": inv["invitation"]})
             wait_until(lambda: audits(ev["B"], "peer_joined") and audits(ev["A"], "peer_joined"),
@@ -421,6 +422,18 @@ evidence: {{dir: {ev[node]}, sync_interval_ms: 20}}
             for node in ("A", "B"):
                 code, res = verify_json(ev[node])
                 self.assertEqual(code, 0, res)
+            # Stopped, A signs the head with its node key: a checkpoint the root verifies.
+            self.assertEqual(gws["A"].stop(), 0)
+            topo.procs.remove(gws["A"])
+            self.assertEqual(records(ev["A"])[-1]["kind"], "checkpoint")
+            code, out, err = ptpctl("evidence", "verify", ev["A"], "--root",
+                                    os.path.join(work, "id-A", "root.crt"))
+            self.assertEqual(code, 0, out + err)
+            self.assertIn("\n1 checkpoints signed by the root's key\n", out)
+            code, out, _ = ptpctl("evidence", "verify", ev["A"], "--root",
+                                  os.path.join(work, "id-B", "root.crt"))
+            self.assertEqual(code, 1, out)
+            self.assertIn("checkpoint seq 7 altered", out)
         finally:
             topo.close()
 
