@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "codecs/base64.h"
 #include "codecs/json_depth.h"
 
 namespace ptp {
@@ -177,6 +178,10 @@ bool parse_evidence_line(std::string_view line, EvidenceRecord& out, std::string
   return true;
 }
 
+std::string evidence_checkpoint_text(uint64_t seq, std::string_view head) {
+  return "ptp-evidence-checkpoint-v1\n" + std::to_string(seq) + "\n" + std::string(head);
+}
+
 std::string_view chain_problem_name(ChainProblem p) {
   switch (p) {
     case ChainProblem::kNone:
@@ -297,6 +302,20 @@ ChainResult verify_evidence_dir(const std::string& dir, const ChainOptions& opti
                    (expected == 1 ? std::string("the start of the log")
                                   : "the hash of seq " + std::to_string(expected - 1)));
         return r;
+      }
+      if (options.checkpoint_key && rec.kind == "checkpoint") {
+        auto head = rec.fields.find("head");
+        auto sig = rec.fields.find("sig");
+        std::optional<std::string> raw;
+        if (sig != rec.fields.end()) raw = base64_decode(sig->second);
+        if (head == rec.fields.end() || head->second != rec.prev || !raw ||
+            !options.checkpoint_key->verify(evidence_checkpoint_text(rec.seq, rec.prev), *raw)) {
+          report(ChainProblem::kAltered, path, cur.number,
+                 "checkpoint seq " + std::to_string(rec.seq) +
+                     " altered: its signature does not verify with the node's key");
+          return r;
+        }
+        ++r.checkpoints;
       }
       prev = rec.hash;
       r.head = rec.hash;

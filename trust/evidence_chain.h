@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "trust/digest.h"
+#include "trust/public_key.h"
 
 namespace ptp {
 
@@ -28,6 +29,10 @@ bool list_evidence_files(const std::string& dir,
                          std::vector<std::pair<uint64_t, std::string>>& files, std::string& error);
 // The prev of the log's first record: 64 '0'.
 const std::string& evidence_zero_hash();
+
+// What a checkpoint record's `sig` signs (with the node key): the head of the log before
+// it, i.e. the checkpoint's own prev, and its seq.
+std::string evidence_checkpoint_text(uint64_t seq, std::string_view head);
 
 struct EvidenceRecord {
   uint64_t seq = 0;
@@ -54,10 +59,14 @@ enum class ChainProblem {
 // "ok", "altered", "missing", "reordered", "malformed".
 std::string_view chain_problem_name(ChainProblem p);
 
+// (The {} initializers let callers name only some members under -Wextra.)
 struct ChainOptions {
   // The chain's digest; nullopt: the one the first record matches (SHA-256 or SM3).
-  std::optional<DigestAlgorithm> digest;
-  bool keep_records = false;  // fill ChainResult::records
+  std::optional<DigestAlgorithm> digest{};
+  bool keep_records{false};  // fill ChainResult::records
+  // The node's public key (its root certificate's): every checkpoint record's signature is
+  // checked with it (a bad one is reported as altered). Null: checkpoints are not checked.
+  const PublicKey* checkpoint_key{nullptr};
 };
 
 struct ChainResult {
@@ -65,7 +74,8 @@ struct ChainResult {
   std::string error;  // the directory or a file could not be read
   uint64_t records = 0;
   uint64_t files = 0;
-  std::string head;  // the last record's hash (of the good prefix when a problem was found)
+  uint64_t checkpoints = 0;  // checkpoint records whose signature verified (checkpoint_key)
+  std::string head;          // the last record's hash (of the good prefix when a problem was found)
   DigestAlgorithm digest = DigestAlgorithm::kSha256;
   // The first problem: where (file path, 1-based line) and the seq expected there.
   ChainProblem problem = ChainProblem::kNone;

@@ -29,6 +29,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+constexpr std::chrono::seconds kCheckpointInterval{10};
+
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -109,9 +111,17 @@ bool read_last_line(int fd, uint64_t size, std::string& line, uint64_t& good_siz
   }
 }
 
+void add_field(std::string& t, std::string_view key, std::string_view value) {
+  t += ',';
+  append_json_string(t, key);
+  t += ':';
+  append_json_string(t, value);
+}
+
 struct Item {
   std::string kind;
-  std::string text;  // ,"time_ms":..,"kind":"..",fields...
+  int64_t time_ms = 0;  // taken under the queue's lock: in seq order (unless the clock steps)
+  std::string text;     // ,"kind":"..",fields...
 };
 
 }  // namespace
@@ -163,6 +173,7 @@ struct EvidenceLog::Impl {
   bool sync();
   void failed(std::string_view what, int err);
   void count_written(std::vector<std::string>& kinds);
+  bool checkpoint(bool stopping);
 
   const std::string dir;
   const std::shared_ptr<const NodeKey> key;
@@ -202,6 +213,9 @@ struct EvidenceLog::Impl {
   bool dirty = false;  // written, not synced
   uint64_t written_unsynced = 0;
   Clock::time_point last_sync = Clock::now();
+  // Checkpoints (with a node key): written since the last one, and when that was.
+  uint64_t since_checkpoint = 0;
+  Clock::time_point last_checkpoint = Clock::now();
   Clock::time_point retry_at{};
   std::chrono::milliseconds backoff{100};
   LogThrottle error_log{std::chrono::seconds(5)};
@@ -216,7 +230,8 @@ struct EvidenceLog::Impl {
 
 bool EvidenceLog::Impl::open_files(std::string& error) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  if (fs::create_directories(dir, ec) && !ec)
+    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, ec);
   if (ec) {
     error = "cannot create the evidence directory " + dir + ": " + ec.message();
     return false;
@@ -307,6 +322,8 @@ void EvidenceLog::Impl::format(const Item& it) {
   line.clear();
   line += "{\"seq\":";
   line += std::to_string(next_seq);
+  line += ",\"time_ms\":";
+  line += std::to_string(it.time_ms);
   line += it.text;
   line += ",\"prev\":\"";
   line += prev;
@@ -349,6 +366,7 @@ void EvidenceLog::Impl::count_written(std::vector<std::string>& kinds) {
       it = records_by_kind.emplace(k, &records_family.Add({{"kind", k}})).first;
     it->second->Increment();
   }
+  for (const auto& k : kinds) since_checkpoint += k != "checkpoint";
   written += kinds.size();
   written_unsynced += kinds.size();
   in_memory -= kinds.size();
@@ -375,15 +393,18 @@ bool EvidenceLog::Impl::rotate() {
   Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
   struct stat st {};
   if (!f || ::fstat(f.get(), &st) != 0) {
-    failed("create " + path, errno);
+    const int err = errno;
+    failed("create " + path, err);
     return false;
   }
   if (st.st_size != 0 && ::ftruncate(f.get(), 0) != 0) {  // left by a failed rotation
-    failed("truncate " + path, errno);
+    const int err = errno;
+    failed("truncate " + path, err);
     return false;
   }
   if (!sync_dir(dir)) {
-    failed("sync " + dir, errno);
+    const int err = errno;
+    failed("sync " + dir, err);
     return false;
   }
   fd = std::move(f);
@@ -413,6 +434,30 @@ bool EvidenceLog::Impl::format_held() {
   return true;
 }
 
+// After a sync, with a node key: a checkpoint record signing the head, every
+// kCheckpointInterval while records come and once more when the log stops, written and
+// synced at once.
+bool EvidenceLog::Impl::checkpoint(bool stopping) {
+  if (!key || since_checkpoint == 0) return true;
+  const auto now = Clock::now();
+  if (!stopping && now - last_checkpoint < kCheckpointInterval) return true;
+  const std::string sig = key->sign(evidence_checkpoint_text(next_seq, prev));
+  if (sig.empty()) return true;  // OpenSSL failed: the next sync tries again
+  Item it{"checkpoint", unix_ms_now(), ",\"kind\":\"checkpoint\""};
+  add_field(it.text, "head", prev);
+  add_field(it.text, "sig", base64_encode(sig));
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    ++in_memory;
+    ++taken_total;
+  }
+  held.push_back(std::move(it));
+  last_checkpoint = now;
+  since_checkpoint = 0;
+  if (!format_held() || !write_pending()) return false;
+  return sync();
+}
+
 void EvidenceLog::Impl::work(bool stopping) {
   const auto now = Clock::now();
   if (failing.load() && now < retry_at && !stopping) return;
@@ -424,6 +469,7 @@ void EvidenceLog::Impl::work(bool stopping) {
   bool want_sync = dirty && (stopping || flush_requested ||
                              now - last_sync >= std::chrono::milliseconds(sync_interval_ms.load()));
   if (want_sync && !sync()) return;
+  if ((want_sync || stopping) && !checkpoint(stopping)) return;
   if (failing.exchange(false)) {
     backoff = std::chrono::milliseconds(100);
     log.info("evidence log writes again", {.extra = {{"dir", dir}}});
@@ -451,9 +497,13 @@ void EvidenceLog::Impl::run() {
       writer_waiting = false;
     }
     const bool stopping = stop;
-    while (!queue.empty()) {
-      held.push_back(std::move(queue.front()));
-      queue.pop_front();
+    if (held.empty()) {
+      held.swap(queue);  // the usual case: one swap under the lock
+    } else {
+      while (!queue.empty()) {
+        held.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
     }
     lk.unlock();
     work(stopping);
@@ -509,7 +559,7 @@ bool EvidenceLog::take(std::string_view kind, std::string&& text) {
     m.dropped.Increment();
     return false;
   }
-  m.queue.push_back(Item{std::string(kind), std::move(text)});
+  m.queue.push_back(Item{std::string(kind), unix_ms_now(), std::move(text)});
   ++m.in_memory;
   ++m.taken_total;
   if (m.writer_waiting) m.wake.notify_one();
@@ -520,19 +570,10 @@ namespace {
 
 std::string record_text(std::string_view kind, size_t reserve) {
   std::string t;
-  t.reserve(48 + kind.size() + reserve);
-  t += ",\"time_ms\":";
-  t += std::to_string(unix_ms_now());
+  t.reserve(16 + kind.size() + reserve);
   t += ",\"kind\":";
   append_json_string(t, kind);
   return t;
-}
-
-void add_field(std::string& t, std::string_view key, std::string_view value) {
-  t += ',';
-  append_json_string(t, key);
-  t += ':';
-  append_json_string(t, value);
 }
 
 }  // namespace
@@ -582,5 +623,9 @@ void EvidenceLog::reconfigure(const EvidenceConfig& cfg) {
 }
 
 const std::string& EvidenceLog::dir() const { return impl_->dir; }
+
+std::string evidence_fingerprint(DigestAlgorithm alg, std::string_view der) {
+  return digest_hex(digest(alg, der));
+}
 
 }  // namespace ptp

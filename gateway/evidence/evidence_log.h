@@ -24,7 +24,8 @@ namespace ptp {
 class JsonLog;
 class Metrics;
 
-// One field of a record: written as "key":"value" (JSON-escaped), in the order given.
+// One field of a record: written as "key":"value" (JSON-escaped), in the order given. Keys
+// are the caller's own, never seq, time_ms, kind, prev or hash (the record's frame).
 struct EvidenceField {
   std::string_view key;
   std::string_view value;

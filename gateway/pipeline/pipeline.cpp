@@ -261,6 +261,15 @@ Status Pipeline::route(Pending& p, Request& req) {
                          "node " + cfg.node_id +
                              " is an edge gateway and does not relay traffic from " +
                              h.source_node_id + " to " + h.target_node_id);
+  // A message this node sends to or receives from another node is recorded in the evidence
+  // log: while the log cannot take records, on_failure: refuse refuses it (docs/evidence.md).
+  if (evidence_ && h.source_node_id != h.target_node_id &&
+      (h.source_node_id == cfg.node_id || h.target_node_id == cfg.node_id) &&
+      cfg.evidence.on_failure == EvidenceOnFailure::kRefuse && !evidence_->accepting())
+    return Status::Error(Code::kBufferFull,
+                         "node " + cfg.node_id +
+                             " cannot record evidence of this message now (its evidence log "
+                             "is not writing; evidence.on_failure: refuse)");
   return Status::Ok();
 }
 

@@ -3,13 +3,18 @@ reloads (accepted and rejected) and for a request its authorization policy refus
 `ptpctl evidence verify` passes on the log and reports a flipped byte, a deleted record
 and two swapped records at the right record (seq); rotation by size keeps the chain, also
 across a restart; a full disk under the log (a small tmpfs, so the test needs root and
-FAILS when it cannot mount one) does not stop the gateway: traffic goes on, the records
-are held and written once space is back (on_failure: continue) or refused (refuse)."""
+FAILS when it cannot mount one) does not stop the gateway: with on_failure: continue
+traffic goes on and the records are held and written once space is back; with refuse the
+records are refused and so are messages from other nodes (E0000000700), while B's own
+requests are served."""
+import base64
 import glob
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 import urllib.request
@@ -268,10 +273,18 @@ class EvidenceLog(unittest.TestCase):
             self.assertEqual(reload_now(self.b), 200)
         wait_until(lambda: metric(self.b, "ptp_evidence_records_refused_total") > 0,
                    what="records refused")
+        # A message from another node needs a record: refused with 700 while the log fails;
+        # B's own request to itself needs none and is served.
         r = self.invoke()
-        self.assertEqual((r.status, r.body), (200, b"ping"), r)
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000700", r)
+        self.assertIn("evidence", r.headers.get("x-ptp-message", ""), r)
+        r = curl(f"http://127.0.0.1:{B_PORT}/v1/interconn/chan/invoke", ptp_headers("B", "B"),
+                 b"own", http="h2c")
+        self.assertEqual((r.status, r.body), (200, b"own"), r)
         self.assertTrue(self.b.alive())
         os.remove(filler)
+        # Space back: the log writes again and messages pass, without a restart.
+        wait_until(lambda: self.invoke().status == 200, what="A -> B passes again")
         self.assertEqual(reload_now(self.b), 200)
         wait_until(lambda: metric(self.b, "ptp_evidence_queue_records") == 0
                    and metric(self.b, 'ptp_evidence_records_total{kind="audit"}')
@@ -280,6 +293,149 @@ class EvidenceLog(unittest.TestCase):
         self.topo.procs.remove(self.b)
         code, res = verify_json(self.ev)
         self.assertEqual(code, 0, res)
+
+
+def write_chain(directory, recs):
+    """A log as a gateway writes it: (kind, {field: value}) records, SHA-256 chained."""
+    os.makedirs(directory)
+    prev, lines = "0" * 64, []
+    for seq, (kind, fields) in enumerate(recs, 1):
+        body = json.dumps({"seq": seq, "time_ms": 1764900000000 + seq, "kind": kind, **fields,
+                           "prev": prev}, separators=(",", ":"))[:-1]
+        prev = hashlib.sha256(body.encode()).hexdigest()
+        lines.append(body + ',"hash":"' + prev + '"}\n')
+    with open(os.path.join(directory, "evidence-00000000000000000001.jsonl"), "w") as f:
+        f.write("".join(lines))
+
+
+class EvidenceMatch(unittest.TestCase):
+    """ptpctl evidence match on two logs written here (as gateways A and B would)."""
+
+    def test_every_sent_message_needs_its_received_record_and_receipt(self):
+        work = tempfile.mkdtemp(prefix="ptp-it-")
+        try:
+            msgs = [hashlib.sha256(b"m%d" % i).hexdigest() for i in range(5)]
+            sender = [("sent", {"msg": m, "target_node": "B"}) for m in msgs]
+            sender += [("sent", {"msg": "c" * 64, "target_node": "C"})]  # not B's
+            sender += [("receipt", {"msg": m, "from": "B"}) for m in msgs]
+            receiver = [("audit", {"event": "config_reload"})]
+            receiver += [("received", {"msg": m, "target_node": "B"}) for m in msgs]
+            write_chain(os.path.join(work, "a"), sender)
+            write_chain(os.path.join(work, "b"), receiver)
+            code, out, err = ptpctl("evidence", "match", f"{work}/a", f"{work}/b")
+            self.assertEqual((code, out), (0, "ok: 5 sent to B, 5 received there, 5 receipts\n"),
+                             err)
+            # The receipt of the third message missing at A, the fourth never received at B.
+            shutil.rmtree(f"{work}/a")
+            shutil.rmtree(f"{work}/b")
+            write_chain(f"{work}/a", [r for r in sender if r[1]["msg"] != msgs[2] or r[0] == "sent"])
+            write_chain(f"{work}/b", [r for r in receiver if r[1].get("msg") != msgs[3]])
+            code, out, _ = ptpctl("evidence", "match", f"{work}/a", f"{work}/b", "--json")
+            res = json.loads(out)
+            self.assertEqual(code, 1)
+            self.assertEqual((res["sent"], res["received"], res["receipts"], res["unmatched"]),
+                             (5, 4, 4, 2), res)
+            self.assertEqual(res["first_unmatched"]["seq"], 3)
+            self.assertEqual(res["first_unmatched"]["why"], "no receipt in the sender's log")
+            # A log that does not verify is reported before any matching.
+            with open(f"{work}/b/evidence-00000000000000000001.jsonl", "r+b") as f:
+                f.seek(42)  # inside "audit"
+                c = f.read(1)
+                f.seek(42)  # inside "audit"
+                f.write(b"x" if c != b"x" else b"y")
+            code, out, _ = ptpctl("evidence", "match", f"{work}/a", f"{work}/b")
+            self.assertEqual(code, 1)
+            self.assertTrue(out.startswith("altered: "), out)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def root_fp(identity_dir):
+    """The SHA-256 (hex) of the DER of an identity's root certificate."""
+    with open(os.path.join(identity_dir, "root.crt")) as f:
+        pem = f.read()
+    body = "".join(l for l in pem.strip().splitlines() if not l.startswith("-----"))
+    return hashlib.sha256(base64.b64decode(body)).hexdigest()
+
+
+class EvidencePeering(unittest.TestCase):
+    """Peer changes are audit records at both ends: A invites B, B joins, A's operator
+    disables, enables, renews and removes B. A, with a node key, signs the log's head in a
+    checkpoint record when it stops; its root certificate verifies it, B's does not."""
+
+    def admin(self, port, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                                     headers={"Authorization": "Bearer " + TOKEN,
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"{}")
+
+    def test_peer_changes_are_audited(self):
+        topo = Topology()
+        try:
+            work = topo.workdir
+            cred = os.path.join(work, "admin.token")
+            with open(cred, "w") as f:
+                f.write(TOKEN + "\n")
+            os.chmod(cred, 0o600)
+            ev, gws = {}, {}
+            for node, port in (("A", 18203), ("B", 18204)):
+                ident = os.path.join(work, "id-" + node)
+                subprocess.run([PTPCTL, "identity", "init", "--node-id", node, "--inst-id",
+                                "INST_" + node, "--address", f"127.0.0.1:{port}", "--dir", ident],
+                               check=True, capture_output=True, timeout=30)
+                ev[node] = os.path.join(work, "ev-" + node)
+                path = os.path.join(work, node.lower() + ".yaml")
+                with open(path, "w") as f:
+                    f.write(f"""node: {{node_id: {node}, inst_id: INST_{node}}}
+listen: {{address: 127.0.0.1, port: {port}, tls: {{cert: {ident}/tls.crt, key: {ident}/tls.key}}}}
+admin: {{address: 127.0.0.1, port: {port + 50}, credential_file: {cred}}}
+io_threads: 1
+identity: {{dir: {ident}}}
+auth:
+  enabled: true
+  node_keys: {{A: "{KEYS['A']}", B: "{KEYS['B']}"}}
+evidence: {{dir: {ev[node]}, sync_interval_ms: 20}}
+""")
+                gws[node] = topo.gateway(path)
+            inv = self.admin(18253, "POST", "/peers/invite", {"node_id": "B"})
+            self.admin(18254, "POST", "/peers/join", {"invitation": inv["invitation"]})
+            wait_until(lambda: audits(ev["B"], "peer_joined") and audits(ev["A"], "peer_joined"),
+                       what="peer_joined at both ends")
+            for action in ("disable", "enable", "renew"):
+                self.admin(18253, "POST", f"/peers/B/{action}", {} if action == "renew" else None)
+            self.admin(18253, "DELETE", "/peers/B")
+            events = ["peer_invited", "peer_joined", "peer_disabled", "peer_enabled",
+                      "peer_renewed", "peer_removed"]
+            wait_until(lambda: [r["event"] for r in records(ev["A"])] == events,
+                       what="A's peer records")
+            recs = records(ev["A"])
+            self.assertEqual({r["node"] for r in recs}, {"B"})
+            self.assertEqual(recs[1]["state"], "active")
+            self.assertEqual(recs[1]["root_fp"], root_fp(os.path.join(work, "id-B")), recs[1])
+            self.assertEqual(recs[2]["state"], "disabled")
+            self.assertEqual(recs[5]["state"], "removed")
+            b_rec = audits(ev["B"], "peer_joined")[0]
+            self.assertEqual(b_rec["node"], "A")
+            self.assertEqual(b_rec["root_fp"], root_fp(os.path.join(work, "id-A")), b_rec)
+            for node in ("A", "B"):
+                code, res = verify_json(ev[node])
+                self.assertEqual(code, 0, res)
+            # Stopped, A signs the head with its node key: a checkpoint the root verifies.
+            self.assertEqual(gws["A"].stop(), 0)
+            topo.procs.remove(gws["A"])
+            self.assertEqual(records(ev["A"])[-1]["kind"], "checkpoint")
+            code, out, err = ptpctl("evidence", "verify", ev["A"], "--root",
+                                    os.path.join(work, "id-A", "root.crt"))
+            self.assertEqual(code, 0, out + err)
+            self.assertIn("\n1 checkpoints signed by the root's key\n", out)
+            code, out, _ = ptpctl("evidence", "verify", ev["A"], "--root",
+                                  os.path.join(work, "id-B", "root.crt"))
+            self.assertEqual(code, 1, out)
+            self.assertIn("checkpoint seq 7 altered", out)
+        finally:
+            topo.close()
 
 
 if __name__ == "__main__":

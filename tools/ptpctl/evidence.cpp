@@ -1,11 +1,14 @@
 // ptpctl evidence verify|match: the evidence logs of gateways, read from their directories
 // (docs/evidence.md). Local files only; nothing goes over the admin port.
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "tools/ptpctl/commands.h"
+#include "trust/certificate.h"
 #include "trust/evidence_chain.h"
 
 namespace ptp::ptpctl {
@@ -21,12 +24,26 @@ std::optional<DigestAlgorithm> digest_option(const Options& o) {
   return alg;
 }
 
+// --root FILE: the node's root certificate, whose key signed the checkpoint records.
+std::optional<PublicKey> root_key(const Options& o) {
+  auto file = o.get("root");
+  if (!file) return std::nullopt;
+  std::ifstream in(*file, std::ios::binary);
+  if (!in) throw UsageError("--root: cannot read " + *file);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string error;
+  auto cert = Certificate::from_pem(ss.str(), error);
+  std::optional<PublicKey> key;
+  if (cert) key = cert->public_key(error);
+  if (!key) throw UsageError("--root " + *file + ": " + error);
+  return key;
+}
+
 Json problem_json(const ChainResult& r) {
-  Json j{{"ok", r.ok()},
-         {"records", r.records},
-         {"files", r.files},
-         {"head", r.head},
-         {"digest", std::string(digest_algorithm_name(r.digest))}};
+  Json j{{"ok", r.ok()},     {"records", r.records},
+         {"files", r.files}, {"checkpoints", r.checkpoints},
+         {"head", r.head},   {"digest", std::string(digest_algorithm_name(r.digest))}};
   if (!r.error.empty()) j["error"] = r.error;
   if (r.problem != ChainProblem::kNone) {
     j["problem"] = std::string(chain_problem_name(r.problem));
@@ -53,15 +70,19 @@ int print_bad(const std::string& dir, const ChainResult& r, bool json) {
 
 int verify(const Options& o) {
   if (o.words.size() != 3) throw UsageError("evidence verify needs one directory");
-  if (auto k = o.unknown({"digest"})) throw UsageError("evidence verify: unknown option --" + *k);
+  if (auto k = o.unknown({"digest", "root"}))
+    throw UsageError("evidence verify: unknown option --" + *k);
   const std::string& dir = o.words[2];
-  ChainResult r = verify_evidence_dir(dir, {.digest = digest_option(o)});
+  const std::optional<PublicKey> key = root_key(o);
+  ChainResult r = verify_evidence_dir(
+      dir, {.digest = digest_option(o), .checkpoint_key = key ? &*key : nullptr});
   if (!r.ok()) return print_bad(dir, r, o.json);
-  if (o.json)
+  if (o.json) {
     std::cout << problem_json(r).dump() << "\n";
-  else
-    std::cout << "ok: " << r.records << " records, head " << (r.head.empty() ? "-" : r.head)
-              << "\n";
+    return kExitOk;
+  }
+  std::cout << "ok: " << r.records << " records, head " << (r.head.empty() ? "-" : r.head) << "\n";
+  if (key) std::cout << r.checkpoints << " checkpoints signed by the root's key\n";
   return kExitOk;
 }
 

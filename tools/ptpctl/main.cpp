@@ -24,7 +24,7 @@ identity (local files, docs/identity.md):
                                   a new TLS key and certificate under the same root
 
 evidence (local files, docs/evidence.md):
-  evidence verify DIR [--digest sha256|sm3]
+  evidence verify DIR [--digest sha256|sm3] [--root ROOT.crt]
                                   check an evidence log's chain; names the first bad record
   evidence match SENDER_DIR RECEIVER_DIR [--receiver NODE]
                                   every message sent has its received record and receipt

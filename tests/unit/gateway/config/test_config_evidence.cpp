@@ -3,6 +3,7 @@
 #include <string>
 
 #include "config_test_support.h"
+#include "gateway/config/config_store.h"
 
 using namespace ptp;
 using ptp::testing::error_of;
@@ -71,4 +72,20 @@ TEST_CASE("evidence: bad values are refused with the key path") {
   CHECK(error_of(kBase + "evidence: {dir: \"\"}\n").find("evidence.dir") != std::string::npos);
   CHECK(error_of(kBase + "evidence: {path: x}\n").find("unknown key") != std::string::npos);
   CHECK(error_of(kBase + "evidence: [1]\n").find("evidence") != std::string::npos);
+}
+
+TEST_CASE("evidence: the section's presence and dir need a restart, the rest reloads") {
+  ConfigPtr off = parse_ok(kBase);
+  ConfigPtr on = parse_ok(kBase + "evidence: {dir: /var/ev}\n");
+  CHECK(restart_required(*off, *on).find("evidence off -> on") != std::string::npos);
+  Config moved = *on;
+  moved.evidence.dir = "/var/other";
+  CHECK(restart_required(*on, moved).find("evidence.dir \"/var/ev\" -> \"/var/other\"") !=
+        std::string::npos);
+  Config tuned = *on;
+  tuned.evidence.sync_interval = std::chrono::milliseconds(5);
+  tuned.evidence.on_failure = EvidenceOnFailure::kContinue;
+  tuned.evidence.max_file_bytes = 8192;
+  tuned.evidence.queue_records = 100;
+  CHECK(restart_required(*on, tuned).empty());
 }

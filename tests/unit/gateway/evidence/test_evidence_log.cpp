@@ -12,6 +12,7 @@
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
 #include "trust/evidence_chain.h"
+#include "trust/node_key.h"
 
 using namespace ptp;
 using ptp::testing::read_all;
@@ -30,9 +31,10 @@ struct LogFixture {
     cfg.enabled = true;
     cfg.dir = (dir.path / "ev").string();
   }
-  std::unique_ptr<EvidenceLog> open(DigestAlgorithm alg = DigestAlgorithm::kSha256) {
+  std::unique_ptr<EvidenceLog> open(DigestAlgorithm alg = DigestAlgorithm::kSha256,
+                                    std::shared_ptr<const NodeKey> key = nullptr) {
     std::string error;
-    auto l = EvidenceLog::open(cfg, alg, nullptr, log, metrics, error);
+    auto l = EvidenceLog::open(cfg, alg, std::move(key), log, metrics, error);
     INFO(error);
     REQUIRE(l);
     return l;
@@ -89,8 +91,15 @@ TEST_CASE("evidence log: many threads append, every record is there once, SM3 ch
   CHECK(r.digest == DigestAlgorithm::kSm3);
   CHECK(r.records == 2000);
   std::set<std::string> msgs;
-  for (const auto& rec : r.records_list) msgs.insert(rec.fields.at("msg"));
+  int64_t last_ms = 0;
+  bool in_time_order = true;
+  for (const auto& rec : r.records_list) {
+    msgs.insert(rec.fields.at("msg"));
+    in_time_order = in_time_order && rec.time_ms >= last_ms;  // taken in seq order
+    last_ms = rec.time_ms;
+  }
   CHECK(msgs.size() == 2000);
+  CHECK(in_time_order);
 }
 
 TEST_CASE("evidence log: rotation by size keeps the chain, a reopen continues it") {
@@ -211,4 +220,45 @@ TEST_CASE("evidence log: write errors are retried, refused or kept per on_failur
     CHECK(r.ok());
     CHECK(r.records == static_cast<uint64_t>(taken) + 1);
   }
+}
+
+TEST_CASE("evidence log: fingerprints are the profile's digest of the DER bytes") {
+  CHECK(evidence_fingerprint(DigestAlgorithm::kSha256, "abc") ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(evidence_fingerprint(DigestAlgorithm::kSm3, "abc") ==
+        "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0");
+}
+
+TEST_CASE("evidence log: with a node key, a signed checkpoint when the log stops") {
+  LogFixture f;
+  std::string error;
+  auto key = NodeKey::generate(KeyAlgorithm::kEcdsaP256, error);
+  REQUIRE(key);
+  auto other = NodeKey::generate(KeyAlgorithm::kEcdsaP256, error);
+  REQUIRE(other);
+  {
+    auto log = f.open(DigestAlgorithm::kSha256, std::make_shared<const NodeKey>(*key));
+    REQUIRE(log->append("audit", {{"event", "one"}}));
+    REQUIRE(log->append("audit", {{"event", "two"}}));
+    REQUIRE(log->flush());
+  }
+  auto pub = key->public_key(error);
+  REQUIRE(pub);
+  ChainResult r = verify_evidence_dir(f.cfg.dir, {.keep_records = true, .checkpoint_key = &*pub});
+  INFO(r.message);
+  REQUIRE(r.ok());
+  REQUIRE(r.records == 3);
+  CHECK(r.checkpoints == 1);
+  const EvidenceRecord& cp = r.records_list[2];
+  CHECK(cp.kind == "checkpoint");
+  CHECK(cp.fields.at("head") == r.records_list[1].hash);
+  // Another node's key: the checkpoint is reported.
+  auto other_pub = other->public_key(error);
+  REQUIRE(other_pub);
+  r = verify_evidence_dir(f.cfg.dir, {.checkpoint_key = &*other_pub});
+  CHECK(r.problem == ChainProblem::kAltered);
+  CHECK(r.seq == 3);
+  CHECK(r.message.find("checkpoint seq 3") != std::string::npos);
+  // Without a key the chain alone verifies.
+  CHECK(verify_evidence_dir(f.cfg.dir).ok());
 }
