@@ -24,7 +24,8 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
                          "local_services", "log",
                          "queue",          "kafka_attachment",
                          "router_server",  "peering",
-                         "authorization",  "crypto"});
+                         "authorization",  "crypto",
+                         "evidence"});
   if (!root.IsMap()) fail("", "expected a mapping at the top level, got " + kind_name(root));
   Config cfg;
   parse_node_section(root, cfg);
@@ -50,6 +51,7 @@ Config parse_root(const YAML::Node& root, const FileResolver& files) {
   check_auth_modes(cfg);
   parse_router_server(root, cfg);
   parse_authorization(root, cfg);
+  parse_evidence(root, files, cfg);
   return cfg;
 }
 

@@ -87,6 +87,10 @@ struct PeerConfig {
   // A router: it may carry requests whose claimed source is another node (that node's
   // signature token proves the source, not this hop's certificate).
   bool relay = false;
+  // A router's route toward this peer: the receipts on answers coming back from it get
+  // this node's countersign with its timestamp (docs/evidence.md; needs an evidence
+  // section and identity.dir).
+  bool countersign = false;
   // A peer of the dynamic peer table (gateway/peering), overlaid on the YAML peers: its
   // state and the unix time its peering expires (E0000000605 afterwards; 0: never).
   bool dynamic = false;
@@ -278,6 +282,28 @@ struct CryptoConfig {
   DigestAlgorithm digest = DigestAlgorithm::kSha256;  // body digests, Merkle trees, chains
 };
 
+// The evidence log (docs/evidence.md): on when the `evidence` section is present. The
+// section's presence and `dir` are read at start; the rest also applies on reload.
+enum class EvidenceOnFailure {
+  kRefuse,    // a record that cannot be taken refuses what needed it (E0000000700)
+  kContinue,  // traffic goes on without the record (counted, logged)
+};
+struct EvidenceConfig {
+  bool enabled = false;
+  std::string dir;  // empty: <data dir>/evidence
+  uint64_t max_file_bytes = 64ull << 20;  // a new file is started beyond this size
+  // fdatasync period: the records of the last interval may be lost on a power cut.
+  std::chrono::milliseconds sync_interval{200};
+  uint32_t queue_records = 65536;  // records held in memory (queued or failing to write)
+  EvidenceOnFailure on_failure = EvidenceOnFailure::kRefuse;
+  // Message signatures and receipts (docs/evidence.md "Signatures"): parsed here, used by
+  // gateway/evidence's batch signer.
+  bool sign = true;               // sign messages sent, verify and receipt those received
+  bool require_signature = true;  // a message from another node without a signature: 615
+  int batch_window_us = 1000;     // a batch is signed this long after its first message ...
+  int batch_max = 256;            // ... or when it has this many
+};
+
 struct Config {
   std::string source_path;  // file it was read from
   std::string node_id;
@@ -309,6 +335,7 @@ struct Config {
   RouterServerConfig router_server;
   AuthorizationConfig authorization;
   CryptoConfig crypto;
+  EvidenceConfig evidence;
 };
 
 // The dialect of a caller: by its vendor code, else the default.

@@ -183,5 +183,7 @@ void parse_kafka_attachment(const YAML::Node& root, Config& cfg);
 void parse_router_server(const YAML::Node& root, Config& cfg);
 // config_authorization.cpp: the per-peer policies.
 void parse_authorization(const YAML::Node& root, Config& cfg);
+// config_evidence.cpp: the evidence log (and its signature settings).
+void parse_evidence(const YAML::Node& root, const FileResolver& files, Config& cfg);
 
 }  // namespace ptp::config_yaml
