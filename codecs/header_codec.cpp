@@ -53,10 +53,12 @@ constexpr std::array<std::string_view, 14> kExtensions{
     "message-id",
 };
 
-// The gateway's own fields, kept under their prefixed names: routing, and the carrier of a
-// queued message's other metadata between nodes.
-constexpr std::array<std::string_view, 4> kRouting{"x-ptp-route-path", "x-ptp-hop-count",
-                                                   kMessageMetadataHeader, kStoredMetadataKey};
+// The gateway's own fields, kept under their prefixed names: routing, the carrier of a
+// queued message's other metadata between nodes, and the message evidence a gateway signs
+// (trust/message_evidence.h; routers pass them on unchanged).
+constexpr std::array<std::string_view, 7> kRouting{
+    "x-ptp-route-path", "x-ptp-hop-count", kMessageMetadataHeader, kStoredMetadataKey,
+    "x-ptp-signature",  "x-ptp-receipt",   "x-ptp-countersign"};
 
 // Longer names are no PTP field; lower-casing into a buffer of this size avoids an
 // allocation per header on the request path.

@@ -12,6 +12,7 @@
 #include "gateway/forward/forwarder.h"
 #include "gateway/forward/source_tokens.h"
 #include "gateway/observability/json_log.h"
+#include "gateway/pipeline/evidence_stage.h"
 #include "gateway/pipeline/token.h"
 #include "gateway/upstream/http1_client.h"
 #include "gateway/upstream/upstream_pool.h"
@@ -46,6 +47,12 @@ class Pipeline final : public Dispatcher {
   Status authorize_here(const Pending& p, const Request& req, bool remote_push);
   void refuse(const std::shared_ptr<Pending>& p, Request& req, Status st);
   void run(const std::shared_ptr<Pending>& p, Request&& req);
+  // To the next hop toward the target (kPeer), with this node's token for its own requests.
+  void send_to_peer(const std::shared_ptr<Pending>& p, Request&& req, Responder answer);
+  // Message evidence (docs/evidence.md), with an evidence section only. True: go on to the
+  // sink with `answer` (wrapped for a receipt or a countersign when one is due); false: the
+  // request was taken (signed, then sent) or refused (E0000000615).
+  bool with_evidence(const std::shared_ptr<Pending>& p, Request& req, Responder& answer);
 
   boost::asio::any_io_executor ex_;
   ConfigStore& store_;
@@ -55,9 +62,10 @@ class Pipeline final : public Dispatcher {
   PeeringService* peering_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
-  TokenChecks tokens_;     // token checks, with the tokens this thread checked before
-  SourceTokens minted_;    // the s1 tokens this node sends to signature-mode targets
-  LogThrottle authz_log_;  // authorization refusals: at most one line a second per thread
+  TokenChecks tokens_;      // token checks, with the tokens this thread checked before
+  SourceTokens minted_;     // the s1 tokens this node sends to signature-mode targets
+  LogThrottle authz_log_;   // authorization refusals: at most one line a second per thread
+  EvidenceStage evidence_;  // signatures, receipts and countersigns of this thread
 };
 
 // push, pop, peek, release: the container-facing queue interfaces.

@@ -1,0 +1,185 @@
+"""Message signatures and receipts between real gateways (docs/evidence.md, "Signatures and
+receipts"): A signs what it sends to B (batched Merkle signatures), B checks the signature
+against A's pinned root before anything reaches its service and answers with its signed
+receipt. A relay between A and B (A speaks plain HTTP/2 to it, so the DATA bytes are
+visible; it goes on to B's TLS listener) that flips one body byte after signing makes B
+answer E0000000615 and the service sees nothing."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evidence_relay import H2Relay  # noqa: E402
+from identity_dirs import make_identity  # noqa: E402
+from ptp_harness import Topology, curl, ptp_headers  # noqa: E402
+
+A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT = 18301, 18302, 18303, 18310
+A_URL = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/invoke"
+B_URL = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/invoke"
+
+
+class Recorder:
+    """A local service that counts what reaches it and echoes the body."""
+
+    def __init__(self, port):
+        self.bodies = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                outer.bodies.append((body, {k.lower(): v for k, v in self.headers.items()}))
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def write(workdir, name, text):
+    path = os.path.join(workdir, f"{name}.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def headers(session="s-1", trace="trace-1", uri="ptp/record"):
+    return ptp_headers("A", "B", session=session, uri=uri, trace=trace, token=None,
+                       **{"x-ptp-source-inst-id": "INST_A", "x-ptp-target-inst-id": "INST_B"})
+
+
+class Signatures(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = Topology()
+        cls.relay = cls.service = None
+        try:
+            cls.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start(cls):
+        w = cls.topo.workdir
+        ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in ("A", "B")}
+        cls.ids = ids
+        root = {n: os.path.join(d, "root.crt") for n, d in ids.items()}
+        common = "io_threads: 2\nlog: {level: info}\nqueue: {enabled: false}\nauth: {enabled: false}\n"
+        evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000}}\n"
+        cls.service = Recorder(SERVICE_PORT)
+        b = write(w, "b", f"""node: {{node_id: B, inst_id: INST_B, role: edge}}
+listen: {{address: 127.0.0.1, port: {B_PORT}}}
+admin: {{address: 127.0.0.1, port: {B_PORT + 50}}}
+identity: {{dir: "{ids['B']}"}}
+peers:
+  - {{node_id: A, address: "127.0.0.1:{A_PORT}", root_file: "{root['A']}", tls: {{enabled: false}}}}
+local_services:
+  - {{uri: "ptp/record*", address: "127.0.0.1:{SERVICE_PORT}", protocol: http1, path: /record}}
+{common}{evidence.format(os.path.join(w, "ev-b"))}""")
+        # A reaches B through the relay.
+        a = write(w, "a", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
+listen: {{address: 127.0.0.1, port: {A_PORT}}}
+admin: {{address: 127.0.0.1, port: {A_PORT + 50}}}
+identity: {{dir: "{ids['A']}"}}
+peers:
+  - {{node_id: B, address: "127.0.0.1:{RELAY_PORT}", root_file: "{root['B']}", tls: {{enabled: false}}}}
+{common}{evidence.format(os.path.join(w, "ev-a"))}""")
+        cls.b = cls.topo.gateway(b)
+        a_cert = (os.path.join(ids["A"], "tls.crt"), os.path.join(ids["A"], "tls.key"))
+        cls.a_cert = ["--cert", a_cert[0], "--key", a_cert[1]]
+        cls.relay = H2Relay(RELAY_PORT, B_PORT, tls=True, client_cert=a_cert)
+        cls.a = cls.topo.gateway(a)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.relay:
+            cls.relay.close()
+        if cls.service:
+            cls.service.close()
+        cls.topo.close()
+
+    def test_signed_invoke_is_answered_with_a_receipt(self):
+        before = len(self.service.bodies)
+        body = b"a body of the message " * 10
+        r = curl(A_URL, headers(trace="trace-ok"), body, http="h2", extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, body)
+        self.assertEqual(len(self.service.bodies), before + 1)
+        # The signature is between the gateways: the service does not get it.
+        self.assertNotIn("x-ptp-signature", self.service.bodies[-1][1])
+        receipt = r.headers.get("x-ptp-receipt", "")
+        parts = receipt.split(";")
+        self.assertEqual(parts[0], "v1", r.headers)
+        self.assertEqual(len(parts[1]), 64)          # the message leaf
+        self.assertEqual(parts[3], "E0000000000")    # B's status
+        self.assertEqual(parts[4], "B")              # signed by B
+        self.assertNotIn("receipt does not verify", self.a.output())
+
+    def test_concurrent_invokes_share_batches(self):
+        results = [None] * 40
+
+        def call(i):
+            results[i] = curl(A_URL, headers(session=f"c-{i}", trace=f"t-c-{i}"),
+                              f"body {i}".encode(), http="h2", extra=("-k",))
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(len(results))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i, r in enumerate(results):
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, f"body {i}".encode())
+            self.assertTrue(r.headers.get("x-ptp-receipt", "").startswith("v1;"), r)
+        self.assertNotIn("receipt does not verify", self.a.output())
+
+    def test_a_flipped_body_byte_is_refused_and_reaches_nothing(self):
+        before = len(self.service.bodies)
+        flipped = self.relay.flipped
+        self.relay.flip = True
+        r = curl(A_URL, headers(trace="trace-flip"), b"pay 100 to alice, not bob" * 4,
+                 http="h2", extra=("-k",))
+        self.assertEqual(self.relay.flipped, flipped + 1, "the relay did not alter the body")
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", r)
+        self.assertIn("does not match what arrived", r.headers.get("x-ptp-message", ""))
+        self.assertNotIn("x-ptp-receipt", r.headers)
+        self.assertEqual(len(self.service.bodies), before, "the altered message reached B's service")
+        # The next message passes again.
+        r = curl(A_URL, headers(trace="trace-after"), b"ok", http="h2", extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+
+    def test_unsigned_or_forged_messages_from_another_node_are_refused(self):
+        before = len(self.service.bodies)
+        # Over A's own TLS identity (the hop is A), but without A's signature.
+        r = curl(B_URL, headers(trace="trace-unsigned"), b"unsigned", http="h2",
+                 extra=("-k", *self.a_cert))
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", r)
+        self.assertIn("carries no x-ptp-signature", r.headers.get("x-ptp-message", ""))
+        # A signature value taken from a real message does not cover another one.
+        ok = curl(A_URL, headers(trace="trace-real"), b"real", http="h2", extra=("-k",))
+        self.assertEqual(ok.status, 200, ok)
+        for forged in ("v1;1;A;x-1;1;0;;AAAA", "garbage", "v1;1;B;x-1;1;0;;AAAA"):
+            h = headers(trace="trace-forged")
+            h["x-ptp-signature"] = forged
+            r = curl(B_URL, h, b"forged", http="h2", extra=("-k", *self.a_cert))
+            self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", (forged, r))
+        self.assertEqual(len(self.service.bodies), before + 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
