@@ -330,6 +330,8 @@ void Pipeline::dispatch(Request&& req, Responder done) {
 void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
   const Config* cfg = p->cfg.get();
   Responder answer = [p](Response&& r) { p->finish(std::move(r)); };
+  if (cfg->evidence.enabled) [[unlikely]]
+    if (!with_evidence(p, req, answer)) return;
   if (p->to_peering) {
     peering_->serve(req.iface, std::move(req.env.body), ex_, std::move(answer));
     return;
@@ -341,8 +343,6 @@ void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
       queues_->handle(*cfg, std::move(req), std::move(answer), ex_);
     return;
   }
-  if (cfg->evidence.enabled) [[unlikely]]
-    if (!with_evidence(p, req, answer)) return;
   const RouteDecision& route = p->decision;
   if (req.stream) {
     // ptp_active_streams{route} counts a streamed exchange until its request pipe is gone.

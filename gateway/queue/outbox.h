@@ -15,6 +15,8 @@
 
 #include "adapters/queue/queue_store.h"
 #include "gateway/config/config_store.h"
+#include "gateway/evidence/message_signing.h"
+#include "gateway/exchange/exchange.h"
 #include "gateway/forward/source_tokens.h"
 #include "gateway/queue/outbox_lane.h"
 #include "gateway/upstream/http1_client.h"
@@ -64,6 +66,10 @@ class Outbox {
  private:
   class Forward;
   std::shared_ptr<OutboxLane> lane(const std::string& target);
+  // The target's receipt of an acknowledged signed push: checked against its pinned root
+  // (a missing or bad one is logged; the push was delivered either way).
+  void check_receipt(const Config& cfg, const std::string& target, const QueuedMessage& m,
+                     const Digest32& leaf, const Response& r);
 
   QueueStore& store_;
   boost::asio::any_io_executor ex_;
@@ -74,6 +80,9 @@ class Outbox {
   Http1ClientPool h1_;
   DeadLetterSink dead_letters_;
   SourceTokens source_tokens_;  // s1 tokens of the forwards (on ex_ only)
+  MessageSigning signing_;      // signatures of the forwards, receipts checked (on ex_ only)
+  // The targets' pinned roots' keys, by node: (root PEM, its key) (on ex_ only).
+  std::map<std::string, std::pair<std::string, std::optional<PublicKey>>> receipt_keys_;
   prometheus::Family<prometheus::Counter>& dead_letter_count_;  // {code}
   std::mutex mu_;
   bool stopped_ = false;

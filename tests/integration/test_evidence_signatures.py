@@ -4,6 +4,7 @@ against A's pinned root before anything reaches its service and answers with its
 receipt. A relay between A and B (A speaks plain HTTP/2 to it, so the DATA bytes are
 visible; it goes on to B's TLS listener) that flips one body byte after signing makes B
 answer E0000000615 and the service sees nothing."""
+import base64
 import json
 import os
 import subprocess
@@ -18,7 +19,9 @@ from identity_dirs import make_identity  # noqa: E402
 from ptp_harness import Topology, curl, ptp_headers  # noqa: E402
 
 A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT = 18301, 18302, 18303, 18310
-A_URL = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/invoke"
+A_BASE = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/"
+B_BASE = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/"
+A_URL = A_BASE + "invoke"
 B_URL = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/invoke"
 
 
@@ -61,6 +64,25 @@ def headers(session="s-1", trace="trace-1", uri="ptp/record"):
                        **{"x-ptp-source-inst-id": "INST_A", "x-ptp-target-inst-id": "INST_B"})
 
 
+def push(base, session, topic, payload):
+    h = ptp_headers("A", "B", session=session, uri=None)
+    h.pop("x-ptp-version")
+    h["content-type"] = "application/json"
+    body = json.dumps({"topic": topic, "payload": base64.b64encode(payload).decode()}).encode()
+    return curl(base + "push", h, body, http="h2", extra=("-k",))
+
+
+def pop(base, session, topic, timeout="3s"):
+    h = ptp_headers("B", "B", session=session, uri=None)
+    h.pop("x-ptp-version")
+    h["content-type"] = "application/json"
+    body = json.dumps({"topic": topic, "timeout": timeout}).encode()
+    r = curl(base + "pop", h, body, http="h2", extra=("-k",))
+    assert r.status == 200, r
+    j = r.json()
+    return base64.b64decode(j["payload"]) if "payload" in j else None
+
+
 class Signatures(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -78,7 +100,8 @@ class Signatures(unittest.TestCase):
         ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in ("A", "B")}
         cls.ids = ids
         root = {n: os.path.join(d, "root.crt") for n, d in ids.items()}
-        common = "io_threads: 2\nlog: {level: info}\nqueue: {enabled: false}\nauth: {enabled: false}\n"
+        common = ("io_threads: 2\nlog: {level: info}\nauth: {enabled: false}\n"
+                  "queue: {retry_min_ms: 50, retry_max_ms: 200}\n")
         evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000}}\n"
         cls.service = Recorder(SERVICE_PORT)
         b = write(w, "b", f"""node: {{node_id: B, inst_id: INST_B, role: edge}}
@@ -127,7 +150,7 @@ peers:
         self.assertEqual(len(parts[1]), 64)          # the message leaf
         self.assertEqual(parts[3], "E0000000000")    # B's status
         self.assertEqual(parts[4], "B")              # signed by B
-        self.assertNotIn("receipt does not verify", self.a.output())
+        self.assertNotIn('"receipt does not verify"', self.a.output())
 
     def test_concurrent_invokes_share_batches(self):
         results = [None] * 40
@@ -145,7 +168,7 @@ peers:
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.body, f"body {i}".encode())
             self.assertTrue(r.headers.get("x-ptp-receipt", "").startswith("v1;"), r)
-        self.assertNotIn("receipt does not verify", self.a.output())
+        self.assertNotIn('"receipt does not verify"', self.a.output())
 
     def test_a_flipped_body_byte_is_refused_and_reaches_nothing(self):
         before = len(self.service.bodies)
@@ -179,6 +202,23 @@ peers:
             r = curl(B_URL, h, b"forged", http="h2", extra=("-k", *self.a_cert))
             self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", (forged, r))
         self.assertEqual(len(self.service.bodies), before + 1)
+
+    def test_outbox_pushes_are_signed_and_a_flipped_one_is_refused_then_redelivered(self):
+        payloads = [f"push payload {i} ".encode() * 8 for i in range(5)]
+        for i, p in enumerate(payloads):
+            if i == 2:
+                self.relay.flip = True  # the third push is altered on its first delivery
+            r = push(A_BASE, "s-push", "t.ev", p)
+            self.assertEqual(r.status, 200, r)
+        got = [pop(B_BASE, "s-push", "t.ev") for _ in payloads]
+        self.assertEqual(got, payloads)
+        self.assertIsNone(pop(B_BASE, "s-push", "t.ev", timeout="200ms"))
+        self.assertFalse(self.relay.flip, "the relay altered no push")
+        # B refused the altered delivery with 615; A's outbox retried it.
+        self.assertIn("E0000000615", self.b.output())
+        self.assertIn("outbox delivery failed, will retry", self.a.output())
+        self.assertNotIn("outbox receipt does not verify", self.a.output())
+        self.assertNotIn("without x-ptp-receipt", self.a.output())
 
 
 if __name__ == "__main__":
