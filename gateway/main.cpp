@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -24,6 +25,7 @@
 #include "common/random_hex.h"
 #include "common/unix_time.h"
 #include "gateway/config/config_store.h"
+#include "gateway/evidence/evidence_log.h"
 #include "gateway/observability/admin_auth.h"
 #include "gateway/observability/admin_server.h"
 #include "gateway/observability/json_log.h"
@@ -170,6 +172,9 @@ rlim_t raise_descriptor_limit() {
 
 int run(ConfigPtr cfg, const std::string& data_dir) {
   const rlim_t nofile = raise_descriptor_limit();
+  // A file-size limit (RLIMIT_FSIZE) reached is a write error (EFBIG) the stores handle like
+  // a full disk, not a signal that ends the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   auto level = JsonLog::parse_level(cfg->log.level).value_or(LogLevel::kInfo);
   std::unique_ptr<JsonLog> log = cfg->log.file.empty()
                                      ? std::make_unique<JsonLog>(level)
@@ -177,6 +182,21 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   Metrics metrics;
   metrics.config_reload(true);
   ConfigStore store(cfg);
+  // The evidence log (docs/evidence.md): opened at start when the section exists. One that
+  // cannot be opened (or whose chain cannot be continued) stops the start.
+  std::unique_ptr<EvidenceLog> evidence;
+  if (cfg->evidence.enabled) {
+    EvidenceConfig ec = cfg->evidence;
+    if (ec.dir.empty()) ec.dir = data_dir + "/evidence";
+    std::string error;
+    evidence =
+        EvidenceLog::open(ec, cfg->crypto.digest, cfg->identity.node_key, *log, metrics, error);
+    if (!evidence) {
+      log->error("cannot open the evidence log", {.extra = {{"error", error}}});
+      std::cerr << "ptp-gateway: cannot open the evidence log: " << error << "\n";
+      return 1;
+    }
+  }
   // The dynamic peer table (docs/peering.md): with an identity, the handshake is served and
   // the recorded peers are laid over the file's from the start. An identity the handshake
   // cannot use (a certificate that does not match its root...) leaves peering off, logged;
@@ -241,6 +261,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   if (inbox) {
     outbox =
         std::make_unique<Outbox>(*outbox_store, contexts[0]->get_executor(), store, metrics, *log);
+    outbox->set_evidence_log(evidence.get());
     queues = std::make_unique<QueueService>(*inbox, outbox.get(), egress != nullptr);
     // Dead letters of the outbox: a push from this node to itself (docs/queues.md).
     outbox->set_dead_letter_sink([&store, q = queues.get()](Envelope env, QueueStore::Done done) {
@@ -294,7 +315,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   }
   for (auto& c : contexts)
     pipelines.push_back(std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log,
-                                                   queues.get(), peering.get()));
+                                                   queues.get(), peering.get(), evidence.get()));
   // Encapsulated requests (no x-ptp-version 1) are unwrapped in front of each pipeline.
   std::vector<std::unique_ptr<EncapsulationGate>> gates;
   for (auto& p : pipelines) gates.push_back(std::make_unique<EncapsulationGate>(*p, store));
@@ -318,9 +339,19 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
           log->error("cannot switch the log file, keeping the current one",
                      {.extra = {{"error", log_error}}});
         log->info("config reloaded", {.extra = {{"file", cfg->source_path}}});
+        if (evidence) {
+          evidence->reconfigure(now->evidence);
+          evidence->append("audit", {{"event", "config_reload"},
+                                     {"file", cfg->source_path},
+                                     {"generation", std::to_string(store.generation())}});
+        }
       } else {
         log->error("config reload rejected, keeping the running config",
                    {.extra = {{"error", msg}}});
+        if (evidence)
+          evidence->append(
+              "audit",
+              {{"event", "config_reload_rejected"}, {"file", cfg->source_path}, {"error", msg}});
       }
     });
     AdminServer admin(control, cfg->admin, metrics,

@@ -290,7 +290,7 @@ enum class EvidenceOnFailure {
 };
 struct EvidenceConfig {
   bool enabled = false;
-  std::string dir;  // empty: <data dir>/evidence
+  std::string dir;                        // empty: <data dir>/evidence
   uint64_t max_file_bytes = 64ull << 20;  // a new file is started beyond this size
   // fdatasync period: the records of the last interval may be lost on a power cut.
   std::chrono::milliseconds sync_interval{200};

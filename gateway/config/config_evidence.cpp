@@ -13,8 +13,8 @@ void parse_evidence(const YAML::Node& root, const FileResolver& files, Config& c
   EvidenceConfig& e = cfg.evidence;
   e.enabled = true;
   if (s.has("dir")) e.dir = files.path(s.required_string("dir"));
-  e.max_file_bytes = static_cast<uint64_t>(s.integer(
-      "max_file_bytes", static_cast<int64_t>(e.max_file_bytes), 4096, int64_t{1} << 40));
+  e.max_file_bytes = static_cast<uint64_t>(
+      s.integer("max_file_bytes", static_cast<int64_t>(e.max_file_bytes), 4096, int64_t{1} << 40));
   e.sync_interval =
       std::chrono::milliseconds(s.integer("sync_interval_ms", e.sync_interval.count(), 0, 60000));
   e.queue_records =
@@ -22,12 +22,10 @@ void parse_evidence(const YAML::Node& root, const FileResolver& files, Config& c
   const std::string on_failure = s.string("on_failure", "refuse");
   if (on_failure != "refuse" && on_failure != "continue")
     fail(s.at("on_failure"), "expected refuse or continue, got " + quote_value(on_failure));
-  e.on_failure =
-      on_failure == "refuse" ? EvidenceOnFailure::kRefuse : EvidenceOnFailure::kContinue;
+  e.on_failure = on_failure == "refuse" ? EvidenceOnFailure::kRefuse : EvidenceOnFailure::kContinue;
   e.sign = s.boolean("sign", e.sign);
   e.require_signature = s.boolean("require_signature", e.require_signature);
-  e.batch_window_us =
-      static_cast<int>(s.integer("batch_window_us", e.batch_window_us, 1, 1000000));
+  e.batch_window_us = static_cast<int>(s.integer("batch_window_us", e.batch_window_us, 1, 1000000));
   e.batch_max = static_cast<int>(s.integer("batch_max", e.batch_max, 1, 65536));
 }
 

@@ -129,6 +129,9 @@ std::string restart_required(const Config& running, const Config& next) {
        next.router_server.enabled ? "on" : "off");
   note("router_server.workers", std::to_string(running.router_server.workers),
        std::to_string(next.router_server.workers));
+  // The evidence log is opened once at start, in its directory.
+  note("evidence", running.evidence.enabled ? "on" : "off", next.evidence.enabled ? "on" : "off");
+  note("evidence.dir", quoted(running.evidence.dir), quoted(next.evidence.dir));
   // Opened once at start: the queue stores with their limits, the Kafka attachment's clients.
   const QueueConfig &rq = running.queue, &nq = next.queue;
   note("queue.enabled", bool_text(rq.enabled), bool_text(nq.enabled));

@@ -137,4 +137,20 @@ Status MessageSigning::verify_receipt(const Config& cfg, const Digest32& msg,
   return Status::Ok();
 }
 
+Status MessageSigning::verify_countersign(const Config& cfg, std::string_view receipt_value,
+                                          std::string_view value, const PublicKey* router_key) {
+  ReceiptValue r;
+  CountersignValue c;
+  std::string error;
+  if (!parse_receipt_value(receipt_value, r, error)) return refused("x-ptp-receipt: " + error);
+  if (!parse_countersign_value(value, c, error)) return refused("x-ptp-countersign: " + error);
+  if (c.receipt != digest_hex(receipt_leaf(hasher(cfg), r)))
+    return refused("x-ptp-countersign is over another receipt");
+  if (!router_key)
+    return refused("no pinned root for node " + c.proof.node + " to check its countersign with");
+  if (!verify(hasher(cfg), countersign_leaf(hasher(cfg), c), c.proof, *router_key, error))
+    return refused("x-ptp-countersign of " + c.proof.node + ": " + error);
+  return Status::Ok();
+}
+
 }  // namespace ptp

@@ -58,6 +58,11 @@ class MessageSigning {
   Status verify_receipt(const Config& cfg, const Digest32& msg, std::string_view receiver,
                         std::string_view value, const PublicKey* receiver_key);
 
+  // Sender: checks a countersign value over `receipt_value` by the router whose key is
+  // `router_key`.
+  Status verify_countersign(const Config& cfg, std::string_view receipt_value,
+                            std::string_view value, const PublicKey* router_key);
+
   Hasher& hasher(const Config& cfg) { return signer_.hasher(cfg.crypto.digest); }
   BatchSigner& signer() { return signer_; }
   uint64_t signature_checks() const { return signature_checks_; }

@@ -3,11 +3,18 @@
 #include <memory>
 
 #include "common/unix_time.h"
+#include "gateway/evidence/message_records.h"
 
 namespace ptp {
 namespace {
 
 const std::string kSignatureKey(kSignatureHeader);
+
+Status log_full(const Config& cfg) {
+  return Status::Error(Code::kBufferFull, "the evidence log of node " + cfg.node_id +
+                                              " cannot take records now (evidence.on_failure: "
+                                              "refuse)");
+}
 
 }  // namespace
 
@@ -28,19 +35,26 @@ void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, R
   struct Outgoing {
     Request req;
     Responder answer;
+    MessageFields m;
     Digest32 leaf;
   };
-  const MessageFields m = message_fields(signing_.hasher(*cfg), req.env, req.iface, unix_now_ms());
-  auto out = std::make_shared<Outgoing>(
-      Outgoing{std::move(req), std::move(answer), message_leaf(signing_.hasher(*cfg), m)});
+  if (!evidence_accepting(records_, cfg->evidence)) return refuse(req, log_full(*cfg));
+  MessageFields m = message_fields(signing_.hasher(*cfg), req.env, req.iface, unix_now_ms());
+  const Digest32 leaf = message_leaf(signing_.hasher(*cfg), m);
+  const int64_t sent_ms = m.sent_ms;
+  auto out =
+      std::make_shared<Outgoing>(Outgoing{std::move(req), std::move(answer), std::move(m), leaf});
   signing_.sign_message(
-      *cfg, out->leaf, m.sent_ms,
+      *cfg, leaf, sent_ms,
       [this, cfg, out, roots = &roots, send = std::move(send),
        refuse = std::move(refuse)](std::string value) {
         if (value.empty())
           return refuse(out->req, Status::Error(Code::kSystemError,
                                                 "node " + cfg->node_id +
                                                     " cannot sign the message (node key)"));
+        if (!record_sent(records_, out->m, out->leaf, value) &&
+            cfg->evidence.on_failure == EvidenceOnFailure::kRefuse)
+          return refuse(out->req, log_full(*cfg));
         out->req.env.meta[kSignatureKey] = std::move(value);
         const PtpHeader header = out->req.env.header;
         send(std::move(out->req), [this, cfg, out, roots, header](Response&& r) {
@@ -48,10 +62,19 @@ void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, R
           if (!receipt.empty()) {
             std::string error;
             const PublicKey* key = roots->find(cfg, header.target_node_id, error);
-            if (Status st =
-                    signing_.verify_receipt(*cfg, out->leaf, header.target_node_id, receipt, key);
-                !st.ok())
-              warn("receipt does not verify", header, st);
+            Status st =
+                signing_.verify_receipt(*cfg, out->leaf, header.target_node_id, receipt, key);
+            const std::string_view counter = find_header(r.extra_headers, kCountersignHeader);
+            if (st.ok() && !counter.empty()) {
+              CountersignValue cv;
+              const PublicKey* router = parse_countersign_value(counter, cv, error)
+                                            ? roots->find(cfg, cv.proof.node, error)
+                                            : nullptr;
+              st = signing_.verify_countersign(*cfg, receipt, counter, router);
+            }
+            if (!st.ok()) warn("receipt does not verify", header, st);
+            record_receipt(records_, out->leaf, header.target_node_id,
+                           code_string(r.env.status.code), receipt, counter);
           }
           out->answer(std::move(r));
         });
@@ -78,17 +101,21 @@ Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& root
     warn("message signature refused", h, st);
     return st;
   }
+  if (!evidence_accepting(records_, cfg->evidence)) return log_full(*cfg);
   // The signature is between the gateways: the service (or the inbox) does not get it.
+  auto seen =
+      std::make_shared<std::pair<MessageFields, std::string>>(std::move(m), std::move(it->second));
   req.env.meta.erase(it);
   const int64_t received = unix_now_ms();
-  answer = [this, cfg, leaf, received, answer = std::move(answer)](Response&& r) {
+  answer = [this, cfg, leaf, received, seen, answer = std::move(answer)](Response&& r) {
     auto held = std::make_shared<Response>(std::move(r));
-    signing_.sign_receipt(*cfg, leaf, received, held->env.status.code,
-                          [held, answer](std::string value) {
-                            if (!value.empty())
-                              held->extra_headers.emplace_back(kReceiptHeader, value);
-                            answer(std::move(*held));
-                          });
+    const Code code = held->env.status.code;
+    signing_.sign_receipt(
+        *cfg, leaf, received, code, [this, held, answer, seen, leaf, code](std::string value) {
+          record_received(records_, seen->first, leaf, seen->second, code_string(code), value);
+          if (!value.empty()) held->extra_headers.emplace_back(kReceiptHeader, value);
+          answer(std::move(*held));
+        });
   };
   return Status::Ok();
 }

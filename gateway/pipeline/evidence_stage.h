@@ -7,13 +7,16 @@
 //    evidence.require_signature); the answer gets this node's x-ptp-receipt.
 //  - countersign_answers: a router's answers coming back on a route with countersign get
 //    its x-ptp-countersign over their receipt.
-// Not thread-safe: one per pipeline.
+// Each message is recorded in the evidence log (gateway/evidence/message_records.h); when
+// the log cannot take records and evidence.on_failure is refuse, messages are refused with
+// E0000000700. Not thread-safe: one per pipeline.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 
 #include "gateway/config/config.h"
+#include "gateway/evidence/evidence_log.h"
 #include "gateway/evidence/message_signing.h"
 #include "gateway/exchange/exchange.h"
 #include "gateway/observability/json_log.h"
@@ -26,7 +29,9 @@ class EvidenceStage {
   using Send = std::function<void(Request&&, Responder)>;
   using Refuse = std::function<void(Request&, Status)>;
 
-  EvidenceStage(boost::asio::any_io_executor ex, JsonLog& log) : signing_(ex), log_(log) {}
+  // `records` (may be null) is the evidence log the messages are recorded in.
+  EvidenceStage(boost::asio::any_io_executor ex, JsonLog& log, EvidenceLog* records)
+      : signing_(ex), log_(log), records_(records) {}
 
   void send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, Responder answer, Send send,
             Refuse refuse);
@@ -40,6 +45,7 @@ class EvidenceStage {
 
   MessageSigning signing_;
   JsonLog& log_;
+  EvidenceLog* records_;
   LogThrottle throttle_;  // 615 refusals and bad receipts: at most a line a second
 };
 

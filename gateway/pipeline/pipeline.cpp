@@ -57,16 +57,18 @@ bool is_queue_interface(Interface i) {
 }
 
 Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics,
-                   JsonLog& log, QueueService* queues, PeeringService* peering)
+                   JsonLog& log, QueueService* queues, PeeringService* peering,
+                   EvidenceLog* evidence)
     : ex_(ex),
       store_(store),
       metrics_(metrics),
       log_(log),
       queues_(queues),
       peering_(peering),
+      evidence_(evidence),
       h2_(ex, &metrics),
       h1_(ex),
-      evidence_(ex, log) {}
+      signing_(ex, log, evidence) {}
 
 Pipeline::~Pipeline() = default;
 
@@ -387,7 +389,7 @@ bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Re
     if (!to_peer ||
         (route.target_peer && route.target_peer->async_only && queues_ && cfg.queue.enabled))
       return true;
-    evidence_.send(
+    signing_.send(
         p->cfg, std::move(req), tokens_.roots, std::move(answer),
         [this, p](Request&& r, Responder a) { send_to_peer(p, std::move(r), std::move(a)); },
         [this, p](Request& r, Status st) { refuse(p, r, std::move(st)); });
@@ -395,12 +397,12 @@ bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Re
   }
   if (to_peer) {  // relayed by this router
     if (route.target_peer && route.target_peer->countersign)
-      evidence_.countersign_answers(p->cfg, answer);
+      signing_.countersign_answers(p->cfg, answer);
     return true;
   }
   // Another node's message to this node (a local service, the diag echo, a remote push).
   if (p->to_queue && req.iface != Interface::kInvoke) return true;
-  if (Status st = evidence_.receive(p->cfg, req, tokens_.roots, answer); !st.ok()) {
+  if (Status st = signing_.receive(p->cfg, req, tokens_.roots, answer); !st.ok()) {
     refuse(p, req, std::move(st));
     return false;
   }

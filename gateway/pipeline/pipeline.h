@@ -23,13 +23,16 @@ class Metrics;
 class JsonLog;
 class QueueService;
 class PeeringService;
+class EvidenceLog;
 
 class Pipeline final : public Dispatcher {
  public:
   // `queues` may be null: the queue interfaces then answer E0000000614; so do the
-  // peering interfaces (net/weave, net/ack) without `peering`.
+  // peering interfaces (net/weave, net/ack) without `peering`. `evidence` (may be null: no
+  // `evidence` section) records what this node sent, received and refused.
   Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics, JsonLog& log,
-           QueueService* queues = nullptr, PeeringService* peering = nullptr);
+           QueueService* queues = nullptr, PeeringService* peering = nullptr,
+           EvidenceLog* evidence = nullptr);
   ~Pipeline() override;
   void dispatch(Request&& req, Responder done) override;
   Status admit_head(Request& head) override;
@@ -60,12 +63,13 @@ class Pipeline final : public Dispatcher {
   JsonLog& log_;
   QueueService* queues_;
   PeeringService* peering_;
+  EvidenceLog* evidence_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
-  TokenChecks tokens_;      // token checks, with the tokens this thread checked before
-  SourceTokens minted_;     // the s1 tokens this node sends to signature-mode targets
-  LogThrottle authz_log_;   // authorization refusals: at most one line a second per thread
-  EvidenceStage evidence_;  // signatures, receipts and countersigns of this thread
+  TokenChecks tokens_;     // token checks, with the tokens this thread checked before
+  SourceTokens minted_;    // the s1 tokens this node sends to signature-mode targets
+  LogThrottle authz_log_;  // authorization refusals: at most one line a second per thread
+  EvidenceStage signing_;  // signatures, receipts and countersigns of this thread
 };
 
 // push, pop, peek, release: the container-facing queue interfaces.

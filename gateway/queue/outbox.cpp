@@ -9,6 +9,7 @@
 #include "common/token.h"
 #include "common/unix_time.h"
 #include "gateway/config/peer_root.h"
+#include "gateway/evidence/message_records.h"
 #include "gateway/evidence/message_signing.h"
 #include "gateway/forward/forwarder.h"
 #include "gateway/observability/json_log.h"
@@ -99,22 +100,31 @@ class Outbox::Forward {
       return send(cfg, std::move(req), hop, std::move(m), {}, std::move(finish));
     // Signed like an invoke of this node's own (docs/evidence.md); the receipt is checked
     // and kept once the target acknowledged the push.
+    if (!evidence_accepting(box_.records_, cfg->evidence)) {
+      box_.log_.warn("outbox: the evidence log cannot take records, will retry",
+                     log_fields(target_, m, Status::Error(Code::kBufferFull, "evidence log full")));
+      return finish(Outcome::kRetry);
+    }
     auto out = std::make_shared<Signing>(
-        Signing{std::move(req), std::move(hop), std::move(m), std::move(finish), {}});
-    const MessageFields fields =
+        Signing{std::move(req), std::move(hop), std::move(m), std::move(finish), {}, {}});
+    out->fields =
         message_fields(box_.signing_.hasher(*cfg), out->req.env, Interface::kInvoke, unix_now_ms());
-    out->leaf = message_leaf(box_.signing_.hasher(*cfg), fields);
-    box_.signing_.sign_message(*cfg, out->leaf, fields.sent_ms, [this, cfg, out](std::string v) {
-      if (v.empty()) {
-        box_.log_.error(
-            "outbox cannot sign the message (node key), will retry",
-            log_fields(target_, out->m, Status::Error(Code::kSystemError, "signing failed")));
-        return out->finish(Outcome::kRetry);
-      }
-      out->req.env.meta[std::string(kSignatureHeader)] = std::move(v);
-      send(cfg, std::move(out->req), out->hop, std::move(out->m), out->leaf,
-           std::move(out->finish));
-    });
+    out->leaf = message_leaf(box_.signing_.hasher(*cfg), out->fields);
+    box_.signing_.sign_message(
+        *cfg, out->leaf, out->fields.sent_ms, [this, cfg, out](std::string v) {
+          if (v.empty()) {
+            box_.log_.error(
+                "outbox cannot sign the message (node key), will retry",
+                log_fields(target_, out->m, Status::Error(Code::kSystemError, "signing failed")));
+            return out->finish(Outcome::kRetry);
+          }
+          if (!record_sent(box_.records_, out->fields, out->leaf, v) &&
+              cfg->evidence.on_failure == EvidenceOnFailure::kRefuse)
+            return out->finish(Outcome::kRetry);
+          out->req.env.meta[std::string(kSignatureHeader)] = std::move(v);
+          send(cfg, std::move(out->req), out->hop, std::move(out->m), out->leaf,
+               std::move(out->finish));
+        });
   }
 
  private:
@@ -123,6 +133,7 @@ class Outbox::Forward {
     UpstreamTarget hop;
     QueuedMessage m;
     Finish finish;
+    MessageFields fields;
     Digest32 leaf;
   };
 
@@ -210,6 +221,8 @@ void Outbox::check_receipt(const Config& cfg, const std::string& target, const Q
     st = signing_.verify_receipt(cfg, leaf, target, receipt, key);
   }
   if (!st.ok()) log_.warn("outbox receipt does not verify", log_fields(target, m, st));
+  if (!receipt.empty())
+    record_receipt(records_, leaf, target, code_string(r.env.status.code), receipt, {});
 }
 
 void Outbox::push(const std::string& target, QueuedMessage msg, std::chrono::milliseconds wait,

@@ -15,6 +15,7 @@
 
 #include "adapters/queue/queue_store.h"
 #include "gateway/config/config_store.h"
+#include "gateway/evidence/evidence_log.h"
 #include "gateway/evidence/message_signing.h"
 #include "gateway/exchange/exchange.h"
 #include "gateway/forward/source_tokens.h"
@@ -50,6 +51,9 @@ class Outbox {
   // Where dead letters go (the QueueService's submit to this node). Set before resume()
   // and before the gateway serves requests.
   void set_dead_letter_sink(DeadLetterSink sink) { dead_letters_ = std::move(sink); }
+  // The evidence log the signed pushes and their receipts are recorded in (null: none).
+  // Set before resume().
+  void set_evidence_log(EvidenceLog* log) { records_ = log; }
 
   // Stores msg durably for `target` (then done(Ok)) and makes its session's queue drain.
   void push(const std::string& target, QueuedMessage msg, std::chrono::milliseconds wait,
@@ -70,6 +74,7 @@ class Outbox {
   // (a missing or bad one is logged; the push was delivered either way).
   void check_receipt(const Config& cfg, const std::string& target, const QueuedMessage& m,
                      const Digest32& leaf, const Response& r);
+  EvidenceLog* records_ = nullptr;
 
   QueueStore& store_;
   boost::asio::any_io_executor ex_;
