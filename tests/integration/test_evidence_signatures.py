@@ -5,11 +5,14 @@ receipt. A relay between A and B (A speaks plain HTTP/2 to it, so the DATA bytes
 visible; it goes on to B's TLS listener) that flips one body byte after signing makes B
 answer E0000000615 and the service sees nothing."""
 import base64
+import glob
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import threading
+import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,7 +21,7 @@ from evidence_relay import H2Relay  # noqa: E402
 from identity_dirs import make_identity  # noqa: E402
 from ptp_harness import Topology, curl, ptp_headers  # noqa: E402
 
-A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT = 18301, 18302, 18303, 18310
+A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT, ECHO_PORT = 18301, 18302, 18303, 18310, 18311
 A_BASE = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/"
 B_BASE = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/"
 A_URL = A_BASE + "invoke"
@@ -83,6 +86,33 @@ def pop(base, session, topic, timeout="3s"):
     return base64.b64decode(j["payload"]) if "payload" in j else None
 
 
+def evidence_records(d):
+    """The records of an evidence directory, checked: seq continuity, prev links and each
+    record's hash (sha256 of the line before ',"hash":')."""
+    out, prev, seq = [], "0" * 64, 0
+    for path in sorted(glob.glob(os.path.join(d, "evidence-*.jsonl"))):
+        with open(path, "rb") as f:
+            for n, line in enumerate(f.read().splitlines(), 1):
+                cut = line.rindex(b',"hash":')
+                rec = json.loads(line)
+                where = f"{path}:{n}"
+                assert rec["seq"] == seq + 1, where
+                assert rec["prev"] == prev, where
+                assert hashlib.sha256(line[:cut]).hexdigest() == rec["hash"], where
+                seq, prev = rec["seq"], rec["hash"]
+                out.append(rec)
+    return out
+
+
+def h2load(url, n, body_file, hdrs, clients=4, streams=16):
+    args = ["h2load", "-n", str(n), "-c", str(clients), "-m", str(streams), "-d", body_file]
+    for k, v in hdrs.items():
+        args += ["-H", f"{k}: {v}"]
+    out = subprocess.run(args + [url], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 class Signatures(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -104,6 +134,8 @@ class Signatures(unittest.TestCase):
                   "queue: {retry_min_ms: 50, retry_max_ms: 200}\n")
         evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000}}\n"
         cls.service = Recorder(SERVICE_PORT)
+        cls.topo.echo(ECHO_PORT)
+        cls.ev = {"A": os.path.join(w, "ev-a"), "B": os.path.join(w, "ev-b")}
         b = write(w, "b", f"""node: {{node_id: B, inst_id: INST_B, role: edge}}
 listen: {{address: 127.0.0.1, port: {B_PORT}}}
 admin: {{address: 127.0.0.1, port: {B_PORT + 50}}}
@@ -112,6 +144,7 @@ peers:
   - {{node_id: A, address: "127.0.0.1:{A_PORT}", root_file: "{root['A']}", tls: {{enabled: false}}}}
 local_services:
   - {{uri: "ptp/record*", address: "127.0.0.1:{SERVICE_PORT}", protocol: http1, path: /record}}
+  - {{uri: "ptp/echo*", address: "127.0.0.1:{ECHO_PORT}", protocol: http1, path: /echo}}
 {common}{evidence.format(os.path.join(w, "ev-b"))}""")
         # A reaches B through the relay.
         a = write(w, "a", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
@@ -219,6 +252,67 @@ peers:
         self.assertIn("outbox delivery failed, will retry", self.a.output())
         self.assertNotIn("outbox receipt does not verify", self.a.output())
         self.assertNotIn("without x-ptp-receipt", self.a.output())
+
+    def test_zz_bulk_mixed_messages_are_all_recorded_and_receipted(self):
+        """10 000 mixed messages (invokes and outbox pushes): both evidence logs verify, and
+        every message A sent to B has B's received record and B's receipt in A's log."""
+        w = self.topo.workdir
+        body = os.path.join(w, "bulk-invoke.bin")
+        with open(body, "wb") as f:
+            f.write(b"x" * 512)
+        push_body = os.path.join(w, "bulk-push.json")
+        with open(push_body, "w") as f:
+            json.dump({"topic": "t.bulk", "payload": base64.b64encode(b"p" * 256).decode()}, f)
+        invokes, pushes = 9000, 1000
+        hi = headers(session="bulk", trace="", uri="ptp/echo")
+        hi.pop("x-ptp-trace-id")
+        out_push = []
+
+        def push_session(i):
+            hp = ptp_headers("A", "B", session=f"bulk-push-{i}", uri=None)
+            for k in ("x-ptp-version", "x-ptp-trace-id"):
+                hp.pop(k)
+            hp["content-type"] = "application/json"
+            out_push.append(h2load(A_BASE + "push", pushes // 10, push_body, hp, 1, 4))
+
+        started = time.time()
+        threads = [threading.Thread(target=push_session, args=(i,)) for i in range(10)]
+        for t in threads:
+            t.start()
+        out = h2load(A_URL, invokes, body, hi)
+        for t in threads:
+            t.join()
+        print(f"\nbulk: sent in {time.time() - started:.1f}s", file=sys.stderr)
+        self.assertIn(f"{invokes} succeeded", out, out)
+        for o in out_push:
+            self.assertIn(f"{pushes // 10} succeeded", o, o)
+        # Wait until A's outbox delivered every push and both logs hold every message.
+        def counts():
+            a, b = evidence_records(self.ev["A"]), evidence_records(self.ev["B"])
+            sent = {r["msg"]: r for r in a if r["kind"] == "sent" and r["target"] == "B"}
+            receipts = {r["msg"]: r for r in a if r["kind"] == "receipt"}
+            received = {r["msg"]: r for r in b if r["kind"] == "received"}
+            return sent, receipts, received
+
+        deadline = time.time() + 30
+        while True:
+            sent, receipts, received = counts()
+            bulk = [m for m, r in sent.items() if r["session"].startswith("bulk")]
+            done = [m for m in bulk if m in receipts and m in received]
+            if len(done) >= invokes + pushes or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        print(f"bulk: recorded in {time.time() - started:.1f}s", file=sys.stderr)
+        self.assertGreaterEqual(len(bulk), invokes + pushes)
+        missing = [m for m in sent if m not in received or m not in receipts]
+        # Only the messages the relay altered (refused with 615 before B recorded them) lack
+        # B's records.
+        self.assertLessEqual(len(missing), self.relay.flipped, missing[:3])
+        for m in bulk:
+            self.assertIn(m, received)
+            self.assertIn(m, receipts)
+            self.assertEqual(receipts[m]["receipt"], received[m]["receipt"])
+            self.assertEqual(received[m]["sig"], sent[m]["sig"])
 
 
 if __name__ == "__main__":
