@@ -19,7 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evidence_relay import H2Relay  # noqa: E402
 from identity_dirs import make_identity  # noqa: E402
-from ptp_harness import Topology, curl, ptp_headers  # noqa: E402
+from ptp_harness import BIN, Topology, curl, ptp_headers, wait_until  # noqa: E402
+
+PTPCTL = os.path.join(BIN, "ptpctl")
 
 A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT, ECHO_PORT = 18301, 18302, 18303, 18310, 18311
 A_BASE = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/"
@@ -313,6 +315,64 @@ peers:
             self.assertIn(m, receipts)
             self.assertEqual(receipts[m]["receipt"], received[m]["receipt"])
             self.assertEqual(received[m]["sig"], sent[m]["sig"])
+
+    def export(self, node, msg, out):
+        return subprocess.run([PTPCTL, "evidence", "export", self.ev[node], "--msg", msg,
+                               "--out", out], capture_output=True, text=True)
+
+    def check_proof(self, path, roots=("A", "B")):
+        args = [PTPCTL, "evidence", "check-proof", path]
+        for n in roots:
+            args += ["--root", os.path.join(self.ids[n], "root.crt")]
+        return subprocess.run(args, capture_output=True, text=True)
+
+    def test_exported_proof_verifies_offline_and_fails_when_any_field_is_altered(self):
+        r = curl(A_URL, headers(trace="trace-proof"), b"the proven body", http="h2",
+                 extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        msg = r.headers["x-ptp-receipt"].split(";")[1]
+        path = os.path.join(self.topo.workdir, "proof.json")
+        # The records reach the file within the sync interval.
+        wait_until(lambda: self.export("A", msg, path).returncode == 0, 5, "A's sent record")
+        ok = self.check_proof(path)
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn(f"ok: message {msg} signed by A", ok.stdout)
+        self.assertIn("received by B", ok.stdout)
+        self.assertIn("status E0000000000", ok.stdout)
+        # The receiver exports the same message from its own log.
+        path_b = os.path.join(self.topo.workdir, "proof-b.json")
+        wait_until(lambda: self.export("B", msg, path_b).returncode == 0, 5, "B's record")
+        self.assertEqual(self.check_proof(path_b).returncode, 0)
+        with open(path) as f:
+            proof = json.load(f)
+        self.assertEqual(proof["message"]["trace"], "trace-proof")
+        self.assertEqual(proof["message"]["size"], str(len(b"the proven body")))
+
+        def altered(text):
+            # Flip one character: a digit or hex digit to another, else a letter.
+            for i, ch in enumerate(text):
+                if ch in "0123456789abcdef":
+                    return text[:i] + ("1" if ch != "1" else "2") + text[i + 1:]
+            return text[:-1] + ("x" if text[-1:] != "x" else "y") if text else "x"
+
+        cases = [("message", k) for k in proof["message"]] + [
+            ("msg", None), ("signature", None), ("receipt", None)]
+        for where, key in cases:
+            bad = json.loads(json.dumps(proof))
+            if key is None:
+                bad[where] = altered(bad[where])
+            else:
+                bad["message"][key] = altered(bad["message"][key])
+            bad_path = os.path.join(self.topo.workdir, "proof-bad.json")
+            with open(bad_path, "w") as f:
+                json.dump(bad, f)
+            res = self.check_proof(bad_path)
+            self.assertEqual(res.returncode, 1, (where, key, res.stdout))
+            self.assertIn("proof fails: ", res.stderr, (where, key))
+        # A root is needed for each signer.
+        res = self.check_proof(path, roots=("A",))
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("no root certificate of node B", res.stderr)
 
 
 if __name__ == "__main__":

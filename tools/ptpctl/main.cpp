@@ -30,6 +30,12 @@ commands (over the admin port):
   peers renew NODE [--days N]     extend a peering
   peers remove NODE               forget a dynamic peer
 
+evidence proofs (local files, docs/evidence.md):
+  evidence export DIR --msg LEAF [--out FILE]
+                                  one message's proof (fields, signature, receipt, countersign)
+  evidence check-proof FILE --root A.crt --root B.crt [--root R.crt]
+                                  check a proof offline against the nodes' root certificates
+
 The admin port is --admin, else 127.0.0.1 with admin.port of --config, else 127.0.0.1:9400.
 Mutating commands need the operator token: --credential-file, else admin.credential_file of
 --config. --json prints the gateway's JSON answer unchanged.
@@ -51,6 +57,9 @@ int main(int argc, char** argv) {
     if (cmd == "status") return run_status(o);
     if (cmd == "reload") return run_reload(o);
     if (cmd == "peers") return run_peers(o);
+    if (cmd == "evidence" && o.words.size() > 1 &&
+        (o.words[1] == "export" || o.words[1] == "check-proof"))
+      return run_evidence_proof(o);
     throw UsageError("unknown command " + cmd + " (ptpctl --help lists them)");
   } catch (const UsageError& e) {
     std::cerr << "ptpctl: " << e.what() << "\n";
