@@ -375,5 +375,109 @@ peers:
         self.assertIn("no root certificate of node B", res.stderr)
 
 
+RA_PORT, RR_PORT, RB_PORT, R_ECHO_PORT = 18321, 18322, 18323, 18324
+
+
+class Countersigned(unittest.TestCase):
+    """A -> router R -> B, R countersigning on its route toward B: the answer carries B's
+    receipt and R's countersign with R's time, A keeps both, and the exported proof checks
+    with the roots of A, B and R (and fails without R's or with the countersign altered)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = Topology()
+        try:
+            cls.start()
+        except BaseException:
+            cls.topo.close()
+            raise
+
+    @classmethod
+    def start(cls):
+        w = cls.topo.workdir
+        cls.ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}")
+                   for n in ("A", "R", "B")}
+        root = {n: os.path.join(d, "root.crt") for n, d in cls.ids.items()}
+        cls.ev = {n: os.path.join(w, f"ev-{n}") for n in ("A", "R", "B")}
+        common = "io_threads: 1\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n"
+
+        def gw(node, port, role, peers, more=""):
+            return write(w, node.lower(), f"""node: {{node_id: {node}, inst_id: INST_{node}, role: {role}}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {port + 50}}}
+identity: {{dir: "{cls.ids[node]}"}}
+peers:
+{peers}{more}{common}evidence: {{dir: "{cls.ev[node]}"}}
+""")
+
+        cls.topo.echo(R_ECHO_PORT)
+        b = gw("B", RB_PORT, "edge", f"""  - {{node_id: R, address: "127.0.0.1:{RR_PORT}", root_file: "{root['R']}", relay: true}}
+  - {{node_id: A, via: R, root_file: "{root['A']}"}}
+""", f"""local_services:
+  - {{uri: "ptp/echo*", address: "127.0.0.1:{R_ECHO_PORT}", protocol: http1, path: /echo}}
+""")
+        r = gw("R", RR_PORT, "router", f"""  - {{node_id: A, address: "127.0.0.1:{RA_PORT}", root_file: "{root['A']}"}}
+  - {{node_id: B, address: "127.0.0.1:{RB_PORT}", root_file: "{root['B']}", countersign: true}}
+""")
+        a = gw("A", RA_PORT, "edge", f"""  - {{node_id: R, address: "127.0.0.1:{RR_PORT}", root_file: "{root['R']}"}}
+  - {{node_id: B, via: R, root_file: "{root['B']}"}}
+""")
+        cls.b = cls.topo.gateway(b)
+        cls.r = cls.topo.gateway(r)
+        cls.a = cls.topo.gateway(a)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.topo.close()
+
+    def test_router_countersigns_the_receipt_and_the_proof_checks_it(self):
+        before = int(time.time() * 1000)
+        h = ptp_headers("A", "B", session="s-r", uri="ptp/echo", trace="trace-r", token=None)
+        r = curl(f"https://127.0.0.1:{RA_PORT}/v1/interconn/chan/invoke", h, b"via R",
+                 http="h2", extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b"via R")
+        receipt, counter = r.headers.get("x-ptp-receipt", ""), r.headers.get("x-ptp-countersign", "")
+        self.assertTrue(receipt.startswith("v1;"), r.headers)
+        parts = counter.split(";")
+        self.assertEqual(parts[0], "v1", r.headers)
+        self.assertEqual(parts[3], "R")  # signed by the router
+        self.assertGreaterEqual(int(parts[2]), before)  # R's own timestamp
+        self.assertNotIn('"receipt does not verify"', self.a.output())
+        msg = receipt.split(";")[1]
+        path = os.path.join(self.topo.workdir, "proof-r.json")
+
+        def export():
+            return subprocess.run([PTPCTL, "evidence", "export", self.ev["A"], "--msg", msg,
+                                   "--out", path], capture_output=True, text=True).returncode == 0
+
+        wait_until(export, 5, "A's records")
+        with open(path) as f:
+            proof = json.load(f)
+        self.assertEqual(proof["countersign"], counter)
+
+        def check(p, roots):
+            args = [PTPCTL, "evidence", "check-proof", p]
+            for n in roots:
+                args += ["--root", os.path.join(self.ids[n], "root.crt")]
+            return subprocess.run(args, capture_output=True, text=True)
+
+        ok = check(path, ("A", "B", "R"))
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn("countersigned by R", ok.stdout)
+        no_r = check(path, ("A", "B"))
+        self.assertEqual(no_r.returncode, 1)
+        self.assertIn("no root certificate of node R", no_r.stderr)
+        bad = dict(proof)
+        i = bad["countersign"].index(";", 3) + 1  # the time field
+        bad["countersign"] = bad["countersign"][:i] + "9" + bad["countersign"][i + 1:]
+        bad_path = os.path.join(self.topo.workdir, "proof-r-bad.json")
+        with open(bad_path, "w") as f:
+            json.dump(bad, f)
+        res = check(bad_path, ("A", "B", "R"))
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("proof fails: countersign", res.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
