@@ -219,6 +219,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     }
     peering =
         std::make_unique<PeeringService>(store, std::move(peer_store), std::move(crypto), *log);
+    peering->set_evidence(evidence.get());
     peering->start();
   }
 
@@ -285,6 +286,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   std::unique_ptr<RsHost> rs_host;
   if (queues && cfg->router_server.enabled) {
     rs_host = std::make_unique<RsHost>(*inbox, *queues, store, *log, cfg->router_server.workers);
+    rs_host->set_evidence(evidence.get());
     queues->set_on_local_stored([h = rs_host.get()](const QueueKey& k) { h->on_local_stored(k); });
   }
   std::unique_ptr<EgressDrainer> egress_drainer;

@@ -216,7 +216,8 @@ struct EvidenceLog::Impl {
 
 bool EvidenceLog::Impl::open_files(std::string& error) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  if (fs::create_directories(dir, ec) && !ec)
+    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, ec);
   if (ec) {
     error = "cannot create the evidence directory " + dir + ": " + ec.message();
     return false;
@@ -451,9 +452,13 @@ void EvidenceLog::Impl::run() {
       writer_waiting = false;
     }
     const bool stopping = stop;
-    while (!queue.empty()) {
-      held.push_back(std::move(queue.front()));
-      queue.pop_front();
+    if (held.empty()) {
+      held.swap(queue);  // the usual case: one swap under the lock
+    } else {
+      while (!queue.empty()) {
+        held.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
     }
     lk.unlock();
     work(stopping);

@@ -6,6 +6,7 @@
 
 #include "codecs/json_depth.h"
 #include "common/unix_time.h"
+#include "gateway/evidence/evidence_log.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/peering/json_fields.h"
 #include "gateway/peering/overlay.h"
@@ -104,6 +105,16 @@ PeeringService::PeeringService(ConfigStore& config, std::unique_ptr<PeerStore> s
       log_(log),
       work_(ioc_.get_executor()) {}
 
+void PeeringService::audit(
+    std::string_view event, std::string_view node,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> more) {
+  if (!evidence_) return;
+  std::vector<std::pair<std::string, std::string>> fields{{"event", std::string(event)},
+                                                          {"node", std::string(node)}};
+  for (const auto& [k, v] : more) fields.emplace_back(k, v);
+  evidence_->append("audit", fields);
+}
+
 PeeringService::~PeeringService() {
   stop();
   // The overlay reads this service's table: it goes with it.
@@ -157,6 +168,8 @@ void PeeringService::serve(Interface iface, std::string body, boost::asio::any_i
                       {.source = w.record.node_id,
                        .extra = {{"state", std::string(peer_state_name(w.record.state))},
                                  {"root_fp", w.record.root_fp}}});
+            audit("peer_joined", w.record.node_id,
+                  {{"state", peer_state_name(w.record.state)}, {"root_fp", w.record.root_fp}});
             if (w.record.state == PeerState::kActive) send_ack(w.record, w.code, 0);
           } else {
             log_refusal("peering: weave refused", w.status);
@@ -318,6 +331,7 @@ void PeeringService::invite(const std::string& body, const PeeringAdminRespond& 
     return fail(st);
   log_.info("peering: invitation issued",
             {.target = b, .extra = {{"expire_at", std::to_string(inv.expire_at)}}});
+  audit("peer_invited", b, {{"expire_at", std::to_string(inv.expire_at)}});
   respond(200,
           Json{{"invitation", encode_invitation(inv)}, {"expire_at", inv.expire_at}, {"node_id", b}}
               .dump());
@@ -363,8 +377,9 @@ void PeeringService::join(const std::string& body, const PeeringAdminRespond& re
   call.root_fp = inv.root_fp;
   call.timeout = std::chrono::seconds(15);
   const std::string inviter = inv.inviter;
+  const std::string root_fp = inv.root_fp;
   post_peering_call(ioc_, std::move(call),
-                    [this, respond, fail, inviter](Status st, std::string answer) {
+                    [this, respond, fail, inviter, root_fp](Status st, std::string answer) {
                       if (!st.ok()) {
                         log_.warn("peering: weave refused by " + inviter,
                                   {.target = inviter, .extra = {{"error", st.to_string()}}});
@@ -379,6 +394,7 @@ void PeeringService::join(const std::string& body, const PeeringAdminRespond& re
                       else if (state == "active")
                         state = "pending-ack";
                       log_.info("peering: weave accepted by " + inviter, {.target = inviter});
+                      audit("peer_joined", inviter, {{"state", state}, {"root_fp", root_fp}});
                       respond(200, Json{{"node_id", inviter}, {"state", state}}.dump());
                     });
 }
@@ -440,6 +456,9 @@ void PeeringService::peer_action(const std::string& node_id, const std::string& 
   if (!st.ok()) return fail(st);
   log_.info("peering: peer " + action, {.target = node_id});
   auto after = store_->find(node_id);
+  audit("peer_" + action + (action.back() == 'e' ? "d" : "ed"), node_id,
+        {{"state", after ? peer_state_name(after->state) : "removed"},
+         {"expires_at", std::to_string(after ? after->expires_at : 0)}});
   Json out{{"node_id", node_id},
            {"state", after ? std::string(peer_state_name(after->state)) : "removed"},
            {"expires_at", after ? after->expires_at : 0}};

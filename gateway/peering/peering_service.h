@@ -25,6 +25,7 @@
 namespace ptp {
 
 class JsonLog;
+class EvidenceLog;
 
 // An admin request for the peer routes and its answer (HTTP status, JSON body); `respond`
 // is called exactly once, on the peering thread.
@@ -52,6 +53,8 @@ class PeeringService {
   PeeringService(const PeeringService&) = delete;
   PeeringService& operator=(const PeeringService&) = delete;
 
+  // Peer changes are recorded there as audit events (docs/evidence.md); call before start().
+  void set_evidence(EvidenceLog* evidence) { evidence_ = evidence; }
   // Installs the overlay on the ConfigStore and starts the peering thread.
   void start();
   // Stops the thread; pending calls are dropped. Idempotent.
@@ -82,6 +85,10 @@ class PeeringService {
   std::unique_ptr<PeerStore> store_;
   HandshakeCrypto crypto_;
   JsonLog& log_;
+  EvidenceLog* evidence_ = nullptr;
+  // An audit record (kind audit) of a peer change: event, node, then `more`.
+  void audit(std::string_view event, std::string_view node,
+             std::initializer_list<std::pair<std::string_view, std::string_view>> more = {});
   boost::asio::io_context ioc_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;

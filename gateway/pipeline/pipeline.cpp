@@ -6,6 +6,7 @@
 #include "codecs/validate.h"
 #include "common/random_hex.h"
 #include "common/unix_time.h"
+#include "gateway/evidence/evidence_log.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
 #include "gateway/peering/peering_service.h"
@@ -273,6 +274,16 @@ Status Pipeline::authorize_here(const Pending& p, const Request& req, bool remot
     else
       lf.extra.emplace_back("uri", std::string(r.uri));
     log_.warn("authorization refused", lf);
+  }
+  if (evidence_ && authz_evidence_.allow(suppressed)) {
+    const bool push = remote_push;
+    evidence_->append("audit", {{"event", "request_refused"},
+                                {"source", h.source_node_id},
+                                {"interface", interface_name(r.iface)},
+                                {push ? "topic" : "uri", push ? r.topic : r.uri},
+                                {"reason", authz_reason_name(why)},
+                                {"trace_id", h.trace_id},
+                                {"suppressed", std::to_string(suppressed)}});
   }
   return authz_refusal(cfg, r, why);
 }

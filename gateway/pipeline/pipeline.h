@@ -66,10 +66,11 @@ class Pipeline final : public Dispatcher {
   EvidenceLog* evidence_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
-  TokenChecks tokens_;     // token checks, with the tokens this thread checked before
-  SourceTokens minted_;    // the s1 tokens this node sends to signature-mode targets
-  LogThrottle authz_log_;  // authorization refusals: at most one line a second per thread
-  EvidenceStage signing_;  // signatures, receipts and countersigns of this thread
+  TokenChecks tokens_;          // token checks, with the tokens this thread checked before
+  SourceTokens minted_;         // the s1 tokens this node sends to signature-mode targets
+  LogThrottle authz_log_;       // authorization refusals: at most one line a second per thread
+  LogThrottle authz_evidence_;  // ... and one request_refused audit record (evidence log)
+  EvidenceStage signing_;       // signatures, receipts and countersigns of this thread
 };
 
 // push, pop, peek, release: the container-facing queue interfaces.

@@ -13,6 +13,7 @@
 #include "common/random_hex.h"
 #include "common/token.h"
 #include "common/unix_time.h"
+#include "gateway/evidence/evidence_log.h"
 #include "gateway/forward/source_tokens.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/queue/queue_service.h"
@@ -414,6 +415,15 @@ class RsHost::JobRun {
                               {"elements", std::to_string(js.elements)},
                               {"combine_at", std::string(rs::combine_at_name(rsc.combine_at))},
                               {"key", rj->fingerprint()}}});
+    if (host.evidence_)
+      host.evidence_->append("audit", {{"event", "router_job"},
+                                       {"job", job->id},
+                                       {"source", spec_source},
+                                       {"parties", join(js.party_nodes)},
+                                       {"result_node", js.he_node},
+                                       {"role", std::string(1, rs::role_letter(rsc.role))},
+                                       {"combine_at", rs::combine_at_name(rsc.combine_at)},
+                                       {"key_fingerprint", rj->fingerprint()}});
   }
 
   // 2. The shares, in any order, until every party sent its whole part.

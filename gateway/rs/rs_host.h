@@ -46,6 +46,7 @@ namespace ptp {
 
 class JsonLog;
 class QueueService;
+class EvidenceLog;
 
 class RsHost {
  public:
@@ -55,6 +56,10 @@ class RsHost {
   ~RsHost();  // stop()s
   RsHost(const RsHost&) = delete;
   RsHost& operator=(const RsHost&) = delete;
+
+  // Jobs started are recorded there (audit event router_job, docs/evidence.md); call before
+  // the first job arrives.
+  void set_evidence(EvidenceLog* evidence) { evidence_ = evidence; }
 
   // QueueService's on_local_stored hook. Quick, never blocks on I/O.
   void on_local_stored(const QueueKey& key);
@@ -82,6 +87,7 @@ class RsHost {
   QueueService& queues_;
   ConfigStore& config_;
   JsonLog& log_;
+  EvidenceLog* evidence_ = nullptr;
   rs::WorkerPool pool_;
 
   mutable std::mutex mu_;

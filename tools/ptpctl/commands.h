@@ -10,6 +10,7 @@ int run_status(const Options& o);    // status
 int run_reload(const Options& o);    // reload
 int run_peers(const Options& o);     // peers list|invite|join|disable|enable|approve|renew|remove
 int run_identity(const Options& o);  // identity init|show|renew-tls
+int run_evidence(const Options& o);  // evidence verify|match (local log directories)
 // evidence export|check-proof (tools/ptpctl/evidence_proof.cpp)
 int run_evidence_proof(const Options& o);
 

@@ -20,6 +20,16 @@ identity (local files, docs/identity.md):
   identity renew-tls [--dir D] [--host H]... [--tls-days N]
                                   a new TLS key and certificate under the same root
 
+evidence (local files, docs/evidence.md):
+  evidence verify DIR [--digest sha256|sm3]
+                                  check an evidence log's chain; names the first bad record
+  evidence match SENDER_DIR RECEIVER_DIR [--receiver NODE]
+                                  every message sent has its received record and receipt
+  evidence export DIR --msg LEAF [--out FILE]
+                                  one message's proof (fields, signature, receipt, countersign)
+  evidence check-proof FILE --root A.crt --root B.crt [--root R.crt]
+                                  check a proof offline against the nodes' root certificates
+
 commands (over the admin port):
   status                          liveness and readiness of the gateway
   reload                          reload the gateway's config file now (as SIGHUP)
@@ -29,12 +39,6 @@ commands (over the admin port):
   peers disable|enable|approve NODE
   peers renew NODE [--days N]     extend a peering
   peers remove NODE               forget a dynamic peer
-
-evidence proofs (local files, docs/evidence.md):
-  evidence export DIR --msg LEAF [--out FILE]
-                                  one message's proof (fields, signature, receipt, countersign)
-  evidence check-proof FILE --root A.crt --root B.crt [--root R.crt]
-                                  check a proof offline against the nodes' root certificates
 
 The admin port is --admin, else 127.0.0.1 with admin.port of --config, else 127.0.0.1:9400.
 Mutating commands need the operator token: --credential-file, else admin.credential_file of
@@ -60,6 +64,7 @@ int main(int argc, char** argv) {
     if (cmd == "evidence" && o.words.size() > 1 &&
         (o.words[1] == "export" || o.words[1] == "check-proof"))
       return run_evidence_proof(o);
+    if (cmd == "evidence") return run_evidence(o);
     throw UsageError("unknown command " + cmd + " (ptpctl --help lists them)");
   } catch (const UsageError& e) {
     std::cerr << "ptpctl: " << e.what() << "\n";

@@ -255,7 +255,7 @@ TEST_CASE("validation errors name the file, the key path and the problem") {
        "default_route, "
        "local_services, "
        "log, queue, "
-       "kafka_attachment, router_server, peering, authorization, crypto)"},
+       "kafka_attachment, router_server, peering, authorization, crypto, evidence)"},
       {"node: {node_id: A}\nlisten: {port: 1, prot: 2}\n",
        "t.yaml: listen.prot: unknown key (expected one of: address, port, tls, grpc_errors)"},
       {"node: {node_id: A}\nnode: {node_id: B}\nlisten: {port: 1}\n",
