@@ -1,5 +1,7 @@
 #include "gateway/evidence/batch_signer.h"
 
+#include <boost/asio/post.hpp>
+
 #include "codecs/base64.h"
 #include "common/random_hex.h"
 #include "trust/merkle.h"
@@ -26,11 +28,19 @@ void BatchSigner::add(const std::shared_ptr<const NodeKey>& key, const std::stri
     node_ = node;
     alg_ = alg;
     const uint64_t gen = ++generation_;
-    timer_.expires_after(window);
-    timer_.async_wait([this, gen, alive = alive_](boost::system::error_code ec) {
-      if (ec || !*alive || gen != generation_) return;
-      sign();
-    });
+    if (window.count() == 0) {
+      // No window: the batch is what this thread's current turn of the event loop adds
+      // (every request already read): signed after the handlers queued before it.
+      boost::asio::post(timer_.get_executor(), [this, gen, alive = alive_] {
+        if (*alive && gen == generation_) sign();
+      });
+    } else {
+      timer_.expires_after(window);
+      timer_.async_wait([this, gen, alive = alive_](boost::system::error_code ec) {
+        if (ec || !*alive || gen != generation_) return;
+        sign();
+      });
+    }
   }
   leaves_.push_back(leaf);
   done_.push_back(std::move(done));

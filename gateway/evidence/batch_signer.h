@@ -1,7 +1,8 @@
 // The batch signer of one thread (docs/evidence.md, "Signatures and receipts"): statements
 // (32-byte leaves: messages sent, receipts, countersigns) join the current batch; the batch
-// is signed once when it holds `max` leaves or `window` after its first leaf: the node key
-// signs the root of the RFC 6962 tree over the leaves (trust/message_evidence.h), and each
+// is signed once when it holds `max` leaves or `window` after its first leaf (a window of 0:
+// at the end of the event loop's current turn, i.e. once the handlers already queued ran): the node
+// key signs the root of the RFC 6962 tree over the leaves (trust/message_evidence.h), and each
 // leaf's callback gets its own proof (node;batch;n;index;path;signature). One signature per
 // batch is what keeps signing at a fraction of a request's cost.
 //
