@@ -18,6 +18,20 @@ Status log_full(const Config& cfg) {
 
 }  // namespace
 
+void EvidenceStage::refused(const PtpHeader& h, Interface iface, const Status& st) {
+  warn("message signature refused", h, st);
+  uint64_t suppressed = 0;
+  if (records_ && audit_throttle_.allow(suppressed))
+    records_->append("audit", {{"event", "request_refused"},
+                               {"source", h.source_node_id},
+                               {"interface", interface_name(iface)},
+                               {"uri", h.uri},
+                               {"reason", "signature"},
+                               {"error", st.message},
+                               {"trace_id", h.trace_id},
+                               {"suppressed", std::to_string(suppressed)}});
+}
+
 void EvidenceStage::warn(std::string_view what, const PtpHeader& h, const Status& st) {
   uint64_t suppressed = 0;
   if (!log_.enabled(LogLevel::kWarn) || !throttle_.allow(suppressed)) return;
@@ -90,7 +104,7 @@ Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& root
     Status st = Status::Error(Code::kBadCertSignature,
                               "the message from node " + h.source_node_id +
                                   " carries no x-ptp-signature (evidence.require_signature)");
-    warn("message signature refused", h, st);
+    refused(h, req.iface, st);
     return st;
   }
   MessageFields m = message_fields(signing_.hasher(*cfg), req.env, req.iface, 0);
@@ -98,7 +112,7 @@ Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& root
   const PublicKey* key = roots.find(cfg, h.source_node_id, error);
   Digest32 leaf{};
   if (Status st = signing_.verify_message(*cfg, m, it->second, key, leaf); !st.ok()) {
-    warn("message signature refused", h, st);
+    refused(h, req.iface, st);
     return st;
   }
   if (!evidence_accepting(records_, cfg->evidence)) return log_full(*cfg);

@@ -42,11 +42,15 @@ class EvidenceStage {
 
  private:
   void warn(std::string_view what, const PtpHeader& h, const Status& st);
+  // A message refused with 615: the warning and a request_refused audit record (each at
+  // most once a second, the audit record counting the ones it stands for).
+  void refused(const PtpHeader& h, Interface iface, const Status& st);
 
   MessageSigning signing_;
   JsonLog& log_;
   EvidenceLog* records_;
-  LogThrottle throttle_;  // 615 refusals and bad receipts: at most a line a second
+  LogThrottle throttle_;        // 615 refusals and bad receipts: at most a line a second
+  LogThrottle audit_throttle_;  // request_refused audit records of 615 refusals
 };
 
 }  // namespace ptp

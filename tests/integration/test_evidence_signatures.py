@@ -217,6 +217,12 @@ peers:
         self.assertIn("does not match what arrived", r.headers.get("x-ptp-message", ""))
         self.assertNotIn("x-ptp-receipt", r.headers)
         self.assertEqual(len(self.service.bodies), before, "the altered message reached B's service")
+        # B's evidence log names the refusal (an audit record), and holds no received record.
+        wait_until(lambda: any(r["kind"] == "audit" and r.get("event") == "request_refused" and
+                               r.get("reason") == "signature" and r.get("trace_id") == "trace-flip"
+                               for r in evidence_records(self.ev["B"])), 5, "B's audit record")
+        self.assertFalse([r for r in evidence_records(self.ev["B"])
+                          if r["kind"] == "received" and r["trace"] == "trace-flip"])
         # The next message passes again.
         r = curl(A_URL, headers(trace="trace-after"), b"ok", http="h2", extra=("-k",))
         self.assertEqual(r.status, 200, r)
