@@ -316,6 +316,18 @@ peers:
         # Only the messages the relay altered (refused with 615 before B recorded them) lack
         # B's records.
         self.assertLessEqual(len(missing), self.relay.flipped, missing[:3])
+        # The same with the operator's commands (helper evlog's verify and match): only the
+        # messages the relay altered are unmatched.
+        for node in ("A", "B"):
+            v = subprocess.run([PTPCTL, "evidence", "verify", self.ev[node]],
+                               capture_output=True, text=True)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        mres = subprocess.run([PTPCTL, "evidence", "match", self.ev["A"], self.ev["B"],
+                               "--receiver", "B", "--json"], capture_output=True, text=True)
+        j = json.loads(mres.stdout)
+        self.assertGreaterEqual(j["sent"], invokes + pushes)
+        self.assertEqual(j["unmatched"], len(missing), j)
+        self.assertEqual(j["received"], j["sent"] - len(missing), j)
         for m in bulk:
             self.assertIn(m, received)
             self.assertIn(m, receipts)
