@@ -338,6 +338,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   if (inbox) {
     outbox =
         std::make_unique<Outbox>(*outbox_store, contexts[0]->get_executor(), store, metrics, *log);
+    outbox->set_evidence_log(evidence.get());
     queues = std::make_unique<QueueService>(*inbox, outbox.get(), egress != nullptr);
     // Dead letters of the outbox: a push from this node to itself (docs/queues.md).
     outbox->set_dead_letter_sink([&store, q = queues.get()](Envelope env, QueueStore::Done done) {

@@ -87,6 +87,10 @@ struct PeerConfig {
   // A router: it may carry requests whose claimed source is another node (that node's
   // signature token proves the source, not this hop's certificate).
   bool relay = false;
+  // A router's route toward this peer: the receipts on answers coming back from it get
+  // this node's countersign with its timestamp (docs/evidence.md; needs an evidence
+  // section and identity.dir).
+  bool countersign = false;
   // A peer of the dynamic peer table (gateway/peering), overlaid on the YAML peers: its
   // state and the unix time its peering expires (E0000000605 afterwards; 0: never).
   bool dynamic = false;

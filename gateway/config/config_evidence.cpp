@@ -25,7 +25,7 @@ void parse_evidence(const YAML::Node& root, const FileResolver& files, Config& c
   e.on_failure = on_failure == "refuse" ? EvidenceOnFailure::kRefuse : EvidenceOnFailure::kContinue;
   e.sign = s.boolean("sign", e.sign);
   e.require_signature = s.boolean("require_signature", e.require_signature);
-  e.batch_window_us = static_cast<int>(s.integer("batch_window_us", e.batch_window_us, 1, 1000000));
+  e.batch_window_us = static_cast<int>(s.integer("batch_window_us", e.batch_window_us, 0, 1000000));
   e.batch_max = static_cast<int>(s.integer("batch_max", e.batch_max, 1, 65536));
 }
 

@@ -93,7 +93,7 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
     Section s(list[i], index_path("peers", i),
               {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms",
                "connect_timeout_ms", "keepalive_ms", "tls", "async", "encapsulation", "grpc_errors",
-               "auth", "root_file", "relay"});
+               "auth", "root_file", "relay", "countersign"});
     if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
     PeerConfig p;
     p.node_id = s.required_string("node_id");
@@ -132,6 +132,7 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
     p.encapsulation = peer_encapsulation(s, p);
     p.auth_mode = auth_mode(s, "auth", cfg.auth.allow_none);
     p.relay = s.boolean("relay", false);
+    p.countersign = s.boolean("countersign", false);
     if (s.has("root_file")) {
       p.root_file = files.readable(s.at("root_file"), s.required_string("root_file"));
       std::ifstream in(p.root_file, std::ios::binary);

@@ -73,7 +73,8 @@ Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics&
       evidence_(evidence),
       permits_(permits),
       h2_(ex, &metrics),
-      h1_(ex, {.metrics = &metrics}) {}
+      h1_(ex, {.metrics = &metrics}),
+      signing_(ex, log, evidence) {}
 
 Pipeline::~Pipeline() = default;
 
@@ -433,6 +434,8 @@ void Pipeline::dispatch(Request&& req, Responder done) {
 void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
   const Config* cfg = p->cfg.get();
   Responder answer = [p](Response&& r) { p->finish(std::move(r)); };
+  if (cfg->evidence.enabled) [[unlikely]]
+    if (!with_evidence(p, req, answer)) return;
   if (p->to_peering) {
     peering_->serve(req.iface, std::move(req.env.body), ex_, std::move(answer));
     return;
@@ -468,25 +471,62 @@ void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
                               ex_);
         return;
       }
-      // This node's own request to a signature-mode target: its container's token was
-      // checked above; the target gets one signed with this node's key. A permit this
-      // node holds from the target goes with it.
-      if (req.env.header.source_node_id == cfg->node_id) {
-        if (Status st = minted_.apply(*cfg, req.env.header, unix_now()); !st.ok())
-          return refuse(p, req, std::move(st));
-        if (permits_ && permits_->holds_any())
-          attach_held_permit(*permits_->held(), req.env, unix_now());
-      }
-      auto& path = req.env.meta[std::string(kRoutePathKey)];
-      path += path.empty() ? cfg->node_id : "," + cfg->node_id;
-      Forwarder fwd(h2_, h1_, *cfg);
-      UpstreamTarget target = target_for_peer(*route.next_hop, req.iface);
-      fwd.forward(std::move(req), target, std::move(answer));
+      send_to_peer(p, std::move(req), std::move(answer));
       return;
     }
     case RouteDecision::Kind::kError:  // refused by route()
       return;
   }
+}
+
+bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Responder& answer) {
+  const Config& cfg = *p->cfg;
+  if (p->to_peering || req.stream || !evidence_signing(cfg)) return true;
+  const PtpHeader& h = req.env.header;
+  const RouteDecision& route = p->decision;
+  const bool to_peer = !p->to_queue && route.kind == RouteDecision::Kind::kPeer;
+  if (h.source_node_id == cfg.node_id) {
+    // This node's own message to another node: signed, then sent (async-only targets go
+    // through the queues, whose outbox signs the push).
+    if (!to_peer ||
+        (route.target_peer && route.target_peer->async_only && queues_ && cfg.queue.enabled))
+      return true;
+    signing_.send(
+        p->cfg, std::move(req), tokens_.roots, std::move(answer),
+        [this, p](Request&& r, Responder a) { send_to_peer(p, std::move(r), std::move(a)); },
+        [this, p](Request& r, Status st) { refuse(p, r, std::move(st)); });
+    return false;
+  }
+  if (to_peer) {  // relayed by this router
+    if (route.target_peer && route.target_peer->countersign)
+      signing_.countersign_answers(p->cfg, answer);
+    return true;
+  }
+  // Another node's message to this node (a local service, the diag echo, a remote push).
+  if (p->to_queue && req.iface != Interface::kInvoke) return true;
+  if (Status st = signing_.receive(p->cfg, req, tokens_.roots, answer); !st.ok()) {
+    refuse(p, req, std::move(st));
+    return false;
+  }
+  return true;
+}
+
+void Pipeline::send_to_peer(const std::shared_ptr<Pending>& p, Request&& req, Responder answer) {
+  const Config* cfg = p->cfg.get();
+  // This node's own request to a signature-mode target: its container's token was
+  // checked above; the target gets one signed with this node's key. A permit this node
+  // holds from the target goes with it.
+  if (req.env.header.source_node_id == cfg->node_id) {
+    if (Status st = minted_.apply(*cfg, req.env.header, unix_now()); !st.ok())
+      return refuse(p, req, std::move(st));
+    if (permits_ && permits_->holds_any())
+      attach_held_permit(*permits_->held(), req.env, unix_now());
+  }
+  auto& path = req.env.meta[std::string(kRoutePathKey)];
+  path += path.empty() ? cfg->node_id : "," + cfg->node_id;
+  Forwarder fwd(h2_, h1_, *cfg);
+  UpstreamTarget target = target_for_peer(*p->decision.next_hop, req.iface);
+  fwd.forward(std::move(req), target, std::move(answer));
 }
 
 }  // namespace ptp

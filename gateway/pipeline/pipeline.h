@@ -14,6 +14,7 @@
 #include "gateway/observability/json_log.h"
 #include "gateway/permits/permit_checker.h"
 #include "gateway/pipeline/authorization.h"
+#include "gateway/pipeline/evidence_stage.h"
 #include "gateway/pipeline/token.h"
 #include "gateway/upstream/http1_client.h"
 #include "gateway/upstream/upstream_pool.h"
@@ -60,6 +61,12 @@ class Pipeline final : public Dispatcher {
   void run_permitted(const std::shared_ptr<Pending>& p, Request&& req);
   void refuse(const std::shared_ptr<Pending>& p, Request& req, Status st);
   void run(const std::shared_ptr<Pending>& p, Request&& req);
+  // To the next hop toward the target (kPeer), with this node's token for its own requests.
+  void send_to_peer(const std::shared_ptr<Pending>& p, Request&& req, Responder answer);
+  // Message evidence (docs/evidence.md), with an evidence section only. True: go on to the
+  // sink with `answer` (wrapped for a receipt or a countersign when one is due); false: the
+  // request was taken (signed, then sent) or refused (E0000000615).
+  bool with_evidence(const std::shared_ptr<Pending>& p, Request& req, Responder& answer);
 
   boost::asio::any_io_executor ex_;
   ConfigStore& store_;
@@ -76,6 +83,7 @@ class Pipeline final : public Dispatcher {
   LogThrottle authz_log_;        // authorization refusals: at most one line a second per thread
   LogThrottle authz_evidence_;   // ... and one request_refused audit record (evidence log)
   PermitChecker permit_checks_;  // presented permits this thread verified
+  EvidenceStage signing_;        // signatures, receipts and countersigns of this thread
 };
 
 // push, pop, peek, release: the container-facing queue interfaces.

@@ -8,6 +8,9 @@
 #include "common/random_hex.h"
 #include "common/token.h"
 #include "common/unix_time.h"
+#include "gateway/config/peer_root.h"
+#include "gateway/evidence/message_records.h"
+#include "gateway/evidence/message_signing.h"
 #include "gateway/forward/forwarder.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
@@ -94,13 +97,60 @@ class Outbox::Forward {
       box_.log_.warn("outbox cannot route, will retry", log_fields(target_, m, why));
       return finish(Outcome::kRetry);
     }
-    Forwarder fwd(box_.h2_, box_.h1_, *cfg);
     UpstreamTarget hop = target_for_peer(*route.next_hop, Interface::kInvoke);
+    if (!evidence_signing(*cfg))
+      return send(cfg, std::move(req), hop, std::move(m), {}, std::move(finish));
+    // Signed like an invoke of this node's own (docs/evidence.md); the receipt is checked
+    // and kept once the target acknowledged the push.
+    if (!evidence_accepting(box_.records_, cfg->evidence)) {
+      box_.log_.warn("outbox: the evidence log cannot take records, will retry",
+                     log_fields(target_, m, Status::Error(Code::kBufferFull, "evidence log full")));
+      return finish(Outcome::kRetry);
+    }
+    auto out = std::make_shared<Signing>(
+        Signing{std::move(req), std::move(hop), std::move(m), std::move(finish), {}, {}});
+    out->fields =
+        message_fields(box_.signing_.hasher(*cfg), out->req.env, Interface::kInvoke, unix_now_ms());
+    out->leaf = message_leaf(box_.signing_.hasher(*cfg), out->fields);
+    box_.signing_.sign_message(
+        *cfg, out->leaf, out->fields.sent_ms, [this, cfg, out](std::string v) {
+          if (v.empty()) {
+            box_.log_.error(
+                "outbox cannot sign the message (node key), will retry",
+                log_fields(target_, out->m, Status::Error(Code::kSystemError, "signing failed")));
+            return out->finish(Outcome::kRetry);
+          }
+          if (!record_sent(box_.records_, out->fields, out->leaf, v) &&
+              cfg->evidence.on_failure == EvidenceOnFailure::kRefuse)
+            return out->finish(Outcome::kRetry);
+          out->req.env.meta[std::string(kSignatureHeader)] = std::move(v);
+          send(cfg, std::move(out->req), out->hop, std::move(out->m), out->leaf,
+               std::move(out->finish));
+        });
+  }
+
+ private:
+  struct Signing {
+    Request req;
+    UpstreamTarget hop;
+    QueuedMessage m;
+    Finish finish;
+    MessageFields fields;
+    Digest32 leaf;
+  };
+
+  // Forwards the push; `leaf`: the signed message's leaf (all zero: not signed).
+  void send(const ConfigPtr& cfg, Request&& req, const UpstreamTarget& hop, QueuedMessage m,
+            const Digest32& leaf, Finish finish) {
+    Forwarder fwd(box_.h2_, box_.h1_, *cfg);
     fwd.forward(std::move(req), hop,
-                [box = &box_, target = target_, cfg, m = std::move(m),
+                [box = &box_, target = target_, cfg, m = std::move(m), leaf,
                  finish = std::move(finish)](Response r) mutable {
                   const Status& s = r.env.status;
-                  if (s.ok()) return finish(Outcome::kDelivered);
+                  if (s.ok()) {
+                    if (leaf != Digest32{}) box->check_receipt(*cfg, target, m, leaf, r);
+                    return finish(Outcome::kDelivered);
+                  }
                   if (refused_for_good(s.code))
                     return dead_letter(*box, target, *cfg, std::move(m), s, std::move(finish));
                   box->log_.warn("outbox delivery failed, will retry", log_fields(target, m, s));
@@ -147,12 +197,35 @@ Outbox::Outbox(QueueStore& store, boost::asio::any_io_executor ex, ConfigStore& 
       log_(log),
       h2_(ex, &metrics),
       h1_(ex, {.metrics = &metrics}),
+      signing_(ex),
       dead_letter_count_(prometheus::BuildCounter()
                              .Name("ptp_outbox_dead_letters_total")
                              .Help("Outbox messages put back to their sender as dead letters")
                              .Register(metrics.registry())) {}
 
 Outbox::~Outbox() = default;
+
+void Outbox::check_receipt(const Config& cfg, const std::string& target, const QueuedMessage& m,
+                           const Digest32& leaf, const Response& r) {
+  const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
+  Status st = Status::Error(Code::kBadCertSignature,
+                            "node " + target + " acknowledged the push without x-ptp-receipt");
+  if (!receipt.empty()) {
+    const PublicKey* key = nullptr;
+    if (const PeerConfig* peer = find_peer(cfg, target); peer && !peer->root_pem.empty()) {
+      auto& cached = receipt_keys_[target];
+      if (cached.first != peer->root_pem || !cached.second) {
+        std::string error;
+        cached = {peer->root_pem, root_public_key(peer->root_pem, error)};
+      }
+      if (cached.second) key = &*cached.second;
+    }
+    st = signing_.verify_receipt(cfg, leaf, target, receipt, key);
+  }
+  if (!st.ok()) log_.warn("outbox receipt does not verify", log_fields(target, m, st));
+  if (!receipt.empty())
+    record_receipt(records_, leaf, target, code_string(r.env.status.code), receipt, {});
+}
 
 void Outbox::push(const std::string& target, QueuedMessage msg, std::chrono::milliseconds wait,
                   QueueStore::Done done) {

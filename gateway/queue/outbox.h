@@ -15,6 +15,9 @@
 
 #include "adapters/queue/queue_store.h"
 #include "gateway/config/config_store.h"
+#include "gateway/evidence/evidence_log.h"
+#include "gateway/evidence/message_signing.h"
+#include "gateway/exchange/exchange.h"
 #include "gateway/forward/source_tokens.h"
 #include "gateway/queue/outbox_lane.h"
 #include "gateway/upstream/http1_client.h"
@@ -52,6 +55,9 @@ class Outbox {
   // (the composition root: the permit a push presents to its target). Set before resume().
   using ForwardHook = std::function<void(Envelope&)>;
   void set_forward_hook(ForwardHook hook) { forward_hook_ = std::move(hook); }
+  // The evidence log the signed pushes and their receipts are recorded in (null: none).
+  // Set before resume().
+  void set_evidence_log(EvidenceLog* log) { records_ = log; }
 
   // Stores msg durably for `target` (then done(Ok)) and makes its session's queue drain.
   void push(const std::string& target, QueuedMessage msg, std::chrono::milliseconds wait,
@@ -68,6 +74,11 @@ class Outbox {
  private:
   class Forward;
   std::shared_ptr<OutboxLane> lane(const std::string& target);
+  // The target's receipt of an acknowledged signed push: checked against its pinned root
+  // (a missing or bad one is logged; the push was delivered either way).
+  void check_receipt(const Config& cfg, const std::string& target, const QueuedMessage& m,
+                     const Digest32& leaf, const Response& r);
+  EvidenceLog* records_ = nullptr;
 
   QueueStore& store_;
   boost::asio::any_io_executor ex_;
@@ -79,6 +90,9 @@ class Outbox {
   DeadLetterSink dead_letters_;
   ForwardHook forward_hook_;
   SourceTokens source_tokens_;  // s1 tokens of the forwards (on ex_ only)
+  MessageSigning signing_;      // signatures of the forwards, receipts checked (on ex_ only)
+  // The targets' pinned roots' keys, by node: (root PEM, its key) (on ex_ only).
+  std::map<std::string, std::pair<std::string, std::optional<PublicKey>>> receipt_keys_;
   prometheus::Family<prometheus::Counter>& dead_letter_count_;  // {code}
   std::mutex mu_;
   bool stopped_ = false;

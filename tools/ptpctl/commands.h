@@ -13,5 +13,7 @@ int run_identity(const Options& o);  // identity init|show|renew-tls
 int run_queues(const Options& o);    // queues backup|restore
 int run_permits(const Options& o);   // permits issue|list|revoke|add|remove
 int run_evidence(const Options& o);  // evidence verify|match (local log directories)
+// evidence export|check-proof (tools/ptpctl/evidence_proof.cpp)
+int run_evidence_proof(const Options& o);
 
 }  // namespace ptp::ptpctl

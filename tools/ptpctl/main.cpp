@@ -28,6 +28,10 @@ evidence (local files, docs/evidence.md):
                                   check an evidence log's chain; names the first bad record
   evidence match SENDER_DIR RECEIVER_DIR [--receiver NODE]
                                   every message sent has its received record and receipt
+  evidence export DIR --msg LEAF [--out FILE]
+                                  one message's proof (fields, signature, receipt, countersign)
+  evidence check-proof FILE --root A.crt --root B.crt [--root R.crt]
+                                  check a proof offline against the nodes' root certificates
 
 commands (over the admin port):
   status                          liveness and readiness of the gateway
@@ -75,6 +79,9 @@ int main(int argc, char** argv) {
     if (cmd == "peers") return run_peers(o);
     if (cmd == "queues") return run_queues(o);
     if (cmd == "permits") return run_permits(o);
+    if (cmd == "evidence" && o.words.size() > 1 &&
+        (o.words[1] == "export" || o.words[1] == "check-proof"))
+      return run_evidence_proof(o);
     if (cmd == "evidence") return run_evidence(o);
     throw UsageError("unknown command " + cmd + " (ptpctl --help lists them)");
   } catch (const UsageError& e) {

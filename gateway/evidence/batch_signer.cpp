@@ -1,0 +1,80 @@
+#include "gateway/evidence/batch_signer.h"
+
+#include <boost/asio/post.hpp>
+
+#include "codecs/base64.h"
+#include "common/random_hex.h"
+#include "trust/merkle.h"
+#include "trust/message_evidence.h"
+
+namespace ptp {
+
+BatchSigner::BatchSigner(boost::asio::any_io_executor ex)
+    : timer_(ex), prefix_(random_hex(6)), alive_(std::make_shared<bool>(true)) {}
+
+BatchSigner::~BatchSigner() { *alive_ = false; }
+
+Hasher& BatchSigner::hasher(DigestAlgorithm alg) {
+  if (hasher_.algorithm() != alg) hasher_ = Hasher(alg);
+  return hasher_;
+}
+
+void BatchSigner::add(const std::shared_ptr<const NodeKey>& key, const std::string& node,
+                      DigestAlgorithm alg, const Digest32& leaf, std::chrono::microseconds window,
+                      size_t max, Done done) {
+  if (!leaves_.empty() && (key_ != key || node_ != node || alg_ != alg)) sign();
+  if (leaves_.empty()) {
+    key_ = key;
+    node_ = node;
+    alg_ = alg;
+    const uint64_t gen = ++generation_;
+    if (window.count() == 0) {
+      // No window: the batch is what this thread's current turn of the event loop adds
+      // (every request already read): signed after the handlers queued before it.
+      boost::asio::post(timer_.get_executor(), [this, gen, alive = alive_] {
+        if (*alive && gen == generation_) sign();
+      });
+    } else {
+      timer_.expires_after(window);
+      timer_.async_wait([this, gen, alive = alive_](boost::system::error_code ec) {
+        if (ec || !*alive || gen != generation_) return;
+        sign();
+      });
+    }
+  }
+  leaves_.push_back(leaf);
+  done_.push_back(std::move(done));
+  if (leaves_.size() >= max) sign();
+}
+
+void BatchSigner::flush() {
+  if (!leaves_.empty()) sign();
+}
+
+void BatchSigner::sign() {
+  ++generation_;  // the timer of this batch, if still pending, does nothing
+  std::vector<Digest32> leaves = std::move(leaves_);
+  std::vector<Done> done = std::move(done_);
+  leaves_.clear();
+  done_.clear();
+  if (leaves.empty()) return;
+  const auto n = static_cast<uint32_t>(leaves.size());
+  Hasher& h = hasher(alg_);
+  for (auto& l : leaves) l = merkle_leaf_hash(h, l);
+  auto levels = merkle_levels(h, std::move(leaves));
+  const std::string batch_id = prefix_ + "-" + std::to_string(++batches_);
+  std::string sig = key_ ? key_->sign(batch_text(node_, batch_id, n, levels.back().at(0))) : "";
+  if (sig.empty()) {
+    for (auto& d : done) d({});
+    return;
+  }
+  const std::string sig_b64 = base64url_encode(sig);
+  std::string proof;
+  for (uint32_t i = 0; i < n; ++i) {
+    proof.clear();
+    append_batch_proof(proof, node_, batch_id, n, i, merkle_path(levels, i), sig_b64);
+    done[i](proof);
+  }
+}
+
+}  // namespace ptp

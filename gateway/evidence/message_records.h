@@ -1,0 +1,29 @@
+// The evidence records of signed messages (docs/evidence.md): what the sender and the
+// receiver write to their evidence logs, so that `ptpctl evidence match` pairs them by
+// `msg` (the message leaf) and `ptpctl evidence export` builds one message's proof.
+//   sent      msg, the message fields (MessageFields::to_fields), sig (x-ptp-signature)
+//   receipt   msg, from (the receiver), status, receipt (x-ptp-receipt), countersign
+//   received  msg, the message fields, sig, status, receipt
+#pragma once
+
+#include <string_view>
+
+#include "gateway/evidence/evidence_log.h"
+#include "trust/message_evidence.h"
+
+namespace ptp {
+
+// Each returns EvidenceLog::append's answer (true without a log).
+bool record_sent(EvidenceLog* log, const MessageFields& m, const Digest32& msg,
+                 std::string_view sig);
+bool record_receipt(EvidenceLog* log, const Digest32& msg, std::string_view from,
+                    std::string_view status, std::string_view receipt,
+                    std::string_view countersign);
+bool record_received(EvidenceLog* log, const MessageFields& m, const Digest32& msg,
+                     std::string_view sig, std::string_view status, std::string_view receipt);
+
+// Whether a message that will need a record may be taken now: the log accepts records, or
+// on_failure is continue. False: refuse it with E0000000700.
+bool evidence_accepting(const EvidenceLog* log, const EvidenceConfig& cfg);
+
+}  // namespace ptp

@@ -1,0 +1,156 @@
+#include "gateway/evidence/message_signing.h"
+
+namespace ptp {
+namespace {
+
+constexpr size_t kVerifiedBatches = 4096;
+
+std::string_view topic_of(const Envelope& env) {
+  static const std::string kTopic("message-topic");
+  auto it = env.meta.find(kTopic);
+  return it == env.meta.end() ? std::string_view() : std::string_view(it->second);
+}
+
+Status refused(std::string what) { return Status::Error(Code::kBadCertSignature, std::move(what)); }
+
+}  // namespace
+
+MessageFields message_fields(Hasher& h, const Envelope& env, Interface iface, int64_t sent_ms) {
+  const PtpHeader& hd = env.header;
+  MessageFields m;
+  // An absent x-ptp-version is version 1 (encapsulated requests carry none on the wire).
+  m.version = hd.version.empty() ? "1" : hd.version;
+  m.iface = interface_name(iface);
+  m.source_node = hd.source_node_id;
+  m.source_inst = hd.source_inst_id;
+  m.target_node = hd.target_node_id;
+  m.target_inst = hd.target_inst_id;
+  m.session = hd.session_id;
+  m.trace = hd.trace_id;
+  m.uri = hd.uri;
+  m.topic = topic_of(env);
+  m.body_size = env.body.size();
+  h.update(env.body);
+  m.body_digest = digest_hex(h.finish());
+  m.sent_ms = sent_ms;
+  return m;
+}
+
+void MessageSigning::add(const Config& cfg, const Digest32& leaf, std::string prefix, Signed done) {
+  signer_.add(cfg.identity.node_key, cfg.node_id, cfg.crypto.digest, leaf,
+              std::chrono::microseconds(cfg.evidence.batch_window_us),
+              static_cast<size_t>(cfg.evidence.batch_max),
+              [prefix = std::move(prefix), done = std::move(done)](std::string_view proof) {
+                if (proof.empty()) return done({});
+                std::string v = prefix;
+                v.append(proof);
+                done(std::move(v));
+              });
+}
+
+void MessageSigning::sign_message(const Config& cfg, const Digest32& leaf, int64_t sent_ms,
+                                  Signed done) {
+  add(cfg, leaf, "v1;" + std::to_string(sent_ms) + ";", std::move(done));
+}
+
+void MessageSigning::sign_receipt(const Config& cfg, const Digest32& msg, int64_t received_ms,
+                                  Code code, Signed done) {
+  const std::string msg_hex = digest_hex(msg);
+  const std::string code_text = code_string(code);
+  Hasher& h = hasher(cfg);
+  h.update(receipt_text(msg_hex, cfg.node_id, received_ms, code_text));
+  const Digest32 leaf = h.finish();
+  add(cfg, leaf, "v1;" + msg_hex + ";" + std::to_string(received_ms) + ";" + code_text + ";",
+      std::move(done));
+}
+
+bool MessageSigning::countersign(const Config& cfg, std::string_view receipt_value, int64_t now_ms,
+                                 Signed done) {
+  ReceiptValue r;
+  std::string error;
+  if (!parse_receipt_value(receipt_value, r, error)) return false;
+  Hasher& h = hasher(cfg);
+  const std::string receipt_hex = digest_hex(receipt_leaf(h, r));
+  h.update(countersign_text(receipt_hex, cfg.node_id, now_ms));
+  const Digest32 leaf = h.finish();
+  add(cfg, leaf, "v1;" + receipt_hex + ";" + std::to_string(now_ms) + ";", std::move(done));
+  return true;
+}
+
+bool MessageSigning::verify(Hasher& h, const Digest32& leaf, const BatchProof& p,
+                            const PublicKey& key, std::string& error) {
+  auto root = proof_root(h, leaf, p, error);
+  if (!root) return false;
+  std::string id = p.node;
+  id.append(";").append(p.batch_id).append(";").append(std::to_string(p.n)).append(";");
+  id.append(reinterpret_cast<const char*>(root->data()), root->size());
+  if (verified_.contains(id)) return true;
+  ++signature_checks_;
+  if (!key.verify(batch_text(p.node, p.batch_id, p.n, *root), p.signature)) {
+    error = "batch signature of " + p.node + " does not verify (statement or batch altered)";
+    return false;
+  }
+  if (verified_order_.size() >= kVerifiedBatches) {
+    verified_.erase(verified_order_.front());
+    verified_order_.pop_front();
+  }
+  verified_order_.push_back(id);
+  verified_.insert(std::move(id));
+  return true;
+}
+
+Status MessageSigning::verify_message(const Config& cfg, MessageFields& m, std::string_view value,
+                                      const PublicKey* source_key, Digest32& leaf) {
+  SignatureValue sv;
+  std::string error;
+  if (!parse_signature_value(value, sv, error))
+    return refused("x-ptp-signature of the message from " + m.source_node + ": " + error);
+  m.sent_ms = sv.sent_ms;
+  leaf = message_leaf(hasher(cfg), m);
+  if (sv.proof.node != m.source_node)
+    return refused("x-ptp-signature is signed by " + sv.proof.node + ", not by the source " +
+                   m.source_node);
+  if (!source_key)
+    return refused("no pinned root for node " + m.source_node +
+                   " to check its message signature with");
+  if (!verify(hasher(cfg), leaf, sv.proof, *source_key, error))
+    return refused("x-ptp-signature of the message from " + m.source_node +
+                   " does not match what arrived: " + error);
+  return Status::Ok();
+}
+
+Status MessageSigning::verify_receipt(const Config& cfg, const Digest32& msg,
+                                      std::string_view receiver, std::string_view value,
+                                      const PublicKey* receiver_key) {
+  ReceiptValue r;
+  std::string error;
+  if (!parse_receipt_value(value, r, error)) return refused("x-ptp-receipt: " + error);
+  if (r.msg != digest_hex(msg)) return refused("x-ptp-receipt is for another message");
+  if (r.proof.node != receiver)
+    return refused("x-ptp-receipt is signed by " + r.proof.node + ", not by " +
+                   std::string(receiver));
+  if (!receiver_key)
+    return refused("no pinned root for node " + std::string(receiver) +
+                   " to check its receipt with");
+  if (!verify(hasher(cfg), receipt_leaf(hasher(cfg), r), r.proof, *receiver_key, error))
+    return refused("x-ptp-receipt of " + std::string(receiver) + ": " + error);
+  return Status::Ok();
+}
+
+Status MessageSigning::verify_countersign(const Config& cfg, std::string_view receipt_value,
+                                          std::string_view value, const PublicKey* router_key) {
+  ReceiptValue r;
+  CountersignValue c;
+  std::string error;
+  if (!parse_receipt_value(receipt_value, r, error)) return refused("x-ptp-receipt: " + error);
+  if (!parse_countersign_value(value, c, error)) return refused("x-ptp-countersign: " + error);
+  if (c.receipt != digest_hex(receipt_leaf(hasher(cfg), r)))
+    return refused("x-ptp-countersign is over another receipt");
+  if (!router_key)
+    return refused("no pinned root for node " + c.proof.node + " to check its countersign with");
+  if (!verify(hasher(cfg), countersign_leaf(hasher(cfg), c), c.proof, *router_key, error))
+    return refused("x-ptp-countersign of " + c.proof.node + ": " + error);
+  return Status::Ok();
+}
+
+}  // namespace ptp

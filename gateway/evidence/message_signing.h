@@ -1,0 +1,83 @@
+// Signatures, receipts and countersigns of one thread (docs/evidence.md, "Signatures and
+// receipts"): builds the statements of trust/message_evidence.h from requests and answers,
+// has them signed by the thread's BatchSigner and checks those of other nodes, with a cache
+// of verified batches so that a batch costs one signature check per thread.
+//
+// Not thread-safe: one per I/O thread (Pipeline) and one for the outbox thread.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <deque>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "codecs/envelope.h"
+#include "codecs/interface.h"
+#include "codecs/status.h"
+#include "gateway/config/config.h"
+#include "gateway/evidence/batch_signer.h"
+#include "trust/message_evidence.h"
+
+namespace ptp {
+
+// The signed fields of a unary message as this gateway sees it (body digest of env.body).
+MessageFields message_fields(Hasher& h, const Envelope& env, Interface iface, int64_t sent_ms);
+
+// Whether this gateway signs what it sends and checks what it receives under `cfg`:
+// an evidence section with sign on and a node key.
+inline bool evidence_signing(const Config& cfg) {
+  return cfg.evidence.enabled && cfg.evidence.sign && cfg.identity.node_key;
+}
+
+class MessageSigning {
+ public:
+  // `value`: the header value (empty when signing failed).
+  using Signed = std::function<void(std::string value)>;
+
+  explicit MessageSigning(boost::asio::any_io_executor ex) : signer_(ex) {}
+
+  // Sender: the x-ptp-signature value of the message whose leaf is `leaf`
+  // (message_leaf of its fields), sent at `sent_ms`.
+  void sign_message(const Config& cfg, const Digest32& leaf, int64_t sent_ms, Signed done);
+  // Receiver: the x-ptp-receipt value for message leaf `msg` received at `received_ms`,
+  // answered with `code`.
+  void sign_receipt(const Config& cfg, const Digest32& msg, int64_t received_ms, Code code,
+                    Signed done);
+  // Router: the x-ptp-countersign value over a receipt value (its leaf), timestamped now.
+  // False (done not called) when the receipt does not parse.
+  bool countersign(const Config& cfg, std::string_view receipt_value, int64_t now_ms, Signed done);
+
+  // Receiver: checks `value` (x-ptp-signature) of message `m` (its sent_ms is taken from the
+  // value) against the source's root key. Ok, or E0000000615 saying what failed; `leaf` is
+  // the message leaf when the value parsed.
+  Status verify_message(const Config& cfg, MessageFields& m, std::string_view value,
+                        const PublicKey* source_key, Digest32& leaf);
+  // Sender: checks a receipt value for message leaf `msg` by `receiver` (its root key).
+  Status verify_receipt(const Config& cfg, const Digest32& msg, std::string_view receiver,
+                        std::string_view value, const PublicKey* receiver_key);
+
+  // Sender: checks a countersign value over `receipt_value` by the router whose key is
+  // `router_key`.
+  Status verify_countersign(const Config& cfg, std::string_view receipt_value,
+                            std::string_view value, const PublicKey* router_key);
+
+  Hasher& hasher(const Config& cfg) { return signer_.hasher(cfg.crypto.digest); }
+  BatchSigner& signer() { return signer_; }
+  uint64_t signature_checks() const { return signature_checks_; }
+
+ private:
+  void add(const Config& cfg, const Digest32& leaf, std::string prefix, Signed done);
+  // Inclusion, then the batch signature unless this thread verified the batch before.
+  bool verify(Hasher& h, const Digest32& leaf, const BatchProof& p, const PublicKey& key,
+              std::string& error);
+
+  BatchSigner signer_;
+  // (node;batch;root) of batches verified here, bounded (oldest forgotten first).
+  std::unordered_set<std::string> verified_;
+  std::deque<std::string> verified_order_;
+  uint64_t signature_checks_ = 0;
+};
+
+}  // namespace ptp

@@ -1,0 +1,151 @@
+#include "gateway/pipeline/evidence_stage.h"
+
+#include <memory>
+
+#include "common/unix_time.h"
+#include "gateway/evidence/message_records.h"
+
+namespace ptp {
+namespace {
+
+const std::string kSignatureKey(kSignatureHeader);
+
+Status log_full(const Config& cfg) {
+  return Status::Error(Code::kBufferFull, "the evidence log of node " + cfg.node_id +
+                                              " cannot take records now (evidence.on_failure: "
+                                              "refuse)");
+}
+
+}  // namespace
+
+void EvidenceStage::refused(const PtpHeader& h, Interface iface, const Status& st) {
+  warn("message signature refused", h, st);
+  uint64_t suppressed = 0;
+  if (records_ && audit_throttle_.allow(suppressed))
+    records_->append("audit", {{"event", "request_refused"},
+                               {"source", h.source_node_id},
+                               {"interface", interface_name(iface)},
+                               {"uri", h.uri},
+                               {"reason", "signature"},
+                               {"error", st.message},
+                               {"trace_id", h.trace_id},
+                               {"suppressed", std::to_string(suppressed)}});
+}
+
+void EvidenceStage::warn(std::string_view what, const PtpHeader& h, const Status& st) {
+  uint64_t suppressed = 0;
+  if (!log_.enabled(LogLevel::kWarn) || !throttle_.allow(suppressed)) return;
+  LogFields lf{.trace_id = h.trace_id,
+               .session_id = h.session_id,
+               .source = h.source_node_id,
+               .target = h.target_node_id};
+  lf.code = st.code;
+  lf.extra = {{"error", st.message}, {"suppressed", std::to_string(suppressed)}};
+  log_.warn(std::string(what), lf);
+}
+
+void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, Responder answer,
+                         Send send, Refuse refuse) {
+  struct Outgoing {
+    Request req;
+    Responder answer;
+    MessageFields m;
+    Digest32 leaf;
+  };
+  if (!evidence_accepting(records_, cfg->evidence)) return refuse(req, log_full(*cfg));
+  MessageFields m = message_fields(signing_.hasher(*cfg), req.env, req.iface, unix_now_ms());
+  const Digest32 leaf = message_leaf(signing_.hasher(*cfg), m);
+  const int64_t sent_ms = m.sent_ms;
+  auto out =
+      std::make_shared<Outgoing>(Outgoing{std::move(req), std::move(answer), std::move(m), leaf});
+  signing_.sign_message(
+      *cfg, leaf, sent_ms,
+      [this, cfg, out, roots = &roots, send = std::move(send),
+       refuse = std::move(refuse)](std::string value) {
+        if (value.empty())
+          return refuse(out->req, Status::Error(Code::kSystemError,
+                                                "node " + cfg->node_id +
+                                                    " cannot sign the message (node key)"));
+        if (!record_sent(records_, out->m, out->leaf, value) &&
+            cfg->evidence.on_failure == EvidenceOnFailure::kRefuse)
+          return refuse(out->req, log_full(*cfg));
+        out->req.env.meta[kSignatureKey] = std::move(value);
+        const PtpHeader header = out->req.env.header;
+        send(std::move(out->req), [this, cfg, out, roots, header](Response&& r) {
+          const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
+          if (!receipt.empty()) {
+            std::string error;
+            const PublicKey* key = roots->find(cfg, header.target_node_id, error);
+            Status st =
+                signing_.verify_receipt(*cfg, out->leaf, header.target_node_id, receipt, key);
+            const std::string_view counter = find_header(r.extra_headers, kCountersignHeader);
+            if (st.ok() && !counter.empty()) {
+              CountersignValue cv;
+              const PublicKey* router = parse_countersign_value(counter, cv, error)
+                                            ? roots->find(cfg, cv.proof.node, error)
+                                            : nullptr;
+              st = signing_.verify_countersign(*cfg, receipt, counter, router);
+            }
+            if (!st.ok()) warn("receipt does not verify", header, st);
+            record_receipt(records_, out->leaf, header.target_node_id,
+                           code_string(r.env.status.code), receipt, counter);
+          }
+          out->answer(std::move(r));
+        });
+      });
+}
+
+Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& roots,
+                              Responder& answer) {
+  const PtpHeader& h = req.env.header;
+  auto it = req.env.meta.find(kSignatureKey);
+  if (it == req.env.meta.end()) {
+    if (!cfg->evidence.require_signature) return Status::Ok();
+    Status st = Status::Error(Code::kBadCertSignature,
+                              "the message from node " + h.source_node_id +
+                                  " carries no x-ptp-signature (evidence.require_signature)");
+    refused(h, req.iface, st);
+    return st;
+  }
+  MessageFields m = message_fields(signing_.hasher(*cfg), req.env, req.iface, 0);
+  std::string error;
+  const PublicKey* key = roots.find(cfg, h.source_node_id, error);
+  Digest32 leaf{};
+  if (Status st = signing_.verify_message(*cfg, m, it->second, key, leaf); !st.ok()) {
+    refused(h, req.iface, st);
+    return st;
+  }
+  if (!evidence_accepting(records_, cfg->evidence)) return log_full(*cfg);
+  // The signature is between the gateways: the service (or the inbox) does not get it.
+  auto seen =
+      std::make_shared<std::pair<MessageFields, std::string>>(std::move(m), std::move(it->second));
+  req.env.meta.erase(it);
+  const int64_t received = unix_now_ms();
+  answer = [this, cfg, leaf, received, seen, answer = std::move(answer)](Response&& r) {
+    auto held = std::make_shared<Response>(std::move(r));
+    const Code code = held->env.status.code;
+    signing_.sign_receipt(
+        *cfg, leaf, received, code, [this, held, answer, seen, leaf, code](std::string value) {
+          record_received(records_, seen->first, leaf, seen->second, code_string(code), value);
+          if (!value.empty()) held->extra_headers.emplace_back(kReceiptHeader, value);
+          answer(std::move(*held));
+        });
+  };
+  return Status::Ok();
+}
+
+void EvidenceStage::countersign_answers(const ConfigPtr& cfg, Responder& answer) {
+  answer = [this, cfg, answer = std::move(answer)](Response&& r) {
+    const std::string receipt(find_header(r.extra_headers, kReceiptHeader));
+    if (receipt.empty()) return answer(std::move(r));
+    auto held = std::make_shared<Response>(std::move(r));
+    const bool taken =
+        signing_.countersign(*cfg, receipt, unix_now_ms(), [held, answer](std::string value) {
+          if (!value.empty()) held->extra_headers.emplace_back(kCountersignHeader, value);
+          answer(std::move(*held));
+        });
+    if (!taken) answer(std::move(*held));
+  };
+}
+
+}  // namespace ptp

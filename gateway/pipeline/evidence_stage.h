@@ -1,0 +1,56 @@
+// The message evidence of one I/O thread's pipeline (docs/evidence.md, "Signatures and
+// receipts"), used only with an evidence section:
+//  - send: this node's own message to another node gets x-ptp-signature (batched); the
+//    answer's x-ptp-receipt (and x-ptp-countersign) are checked and kept.
+//  - receive: another node's message to this node is checked against x-ptp-signature with
+//    the source's pinned root (E0000000615 on failure, or when missing and
+//    evidence.require_signature); the answer gets this node's x-ptp-receipt.
+//  - countersign_answers: a router's answers coming back on a route with countersign get
+//    its x-ptp-countersign over their receipt.
+// Each message is recorded in the evidence log (gateway/evidence/message_records.h); when
+// the log cannot take records and evidence.on_failure is refuse, messages are refused with
+// E0000000700. Not thread-safe: one per pipeline.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <functional>
+
+#include "gateway/config/config.h"
+#include "gateway/evidence/evidence_log.h"
+#include "gateway/evidence/message_signing.h"
+#include "gateway/exchange/exchange.h"
+#include "gateway/observability/json_log.h"
+#include "gateway/pipeline/root_keys.h"
+
+namespace ptp {
+
+class EvidenceStage {
+ public:
+  using Send = std::function<void(Request&&, Responder)>;
+  using Refuse = std::function<void(Request&, Status)>;
+
+  // `records` (may be null) is the evidence log the messages are recorded in.
+  EvidenceStage(boost::asio::any_io_executor ex, JsonLog& log, EvidenceLog* records)
+      : signing_(ex), log_(log), records_(records) {}
+
+  void send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, Responder answer, Send send,
+            Refuse refuse);
+  Status receive(const ConfigPtr& cfg, Request& req, RootKeys& roots, Responder& answer);
+  void countersign_answers(const ConfigPtr& cfg, Responder& answer);
+
+  MessageSigning& signing() { return signing_; }
+
+ private:
+  void warn(std::string_view what, const PtpHeader& h, const Status& st);
+  // A message refused with 615: the warning and a request_refused audit record (each at
+  // most once a second, the audit record counting the ones it stands for).
+  void refused(const PtpHeader& h, Interface iface, const Status& st);
+
+  MessageSigning signing_;
+  JsonLog& log_;
+  EvidenceLog* records_;
+  LogThrottle throttle_;        // 615 refusals and bad receipts: at most a line a second
+  LogThrottle audit_throttle_;  // request_refused audit records of 615 refusals
+};
+
+}  // namespace ptp

@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""Requests/s with message evidence on vs off (docs/benchmarks.md, "Evidence"):
+h2load -> gateway A -> gateway B -> ptp-echo-service, 1 KiB unary invokes, A and B with node
+identities (TLS between them, pinned roots). "on": both have an evidence section (A signs
+in batches, B verifies, receipts, both write their evidence logs); "off": the same configs
+without it. Rounds alternate off/on (fresh gateways each round, a warm-up first) and the
+ratio on/off of the medians is printed.
+
+  /usr/bin/python3 tests/bench/evidence_signing_bench.py [--bin-dir build/bin] [--rounds 3]
+      [--requests 40000] [--clients 4] [--streams 25] [--window-us 1000] [--io-threads 1]
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+A_PORT, B_PORT, ECHO_PORT = 18391, 18392, 18393
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin-dir", default=None)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=40000)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--streams", type=int, default=25)
+    ap.add_argument("--window-us", type=int, default=1000)
+    ap.add_argument("--io-threads", type=int, default=1)
+    ap.add_argument("--perf", default=None,
+                    help="record `perf record -g` of gateway A and B during the 'on' rounds "
+                         "into PREFIX-a.data, PREFIX-b.data")
+    args = ap.parse_args()
+    if args.bin_dir:
+        os.environ["PTP_BIN_DIR"] = os.path.abspath(args.bin_dir)
+    from identity_dirs import make_identity
+    from ptp_harness import Topology, ptp_headers
+
+    def configs(topo, evidence):
+        w = topo.workdir
+        ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in "AB"}
+        root = {n: os.path.join(d, "root.crt") for n, d in ids.items()}
+        common = (f"io_threads: {args.io_threads}\nlog: {{level: warn}}\n"
+                  "auth: {enabled: false}\nqueue: {enabled: false}\n")
+        ev = lambda n: (f"evidence: {{dir: \"{w}/ev-{n}\", batch_window_us: {args.window_us}}}\n"
+                        if evidence else "")
+        out = {}
+        for n, port, peer, peer_port, more in (
+                ("A", A_PORT, "B", B_PORT, ""),
+                ("B", B_PORT, "A", A_PORT,
+                 f"local_services:\n  - {{uri: \"ptp/echo*\", address: \"127.0.0.1:{ECHO_PORT}\", "
+                 "protocol: http1, path: /echo}\n")):
+            path = os.path.join(w, f"{n.lower()}.yaml")
+            with open(path, "w") as f:
+                f.write(f"""node: {{node_id: {n}, inst_id: INST_{n}, role: edge}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {port + 50}}}
+identity: {{dir: "{ids[n]}"}}
+peers:
+  - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", root_file: "{root[peer]}"}}
+{more}{common}{ev(n)}""")
+            out[n] = path
+        return out
+
+    body = "/tmp/ptp-evidence-bench-body"
+    with open(body, "wb") as f:
+        f.write(b"x" * 1024)
+    h = ptp_headers("A", "B", session="bench", uri="ptp/echo", token=None)
+    h.pop("x-ptp-trace-id")
+
+    def run(evidence, n):
+        with Topology() as topo:
+            topo.echo(ECHO_PORT)
+            c = configs(topo, evidence)
+            gb = topo.gateway(c["B"])
+            ga = topo.gateway(c["A"])
+            cmd = ["h2load", "-n", str(n), "-c", str(args.clients), "-m", str(args.streams),
+                   "-d", body]
+            for k, v in h.items():
+                cmd += ["-H", f"{k}: {v}"]
+            cmd.append(f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/invoke")
+            subprocess.run(cmd[:2] + [str(max(n // 10, 100))] + cmd[3:], capture_output=True,
+                           check=True)  # warm-up
+            perf = []
+            if args.perf and evidence:
+                perf = [subprocess.Popen(["perf", "record", "-g", "-o", f"{args.perf}-{n}.data",
+                                          "-p", str(g.pid())], stderr=subprocess.DEVNULL)
+                        for n, g in (("a", ga), ("b", gb))]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            for p in perf:
+                p.send_signal(2)
+                p.wait()
+            if f"{n} succeeded" not in out:
+                raise RuntimeError(out)
+            return float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+
+    off, on = [], []
+    for i in range(args.rounds):
+        off.append(run(False, args.requests))
+        on.append(run(True, args.requests))
+        print(f"round {i + 1}: off {off[-1]:.0f} req/s, on {on[-1]:.0f} req/s", flush=True)
+    mo, mn = statistics.median(off), statistics.median(on)
+    print(f"median: off {mo:.0f} req/s, on {mn:.0f} req/s, ratio on/off {mn / mo:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""A relay between two gateways that can flip one byte of the next non-empty DATA frame
+the client side sends: what an attacker on the path could do once a message was signed.
+The client side speaks plain HTTP/2 (h2c, prior knowledge: the frames are visible); the
+relay reaches the server over TLS with ALPN h2 when `tls` is set (a gateway with an
+identity serves TLS only), without checking its certificate, presenting the client
+certificate `client_cert` (the channel is the attacker's: only the signature is left). The server-to-client
+direction passes untouched."""
+import socket
+import ssl
+import threading
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, FLAG_PADDED = 0, 0x8
+
+
+class H2Relay:
+    def __init__(self, listen_port, target_port, tls=False, client_cert=None):
+        self.target_port = target_port
+        self.tls = None
+        if tls:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            self.tls.check_hostname = False
+            self.tls.verify_mode = ssl.CERT_NONE
+            self.tls.set_alpn_protocols(["h2"])
+            if client_cert:
+                self.tls.load_cert_chain(*client_cert)
+        self.flip = False   # flip a byte of the next DATA frame (then turns itself off)
+        self.flipped = 0    # DATA frames altered so far
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", listen_port))
+        self.sock.listen(16)
+        self.conns = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target_port))
+            if self.tls:
+                u = self.tls.wrap_socket(u)
+            with self.lock:
+                self.conns += [c, u]
+            threading.Thread(target=self._client_to_server, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c), daemon=True).start()
+
+    @staticmethod
+    def _recv_exact(s, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = s.recv(n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+
+    def _client_to_server(self, c, u):
+        try:
+            u.sendall(self._recv_exact(c, len(PREFACE)))
+            while True:
+                head = self._recv_exact(c, 9)
+                length = int.from_bytes(head[:3], "big")
+                payload = bytearray(self._recv_exact(c, length))
+                ftype, flags = head[3], head[4]
+                if ftype == DATA and self.flip:
+                    start = 1 if flags & FLAG_PADDED else 0
+                    end = length - (payload[0] if flags & FLAG_PADDED else 0)
+                    if end > start:
+                        payload[start + (end - start) // 2] ^= 0x01
+                        self.flip = False
+                        self.flipped += 1
+                u.sendall(head + bytes(payload))
+        except (EOFError, OSError):
+            pass
+        finally:
+            self._close(c, u)
+
+    def _pipe(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._close(src, dst)
+
+    @staticmethod
+    def _close(*socks):
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self):
+        self.sock.close()
+        with self.lock:
+            self._close(*self.conns)

@@ -1,0 +1,501 @@
+"""Message signatures and receipts between real gateways (docs/evidence.md, "Signatures and
+receipts"): A signs what it sends to B (batched Merkle signatures), B checks the signature
+against A's pinned root before anything reaches its service and answers with its signed
+receipt. A relay between A and B (A speaks plain HTTP/2 to it, so the DATA bytes are
+visible; it goes on to B's TLS listener) that flips one body byte after signing makes B
+answer E0000000615 and the service sees nothing."""
+import base64
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evidence_relay import H2Relay  # noqa: E402
+from identity_dirs import make_identity  # noqa: E402
+from ptp_harness import BIN, Topology, curl, ptp_headers, wait_until  # noqa: E402
+
+PTPCTL = os.path.join(BIN, "ptpctl")
+
+A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT, ECHO_PORT = 18301, 18302, 18303, 18310, 18311
+A_BASE = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/"
+B_BASE = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/"
+A_URL = A_BASE + "invoke"
+B_URL = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/invoke"
+
+
+class Recorder:
+    """A local service that counts what reaches it and echoes the body."""
+
+    def __init__(self, port):
+        self.bodies = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                outer.bodies.append((body, {k.lower(): v for k, v in self.headers.items()}))
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def write(workdir, name, text):
+    path = os.path.join(workdir, f"{name}.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def headers(session="s-1", trace="trace-1", uri="ptp/record"):
+    return ptp_headers("A", "B", session=session, uri=uri, trace=trace, token=None,
+                       **{"x-ptp-source-inst-id": "INST_A", "x-ptp-target-inst-id": "INST_B"})
+
+
+def push(base, session, topic, payload):
+    h = ptp_headers("A", "B", session=session, uri=None)
+    h.pop("x-ptp-version")
+    h["content-type"] = "application/json"
+    body = json.dumps({"topic": topic, "payload": base64.b64encode(payload).decode()}).encode()
+    return curl(base + "push", h, body, http="h2", extra=("-k",))
+
+
+def pop(base, session, topic, timeout="3s"):
+    h = ptp_headers("B", "B", session=session, uri=None)
+    h.pop("x-ptp-version")
+    h["content-type"] = "application/json"
+    body = json.dumps({"topic": topic, "timeout": timeout}).encode()
+    r = curl(base + "pop", h, body, http="h2", extra=("-k",))
+    assert r.status == 200, r
+    j = r.json()
+    return base64.b64decode(j["payload"]) if "payload" in j else None
+
+
+def evidence_records(d):
+    """The records of an evidence directory, checked: seq continuity, prev links and each
+    record's hash (sha256 of the line before ',"hash":')."""
+    out, prev, seq = [], "0" * 64, 0
+    for path in sorted(glob.glob(os.path.join(d, "evidence-*.jsonl"))):
+        with open(path, "rb") as f:
+            for n, line in enumerate(f.read().splitlines(), 1):
+                cut = line.rindex(b',"hash":')
+                rec = json.loads(line)
+                where = f"{path}:{n}"
+                assert rec["seq"] == seq + 1, where
+                assert rec["prev"] == prev, where
+                assert hashlib.sha256(line[:cut]).hexdigest() == rec["hash"], where
+                seq, prev = rec["seq"], rec["hash"]
+                out.append(rec)
+    return out
+
+
+def h2load(url, n, body_file, hdrs, clients=4, streams=16):
+    args = ["h2load", "-n", str(n), "-c", str(clients), "-m", str(streams), "-d", body_file]
+    for k, v in hdrs.items():
+        args += ["-H", f"{k}: {v}"]
+    out = subprocess.run(args + [url], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+class Signatures(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = Topology()
+        cls.relay = cls.service = None
+        try:
+            cls.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start(cls):
+        w = cls.topo.workdir
+        ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in ("A", "B")}
+        cls.ids = ids
+        root = {n: os.path.join(d, "root.crt") for n, d in ids.items()}
+        common = ("io_threads: 2\nlog: {level: info}\nauth: {enabled: false}\n"
+                  "queue: {retry_min_ms: 50, retry_max_ms: 200}\n")
+        evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000}}\n"
+        cls.service = Recorder(SERVICE_PORT)
+        cls.topo.echo(ECHO_PORT)
+        cls.ev = {"A": os.path.join(w, "ev-a"), "B": os.path.join(w, "ev-b")}
+        b = write(w, "b", f"""node: {{node_id: B, inst_id: INST_B, role: edge}}
+listen: {{address: 127.0.0.1, port: {B_PORT}}}
+admin: {{address: 127.0.0.1, port: {B_PORT + 50}}}
+identity: {{dir: "{ids['B']}"}}
+peers:
+  - {{node_id: A, address: "127.0.0.1:{A_PORT}", root_file: "{root['A']}", tls: {{enabled: false}}}}
+local_services:
+  - {{uri: "ptp/record*", address: "127.0.0.1:{SERVICE_PORT}", protocol: http1, path: /record}}
+  - {{uri: "ptp/echo*", address: "127.0.0.1:{ECHO_PORT}", protocol: http1, path: /echo}}
+{common}{evidence.format(os.path.join(w, "ev-b"))}""")
+        # A reaches B through the relay.
+        a = write(w, "a", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
+listen: {{address: 127.0.0.1, port: {A_PORT}}}
+admin: {{address: 127.0.0.1, port: {A_PORT + 50}}}
+identity: {{dir: "{ids['A']}"}}
+peers:
+  - {{node_id: B, address: "127.0.0.1:{RELAY_PORT}", root_file: "{root['B']}", tls: {{enabled: false}}}}
+{common}{evidence.format(os.path.join(w, "ev-a"))}""")
+        cls.b = cls.topo.gateway(b)
+        a_cert = (os.path.join(ids["A"], "tls.crt"), os.path.join(ids["A"], "tls.key"))
+        cls.a_cert = ["--cert", a_cert[0], "--key", a_cert[1]]
+        cls.relay = H2Relay(RELAY_PORT, B_PORT, tls=True, client_cert=a_cert)
+        cls.a = cls.topo.gateway(a)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.relay:
+            cls.relay.close()
+        if cls.service:
+            cls.service.close()
+        cls.topo.close()
+
+    def test_signed_invoke_is_answered_with_a_receipt(self):
+        before = len(self.service.bodies)
+        body = b"a body of the message " * 10
+        r = curl(A_URL, headers(trace="trace-ok"), body, http="h2", extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, body)
+        self.assertEqual(len(self.service.bodies), before + 1)
+        # The signature is between the gateways: the service does not get it.
+        self.assertNotIn("x-ptp-signature", self.service.bodies[-1][1])
+        receipt = r.headers.get("x-ptp-receipt", "")
+        parts = receipt.split(";")
+        self.assertEqual(parts[0], "v1", r.headers)
+        self.assertEqual(len(parts[1]), 64)          # the message leaf
+        self.assertEqual(parts[3], "E0000000000")    # B's status
+        self.assertEqual(parts[4], "B")              # signed by B
+        self.assertNotIn('"receipt does not verify"', self.a.output())
+
+    def test_concurrent_invokes_share_batches(self):
+        results = [None] * 40
+
+        def call(i):
+            results[i] = curl(A_URL, headers(session=f"c-{i}", trace=f"t-c-{i}"),
+                              f"body {i}".encode(), http="h2", extra=("-k",))
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(len(results))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i, r in enumerate(results):
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, f"body {i}".encode())
+            self.assertTrue(r.headers.get("x-ptp-receipt", "").startswith("v1;"), r)
+        self.assertNotIn('"receipt does not verify"', self.a.output())
+
+    def test_a_flipped_body_byte_is_refused_and_reaches_nothing(self):
+        before = len(self.service.bodies)
+        flipped = self.relay.flipped
+        self.relay.flip = True
+        r = curl(A_URL, headers(trace="trace-flip"), b"pay 100 to alice, not bob" * 4,
+                 http="h2", extra=("-k",))
+        self.assertEqual(self.relay.flipped, flipped + 1, "the relay did not alter the body")
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", r)
+        self.assertIn("does not match what arrived", r.headers.get("x-ptp-message", ""))
+        self.assertNotIn("x-ptp-receipt", r.headers)
+        self.assertEqual(len(self.service.bodies), before, "the altered message reached B's service")
+        # B's evidence log names the refusal (an audit record), and holds no received record.
+        wait_until(lambda: any(r["kind"] == "audit" and r.get("event") == "request_refused" and
+                               r.get("reason") == "signature" and r.get("trace_id") == "trace-flip"
+                               for r in evidence_records(self.ev["B"])), 5, "B's audit record")
+        self.assertFalse([r for r in evidence_records(self.ev["B"])
+                          if r["kind"] == "received" and r["trace"] == "trace-flip"])
+        # The next message passes again.
+        r = curl(A_URL, headers(trace="trace-after"), b"ok", http="h2", extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+
+    def test_unsigned_or_forged_messages_from_another_node_are_refused(self):
+        before = len(self.service.bodies)
+        # Over A's own TLS identity (the hop is A), but without A's signature.
+        r = curl(B_URL, headers(trace="trace-unsigned"), b"unsigned", http="h2",
+                 extra=("-k", *self.a_cert))
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", r)
+        self.assertIn("carries no x-ptp-signature", r.headers.get("x-ptp-message", ""))
+        # A signature value taken from a real message does not cover another one.
+        ok = curl(A_URL, headers(trace="trace-real"), b"real", http="h2", extra=("-k",))
+        self.assertEqual(ok.status, 200, ok)
+        for forged in ("v1;1;A;x-1;1;0;;AAAA", "garbage", "v1;1;B;x-1;1;0;;AAAA"):
+            h = headers(trace="trace-forged")
+            h["x-ptp-signature"] = forged
+            r = curl(B_URL, h, b"forged", http="h2", extra=("-k", *self.a_cert))
+            self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", (forged, r))
+        self.assertEqual(len(self.service.bodies), before + 1)
+
+    def test_outbox_pushes_are_signed_and_a_flipped_one_is_refused_then_redelivered(self):
+        payloads = [f"push payload {i} ".encode() * 8 for i in range(5)]
+        for i, p in enumerate(payloads):
+            if i == 2:
+                self.relay.flip = True  # the third push is altered on its first delivery
+            r = push(A_BASE, "s-push", "t.ev", p)
+            self.assertEqual(r.status, 200, r)
+        got = [pop(B_BASE, "s-push", "t.ev") for _ in payloads]
+        self.assertEqual(got, payloads)
+        self.assertIsNone(pop(B_BASE, "s-push", "t.ev", timeout="200ms"))
+        self.assertFalse(self.relay.flip, "the relay altered no push")
+        # B refused the altered delivery with 615; A's outbox retried it.
+        self.assertIn("E0000000615", self.b.output())
+        self.assertIn("outbox delivery failed, will retry", self.a.output())
+        self.assertNotIn("outbox receipt does not verify", self.a.output())
+        self.assertNotIn("without x-ptp-receipt", self.a.output())
+
+    def test_zz_bulk_mixed_messages_are_all_recorded_and_receipted(self):
+        """10 000 mixed messages (invokes and outbox pushes): both evidence logs verify, and
+        every message A sent to B has B's received record and B's receipt in A's log."""
+        w = self.topo.workdir
+        body = os.path.join(w, "bulk-invoke.bin")
+        with open(body, "wb") as f:
+            f.write(b"x" * 512)
+        push_body = os.path.join(w, "bulk-push.json")
+        with open(push_body, "w") as f:
+            json.dump({"topic": "t.bulk", "payload": base64.b64encode(b"p" * 256).decode()}, f)
+        invokes, pushes = 9000, 1000
+        hi = headers(session="bulk", trace="", uri="ptp/echo")
+        hi.pop("x-ptp-trace-id")
+        out_push = []
+
+        def push_session(i):
+            hp = ptp_headers("A", "B", session=f"bulk-push-{i}", uri=None)
+            for k in ("x-ptp-version", "x-ptp-trace-id"):
+                hp.pop(k)
+            hp["content-type"] = "application/json"
+            out_push.append(h2load(A_BASE + "push", pushes // 10, push_body, hp, 1, 4))
+
+        started = time.time()
+        threads = [threading.Thread(target=push_session, args=(i,)) for i in range(10)]
+        for t in threads:
+            t.start()
+        out = h2load(A_URL, invokes, body, hi)
+        for t in threads:
+            t.join()
+        print(f"\nbulk: sent in {time.time() - started:.1f}s", file=sys.stderr)
+        self.assertIn(f"{invokes} succeeded", out, out)
+        for o in out_push:
+            self.assertIn(f"{pushes // 10} succeeded", o, o)
+        # Wait until A's outbox delivered every push and both logs hold every message.
+        def counts():
+            a, b = evidence_records(self.ev["A"]), evidence_records(self.ev["B"])
+            sent = {r["msg"]: r for r in a if r["kind"] == "sent" and r["target"] == "B"}
+            receipts = {r["msg"]: r for r in a if r["kind"] == "receipt"}
+            received = {r["msg"]: r for r in b if r["kind"] == "received"}
+            return sent, receipts, received
+
+        deadline = time.time() + 30
+        while True:
+            sent, receipts, received = counts()
+            bulk = [m for m, r in sent.items() if r["session"].startswith("bulk")]
+            done = [m for m in bulk if m in receipts and m in received]
+            if len(done) >= invokes + pushes or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        print(f"bulk: recorded in {time.time() - started:.1f}s", file=sys.stderr)
+        self.assertGreaterEqual(len(bulk), invokes + pushes)
+        missing = [m for m in sent if m not in received or m not in receipts]
+        # Only the messages the relay altered (refused with 615 before B recorded them) lack
+        # B's records.
+        self.assertLessEqual(len(missing), self.relay.flipped, missing[:3])
+        # The same with the operator's commands (helper evlog's verify and match): only the
+        # messages the relay altered are unmatched.
+        for node in ("A", "B"):
+            v = subprocess.run([PTPCTL, "evidence", "verify", self.ev[node]],
+                               capture_output=True, text=True)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        mres = subprocess.run([PTPCTL, "evidence", "match", self.ev["A"], self.ev["B"],
+                               "--receiver", "B", "--json"], capture_output=True, text=True)
+        j = json.loads(mres.stdout)
+        self.assertGreaterEqual(j["sent"], invokes + pushes)
+        self.assertEqual(j["unmatched"], len(missing), j)
+        self.assertEqual(j["received"], j["sent"] - len(missing), j)
+        for m in bulk:
+            self.assertIn(m, received)
+            self.assertIn(m, receipts)
+            self.assertEqual(receipts[m]["receipt"], received[m]["receipt"])
+            self.assertEqual(received[m]["sig"], sent[m]["sig"])
+
+    def export(self, node, msg, out):
+        return subprocess.run([PTPCTL, "evidence", "export", self.ev[node], "--msg", msg,
+                               "--out", out], capture_output=True, text=True)
+
+    def check_proof(self, path, roots=("A", "B")):
+        args = [PTPCTL, "evidence", "check-proof", path]
+        for n in roots:
+            args += ["--root", os.path.join(self.ids[n], "root.crt")]
+        return subprocess.run(args, capture_output=True, text=True)
+
+    def test_exported_proof_verifies_offline_and_fails_when_any_field_is_altered(self):
+        r = curl(A_URL, headers(trace="trace-proof"), b"the proven body", http="h2",
+                 extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        msg = r.headers["x-ptp-receipt"].split(";")[1]
+        path = os.path.join(self.topo.workdir, "proof.json")
+        # The records reach the file within the sync interval.
+        wait_until(lambda: self.export("A", msg, path).returncode == 0, 5, "A's sent record")
+        ok = self.check_proof(path)
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn(f"ok: message {msg} signed by A", ok.stdout)
+        self.assertIn("received by B", ok.stdout)
+        self.assertIn("status E0000000000", ok.stdout)
+        # The receiver exports the same message from its own log.
+        path_b = os.path.join(self.topo.workdir, "proof-b.json")
+        wait_until(lambda: self.export("B", msg, path_b).returncode == 0, 5, "B's record")
+        self.assertEqual(self.check_proof(path_b).returncode, 0)
+        with open(path) as f:
+            proof = json.load(f)
+        self.assertEqual(proof["message"]["trace"], "trace-proof")
+        self.assertEqual(proof["message"]["size"], str(len(b"the proven body")))
+
+        def altered(text):
+            # Flip one character: a digit or hex digit to another, else a letter.
+            for i, ch in enumerate(text):
+                if ch in "0123456789abcdef":
+                    return text[:i] + ("1" if ch != "1" else "2") + text[i + 1:]
+            return text[:-1] + ("x" if text[-1:] != "x" else "y") if text else "x"
+
+        cases = [("message", k) for k in proof["message"]] + [
+            ("msg", None), ("signature", None), ("receipt", None)]
+        for where, key in cases:
+            bad = json.loads(json.dumps(proof))
+            if key is None:
+                bad[where] = altered(bad[where])
+            else:
+                bad["message"][key] = altered(bad["message"][key])
+            bad_path = os.path.join(self.topo.workdir, "proof-bad.json")
+            with open(bad_path, "w") as f:
+                json.dump(bad, f)
+            res = self.check_proof(bad_path)
+            self.assertEqual(res.returncode, 1, (where, key, res.stdout))
+            self.assertIn("proof fails: ", res.stderr, (where, key))
+        # A root is needed for each signer.
+        res = self.check_proof(path, roots=("A",))
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("no root certificate of node B", res.stderr)
+
+
+RA_PORT, RR_PORT, RB_PORT, R_ECHO_PORT = 18321, 18322, 18323, 18324
+
+
+class Countersigned(unittest.TestCase):
+    """A -> router R -> B, R countersigning on its route toward B: the answer carries B's
+    receipt and R's countersign with R's time, A keeps both, and the exported proof checks
+    with the roots of A, B and R (and fails without R's or with the countersign altered)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = Topology()
+        try:
+            cls.start()
+        except BaseException:
+            cls.topo.close()
+            raise
+
+    @classmethod
+    def start(cls):
+        w = cls.topo.workdir
+        cls.ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}")
+                   for n in ("A", "R", "B")}
+        root = {n: os.path.join(d, "root.crt") for n, d in cls.ids.items()}
+        cls.ev = {n: os.path.join(w, f"ev-{n}") for n in ("A", "R", "B")}
+        common = "io_threads: 1\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n"
+
+        def gw(node, port, role, peers, more=""):
+            return write(w, node.lower(), f"""node: {{node_id: {node}, inst_id: INST_{node}, role: {role}}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {port + 50}}}
+identity: {{dir: "{cls.ids[node]}"}}
+peers:
+{peers}{more}{common}evidence: {{dir: "{cls.ev[node]}"}}
+""")
+
+        cls.topo.echo(R_ECHO_PORT)
+        b = gw("B", RB_PORT, "edge", f"""  - {{node_id: R, address: "127.0.0.1:{RR_PORT}", root_file: "{root['R']}", relay: true}}
+  - {{node_id: A, via: R, root_file: "{root['A']}"}}
+""", f"""local_services:
+  - {{uri: "ptp/echo*", address: "127.0.0.1:{R_ECHO_PORT}", protocol: http1, path: /echo}}
+""")
+        r = gw("R", RR_PORT, "router", f"""  - {{node_id: A, address: "127.0.0.1:{RA_PORT}", root_file: "{root['A']}"}}
+  - {{node_id: B, address: "127.0.0.1:{RB_PORT}", root_file: "{root['B']}", countersign: true}}
+""")
+        a = gw("A", RA_PORT, "edge", f"""  - {{node_id: R, address: "127.0.0.1:{RR_PORT}", root_file: "{root['R']}"}}
+  - {{node_id: B, via: R, root_file: "{root['B']}"}}
+""")
+        cls.b = cls.topo.gateway(b)
+        cls.r = cls.topo.gateway(r)
+        cls.a = cls.topo.gateway(a)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.topo.close()
+
+    def test_router_countersigns_the_receipt_and_the_proof_checks_it(self):
+        before = int(time.time() * 1000)
+        h = ptp_headers("A", "B", session="s-r", uri="ptp/echo", trace="trace-r", token=None)
+        r = curl(f"https://127.0.0.1:{RA_PORT}/v1/interconn/chan/invoke", h, b"via R",
+                 http="h2", extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b"via R")
+        receipt, counter = r.headers.get("x-ptp-receipt", ""), r.headers.get("x-ptp-countersign", "")
+        self.assertTrue(receipt.startswith("v1;"), r.headers)
+        parts = counter.split(";")
+        self.assertEqual(parts[0], "v1", r.headers)
+        self.assertEqual(parts[3], "R")  # signed by the router
+        self.assertGreaterEqual(int(parts[2]), before)  # R's own timestamp
+        self.assertNotIn('"receipt does not verify"', self.a.output())
+        msg = receipt.split(";")[1]
+        path = os.path.join(self.topo.workdir, "proof-r.json")
+
+        def export():
+            return subprocess.run([PTPCTL, "evidence", "export", self.ev["A"], "--msg", msg,
+                                   "--out", path], capture_output=True, text=True).returncode == 0
+
+        wait_until(export, 5, "A's records")
+        with open(path) as f:
+            proof = json.load(f)
+        self.assertEqual(proof["countersign"], counter)
+
+        def check(p, roots):
+            args = [PTPCTL, "evidence", "check-proof", p]
+            for n in roots:
+                args += ["--root", os.path.join(self.ids[n], "root.crt")]
+            return subprocess.run(args, capture_output=True, text=True)
+
+        ok = check(path, ("A", "B", "R"))
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn("countersigned by R", ok.stdout)
+        no_r = check(path, ("A", "B"))
+        self.assertEqual(no_r.returncode, 1)
+        self.assertIn("no root certificate of node R", no_r.stderr)
+        bad = dict(proof)
+        i = bad["countersign"].index(";", 3) + 1  # the time field
+        bad["countersign"] = bad["countersign"][:i] + "9" + bad["countersign"][i + 1:]
+        bad_path = os.path.join(self.topo.workdir, "proof-r-bad.json")
+        with open(bad_path, "w") as f:
+            json.dump(bad, f)
+        res = check(bad_path, ("A", "B", "R"))
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("proof fails: countersign", res.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

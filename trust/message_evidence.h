@@ -1,0 +1,119 @@
+// Non-repudiation of messages (docs/evidence.md, "Signatures and receipts"): the statements a
+// gateway signs, in batches, and the header values that carry one statement's proof.
+//
+// A statement is a 32-byte digest (its "leaf"): H(canonical text), with the digest of the
+// crypto profile. Three kinds:
+//   message      "ptp-msg-v1\n" + version + "\n" + interface + "\n" + source node + "\n" +
+//                source inst + "\n" + target node + "\n" + target inst + "\n" + session +
+//                "\n" + trace id + "\n" + uri + "\n" + topic + "\n" + body size + "\n" +
+//                hex(body digest) + "\n" + sent time (unix ms)
+//   receipt      "ptp-receipt-v1\n" + hex(message leaf) + "\n" + receiver node + "\n" +
+//                received time (unix ms) + "\n" + PTP status code ("E0000000000")
+//   countersign  "ptp-countersign-v1\n" + hex(receipt leaf) + "\n" + router node + "\n" +
+//                time (unix ms)
+// A batch of statements is signed once: the node key signs
+//   "ptp-batch-v1\n" + node + "\n" + batch id + "\n" + n + "\n" + hex(Merkle root)
+// over the RFC 6962 tree of the leaves (trust/merkle.h); each statement carries its proof
+//   proof = node ";" batch id ";" n ";" index ";" base64url(path digests, concatenated) ";"
+//           base64url(signature)
+// Header values:
+//   x-ptp-signature    "v1;" sent_ms ";" proof
+//   x-ptp-receipt      "v1;" hex(message leaf) ";" received_ms ";" code ";" proof
+//   x-ptp-countersign  "v1;" hex(receipt leaf) ";" time_ms ";" proof
+// Everything here is pure and needs only the signer's public key: a third party verifies
+// one message alone (ptpctl evidence check-proof).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "trust/digest.h"
+#include "trust/public_key.h"
+
+namespace ptp {
+
+inline constexpr std::string_view kSignatureHeader = "x-ptp-signature";
+inline constexpr std::string_view kReceiptHeader = "x-ptp-receipt";
+inline constexpr std::string_view kCountersignHeader = "x-ptp-countersign";
+
+// The signed fields of one message (the names are those of evidence records and proofs).
+struct MessageFields {
+  std::string version;
+  std::string iface;  // "interface": invoke, transport, ...
+  std::string source_node;
+  std::string source_inst;
+  std::string target_node;
+  std::string target_inst;
+  std::string session;
+  std::string trace;
+  std::string uri;
+  std::string topic;
+  uint64_t body_size = 0;
+  std::string body_digest;  // hex
+  int64_t sent_ms = 0;
+
+  // (name, value) pairs in text order: version, interface, source, source_inst, target,
+  // target_inst, session, trace, uri, topic, size, body, sent_ms.
+  std::vector<std::pair<std::string, std::string>> to_fields() const;
+  // From such pairs (others ignored); false naming the first missing or bad one.
+  static bool from_fields(const std::vector<std::pair<std::string, std::string>>& fields,
+                          MessageFields& out, std::string& error);
+};
+
+std::string message_text(const MessageFields& m);
+Digest32 message_leaf(Hasher& h, const MessageFields& m);
+std::string receipt_text(std::string_view msg_hex, std::string_view node, int64_t received_ms,
+                         std::string_view code);
+std::string countersign_text(std::string_view receipt_hex, std::string_view node, int64_t time_ms);
+std::string batch_text(std::string_view node, std::string_view batch_id, uint32_t n,
+                       const Digest32& root);
+
+struct BatchProof {
+  std::string node;
+  std::string batch_id;
+  uint32_t n = 0;
+  uint32_t index = 0;
+  std::vector<Digest32> path;
+  std::string signature;  // NodeKey::sign's bytes
+};
+
+void append_batch_proof(std::string& out, std::string_view node, std::string_view batch_id,
+                        uint32_t n, uint32_t index, const std::vector<Digest32>& path,
+                        std::string_view signature_b64);
+bool parse_batch_proof(std::string_view text, BatchProof& out, std::string& error);
+
+// The root `leaf` leads to along the proof's path; nullopt (error set) when it does not fit.
+std::optional<Digest32> proof_root(Hasher& h, const Digest32& leaf, const BatchProof& p,
+                                   std::string& error);
+// Inclusion and the batch signature by `key`: false with error naming the failed part.
+bool verify_statement(Hasher& h, const Digest32& leaf, const BatchProof& p, const PublicKey& key,
+                      std::string& error);
+
+struct SignatureValue {
+  int64_t sent_ms = 0;
+  BatchProof proof;
+};
+struct ReceiptValue {
+  std::string msg;  // hex of the message leaf
+  int64_t received_ms = 0;
+  std::string code;
+  BatchProof proof;
+};
+struct CountersignValue {
+  std::string receipt;  // hex of the receipt leaf
+  int64_t time_ms = 0;
+  BatchProof proof;
+};
+bool parse_signature_value(std::string_view v, SignatureValue& out, std::string& error);
+bool parse_receipt_value(std::string_view v, ReceiptValue& out, std::string& error);
+bool parse_countersign_value(std::string_view v, CountersignValue& out, std::string& error);
+
+// The leaf of a receipt value (its statement), and of a countersign value.
+Digest32 receipt_leaf(Hasher& h, const ReceiptValue& r);
+Digest32 countersign_leaf(Hasher& h, const CountersignValue& c);
+
+}  // namespace ptp
