@@ -273,9 +273,14 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   if (!cfg->identity.dir.empty()) {
     std::string error;
     std::unique_ptr<PermitStore> permit_store;
-    auto id = load_identity(cfg->identity.dir, error);
+    // The node key the configuration loaded: the permits need no TLS certificate (a bad
+    // tls.crt turns peering off but must not stop the gateway).
+    const std::shared_ptr<const NodeKey> node_key = cfg->identity.node_key;
     std::optional<PublicKey> own_key;
-    if (id) own_key = id->node_key.public_key(error);
+    if (node_key)
+      own_key = node_key->public_key(error);
+    else
+      error = "no node key loaded from " + cfg->identity.node_key_file();
     if (own_key)
       permit_store = PermitStore::open(
           cfg->permits.store.empty() ? data_dir + "/permits" : cfg->permits.store, error);
@@ -284,7 +289,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       std::cerr << "ptp-gateway: cannot open the permit store: " << error << "\n";
       return 1;
     }
-    permits = std::make_unique<PermitService>(store, std::move(permit_store), id->node_key,
+    permits = std::make_unique<PermitService>(store, std::move(permit_store), *node_key,
                                               std::move(*own_key), *log);
     // Issued, revoked and refused permits are audit records of the evidence log.
     if (evidence)

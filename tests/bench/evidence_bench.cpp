@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/version.h"
 #include "gateway/evidence/evidence_log.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
@@ -20,6 +21,7 @@ using namespace ptp;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
+  if (ptp::print_version_if_asked(argc, argv, "ptp-bench-evidence_bench")) return 0;
   uint64_t records = 1000000;
   unsigned threads = 2;
   int64_t sync_ms = 200;

@@ -101,8 +101,10 @@ log: {{level: info}}
     @classmethod
     def write_b(cls, policy):
         # B has a policy for Z only (deny by default): A has none, unless `policy` adds one.
+        # B's evidence log holds its audit records; messages are not signed here
+        # (test_evidence_signatures covers that).
         cls.write("b", "B", B_PORT, "A", A_PORT, KEY_B,
-                  "evidence: {sync_interval_ms: 50}\n"
+                  "evidence: {sync_interval_ms: 50, sign: false, require_signature: false}\n"
                   "authorization:\n  peers:\n"
                   "    - {node: Z, interfaces: [invoke], uris: ['*']}\n" + policy)
 

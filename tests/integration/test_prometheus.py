@@ -47,7 +47,8 @@ B_EXTRA = [("log: {level: info}\n", """log: {level: info}
 authorization:
   default: deny
   peers:
-    - {node: A, interfaces: [invoke, push], uris: ["ptp/diag/echo"], topics: ["t*", "rs.*"]}
+    - {node: A, interfaces: [invoke, push], uris: ["ptp/diag/echo"], topics: ["t*", "rs.*"],
+       router_jobs: true}
 router_server: {role: B, peer_rs_node: A, workers: 1, job_timeout_s: 30, job_sources: [A]}
 """)]
 
