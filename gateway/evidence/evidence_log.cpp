@@ -30,6 +30,10 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::seconds kCheckpointInterval{10};
+// How long the writer lets records gather after the first one woke it, unless that many
+// are queued already.
+constexpr std::chrono::microseconds kCoalesce{1000};
+constexpr size_t kCoalesceRecords = 4096;
 
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -496,6 +500,15 @@ void EvidenceLog::Impl::run() {
         wake.wait_until(lk, until);
       writer_waiting = false;
     }
+    if (!stop && !flush_requested && queue.size() < kCoalesceRecords) {
+      // Woken by a record: let more come before taking them, so that appenders (I/O
+      // threads) do not wake this thread once per record (writer_waiting is false meanwhile:
+      // they do not signal). Records reach the file at most kCoalesce later; the loss window
+      // is sync_interval_ms anyway. flush() and stop are seen when the nap ends.
+      lk.unlock();
+      std::this_thread::sleep_for(kCoalesce);
+      lk.lock();
+    }
     const bool stopping = stop;
     if (held.empty()) {
       held.swap(queue);  // the usual case: one swap under the lock
@@ -579,6 +592,10 @@ std::string record_text(std::string_view kind, size_t reserve) {
 }  // namespace
 
 bool EvidenceLog::append(std::string_view kind, std::initializer_list<EvidenceField> fields) {
+  return append(kind, std::span<const EvidenceField>(fields.begin(), fields.size()));
+}
+
+bool EvidenceLog::append(std::string_view kind, std::span<const EvidenceField> fields) {
   size_t n = 0;
   for (const auto& f : fields) n += f.key.size() + f.value.size() + 6;
   std::string t = record_text(kind, n);

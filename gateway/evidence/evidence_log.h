@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,6 +50,8 @@ class EvidenceLog {
   // fields; its time is now. Never blocks on I/O. false: not taken (the queue holds
   // queue_records, or the log is failing and on_failure is refuse).
   bool append(std::string_view kind, std::initializer_list<EvidenceField> fields);
+  // The same with a run of fields built by the caller (no copies of the values).
+  bool append(std::string_view kind, std::span<const EvidenceField> fields);
   bool append(std::string_view kind,
               const std::vector<std::pair<std::string, std::string>>& fields);
   // Whether a record would be taken now: what a sender checks before it takes a message

@@ -1,17 +1,36 @@
 #include "gateway/evidence/message_records.h"
 
+#include <array>
+#include <span>
+#include <string>
+
 namespace ptp {
 namespace {
 
 bool with_message(EvidenceLog* log, std::string_view kind, const MessageFields& m,
                   const Digest32& msg, std::initializer_list<EvidenceField> tail) {
-  std::vector<std::pair<std::string, std::string>> fields;
-  fields.reserve(16);
-  fields.emplace_back("msg", digest_hex(msg));
-  for (auto& f : m.to_fields()) fields.push_back(std::move(f));
+  // The fields of MessageFields::to_fields(), in its order, as views: no copies per record.
+  const std::string hex = digest_hex(msg);
+  const std::string size = std::to_string(m.body_size);
+  const std::string sent = std::to_string(m.sent_ms);
+  std::array<EvidenceField, 17> fields{{{"msg", hex},
+                                        {"version", m.version},
+                                        {"interface", m.iface},
+                                        {"source", m.source_node},
+                                        {"source_inst", m.source_inst},
+                                        {"target", m.target_node},
+                                        {"target_inst", m.target_inst},
+                                        {"session", m.session},
+                                        {"trace", m.trace},
+                                        {"uri", m.uri},
+                                        {"topic", m.topic},
+                                        {"size", size},
+                                        {"body", m.body_digest},
+                                        {"sent_ms", sent}}};
+  size_t n = 14;
   for (const auto& f : tail)
-    if (!f.value.empty()) fields.emplace_back(std::string(f.key), std::string(f.value));
-  return log->append(kind, fields);
+    if (!f.value.empty() && n < fields.size()) fields[n++] = f;
+  return log->append(kind, std::span<const EvidenceField>(fields.data(), n));
 }
 
 }  // namespace

@@ -111,9 +111,23 @@ std::string_view level_name(LogLevel level) {
 }
 
 void append_json_string(std::string& out, std::string_view s) {
+  out.reserve(out.size() + s.size() + 2);
   out += '"';
   size_t i = 0;
   while (i < s.size()) {
+    // Printable ASCII other than '"' and '\\' is copied as it is, a run at a time (hex
+    // digests, ids, base64: most of what the logs write), not one character at a time.
+    size_t plain = i;
+    while (plain < s.size()) {
+      const auto p = static_cast<unsigned char>(s[plain]);
+      if (p < 0x20 || p >= 0x7F || p == '"' || p == '\\') break;
+      ++plain;
+    }
+    if (plain > i) {
+      out.append(s.data() + i, plain - i);
+      i = plain;
+      continue;
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       const size_t len = utf8_sequence_length(s, i);

@@ -72,6 +72,25 @@ peers:
     h = ptp_headers("A", "B", session="bench", uri="ptp/echo", token=None)
     h.pop("x-ptp-trace-id")
 
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def usage(pid):
+        """(user s, system s, context switches) of a process, all its threads."""
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        switches = 0
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/status") as f:
+                    for line in f:
+                        if "ctxt_switches:" in line:  # voluntary and not
+                            switches += int(line.split()[-1])
+            except OSError:
+                pass
+        return int(st[11]) / tick, int(st[12]) / tick, switches
+
+    cpu = {False: [], True: []}
+
     def run(evidence, n):
         with Topology() as topo:
             topo.echo(ECHO_PORT)
@@ -90,7 +109,13 @@ peers:
                 perf = [subprocess.Popen(["perf", "record", "-g", "-o", f"{args.perf}-{n}.data",
                                           "-p", str(g.pid())], stderr=subprocess.DEVNULL)
                         for n, g in (("a", ga), ("b", gb))]
+            u0 = {g: usage(g.pid()) for g in (ga, gb)}
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            u1 = {g: usage(g.pid()) for g in (ga, gb)}
+            # CPU microseconds (user, system) and context switches per request, A and B.
+            cpu[evidence].append(tuple(
+                tuple((u1[g][i] - u0[g][i]) * (1e6 if i < 2 else 1) / n for i in range(3))
+                for g in (ga, gb)))
             for p in perf:
                 p.send_signal(2)
                 p.wait()
@@ -103,6 +128,11 @@ peers:
         off.append(run(False, args.requests))
         on.append(run(True, args.requests))
         print(f"round {i + 1}: off {off[-1]:.0f} req/s, on {on[-1]:.0f} req/s", flush=True)
+    for ev in (False, True):
+        med = lambda g, i: statistics.median(r[g][i] for r in cpu[ev])
+        print(f"{'on ' if ev else 'off'} per request (median): "
+              f"A {med(0, 0):.0f}+{med(0, 1):.0f} us user+sys, {med(0, 2):.2f} switches; "
+              f"B {med(1, 0):.0f}+{med(1, 1):.0f} us user+sys, {med(1, 2):.2f} switches")
     mo, mn = statistics.median(off), statistics.median(on)
     print(f"median: off {mo:.0f} req/s, on {mn:.0f} req/s, ratio on/off {mn / mo:.3f}")
 

@@ -181,6 +181,16 @@ TEST_CASE("json_log: string escaping") {
   CHECK(json("\xED\xA0\x80") == R"("\ufffd\ufffd\ufffd")");
   CHECK(json("\xF4\x90\x80\x80") == R"("\ufffd\ufffd\ufffd\ufffd")");
   CHECK(json("\xFF") == R"("\ufffd")");
+  // Runs of plain characters around escapes, at either end, and appended after other text.
+  CHECK(json("\"") == R"("\"")");
+  CHECK(json("\\abc") == R"("\\abc")");
+  CHECK(json("abc\n") == R"("abc\n")");
+  CHECK(json("") == R"("")");
+  const std::string hex(64, 'f');
+  CHECK(json(hex + "\t" + hex) == "\"" + hex + "\\t" + hex + "\"");
+  std::string out = "prefix:";
+  append_json_string(out, "a b~\x7f");
+  CHECK(out == R"(prefix:"a b~\u007f")");
 }
 
 TEST_CASE("json_log: format of a full line") {
