@@ -42,7 +42,8 @@ A_EXTRA = [(
     '  - {node_id: B, inst_id: INST_B, address: "127.0.0.1:18505", protocol: http2, timeout_ms: 30000}\n'
     f'  - {{node_id: C, inst_id: INST_C, address: "127.0.0.1:{C_LISTEN}", protocol: http2, timeout_ms: 2000}}\n')]
 # B: A may call the diag echo and push topics t* and rs.* (the router server's); B runs a
-# router server whose jobs A may start.
+# router server whose jobs A may start, and keeps an evidence log (its audit records; the
+# lag the dashboard and the alerts watch).
 B_EXTRA = [("log: {level: info}\n", """log: {level: info}
 authorization:
   default: deny
@@ -50,6 +51,7 @@ authorization:
     - {node: A, interfaces: [invoke, push], uris: ["ptp/diag/echo"], topics: ["t*", "rs.*"],
        router_jobs: true}
 router_server: {role: B, peer_rs_node: A, workers: 1, job_timeout_s: 30, job_sources: [A]}
+evidence: {sign: false, require_signature: false}
 """)]
 
 
@@ -182,6 +184,18 @@ class Promtool(unittest.TestCase):
         out = subprocess.run([promtool, "check", "rules", RULES], capture_output=True, text=True)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertIn("SUCCESS", out.stdout)
+
+    def test_runbook_and_docs_name_the_rules(self):
+        # docs/operations.md and docs/observability.md name alerts by the rules file's names:
+        # every rule is documented, and no doc names an alert that does not exist.
+        with open(RULES) as f:
+            rules = set(re.findall(r"alert:\s*(Ptp\w+)", f.read()))
+        self.assertGreater(len(rules), 10)
+        for doc in ("operations.md", "observability.md"):
+            with open(os.path.join(SRC, "docs", doc)) as f:
+                named = set(re.findall(r"`(Ptp\w+)`", f.read()))
+            self.assertEqual(named - rules, set(), f"docs/{doc} names alerts the rules lack")
+            self.assertEqual(rules - named, set(), f"docs/{doc} does not describe these rules")
 
     def test_alerts_fire_on_their_series(self):
         out = subprocess.run([shutil.which("promtool") or "promtool", "test", "rules", RULE_TESTS],
