@@ -194,9 +194,10 @@ TEST_CASE("evidence chain: malformed lines and a cut-off last line") {
   CHECK_FALSE(parse_evidence_line(
       "{\"seq\":1,\"time_ms\":1,\"kind\":\"a\",\"prev\":\"x\",\"hash\":\"" + h + "\"}", rec, hashed,
       why));
-  CHECK(parse_evidence_line("{\"seq\":1,\"time_ms\":1,\"kind\":\"a\",\"k\":\"v\",\"prev\":\"" + h +
-                                "\",\"hash\":\"" + h + "\"}",
-                            rec, hashed, why));
+  // `hashed` is a view into the line: the line must outlive it.
+  const std::string line = "{\"seq\":1,\"time_ms\":1,\"kind\":\"a\",\"k\":\"v\",\"prev\":\"" + h +
+                           "\",\"hash\":\"" + h + "\"}";
+  CHECK(parse_evidence_line(line, rec, hashed, why));
   CHECK(rec.fields.at("k") == "v");
   CHECK(hashed.substr(hashed.size() - 6) == h.substr(0, 5) + "\"");
 }
