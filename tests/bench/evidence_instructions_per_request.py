@@ -25,8 +25,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-A_PORT, B_PORT, ECHO_PORT = 18391, 18392, 18393
-
 
 def main():
     ap = argparse.ArgumentParser()
@@ -42,41 +40,15 @@ def main():
     if args.bin_dir:
         os.environ["PTP_BIN_DIR"] = os.path.abspath(args.bin_dir)
     import ptp_harness
-    from identity_dirs import make_identity
-    from ptp_harness import Topology, ptp_headers
+    from ptp_harness import Topology
+    from evidence_chain_setup import ECHO_PORT, invoke_url, request, write_configs
     from instructions_per_request import callgrind, top_functions, totals
 
     def configs(topo, evidence):
-        w = topo.workdir
-        ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in "AB"}
-        root = {n: os.path.join(d, "root.crt") for n, d in ids.items()}
-        common = ("io_threads: 1\nlog: {level: warn}\n"
-                  "auth: {enabled: false}\nqueue: {enabled: false}\n")
-        ev = lambda n: (f"evidence: {{dir: \"{w}/ev-{n}\", batch_window_us: {args.window_us}}}\n"
-                        if evidence else "")
-        out = {}
-        for n, port, peer, peer_port, more in (
-                ("A", A_PORT, "B", B_PORT, ""),
-                ("B", B_PORT, "A", A_PORT,
-                 f"local_services:\n  - {{uri: \"ptp/echo*\", address: \"127.0.0.1:{ECHO_PORT}\", "
-                 "protocol: http1, path: /echo}\n")):
-            path = os.path.join(w, f"{n.lower()}.yaml")
-            with open(path, "w") as f:
-                f.write(f"""node: {{node_id: {n}, inst_id: INST_{n}, role: edge}}
-listen: {{address: 127.0.0.1, port: {port}}}
-admin: {{address: 127.0.0.1, port: {port + 50}}}
-identity: {{dir: "{ids[n]}"}}
-peers:
-  - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", root_file: "{root[peer]}"}}
-{more}{common}{ev(n)}""")
-            out[n] = path
-        return out
+        return write_configs(topo.workdir, evidence, args.window_us, 1)
 
     body = "/tmp/ptp-evidence-ipr-body"
-    with open(body, "wb") as f:
-        f.write(b"x" * 1024)
-    h = ptp_headers("A", "B", session="bench", uri="ptp/echo", token=None)
-    h.pop("x-ptp-trace-id")
+    h = request(body)
     real_gateway = ptp_harness.GATEWAY
 
     def batches(workdir):
@@ -115,7 +87,7 @@ peers:
                    str(args.streams), "-d", body]
             for k, v in h.items():
                 cmd += ["-H", f"{k}: {v}"]
-            cmd.append(f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/invoke")
+            cmd.append(invoke_url())
             warm = cmd[:2] + ["1000"] + cmd[3:]
             subprocess.run(warm, capture_output=True, check=True)
             time.sleep(1)  # the writers catch up

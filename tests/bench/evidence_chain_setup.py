@@ -1,0 +1,51 @@
+"""The chain both evidence benchmarks drive (evidence_signing_bench.py,
+evidence_instructions_per_request.py): h2load -> gateway A -> gateway B -> ptp-echo-service,
+1 KiB unary invokes, A and B with node identities (TLS between them, pinned roots), with or
+without an evidence section. Import after PTP_BIN_DIR is set."""
+import os
+
+from identity_dirs import make_identity
+from ptp_harness import ptp_headers
+
+A_PORT, B_PORT, ECHO_PORT = 18391, 18392, 18393
+
+
+def write_configs(workdir, evidence, window_us, io_threads):
+    """{"A": path, "B": path} of the two gateways' configs, written into workdir."""
+    ids = {n: make_identity(os.path.join(workdir, f"id-{n}"), n, f"INST_{n}") for n in "AB"}
+    root = {n: os.path.join(d, "root.crt") for n, d in ids.items()}
+    common = (f"io_threads: {io_threads}\nlog: {{level: warn}}\n"
+              "auth: {enabled: false}\nqueue: {enabled: false}\n")
+    ev = lambda n: (f"evidence: {{dir: \"{workdir}/ev-{n}\", batch_window_us: {window_us}}}\n"
+                    if evidence else "")
+    out = {}
+    for n, port, peer, peer_port, more in (
+            ("A", A_PORT, "B", B_PORT, ""),
+            ("B", B_PORT, "A", A_PORT,
+             f"local_services:\n  - {{uri: \"ptp/echo*\", address: \"127.0.0.1:{ECHO_PORT}\", "
+             "protocol: http1, path: /echo}\n")):
+        path = os.path.join(workdir, f"{n.lower()}.yaml")
+        with open(path, "w") as f:
+            f.write(f"""node: {{node_id: {n}, inst_id: INST_{n}, role: edge}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {port + 50}}}
+identity: {{dir: "{ids[n]}"}}
+peers:
+  - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", root_file: "{root[peer]}"}}
+{more}{common}{ev(n)}""")
+        out[n] = path
+    return out
+
+
+def request(body_path):
+    """Writes the 1 KiB body to body_path; returns the PTP headers of the invoke (no trace id:
+    the gateway makes one per request)."""
+    with open(body_path, "wb") as f:
+        f.write(b"x" * 1024)
+    h = ptp_headers("A", "B", session="bench", uri="ptp/echo", token=None)
+    h.pop("x-ptp-trace-id")
+    return h
+
+
+def invoke_url():
+    return f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/invoke"
