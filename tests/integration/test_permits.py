@@ -30,6 +30,26 @@ KEY_B = "permits-test-hmac-key-of-B"
 TOKEN = "operator-token-for-permit-tests-0123456789"
 
 
+
+def write_config(workdir, cred, ids, name, node, port, peer, peer_port, key, extra):
+    """A gateway in signature mode with its identity, the operator credential and one pinned
+    peer; `extra` is appended (local services, policies...)."""
+    path = os.path.join(workdir, f"{name}.yaml")
+    with open(path, "w") as f:
+        f.write(f"""node: {{node_id: {node}, inst_id: INST_{node}, role: edge}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {port + 50}, credential_file: {cred}}}
+identity: {{dir: "{ids[node]}"}}
+auth: {{mode: signature, node_keys: {{{node}: "{key}"}}}}
+peers:
+  - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", root_file: "{ids[peer]}/root.crt"}}
+io_threads: 2
+reload_poll_ms: 100
+queue: {{retry_min_ms: 100, retry_max_ms: 500}}
+log: {{level: info}}
+{extra}""")
+    return path
+
 class Recorder(BaseHTTPRequestHandler):
     """B's service: answers 200 with the body and records every request that reaches it."""
     seen = []
@@ -80,23 +100,10 @@ class Permits(unittest.TestCase):
 
     @classmethod
     def write(cls, name, node, port, peer, peer_port, key, extra):
-        path = os.path.join(cls.topo.workdir, f"{name}.yaml")
-        with open(path, "w") as f:
-            f.write(f"""node: {{node_id: {node}, inst_id: INST_{node}, role: edge}}
-listen: {{address: 127.0.0.1, port: {port}}}
-admin: {{address: 127.0.0.1, port: {port + 50}, credential_file: {cls.cred}}}
-identity: {{dir: "{cls.id[node]}"}}
-auth: {{mode: signature, node_keys: {{{node}: "{key}"}}}}
-peers:
-  - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", root_file: "{cls.id[peer]}/root.crt"}}
-local_services:
-  - {{uri: "svc.*", address: "127.0.0.1:{SVC_PORT}", protocol: http1, path: /svc}}
-io_threads: 2
-reload_poll_ms: 100
-queue: {{retry_min_ms: 100, retry_max_ms: 500}}
-log: {{level: info}}
-{extra}""")
-        return path
+        services = (f"local_services:\n  - {{uri: \"svc.*\", address: \"127.0.0.1:{SVC_PORT}\", "
+                    "protocol: http1, path: /svc}\n")
+        return write_config(cls.topo.workdir, cls.cred, cls.id, name, node, port, peer, peer_port,
+                            key, services + extra)
 
     @classmethod
     def write_b(cls, policy):
@@ -394,21 +401,8 @@ class RouterJobs(unittest.TestCase):
 
     @classmethod
     def config(cls, name, node, port, peer, peer_port, key, extra):
-        path = os.path.join(cls.topo.workdir, f"{name}.yaml")
-        with open(path, "w") as f:
-            f.write(f"""node: {{node_id: {node}, inst_id: INST_{node}, role: edge}}
-listen: {{address: 127.0.0.1, port: {port}}}
-admin: {{address: 127.0.0.1, port: {port + 50}, credential_file: {cls.cred}}}
-identity: {{dir: "{cls.id[node]}"}}
-auth: {{mode: signature, node_keys: {{{node}: "{key}"}}}}
-peers:
-  - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", root_file: "{cls.id[peer]}/root.crt"}}
-io_threads: 2
-reload_poll_ms: 100
-queue: {{retry_min_ms: 100, retry_max_ms: 500}}
-log: {{level: info}}
-{extra}""")
-        return path
+        return write_config(cls.topo.workdir, cls.cred, cls.id, name, node, port, peer, peer_port,
+                            key, extra)
 
     @classmethod
     def write_r(cls, router_jobs):
