@@ -47,8 +47,6 @@ struct Permit {
 
 // True for the eight resource types of the format.
 bool is_permit_type(std::string_view type);
-// `*` matches any run of characters (none included); every other character itself.
-bool permit_glob_match(std::string_view pattern, std::string_view text);
 // The payload's JSON, members in the order of the format. Does not validate.
 std::string permit_payload_json(const PermitPayload& p);
 // "ptp-permit-v1\n" + payload_json: what the holder signs.

@@ -1,6 +1,7 @@
 #include "gateway/permits/permit_attach.h"
 
 #include "codecs/header_codec.h"
+#include "common/glob.h"
 #include "gateway/queue/queue_service.h"
 #include "router/rs/job_spec.h"
 
@@ -27,7 +28,7 @@ const Permit* find_held_permit(const HeldPermits& held, std::string_view holder,
   for (const Permit& p : held) {
     const PermitPayload& x = p.payload;
     if (x.holder != holder || x.type != ask.type || now < x.not_before || now > x.not_after ||
-        !permit_glob_match(x.resource, ask.resource))
+        !glob_match(x.resource, ask.resource))
       continue;
     if (!best || x.level > best->payload.level) best = &p;
   }

@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "common/glob.h"
+
 namespace ptp {
 
 std::string permit_time_text(int64_t unix_s) {
@@ -49,7 +51,7 @@ Status PermitChecker::check(const PublicKey& holder_key, std::string_view text,
   if (p.grantee != s.source)
     return refuse(name + " was granted to node " + p.grantee + ", not to node " +
                   std::string(s.source));
-  if (p.type != s.type || !permit_glob_match(p.resource, s.resource))
+  if (p.type != s.type || !glob_match(p.resource, s.resource))
     return refuse(name + " covers " + p.type + " '" + p.resource + "', not " + std::string(s.type) +
                   " '" + std::string(s.resource) + "'");
   if (now < p.not_before)

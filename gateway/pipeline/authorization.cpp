@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/glob.h"
 #include "gateway/route/route_table.h"
 
 namespace ptp {

@@ -5,6 +5,7 @@
 #include "adapters/queue/key_parts.h"
 #include "codecs/header_codec.h"
 #include "codecs/queue_codec.h"
+#include "common/glob.h"
 #include "common/random_hex.h"
 #include "common/unix_time.h"
 #include "gateway/queue/egress_drainer.h"

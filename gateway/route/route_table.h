@@ -32,8 +32,4 @@ bool is_for_this_node(const Config& cfg, const PtpHeader& h);
 // Pointers in the decision point into `cfg`: the caller keeps its ConfigPtr alive.
 RouteDecision resolve_route(const Config& cfg, const PtpHeader& h);
 
-// Glob match where '*' matches any run of characters (including none); every other
-// character matches itself.
-bool glob_match(std::string_view pattern, std::string_view text);
-
 }  // namespace ptp

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/glob.h"
 #include "gateway/config/config.h"
 #include "gateway/route/route_table.h"
 #include "tests/unit/source_dir.h"
