@@ -79,6 +79,30 @@ struct NodeBacklog {
   int64_t oldest_ms = 0;
 };
 
+// One queue as an operator sees it (QueueStore::list_queues; admin GET /queues/list).
+struct QueueInfo {
+  QueueKey key;
+  uint64_t messages = 0;  // stored, including leased
+  uint64_t bytes = 0;     // footprints of those messages (queue_bookkeeping::footprint)
+  uint64_t leased = 0;    // of them handed out to a pop and not acknowledged yet
+  int64_t oldest_ms = 0;  // unix ms when the oldest was stored (0: none; see NodeBacklog)
+};
+
+// Which queues list_queues() lists: an empty field matches any.
+struct QueueFilter {
+  std::string node;
+  std::string session;
+  std::string topic;
+  size_t limit = 1000;  // at most this many, in key order (node, session, topic)
+};
+
+// A stored message as peek_messages() shows it, without leasing it.
+struct PeekedMessage {
+  QueuedMessage msg;
+  bool leased = false;    // handed out to a pop, not acknowledged yet
+  int64_t stored_ms = 0;  // unix ms when it was stored (see NodeBacklog::oldest_ms)
+};
+
 class QueueStore {
  public:
   using Done = std::function<void(Status)>;
@@ -132,6 +156,41 @@ class QueueStore {
   // after a restart, to resume each (target, session) queue.
   using KeysDone = std::function<void(Status, std::vector<QueueKey>)>;
   virtual void queues_of(const std::string& node, KeysDone done) = 0;
+
+  // Inspection (docs/queues.md "Inspecting queues"; admin /queues/list, /queues/peek,
+  // /queues/purge). A store that cannot answers E0000000400 saying so (the defaults).
+
+  // The queues matching `filter` that hold messages, in key order, at most filter.limit;
+  // `truncated` when more match. Costs a pass over the queues (not for the request path).
+  using ListDone = std::function<void(Status, std::vector<QueueInfo>, bool truncated)>;
+  virtual void list_queues(const QueueFilter& filter, ListDone done) {
+    (void)filter;
+    done(Status::Error(Code::kBadRequest, "this queue store cannot list its queues"), {}, false);
+  }
+
+  // The first `count` stored messages of one queue in offset order, leased ones included
+  // (flagged), without leasing, removing or touching anything (idle expiry goes on). A
+  // released session answers E0000000608. May read from disk: not on an I/O thread.
+  using PeekDone = std::function<void(Status, std::vector<PeekedMessage>)>;
+  virtual void peek_messages(const QueueKey& key, size_t count, PeekDone done) {
+    (void)key;
+    (void)count;
+    done(Status::Error(Code::kBadRequest, "this queue store cannot peek several messages"), {});
+  }
+
+  // Deletes the stored messages (ready and leased) of one queue, or of every topic of
+  // (node, session) when `topic` is empty, durably before done; `purged` counts them.
+  // Unlike release(), the session stays usable (no E0000000608 afterwards), waiting pops
+  // keep waiting, offsets go on increasing and acknowledged ids stay in the dedup window.
+  // A push not yet durable when the purge is asked is not purged.
+  using PurgeDone = std::function<void(Status, uint64_t purged)>;
+  virtual void purge(const std::string& node, const std::string& session,
+                     std::optional<std::string> topic, PurgeDone done) {
+    (void)node;
+    (void)session;
+    (void)topic;
+    done(Status::Error(Code::kBadRequest, "this queue store cannot purge queues"), 0);
+  }
 
   // A consistent copy of the store in `dir` (which must not exist), taken while the store
   // keeps serving: it holds every push acknowledged before the call (and none acked by a

@@ -69,6 +69,38 @@ inline Status release_sync(QueueStore& s, const std::string& node, const std::st
   return p.get_future().get();
 }
 
+struct ListResult {
+  Status status;
+  std::vector<QueueInfo> queues;
+  bool truncated = false;
+};
+
+inline ListResult list_sync(QueueStore& s, const QueueFilter& f) {
+  std::promise<ListResult> p;
+  s.list_queues(f, [&](Status st, std::vector<QueueInfo> q, bool truncated) {
+    p.set_value({st, std::move(q), truncated});
+  });
+  return p.get_future().get();
+}
+
+inline std::pair<Status, std::vector<PeekedMessage>> peek_messages_sync(QueueStore& s,
+                                                                        const QueueKey& k,
+                                                                        size_t count) {
+  std::promise<std::pair<Status, std::vector<PeekedMessage>>> p;
+  s.peek_messages(k, count, [&](Status st, std::vector<PeekedMessage> m) {
+    p.set_value({st, std::move(m)});
+  });
+  return p.get_future().get();
+}
+
+inline std::pair<Status, uint64_t> purge_sync(QueueStore& s, const std::string& node,
+                                              const std::string& session,
+                                              std::optional<std::string> topic = std::nullopt) {
+  std::promise<std::pair<Status, uint64_t>> p;
+  s.purge(node, session, std::move(topic), [&](Status st, uint64_t n) { p.set_value({st, n}); });
+  return p.get_future().get();
+}
+
 // Pushes n messages "<tag><i>" concurrently (all in flight at once); each must succeed.
 inline void push_many(QueueStore& s, const QueueKey& k, int n, const std::string& tag = "m") {
   std::vector<std::promise<Status>> ps(static_cast<size_t>(n));

@@ -263,6 +263,86 @@ class EmbeddedQueueStore::Impl {
     return writable(kWriteMargin);  // as degraded()
   }
 
+  // --- inspection (queue_store.h) ---------------------------------------------------------
+
+  bool list_queues(const QueueFilter& f, std::vector<QueueInfo>& out) const {
+    std::lock_guard lock(mu_);
+    auto it = f.node.empty() ? queues_.begin() : queues_.lower_bound(QueueKey{f.node, "", ""});
+    for (; it != queues_.end(); ++it) {
+      const auto& [key, q] = *it;
+      if (!f.node.empty() && key.node != f.node) break;
+      if ((!f.session.empty() && key.session != f.session) ||
+          (!f.topic.empty() && key.topic != f.topic))
+        continue;
+      const uint64_t n = q.pending.size() + q.ready.size() + q.leased.size();
+      if (n == 0) continue;
+      if (out.size() >= f.limit) return true;
+      QueueInfo info{key, n, q.bytes, q.leased.size(), 0};
+      for (const auto* m : {&q.pending, &q.ready, &q.leased})
+        if (!m->empty() && (info.oldest_ms == 0 || m->begin()->second.stored_ms < info.oldest_ms))
+          info.oldest_ms = m->begin()->second.stored_ms;
+      out.push_back(std::move(info));
+    }
+    return false;
+  }
+
+  Status peek_messages(const QueueKey& key, size_t count, std::vector<PeekedMessage>& out) const {
+    struct Picked {
+      Out out;
+      bool leased;
+      int64_t stored_ms;
+    };
+    std::vector<Picked> picked;
+    {
+      std::lock_guard lock(mu_);
+      if (Status st = queue_status::check_key(key); !st.ok()) return st;
+      if (released(key)) return released_status(key);
+      auto it = queues_.find(key);
+      if (it == queues_.end()) return Status::Ok();
+      const Queue& q = it->second;
+      // Ready and leased in offset order: a merge of the two maps.
+      auto r = q.ready.begin(), l = q.leased.begin();
+      while (picked.size() < count && (r != q.ready.end() || l != q.leased.end())) {
+        const bool take_leased = r == q.ready.end() || (l != q.leased.end() && l->first < r->first);
+        auto& e = take_leased ? *l++ : *r++;
+        Picked p{{}, take_leased, e.second.stored_ms};
+        copy_out(key, e.first, e.second, p.out);
+        picked.push_back(std::move(p));
+      }
+    }
+    // Reads from disk without mu_; a message acknowledged and deleted meanwhile is left out.
+    for (auto& p : picked) {
+      if (Status st = read_out(p.out); !st.ok()) {
+        if (p.out.missing) continue;
+        return st;
+      }
+      out.push_back({std::move(*p.out.m), p.leased, p.stored_ms});
+    }
+    return Status::Ok();
+  }
+
+  void purge(const SessionKey& ses, std::optional<std::string> topic, PurgeDone done) {
+    bool kick = false;
+    {
+      std::lock_guard lock(mu_);
+      if (Status st = writable(0); !st.ok()) {
+        after_commit_.push_back(
+            [done = std::move(done), st](const Status&, Callbacks& cbs) mutable {
+              cbs.push_back([done = std::move(done), st] { done(st, 0); });
+            });
+      } else {
+        const uint64_t n = do_purge(ses, topic);
+        needs_sync_ = true;  // answered once the deletes are durable
+        after_commit_.push_back([done = std::move(done), n](const Status& commit,
+                                                            Callbacks& cbs) mutable {
+          cbs.push_back([done = std::move(done), commit, n] { done(commit, commit.ok() ? n : 0); });
+        });
+      }
+      kick = wake_by(Clock::now());
+    }
+    if (kick) cv_.notify_one();
+  }
+
   Status backup(const std::string& dir) {
     // What was taken so far goes to the database first: the pending batch (pushes still
     // being synced, acks waiting for ack_delay) is written by the worker now.
@@ -308,6 +388,7 @@ class EmbeddedQueueStore::Impl {
     std::map<uint64_t, Entry> ready;
     std::map<uint64_t, Entry> leased;
     uint64_t next_offset = 1;
+    uint64_t bytes = 0;                             // footprints of the three maps' entries
     bool offset_dirty = false;                      // next_offset not written yet
     std::unordered_map<std::string, uint64_t> ids;  // stored messages by id
     std::deque<uint64_t> waiters;                   // pop tickets, oldest first
@@ -349,6 +430,7 @@ class EmbeddedQueueStore::Impl {
     const uint64_t seq = ++seq_;
     msg.offset = offset;
     q.ids[msg.message_id] = offset;
+    q.bytes += bytes;
     ses.bytes += bytes;
     ses.messages += 1;
     total_bytes_ += bytes;
@@ -456,6 +538,25 @@ class EmbeddedQueueStore::Impl {
     if (done) later(std::move(done), Status::Ok());
   }
 
+  // Deletes the ready and leased messages of the session's queues (or of `topic` only); the
+  // queues stay (next offsets, waiting pops), pending pushes are kept. Returns how many.
+  uint64_t do_purge(const SessionKey& ses, const std::optional<std::string>& topic) {
+    uint64_t n = 0;
+    for (auto it = queues_.lower_bound(QueueKey{ses.first, ses.second, topic.value_or("")});
+         it != queues_.end() && it->first.node == ses.first && it->first.session == ses.second;
+         ++it) {
+      if (topic && it->first.topic != *topic) break;
+      Queue& q = it->second;
+      for (auto* m : {&q.ready, &q.leased}) {
+        for (auto& [offset, e] : *m) remove_stored(it->first, q, offset, e);
+        n += m->size();
+        m->clear();
+      }
+    }
+    retry_blocked();
+    return n;
+  }
+
   bool released(const QueueKey& k) const { return released_.count({k.node, k.session}) > 0; }
   static Status released_status(const QueueKey& k) { return queue_status::released(k.session); }
   Status full_status(const QueueKey& k, const Session& s) const {
@@ -493,7 +594,7 @@ class EmbeddedQueueStore::Impl {
   // The message from memory, else named for read_out() to read from the database once
   // mu_ is released (beyond the cache budget, or loaded at start beyond it): a read may go
   // to disk, and every other queue operation would wait for it.
-  void copy_out(const QueueKey& key, uint64_t offset, const Entry& e, Out& out) {
+  void copy_out(const QueueKey& key, uint64_t offset, const Entry& e, Out& out) const {
     out.key = key;
     out.offset = offset;
     if (e.cached) {
@@ -599,6 +700,7 @@ class EmbeddedQueueStore::Impl {
   void remove_stored(const QueueKey& key, Queue& q, uint64_t offset, const Entry& e) {
     batch_.Delete(message_key(key, offset));
     q.ids.erase(e.id);
+    q.bytes -= std::min(q.bytes, e.bytes);
     auto s = sessions_.find({key.node, key.session});
     if (s != sessions_.end()) {
       s->second.bytes -= std::min(s->second.bytes, e.bytes);
@@ -842,6 +944,7 @@ class EmbeddedQueueStore::Impl {
         Queue& q = queues_[k.queue];
         const uint64_t bytes = queue_bookkeeping::footprint(m);
         q.ids[m.message_id] = k.offset;
+        q.bytes += bytes;
         q.next_offset = std::max(q.next_offset, k.offset + 1);
         Entry e{m.message_id, bytes, 0, std::nullopt, opened_ms};
         if (cached_bytes_ + bytes <= opts_.cache_bytes) {
@@ -957,6 +1060,23 @@ std::vector<std::string> EmbeddedQueueStore::nodes_at_open() const {
 }
 
 Status EmbeddedQueueStore::backup(const std::string& dir) { return impl_->backup(dir); }
+
+void EmbeddedQueueStore::list_queues(const QueueFilter& filter, ListDone done) {
+  std::vector<QueueInfo> out;
+  const bool truncated = impl_->list_queues(filter, out);
+  done(Status::Ok(), std::move(out), truncated);
+}
+
+void EmbeddedQueueStore::peek_messages(const QueueKey& key, size_t count, PeekDone done) {
+  std::vector<PeekedMessage> out;
+  Status st = impl_->peek_messages(key, count, out);
+  done(std::move(st), std::move(out));
+}
+
+void EmbeddedQueueStore::purge(const std::string& node, const std::string& session,
+                               std::optional<std::string> topic, PurgeDone done) {
+  impl_->purge({node, session}, std::move(topic), std::move(done));
+}
 
 void EmbeddedQueueStore::queues_of(const std::string& node, KeysDone done) {
   done(Status::Ok(), impl_->queues_of(node));

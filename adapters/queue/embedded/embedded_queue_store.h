@@ -56,6 +56,11 @@ class EmbeddedQueueStore final : public QueueStore {
   Status health() const override;
   std::vector<std::string> nodes_at_open() const override;
   void queues_of(const std::string& node, KeysDone done) override;
+  void list_queues(const QueueFilter& filter, ListDone done) override;
+  // Messages beyond the memory cache are read from disk on the caller's thread.
+  void peek_messages(const QueueKey& key, size_t count, PeekDone done) override;
+  void purge(const std::string& node, const std::string& session, std::optional<std::string> topic,
+             PurgeDone done) override;
   // A RocksDB checkpoint (hard links where `dir` is on the same file system), after the
   // pending batch (acks included) is written; read it with read_store_contents
   // (embedded_queue_backup.h).

@@ -537,6 +537,26 @@ void KafkaQueueStore::release(const std::string& node, const std::string& sessio
 }
 QueueStats KafkaQueueStore::stats() const { return impl_->stats(); }
 
+namespace {
+Status not_with_kafka(const char* what) {
+  return Status::Error(Code::kBadRequest,
+                       std::string(what) + " is not available with the Kafka queue store");
+}
+}  // namespace
+
+void KafkaQueueStore::list_queues(const QueueFilter&, ListDone done) {
+  done(not_with_kafka("listing queues"), {}, false);
+}
+
+void KafkaQueueStore::peek_messages(const QueueKey&, size_t, PeekDone done) {
+  done(not_with_kafka("peeking several messages"), {});
+}
+
+void KafkaQueueStore::purge(const std::string&, const std::string&, std::optional<std::string>,
+                            PurgeDone done) {
+  done(not_with_kafka("purging queues"), 0);
+}
+
 std::vector<std::string> KafkaQueueStore::nodes_at_open() const { return impl_->nodes_at_open(); }
 
 void KafkaQueueStore::queues_of(const std::string& node, KeysDone done) {

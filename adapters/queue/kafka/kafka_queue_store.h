@@ -62,6 +62,12 @@ class KafkaQueueStore final : public QueueStore {
   QueueStats stats() const override;
   std::vector<std::string> nodes_at_open() const override;
   void queues_of(const std::string& node, KeysDone done) override;
+  // Not available: the messages live in Kafka's partitions, spread over the replicas of
+  // a node; these answer E0000000400 saying so (use Kafka's own tools).
+  void list_queues(const QueueFilter& filter, ListDone done) override;
+  void peek_messages(const QueueKey& key, size_t count, PeekDone done) override;
+  void purge(const std::string& node, const std::string& session, std::optional<std::string> topic,
+             PurgeDone done) override;
 
   class Impl;
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <thread>
+#include <type_traits>
 
 #include "adapters/queue/queue_bookkeeping.h"
 #include "tests/unit/queue_test_support.h"
@@ -303,4 +304,130 @@ TEST_CASE_TEMPLATE("queue store: at most dedup_max_ids acked ids are remembered,
   for (int i = 0; i < 10; ++i) REQUIRE(push_sync(*s, k, "m" + std::to_string(i), "again").ok());
   std::vector<std::string> again = drain(*s, k, 300ms);
   CHECK(again == std::vector<std::string>{"m0", "m1", "m2", "m3", "m4"});
+}
+
+// Inspection (admin /queues/list, /queues/peek, /queues/purge): the embedded store lists,
+// peeks several and purges; the Kafka store answers 400 naming itself.
+TEST_CASE_TEMPLATE("queue store: list, peek several, purge without 608 (Kafka: 400)", B,
+                   QUEUE_BACKENDS) {
+  B backend;
+  const QueueKey t{"B", "s1", "t"}, u{"B", "s1", "u"}, other{"B", "s2", "t"}, c{"C", "s1", "t"};
+  if constexpr (std::is_same_v<B, KafkaBackend>) {
+    auto s = backend.open();
+    const ListResult l = list_sync(*s, {});
+    CHECK(l.status.code == Code::kBadRequest);
+    CHECK(l.status.message == "listing queues is not available with the Kafka queue store");
+    CHECK(peek_messages_sync(*s, t, 5).first.code == Code::kBadRequest);
+    const auto [st, n] = purge_sync(*s, "B", "s1");
+    CHECK(st.code == Code::kBadRequest);
+    CHECK(st.message.find("Kafka queue store") != std::string::npos);
+    return;
+  }
+  const auto unix_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const int64_t before = unix_ms();
+  {
+    auto s = backend.open();
+    push_many(*s, t, 3);
+    push_many(*s, u, 2, "u");
+    push_many(*s, other, 1, "o");
+    push_many(*s, c, 1, "c");
+    const int64_t after = unix_ms();
+    auto [st0, leased] = pop_sync(*s, t, 1s);  // m0 or whichever is first: leased now
+    REQUIRE(leased);
+    CHECK(leased->message_id == "m0");
+
+    ListResult l = list_sync(*s, {});
+    REQUIRE(l.status.ok());
+    CHECK_FALSE(l.truncated);
+    REQUIRE(l.queues.size() == 4);
+    CHECK(l.queues[0].key == t);
+    CHECK(l.queues[1].key == u);
+    CHECK(l.queues[2].key == other);
+    CHECK(l.queues[3].key == c);
+    CHECK(l.queues[0].messages == 3);
+    CHECK(l.queues[0].leased == 1);
+    CHECK(l.queues[1].messages == 2);
+    CHECK(l.queues[1].leased == 0);
+    uint64_t bytes_t = 0;
+    for (int i = 0; i < 3; ++i)
+      bytes_t += queue_bookkeeping::footprint(
+          message("m" + std::to_string(i), "payload " + std::to_string(i)));
+    CHECK(l.queues[0].bytes == bytes_t);
+    uint64_t sum = 0;
+    for (const auto& q : l.queues) {
+      sum += q.bytes;
+      CHECK(q.oldest_ms >= before);
+      CHECK(q.oldest_ms <= after);
+    }
+    CHECK(sum == s->stats().bytes);
+
+    // Filters and the limit.
+    CHECK(list_sync(*s, {"B", "s1", "", 1000}).queues.size() == 2);
+    CHECK(list_sync(*s, {"", "", "t", 1000}).queues.size() == 3);
+    CHECK(list_sync(*s, {"C", "", "", 1000}).queues.size() == 1);
+    CHECK(list_sync(*s, {"X", "", "", 1000}).queues.empty());
+    l = list_sync(*s, {"", "", "", 2});
+    CHECK(l.queues.size() == 2);
+    CHECK(l.truncated);
+
+    // Peek several: offset order, the leased one flagged, nothing leased by it.
+    auto [pst, peeked] = peek_messages_sync(*s, t, 10);
+    REQUIRE(pst.ok());
+    REQUIRE(peeked.size() == 3);
+    CHECK(peeked[0].msg.message_id == "m0");
+    CHECK(peeked[0].leased);
+    CHECK(peeked[1].msg.message_id == "m1");
+    CHECK_FALSE(peeked[1].leased);
+    CHECK(peeked[2].msg.env.body == "payload 2");
+    CHECK(peeked[1].msg.offset < peeked[2].msg.offset);
+    CHECK(peeked[2].stored_ms >= before);
+    CHECK(peek_messages_sync(*s, t, 2).second.size() == 2);
+    CHECK(peek_messages_sync(*s, {"B", "s1", "none"}, 2).second.empty());
+    auto [st1, next] = pop_sync(*s, t, 1s);
+    REQUIRE(next);
+    CHECK(next->message_id == "m1");
+
+    // Purge one topic: leased ones too; the session lives on, offsets go on.
+    auto [pu, n] = purge_sync(*s, "B", "s1", "t");
+    REQUIRE(pu.ok());
+    CHECK(n == 3);
+    s->ack(t, leased->offset);  // a purged lease: nothing happens
+    CHECK_FALSE(pop_sync(*s, t, 50ms).second);
+    REQUIRE(push_sync(*s, t, "new", "after purge").ok());
+    auto [st2, fresh] = pop_sync(*s, t, 1s);
+    REQUIRE(fresh);
+    CHECK(fresh->message_id == "new");
+    CHECK(fresh->offset > next->offset);
+    s->nack(t, fresh->offset);
+    CHECK(peek_messages_sync(*s, u, 5).second.size() == 2);
+    // A waiting pop is not disturbed by a purge of its session.
+    std::promise<std::optional<QueuedMessage>> waiting;
+    s->pop({"B", "s1", "w"}, 5000ms,
+           [&](Status, std::optional<QueuedMessage> m) { waiting.set_value(std::move(m)); });
+    // Purge the whole session: no 608 afterwards.
+    auto [pu2, n2] = purge_sync(*s, "B", "s1");
+    REQUIRE(pu2.ok());
+    CHECK(n2 == 3);  // u's two and t's "new"
+    REQUIRE(push_sync(*s, {"B", "s1", "w"}, "w1", "for the waiting pop").ok());
+    auto got = waiting.get_future().get();
+    REQUIRE(got);
+    CHECK(got->message_id == "w1");
+    s->ack({"B", "s1", "w"}, got->offset);
+    CHECK(peek_sync(*s, u).first.ok());
+    CHECK(s->stats().messages == 2);  // other and c
+    CHECK(purge_sync(*s, "B", "nothing-here").second == 0);
+    // A released session: 608 for peek, as for every other use.
+    REQUIRE(release_sync(*s, "C", "s1").ok());
+    CHECK(peek_messages_sync(*s, c, 5).first.code == Code::kSessionReleased);
+  }
+  // Durable: after a restart the purged messages stay gone.
+  auto s = backend.open();
+  const ListResult l = list_sync(*s, {});
+  REQUIRE(l.queues.size() == 1);
+  CHECK(l.queues[0].key == other);
+  CHECK(drain(*s, t, 100ms).empty());
 }

@@ -85,6 +85,12 @@ TEST_CASE("embedded queue store: messages beyond the in-memory copy budget are r
     CHECK(pop_sync(*s, k, 1s).second->env.body == "payload-3!");
   }
   auto s = open_embedded(backend, 0);  // nothing in memory after a restart
+  // Several peeked at once are read from disk too.
+  auto [st, peeked] = peek_messages_sync(*s, k, 5);
+  REQUIRE(st.ok());
+  REQUIRE(peeked.size() == 2);
+  CHECK(peeked[0].msg.env.body == "payload-3!");
+  CHECK(peeked[1].msg.message_id == "m4");
   CHECK(drain(*s, k, 200ms) == std::vector<std::string>{"m3", "m4"});
 }
 
