@@ -49,6 +49,7 @@
 #include "gateway/queue/queue_backend.h"
 #include "gateway/queue/queue_backup.h"
 #include "gateway/queue/queue_health.h"
+#include "gateway/queue/queue_inspect.h"
 #include "gateway/queue/queue_metrics.h"
 #include "gateway/queue/queue_service.h"
 #include "gateway/rs/rs_host.h"
@@ -456,6 +457,13 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       backup = std::make_unique<QueueBackup>(
           QueueBackup::Stores{{"inbox", inbox.get()}, {"outbox", outbox_store.get()}}, cfg->node_id,
           *log);
+    // Queue inspection (GET /queues/list, /queues/peek, POST /queues/purge; docs/queues.md
+    // "Inspecting queues"): its own thread, waited for after the admin server is gone.
+    std::unique_ptr<QueueInspect> inspect;
+    if (inbox)
+      inspect = std::make_unique<QueueInspect>(
+          QueueInspect::Stores{{"inbox", inbox.get()}, {"outbox", outbox_store.get()}},
+          cfg->node_id, [&store] { return store.current()->queue.dead_letter_topic; }, *log);
     AdminServer admin(control, cfg->admin, metrics,
                       [&ready, &queue_health] { return ready && queue_health.healthy(); });
     if (rs_host)
@@ -466,6 +474,32 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
         return std::pair<unsigned, std::string>{
             200, queue_stats_json({{"inbox", inbox->stats()}, {"outbox", outbox_store->stats()}})};
       });
+    if (inspect) {
+      QueueInspect* q = inspect.get();
+      admin.add_route(
+          "GET", "/queues/list",
+          [q](AdminRequest req, AdminRespond respond) {
+            q->list(std::move(req), std::move(respond));
+          },
+          /*credential=*/true);
+      admin.add_route(
+          "GET", "/queues/peek",
+          [q](AdminRequest req, AdminRespond respond) {
+            q->peek(std::move(req), std::move(respond));
+          },
+          /*credential=*/true);
+      admin.add_route("POST", "/queues/purge", [q](AdminRequest req, AdminRespond respond) {
+        q->purge(std::move(req), std::move(respond));
+      });
+    }
+    if (rs_host)
+      admin.add_route(
+          "GET", "/rs/jobs", [h = rs_host.get()](AdminRequest req, AdminRespond respond) {
+            if (!req.path_rest.empty())
+              return respond(404, admin_error_json(Code::kNotFound, "no such admin route"));
+            auto [status, body] = h->list(kRsJobsListed);
+            respond(status, std::move(body));
+          });
     if (backup)
       admin.add_route("POST", "/queues/backup",
                       [b = backup.get()](AdminRequest req, AdminRespond respond) {

@@ -63,6 +63,7 @@ struct Route {
   std::string method;
   std::string prefix;
   AdminRoute fn;
+  bool credential = false;  // needs the operator credential (always when mutating)
 };
 
 bool mutating(std::string_view method) { return method == "POST" || method == "DELETE"; }
@@ -99,8 +100,9 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   // false with `route` set (nullptr: 404/405 written into `res`, true returned instead).
   bool handle_builtin(const http::request<http::string_body>& req,
                       http::response<http::string_body>& res, const Route*& route);
-  void add_route(std::string method, std::string prefix, AdminRoute fn) {
-    routes_.push_back({std::move(method), std::move(prefix), std::move(fn)});
+  void add_route(std::string method, std::string prefix, AdminRoute fn, bool credential) {
+    const bool needs = credential || mutating(method);
+    routes_.push_back({std::move(method), std::move(prefix), std::move(fn), needs});
   }
   std::string operator_token() const { return token_ ? token_() : std::string(); }
   std::function<std::string()> token_;
@@ -279,7 +281,7 @@ class AdminConnection : public AdminConnectionBase,
 
   void dispatch(const Route& route) {
     const std::string method(req_.method_string());
-    if (mutating(method) && !client_certificate_ok_) {
+    if (route.credential && !client_certificate_ok_) {
       const BearerCheck c =
           check_bearer(req_[http::field::authorization], server_->operator_token());
       if (c != BearerCheck::kOk) {
@@ -287,10 +289,14 @@ class AdminConnection : public AdminConnectionBase,
         return write_answer(status, std::move(body));
       }
     }
-    std::string_view target = req_.target();
-    target = target.substr(0, target.find('?'));
+    std::string_view target = req_.target(), query;
+    if (const auto q = target.find('?'); q != std::string_view::npos) {
+      query = target.substr(q + 1);
+      target = target.substr(0, q);
+    }
     AdminRequest areq{method == "HEAD" ? "GET" : method,
-                      std::string(target.substr(route.prefix.size())), std::move(req_.body())};
+                      std::string(target.substr(route.prefix.size())), std::move(req_.body()),
+                      std::string(query)};
     auto reply = std::make_shared<Reply>();
     reply->conn = shared_from_this();
     try {
@@ -497,15 +503,18 @@ AdminServer::AdminServer(net::io_context& ioc, const Endpoint& ep, Metrics& metr
 AdminServer::~AdminServer() { stop(); }
 
 void AdminServer::add_json_route(std::string prefix, JsonRoute fn) {
-  impl_->add_route("GET", std::move(prefix),
-                   [fn = std::move(fn)](AdminRequest req, AdminRespond respond) {
-                     auto [status, body] = fn(req.path_rest);
-                     respond(status, std::move(body));
-                   });
+  impl_->add_route(
+      "GET", std::move(prefix),
+      [fn = std::move(fn)](AdminRequest req, AdminRespond respond) {
+        auto [status, body] = fn(req.path_rest);
+        respond(status, std::move(body));
+      },
+      false);
 }
 
-void AdminServer::add_route(std::string method, std::string prefix, AdminRoute fn) {
-  impl_->add_route(std::move(method), std::move(prefix), std::move(fn));
+void AdminServer::add_route(std::string method, std::string prefix, AdminRoute fn,
+                            bool credential) {
+  impl_->add_route(std::move(method), std::move(prefix), std::move(fn), credential);
 }
 
 void AdminServer::set_operator_token(std::function<std::string()> token) {

@@ -2,8 +2,9 @@
 // /healthz (liveness) and /readyz (readiness), plus routes components add (the router
 // server's GET /rs/jobs/<job_id>, POST /reload, the peer routes). Runs on an io_context the
 // caller runs; never blocks it. Not for PTP traffic: bind it to a management address
-// (admin.address, default 127.0.0.1). GET routes are open (read-only); every POST and
-// DELETE route needs the operator credential (docs/security.md).
+// (admin.address, default 127.0.0.1). GET routes are open (read-only) unless added as
+// credentialed (those showing message contents); every POST and DELETE route needs the
+// operator credential (docs/security.md).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -27,6 +28,7 @@ struct AdminRequest {
   std::string method;  // "GET", "POST" or "DELETE"
   std::string path_rest;
   std::string body;
+  std::string query;  // the target after '?' (without it; percent-decoding not applied)
 };
 // respond(status, json_body) may be called later from any thread (it posts to the admin
 // io_context); exactly once (later calls are ignored; a respond dropped without a call
@@ -54,8 +56,9 @@ class AdminServer {
   // longest matching prefix wins). fn runs on the admin I/O thread: it must not block; slow
   // work goes elsewhere and calls respond when done. Mutating (POST/DELETE) routes require
   // the operator credential before fn is called (401 without, 403 wrong or none
-  // configured; fn not called). Call before start().
-  void add_route(std::string method, std::string prefix, AdminRoute fn);
+  // configured; fn not called); with `credential`, a GET route too (one that shows what
+  // must not be open, e.g. queued payloads). Call before start().
+  void add_route(std::string method, std::string prefix, AdminRoute fn, bool credential = false);
 
   // Where the operator token comes from (called for every mutating request, on the admin
   // I/O thread; empty: none configured, mutating routes answer 403). Call before start().

@@ -118,6 +118,10 @@ struct RsHost::Job {
   std::atomic<bool> stop{false};
   std::string state = "waiting";
   std::string error;
+  int64_t started_ms = unix_now_ms();  // when the job's first message was seen
+  int64_t finished_ms = 0;             // delivered or failed (0: not yet)
+  std::string source;                  // the node whose spec was accepted
+  int parties = 0;                     // of the spec (0: no spec yet)
   int parties_received = 0;
   uint64_t elements = 0;
   uint64_t chunks = 0;
@@ -268,6 +272,10 @@ void RsHost::handle_event(const QueueKey& key) {
       job->parties_received = j.value("parties_received", 0);
       job->chunks = j.value("chunks", uint64_t{0});
       job->chunks_delivered = j.value("chunks_delivered", uint64_t{0});
+      job->started_ms = j.value("started_ms", int64_t{0});
+      job->finished_ms = j.value("finished_ms", int64_t{0});
+      job->source = j.value("source", "");
+      job->parties = j.value("parties", 0);
     }
     job->finished = true;
     job->thread_done = true;
@@ -405,6 +413,8 @@ class RsHost::JobRun {
       std::lock_guard lock(job->mu);
       job->elements = js.elements;
       job->chunks = rj->result_chunks();
+      job->parties = js.parties;
+      job->source = spec_source;
     }
     host.log_.info("router server: job started",
                    {.session_id = job->id,
@@ -715,6 +725,7 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
     job->state = error.empty() ? "delivered" : "failed";
     job->error = error;
     job->finished = true;
+    job->finished_ms = unix_now_ms();
   }
   // Specs that came in since the last look are logged before their topic is released.
   if (!run.accepted_spec.empty()) {
@@ -748,9 +759,11 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
     } else {
       failed_.fetch_add(1);
     }
-    outcome = {{"state", job->state},       {"error", job->error},
-               {"elements", job->elements}, {"parties_received", job->parties_received},
-               {"chunks", job->chunks},     {"chunks_delivered", job->chunks_delivered}};
+    outcome = {{"state", job->state},           {"error", job->error},
+               {"elements", job->elements},     {"parties_received", job->parties_received},
+               {"chunks", job->chunks},         {"chunks_delivered", job->chunks_delivered},
+               {"started_ms", job->started_ms}, {"finished_ms", job->finished_ms},
+               {"source", job->source},         {"parties", job->parties}};
     parties_received = job->parties_received;
     elements = job->elements;
   }
@@ -794,6 +807,28 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
   cv_.notify_all();  // let the dispatcher join this thread
 }
 
+namespace {
+
+// A job as GET /rs/jobs[/<id>] shows it.
+Json job_json(RsHost::Job& job) {
+  std::lock_guard lock(job.mu);
+  return {{"job_id", job.id},
+          {"state", job.state},
+          {"error", job.error},
+          {"source", job.source},
+          {"parties", job.parties},
+          {"parties_received", job.parties_received},
+          {"elements", job.elements},
+          {"chunks", job.chunks},
+          {"chunks_delivered", job.chunks_delivered},
+          {"refused", job.refused},
+          {"last_refusal", job.last_refusal},
+          {"started_ms", job.started_ms},
+          {"finished_ms", job.finished_ms}};
+}
+
+}  // namespace
+
 RsHost::JobCounts RsHost::job_counts() const {
   return {running_.load(), delivered_.load(), failed_.load(), elements_.load(), last_rate_.load()};
 }
@@ -808,17 +843,32 @@ std::pair<unsigned, std::string> RsHost::status(std::string_view job_id) const {
     Json j = {{"error", "unknown job " + std::string(job_id.substr(0, 200))}};
     return {404, j.dump(-1, ' ', false, Json::error_handler_t::replace)};
   }
-  std::lock_guard lock(job->mu);
-  Json j = {{"job_id", job->id},
-            {"state", job->state},
-            {"error", job->error},
-            {"parties_received", job->parties_received},
-            {"elements", job->elements},
-            {"chunks", job->chunks},
-            {"chunks_delivered", job->chunks_delivered},
-            {"refused", job->refused},
-            {"last_refusal", job->last_refusal}};
-  return {200, j.dump(-1, ' ', false, Json::error_handler_t::replace)};
+  return {200, job_json(*job).dump(-1, ' ', false, Json::error_handler_t::replace)};
+}
+
+std::pair<unsigned, std::string> RsHost::list(size_t limit) const {
+  std::vector<std::shared_ptr<Job>> all;
+  {
+    std::lock_guard lock(mu_);
+    all.reserve(jobs_.size());
+    for (const auto& [id, job] : jobs_) all.push_back(job);
+  }
+  std::vector<std::pair<int64_t, Json>> rows;
+  rows.reserve(all.size());
+  for (const auto& job : all) {
+    Json j = job_json(*job);
+    const int64_t started = j["started_ms"].get<int64_t>();
+    rows.emplace_back(started, std::move(j));
+  }
+  // The newest `limit`, oldest first.
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  const bool truncated = rows.size() > limit;
+  Json jobs = Json::array();
+  for (size_t i = truncated ? rows.size() - limit : 0; i < rows.size(); ++i)
+    jobs.push_back(std::move(rows[i].second));
+  Json out = {{"jobs", std::move(jobs)}, {"truncated", truncated}};
+  return {200, out.dump(-1, ' ', false, Json::error_handler_t::replace)};
 }
 
 }  // namespace ptp

@@ -22,7 +22,8 @@
 // - A job interrupted by a shutdown gives its leased messages back (nack): after a restart
 //   the spec and shares are queued again, and the next message for the job (a late share,
 //   the spec sent again) runs it.
-// - Status: GET /rs/jobs/<job_id> on the admin port (status()).
+// - Status: GET /rs/jobs/<job_id> on the admin port (status()); every job it knows: GET
+//   /rs/jobs (list()).
 #pragma once
 
 #include <atomic>
@@ -44,6 +45,9 @@
 #include "router/rs/worker_pool.h"
 
 namespace ptp {
+
+// GET /rs/jobs lists at most this many jobs (the newest).
+inline constexpr size_t kRsJobsListed = 1000;
 
 class JsonLog;
 class QueueService;
@@ -69,6 +73,12 @@ class RsHost {
   // converting, delivered, failed), "error", "parties_received", "elements", ...}, or 404
   // with {"error": "unknown job <id>"}.
   std::pair<unsigned, std::string> status(std::string_view job_id) const;
+
+  // {HTTP status, JSON} for GET /rs/jobs: {"jobs":[...], "truncated": bool}, each job as
+  // status() shows it (plus "source", "parties", "started_ms", "finished_ms"), the newest
+  // `limit` of those known (running, and finished ones kept: kMaxFinishedJobs, or read
+  // back from the inbox after a restart when a message for them arrived), oldest first.
+  std::pair<unsigned, std::string> list(size_t limit) const;
 
   // Stops job threads (their leased messages go back to the queues) and the dispatcher.
   void stop();
