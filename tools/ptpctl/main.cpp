@@ -1,5 +1,6 @@
 // ptpctl: the operator's command for a PTP gateway (docs/ptpctl.md): its identity files
-// and, over the admin port, its status, peers, permits and queue backups (restored offline);
+// and, over the admin port, its status, peers, permits, queues (inspection, purge, backups
+// restored offline) and router jobs;
 // evidence logs (local files).
 #include <iostream>
 
@@ -44,6 +45,17 @@ commands (over the admin port):
   peers remove NODE               forget a dynamic peer
   queues backup DIR               copy the queue stores into DIR (on the gateway's host) while
                                   the gateway serves; answers once complete, with what it holds
+  queues list [--store inbox|outbox] [--node N] [--session S] [--topic T]
+                                  queues with messages, bytes, leased and the oldest's age
+  queues peek SESSION TOPIC [--store S] [--node N] [--count N]
+                                  the first messages of a queue, without taking them
+  queues purge SESSION [TOPIC] [--store S] [--node N] [--yes]
+                                  delete a session's (or one topic's) queued messages; asks to
+                                  type the session id unless --yes (no terminal: exit 2)
+  queues dead-letters [--session S] [--count N]
+                                  dead letters in the inbox, with their code, target and reason
+  jobs list                       the router-server jobs of the gateway (router_server)
+  jobs show ID                    one router job: state, parties, elements, times, error
   permits issue NODE --type T --resource R [--level N] [--valid S | --not-after UNIX]
                 [--uses N] [--grantee-inst I]
                                   a permit for NODE signed by this node (printed alone on stdout)
@@ -79,6 +91,7 @@ int main(int argc, char** argv) {
     if (cmd == "peers") return run_peers(o);
     if (cmd == "queues") return run_queues(o);
     if (cmd == "permits") return run_permits(o);
+    if (cmd == "jobs") return run_jobs(o);
     if (cmd == "evidence" && o.words.size() > 1 &&
         (o.words[1] == "export" || o.words[1] == "check-proof"))
       return run_evidence_proof(o);

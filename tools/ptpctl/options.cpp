@@ -44,6 +44,8 @@ Options parse_options(int argc, char** argv) {
       only_words = true;
     } else if (a == "--json") {
       o.json = true;
+    } else if (a == "--yes") {
+      o.yes = true;
     } else if (a == "--help" || a == "-h") {
       o.help = true;
     } else if (a.starts_with("--")) {

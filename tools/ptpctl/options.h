@@ -16,6 +16,7 @@ struct Options {
   std::multimap<std::string, std::string> values;  // --key value (repeatable)
   bool json = false;                               // --json
   bool help = false;                               // --help / -h
+  bool yes = false;                                // --yes (confirms without asking)
 
   std::optional<std::string> get(const std::string& key) const;
   std::vector<std::string> all(const std::string& key) const;

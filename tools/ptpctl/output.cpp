@@ -1,5 +1,6 @@
 #include "tools/ptpctl/output.h"
 
+#include <chrono>
 #include <ctime>
 #include <iostream>
 
@@ -35,6 +36,23 @@ std::string utc_time(long long unix_seconds) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
   return buf;
+}
+
+std::string age_text(long long unix_ms) {
+  if (unix_ms <= 0) return "-";
+  const long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  long long s = now > unix_ms ? (now - unix_ms) / 1000 : 0;
+  const long long d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+  s %= 60;
+  auto two = [](long long a, const char* ua, long long b, const char* ub) {
+    return std::to_string(a) + ua + (b ? " " + std::to_string(b) + ub : std::string());
+  };
+  if (d) return two(d, "d", h, "h");
+  if (h) return two(h, "h", m, "m");
+  if (m) return two(m, "m", s, "s");
+  return std::to_string(s) + "s";
 }
 
 int report_failure(const AdminResponse& r) {

@@ -21,6 +21,10 @@ std::string table(const std::vector<Column>& cols,
 // "2027-12-04 10:00 UTC" for a unix time; "-" for 0.
 std::string utc_time(long long unix_seconds);
 
+// How long ago a unix time in ms was, in the two largest units ("45s", "3m 20s", "2h 5m",
+// "4d 1h"); "-" for 0.
+std::string age_text(long long unix_ms);
+
 // Prints "ptpctl: <error_text>" to stderr and returns kExitFailed.
 int report_failure(const AdminResponse& r);
 

@@ -1,5 +1,6 @@
 // ptpctl queues backup|restore (docs/ptpctl.md): a backup of a serving gateway's queue
-// stores over the admin port, and the offline restore of one into an empty data directory.
+// stores over the admin port, and the offline restore of one into an empty data directory;
+// list|peek|purge|dead-letters are in queue_inspect.cpp.
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -140,12 +141,16 @@ int restore(const Options& o) {
 }  // namespace
 
 int run_queues(const Options& o) {
-  if (o.words.size() < 2) throw UsageError("queues needs a subcommand: backup|restore");
+  if (o.words.size() < 2)
+    throw UsageError("queues needs a subcommand: list|peek|purge|dead-letters|backup|restore");
   const std::string& sub = o.words[1];
+  if (sub == "list" || sub == "peek" || sub == "purge" || sub == "dead-letters")
+    return run_queue_inspect(o);
   if (auto k = o.unknown({})) throw UsageError("queues " + sub + ": unknown option --" + *k);
   if (sub == "backup") return backup(o);
   if (sub == "restore") return restore(o);
-  throw UsageError("unknown queues subcommand " + sub + " (backup|restore)");
+  throw UsageError("unknown queues subcommand " + sub +
+                   " (list|peek|purge|dead-letters|backup|restore)");
 }
 
 }  // namespace ptp::ptpctl
