@@ -304,6 +304,41 @@ TEST_CASE("admin routes: mutating ones need the bearer token; answers may come f
   server.stop();
 }
 
+TEST_CASE("admin routes: a credentialed GET needs the bearer token; routes get the query") {
+  Metrics metrics;
+  ServerThread st;
+  AdminServer server(st.ioc, Endpoint{"127.0.0.1", 0}, metrics, [] { return true; });
+  std::atomic<int> calls{0};
+  server.add_route(
+      "GET", "/secret",
+      [&](AdminRequest req, AdminRespond respond) {
+        ++calls;
+        respond(200, "{\"rest\":\"" + req.path_rest + "\",\"query\":\"" + req.query + "\"}");
+      },
+      /*credential=*/true);
+  server.add_route("GET", "/open", [&](AdminRequest req, AdminRespond respond) {
+    respond(200, "{\"query\":\"" + req.query + "\"}");
+  });
+  server.set_operator_token([] { return std::string("operator-token-0123456789abcdef"); });
+  server.start();
+  st.run();
+  Client c(server.port());
+  const std::string good = "Bearer operator-token-0123456789abcdef";
+  auto r = post(c, http::verb::get, "/secret/x?a=1&b=%20", "", "");
+  CHECK(r.result_int() == 401);
+  r = post(c, http::verb::get, "/secret/x?a=1", "", "Bearer wrong-token-0123456789abcdef");
+  CHECK(r.result_int() == 403);
+  CHECK(calls.load() == 0);
+  r = post(c, http::verb::get, "/secret/x?a=1&b=%20", "", good);
+  CHECK(r.result_int() == 200);
+  CHECK(r.body() == "{\"rest\":\"/x\",\"query\":\"a=1&b=%20\"}");
+  r = c.request(http::verb::get, "/open");
+  CHECK(r.body() == "{\"query\":\"\"}");
+  r = c.request(http::verb::get, "/open?q");
+  CHECK(r.body() == "{\"query\":\"q\"}");
+  server.stop();
+}
+
 TEST_CASE("admin routes: a body over 1 MiB is answered 413") {
   Metrics metrics;
   ServerThread st;
