@@ -239,11 +239,13 @@ void QueueInspect::purge(AdminRequest req, AdminRespond respond) {
   std::optional<std::string> only;
   if (!topic->empty()) only = *topic;
   post(
-      [this, s, name, target, ses = *session, only, respond]() mutable {
+      [log = &log_, s, name, target, ses = *session, only, respond]() mutable {
+        // Answered on the store's thread once the deletes are durable: it may come after
+        // this object is gone (shutdown), so the callback holds only what outlives it.
         s->purge(target, ses, only,
-                 [this, name, target, ses, only, respond](Status st, uint64_t purged) {
+                 [log, name, target, ses, only, respond](Status st, uint64_t purged) {
                    if (!st.ok()) return respond(http_of(st), admin_error_json(st.code, st.message));
-                   log_.warn("queue purged by the operator",
+                   log->warn("queue purged by the operator",
                              {.session_id = ses,
                               .target = target,
                               .extra = {{"store", name},

@@ -9,6 +9,7 @@ the inspection routes need the operator credential (peek shows payloads); `jobs 
 import base64
 import json
 import os
+import pty
 import subprocess
 import time
 import unittest
@@ -59,6 +60,17 @@ def ptpctl(admin, *args, stdin=subprocess.DEVNULL):
                           ptpctl.credential, *args], capture_output=True, text=True, timeout=30,
                          stdin=stdin)
     return out
+
+
+def ptpctl_on_terminal(admin, typed, *args):
+    """ptpctl with a terminal (a pty) on stdin, on which `typed` is entered."""
+    master, slave = pty.openpty()
+    try:
+        os.write(master, typed.encode())
+        return ptpctl(admin, *args, stdin=slave)
+    finally:
+        os.close(slave)
+        os.close(master)
 
 
 def ptpctl_json(admin, *args):
@@ -200,8 +212,14 @@ class QueueInspect(unittest.TestCase):
         self.assertEqual(base64.b64decode(r.json()["payload"]), b"after the purge")
         r = pop_json(B_URL, "B", "s-1", "t2")
         self.assertEqual(base64.b64decode(r.json()["payload"]), b"s-1/t2 message 0")
-        # A whole session, human output.
-        out = ptpctl(B_ADMIN, "queues", "purge", "s-2", "--yes")
+        # A whole session, confirmed on a terminal: a wrong answer purges nothing, the
+        # session id does; human output.
+        out = ptpctl_on_terminal(B_ADMIN, "s-1\n", "queues", "purge", "s-2")
+        self.assertEqual(out.returncode, 1, out)
+        self.assertIn("type the session id (s-2) to purge it", out.stderr)
+        self.assertIn("not confirmed, nothing purged", out.stderr)
+        self.assertEqual(queues_at_b()[("s-2", "t1")]["messages"], 1)
+        out = ptpctl_on_terminal(B_ADMIN, "s-2\n", "queues", "purge", "s-2")
         self.assertEqual(out.returncode, 0, out)
         self.assertEqual(out.stdout, "purged 1 messages: every topic of session s-2 in the inbox\n")
         self.assertNotIn(("s-2", "t1"), queues_at_b())
