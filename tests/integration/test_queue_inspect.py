@@ -5,7 +5,8 @@ peek` shows the messages in order without leasing them (a later pop still gets t
 `queues purge` is refused without confirmation and then removes exactly one queue (the
 session stays usable) or one session; `queues dead-letters` shows a push B refused for good;
 the inspection routes need the operator credential (peek shows payloads); `jobs list` and
-`jobs show` on B's router server."""
+`jobs show` on B's router server; a gateway on the Kafka queue store refuses inspection
+clearly (E0000000400)."""
 import base64
 import json
 import os
@@ -16,11 +17,12 @@ import unittest
 import urllib.error
 import urllib.request
 
-from ptp_harness import BIN, Topology, conf, wait_until
+from ptp_harness import BIN, KafkaMock, Topology, conf, kafka_queue_section, wait_until
 from test_queue import pop_json, push_json
 
 PTPCTL = os.path.join(BIN, "ptpctl")
 A_LISTEN, B_LISTEN, A_ADMIN, B_ADMIN = 18901, 18902, 18951, 18952
+K_LISTEN, K_ADMIN = 18903, 18953  # a gateway on the Kafka queue store
 A_URL = f"http://127.0.0.1:{A_LISTEN}/v1/interconn/chan/"
 B_URL = f"http://127.0.0.1:{B_LISTEN}/v1/interconn/chan/"
 TOKEN = "queue-inspect-test-token-0123456789"
@@ -307,6 +309,42 @@ class QueueInspect(unittest.TestCase):
         out = ptpctl(A_ADMIN, "jobs", "list")
         self.assertEqual(out.returncode, 1, out)
         self.assertIn("runs no router server", out.stderr)
+
+
+class KafkaStore(unittest.TestCase):
+    def test_inspection_refused_clearly(self):
+        # The Kafka store cannot list, peek several or purge: 400 naming it, and ptpctl
+        # shows that with exit 1; the gateway keeps serving.
+        kafka = KafkaMock(1)
+        try:
+            with Topology() as topo:
+                with open(os.path.join(topo.workdir, "admin.token"), "w") as f:
+                    f.write(TOKEN + "\n")
+                os.chmod(os.path.join(topo.workdir, "admin.token"), 0o600)
+                ptpctl.credential = os.path.join(topo.workdir, "admin.token")
+                path = variant(topo.workdir, "a.yaml",
+                               [("store: embedded", kafka_queue_section(kafka.bootstrap))])
+                with open(path) as f:
+                    text = f.read().replace(str(A_LISTEN), str(K_LISTEN)).replace(
+                        str(A_ADMIN), str(K_ADMIN))
+                with open(path, "w") as f:
+                    f.write(text)
+                topo.gateway(path)
+                for route in ("/queues/list", "/queues/peek?session=s&topic=t"):
+                    status, body = admin_get(K_ADMIN, route)
+                    self.assertEqual((status, body["code"]), (400, "E0000000400"), body)
+                    self.assertIn("not available with the Kafka queue store", body["message"])
+                status, body = admin_post(K_ADMIN, "/queues/purge", {"session": "s", "confirm": "s"})
+                self.assertEqual((status, body["code"]), (400, "E0000000400"), body)
+                out = ptpctl(K_ADMIN, "queues", "list")
+                self.assertEqual(out.returncode, 1, out)
+                self.assertEqual(out.stderr, "ptpctl: E0000000400 listing queues is not available "
+                                             "with the Kafka queue store (HTTP 400)\n")
+                status, _ = admin_get(K_ADMIN, "/queues")
+                self.assertEqual(status, 200)
+        finally:
+            kafka.close()
+            kafka.proc.stdout.close()
 
 
 if __name__ == "__main__":
