@@ -1,6 +1,7 @@
 #include "gateway/queue/queue_inspect.h"
 
 #include <charconv>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -68,6 +69,20 @@ Json message_json(const PeekedMessage& p) {
           {"leased", p.leased},
           {"metadata", std::move(meta)},
           {"preview", e.body.substr(0, kInspectPreviewBytes)}};
+}
+
+struct Listed {
+  Status status;
+  std::vector<QueueInfo> queues;
+  bool more = false;
+};
+
+Listed list_now(QueueStore& store, const QueueFilter& f) {
+  std::promise<Listed> answer;
+  store.list_queues(f, [&answer](Status st, std::vector<QueueInfo> queues, bool more) {
+    answer.set_value({std::move(st), std::move(queues), more});
+  });
+  return answer.get_future().get();
 }
 
 }  // namespace
@@ -162,18 +177,16 @@ void QueueInspect::list(AdminRequest req, AdminRespond respond) {
             f.limit = filter.limit - queues.size();
           }
           const bool full = queues.size() >= filter.limit;
-          store->list_queues(f, [&](Status st, std::vector<QueueInfo> got, bool more) {
-            if (!st.ok()) {
-              failed = st;
-              return;
-            }
-            if (full) {
-              truncated = truncated || !got.empty();
-              return;
-            }
-            for (const auto& q : got) queues.push_back(queue_json(name, q));
-            truncated = truncated || more;
-          });
+          // The worker waits for the store's answer (it may come on a store thread).
+          Listed got = list_now(*store, f);
+          if (!got.status.ok()) {
+            failed = got.status;
+          } else if (full) {
+            truncated = truncated || !got.queues.empty();
+          } else {
+            for (const auto& q : got.queues) queues.push_back(queue_json(name, q));
+            truncated = truncated || got.more;
+          }
           if (!failed.ok()) break;
         }
         if (!failed.ok())
@@ -200,12 +213,15 @@ void QueueInspect::peek(AdminRequest req, AdminRespond respond) {
     return bad(respond, "count must be a number from 1 to " + std::to_string(kInspectPeekMax));
   post(
       [s, key, n = *count, respond]() mutable {
-        s->peek_messages(key, n, [&](Status st, std::vector<PeekedMessage> got) {
-          if (!st.ok()) return respond(http_of(st), admin_error_json(st.code, st.message));
-          Json messages = Json::array();
-          for (const auto& m : got) messages.push_back(message_json(m));
-          respond(200, dump({{"messages", std::move(messages)}}));
+        std::promise<std::pair<Status, std::vector<PeekedMessage>>> answer;
+        s->peek_messages(key, n, [&answer](Status st, std::vector<PeekedMessage> got) {
+          answer.set_value({std::move(st), std::move(got)});
         });
+        auto [st, got] = answer.get_future().get();
+        if (!st.ok()) return respond(http_of(st), admin_error_json(st.code, st.message));
+        Json messages = Json::array();
+        for (const auto& m : got) messages.push_back(message_json(m));
+        respond(200, dump({{"messages", std::move(messages)}}));
       },
       respond);
 }
