@@ -305,6 +305,15 @@ class QueueInspect(unittest.TestCase):
         self.assertIn("error     " + bad["error"][:40], out.stdout)
         out = ptpctl(B_ADMIN, "jobs", "show", "no-such-job")
         self.assertEqual((out.returncode, out.stderr), (1, "ptpctl: unknown job no-such-job\n"))
+        # After a restart of B the job's outcome record is read back when a message for
+        # it arrives (a spec sent again): the same times, state and error.
+        self.assertEqual(self.b.stop(), 0)
+        type(self).b = self.topo.gateway(self.b.config)
+        push("job-bad", "rs.job", b"the same spec again", "job-bad-spec-again")
+        wait_until(lambda: "job-bad" in jobs(), what="B reads job-bad's outcome back")
+        again = jobs()["job-bad"]
+        for field in ("state", "error", "started_ms", "finished_ms"):
+            self.assertEqual(again[field], bad[field], field)
         # A runs no router server.
         out = ptpctl(A_ADMIN, "jobs", "list")
         self.assertEqual(out.returncode, 1, out)
