@@ -15,5 +15,6 @@ int run_permits(const Options& o);   // permits issue|list|revoke|add|remove
 int run_evidence(const Options& o);  // evidence verify|match (local log directories)
 // evidence export|check-proof (tools/ptpctl/evidence_proof.cpp)
 int run_evidence_proof(const Options& o);
+int run_diagnose(const Options& o);  // diagnose NODE (hop by hop, tools/ptpctl/diagnose.cpp)
 
 }  // namespace ptp::ptpctl
