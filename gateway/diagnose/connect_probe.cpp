@@ -41,13 +41,27 @@ std::string time_text(const ASN1_TIME* t) {
   return buf;
 }
 
-// Who answered the handshake, also when verification failed (the chain was received).
-void read_certificate(SSL* ssl, HopTls& out) {
-  std::unique_ptr<X509, decltype(&X509_free)> cert(SSL_get1_peer_certificate(ssl), X509_free);
-  if (!cert) return;
-  out.subject = name_text(X509_get_subject_name(cert.get()));
-  out.issuer = name_text(X509_get_issuer_name(cert.get()));
-  out.not_after = time_text(X509_get0_notAfter(cert.get()));
+void describe(X509* cert, HopTls& out) {
+  out.subject = name_text(X509_get_subject_name(cert));
+  out.issuer = name_text(X509_get_issuer_name(cert));
+  out.not_after = time_text(X509_get0_notAfter(cert));
+}
+
+// The SSL ex-data slot where the handshake finds the HopTls to describe the leaf in.
+int tls_slot() {
+  static const int slot = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return slot;
+}
+
+// Called for each certificate of the chain as it is verified (also under a pinned root's
+// verification): notes the leaf, so who answered is known when verification fails too.
+int note_leaf(int preverify_ok, X509_STORE_CTX* sc) {
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(sc, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* out = ssl ? static_cast<HopTls*>(SSL_get_ex_data(ssl, tls_slot())) : nullptr;
+  if (out && out->subject.empty())
+    if (X509* leaf = X509_STORE_CTX_get0_cert(sc)) describe(leaf, *out);
+  return preverify_ok;
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -85,12 +99,11 @@ ConnectResult probe_connect(ProbeLoop& loop, const Endpoint& ep, asio::ssl::cont
     boost::system::error_code ignored;
     resolver->cancel();
     socket->close(ignored);
-    out.error =
-        "connect to " + where + " timed out after " + std::to_string(timeout.count()) + " ms";
+    out.error = "no answer within " + std::to_string(timeout.count()) + " ms";
     return out;
   }
   if (*ec_out) {
-    out.error = "connect to " + where + " failed: " + ec_out->message();
+    out.error = ec_out->message();
     return out;
   }
   out.connect_ms = ms_since(start);
@@ -106,6 +119,8 @@ ConnectResult probe_connect(ProbeLoop& loop, const Endpoint& ep, asio::ssl::cont
   const std::string sni = server_name.empty() ? ep.host : server_name;
   if (!is_ip_literal(sni)) SSL_set_tlsext_host_name(stream->native_handle(), sni.c_str());
   SSL_set1_host(stream->native_handle(), sni.c_str());
+  SSL_set_ex_data(stream->native_handle(), tls_slot(), &t);
+  SSL_set_verify(stream->native_handle(), SSL_get_verify_mode(stream->native_handle()), note_leaf);
   *done = false;
   const auto hs_start = Clock::now();
   stream->async_handshake(asio::ssl::stream_base::client,
@@ -115,7 +130,10 @@ ConnectResult probe_connect(ProbeLoop& loop, const Endpoint& ep, asio::ssl::cont
                           });
   const bool finished = loop.run_until([&] { return *done; }, Clock::now() + timeout);
   SSL* ssl = stream->native_handle();
-  read_certificate(ssl, t);
+  SSL_set_ex_data(ssl, tls_slot(), nullptr);  // `t` is not touched after this call
+  if (std::unique_ptr<X509, decltype(&X509_free)> cert(SSL_get1_peer_certificate(ssl), X509_free);
+      cert)
+    describe(cert.get(), t);  // without verification (tls.verify: false) too
   const long verify = SSL_get_verify_result(ssl);
   if (!finished || *ec_out) {
     out.tls_failed = true;

@@ -75,7 +75,7 @@ class PeerProbe {
     ConnectResult c =
         probe_connect(loop_, *hop_.address, tls, hop_.tls.server_name, hop_.connect_timeout);
     r_.connect_ms = c.connect_ms;
-    r_.tls = c.tls ? *c.tls : HopTls{};
+    if (c.connect_ms) r_.tls = c.tls ? *c.tls : HopTls{};  // TLS is known once connected
     if (c.error.empty()) return true;
     if (c.tls_failed)
       r_.fail(HopFailure::kTls, "TLS from " + r_.from + " to " + r_.to + " failed: " + c.error);
@@ -237,7 +237,8 @@ void probe_service(ProbeLoop& loop, const Config& cfg, const HopQuery& q,
   r.connect_ms = c.connect_ms;
   if (!c.error.empty())
     r.fail(HopFailure::kService, cfg.node_id + "'s local service for uri '" + q.uri + "' (" +
-                                     svc.uri_pattern + " at " + r.address + "): " + c.error);
+                                     svc.uri_pattern + " at " + r.address +
+                                     "): connect failed: " + c.error);
 }
 
 }  // namespace

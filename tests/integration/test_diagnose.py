@@ -5,14 +5,17 @@ between R1 and R2 that cuts idle connections) and reports every hop ok on the he
 topology (docs/ptpctl.md "diagnose")."""
 import json
 import os
+import select
 import socket
 import subprocess
 import threading
 import time
-import select
 import unittest
+import urllib.error
+import urllib.request
 
-from ptp_harness import BIN, Topology, conf
+from ptp_harness import BIN, Topology, conf, curl, ptp_headers
+from tls_certs import Pki
 
 PTPCTL = os.path.join(BIN, "ptpctl")
 TOKEN = "diagnose-test-token-0123456789abcdef"
@@ -20,6 +23,7 @@ TOKEN = "diagnose-test-token-0123456789abcdef"
 PORTS = {"17314": "18714", "17315": "18715", "17316": "18716", "17317": "18717",
          "17318": "18718", "17414": "18744", "17415": "18745", "17416": "18746",
          "17417": "18747", "17418": "18748", "18080": "18780", "18082": "18782"}
+ADMIN = {"a": 18744, "b": 18745, "r1": 18746, "r2": 18747, "c": 18748}
 RELAY_PORT = 18790  # the idle-cutting relay between R1 and R2
 MIB = 1 << 20
 
@@ -98,15 +102,15 @@ class Diagnose(unittest.TestCase):
 
     @classmethod
     def config(cls, node, extra=(), name=None):
-        """conf/routed/<node>.yaml with this test's ports, the operator credential at A,
-        A's body limit 8 MiB, and `extra` replacements."""
+        """conf/routed/<node>.yaml with this test's ports, the operator credential, A's body
+        limit 8 MiB, and `extra` replacements."""
         reps = [(f'"127.0.0.1:{old}"', f'"127.0.0.1:{new}"') for old, new in PORTS.items()]
         reps += [(f"port: {old}}}", f"port: {new}}}") for old, new in PORTS.items()]
         with open(conf("routed", f"{node}.yaml")) as f:
             text = f.read()
         reps = [(o, n) for o, n in reps if o in text]
+        reps.append((f"port: {ADMIN[node]}}}", f"port: {ADMIN[node]}, credential_file: {cls.cred}}}"))
         if node == "a":
-            reps.append(("port: 18744}", f"port: 18744, credential_file: {cls.cred}}}"))
             reps.append(("log: {level: info}", "limits: {max_body_bytes: 8388608}\nlog: {level: info}"))
         return cls.topo.variant(conf("routed", f"{node}.yaml"), reps + list(extra), name=name or f"{node}.yaml")
 
@@ -232,6 +236,95 @@ class Diagnose(unittest.TestCase):
             self.assertGreater(relay.cut, 0)
         finally:
             relay.close()
+            self.restart("r1")
+
+    def admin_post(self, node, body, token=TOKEN):
+        """POST /diagnose/hop at `node`'s admin port: (HTTP status, JSON answer)."""
+        req = urllib.request.Request(f"http://127.0.0.1:{ADMIN[node]}/diagnose/hop", data=json.dumps(body).encode(),
+                                     method="POST")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_admin_route_credential_and_one_diagnosis_at_a_time(self):
+        status, j = self.admin_post("a", {"node": "B"}, token=None)
+        self.assertEqual(status, 401, j)
+        status, j = self.admin_post("a", {"node": "B", "idle_s": 99})
+        self.assertEqual((status, j["code"]), (400, "E0000000400"), j)
+        # A probe running at R1 (3 s idle wait): another at R1, asked by A in-band, and
+        # another at R1's own admin port are refused while it runs; afterwards R1 serves again.
+        first = {}
+        t = threading.Thread(target=lambda: first.update(r=self.admin_post("r1", {"node": "B", "idle_s": 3})))
+        t.start()
+        try:
+            time.sleep(0.5)
+            status, j = self.admin_post("a", {"node": "B", "from": "R1", "idle_s": 0})
+            self.assertEqual((status, j["code"]), (409, "E0000000700"), j)
+            self.assertIn("a diagnosis is running at node R1", j["message"])
+            status, j = self.admin_post("r1", {"node": "B", "idle_s": 0})
+            self.assertEqual((status, j["code"], j["message"]), (409, "E0000000700", "a diagnosis is running"), j)
+        finally:
+            t.join(30)
+        self.assertEqual(first["r"][0], 200, first)
+        self.assertEqual((first["r"][1]["from"], first["r"][1]["to"], first["r"][1]["ok"]), ("R1", "B", True), first)
+        status, j = self.admin_post("a", {"node": "B", "from": "R1", "idle_s": 0})
+        self.assertEqual((status, j["from"], j["to"], j["ok"]), (200, "R1", "B", True), j)
+        # ptpctl: the admin port unreachable is exit 3.
+        out = subprocess.run([PTPCTL, "--admin", "127.0.0.1:18799", "diagnose", "B"], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 3, out)
+
+    def test_in_band_hop_probe_is_authenticated(self):
+        url = "http://127.0.0.1:18716/v1/interconn/chan/invoke"  # R1's PTP port
+        body = json.dumps({"node": "B", "idle_s": 0}).encode()
+        r = curl(url, ptp_headers("A", "R1", uri="ptp/diag/hop", token="v1.99999999999.00"), body, http="h2c")
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000403", r)
+        r = curl(url, ptp_headers("A", "R1", uri="ptp/diag/hop"), b"{not json", http="h2c")
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000400", r)
+        r = curl(url, ptp_headers("A", "R1", uri="ptp/diag/hop"), body, http="h2c")
+        self.assertEqual(r.status, 200, r)
+        j = r.json()
+        self.assertEqual((j["from"], j["to"], j["next"], j["ok"]), ("R1", "B", "", True), j)
+        self.assertEqual(j["largest_body"], 64 * MIB)  # R1's own limit: the in-band ask named none
+
+    def test_only_a_key_wrong_at_b_fails_at_b(self):
+        # B refuses A's token but accepts R1's: the hops to B pass, B's own probe (asked by A
+        # in-band) is refused at B.
+        self.restart("b", [('A: "demo-only-secret-A-do-not-use-in-production"', 'A: "a-wrong-key-for-A-at-B-0000000"')],
+                     name="b-wrong-a-key.yaml")
+        try:
+            hop = self.assert_failing(self.diagnose("B", "--uri", "ptp/echo", "--idle", "0"), 2, "B", "", "auth")
+            self.assertIn("E0000000403", hop["reason"])
+            self.assertIn("at node B", hop["reason"])
+        finally:
+            self.restart("b")
+
+    def test_tls_hop(self):
+        pki = Pki(self.topo.workdir)
+        cert, key = pki.issue("r1-server", "r1.test")
+        self.restart("r1", [("port: 18716}", f"port: 18716, tls: {{cert: {cert}, key: {key}}}}}")], name="r1-tls.yaml")
+        try:
+            peer = '"127.0.0.1:18716", protocol: http2, timeout_ms: 30000'
+            self.restart("a", [(peer, peer + f", tls: {{ca: {pki.ca}}}")], name="a-tls.yaml")
+            rc, j, err = self.diagnose("R1", "--idle", "0")
+            self.assertEqual(rc, 0, (j, err))
+            (hop,) = j["hops"]
+            self.assertEqual((hop["from"], hop["to"], hop["next"]), ("A", "R1", ""), hop)
+            tls = hop["tls"]
+            self.assertEqual((tls["used"], tls["verified"], tls["subject"], tls["issuer"]),
+                             (True, True, "CN=r1.test", "CN=ptp-test-ca"), tls)
+            self.assertRegex(tls["not_after"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            # A trusting another CA: the hop fails at TLS, naming who answered and why.
+            self.restart("a", [(peer, peer + f", tls: {{ca: {pki.other_ca}}}")], name="a-tls-other-ca.yaml")
+            hop = self.assert_failing(self.diagnose("R1", "--idle", "0"), 0, "A", "R1", "tls")
+            self.assertEqual(hop["tls"]["verified"], False)
+            self.assertEqual(hop["tls"]["subject"], "CN=r1.test")
+            self.assertIn("certificate", hop["reason"])
+        finally:
+            self.restart("a")
             self.restart("r1")
 
 

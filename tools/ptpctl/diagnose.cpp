@@ -32,7 +32,9 @@ std::string fixed(double v, int digits) {
 }
 
 std::string ms_cell(const Json& j, const char* key) {
-  return has_number(j, key) ? fixed(j[key].get<double>(), 1) + "ms" : "-";
+  if (!has_number(j, key)) return "-";
+  const double ms = j[key].get<double>();
+  return fixed(ms, ms < 1 ? 2 : 1) + "ms";
 }
 
 std::string bytes_cell(uint64_t n) {
