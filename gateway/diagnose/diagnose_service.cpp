@@ -116,11 +116,11 @@ std::pair<unsigned, std::string> DiagnoseService::ask_remote(const ConfigPtr& cf
     return {200, hop_report_json(r)};
   }
   // The far probe's own budget, plus time for the way there and back.
-  ProbeLoop loop(stopping_, Clock::now() + budget(q) + std::chrono::seconds(10));
+  ProbeLoop loop(stopping_, Clock::now() + budget(q) + std::chrono::seconds(5));
   ProbeClient client(loop, cfg);
   Response resp = client.invoke(
       *d.next_hop, q.from, kDiagHopUri, hop_query_body(q),
-      std::chrono::duration_cast<std::chrono::milliseconds>(budget(q) + std::chrono::seconds(5)));
+      std::chrono::duration_cast<std::chrono::milliseconds>(budget(q) + std::chrono::seconds(3)));
   const Status& st = resp.env.status;
   if (st.ok()) return {200, std::move(resp.env.body)};
   if (st.code == Code::kBufferFull && st.message.find(kBusy.message) != std::string::npos)

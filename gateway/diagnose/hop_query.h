@@ -13,7 +13,7 @@
 namespace ptp {
 
 // Bounds of a probe: idle_s up to this, and the whole probe within kProbeBudgetS + idle_s.
-inline constexpr int kMaxIdleS = 60;
+inline constexpr int kMaxIdleS = 30;
 inline constexpr int kProbeBudgetS = 20;
 
 struct HopQuery {
