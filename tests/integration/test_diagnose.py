@@ -302,6 +302,14 @@ class Diagnose(unittest.TestCase):
         finally:
             self.restart("b")
 
+    def test_no_route_and_max_body(self):
+        # A sends unknown nodes to R1 (default_route); R1 has no route to X.
+        hop = self.assert_failing(self.diagnose("X", "--idle", "0", "--max-body", "65536"), 1, "R1", "", "route")
+        self.assertIn("E0000000618", hop["reason"])
+        self.assertEqual(self.diagnose("X", "--idle", "0")[1]["hops"][0]["largest_body"], 8 * MIB)
+        rc, j, err = self.diagnose("R1", "--idle", "0", "--max-body", "65536")
+        self.assertEqual((rc, j["hops"][0]["largest_body"], j["hops"][0]["max_body"]), (0, 65536, 65536), j)
+
     def test_tls_hop(self):
         pki = Pki(self.topo.workdir)
         cert, key = pki.issue("r1-server", "r1.test")
