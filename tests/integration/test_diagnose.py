@@ -187,8 +187,10 @@ class Diagnose(unittest.TestCase):
             self.assertIn("FAIL connect", out.stdout)
             self.assertIn("R1 -> ...", out.stdout)  # the hops after it: not reached
             self.assertIn("not reached", out.stdout)
-            self.assertTrue(out.stdout.splitlines()[-1].startswith("failing hop: A -> R1: A cannot connect to R1"),
+            lines = out.stdout.splitlines()
+            self.assertTrue(any(l.startswith("failing hop: A -> R1: A cannot connect to R1") for l in lines),
                             out.stdout)
+            self.assertLessEqual(max(len(l) for l in lines), 100, out.stdout)
         finally:
             self.start("r1")
 
@@ -222,6 +224,11 @@ class Diagnose(unittest.TestCase):
             self.assertEqual(hop["body_refused"]["code"], "E0000000413")
             self.assertGreater(hop["body_refused"]["size"], MIB)
             self.assertTrue(hop["reason"].startswith("body limit 1 MiB at R2 is lower than A's 8 MiB"), hop)
+            out = self.diagnose("C", "--uri", "ptp/echo", "--idle", "0", json_out=False)
+            lines = out.stdout.splitlines()
+            self.assertIn("failing hop: R1 -> R2: body limit 1 MiB at R2 is lower than A's 8 MiB", out.stdout)
+            self.assertLessEqual(max(len(l) for l in lines), 100, out.stdout)
+            self.assertTrue(lines[-1].startswith("  "), out.stdout)  # the reason's rest, wrapped
         finally:
             self.restart("r2")
 

@@ -78,6 +78,24 @@ std::vector<std::string> row(const Json& h) {
           verdict};
 }
 
+// `text` in lines of at most `width` columns, broken at spaces; continuation lines indented.
+std::string wrapped(const std::string& text, size_t width) {
+  std::string out, line;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find(' ', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = "  ";
+    }
+    line += (line.empty() || line == "  " ? "" : " ") + word;
+  }
+  return out + line + "\n";
+}
+
 }  // namespace
 
 int run_diagnose(const Options& o) {
@@ -151,8 +169,8 @@ int run_diagnose(const Options& o) {
     return kExitOk;
   }
   const Json& f = hops.back();
-  std::cout << "failing hop: " << str(f, "from") << " -> " << str(f, "to") << ": "
-            << str(f, "reason") << "\n";
+  std::cout << wrapped(
+      "failing hop: " + str(f, "from") + " -> " + str(f, "to") + ": " + str(f, "reason"), 100);
   return kExitFailed;
 }
 
