@@ -96,6 +96,10 @@ class PeerProbe {
     if (is_reach_failure(st.code))
       r_.fail(HopFailure::kConnect,
               r_.from + " cannot reach " + r_.to + " at " + r_.address + ": " + st.to_string());
+    else if (st.code == Code::kBadCertSignature &&
+             st.message.find("require_signature") != std::string::npos)
+      r_.fail(HopFailure::kAuth, r_.to + " requires signed messages and the probe's echoes from " +
+                                     r_.from + " are unsigned: " + st.to_string());
     else
       r_.fail(HopFailure::kAuth, r_.to + " refused the probe of " + r_.from + " (" + r_.from +
                                      "'s token): " + st.to_string());
