@@ -19,7 +19,8 @@ std::chrono::seconds budget(const HopQuery& q) {
   return std::chrono::seconds(kProbeBudgetS + q.idle_s);
 }
 
-const Status kBusy = Status::Error(Code::kBufferFull, "a diagnosis is running");
+// E0000000700 while a diagnosis runs at this node.
+constexpr std::string_view kBusy = "a diagnosis is running";
 
 // A refusal of the in-band probe that is about who asked (token, permission, peering).
 bool is_auth_refusal(Code c) {
@@ -98,7 +99,7 @@ void DiagnoseService::admin(AdminRequest req, AdminRespond respond) {
                                                  {"failure", hop_failure_name(r.failure)}}});
     respond(200, hop_report_json(r));
   });
-  if (!started) respond(409, admin_error_json(kBusy.code, kBusy.message));
+  if (!started) respond(409, admin_error_json(Code::kBufferFull, kBusy));
 }
 
 std::pair<unsigned, std::string> DiagnoseService::ask_remote(const ConfigPtr& cfg,
@@ -123,7 +124,7 @@ std::pair<unsigned, std::string> DiagnoseService::ask_remote(const ConfigPtr& cf
       std::chrono::duration_cast<std::chrono::milliseconds>(budget(q) + std::chrono::seconds(3)));
   const Status& st = resp.env.status;
   if (st.ok()) return {200, std::move(resp.env.body)};
-  if (st.code == Code::kBufferFull && st.message.find(kBusy.message) != std::string::npos)
+  if (st.code == Code::kBufferFull && st.message.find(kBusy) != std::string::npos)
     return {409, admin_error_json(st.code, st.message)};
   r.fail(is_auth_refusal(st.code) ? HopFailure::kAuth : HopFailure::kProbe,
          "node " + q.from + " did not answer the hop probe " + cfg->node_id +
@@ -167,8 +168,8 @@ void DiagnoseService::serve(ConfigPtr cfg, Request&& req, boost::asio::any_io_ex
     reply(std::move(resp));
   });
   if (!started)
-    answer(error_response(
-        Status::Error(kBusy.code, kBusy.message + " at node " + cfg->node_id, cfg->node_id)));
+    answer(error_response(Status::Error(
+        Code::kBufferFull, std::string(kBusy) + " at node " + cfg->node_id, cfg->node_id)));
 }
 
 }  // namespace ptp
