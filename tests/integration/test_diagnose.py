@@ -265,7 +265,7 @@ class Diagnose(unittest.TestCase):
         # A probe running at R1 (3 s idle wait): another at R1, asked by A in-band, and
         # another at R1's own admin port are refused while it runs; afterwards R1 serves again.
         first = {}
-        t = threading.Thread(target=lambda: first.update(r=self.admin_post("r1", {"node": "B", "idle_s": 3})))
+        t = threading.Thread(target=lambda: first.update(r=self.admin_post("r1", {"node": "B", "idle_s": 3, "max_body": MIB})))
         t.start()
         try:
             time.sleep(0.5)
