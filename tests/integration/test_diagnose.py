@@ -317,6 +317,22 @@ class Diagnose(unittest.TestCase):
         rc, j, err = self.diagnose("R1", "--idle", "0", "--max-body", "65536")
         self.assertEqual((rc, j["hops"][0]["largest_body"], j["hops"][0]["max_body"]), (0, 65536, 65536), j)
 
+    def test_grpc_and_http1_peers(self):
+        peer = '"127.0.0.1:18716", protocol: http2'
+        try:
+            for protocol in ("grpc", "http1"):
+                self.restart("a", [(peer, f'"127.0.0.1:18716", protocol: {protocol}')], name=f"a-{protocol}.yaml")
+                # (Below A's limit: an echo of exactly limits.max_body_bytes does not come back
+                # over gRPC, whose framed answer A measures against the same limit.)
+                rc, j, err = self.diagnose("R1", "--idle", "1", "--max-body", str(4 * MIB))
+                self.assertEqual(rc, 0, (protocol, j, err))
+                (hop,) = j["hops"]
+                self.assertEqual((hop["auth"]["ok"], hop["largest_body"]), (True, 4 * MIB), (protocol, hop))
+                # HTTP/1.1 connections are not probed for idle survival.
+                self.assertEqual(hop["idle"]["survived"], True if protocol == "grpc" else None, (protocol, hop))
+        finally:
+            self.restart("a")
+
     def test_tls_hop(self):
         pki = Pki(self.topo.workdir)
         cert, key = pki.issue("r1-server", "r1.test")
