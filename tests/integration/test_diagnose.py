@@ -317,6 +317,17 @@ class Diagnose(unittest.TestCase):
         rc, j, err = self.diagnose("R1", "--idle", "0", "--max-body", "65536")
         self.assertEqual((rc, j["hops"][0]["largest_body"], j["hops"][0]["max_body"]), (0, 65536, 65536), j)
 
+    def test_routing_loop(self):
+        # Both routers send unknown nodes to each other: each hop works, the route loops.
+        self.restart("r1", [("log: {level: info}", "default_route: R2\nlog: {level: info}")], name="r1-loop.yaml")
+        self.restart("r2", [("log: {level: info}", "default_route: R1\nlog: {level: info}")], name="r2-loop.yaml")
+        try:
+            hop = self.assert_failing(self.diagnose("X", "--idle", "0", "--max-body", "65536"), 2, "R2", "R1", "route")
+            self.assertEqual(hop["reason"], "routing loop: R2 sends traffic for X back to R1")
+        finally:
+            self.restart("r1")
+            self.restart("r2")
+
     def test_grpc_and_http1_peers(self):
         peer = '"127.0.0.1:18716", protocol: http2'
         try:

@@ -134,12 +134,21 @@ int run_diagnose(const Options& o) {
     std::cerr << " " << str(h, "from") << " -> " << str(h, "to") << ": "
               << (h.value("ok", false) ? "ok" : "FAILED (" + str(h, "failure") + ")") << " ("
               << fixed(secs, 1) << " s)\n";
+    next = str(h, "next");
+    // A hop back to a node already probed from: the routes loop (each hop alone is fine).
+    bool loop = false;
+    for (const Json& earlier : hops) loop = loop || (!next.empty() && str(earlier, "from") == next);
+    if (loop && h.value("ok", false)) {
+      h["ok"] = false;
+      h["failure"] = "route";
+      h["reason"] = "routing loop: " + str(h, "from") + " sends traffic for " + o.words[1] +
+                    " back to " + next;
+    }
     hops.push_back(h);
     if (!h.value("ok", false)) {
       failing = hops.size() - 1;
       break;
     }
-    next = str(h, "next");
     if (next.empty()) break;
   }
   const bool ok = failing.is_null();
