@@ -29,6 +29,7 @@
 #include "common/unix_time.h"
 #include "common/version.h"
 #include "gateway/config/config_store.h"
+#include "gateway/diagnose/diagnose_service.h"
 #include "gateway/evidence/evidence_log.h"
 #include "gateway/observability/admin_auth.h"
 #include "gateway/observability/admin_server.h"
@@ -309,6 +310,9 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts;
   std::vector<boost::asio::io_context*> raw;
   std::vector<std::unique_ptr<Pipeline>> pipelines;
+  // ptpctl diagnose (POST /diagnose/hop, in-band ptp/diag/hop): destroyed before the I/O
+  // contexts its answers are posted to.
+  DiagnoseService diagnose(store, *log);
   // Queue stores: settings apply at start (a reload does not move the data).
   std::unique_ptr<QueueStore> inbox, outbox_store;
   if (cfg->queue.enabled) {
@@ -405,7 +409,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   for (auto& c : contexts)
     pipelines.push_back(std::make_unique<Pipeline>(c->get_executor(), store, metrics, *log,
                                                    queues.get(), peering.get(), evidence.get(),
-                                                   permits.get()));
+                                                   permits.get(), &diagnose));
   // Encapsulated requests (no x-ptp-version 1) are unwrapped in front of each pipeline.
   std::vector<std::unique_ptr<EncapsulationGate>> gates;
   for (auto& p : pipelines) gates.push_back(std::make_unique<EncapsulationGate>(*p, store));
@@ -541,9 +545,14 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       admin.add_route("POST", "/permits", permit_route);
       admin.add_route("DELETE", "/permits", permit_route);
     }
+    // ptpctl diagnose (docs/ptpctl.md "diagnose"): the probe runs on its own thread.
+    admin.add_route("POST", "/diagnose/hop", [&diagnose](AdminRequest req, AdminRespond respond) {
+      diagnose.admin(std::move(req), std::move(respond));
+    });
     admin.start();
     auto stop_all = [&] {
       watcher.stop();
+      diagnose.stop();
       admin.stop();
       if (outbox) outbox->stop();
       if (passive) passive->stop();

@@ -38,6 +38,7 @@ SUB = {
         "queue": 7,
         "peering": 8,  # the peering handshake, the dynamic peer table
         "permits": 8,  # permits this node issued and holds (apart from peering)
+        "diagnose": 8,  # ptpctl diagnose: hop probes (apart from peering and permits)
         "pipeline": 9,
         "server": 10,  # accepting connections, server sessions
         "rs": 11,

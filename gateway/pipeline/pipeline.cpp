@@ -8,6 +8,7 @@
 #include "codecs/validate.h"
 #include "common/random_hex.h"
 #include "common/unix_time.h"
+#include "gateway/diagnose/diagnose_service.h"
 #include "gateway/evidence/evidence_log.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
@@ -63,7 +64,7 @@ bool is_queue_interface(Interface i) {
 
 Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics,
                    JsonLog& log, QueueService* queues, PeeringService* peering,
-                   EvidenceLog* evidence, PermitService* permits)
+                   EvidenceLog* evidence, PermitService* permits, DiagnoseService* diagnose)
     : ex_(ex),
       store_(store),
       metrics_(metrics),
@@ -72,6 +73,7 @@ Pipeline::Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics&
       peering_(peering),
       evidence_(evidence),
       permits_(permits),
+      diagnose_(diagnose),
       h2_(ex, &metrics),
       h1_(ex, {.metrics = &metrics}),
       signing_(ex, log, evidence) {}
@@ -457,6 +459,13 @@ void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
   }
   switch (route.kind) {
     case RouteDecision::Kind::kDiag:
+      if (req.env.header.uri == kDiagHopUri) {  // the in-band hop probe (gateway/diagnose)
+        if (!diagnose_)
+          return answer(error_response(Status::Error(
+              Code::kNotPermitted, "ptp/diag/hop is not served by this gateway", cfg->node_id)));
+        diagnose_->serve(p->cfg, std::move(req), ex_, std::move(answer));
+        return;
+      }
       answer(diag_echo(req, cfg->node_id));
       return;
     case RouteDecision::Kind::kLocalService: {

@@ -27,16 +27,19 @@ class QueueService;
 class PeeringService;
 class PermitService;
 class EvidenceLog;
+class DiagnoseService;
 
 class Pipeline final : public Dispatcher {
  public:
   // `queues` may be null: the queue interfaces then answer E0000000614; so do the
   // peering interfaces (net/weave, net/ack) without `peering`. `evidence` (may be null: no
   // `evidence` section) records what this node sent, received and refused. Without
-  // `permits` (no identity), permits are neither presented nor accepted.
+  // `permits` (no identity), permits are neither presented nor accepted. Without
+  // `diagnose`, the in-band hop probe ptp/diag/hop answers E0000000614.
   Pipeline(boost::asio::any_io_executor ex, ConfigStore& store, Metrics& metrics, JsonLog& log,
            QueueService* queues = nullptr, PeeringService* peering = nullptr,
-           EvidenceLog* evidence = nullptr, PermitService* permits = nullptr);
+           EvidenceLog* evidence = nullptr, PermitService* permits = nullptr,
+           DiagnoseService* diagnose = nullptr);
   ~Pipeline() override;
   void dispatch(Request&& req, Responder done) override;
   Status admit_head(Request& head) override;
@@ -76,6 +79,7 @@ class Pipeline final : public Dispatcher {
   PeeringService* peering_;
   EvidenceLog* evidence_;
   PermitService* permits_;
+  DiagnoseService* diagnose_;
   UpstreamPool h2_;
   Http1ClientPool h1_;
   TokenChecks tokens_;           // token checks, with the tokens this thread checked before

@@ -15,7 +15,7 @@ RouteDecision error_decision(Code code, std::string message, const Config& cfg) 
 
 RouteDecision local_decision(const Config& cfg, const PtpHeader& h) {
   RouteDecision d;
-  if (h.uri == kDiagEchoUri) {
+  if (h.uri == kDiagEchoUri || h.uri == kDiagHopUri) {
     d.kind = RouteDecision::Kind::kDiag;
     d.route_name = "diag";
     return d;

@@ -25,6 +25,9 @@ struct RouteDecision {
 
 // The x-ptp-uri a gateway answers itself (diagnostics echo).
 inline constexpr std::string_view kDiagEchoUri = "ptp/diag/echo";
+// The x-ptp-uri of the in-band hop probe of `ptpctl diagnose` (gateway/diagnose), also
+// answered by the gateway itself (route kind kDiag).
+inline constexpr std::string_view kDiagHopUri = "ptp/diag/hop";
 
 // The request's target is this node: its node id, or without one its institution.
 bool is_for_this_node(const Config& cfg, const PtpHeader& h);

@@ -63,6 +63,9 @@ commands (over the admin port):
   permits revoke ID               revoke a permit this node issued
   permits add PERMIT              hold a permit another node issued to this node
   permits remove ID               forget a held permit
+  diagnose NODE [--uri U] [--max-body N] [--idle S]
+                                  probe hop by hop toward NODE (connect, TLS, auth, rtt, MB/s,
+                                  largest body, idle); names the failing hop and why
 
 queue data (local files, the gateway stopped):
   queues restore BACKUP DATA_DIR  copy a backup into an empty DATA_DIR and check it
@@ -96,6 +99,7 @@ int main(int argc, char** argv) {
         (o.words[1] == "export" || o.words[1] == "check-proof"))
       return run_evidence_proof(o);
     if (cmd == "evidence") return run_evidence(o);
+    if (cmd == "diagnose") return run_diagnose(o);
     throw UsageError("unknown command " + cmd + " (ptpctl --help lists them)");
   } catch (const UsageError& e) {
     std::cerr << "ptpctl: " << e.what() << "\n";
