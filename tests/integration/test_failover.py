@@ -1,0 +1,343 @@
+"""Failover between a peer's addresses (peers[i].addresses, docs/operations.md "Failover"):
+A's peer B has two addresses, each a TCP relay to B. Under a steady load of pushes (unique
+message ids) and invokes through A, relay 1 dies (its listener and its connections): every
+invoke in flight ends (a success or E0000000607/601 naming B and the dead address, never a
+hang), invokes succeed again within fall x interval + timeout (+ a margin), every push is
+delivered to B exactly once, and a reload while relay 1 is down keeps the failover. When
+relay 1 is back, new traffic goes through it again, without errors."""
+import base64
+import http.client
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ptp_harness import Topology, conf, ptp_headers, wait_until  # noqa: E402
+
+A_PORT, A_ADMIN = 18801, 18802
+B_PORT, B_ADMIN = 18803, 18804
+RELAY1, RELAY2 = 18811, 18812
+INTERVAL_MS, TIMEOUT_MS, FALL, RISE = 300, 300, 2, 2
+# docs/operations.md: traffic moves within fall x interval + timeout of a failure. The
+# margin covers the shared test machine (scheduling, the first request on a new connection).
+MOVE_BOUND_S = (FALL * INTERVAL_MS + TIMEOUT_MS) / 1000 + 1.5
+RETURN_BOUND_S = (RISE * INTERVAL_MS + TIMEOUT_MS) / 1000 + 1.5
+CHAN = "/v1/interconn/chan/"
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+HEADERS = 1
+
+
+class TcpRelay:
+    """Forwards 127.0.0.1:listen_port to target_port and counts the requests (HTTP/2
+    HEADERS frames from the client side) it carried; the health checks send none.
+    kill() closes the listener and every connection, as a dead host would."""
+
+    def __init__(self, listen_port, target_port):
+        self.listen_port, self.target_port = listen_port, target_port
+        self.requests = 0
+        self.lock = threading.Lock()
+        self.conns = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", listen_port))
+        self.sock.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+                u.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, u]
+            threading.Thread(target=self._client_to_server, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c), daemon=True).start()
+
+    @staticmethod
+    def _recv_exact(s, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = s.recv(n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+
+    def _client_to_server(self, c, u):
+        try:
+            u.sendall(self._recv_exact(c, len(PREFACE)))
+            while True:
+                head = self._recv_exact(c, 9)
+                payload = self._recv_exact(c, int.from_bytes(head[:3], "big"))
+                if head[3] == HEADERS:
+                    with self.lock:
+                        self.requests += 1
+                u.sendall(head + payload)
+        except (EOFError, OSError):
+            pass
+        finally:
+            self._close(c, u)
+
+    def _pipe(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._close(src, dst)
+
+    @staticmethod
+    def _close(*socks):
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def count(self):
+        with self.lock:
+            return self.requests
+
+    def kill(self):
+        try:  # wakes the accepting thread (a close alone leaves the socket listening)
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        with self.lock:
+            conns, self.conns = self.conns, []
+        self._close(*conns)
+
+
+def post(conn, path, headers, body):
+    """One POST on a kept-alive connection: (HTTP status, PTP code, message, body)."""
+    conn.request("POST", path, body=body, headers=headers)
+    r = conn.getresponse()
+    data = r.read()
+    return r.status, r.getheader("x-ptp-code", ""), r.getheader("x-ptp-message", ""), data
+
+
+class Load:
+    """Invokes (the diag echo at B) from two threads and pushes (unique ids) from one, all
+    through A, each result recorded with its start and end time."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.invokes = []  # (start, end, code, message); code "hang" for a client timeout
+        self.acked = []    # message ids A acknowledged
+        self.push_errors = []
+        self.lock = threading.Lock()
+        self.invoke_headers = ptp_headers("A", "B", session="s-inv", trace="tr-fo")
+        h = ptp_headers("A", "B", session="s-fo", uri=None)
+        h.pop("x-ptp-version")
+        h["content-type"] = "application/json"
+        self.push_headers = h
+        self.threads = [threading.Thread(target=self._invoker, daemon=True) for _ in range(2)]
+        self.threads.append(threading.Thread(target=self._pusher, daemon=True))
+        for t in self.threads:
+            t.start()
+
+    def _invoker(self):
+        conn = None
+        while not self.stop.is_set():
+            conn = conn or http.client.HTTPConnection("127.0.0.1", A_PORT, timeout=20)
+            start = time.time()
+            try:
+                _, code, message, _ = post(conn, CHAN + "invoke", self.invoke_headers, b"ping")
+            except socket.timeout:
+                code, message = "hang", "no answer within 20 s"
+                conn.close()
+                conn = None
+            except (OSError, http.client.HTTPException) as e:
+                code, message = "client", repr(e)
+                conn.close()
+                conn = None
+            with self.lock:
+                self.invokes.append((start, time.time(), code, message))
+            time.sleep(0.01)
+        if conn:
+            conn.close()
+
+    def _pusher(self):
+        conn = None
+        n = 0
+        while not self.stop.is_set():
+            conn = conn or http.client.HTTPConnection("127.0.0.1", A_PORT, timeout=20)
+            mid = f"fo-{n:05d}"
+            body = json.dumps({"topic": "t", "payload": base64.b64encode(mid.encode()).decode()})
+            try:
+                _, code, message, _ = post(conn, CHAN + "push",
+                                           {**self.push_headers, "x-ptp-message-id": mid}, body)
+            except (OSError, http.client.HTTPException) as e:
+                code, message = "client", repr(e)
+                conn.close()
+                conn = None
+            with self.lock:
+                (self.acked.append(mid) if code == "E0000000000"
+                 else self.push_errors.append((mid, code, message)))
+            n += 1
+            time.sleep(0.02)
+        if conn:
+            conn.close()
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+            assert not t.is_alive(), "a load thread hangs"
+
+    def results(self, since=0.0):
+        with self.lock:
+            return [r for r in self.invokes if r[0] >= since]
+
+
+def metric(text, name, **labels):
+    """The value of the sample of `name` with exactly these labels, or None."""
+    for m in re.finditer(rf"^{name}(?:\{{(.*?)\}})? (\S+)$", text, re.M):
+        if dict(re.findall(r'(\w+)="([^"]*)"', m.group(1) or "")) == labels:
+            return float(m.group(2))
+    return None
+
+
+class Failover(unittest.TestCase):
+    def setUp(self):
+        self.topo = Topology()
+        self.relays = [TcpRelay(RELAY1, B_PORT), TcpRelay(RELAY2, B_PORT)]
+        ports = [("17304", str(A_PORT)), ("17404", str(A_ADMIN)), ("17305", str(B_PORT)),
+                 ("17405", str(B_ADMIN))]
+        self.b = self.topo.gateway(self.topo.variant(conf("direct", "b.yaml"), [ports[0]] + ports[2:]))
+        peer_b = ('  - {node_id: B, inst_id: INST_B, address: "127.0.0.1:17305", protocol: http2, '
+                  'timeout_ms: 30000}\n')
+        self.a_config = self.topo.variant(conf("direct", "a.yaml"), ports[:2] + [
+            (peer_b,
+             f'  - node_id: B\n    inst_id: INST_B\n'
+             f'    addresses: ["127.0.0.1:{RELAY1}", "127.0.0.1:{RELAY2}"]\n'
+             f'    health: {{interval_ms: {INTERVAL_MS}, timeout_ms: {TIMEOUT_MS}, '
+             f'fall: {FALL}, rise: {RISE}}}\n'),
+            ("  retry_max_ms: 2000\n", "  retry_max_ms: 1000\n")])
+        self.a = self.topo.gateway(self.a_config)
+
+    def tearDown(self):
+        for r in self.relays:
+            r.kill()
+        self.topo.close()
+
+    def pop_all(self):
+        h = ptp_headers("B", "B", session="s-fo", uri=None)
+        h.pop("x-ptp-version")
+        h["content-type"] = "application/json"
+        conn = http.client.HTTPConnection("127.0.0.1", B_PORT, timeout=10)
+        got = []
+        for _ in range(5000):  # bounded: far more than the test pushes
+            _, code, _, data = post(conn, CHAN + "pop", h,
+                                    json.dumps({"topic": "t", "timeout": "300ms"}))
+            j = json.loads(data)
+            if "payload" not in j:
+                break
+            got.append(base64.b64decode(j["payload"]).decode())
+        conn.close()
+        return got
+
+    def test_dead_address_under_load_and_back(self):
+        wait_until(lambda: metric(self.a.metrics(), "ptp_peer_address_up", peer="B",
+                                  address=f"127.0.0.1:{RELAY2}") == 1, what="B's addresses listed")
+        load = Load()
+        try:
+            wait_until(lambda: sum(r[2] == "E0000000000" for r in load.results()) >= 10,
+                       what="invokes through relay 1")
+            self.assertGreater(self.relays[0].count(), 0)
+            self.assertEqual(self.relays[1].count(), 0, "relay 2 carried requests before the failure")
+
+            # Relay 1 dies with its connections.
+            t_kill = time.time()
+            self.relays[0].kill()
+            wait_until(lambda: any(r[2] == "E0000000000" for r in load.results(t_kill)),
+                       timeout=MOVE_BOUND_S + 5, what="an invoke succeeding after the failure")
+            t_resume = min(r[1] for r in load.results(t_kill) if r[2] == "E0000000000")
+            self.assertLessEqual(t_resume - t_kill, MOVE_BOUND_S,
+                                 f"invokes resumed {t_resume - t_kill:.2f} s after the failure")
+            self.assertGreater(self.relays[1].count(), 0)
+            m = self.a.metrics()
+            self.assertEqual(metric(m, "ptp_peer_address_up", peer="B",
+                                    address=f"127.0.0.1:{RELAY1}"), 0, m)
+            self.assertEqual(metric(m, "ptp_peer_failovers_total", peer="B"), 1, m)
+
+            # A reload while relay 1 is down keeps the traffic on relay 2.
+            gen = metric(m, "ptp_config_generation")
+            with open(self.a_config, "a") as f:
+                f.write("# touched by test_failover\n")
+            wait_until(lambda: metric(self.a.metrics(), "ptp_config_generation") == gen + 1,
+                       what="A reloaded")
+            time.sleep(0.5)  # traffic after the reload
+
+            # Relay 1 is back: new traffic goes through it again.
+            t_back = time.time()
+            before = self.relays[0].count()
+            self.relays[0] = TcpRelay(RELAY1, B_PORT)
+            wait_until(lambda: self.relays[0].count() > before, timeout=RETURN_BOUND_S,
+                       what="traffic through relay 1 again")
+            time.sleep(0.3)  # what was in flight on relay 2 ends
+            r1, r2 = self.relays[0].count(), self.relays[1].count()
+            wait_until(lambda: self.relays[0].count() >= r1 + 10, what="more traffic on relay 1")
+            self.assertEqual(self.relays[1].count(), r2, "new requests still go to relay 2")
+            self.assertLess(time.time() - t_back, 15)
+        finally:
+            load.finish()
+
+        # Every invoke ended: a success, or a clear PTP error naming B and the dead address.
+        results = load.results()
+        self.assertGreater(len(results), 50)
+        for start, end, code, message in results:
+            self.assertNotEqual(code, "hang", message)
+            self.assertLess(end - start, 5, (code, message))
+            if code != "E0000000000":
+                self.assertIn(code, ("E0000000607", "E0000000601"), message)
+                self.assertIn(f"B (127.0.0.1:{RELAY1})", message)
+                self.assertLess(start, t_resume, (code, message))
+        # After the move (a moment for requests already past the choice), no errors at all:
+        # not across the reload, nor on the way back.
+        late = [r for r in results if r[0] > t_resume + 0.2 and r[2] != "E0000000000"]
+        self.assertEqual(late, [])
+        failed = [r for r in results if r[2] != "E0000000000"]
+        print(f"\n  invokes: {len(results)}, failed around the failure: {len(failed)}, "
+              f"resumed after {t_resume - t_kill:.2f} s", file=sys.stderr)
+
+        m = self.a.metrics()
+        self.assertEqual(metric(m, "ptp_peer_failovers_total", peer="B"), 2, m)
+        self.assertEqual(metric(m, "ptp_peer_address_up", peer="B", address=f"127.0.0.1:{RELAY1}"), 1)
+        log = [json.loads(ln) for ln in self.a.output().splitlines() if '"peer failover"' in ln]
+        self.assertEqual([(ln["from"], ln["to"]) for ln in log],
+                         [(f"127.0.0.1:{RELAY1}", f"127.0.0.1:{RELAY2}"),
+                          (f"127.0.0.1:{RELAY2}", f"127.0.0.1:{RELAY1}")], log)
+        self.assertIn("failed its health checks", log[0]["why"])
+
+        # Every push A acknowledged reaches B exactly once.
+        self.assertEqual(load.push_errors, [])
+        self.assertGreater(len(load.acked), 50)
+        wait_until(lambda: self.a.queue_stats()["outbox"]["messages"] == 0, timeout=20,
+                   what="A's outbox empty")
+        got = self.pop_all()
+        self.assertEqual(len(got), len(set(got)), "a push delivered twice")
+        self.assertEqual(sorted(got), sorted(load.acked))
+
+
+if __name__ == "__main__":
+    unittest.main()
