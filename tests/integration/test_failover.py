@@ -36,11 +36,14 @@ HEADERS = 1
 class TcpRelay:
     """Forwards 127.0.0.1:listen_port to target_port and counts the requests (HTTP/2
     HEADERS frames from the client side) it carried; the health checks send none.
-    kill() closes the listener and every connection, as a dead host would."""
+    kill() closes the listener and every connection, as a dead host would; freeze() keeps
+    them open but carries nothing more (a hung host, a black-holed path)."""
 
     def __init__(self, listen_port, target_port):
         self.listen_port, self.target_port = listen_port, target_port
         self.requests = 0
+        self.frozen = threading.Event()
+        self.dead = threading.Event()
         self.lock = threading.Lock()
         self.conns = []
         self.sock = socket.socket()
@@ -55,6 +58,10 @@ class TcpRelay:
                 c, _ = self.sock.accept()
             except OSError:
                 return
+            if self.frozen.is_set():  # accepted, never answered
+                with self.lock:
+                    self.conns.append(c)
+                continue
             try:
                 u = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
                 u.settimeout(None)
@@ -82,6 +89,9 @@ class TcpRelay:
             while True:
                 head = self._recv_exact(c, 9)
                 payload = self._recv_exact(c, int.from_bytes(head[:3], "big"))
+                if self.frozen.is_set():
+                    self.dead.wait(60)
+                    break
                 if head[3] == HEADERS:
                     with self.lock:
                         self.requests += 1
@@ -96,6 +106,9 @@ class TcpRelay:
             while True:
                 data = src.recv(65536)
                 if not data:
+                    break
+                if self.frozen.is_set():
+                    self.dead.wait(60)
                     break
                 dst.sendall(data)
         except OSError:
@@ -116,7 +129,11 @@ class TcpRelay:
         with self.lock:
             return self.requests
 
+    def freeze(self):
+        self.frozen.set()
+
     def kill(self):
+        self.dead.set()
         try:  # wakes the accepting thread (a close alone leaves the socket listening)
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -329,9 +346,43 @@ class Failover(unittest.TestCase):
                           (f"127.0.0.1:{RELAY2}", f"127.0.0.1:{RELAY1}")], log)
         self.assertIn("failed its health checks", log[0]["why"])
 
-        # Every push A acknowledged reaches B exactly once.
+        self.assert_pushes_delivered_once(load)
+
+    def test_hung_address_in_flight_invokes_end(self):
+        # Relay 1 hangs: connections stay open and carry nothing. The requests in flight
+        # there would wait for the peer's timeout_ms (30 s); they end when the checks take
+        # the address down (its connections are closed), and new ones go to relay 2.
+        wait_until(lambda: metric(self.a.metrics(), "ptp_peer_address_up", peer="B",
+                                  address=f"127.0.0.1:{RELAY2}") == 1, what="B's addresses listed")
+        load = Load()
+        try:
+            wait_until(lambda: sum(r[2] == "E0000000000" for r in load.results()) >= 10,
+                       what="invokes through relay 1")
+            t_freeze = time.time()
+            self.relays[0].freeze()
+            wait_until(lambda: any(r[2] == "E0000000000" for r in load.results(t_freeze)),
+                       timeout=MOVE_BOUND_S + 5, what="an invoke succeeding after the hang")
+            t_resume = min(r[1] for r in load.results(t_freeze) if r[2] == "E0000000000")
+            self.assertLessEqual(t_resume - t_freeze, MOVE_BOUND_S)
+            time.sleep(0.5)
+        finally:
+            load.finish()
+        results = load.results()
+        hung = [r for r in results if r[2] != "E0000000000"]
+        self.assertGreater(len(hung), 0, "no invoke was in flight on the hung address")
+        for start, end, code, message in results:
+            self.assertLess(end - start, MOVE_BOUND_S + 1, (code, message))
+            if code != "E0000000000":
+                self.assertEqual(code, "E0000000607", message)
+                self.assertIn(f"B (127.0.0.1:{RELAY1})", message)
+                self.assertIn("failed its health checks", message)
+        self.assertEqual([r for r in results if r[0] > t_resume + 0.2 and r[2] != "E0000000000"], [])
+        self.assert_pushes_delivered_once(load)
+
+    def assert_pushes_delivered_once(self, load):
+        """Every push A acknowledged reaches B exactly once."""
         self.assertEqual(load.push_errors, [])
-        self.assertGreater(len(load.acked), 50)
+        self.assertGreater(len(load.acked), 20)
         wait_until(lambda: self.a.queue_stats()["outbox"]["messages"] == 0, timeout=20,
                    what="A's outbox empty")
         got = self.pop_all()
