@@ -4,7 +4,10 @@ message ids) and invokes through A, relay 1 dies (its listener and its connectio
 invoke in flight ends (a success or E0000000607/601 naming B and the dead address, never a
 hang), invokes succeed again within fall x interval + timeout (+ a margin), every push is
 delivered to B exactly once, and a reload while relay 1 is down keeps the failover. When
-relay 1 is back, new traffic goes through it again, without errors."""
+relay 1 is back, new traffic goes through it again, without errors. Relay 1 hung instead
+(open connections carrying nothing): the invokes in flight there end with E0000000607 at
+the move, not after the peer's 30 s timeout. Over TLS: an address whose TLS handshake
+fails is taken down by the checks."""
 import base64
 import http.client
 import json
@@ -18,6 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ptp_harness import Topology, conf, ptp_headers, wait_until  # noqa: E402
+from tls_certs import Pki  # noqa: E402
 
 A_PORT, A_ADMIN = 18801, 18802
 B_PORT, B_ADMIN = 18803, 18804
@@ -37,11 +41,13 @@ class TcpRelay:
     """Forwards 127.0.0.1:listen_port to target_port and counts the requests (HTTP/2
     HEADERS frames from the client side) it carried; the health checks send none.
     kill() closes the listener and every connection, as a dead host would; freeze() keeps
-    them open but carries nothing more (a hung host, a black-holed path)."""
+    them open but carries nothing more (a hung host, a black-holed path). With frames=False
+    (TLS) it only counts the bytes from the client side (`sent`)."""
 
-    def __init__(self, listen_port, target_port):
-        self.listen_port, self.target_port = listen_port, target_port
+    def __init__(self, listen_port, target_port, frames=True):
+        self.listen_port, self.target_port, self.frames = listen_port, target_port, frames
         self.requests = 0
+        self.sent = 0
         self.frozen = threading.Event()
         self.dead = threading.Event()
         self.lock = threading.Lock()
@@ -70,7 +76,8 @@ class TcpRelay:
                 continue
             with self.lock:
                 self.conns += [c, u]
-            threading.Thread(target=self._client_to_server, args=(c, u), daemon=True).start()
+            up = self._client_to_server if self.frames else self._pipe
+            threading.Thread(target=up, args=(c, u), daemon=True).start()
             threading.Thread(target=self._pipe, args=(u, c), daemon=True).start()
 
     @staticmethod
@@ -110,6 +117,9 @@ class TcpRelay:
                 if self.frozen.is_set():
                     self.dead.wait(60)
                     break
+                if dst.getpeername()[1] == self.target_port:
+                    with self.lock:
+                        self.sent += len(data)
                 dst.sendall(data)
         except OSError:
             pass
@@ -234,28 +244,45 @@ def metric(text, name, **labels):
     return None
 
 
-class Failover(unittest.TestCase):
-    def setUp(self):
-        self.topo = Topology()
-        self.relays = [TcpRelay(RELAY1, B_PORT), TcpRelay(RELAY2, B_PORT)]
-        ports = [("17304", str(A_PORT)), ("17404", str(A_ADMIN)), ("17305", str(B_PORT)),
-                 ("17405", str(B_ADMIN))]
-        self.b = self.topo.gateway(self.topo.variant(conf("direct", "b.yaml"), [ports[0]] + ports[2:]))
-        peer_b = ('  - {node_id: B, inst_id: INST_B, address: "127.0.0.1:17305", protocol: http2, '
-                  'timeout_ms: 30000}\n')
-        self.a_config = self.topo.variant(conf("direct", "a.yaml"), ports[:2] + [
-            (peer_b,
-             f'  - node_id: B\n    inst_id: INST_B\n'
-             f'    addresses: ["127.0.0.1:{RELAY1}", "127.0.0.1:{RELAY2}"]\n'
-             f'    health: {{interval_ms: {INTERVAL_MS}, timeout_ms: {TIMEOUT_MS}, '
-             f'fall: {FALL}, rise: {RISE}}}\n'),
-            ("  retry_max_ms: 2000\n", "  retry_max_ms: 1000\n")])
-        self.a = self.topo.gateway(self.a_config)
+def start_pair(topo, b_tls="", a_tls=""):
+    """B (conf/direct moved to this test's ports; `b_tls`: its listen.tls) and A, whose peer B
+    has the two relays as addresses (`a_tls`: its tls section). Returns (a, b, a's config)."""
+    ports = [("17304", str(A_PORT)), ("17404", str(A_ADMIN)), ("17305", str(B_PORT)),
+             ("17405", str(B_ADMIN))]
+    b_ports = [ports[0], (f"port: 17305}}", f"port: {B_PORT}{b_tls}}}")] + ports[3:]
+    b = topo.gateway(topo.variant(conf("direct", "b.yaml"), b_ports))
+    peer_b = ('  - {node_id: B, inst_id: INST_B, address: "127.0.0.1:17305", protocol: http2, '
+              'timeout_ms: 30000}\n')
+    a_config = topo.variant(conf("direct", "a.yaml"), ports[:2] + [
+        (peer_b,
+         f'  - node_id: B\n    inst_id: INST_B\n'
+         f'    addresses: ["127.0.0.1:{RELAY1}", "127.0.0.1:{RELAY2}"]\n'
+         f'    health: {{interval_ms: {INTERVAL_MS}, timeout_ms: {TIMEOUT_MS}, '
+         f'fall: {FALL}, rise: {RISE}}}\n{a_tls}'),
+        ("  retry_max_ms: 2000\n", "  retry_max_ms: 1000\n")])
+    return topo.gateway(a_config), b, a_config
 
-    def tearDown(self):
-        for r in self.relays:
-            r.kill()
-        self.topo.close()
+
+def down_lines(gateway):
+    return [json.loads(ln) for ln in gateway.output().splitlines() if '"peer address down"' in ln]
+
+
+class Topologies(unittest.TestCase):
+    def setUp(self):
+        # Cleanups run even when setUp fails half way (a gateway that did not start).
+        self.topo = Topology()
+        self.relays = []
+        self.addCleanup(self.topo.close)
+        self.addCleanup(lambda: [r.kill() for r in self.relays])
+        self.relays += [TcpRelay(RELAY1, B_PORT, self.frames), TcpRelay(RELAY2, B_PORT, self.frames)]
+
+    frames = True
+
+
+class Failover(Topologies):
+    def setUp(self):
+        super().setUp()
+        self.a, self.b, self.a_config = start_pair(self.topo)
 
     def pop_all(self):
         h = ptp_headers("B", "B", session="s-fo", uri=None)
@@ -377,6 +404,10 @@ class Failover(unittest.TestCase):
                 self.assertIn(f"B (127.0.0.1:{RELAY1})", message)
                 self.assertIn("failed its health checks", message)
         self.assertEqual([r for r in results if r[0] > t_resume + 0.2 and r[2] != "E0000000000"], [])
+        # The check that failed: the connection opens (the relay accepts), the PING is not answered.
+        down = down_lines(self.a)
+        self.assertEqual([d["address"] for d in down], [f"127.0.0.1:{RELAY1}"], down)
+        self.assertIn("HTTP/2 PING", down[0]["error"])
         self.assert_pushes_delivered_once(load)
 
     def assert_pushes_delivered_once(self, load):
@@ -388,6 +419,61 @@ class Failover(unittest.TestCase):
         got = self.pop_all()
         self.assertEqual(len(got), len(set(got)), "a push delivered twice")
         self.assertEqual(sorted(got), sorted(load.acked))
+
+
+class FailoverTls(Topologies):
+    """B serves TLS only; the relays carry it through. The checks include the handshake: an
+    address that answers TCP but not B's TLS (relay 1 turned to B's plain admin port) goes
+    down and traffic moves; with relay 1 on B again it comes back."""
+
+    frames = False  # TLS: the relays see no HTTP/2 frames
+
+    def setUp(self):
+        super().setUp()
+        pki = Pki(self.topo.workdir)
+        cert, key = pki.issue("b-server", "B")
+        self.a, self.b, _ = start_pair(self.topo, b_tls=f", tls: {{cert: {cert}, key: {key}}}",
+                                       a_tls=f"    tls: {{ca: {pki.ca}}}\n")
+
+    BODY = b"t" * 65536  # far more than the health checks' bytes
+
+    def invoke(self):
+        conn = http.client.HTTPConnection("127.0.0.1", A_PORT, timeout=10)
+        try:
+            _, code, message, _ = post(conn, CHAN + "invoke", ptp_headers("A", "B"), self.BODY)
+        finally:
+            conn.close()
+        return code, message
+
+    def carried(self, relay, before):
+        """Whether `relay` carried an invoke since its byte count was `before`."""
+        return relay.sent >= before + len(self.BODY)
+
+    def address_up(self, port):
+        return metric(self.a.metrics(), "ptp_peer_address_up", peer="B", address=f"127.0.0.1:{port}")
+
+    def test_tls_handshake_is_checked(self):
+        wait_until(lambda: self.address_up(RELAY2) == 1, what="B's addresses listed")
+        r1, r2 = self.relays[0].sent, self.relays[1].sent
+        self.assertEqual(self.invoke(), ("E0000000000", ""))
+        self.assertTrue(self.carried(self.relays[0], r1))
+        self.assertFalse(self.carried(self.relays[1], r2))
+        self.relays[0].kill()
+        self.relays[0] = TcpRelay(RELAY1, B_ADMIN, frames=False)  # TCP answers, TLS does not
+        wait_until(lambda: self.address_up(RELAY1) == 0, timeout=MOVE_BOUND_S, what="relay 1 down")
+        down = down_lines(self.a)
+        self.assertEqual(len(down), 1, down)
+        self.assertIn("TLS", down[0]["error"])
+        r2 = self.relays[1].sent
+        self.assertEqual(self.invoke(), ("E0000000000", ""))
+        self.assertTrue(self.carried(self.relays[1], r2))
+        self.relays[0].kill()
+        self.relays[0] = TcpRelay(RELAY1, B_PORT, frames=False)
+        wait_until(lambda: self.address_up(RELAY1) == 1, timeout=RETURN_BOUND_S, what="relay 1 up")
+        r1, r2 = self.relays[0].sent, self.relays[1].sent
+        self.assertEqual(self.invoke(), ("E0000000000", ""))
+        self.assertTrue(self.carried(self.relays[0], r1))
+        self.assertFalse(self.carried(self.relays[1], r2))
 
 
 if __name__ == "__main__":
