@@ -150,8 +150,8 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
     bool has_address = s.has("address") || has_addresses, has_via = s.has("via");
     if (has_address == has_via) {
       fail(s.path(),
-           "a peer needs exactly one of address (a direct neighbour; or addresses) or via "
-           "(reached through another peer)");
+           "a peer needs exactly one of address (a direct neighbour) or via (reached "
+           "through another peer)");
     }
     if (s.has("health") && !has_addresses)
       fail(s.at("health"),
