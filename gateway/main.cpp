@@ -526,12 +526,12 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     admin.start();
     auto stop_all = [&] {
       watcher.stop();
-      peer_health.stop();
       admin.stop();
       if (outbox) outbox->stop();
       if (passive) passive->stop();
       if (peering) peering->stop();
       if (permits) permits->stop();
+      peer_health.stop();
       for (auto& g : guards) g.reset();
       for (auto& c : contexts) c->stop();
       control.stop();
