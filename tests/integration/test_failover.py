@@ -7,7 +7,7 @@ delivered to B exactly once, and a reload while relay 1 is down keeps the failov
 relay 1 is back, new traffic goes through it again, without errors. Relay 1 hung instead
 (open connections carrying nothing): the invokes in flight there end with E0000000607 at
 the move, not after the peer's 30 s timeout. Over TLS: an address whose TLS handshake
-fails is taken down by the checks."""
+fails is taken down by the checks. An HTTP/1.1 peer's addresses are checked by connecting."""
 import base64
 import http.client
 import json
@@ -244,9 +244,10 @@ def metric(text, name, **labels):
     return None
 
 
-def start_pair(topo, b_tls="", a_tls=""):
+def start_pair(topo, b_tls="", a_extra=""):
     """B (conf/direct moved to this test's ports; `b_tls`: its listen.tls) and A, whose peer B
-    has the two relays as addresses (`a_tls`: its tls section). Returns (a, b, a's config)."""
+    has the two relays as addresses (`a_extra`: more keys of that peer). Returns (a, b, a's
+    config)."""
     ports = [("17304", str(A_PORT)), ("17404", str(A_ADMIN)), ("17305", str(B_PORT)),
              ("17405", str(B_ADMIN))]
     b_ports = [ports[0], (f"port: 17305}}", f"port: {B_PORT}{b_tls}}}")] + ports[3:]
@@ -258,7 +259,7 @@ def start_pair(topo, b_tls="", a_tls=""):
          f'  - node_id: B\n    inst_id: INST_B\n'
          f'    addresses: ["127.0.0.1:{RELAY1}", "127.0.0.1:{RELAY2}"]\n'
          f'    health: {{interval_ms: {INTERVAL_MS}, timeout_ms: {TIMEOUT_MS}, '
-         f'fall: {FALL}, rise: {RISE}}}\n{a_tls}'),
+         f'fall: {FALL}, rise: {RISE}}}\n{a_extra}'),
         ("  retry_max_ms: 2000\n", "  retry_max_ms: 1000\n")])
     return topo.gateway(a_config), b, a_config
 
@@ -421,21 +422,12 @@ class Failover(Topologies):
         self.assertEqual(sorted(got), sorted(load.acked))
 
 
-class FailoverTls(Topologies):
-    """B serves TLS only; the relays carry it through. The checks include the handshake: an
-    address that answers TCP but not B's TLS (relay 1 turned to B's plain admin port) goes
-    down and traffic moves; with relay 1 on B again it comes back."""
+class ByteCounting(Topologies):
+    """Relays that only count bytes (no HTTP/2 frames to read) and single invokes whose body
+    is far larger than the health checks' bytes, to tell which relay carried them."""
 
-    frames = False  # TLS: the relays see no HTTP/2 frames
-
-    def setUp(self):
-        super().setUp()
-        pki = Pki(self.topo.workdir)
-        cert, key = pki.issue("b-server", "B")
-        self.a, self.b, _ = start_pair(self.topo, b_tls=f", tls: {{cert: {cert}, key: {key}}}",
-                                       a_tls=f"    tls: {{ca: {pki.ca}}}\n")
-
-    BODY = b"t" * 65536  # far more than the health checks' bytes
+    frames = False
+    BODY = b"t" * 65536
 
     def invoke(self):
         conn = http.client.HTTPConnection("127.0.0.1", A_PORT, timeout=10)
@@ -451,6 +443,19 @@ class FailoverTls(Topologies):
 
     def address_up(self, port):
         return metric(self.a.metrics(), "ptp_peer_address_up", peer="B", address=f"127.0.0.1:{port}")
+
+
+class FailoverTls(ByteCounting):
+    """B serves TLS only; the relays carry it through. The checks include the handshake: an
+    address that answers TCP but not B's TLS (relay 1 turned to B's plain admin port) goes
+    down and traffic moves; with relay 1 on B again it comes back."""
+
+    def setUp(self):
+        super().setUp()
+        pki = Pki(self.topo.workdir)
+        cert, key = pki.issue("b-server", "B")
+        self.a, self.b, _ = start_pair(self.topo, b_tls=f", tls: {{cert: {cert}, key: {key}}}",
+                                       a_extra=f"    tls: {{ca: {pki.ca}}}\n")
 
     def test_tls_handshake_is_checked(self):
         wait_until(lambda: self.address_up(RELAY2) == 1, what="B's addresses listed")
@@ -474,6 +479,26 @@ class FailoverTls(Topologies):
         self.assertEqual(self.invoke(), ("E0000000000", ""))
         self.assertTrue(self.carried(self.relays[0], r1))
         self.assertFalse(self.carried(self.relays[1], r2))
+
+
+class FailoverHttp1(ByteCounting):
+    """An HTTP/1.1 peer: its addresses are checked by connecting; a dead one is left."""
+
+    def setUp(self):
+        super().setUp()
+        self.a, self.b, _ = start_pair(self.topo, a_extra="    protocol: http1\n")
+
+    def test_http1_peer_moves_on_connect_failures(self):
+        wait_until(lambda: self.address_up(RELAY2) == 1, what="B's addresses listed")
+        r1 = self.relays[0].sent
+        self.assertEqual(self.invoke(), ("E0000000000", ""))
+        self.assertTrue(self.carried(self.relays[0], r1))
+        self.relays[0].kill()
+        wait_until(lambda: self.address_up(RELAY1) == 0, timeout=MOVE_BOUND_S, what="relay 1 down")
+        self.assertIn(f"connect to 127.0.0.1:{RELAY1} failed", down_lines(self.a)[0]["error"])
+        r2 = self.relays[1].sent
+        self.assertEqual(self.invoke(), ("E0000000000", ""))
+        self.assertTrue(self.carried(self.relays[1], r2))
 
 
 if __name__ == "__main__":
