@@ -244,7 +244,7 @@ def metric(text, name, **labels):
     return None
 
 
-def start_pair(topo, b_tls="", a_extra=""):
+def start_pair(topo, b_tls="", a_extra="", interval_ms=INTERVAL_MS, timeout_ms=TIMEOUT_MS):
     """B (conf/direct moved to this test's ports; `b_tls`: its listen.tls) and A, whose peer B
     has the two relays as addresses (`a_extra`: more keys of that peer). Returns (a, b, a's
     config)."""
@@ -258,7 +258,7 @@ def start_pair(topo, b_tls="", a_extra=""):
         (peer_b,
          f'  - node_id: B\n    inst_id: INST_B\n'
          f'    addresses: ["127.0.0.1:{RELAY1}", "127.0.0.1:{RELAY2}"]\n'
-         f'    health: {{interval_ms: {INTERVAL_MS}, timeout_ms: {TIMEOUT_MS}, '
+         f'    health: {{interval_ms: {interval_ms}, timeout_ms: {timeout_ms}, '
          f'fall: {FALL}, rise: {RISE}}}\n{a_extra}'),
         ("  retry_max_ms: 2000\n", "  retry_max_ms: 1000\n")])
     return topo.gateway(a_config), b, a_config
@@ -448,14 +448,19 @@ class ByteCounting(Topologies):
 class FailoverTls(ByteCounting):
     """B serves TLS only; the relays carry it through. The checks include the handshake: an
     address that answers TCP but not B's TLS (relay 1 turned to B's plain admin port) goes
-    down and traffic moves; with relay 1 on B again it comes back."""
+    down and traffic moves; with relay 1 on B again it comes back. Checks of 600 ms: a TLS
+    handshake under a sanitizer on a busy machine must not fail them."""
+
+    CHECK_MS = 600
+    MOVE_S = (FALL * CHECK_MS + CHECK_MS) / 1000 + 1.5
 
     def setUp(self):
         super().setUp()
         pki = Pki(self.topo.workdir)
         cert, key = pki.issue("b-server", "B")
         self.a, self.b, _ = start_pair(self.topo, b_tls=f", tls: {{cert: {cert}, key: {key}}}",
-                                       a_extra=f"    tls: {{ca: {pki.ca}}}\n")
+                                       a_extra=f"    tls: {{ca: {pki.ca}}}\n",
+                                       interval_ms=self.CHECK_MS, timeout_ms=self.CHECK_MS)
 
     def test_tls_handshake_is_checked(self):
         wait_until(lambda: self.address_up(RELAY2) == 1, what="B's addresses listed")
@@ -465,7 +470,7 @@ class FailoverTls(ByteCounting):
         self.assertFalse(self.carried(self.relays[1], r2))
         self.relays[0].kill()
         self.relays[0] = TcpRelay(RELAY1, B_ADMIN, frames=False)  # TCP answers, TLS does not
-        wait_until(lambda: self.address_up(RELAY1) == 0, timeout=MOVE_BOUND_S, what="relay 1 down")
+        wait_until(lambda: self.address_up(RELAY1) == 0, timeout=self.MOVE_S, what="relay 1 down")
         down = down_lines(self.a)
         self.assertEqual(len(down), 1, down)
         self.assertIn("TLS", down[0]["error"])
@@ -474,7 +479,7 @@ class FailoverTls(ByteCounting):
         self.assertTrue(self.carried(self.relays[1], r2))
         self.relays[0].kill()
         self.relays[0] = TcpRelay(RELAY1, B_PORT, frames=False)
-        wait_until(lambda: self.address_up(RELAY1) == 1, timeout=RETURN_BOUND_S, what="relay 1 up")
+        wait_until(lambda: self.address_up(RELAY1) == 1, timeout=self.MOVE_S, what="relay 1 up")
         r1, r2 = self.relays[0].sent, self.relays[1].sent
         self.assertEqual(self.invoke(), ("E0000000000", ""))
         self.assertTrue(self.carried(self.relays[0], r1))
