@@ -26,7 +26,7 @@ from tls_certs import Pki  # noqa: E402
 A_PORT, A_ADMIN = 18801, 18802
 B_PORT, B_ADMIN = 18803, 18804
 RELAY1, RELAY2 = 18811, 18812
-INTERVAL_MS, TIMEOUT_MS, FALL, RISE = 300, 300, 2, 2
+INTERVAL_MS, TIMEOUT_MS, FALL, RISE = 400, 400, 2, 2
 # docs/operations.md: traffic moves within fall x interval + timeout of a failure. The
 # margin covers the shared test machine (scheduling, the first request on a new connection).
 MOVE_BOUND_S = (FALL * INTERVAL_MS + TIMEOUT_MS) / 1000 + 1.5
