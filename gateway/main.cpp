@@ -10,6 +10,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <charconv>
@@ -56,6 +57,7 @@
 #include "gateway/rs/rs_host.h"
 #include "gateway/rs/rs_metrics.h"
 #include "gateway/server/listener.h"
+#include "gateway/upstream/peer_health.h"
 #include "trust/identity.h"
 #include "trust/signed_token.h"
 
@@ -413,6 +415,20 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
   // Encapsulated requests (no x-ptp-version 1) are unwrapped in front of each pipeline.
   std::vector<std::unique_ptr<EncapsulationGate>> gates;
   for (auto& p : pipelines) gates.push_back(std::make_unique<EncapsulationGate>(*p, store));
+  // Peers with several addresses (docs/operations.md "Failover"): checked on the checker's
+  // own thread. A move away from an address that went down closes the I/O threads'
+  // connections to it (requests in flight there end with E0000000607) and makes the
+  // outbox try again at once through the address now chosen.
+  PeerHealth peer_health(store, metrics, *log);
+  peer_health.set_on_move([&](const PeerMove& m) {
+    if (m.from_down)
+      for (size_t i = 0; i < pipelines.size(); ++i)
+        boost::asio::post(
+            contexts[i]->get_executor(),
+            [p = pipelines[i].get(), ep = m.from, why = m.why] { p->close_upstream(ep, why); });
+    if (outbox) outbox->next_hop_moved(m.from_down ? std::optional(m.from) : std::nullopt, m.why);
+  });
+  peer_health.start();
   boost::asio::io_context control(1);  // admin port, reloads, signals
   bool ready = false;
   try {
@@ -558,6 +574,7 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
       if (passive) passive->stop();
       if (peering) peering->stop();
       if (permits) permits->stop();
+      peer_health.stop();
       for (auto& g : guards) g.reset();
       for (auto& c : contexts) c->stop();
       control.stop();

@@ -2,6 +2,7 @@
 // (docs/architecture.md, "Config is a value"). docs/configuration.md documents every key.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -59,11 +60,35 @@ std::string_view peer_state_name(PeerState s);
 // Accepts exactly the names peer_state_name() returns.
 bool parse_peer_state(std::string_view name, PeerState& out);
 
+// peers[i].health (docs/configuration.md): how the addresses of a peer with several are
+// checked. An address is down after `fall` failed checks in a row, up after `rise` good ones.
+struct PeerHealthConfig {
+  std::chrono::milliseconds interval{1000};
+  std::chrono::milliseconds timeout{1000};
+  int fall = 2;
+  int rise = 2;
+};
+
+// Which of a peer's addresses traffic goes to: an index into PeerConfig::addresses, written
+// by the health checker (gateway/upstream/peer_health), read lock-free on every request.
+struct AddressChoice {
+  std::atomic<uint32_t> index{0};
+};
+
 struct PeerConfig {
   std::string node_id;
   std::string inst_id;              // optional: routes by target institution as fallback
-  std::optional<Endpoint> address;  // direct next hop ...
+  std::optional<Endpoint> address;  // direct next hop (with `addresses`: the first) ...
   std::string via;                  // ... or reached through another peer (node id)
+  // peers[i].addresses: two or more, in order of preference, health-checked (`health`);
+  // empty for a peer with one address. `choice` (set with them) is the one in use.
+  std::vector<Endpoint> addresses;
+  PeerHealthConfig health;
+  std::shared_ptr<AddressChoice> choice;
+  // Where requests to this direct peer go now: its address, or the chosen one of several.
+  const Endpoint& endpoint() const {
+    return choice ? addresses[choice->index.load(std::memory_order_relaxed)] : *address;
+  }
   PeerProtocol protocol = PeerProtocol::kHttp2;
   std::chrono::milliseconds timeout{30000};
   std::chrono::milliseconds connect_timeout{5000};

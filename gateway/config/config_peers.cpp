@@ -57,6 +57,44 @@ std::optional<EncapsulatedFormat> peer_encapsulation(const Section& s, const Pee
   return *v == "json" ? EncapsulatedFormat::kJson : EncapsulatedFormat::kProtobuf;
 }
 
+// peers[i].addresses: two or more distinct host:port, in order of preference.
+std::vector<Endpoint> parse_addresses(const Section& s) {
+  constexpr size_t kMaxAddresses = 16;
+  const std::string path = s.at("addresses");
+  YAML::Node list = s.get("addresses");
+  if (!list.IsSequence()) fail(path, "expected a list of host:port, got " + kind_name(list));
+  if (list.size() < 2 || list.size() > kMaxAddresses)
+    fail(path, "expected 2 to " + std::to_string(kMaxAddresses) + " addresses, got " +
+                   std::to_string(list.size()) + " (one address: use address)");
+  std::vector<Endpoint> out;
+  for (size_t j = 0; j < list.size(); ++j) {
+    const std::string at = index_path(path, j);
+    if (!list[j].IsScalar()) fail(at, "expected host:port, got " + kind_name(list[j]));
+    Endpoint ep = parse_host_port(at, list[j].Scalar());
+    for (size_t k = 0; k < out.size(); ++k)
+      if (out[k].host == ep.host && out[k].port == ep.port)
+        fail(at, "duplicate address " + quote_value(ep.to_string()) + " (also " +
+                     index_path(path, k) + ")");
+    out.push_back(std::move(ep));
+  }
+  return out;
+}
+
+// peers[i].health: the checks of a peer's addresses.
+PeerHealthConfig parse_health(const Section& peer) {
+  Section s(peer.get("health"), peer.at("health"), {"interval_ms", "timeout_ms", "fall", "rise"});
+  PeerHealthConfig h;
+  h.interval =
+      std::chrono::milliseconds(s.integer("interval_ms", h.interval.count(), 100, 3600000));
+  h.timeout = std::chrono::milliseconds(s.integer("timeout_ms", h.timeout.count(), 10, 60000));
+  h.fall = static_cast<int>(s.integer("fall", h.fall, 1, 100));
+  h.rise = static_cast<int>(s.integer("rise", h.rise, 1, 100));
+  if (h.timeout > h.interval)
+    fail(s.at("timeout_ms"), "must not exceed interval_ms (" + std::to_string(h.interval.count()) +
+                                 "): a check ends before the next one starts");
+  return h;
+}
+
 bool is_pem_certificate(const std::string& pem) {
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   if (!bio) return false;
@@ -91,9 +129,9 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
   if (!list.IsSequence()) fail("peers", "expected a list, got " + kind_name(list));
   for (size_t i = 0; i < list.size(); ++i) {
     Section s(list[i], index_path("peers", i),
-              {"node_id", "inst_id", "address", "via", "protocol", "timeout_ms",
-               "connect_timeout_ms", "keepalive_ms", "tls", "async", "encapsulation", "grpc_errors",
-               "auth", "root_file", "relay", "countersign"});
+              {"node_id", "inst_id", "address", "addresses", "health", "via", "protocol",
+               "timeout_ms", "connect_timeout_ms", "keepalive_ms", "tls", "async", "encapsulation",
+               "grpc_errors", "auth", "root_file", "relay", "countersign"});
     if (!list[i].IsMap()) fail(s.path(), "expected a mapping, got " + kind_name(list[i]));
     PeerConfig p;
     p.node_id = s.required_string("node_id");
@@ -106,14 +144,28 @@ void parse_peers(const YAML::Node& root, const FileResolver& files, Config& cfg)
     }
     p.async_only = s.boolean("async", false);
     p.grpc_errors = grpc_errors(s, "grpc_errors");
-    bool has_address = s.has("address"), has_via = s.has("via");
+    const bool has_addresses = s.has("addresses");
+    if (s.has("address") && has_addresses)
+      fail(s.at("addresses"), "give address (one) or addresses (two or more), not both");
+    bool has_address = s.has("address") || has_addresses, has_via = s.has("via");
     if (has_address == has_via) {
       fail(s.path(),
            "a peer needs exactly one of address (a direct neighbour) or via (reached "
            "through another peer)");
     }
+    if (s.has("health") && !has_addresses)
+      fail(s.at("health"),
+           "only allowed with addresses (two or more): a peer with one address has nothing to "
+           "fail over to");
+    if (has_addresses) {
+      p.addresses = parse_addresses(s);
+      p.address = p.addresses.front();
+      p.health = parse_health(s);
+      p.choice = std::make_shared<AddressChoice>();
+    }
     if (has_address) {
-      p.address = parse_host_port(s.at("address"), s.required_string("address"));
+      if (!has_addresses)
+        p.address = parse_host_port(s.at("address"), s.required_string("address"));
       p.protocol = protocol(s, "protocol", p.protocol);
       p.timeout = positive_ms(s, "timeout_ms", p.timeout);
       p.connect_timeout = positive_ms(s, "connect_timeout_ms", p.connect_timeout);

@@ -24,9 +24,11 @@ ConfigPtr ConfigStore::base() const {
 
 void ConfigStore::publish(ConfigPtr base) {
   ConfigPtr effective = overlay_ && base ? overlay_(base) : base;
+  if (!effective) effective = base;
+  if (prepare_ && effective) prepare_(effective);
   std::lock_guard lock(mu_);
   base_ = std::move(base);
-  snapshot_ = effective ? std::move(effective) : base_;
+  snapshot_ = std::move(effective);
   ++generation_;
 }
 
@@ -34,6 +36,12 @@ void ConfigStore::set_overlay(Overlay fn) {
   std::lock_guard reload_lock(reload_mu_);
   overlay_ = std::move(fn);
   publish(base());
+}
+
+void ConfigStore::set_prepare(Prepare fn) {
+  std::lock_guard reload_lock(reload_mu_);
+  prepare_ = std::move(fn);
+  if (ConfigPtr now = current(); prepare_ && now) prepare_(now);
 }
 
 void ConfigStore::republish() {

@@ -38,6 +38,14 @@ class ConfigStore {
   // overlay reads has changed). Thread-safe.
   void republish();
 
+  // Called with every snapshot the store is about to publish (the effective one, after
+  // the overlay), before any reader can see it, under the reload lock, on the thread that
+  // publishes: the health checker carries the peers' address choices over into it
+  // (gateway/upstream/peer_health). Setting it calls it at once with the current snapshot.
+  // It must not call back into the store.
+  using Prepare = std::function<void(const ConfigPtr& next)>;
+  void set_prepare(Prepare fn);
+
  private:
   void publish(ConfigPtr base);  // reload_mu_ held
 
@@ -46,6 +54,7 @@ class ConfigStore {
   ConfigPtr base_;
   ConfigPtr snapshot_;
   Overlay overlay_;  // guarded by reload_mu_
+  Prepare prepare_;  // guarded by reload_mu_
   uint64_t generation_ = 1;
 };
 

@@ -76,7 +76,7 @@ HeaderList relayed_headers(HeaderList in) {
 UpstreamTarget target_for_peer(const PeerConfig& p, Interface iface) {
   UpstreamTarget t;
   t.name = p.node_id;
-  t.endpoint = *p.address;
+  t.endpoint = p.endpoint();  // with several addresses: the one the health checks chose
   t.protocol = p.protocol;
   t.tls = p.tls;
   t.timeout = p.timeout;

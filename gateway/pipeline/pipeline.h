@@ -44,6 +44,10 @@ class Pipeline final : public Dispatcher {
   void dispatch(Request&& req, Responder done) override;
   Status admit_head(Request& head) override;
   void reject(Request&& req, Status st, Responder done) override;
+  // Closes this thread's connections to `ep` (an address of a peer that failed its health
+  // checks): requests in flight there end with E0000000607 naming `why`. On this
+  // pipeline's executor.
+  void close_upstream(const Endpoint& ep, const std::string& why) { h2_.close(ep, why); }
 
  private:
   struct Pending;

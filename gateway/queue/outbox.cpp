@@ -3,6 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 
+#include <boost/asio/post.hpp>
 #include <charconv>
 
 #include "common/random_hex.h"
@@ -259,6 +260,19 @@ std::shared_ptr<OutboxLane> Outbox::lane(const std::string& target) {
   if (!l)
     l = std::make_shared<OutboxLane>(store_, ex_, target, config_, log_, Forward(*this, target));
   return l;
+}
+
+void Outbox::next_hop_moved(std::optional<Endpoint> down, std::string why) {
+  boost::asio::post(ex_, [this, down = std::move(down), why = std::move(why)] {
+    if (down) h2_.close(*down, why);
+    std::vector<std::shared_ptr<OutboxLane>> all;
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;
+      for (auto& [t, l] : lanes_) all.push_back(l);
+    }
+    for (auto& l : all) l->retry_now();
+  });
 }
 
 void Outbox::stop() {

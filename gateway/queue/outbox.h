@@ -64,6 +64,10 @@ class Outbox {
             QueueStore::Done done);
   // Resumes every (target, session) queue with messages left from an earlier run.
   void resume(const std::vector<std::string>& targets);
+  // A next hop moved to another address (gateway/upstream/peer_health): the connections to
+  // `down` (when set) are closed, their forwards retried, and every session backing off
+  // tries again now. From any thread.
+  void next_hop_moved(std::optional<Endpoint> down, std::string why);
   // Stops the lanes; in-flight forwards are abandoned (the messages stay stored).
   void stop();
 

@@ -19,6 +19,19 @@ void OutboxLane::notify(const std::string& session) {
   boost::asio::post(ex_, [self = shared_from_this(), session] { self->wake(session); });
 }
 
+void OutboxLane::retry_now() {
+  boost::asio::post(ex_, [self = shared_from_this()] {
+    if (self->stopped_) return;
+    for (auto& [name, s] : self->sessions_) {
+      if (!s.timer) continue;
+      s.timer.reset();  // cancels its wait
+      s.backoff = std::chrono::milliseconds(0);
+      self->enqueue(name, s);
+    }
+    self->pump();
+  });
+}
+
 void OutboxLane::stop() {
   boost::asio::post(ex_, [self = shared_from_this()] {
     self->stopped_ = true;

@@ -46,6 +46,9 @@ class OutboxLane : public std::enable_shared_from_this<OutboxLane> {
 
   // From any thread: `session` has (or may have) messages waiting.
   void notify(const std::string& session);
+  // From any thread: the sessions backing off try again now, from the first backoff step
+  // (the target's next hop moved to a live address).
+  void retry_now();
   // From any thread; a message being delivered stays queued unless it was accepted.
   void stop();
 

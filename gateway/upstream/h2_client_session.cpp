@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <cstring>
+#include <utility>
 
 #include "codecs/grpc_frame.h"
 #include "codecs/proto_codec.h"
@@ -418,7 +419,10 @@ int H2ClientSession::on_frame_recv(const nghttp2_frame* f) {
       break;
     }
     case NGHTTP2_PING:
-      if (f->hd.flags & NGHTTP2_FLAG_ACK) ping_outstanding_ = false;
+      if (f->hd.flags & NGHTTP2_FLAG_ACK) {
+        ping_outstanding_ = false;
+        if (auto ack = std::exchange(on_ping_ack_, nullptr)) ack();
+      }
       break;
     case NGHTTP2_GOAWAY:
       goaway_ = true;
@@ -451,6 +455,14 @@ int H2ClientSession::on_stream_close(int32_t id, uint32_t error_code) {
   s->observer->on_close(std::move(s->trailers), error_code);
   if (s->body && !s->body->drained()) s->body->cancel();
   return 0;
+}
+
+void H2ClientSession::ping(std::function<void()> on_ack) {
+  if (closed()) return;
+  on_ping_ack_ = std::move(on_ack);
+  ping_outstanding_ = true;
+  nghttp2_submit_ping(session(), NGHTTP2_FLAG_NONE, nullptr);
+  signal_write();
 }
 
 void H2ClientSession::arm_keepalive() {

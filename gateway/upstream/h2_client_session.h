@@ -61,6 +61,9 @@ class H2ClientSession final : public H2Connection {
   bool usable() const;
   size_t active_streams() const { return streams_.size(); }
   void set_on_closed(std::function<void(const std::string&)> f) { on_closed_ = std::move(f); }
+  // Sends a PING; `on_ack` runs once when its ACK arrives (not when the connection closes
+  // first). The health checks of peers with several addresses use it (peer_health).
+  void ping(std::function<void()> on_ack);
   // "host:port" of the next hop, the :authority of every request.
   const std::string& authority() const { return authority_; }
 
@@ -98,6 +101,7 @@ class H2ClientSession final : public H2Connection {
   bool ping_outstanding_ = false;
   bool goaway_ = false;
   std::function<void(const std::string&)> on_closed_;
+  std::function<void()> on_ping_ack_;
 };
 
 }  // namespace ptp

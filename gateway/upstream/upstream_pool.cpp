@@ -75,6 +75,15 @@ H2ClientSession* UpstreamPool::ready(const Endpoint& ep, const TlsClientConfig& 
   return nullptr;
 }
 
+void UpstreamPool::close(const Endpoint& ep, const std::string& why) {
+  // Gathered first: terminate() answers the streams, whose callbacks may use the pool.
+  std::vector<std::shared_ptr<H2ClientSession>> doomed;
+  for (auto& [k, e] : entries_)
+    if (k.host == ep.host && k.port == ep.port)
+      doomed.insert(doomed.end(), e.sessions.begin(), e.sessions.end());
+  for (auto& s : doomed) s->terminate(why);
+}
+
 void UpstreamPool::get(const std::string& name, const Endpoint& ep, const TlsClientConfig& tls,
                        std::chrono::milliseconds connect_timeout,
                        std::chrono::milliseconds keepalive, GetCallback cb) {

@@ -33,6 +33,11 @@ class UpstreamPool {
            std::chrono::milliseconds connect_timeout, std::chrono::milliseconds keepalive,
            GetCallback cb);
 
+  // Closes the connections to ep (whatever their TLS settings): the streams on them end
+  // with E0000000607 "connection lost: <why>" (an address of a peer that failed its health
+  // checks, gateway/upstream/peer_health).
+  void close(const Endpoint& ep, const std::string& why);
+
   // The pool's client TLS context for these settings (built once, kept for the pool's
   // lifetime; also used for HTTP/1.1 peers). Null with `err` set when a file cannot be loaded.
   boost::asio::ssl::context* tls_context(const TlsClientConfig& tls, Status& err);
