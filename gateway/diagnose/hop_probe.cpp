@@ -73,7 +73,7 @@ class PeerProbe {
       }
     }
     ConnectResult c =
-        probe_connect(loop_, *hop_.address, tls, hop_.tls.server_name, hop_.connect_timeout);
+        probe_connect(loop_, hop_.endpoint(), tls, hop_.tls.server_name, hop_.connect_timeout);
     r_.connect_ms = c.connect_ms;
     if (c.connect_ms) r_.tls = c.tls ? *c.tls : HopTls{};  // TLS is known once connected
     if (c.error.empty()) return true;
@@ -278,7 +278,7 @@ HopReport probe_hop(ProbeLoop& loop, const ConfigPtr& cfg, const HopQuery& q) {
   }
   const PeerConfig& hop = *d.next_hop;
   r.to = hop.node_id;
-  r.address = hop.address ? hop.address->to_string() : "";
+  r.address = hop.endpoint().to_string();  // the address in use (failover)
   r.next = hop.node_id != q.node || !q.uri.empty() ? hop.node_id : "";
   PeerProbe(loop, cfg, q, hop, r).run();
   return r;
