@@ -247,5 +247,97 @@ peers:
         self.assert_refused_and_reset(r, "trace-stream-unsigned", "carries no x-ptp-signature")
 
 
+RA_PORT, RR_PORT, RB_PORT, R_SERVICE_PORT = 19021, 19022, 19023, 19024
+
+
+class RoutedStreamSignatures(unittest.TestCase):
+    """A -> router R -> B, gRPC from A to R and HTTP/2 from R to B: the trailer travels
+    through R (a gRPC stream's messages become plain bytes on the way, the digest is the
+    same), B's receipt and R's countersign come back in the answer's headers and the proof
+    checks with the three roots."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = Topology()
+        cls.service = None
+        try:
+            cls.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start(cls):
+        w = cls.topo.workdir
+        cls.ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in "ARB"}
+        root = {n: os.path.join(d, "root.crt") for n, d in cls.ids.items()}
+        cls.ev = {n: os.path.join(w, f"ev-{n}") for n in "ARB"}
+        common = "io_threads: 1\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n"
+
+        def gw(node, port, role, peers, more=""):
+            return write(w, node.lower(), f"""node: {{node_id: {node}, inst_id: INST_{node}, role: {role}}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {port + 50}}}
+identity: {{dir: "{cls.ids[node]}"}}
+peers:
+{peers}{more}{common}evidence: {{dir: "{cls.ev[node]}"}}
+""")
+
+        cls.service = StreamService(R_SERVICE_PORT)
+        b = gw("B", RB_PORT, "edge", f"""  - {{node_id: R, address: "127.0.0.1:{RR_PORT}", root_file: "{root['R']}", relay: true}}
+  - {{node_id: A, via: R, root_file: "{root['A']}"}}
+""", f"""local_services:
+  - {{uri: "ptp/stream*", address: "127.0.0.1:{R_SERVICE_PORT}", protocol: http2, path: /stream}}
+""")
+        r = gw("R", RR_PORT, "router", f"""  - {{node_id: A, address: "127.0.0.1:{RA_PORT}", root_file: "{root['A']}"}}
+  - {{node_id: B, address: "127.0.0.1:{RB_PORT}", root_file: "{root['B']}", countersign: true}}
+""")
+        a = gw("A", RA_PORT, "edge", f"""  - {{node_id: R, address: "127.0.0.1:{RR_PORT}", root_file: "{root['R']}", protocol: grpc}}
+  - {{node_id: B, via: R, root_file: "{root['B']}"}}
+""")
+        cls.b = cls.topo.gateway(b)
+        cls.r = cls.topo.gateway(r)
+        cls.a = cls.topo.gateway(a)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.service:
+            cls.service.close()
+        cls.topo.close()
+
+    def test_stream_through_a_router_is_signed_checked_and_countersigned(self):
+        url = f"https://127.0.0.1:{RA_PORT}/v1/interconn/chan/transport"
+        r = curl(url, headers("trace-routed"), PAYLOAD, http="h2", extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body.decode(), hashlib.sha256(PAYLOAD).hexdigest())
+        self.assertIn("trace-routed", self.service.traces(self.service.completed))
+        receipt, counter = r.headers.get("x-ptp-receipt", ""), r.headers.get("x-ptp-countersign", "")
+        self.assertTrue(receipt.startswith("v1;"), r.headers)
+        self.assertEqual(counter.split(";")[3:4], ["R"], r.headers)
+        self.assertNotIn('"receipt does not verify"', self.a.output())
+        msg = receipt.split(";")[1]
+        proof = os.path.join(self.topo.workdir, "routed-proof.json")
+
+        def export():
+            return subprocess.run([PTPCTL, "evidence", "export", self.ev["A"], "--msg", msg,
+                                   "--out", proof], capture_output=True).returncode == 0
+
+        wait_until(export, 5, "A's records")
+        c = subprocess.run([PTPCTL, "evidence", "check-proof", proof] +
+                           [x for n in "ABR" for x in ("--root", os.path.join(self.ids[n], "root.crt"))],
+                           capture_output=True, text=True)
+        self.assertEqual(c.returncode, 0, c.stderr)
+        self.assertIn("countersigned by R", c.stdout)
+        # An unsigned stream relayed by R is refused by B all the same.
+        h = headers("trace-routed-unsigned")
+        r = curl(f"https://127.0.0.1:{RR_PORT}/v1/interconn/chan/transport", h, PAYLOAD,
+                 http="h2", extra=("-k", "--cert", os.path.join(self.ids["A"], "tls.crt"),
+                                   "--key", os.path.join(self.ids["A"], "tls.key")))
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", r)
+        wait_until(lambda: "trace-routed-unsigned" in self.service.traces(self.service.reset), 5,
+                   "the service's stream reset")
+        self.assertNotIn("trace-routed-unsigned", self.service.traces(self.service.completed))
+
+
 if __name__ == "__main__":
     unittest.main()
