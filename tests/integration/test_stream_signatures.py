@@ -339,5 +339,42 @@ peers:
         self.assertNotIn("trace-routed-unsigned", self.service.traces(self.service.completed))
 
 
+T_PORT, T_SERVICE_PORT = 19031, 19032
+
+
+class RequestTrailers(unittest.TestCase):
+    """Request trailers cannot change header fields once the head was admitted: a field
+    that comes only in the trailers of an invoke does not reach the service."""
+
+    def test_trailers_do_not_change_the_admitted_header(self):
+        from h2_raw import H2Client
+        from ptp_harness import conf
+        service = StreamService(T_SERVICE_PORT)
+        try:
+            with Topology() as topo:
+                b = topo.variant(conf("direct", "b.yaml"), [
+                    ("port: 17305", f"port: {T_PORT}"), ("port: 17405", f"port: {T_PORT + 50}"),
+                    ('address: "127.0.0.1:18080", protocol: http1, path: /echo',
+                     f'address: "127.0.0.1:{T_SERVICE_PORT}", protocol: http2, path: /stream'),
+                    ('uri: "ptp/echo*"', 'uri: "ptp/stream*"')])
+                topo.gateway(b)
+                with H2Client(T_PORT) as c:
+                    sid = c.request("/v1/interconn/chan/invoke", ptp_headers(
+                        "A", "B", session="s-1", uri="ptp/stream", trace="trace-trailers"))
+                    c.conn.send_data(sid, b"body")
+                    # A field the head did not have, added after the head was admitted.
+                    c.conn.send_headers(sid, [("x-ptp-source-inst-id", "INST_FORGED")],
+                                        end_stream=True)
+                    c.flush()
+                    self.assertTrue(c.wait(lambda: c.streams[sid].closed), "no answer")
+                    self.assertEqual(c.streams[sid].status, 200, c.streams[sid].data)
+                got = [h for h, _ in service.completed if h.get("x-ptp-trace-id") == "trace-trailers"]
+                self.assertEqual(len(got), 1)
+                self.assertEqual(got[0]["x-ptp-session-id"], "s-1")
+                self.assertNotIn("x-ptp-source-inst-id", got[0])
+        finally:
+            service.close()
+
+
 if __name__ == "__main__":
     unittest.main()
