@@ -54,19 +54,20 @@ void on_sent_end(const std::shared_ptr<SentStream>& s, StreamRelay& relay, const
             cfg.evidence.on_failure == EvidenceOnFailure::kRefuse)
           return r->finish(log_full(cfg));
         s->leaf = leaf;
-        r->finish(Status::Ok(), kSignatureHeader, value);
+        r->add_trailer(kSignatureHeader, value);
+        r->finish(Status::Ok());
       });
 }
 
-void on_sent_answer(const std::shared_ptr<SentStream>& s, Response& r) {
-  const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
+// Checks the stream's receipt (and countersign), then records it as it came.
+void take_receipt(const std::shared_ptr<SentStream>& s, std::string_view receipt,
+                  std::string_view counter, Code code) {
   if (receipt.empty() || !s->leaf) return;
   const Config& cfg = *s->ev.cfg;
   const std::string& target = s->header.target_node_id;
   MessageSigning& signing = *s->ev.signing;
   std::string error;
   Status st = signing.verify_receipt(cfg, *s->leaf, target, receipt, s->ev.key_of(target, error));
-  const std::string_view counter = find_header(r.extra_headers, kCountersignHeader);
   if (st.ok() && !counter.empty()) {
     CountersignValue cv;
     const PublicKey* router =
@@ -74,7 +75,28 @@ void on_sent_answer(const std::shared_ptr<SentStream>& s, Response& r) {
     st = signing.verify_countersign(cfg, receipt, counter, router);
   }
   if (!st.ok()) s->ev.warn("receipt does not verify", s->header, st);
-  record_receipt(s->ev.records, *s->leaf, target, code_string(r.env.status.code), receipt, counter);
+  record_receipt(s->ev.records, *s->leaf, target, code_string(code), receipt, counter);
+}
+
+void on_sent_answer(const std::shared_ptr<SentStream>& s, Response& r) {
+  const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
+  if (!receipt.empty())
+    return take_receipt(s, receipt, find_header(r.extra_headers, kCountersignHeader),
+                        r.env.status.code);
+  if (!r.stream) return;
+  // A streamed answer that began before the receiver checked the stream: the receipt comes
+  // in its trailers, which pass on to the client.
+  const Code code = r.env.status.code;
+  auto relay = std::make_shared<StreamRelay>(
+      std::move(r.stream), std::nullopt,
+      [s, code](StreamRelay& rr, const Status& st) {
+        const HeaderList& t = rr.in_trailers();
+        take_receipt(s, find_header(t, kReceiptHeader), find_header(t, kCountersignHeader), code);
+        for (const auto& [k, v] : t) rr.add_trailer(k, v);
+        rr.finish(st);
+      },
+      nullptr);
+  r.stream = relay->start();
 }
 
 // --- receiver ----------------------------------------------------------------------------
@@ -95,9 +117,42 @@ struct ReceivedStream {
   Digest32 leaf{};
   int64_t received_ms = 0;
   State state = State::kOpen;
-  Responder answer;              // the pipeline's
+  Responder answer;              // the pipeline's: runs once
+  bool answered = false;         // it ran
   std::optional<Response> held;  // the service's answer while kOpen
+  // A streamed answer passed on before the check (a bidirectional service): its end
+  // waits for the check, then carries the receipt in its trailers.
+  bool early = false;
+  Code early_code = Code::kOk;
+  std::weak_ptr<StreamRelay> early_relay;
+  bool early_ended = false;  // the service ended it
+  Status early_status;       // how
+  bool receipt_done = false;
+  std::string receipt;
 };
+
+void call_answer(const std::shared_ptr<ReceivedStream>& s, Response&& r) {
+  if (s->answered) {
+    if (r.stream) r.stream->cancel();
+    return;
+  }
+  s->answered = true;
+  s->answer(std::move(r));
+}
+
+// Ends the early answer once both the service ended it and the check (and the receipt's
+// signature) is done.
+void settle_early(const std::shared_ptr<ReceivedStream>& s) {
+  using State = ReceivedStream::State;
+  auto relay = s->early_relay.lock();
+  if (!relay || !s->early_ended) return;
+  if (s->state == State::kOpen || s->state == State::kRefused) return;
+  if (s->state == State::kVerified) {
+    if (!s->receipt_done) return;
+    if (!s->receipt.empty()) relay->add_trailer(kReceiptHeader, s->receipt);
+  }
+  relay->finish(s->early_status);
+}
 
 void answer_with_receipt(const std::shared_ptr<ReceivedStream>& s, Response&& r) {
   auto held = std::make_shared<Response>(std::move(r));
@@ -106,18 +161,30 @@ void answer_with_receipt(const std::shared_ptr<ReceivedStream>& s, Response&& r)
       *s->ev.cfg, s->leaf, s->received_ms, code, [s, held, code](std::string value) {
         record_received(s->ev.records, s->m, s->leaf, s->sig, code_string(code), value);
         if (!value.empty()) held->extra_headers.emplace_back(kReceiptHeader, value);
-        s->answer(std::move(*held));
+        call_answer(s, std::move(*held));
       });
 }
 
-void release_held(const std::shared_ptr<ReceivedStream>& s) {
+// The check is done (state set): what waited for it goes on.
+void after_check(const std::shared_ptr<ReceivedStream>& s) {
+  using State = ReceivedStream::State;
+  if (s->early && s->state == State::kVerified) {
+    s->ev.signing->sign_receipt(
+        *s->ev.cfg, s->leaf, s->received_ms, s->early_code, [s](std::string value) {
+          record_received(s->ev.records, s->m, s->leaf, s->sig, code_string(s->early_code), value);
+          s->receipt = std::move(value);
+          s->receipt_done = true;
+          settle_early(s);
+        });
+  }
+  settle_early(s);
   if (!s->held) return;
   Response r = std::move(*s->held);
   s->held.reset();
-  if (s->state == ReceivedStream::State::kVerified)
+  if (s->state == State::kVerified)
     answer_with_receipt(s, std::move(r));
   else
-    s->answer(std::move(r));
+    call_answer(s, std::move(r));
 }
 
 void refuse_stream(const std::shared_ptr<ReceivedStream>& s, StreamRelay& relay, Status st) {
@@ -128,7 +195,8 @@ void refuse_stream(const std::shared_ptr<ReceivedStream>& s, StreamRelay& relay,
     if (s->held->stream) s->held->stream->cancel();
     s->held.reset();
   }
-  s->answer(error_response(std::move(st)));
+  if (!s->answered) return call_answer(s, error_response(std::move(st)));
+  if (auto early = s->early_relay.lock()) early->finish(std::move(st));  // its end says it
 }
 
 void on_received_end(const std::shared_ptr<ReceivedStream>& s, StreamRelay& relay,
@@ -138,7 +206,7 @@ void on_received_end(const std::shared_ptr<ReceivedStream>& s, StreamRelay& rela
   if (!st.ok()) {  // the client's stream failed: the service's is reset, nothing to check
     s->state = State::kPassed;
     relay.finish(st);
-    return release_held(s);
+    return after_check(s);
   }
   const std::string_view value = s->header_sig.empty()
                                      ? find_header(relay.in_trailers(), kSignatureHeader)
@@ -147,7 +215,7 @@ void on_received_end(const std::shared_ptr<ReceivedStream>& s, StreamRelay& rela
     if (!cfg.evidence.require_signature) {
       s->state = State::kPassed;
       relay.finish(Status::Ok());
-      return release_held(s);
+      return after_check(s);
     }
     return refuse_stream(s, relay,
                          Status::Error(Code::kBadCertSignature,
@@ -164,31 +232,49 @@ void on_received_end(const std::shared_ptr<ReceivedStream>& s, StreamRelay& rela
   s->received_ms = unix_now_ms();
   s->state = State::kVerified;
   relay.finish(Status::Ok());  // now the service sees the end
-  release_held(s);
+  after_check(s);
 }
 
 void on_received_answer(const std::shared_ptr<ReceivedStream>& s, Response&& r) {
   using State = ReceivedStream::State;
   switch (s->state) {
-    case State::kOpen:  // the service answered before the stream's end: wait for the check
-      s->held.emplace(std::move(r));
+    case State::kOpen:
+      if (r.stream && !s->answered) {
+        // A streamed answer while the stream still runs (a bidirectional service): its
+        // head goes back now, its end waits for the check.
+        s->early = true;
+        s->early_code = r.env.status.code;
+        auto relay = std::make_shared<StreamRelay>(
+            std::move(r.stream), std::nullopt,
+            [s](StreamRelay&, const Status& st) {
+              s->early_ended = true;
+              s->early_status = st;
+              settle_early(s);
+            },
+            nullptr);
+        s->early_relay = relay;
+        r.stream = relay->start();
+        return call_answer(s, std::move(r));
+      }
+      s->held.emplace(std::move(r));  // wait for the check
       return;
     case State::kRefused:
       if (r.stream) r.stream->cancel();
       return;
     case State::kPassed:
-      s->answer(std::move(r));
-      return;
+      return call_answer(s, std::move(r));
     case State::kVerified:
-      answer_with_receipt(s, std::move(r));
-      return;
+      return answer_with_receipt(s, std::move(r));
   }
 }
 
 }  // namespace
 
-StreamRelay::StreamRelay(std::shared_ptr<BodyPipe> in, DigestAlgorithm alg, Ended ended, Gone gone)
-    : in_(std::move(in)), hasher_(alg), ended_(std::move(ended)), gone_(std::move(gone)) {}
+StreamRelay::StreamRelay(std::shared_ptr<BodyPipe> in, std::optional<DigestAlgorithm> alg,
+                         Ended ended, Gone gone)
+    : in_(std::move(in)), ended_(std::move(ended)), gone_(std::move(gone)) {
+  if (alg) hasher_.emplace(*alg);
+}
 
 std::shared_ptr<BodyPipe> StreamRelay::start() {
   auto out = std::make_shared<BodyPipe>();
@@ -220,13 +306,13 @@ void StreamRelay::pump() {
     if (!out || out->cancelled() || out->finished()) break;
     std::string chunk;
     while (out->buffered() < kAhead && in_->read_chunk(chunk)) {
-      hasher_.update(chunk);
+      if (hasher_) hasher_->update(chunk);
       size_ += chunk.size();
       out->write(std::move(chunk));
     }
     const bool failed = in_->finished() && !in_->status().ok();
     if (ended_ && (in_->drained() || failed)) {
-      digest_ = hasher_.finish();
+      if (hasher_) digest_ = hasher_->finish();
       auto ended = std::exchange(ended_, nullptr);
       ended(*this, in_->status());
     }
@@ -234,10 +320,14 @@ void StreamRelay::pump() {
   pumping_ = false;
 }
 
-void StreamRelay::finish(Status st, std::string_view trailer_name, std::string_view trailer_value) {
+void StreamRelay::add_trailer(std::string_view name, std::string_view value) {
+  auto out = out_.lock();
+  if (out && !out->finished()) out->add_trailer(name, value);
+}
+
+void StreamRelay::finish(Status st) {
   auto out = out_.lock();
   if (!out || out->finished()) return;
-  if (!trailer_name.empty()) out->add_trailer(trailer_name, trailer_value);
   out->finish(std::move(st));
 }
 
@@ -279,7 +369,7 @@ void check_stream(StreamEvidence ev, Request& req, Responder& answer) {
         // The service gave the stream up before its end: its answer passes unchecked.
         if (s->state != ReceivedStream::State::kOpen) return;
         s->state = ReceivedStream::State::kPassed;
-        release_held(s);
+        after_check(s);
       });
   req.stream = relay->start();
 }

@@ -5,13 +5,16 @@
 //  - sender (sign_stream): this node's own stream to another node is passed on as it
 //    arrives; once the client's stream ended, its statement joins the thread's batch and
 //    the x-ptp-signature goes out in the request's HTTP/2 trailers (the `sent` record is
-//    written first); the answer's x-ptp-receipt is checked and kept (`receipt` record).
+//    written first); the answer's x-ptp-receipt (in its headers, or its trailers) is
+//    checked and kept (`receipt` record).
 //  - receiver (check_stream): another node's stream to a local service is passed on as it
 //    arrives, but its end (END_STREAM) reaches the service only once the signature (the
 //    trailer, or the x-ptp-signature header of a sender that signed the whole body up
 //    front) verified. A bad signature, or none under evidence.require_signature, resets the
-//    stream to the service and answers E0000000615. The service's answer waits for the
-//    check and gets this node's x-ptp-receipt in its headers (`received` record).
+//    stream to the service and answers E0000000615. The receipt (`received` record) goes
+//    in the answer's headers when the service answers after the stream's end; a streamed
+//    answer that begins before it (a bidirectional service) goes back at once and its end
+//    waits for the check: the receipt in its trailers, or E0000000615 ending it.
 // The stream digest is H(the body bytes in order), as for a unary body: the same for any
 // split into DATA frames or gRPC messages. Everything runs on the stream's I/O thread.
 #pragma once
@@ -19,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "gateway/config/config.h"
@@ -30,8 +34,9 @@
 namespace ptp {
 
 // Passes the chunks of `in` on to the pipe start() returns, unchanged and in order,
-// digesting them, and holds that pipe's end until finish(). At most kAhead bytes wait in
-// the returned pipe beyond what its consumer took: flow control stays end to end.
+// digesting them (unless told not to), and holds that pipe's end until finish(). At most
+// kAhead bytes wait in the returned pipe beyond what its consumer took: flow control stays
+// end to end.
 class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
  public:
   static constexpr size_t kAhead = 64 << 10;
@@ -40,12 +45,16 @@ class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
   // The consumer gave the relayed pipe up before its end (it cancelled it).
   using Gone = std::function<void()>;
 
-  StreamRelay(std::shared_ptr<BodyPipe> in, DigestAlgorithm alg, Ended ended, Gone gone);
+  // `alg` empty: no digest (an answer relayed only to hold its end).
+  StreamRelay(std::shared_ptr<BodyPipe> in, std::optional<DigestAlgorithm> alg, Ended ended,
+              Gone gone);
   // The pipe to hand on instead of `in` (it keeps the relay alive). Called once.
   std::shared_ptr<BodyPipe> start();
-  // Ends the relayed pipe with `st` (not Ok: its consumer resets the stream), after the
-  // trailer `name: value` when a name is given. Once; later calls do nothing.
-  void finish(Status st, std::string_view trailer_name = {}, std::string_view trailer_value = {});
+  // A trailer of the relayed pipe, sent after its last chunk: before finish().
+  void add_trailer(std::string_view name, std::string_view value);
+  // Ends the relayed pipe with `st` (not Ok: its consumer resets the stream, or ends a gRPC
+  // stream with that status). Once; later calls do nothing.
+  void finish(Status st);
 
   uint64_t size() const { return size_; }             // bytes passed on so far
   const Digest32& digest() const { return digest_; }  // of all of them, once ended
@@ -56,7 +65,7 @@ class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
 
   std::shared_ptr<BodyPipe> in_;
   std::weak_ptr<BodyPipe> out_;
-  Hasher hasher_;
+  std::optional<Hasher> hasher_;
   Ended ended_;
   Gone gone_;
   uint64_t size_ = 0;

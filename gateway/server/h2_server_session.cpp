@@ -546,12 +546,19 @@ ssize_t H2ServerSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_
   if (s->grpc) {
     *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
     submit_grpc_trailers(*s, end_status);
+  } else if (s->pump.pipe() && !s->pump.pipe()->trailers().empty()) {
+    // A streamed answer's own trailers (a signed stream's receipt, docs/evidence.md).
+    *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    auto nv = make_nv(s->pump.pipe()->trailers());
+    nghttp2_submit_trailer(session(), s->id, nv.data(), nv.size());
   }
   return static_cast<ssize_t>(n);
 }
 
 void H2ServerSession::submit_grpc_trailers(Stream& s, const Status& st) {
   HeaderList t = grpc_status_trailers(st, s.grpc_errors);
+  if (s.pump.pipe())
+    for (const auto& [k, v] : s.pump.pipe()->trailers()) t.emplace_back(k, v);
   auto nv = make_nv(t);
   nghttp2_submit_trailer(session(), s.id, nv.data(), nv.size());
 }

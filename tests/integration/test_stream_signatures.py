@@ -35,7 +35,8 @@ PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: about 64 DATA frames of 16 KiB
 class StreamService:
     """A local HTTP/2 (h2c) service that records every request stream: its headers,
     trailers and bytes, and whether it completed (END_STREAM) or was reset. A completed
-    stream is answered 200 with the sha256 (hex) of its bytes."""
+    stream is answered 200 with the sha256 (hex) of its bytes; on path /early the answer's
+    head goes out as soon as the request's head came (a bidirectional service)."""
 
     def __init__(self, port):
         self.completed, self.reset = [], []  # (headers + trailers, bytes)
@@ -82,6 +83,9 @@ class StreamService:
     def _event(self, conn, streams, ev):
         if isinstance(ev, h2.events.RequestReceived):
             streams[ev.stream_id] = (dict(ev.headers), bytearray())
+            if streams[ev.stream_id][0].get(":path") == "/early":  # answers at once
+                conn.send_headers(ev.stream_id, [(":status", "200"),
+                                                 ("content-type", "text/plain")])
         elif isinstance(ev, h2.events.DataReceived):
             streams[ev.stream_id][1].extend(ev.data)
             conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
@@ -92,8 +96,9 @@ class StreamService:
             with self.lock:
                 self.completed.append((headers, bytes(body)))
             reply = hashlib.sha256(body).hexdigest().encode()
-            conn.send_headers(ev.stream_id, [(":status", "200"), ("content-type", "text/plain"),
-                                             ("content-length", str(len(reply)))])
+            if headers.get(":path") != "/early":
+                conn.send_headers(ev.stream_id, [(":status", "200"), ("content-type", "text/plain"),
+                                                 ("content-length", str(len(reply)))])
             conn.send_data(ev.stream_id, reply, end_stream=True)
         elif isinstance(ev, h2.events.StreamReset) and ev.stream_id in streams:
             headers, body = streams.pop(ev.stream_id)
@@ -109,8 +114,8 @@ class StreamService:
                 pass
 
 
-def headers(trace):
-    return ptp_headers("A", "B", session="s-stream", uri="ptp/stream", trace=trace, token=None,
+def headers(trace, uri="ptp/stream"):
+    return ptp_headers("A", "B", session="s-stream", uri=uri, trace=trace, token=None,
                        **{"x-ptp-source-inst-id": "INST_A", "x-ptp-target-inst-id": "INST_B"})
 
 
@@ -142,6 +147,7 @@ peers:
   - {{node_id: A, address: "127.0.0.1:{A_PORT}", root_file: "{root['A']}", tls: {{enabled: false}}}}
 local_services:
   - {{uri: "ptp/stream*", address: "127.0.0.1:{SERVICE_PORT}", protocol: http2, path: /stream}}
+  - {{uri: "ptp/early", address: "127.0.0.1:{SERVICE_PORT}", protocol: http2, path: /early}}
 {common}{evidence.format(cls.ev['B'])}""")
         # A reaches B through the relay (h2c to the relay, TLS from there on).
         a = write(w, "a", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
@@ -239,6 +245,35 @@ peers:
         # The next stream passes again.
         r = curl(A_URL, headers("trace-stream-after"), PAYLOAD, http="h2", extra=("-k",))
         self.assertEqual(r.status, 200, r)
+
+    def test_4_an_answer_begun_before_the_check_ends_with_the_receipt_in_its_trailers(self):
+        # The service answers at once: the head goes back, the end waits for B's check.
+        r = curl(A_URL, headers("trace-early", uri="ptp/early"), PAYLOAD, http="h2",
+                 extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("x-ptp-receipt", r.headers)
+        self.assertTrue(r.body.startswith(hashlib.sha256(PAYLOAD).hexdigest().encode()), r)
+        self.assertIn(b"x-ptp-receipt: v1;", r.body)  # curl writes the trailers after it
+        wait_until(lambda: self.records("A", "sent", "trace-early") and
+                   self.records("B", "received", "trace-early"), 5, "the records")
+        msg = self.records("A", "sent", "trace-early")[0]["msg"]
+        wait_until(lambda: [x for x in evidence_records(self.ev["A"])
+                            if x["kind"] == "receipt" and x["msg"] == msg], 5, "A's receipt")
+        received = self.records("B", "received", "trace-early")[0]
+        self.assertTrue(received["receipt"].startswith(f"v1;{msg};"), received)
+        self.assertNotIn('"receipt does not verify"', self.a.output())
+        # Altered on the way: the answer already begun ends with a reset, not its end.
+        flipped = self.relay.flipped
+        self.relay.flip_skip = 30
+        self.relay.flip = True
+        with self.assertRaises(RuntimeError) as cm:
+            curl(A_URL, headers("trace-early-flip", uri="ptp/early"), PAYLOAD, http="h2",
+                 extra=("-k",))
+        self.assertEqual(self.relay.flipped, flipped + 1)
+        self.assertIn("stream", str(cm.exception))
+        wait_until(lambda: "trace-early-flip" in self.service.traces(self.service.reset), 5,
+                   "the service's stream reset")
+        self.assertNotIn("trace-early-flip", self.service.traces(self.service.completed))
 
     def test_3_a_stream_without_signature_is_refused(self):
         # Over A's own TLS identity (the hop is A), but with no signature trailer.

@@ -104,7 +104,8 @@ TEST_CASE("stream relay: chunks pass in order, bounded ahead, the end waits for 
   CHECK(relay->size() == sent.size());
   CHECK(relay->digest() == digest(DigestAlgorithm::kSha256, sent));
   CHECK_FALSE(out->finished());  // held until told
-  relay->finish(Status::Ok(), "x-ptp-signature", "v1;sig");
+  relay->add_trailer("x-ptp-signature", "v1;sig");
+  relay->finish(Status::Ok());
   CHECK(out->drained());
   CHECK(out->status().ok());
   CHECK(find_header(out->trailers(), "x-ptp-signature") == "v1;sig");
@@ -196,6 +197,61 @@ TEST_CASE("signed streams: the trailer verifies at the receiver; a flipped byte 
   CHECK(r.env.status.code == Code::kBadCertSignature);
   CHECK(r.env.status.message.find("carries no x-ptp-signature") != std::string::npos);
   CHECK(refusals.size() == 2);
+}
+
+TEST_CASE("signed streams: an answer begun before the check ends with the receipt, or 615") {
+  boost::asio::io_context io;
+  Node a = make_node("A"), b = make_node("B");
+  MessageSigning sa(io.get_executor()), sb(io.get_executor());
+  std::vector<Status> refusals;
+  for (bool alter : {false, true}) {
+    CAPTURE(alter);
+    Request sreq = stream_request();
+    auto client = sreq.stream;
+    Responder sender_answer = [](Response&&) {};
+    sign_stream(evidence_of(a, sa, b, refusals), sreq, sender_answer);
+    Request rreq = stream_request();
+    auto wire = rreq.stream;
+    Response answered;
+    int calls = 0;
+    Responder answer = [&](Response&& r) {
+      answered = std::move(r);
+      ++calls;
+    };
+    check_stream(evidence_of(b, sb, a, refusals), rreq, answer);
+    // The service answers with a stream at once, and ends it before the request ends.
+    Response early;
+    auto service_answer = std::make_shared<BodyPipe>();
+    early.stream = service_answer;
+    answer(std::move(early));
+    REQUIRE(calls == 1);  // the head went back
+    REQUIRE(answered.stream);
+    service_answer->write("ack");
+    service_answer->finish();
+    CHECK(drain(*answered.stream) == "ack");
+    CHECK_FALSE(answered.stream->finished());  // its end waits for the check
+    client->write("the body");
+    client->finish();
+    io.poll();
+    io.restart();
+    std::string bytes = drain(*sreq.stream);
+    if (alter) bytes[0] ^= 1;
+    wire->write(bytes);
+    for (const auto& [k, v] : sreq.stream->trailers()) wire->add_trailer(k, v);
+    wire->finish();
+    io.poll();  // the receipt's batch
+    io.restart();
+    CHECK(calls == 1);
+    REQUIRE(answered.stream->finished());
+    if (alter) {
+      CHECK(answered.stream->status().code == Code::kBadCertSignature);
+      CHECK(find_header(answered.stream->trailers(), kReceiptHeader).empty());
+    } else {
+      CHECK(answered.stream->status().ok());
+      CHECK(find_header(answered.stream->trailers(), kReceiptHeader).starts_with("v1;"));
+    }
+  }
+  CHECK(refusals.size() == 1);
 }
 
 }  // namespace ptp
