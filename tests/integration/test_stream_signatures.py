@@ -275,6 +275,21 @@ peers:
                    "the service's stream reset")
         self.assertNotIn("trace-early-flip", self.service.traces(self.service.completed))
 
+    def test_5_a_unary_transport_signed_up_front_is_checked_as_a_stream_at_b(self):
+        # Over HTTP/1.1 A gets the whole body and signs it in the header; B, over HTTP/2,
+        # takes any transport as a stream and checks that header's signature at its end.
+        r = curl(A_URL, headers("trace-unary-transport"), b"one whole body", http="1.1",
+                 extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body.decode(), hashlib.sha256(b"one whole body").hexdigest())
+        self.assertTrue(r.headers.get("x-ptp-receipt", "").startswith("v1;"), r)
+        got = [h for h, _ in self.service.completed
+               if h.get("x-ptp-trace-id") == "trace-unary-transport"]
+        self.assertEqual(len(got), 1)
+        self.assertNotIn("x-ptp-signature", got[0])
+        wait_until(lambda: self.records("B", "received", "trace-unary-transport"), 5,
+                   "B's received record")
+
     def test_3_a_stream_without_signature_is_refused(self):
         # Over A's own TLS identity (the hop is A), but with no signature trailer.
         r = curl(B_URL, headers("trace-stream-unsigned"), PAYLOAD, http="h2",
