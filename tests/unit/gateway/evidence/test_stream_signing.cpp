@@ -197,6 +197,19 @@ TEST_CASE("signed streams: the trailer verifies at the receiver; a flipped byte 
   CHECK(r.env.status.code == Code::kBadCertSignature);
   CHECK(r.env.status.message.find("carries no x-ptp-signature") != std::string::npos);
   CHECK(refusals.size() == 2);
+
+  // Without require_signature an unsigned stream passes (no receipt); a bad one still fails.
+  auto lenient = std::make_shared<Config>(*b.cfg);
+  lenient->evidence.require_signature = false;
+  b.cfg = lenient;
+  run(false, false, r, end_ok);
+  CHECK(end_ok);
+  CHECK(r.env.status.ok());
+  CHECK(find_header(r.extra_headers, kReceiptHeader).empty());
+  run(true, true, r, end_ok);
+  CHECK_FALSE(end_ok);
+  CHECK(r.env.status.code == Code::kBadCertSignature);
+  CHECK(refusals.size() == 3);
 }
 
 TEST_CASE("signed streams: an answer begun before the check ends with the receipt, or 615") {
