@@ -374,4 +374,28 @@ void check_stream(StreamEvidence ev, Request& req, Responder& answer) {
   req.stream = relay->start();
 }
 
+void countersign_stream_answers(StreamEvidence ev, Responder& answer) {
+  answer = [ev = std::move(ev), answer = std::move(answer)](Response&& r) {
+    if (!r.stream || !find_header(r.extra_headers, kReceiptHeader).empty())
+      return answer(std::move(r));
+    auto relay = std::make_shared<StreamRelay>(
+        std::move(r.stream), std::nullopt,
+        [ev](StreamRelay& rr, const Status& st) {
+          for (const auto& [k, v] : rr.in_trailers()) rr.add_trailer(k, v);
+          const std::string_view receipt = find_header(rr.in_trailers(), kReceiptHeader);
+          auto self = rr.shared_from_this();
+          const bool taken = !receipt.empty() &&
+                             ev.signing->countersign(
+                                 *ev.cfg, receipt, unix_now_ms(), [self, st](std::string value) {
+                                   if (!value.empty()) self->add_trailer(kCountersignHeader, value);
+                                   self->finish(st);
+                                 });
+          if (!taken) rr.finish(st);
+        },
+        nullptr);
+    r.stream = relay->start();
+    answer(std::move(r));
+  };
+}
+
 }  // namespace ptp

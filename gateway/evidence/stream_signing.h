@@ -93,5 +93,10 @@ void sign_stream(StreamEvidence ev, Request& req, Responder& answer);
 // Receiver: replaces req.stream by the checked stream and wraps `answer`, which then runs
 // once the stream verified (with the receipt) or failed (E0000000615).
 void check_stream(StreamEvidence ev, Request& req, Responder& answer);
+// Router on a countersigning route: a streamed answer whose receipt comes in its trailers
+// gets this router's x-ptp-countersign trailer after it (a receipt in the headers is
+// MessageSigning's, through the evidence stage's countersign_answers). Only cfg and
+// signing of `ev` are used.
+void countersign_stream_answers(StreamEvidence ev, Responder& answer);
 
 }  // namespace ptp

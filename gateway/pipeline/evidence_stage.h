@@ -47,6 +47,8 @@ class EvidenceStage {
   // (E0000000700, the evidence log takes no records now).
   Status send_stream(const ConfigPtr& cfg, Request& req, RootKeys& roots, Responder& answer);
   Status receive_stream(const ConfigPtr& cfg, Request& req, RootKeys& roots, Responder& answer);
+  // Router: countersign_answers for receipts that come in a streamed answer's trailers.
+  void countersign_stream_answers(const ConfigPtr& cfg, Responder& answer);
 
  private:
   StreamEvidence stream_evidence(const ConfigPtr& cfg, RootKeys& roots);

@@ -47,4 +47,11 @@ Status EvidenceStage::receive_stream(const ConfigPtr& cfg, Request& req, RootKey
   return st;
 }
 
+void EvidenceStage::countersign_stream_answers(const ConfigPtr& cfg, Responder& answer) {
+  StreamEvidence ev;
+  ev.cfg = cfg;
+  ev.signing = &signing_;
+  ptp::countersign_stream_answers(std::move(ev), answer);
+}
+
 }  // namespace ptp

@@ -503,8 +503,10 @@ bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Re
     return false;
   }
   if (to_peer) {  // relayed by this router
-    if (route.target_peer && route.target_peer->countersign)
+    if (route.target_peer && route.target_peer->countersign) {
       signing_.countersign_answers(p->cfg, answer);
+      if (req.stream) signing_.countersign_stream_answers(p->cfg, answer);  // trailer receipts
+    }
     return true;
   }
   // Another node's message to this node (a local service, the diag echo, a remote push).

@@ -338,6 +338,7 @@ peers:
   - {{node_id: A, via: R, root_file: "{root['A']}"}}
 """, f"""local_services:
   - {{uri: "ptp/stream*", address: "127.0.0.1:{R_SERVICE_PORT}", protocol: http2, path: /stream}}
+  - {{uri: "ptp/early", address: "127.0.0.1:{R_SERVICE_PORT}", protocol: http2, path: /early}}
 """)
         r = gw("R", RR_PORT, "router", f"""  - {{node_id: A, address: "127.0.0.1:{RA_PORT}", root_file: "{root['A']}"}}
   - {{node_id: B, address: "127.0.0.1:{RB_PORT}", root_file: "{root['B']}", countersign: true}}
@@ -387,6 +388,42 @@ peers:
         wait_until(lambda: "trace-routed-unsigned" in self.service.traces(self.service.reset), 5,
                    "the service's stream reset")
         self.assertNotIn("trace-routed-unsigned", self.service.traces(self.service.completed))
+
+    def check_proof(self, msg, name):
+        proof = os.path.join(self.topo.workdir, name)
+
+        def export():
+            return subprocess.run([PTPCTL, "evidence", "export", self.ev["A"], "--msg", msg,
+                                   "--out", proof], capture_output=True).returncode == 0
+
+        wait_until(export, 5, "A's records")
+        return subprocess.run([PTPCTL, "evidence", "check-proof", proof] +
+                              [x for n in "ABR"
+                               for x in ("--root", os.path.join(self.ids[n], "root.crt"))],
+                              capture_output=True, text=True)
+
+    def test_a_receipt_in_the_trailers_is_countersigned_there(self):
+        url = f"https://127.0.0.1:{RA_PORT}/v1/interconn/chan/transport"
+        r = curl(url, headers("trace-routed-early", uri="ptp/early"), PAYLOAD, http="h2",
+                 extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(b"x-ptp-receipt: v1;", r.body)  # the trailers, after the body
+        self.assertIn(b"x-ptp-countersign: v1;", r.body)
+        receipts = []
+
+        def a_receipt():
+            receipts[:] = [x for x in evidence_records(self.ev["A"]) if x["kind"] == "receipt"
+                           and x.get("countersign")]
+            sent = [x for x in evidence_records(self.ev["A"])
+                    if x["kind"] == "sent" and x["trace"] == "trace-routed-early"]
+            receipts[:] = [x for x in receipts if sent and x["msg"] == sent[0]["msg"]]
+            return receipts
+
+        wait_until(a_receipt, 5, "A's receipt record with R's countersign")
+        self.assertNotIn('"receipt does not verify"', self.a.output())
+        c = self.check_proof(receipts[0]["msg"], "routed-early-proof.json")
+        self.assertEqual(c.returncode, 0, c.stderr)
+        self.assertIn("countersigned by R", c.stdout)
 
 
 T_PORT, T_SERVICE_PORT = 19031, 19032
