@@ -12,12 +12,6 @@ namespace {
 
 const std::string kSignatureKey(kSignatureHeader);
 
-Status log_full(const Config& cfg) {
-  return Status::Error(Code::kBufferFull, "the evidence log of node " + cfg.node_id +
-                                              " cannot take records now (evidence.on_failure: "
-                                              "refuse)");
-}
-
 // The fields of a stream's statement known at its head; size and digest follow at its end.
 MessageFields head_fields(MessageSigning& signing, const Config& cfg, const Request& req) {
   return message_fields(signing.hasher(cfg), req.env, req.iface, 0);  // body: empty
@@ -52,7 +46,7 @@ void on_sent_end(const std::shared_ptr<SentStream>& s, StreamRelay& relay, const
                                                                  "(node key)"));
         if (!record_sent(s->ev.records, s->m, leaf, value) &&
             cfg.evidence.on_failure == EvidenceOnFailure::kRefuse)
-          return r->finish(log_full(cfg));
+          return r->finish(evidence_log_full(cfg));
         s->leaf = leaf;
         r->add_trailer(kSignatureHeader, value);
         r->finish(Status::Ok());
@@ -270,6 +264,12 @@ void on_received_answer(const std::shared_ptr<ReceivedStream>& s, Response&& r) 
 
 }  // namespace
 
+Status evidence_log_full(const Config& cfg) {
+  return Status::Error(Code::kBufferFull, "the evidence log of node " + cfg.node_id +
+                                              " cannot take records now (evidence.on_failure: "
+                                              "refuse)");
+}
+
 StreamRelay::StreamRelay(std::shared_ptr<BodyPipe> in, std::optional<DigestAlgorithm> alg,
                          Ended ended, Gone gone)
     : in_(std::move(in)), ended_(std::move(ended)), gone_(std::move(gone)) {
@@ -300,6 +300,7 @@ void StreamRelay::pump() {
     return;
   }
   pumping_ = true;
+  const auto keep = shared_from_this();  // callbacks below may drop the last other owner
   do {
     again_ = false;
     auto out = out_.lock();

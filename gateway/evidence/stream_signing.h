@@ -87,6 +87,9 @@ struct StreamEvidence {
   std::function<void(const PtpHeader&, Interface, const Status&)> refused;
 };
 
+// E0000000700: the evidence log of this node takes no records now (on_failure: refuse).
+Status evidence_log_full(const Config& cfg);
+
 // Sender: replaces req.stream by the signed stream and wraps `answer` to check and record
 // the receipt. The caller checked that the evidence log takes records.
 void sign_stream(StreamEvidence ev, Request& req, Responder& answer);

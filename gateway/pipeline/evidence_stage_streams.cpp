@@ -8,10 +8,7 @@ namespace {
 
 // Ok, or E0000000700 while the evidence log takes no records and on_failure is refuse.
 Status accepting(const EvidenceLog* records, const Config& cfg) {
-  if (evidence_accepting(records, cfg.evidence)) return Status::Ok();
-  return Status::Error(Code::kBufferFull, "the evidence log of node " + cfg.node_id +
-                                              " cannot take records now (evidence.on_failure: "
-                                              "refuse)");
+  return evidence_accepting(records, cfg.evidence) ? Status::Ok() : evidence_log_full(cfg);
 }
 
 }  // namespace
