@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "codecs/header_list.h"
 #include "codecs/status.h"
 
 namespace ptp {
@@ -20,6 +21,11 @@ class BodyPipe {
   // Producer side.
   void write(std::string chunk);
   void finish(Status st = Status::Ok());
+  // A header field that follows the body (an HTTP/2 request trailer, e.g. a stream's
+  // x-ptp-signature): added before finish(); a consumer sends them after the last chunk.
+  void add_trailer(std::string_view name, std::string_view value) {
+    trailers_.emplace_back(name, value);
+  }
   bool cancelled() const { return cancelled_; }
   void set_on_consumed(std::function<void(size_t)> f) { on_consumed_ = std::move(f); }
   void set_on_cancel(std::function<void()> f) { on_cancel_ = std::move(f); }
@@ -32,6 +38,7 @@ class BodyPipe {
   bool finished() const { return finished_; }
   size_t buffered() const { return buffered_; }
   const Status& status() const { return status_; }
+  const HeaderList& trailers() const { return trailers_; }
   void set_on_readable(std::function<void()> f) { on_readable_ = std::move(f); }
   void cancel();
 
@@ -45,6 +52,7 @@ class BodyPipe {
   bool finished_ = false;
   bool cancelled_ = false;
   Status status_;
+  HeaderList trailers_;
   std::function<void()> on_readable_;
   std::function<void(size_t)> on_consumed_;
   std::function<void()> on_cancel_;

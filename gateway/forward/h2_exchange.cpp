@@ -4,6 +4,7 @@
 #include "gateway/forward/forwarder.h"
 #include "gateway/http/grpc_messages.h"
 #include "gateway/http/http_mapping.h"
+#include "trust/message_evidence.h"
 
 namespace ptp {
 
@@ -138,6 +139,9 @@ void H2Exchange::on_close(HeaderList trailers, uint32_t error_code) {
     st = Status::Error(Code::kCodecError, "gRPC answer from " + where() + " ends inside a message",
                        p_.node);
   if (resp_) {  // streaming: the head already went back
+    // A signed stream's receipt (and countersign) may come in the answer's trailers.
+    for (const auto& [k, v] : trailers)
+      if (k == kReceiptHeader || k == kCountersignHeader) resp_->add_trailer(k, v);
     resp_->finish(st);
     return;
   }

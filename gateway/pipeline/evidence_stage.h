@@ -18,6 +18,7 @@
 #include "gateway/config/config.h"
 #include "gateway/evidence/evidence_log.h"
 #include "gateway/evidence/message_signing.h"
+#include "gateway/evidence/stream_signing.h"
 #include "gateway/exchange/exchange.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/pipeline/root_keys.h"
@@ -40,7 +41,17 @@ class EvidenceStage {
 
   MessageSigning& signing() { return signing_; }
 
+  // Streamed transports (gateway/evidence/stream_signing.h, evidence_stage_streams.cpp):
+  // this node's own stream to another node is signed in its trailers; another node's
+  // stream to this node is checked before its end reaches the service. Not Ok: refuse it
+  // (E0000000700, the evidence log takes no records now).
+  Status send_stream(const ConfigPtr& cfg, Request& req, RootKeys& roots, Responder& answer);
+  Status receive_stream(const ConfigPtr& cfg, Request& req, RootKeys& roots, Responder& answer);
+  // Router: countersign_answers for receipts that come in a streamed answer's trailers.
+  void countersign_stream_answers(const ConfigPtr& cfg, Responder& answer);
+
  private:
+  StreamEvidence stream_evidence(const ConfigPtr& cfg, RootKeys& roots);
   void warn(std::string_view what, const PtpHeader& h, const Status& st);
   // A message refused with 615: the warning and a request_refused audit record (each at
   // most once a second, the audit record counting the ones it stands for).

@@ -490,7 +490,7 @@ void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
 
 bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Responder& answer) {
   const Config& cfg = *p->cfg;
-  if (p->to_peering || req.stream || !evidence_signing(cfg)) return true;
+  if (p->to_peering || !evidence_signing(cfg)) return true;
   const PtpHeader& h = req.env.header;
   const RouteDecision& route = p->decision;
   const bool to_peer = !p->to_queue && route.kind == RouteDecision::Kind::kPeer;
@@ -500,6 +500,11 @@ bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Re
     if (!to_peer ||
         (route.target_peer && route.target_peer->async_only && queues_ && cfg.queue.enabled))
       return true;
+    if (req.stream) {  // signed in its trailers once it ended
+      Status st = signing_.send_stream(p->cfg, req, tokens_.roots, answer);
+      if (!st.ok()) refuse(p, req, std::move(st));
+      return st.ok();
+    }
     signing_.send(
         p->cfg, std::move(req), tokens_.roots, std::move(answer),
         [this, p](Request&& r, Responder a) { send_to_peer(p, std::move(r), std::move(a)); },
@@ -507,12 +512,20 @@ bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Re
     return false;
   }
   if (to_peer) {  // relayed by this router
-    if (route.target_peer && route.target_peer->countersign)
+    if (route.target_peer && route.target_peer->countersign) {
       signing_.countersign_answers(p->cfg, answer);
+      if (req.stream) signing_.countersign_stream_answers(p->cfg, answer);  // trailer receipts
+    }
     return true;
   }
   // Another node's message to this node (a local service, the diag echo, a remote push).
   if (p->to_queue && req.iface != Interface::kInvoke) return true;
+  if (req.stream) {  // checked before its end reaches the service
+    if (route.kind != RouteDecision::Kind::kLocalService) return true;
+    Status st = signing_.receive_stream(p->cfg, req, tokens_.roots, answer);
+    if (!st.ok()) refuse(p, req, std::move(st));
+    return st.ok();
+  }
   if (Status st = signing_.receive(p->cfg, req, tokens_.roots, answer); !st.ok()) {
     refuse(p, req, std::move(st));
     return false;

@@ -13,6 +13,7 @@
 #include "gateway/http/grpc_messages.h"
 #include "gateway/http/grpc_paths.h"
 #include "gateway/http/http_mapping.h"
+#include "trust/message_evidence.h"
 
 namespace ptp {
 
@@ -62,8 +63,11 @@ int cb_begin_headers(nghttp2_session*, const nghttp2_frame* f, void* u) {
 int cb_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t namelen,
               const uint8_t* value, size_t valuelen, uint8_t, void* u) {
   if (f->hd.type != NGHTTP2_HEADERS) return 0;
-  return self_of(u)->on_header(f->hd.stream_id, {reinterpret_cast<const char*>(name), namelen},
-                               {reinterpret_cast<const char*>(value), valuelen});
+  const std::string_view n(reinterpret_cast<const char*>(name), namelen);
+  const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  // A HEADERS frame after the request's head: its trailers.
+  if (f->headers.cat == NGHTTP2_HCAT_HEADERS) return self_of(u)->on_trailer(f->hd.stream_id, n, v);
+  return self_of(u)->on_header(f->hd.stream_id, n, v);
 }
 int cb_frame_recv(nghttp2_session*, const nghttp2_frame* f, void* u) {
   return self_of(u)->on_frame_recv(f);
@@ -186,6 +190,16 @@ int H2ServerSession::on_header(int32_t id, std::string_view name, std::string_vi
     s->te_trailers = value == "trailers";
   }
   if (!name.starts_with(':')) decode_header(name, value, s->req.env, s->header_state);
+  return 0;
+}
+
+int H2ServerSession::on_trailer(int32_t id, std::string_view name, std::string_view value) {
+  // The head was admitted without them: trailers change no header field. A streamed
+  // request keeps its x-ptp-signature (docs/evidence.md, "Streams"), within the header limit.
+  Stream* s = find(id);
+  if (!s || !s->streamed || s->rejected || name != kSignatureHeader) return 0;
+  s->header_bytes += name.size() + value.size() + 32;
+  if (s->header_bytes <= settings_.max_header_bytes) s->req_pipe->add_trailer(name, value);
   return 0;
 }
 
@@ -532,12 +546,19 @@ ssize_t H2ServerSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_
   if (s->grpc) {
     *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
     submit_grpc_trailers(*s, end_status);
+  } else if (s->pump.pipe() && !s->pump.pipe()->trailers().empty()) {
+    // A streamed answer's own trailers (a signed stream's receipt, docs/evidence.md).
+    *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    auto nv = make_nv(s->pump.pipe()->trailers());
+    nghttp2_submit_trailer(session(), s->id, nv.data(), nv.size());
   }
   return static_cast<ssize_t>(n);
 }
 
 void H2ServerSession::submit_grpc_trailers(Stream& s, const Status& st) {
   HeaderList t = grpc_status_trailers(st, s.grpc_errors);
+  if (s.pump.pipe())
+    for (const auto& [k, v] : s.pump.pipe()->trailers()) t.emplace_back(k, v);
   auto nv = make_nv(t);
   nghttp2_submit_trailer(session(), s.id, nv.data(), nv.size());
 }

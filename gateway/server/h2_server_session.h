@@ -42,6 +42,7 @@ class H2ServerSession final : public H2Connection, public DrainableSession {
   // nghttp2 callbacks (public so the C trampolines can reach them).
   int on_begin_headers(int32_t id);
   int on_header(int32_t id, std::string_view name, std::string_view value);
+  int on_trailer(int32_t id, std::string_view name, std::string_view value);
   int on_frame_recv(const nghttp2_frame* frame);
   int on_frame_send(const nghttp2_frame* frame);
   int on_data(int32_t id, const uint8_t* data, size_t len);

@@ -384,6 +384,12 @@ ssize_t H2ClientSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_
   if (s->body && !s->body->status().ok())
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // abort upstream
   *flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (s->body && !s->body->trailers().empty()) {
+    // The pipe's trailers (a signed stream's x-ptp-signature) end the stream.
+    *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    auto nv = make_nv(s->body->trailers());
+    nghttp2_submit_trailer(session(), id, nv.data(), nv.size());
+  }
   return static_cast<ssize_t>(n);
 }
 

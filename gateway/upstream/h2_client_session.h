@@ -52,7 +52,8 @@ class H2ClientSession final : public H2Connection {
   int32_t submit(std::span<const nghttp2_nv> headers, std::string body,
                  std::chrono::milliseconds timeout, std::unique_ptr<UpstreamObserver>& observer);
   // Starts a request whose body is read from `body` (each chunk wrapped as one gRPC
-  // Inbound message when `grpc_chunks`). Same result as above.
+  // Inbound message when `grpc_chunks`), ended by the pipe's trailers when it has any.
+  // Same result as above.
   int32_t submit(std::span<const nghttp2_nv> headers, std::shared_ptr<BodyPipe> body,
                  bool grpc_chunks, std::unique_ptr<UpstreamObserver>& observer);
   void consume(int32_t id, size_t n);

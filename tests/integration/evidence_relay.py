@@ -1,5 +1,5 @@
 """A relay between two gateways that can flip one byte of the next non-empty DATA frame
-the client side sends: what an attacker on the path could do once a message was signed.
+the client side sends (or of a later one, flip_skip frames on: the middle of a stream): what an attacker on the path could do once a message was signed.
 The client side speaks plain HTTP/2 (h2c, prior knowledge: the frames are visible); the
 relay reaches the server over TLS with ALPN h2 when `tls` is set (a gateway with an
 identity serves TLS only), without checking its certificate, presenting the client
@@ -25,6 +25,7 @@ class H2Relay:
             if client_cert:
                 self.tls.load_cert_chain(*client_cert)
         self.flip = False   # flip a byte of the next DATA frame (then turns itself off)
+        self.flip_skip = 0  # non-empty DATA frames to pass unaltered first (mid-stream flips)
         self.flipped = 0    # DATA frames altered so far
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -69,7 +70,9 @@ class H2Relay:
                 if ftype == DATA and self.flip:
                     start = 1 if flags & FLAG_PADDED else 0
                     end = length - (payload[0] if flags & FLAG_PADDED else 0)
-                    if end > start:
+                    if end > start and self.flip_skip > 0:
+                        self.flip_skip -= 1
+                    elif end > start:
                         payload[start + (end - start) // 2] ^= 0x01
                         self.flip = False
                         self.flipped += 1

@@ -1,0 +1,270 @@
+// Signed streams: the relay passes chunks on unchanged, bounded ahead of its consumer, and
+// holds the end until told; a stream signed by sign_stream (trailer) verifies at
+// check_stream, whose answer then carries the receipt; a flipped byte or a missing
+// signature (require_signature) ends the service's stream with an error and answers 615.
+#include <doctest/doctest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/evidence/stream_signing.h"
+#include "tests/unit/trust/trust_test_support.h"
+#include "trust/message_evidence.h"
+
+namespace ptp {
+namespace {
+
+// Everything the consumer can take from `out` now.
+std::string drain(BodyPipe& out) {
+  std::string all, chunk;
+  while (out.read_chunk(chunk)) all += chunk;
+  return all;
+}
+
+struct Node {
+  std::shared_ptr<const NodeKey> key;
+  PublicKey pub;
+  ConfigPtr cfg;
+};
+
+Node make_node(const std::string& id) {
+  auto key = std::make_shared<const NodeKey>(testing::make_key(KeyAlgorithm::kEcdsaP256));
+  PublicKey pub = testing::public_of(*key);
+  auto cfg = std::make_shared<Config>();
+  cfg->node_id = id;
+  cfg->evidence.enabled = true;
+  cfg->evidence.batch_window_us = 0;
+  cfg->identity.node_key = key;
+  return Node{key, std::move(pub), std::move(cfg)};
+}
+
+Request stream_request() {
+  Request req;
+  req.iface = Interface::kTransport;
+  auto& h = req.env.header;
+  h.source_node_id = "A";
+  h.target_node_id = "B";
+  h.session_id = "s-1";
+  h.trace_id = "t-1";
+  h.uri = "ptp/stream";
+  req.stream = std::make_shared<BodyPipe>();
+  return req;
+}
+
+StreamEvidence evidence_of(const Node& n, MessageSigning& signing, const Node& other,
+                           std::vector<Status>& refusals) {
+  StreamEvidence ev;
+  ev.cfg = n.cfg;
+  ev.signing = &signing;
+  ev.key_of = [&other](std::string_view node, std::string& error) -> const PublicKey* {
+    if (node == other.cfg->node_id) return &other.pub;
+    error = "no root";
+    return nullptr;
+  };
+  ev.warn = [](std::string_view, const PtpHeader&, const Status&) {};
+  ev.refused = [&refusals](const PtpHeader&, Interface, const Status& st) {
+    refusals.push_back(st);
+  };
+  return ev;
+}
+
+}  // namespace
+
+TEST_CASE("stream relay: chunks pass in order, bounded ahead, the end waits for finish()") {
+  auto in = std::make_shared<BodyPipe>();
+  int ended = 0;
+  Status in_status = Status::Error(Code::kSystemError, "not called");
+  auto relay = std::make_shared<StreamRelay>(
+      in, DigestAlgorithm::kSha256,
+      [&](StreamRelay&, const Status& st) {
+        ++ended;
+        in_status = st;
+      },
+      nullptr);
+  auto out = relay->start();
+  const std::string chunk(32 << 10, 'x');
+  std::string sent;
+  for (int i = 0; i < 8; ++i) {
+    std::string c = chunk;
+    c[0] = static_cast<char>('a' + i);
+    sent += c;
+    in->write(std::move(c));
+  }
+  // Not all of it: the relay stops kAhead ahead of the consumer.
+  CHECK(out->buffered() >= StreamRelay::kAhead);
+  CHECK(out->buffered() < StreamRelay::kAhead + chunk.size());
+  CHECK(in->buffered() == sent.size() - out->buffered());
+  in->finish();
+  std::string got = drain(*out);  // each read lets the relay move more
+  CHECK(got == sent);
+  CHECK(ended == 1);
+  CHECK(in_status.ok());
+  CHECK(relay->size() == sent.size());
+  CHECK(relay->digest() == digest(DigestAlgorithm::kSha256, sent));
+  CHECK_FALSE(out->finished());  // held until told
+  relay->add_trailer("x-ptp-signature", "v1;sig");
+  relay->finish(Status::Ok());
+  CHECK(out->drained());
+  CHECK(out->status().ok());
+  CHECK(find_header(out->trailers(), "x-ptp-signature") == "v1;sig");
+}
+
+TEST_CASE("stream relay: a failed input ends it, a cancelled output cancels the input") {
+  auto in = std::make_shared<BodyPipe>();
+  Status seen;
+  auto relay = std::make_shared<StreamRelay>(
+      in, DigestAlgorithm::kSha256, [&](StreamRelay&, const Status& st) { seen = st; }, nullptr);
+  auto out = relay->start();
+  in->write("abc");
+  in->finish(Status::Error(Code::kBadRequest, "client closed the stream early"));
+  CHECK(seen.code == Code::kBadRequest);
+
+  auto in2 = std::make_shared<BodyPipe>();
+  bool gone = false;
+  auto relay2 = std::make_shared<StreamRelay>(
+      in2, DigestAlgorithm::kSha256, [](StreamRelay&, const Status&) {}, [&] { gone = true; });
+  auto out2 = relay2->start();
+  in2->write("abc");
+  out2->cancel();
+  CHECK(gone);
+  CHECK(in2->cancelled());
+}
+
+TEST_CASE("signed streams: the trailer verifies at the receiver; a flipped byte or none is 615") {
+  boost::asio::io_context io;
+  Node a = make_node("A"), b = make_node("B");
+  MessageSigning sa(io.get_executor()), sb(io.get_executor());
+  std::vector<Status> refusals;
+  const std::string body = std::string(100000, 'p') + "pay 100 to alice";
+
+  // One stream A -> B; `alter` changes what B gets; `sign` false: no signature at all.
+  auto run = [&](bool alter, bool sign, Response& answered, bool& service_end_ok) {
+    Request sreq = stream_request();
+    auto client = sreq.stream;
+    Responder sender_answer = [](Response&&) {};
+    if (sign) sign_stream(evidence_of(a, sa, b, refusals), sreq, sender_answer);
+    client->write(body.substr(0, 50000));
+    client->write(body.substr(50000));
+    client->finish();
+    io.poll();  // the batch is signed at the end of the loop's turn
+    io.restart();
+    // What arrives at B: the bytes, maybe altered, and the trailers.
+    Request rreq = stream_request();
+    auto wire = rreq.stream;
+    std::string bytes = drain(*sreq.stream);
+    REQUIRE(sreq.stream->drained());
+    CHECK(sreq.stream->status().ok());
+    if (alter) bytes[bytes.size() / 2] ^= 1;
+    wire->write(bytes);
+    for (const auto& [k, v] : sreq.stream->trailers()) wire->add_trailer(k, v);
+    bool answer_called = false;
+    Responder answer = [&](Response&& r) {
+      answered = std::move(r);
+      answer_called = true;
+    };
+    check_stream(evidence_of(b, sb, a, refusals), rreq, answer);
+    auto service = rreq.stream;  // what B's service reads
+    wire->finish();
+    CHECK(drain(*service) == bytes);
+    REQUIRE(service->drained());
+    service_end_ok = service->status().ok();
+    // The service answers once it saw the end (or B answered already).
+    answer(Response{});
+    io.poll();
+    io.restart();
+    CHECK(answer_called);
+  };
+
+  Response r;
+  bool end_ok = false;
+  run(false, true, r, end_ok);
+  CHECK(end_ok);
+  CHECK(r.env.status.ok());
+  CHECK(find_header(r.extra_headers, kReceiptHeader).starts_with("v1;"));
+  CHECK(refusals.empty());
+
+  run(true, true, r, end_ok);
+  CHECK_FALSE(end_ok);  // the service's stream ends with an error: it is reset
+  CHECK(r.env.status.code == Code::kBadCertSignature);
+  CHECK(r.env.status.message.find("does not match what arrived") != std::string::npos);
+  CHECK(find_header(r.extra_headers, kReceiptHeader).empty());
+  CHECK(refusals.size() == 1);
+
+  run(false, false, r, end_ok);
+  CHECK_FALSE(end_ok);
+  CHECK(r.env.status.code == Code::kBadCertSignature);
+  CHECK(r.env.status.message.find("carries no x-ptp-signature") != std::string::npos);
+  CHECK(refusals.size() == 2);
+
+  // Without require_signature an unsigned stream passes (no receipt); a bad one still fails.
+  auto lenient = std::make_shared<Config>(*b.cfg);
+  lenient->evidence.require_signature = false;
+  b.cfg = lenient;
+  run(false, false, r, end_ok);
+  CHECK(end_ok);
+  CHECK(r.env.status.ok());
+  CHECK(find_header(r.extra_headers, kReceiptHeader).empty());
+  run(true, true, r, end_ok);
+  CHECK_FALSE(end_ok);
+  CHECK(r.env.status.code == Code::kBadCertSignature);
+  CHECK(refusals.size() == 3);
+}
+
+TEST_CASE("signed streams: an answer begun before the check ends with the receipt, or 615") {
+  boost::asio::io_context io;
+  Node a = make_node("A"), b = make_node("B");
+  MessageSigning sa(io.get_executor()), sb(io.get_executor());
+  std::vector<Status> refusals;
+  for (bool alter : {false, true}) {
+    CAPTURE(alter);
+    Request sreq = stream_request();
+    auto client = sreq.stream;
+    Responder sender_answer = [](Response&&) {};
+    sign_stream(evidence_of(a, sa, b, refusals), sreq, sender_answer);
+    Request rreq = stream_request();
+    auto wire = rreq.stream;
+    Response answered;
+    int calls = 0;
+    Responder answer = [&](Response&& r) {
+      answered = std::move(r);
+      ++calls;
+    };
+    check_stream(evidence_of(b, sb, a, refusals), rreq, answer);
+    // The service answers with a stream at once, and ends it before the request ends.
+    Response early;
+    auto service_answer = std::make_shared<BodyPipe>();
+    early.stream = service_answer;
+    answer(std::move(early));
+    REQUIRE(calls == 1);  // the head went back
+    REQUIRE(answered.stream);
+    service_answer->write("ack");
+    service_answer->finish();
+    CHECK(drain(*answered.stream) == "ack");
+    CHECK_FALSE(answered.stream->finished());  // its end waits for the check
+    client->write("the body");
+    client->finish();
+    io.poll();
+    io.restart();
+    std::string bytes = drain(*sreq.stream);
+    if (alter) bytes[0] ^= 1;
+    wire->write(bytes);
+    for (const auto& [k, v] : sreq.stream->trailers()) wire->add_trailer(k, v);
+    wire->finish();
+    io.poll();  // the receipt's batch
+    io.restart();
+    CHECK(calls == 1);
+    REQUIRE(answered.stream->finished());
+    if (alter) {
+      CHECK(answered.stream->status().code == Code::kBadCertSignature);
+      CHECK(find_header(answered.stream->trailers(), kReceiptHeader).empty());
+    } else {
+      CHECK(answered.stream->status().ok());
+      CHECK(find_header(answered.stream->trailers(), kReceiptHeader).starts_with("v1;"));
+    }
+  }
+  CHECK(refusals.size() == 1);
+}
+
+}  // namespace ptp
