@@ -26,7 +26,13 @@ ProbeClient::~ProbeClient() = default;
 
 Status ProbeClient::own_token(PtpHeader& h) {
   const Config& cfg = *cfg_;
-  if (!cfg.auth.enabled) return Status::Ok();
+  // x-ptp-token is a required field: without token checks here (auth.enabled: false, the
+  // hop proven by mTLS) the probe carries this placeholder; a peer that checks tokens
+  // refuses it, which the report names as an auth failure, as it would A's requests.
+  if (!cfg.auth.enabled) {
+    h.token = "unauthenticated-diagnose-probe";
+    return Status::Ok();
+  }
   if (auth_mode_for(cfg, h.target_node_id) == AuthMode::kSignature)
     return tokens_.apply(cfg, h, unix_now());
   auto key = cfg.auth.node_keys.find(cfg.node_id);

@@ -520,6 +520,11 @@ bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Re
   }
   // Another node's message to this node (a local service, the diag echo, a remote push).
   if (p->to_queue && req.iface != Interface::kInvoke) return true;
+  // The gateway answers ptp/diag/echo and ptp/diag/hop itself and nothing reaches a
+  // service: an unsigned probe (ptpctl diagnose) is answered; a signed one is checked.
+  if (route.kind == RouteDecision::Kind::kDiag &&
+      !req.env.meta.contains(std::string(kSignatureHeader)))
+    return true;
   if (req.stream) {  // checked before its end reaches the service
     if (route.kind != RouteDecision::Kind::kLocalService) return true;
     Status st = signing_.receive_stream(p->cfg, req, tokens_.roots, answer);

@@ -138,6 +138,10 @@ class Signatures(unittest.TestCase):
         cls.service = Recorder(SERVICE_PORT)
         cls.topo.echo(ECHO_PORT)
         cls.ev = {"A": os.path.join(w, "ev-a"), "B": os.path.join(w, "ev-b")}
+        cls.credential = os.path.join(w, "admin.token")
+        with open(cls.credential, "w") as f:
+            f.write("operator-token-of-the-evidence-test\n")
+        os.chmod(cls.credential, 0o600)
         b = write(w, "b", f"""node: {{node_id: B, inst_id: INST_B, role: edge}}
 listen: {{address: 127.0.0.1, port: {B_PORT}}}
 admin: {{address: 127.0.0.1, port: {B_PORT + 50}}}
@@ -151,7 +155,7 @@ local_services:
         # A reaches B through the relay.
         a = write(w, "a", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
 listen: {{address: 127.0.0.1, port: {A_PORT}}}
-admin: {{address: 127.0.0.1, port: {A_PORT + 50}}}
+admin: {{address: 127.0.0.1, port: {A_PORT + 50}, credential_file: "{cls.credential}"}}
 identity: {{dir: "{ids['A']}"}}
 peers:
   - {{node_id: B, address: "127.0.0.1:{RELAY_PORT}", root_file: "{root['B']}", tls: {{enabled: false}}}}
@@ -243,6 +247,23 @@ peers:
             r = curl(B_URL, h, b"forged", http="h2", extra=("-k", *self.a_cert))
             self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", (forged, r))
         self.assertEqual(len(self.service.bodies), before + 1)
+
+    def test_diagnose_probes_the_hop_to_a_node_that_requires_signatures(self):
+        # The gateway answers ptp/diag/echo itself (nothing reaches a service): ptpctl
+        # diagnose's unsigned probes pass B's require_signature; a signed diag echo (A's own
+        # request) is still checked and receipted.
+        out = subprocess.run([PTPCTL, "--admin", f"127.0.0.1:{A_PORT + 50}", "--credential-file",
+                              self.credential, "diagnose", "B", "--idle", "0", "--max-body", "65536",
+                              "--json"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, (out.stdout, out.stderr))
+        (hop,) = json.loads(out.stdout)["hops"]
+        self.assertEqual((hop["from"], hop["to"], hop["ok"]), ("A", "B", True), hop)
+        self.assertTrue(hop["auth"]["ok"], hop)
+        self.assertEqual(hop["largest_body"], 65536, hop)
+        signed = curl(A_URL, headers(trace="trace-diag", uri="ptp/diag/echo"), b"diag", http="h2",
+                      extra=("-k",))
+        self.assertEqual(signed.status, 200, signed)
+        self.assertTrue(signed.headers.get("x-ptp-receipt"), signed)
 
     def test_outbox_pushes_are_signed_and_a_flipped_one_is_refused_then_redelivered(self):
         payloads = [f"push payload {i} ".encode() * 8 for i in range(5)]
