@@ -93,7 +93,7 @@ void H2Exchange::on_data(std::string_view data) {
     return;
   }
   session_->consume(id_, data.size());
-  if (data_.size() + data.size() > p_.max_body + 5) {
+  if (data_.size() + data.size() > answer_cap()) {
     session_->reset(id_);
     answer_error(Code::kTooLarge, "response from " + where() + " exceeds the body limit");
     return;
@@ -165,8 +165,17 @@ void H2Exchange::on_close(HeaderList trailers, uint32_t error_code) {
   answer_unary_grpc();
 }
 
+// A gRPC answer is one framed Outbound message: its payload is held to max_body (below),
+// its other fields (code, message, metadata) get room of their own, so an answer of
+// exactly max_body comes back as it would over plain HTTP/2.
+uint64_t H2Exchange::answer_cap() const {
+  constexpr uint64_t kGrpcFrame = 5;
+  constexpr uint64_t kOutboundFields = 64 << 10;
+  return p_.max_body + kGrpcFrame + (p_.grpc ? kOutboundFields : 0);
+}
+
 void H2Exchange::answer_unary_grpc() {
-  GrpcFrameParser parser(p_.max_body + 5);
+  GrpcFrameParser parser(answer_cap());
   std::vector<std::string> msgs;
   Status ps = parser.feed(data_, msgs);
   Response r;
@@ -175,6 +184,8 @@ void H2Exchange::answer_unary_grpc() {
         Status::Error(Code::kCodecError, "gRPC answer from " + where() + " carries " +
                                              std::to_string(msgs.size()) + " messages, expected 1");
   if (ps.ok()) ps = parse_outbound_message(msgs[0], r);
+  if (ps.ok() && r.env.body.size() > p_.max_body)
+    ps = Status::Error(Code::kTooLarge, "response from " + where() + " exceeds the body limit");
   if (!ps.ok()) {
     ps.hop = p_.node;
     answer(error_response(std::move(ps)));

@@ -53,6 +53,7 @@ class H2Exchange final : public UpstreamObserver {
   // A streamed gRPC answer's bytes: Outbound messages, the first one sending the head.
   void on_grpc_stream_data(std::string_view data);
   void answer_unary_grpc();
+  uint64_t answer_cap() const;  // bytes of a unary answer's DATA held at most
 
   Responder done_;
   Params p_;
