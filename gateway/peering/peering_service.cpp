@@ -81,11 +81,17 @@ Json peer_json(const PeerConfig& p, const PeerRecord* rec, AuthMode default_mode
          {"source", p.dynamic ? "dynamic" : "yaml"},
          {"state", state},
          {"expires_at", p.expires_at},
-         {"address", p.address ? p.address->to_string() : std::string()},
+         // The address traffic goes to now (with several: the failover's choice).
+         {"address", p.address ? p.endpoint().to_string() : std::string()},
          {"via", p.via},
          {"auth", std::string(auth_mode_name(p.auth_mode.value_or(default_mode)))},
          {"root_fp", rec && !rec->root_fp.empty() ? "sha256:" + rec->root_fp : std::string()},
          {"tls", p.tls.enabled}};
+  if (!p.addresses.empty()) {
+    Json all = Json::array();
+    for (const Endpoint& e : p.addresses) all.push_back(e.to_string());
+    o["addresses"] = std::move(all);
+  }
   return o;
 }
 

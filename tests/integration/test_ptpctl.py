@@ -86,10 +86,13 @@ class PeersCommands(unittest.TestCase):
                 peers = [{"node_id": "B", "state": "active", "dynamic": True, "auth": "signature",
                           "address": "127.0.0.1:17999", "expires_at": far, "root_fp": "ab" * 32},
                          {"node_id": "a-very-long-node-identifier-0123456789", "source": "yaml",
-                          "address": "peer.example.internal.long-domain-name.example:9300"}]
+                          "address": "peer.example.internal.long-domain-name.example:9300"},
+                         {"node_id": "C", "source": "yaml", "address": "10.0.0.2:9300",
+                          "addresses": ["10.0.0.1:9300", "10.0.0.2:9300"]}]
                 cases = [
                     (["peers", "list"], (200, peers), ("GET", "/peers", None),
-                     ["B", "active", "dynamic", "signature", "2100-01-01", "sha256:abab"]),
+                     ["B", "active", "dynamic", "signature", "2100-01-01", "sha256:abab",
+                      "10.0.0.2:9300 (2/2)"]),
                     (["peers", "invite", "B", "--ttl", "600"],
                      (200, {"invitation": "ptpinv1.eyJ2IjoxfQ", "expire_at": far}),
                      ("POST", "/peers/invite", {"node_id": "B", "ttl_s": 600}), ["ptpinv1.eyJ2IjoxfQ\n"]),
