@@ -25,6 +25,7 @@
 
 #include "adapters/kafka/kafka_egress.h"
 #include "adapters/kafka/kafka_ingress.h"
+#include "codecs/queue_codec.h"
 #include "codecs/validate.h"
 #include "common/random_hex.h"
 #include "common/unix_time.h"
@@ -54,6 +55,7 @@
 #include "gateway/queue/queue_inspect.h"
 #include "gateway/queue/queue_metrics.h"
 #include "gateway/queue/queue_service.h"
+#include "gateway/route/route_report.h"
 #include "gateway/rs/rs_host.h"
 #include "gateway/rs/rs_metrics.h"
 #include "gateway/server/listener.h"
@@ -486,6 +488,17 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
           cfg->node_id, [&store] { return store.current()->queue.dead_letter_topic; }, *log);
     AdminServer admin(control, cfg->admin, metrics,
                       [&ready, &queue_health] { return ready && queue_health.healthy(); });
+    // The effective routes of the current snapshot (`ptpctl routes`, docs/ptpctl.md).
+    admin.add_route("GET", "/routes", [&store](AdminRequest req, AdminRespond respond) {
+      if (!req.path_rest.empty())
+        return respond(404, admin_error_json(Code::kNotFound, "no such admin route"));
+      const ConfigPtr cfg = store.current();
+      if (req.query.empty()) return respond(200, route_table_json(*cfg));
+      auto [status, body] = route_decision_json(*cfg, query_param(req.query, "node").value_or(""),
+                                                query_param(req.query, "inst").value_or(""),
+                                                query_param(req.query, "uri").value_or(""));
+      respond(status, std::move(body));
+    });
     if (rs_host)
       admin.add_json_route(
           "/rs/jobs/", [h = rs_host.get()](std::string_view job_id) { return h->status(job_id); });

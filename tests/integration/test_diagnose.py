@@ -344,6 +344,48 @@ class Diagnose(unittest.TestCase):
         finally:
             self.restart("a")
 
+    def routes(self, node, *args):
+        return subprocess.run([PTPCTL, "--admin", f"127.0.0.1:{ADMIN[node]}", "routes", *args],
+                              capture_output=True, text=True, timeout=30)
+
+    def test_routes_table_and_decisions(self):
+        # ptpctl routes: the effective table of each node's current config (GET /routes).
+        out = self.routes("r1", "--json")
+        self.assertEqual(out.returncode, 0, out)
+        j = json.loads(out.stdout)
+        self.assertEqual((j["node_id"], j["router"]), ("R1", True))
+        by_node = {p["node_id"]: p for p in j["peers"]}
+        self.assertEqual((by_node["C"]["via"], by_node["C"]["next_hop"], by_node["C"]["address"]),
+                         ("R2", "R2", "127.0.0.1:18717"), by_node["C"])
+        self.assertEqual((by_node["B"]["next_hop"], by_node["B"]["address"], by_node["B"]["protocol"]),
+                         ("B", "127.0.0.1:18715", "http2"), by_node["B"])
+        human = self.routes("a")
+        self.assertEqual(human.returncode, 0, human)
+        self.assertIn("default route: R1", human.stdout)
+        self.assertRegex(human.stdout, r"R1 +- +R1 +127\.0\.0\.1:18716 +http2")
+        for line in human.stdout.splitlines():
+            self.assertLessEqual(len(line), 100, line)
+        human = self.routes("b")
+        self.assertRegex(human.stdout, r"ptp/echo\* +127\.0\.0\.1:18780 +http1 +/echo")
+        # One target: where a request to it goes now.
+        out = self.routes("a", "C", "--json")
+        self.assertEqual(out.returncode, 0, out)
+        self.assertEqual({k: json.loads(out.stdout)[k] for k in ("kind", "next_hop", "address", "route")},
+                         {"kind": "peer", "next_hop": "R1", "address": "127.0.0.1:18716",
+                          "route": "default:R1"})
+        out = self.routes("r2", "C")
+        self.assertEqual((out.returncode, out.stdout), (0, "C: next hop C at 127.0.0.1:18718 (http2), "
+                                                           "route peer:C\n"))
+        out = self.routes("b", "B", "--uri", "ptp/echo")
+        self.assertEqual(out.returncode, 0, out)
+        self.assertIn("local service ptp/echo* at 127.0.0.1:18780 (http1)", out.stdout)
+        # No route at a router without a default route: exit 1 with the code and why.
+        out = self.routes("r1", "X")
+        self.assertEqual(out.returncode, 1, out)
+        self.assertIn("no route to X: E0000000", out.stderr)
+        out = self.routes("r1", "X", "--json")
+        self.assertEqual((out.returncode, json.loads(out.stderr)["kind"]), (1, "error"))  # errors: stderr
+
     def test_tls_hop(self):
         pki = Pki(self.topo.workdir)
         cert, key = pki.issue("r1-server", "r1.test")

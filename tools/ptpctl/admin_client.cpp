@@ -193,4 +193,13 @@ std::string path_segment(const std::string& s) {
   return out;
 }
 
+std::string query_string(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  for (const auto& [k, v] : params) {
+    if (v.empty()) continue;
+    out += (out.empty() ? "?" : "&") + k + "=" + path_segment(v);
+  }
+  return out;
+}
+
 }  // namespace ptp::ptpctl

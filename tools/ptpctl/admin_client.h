@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tools/ptpctl/options.h"
 
@@ -51,5 +53,8 @@ std::string error_text(const AdminResponse& r);
 
 // Percent-encodes a path segment (a node id).
 std::string path_segment(const std::string& s);
+
+// "?a=1&b=x" from the pairs whose value is not empty (values percent-encoded).
+std::string query_string(const std::vector<std::pair<std::string, std::string>>& params);
 
 }  // namespace ptp::ptpctl

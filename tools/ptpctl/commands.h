@@ -16,6 +16,7 @@ int run_evidence(const Options& o);  // evidence verify|match (local log directo
 // evidence export|check-proof (tools/ptpctl/evidence_proof.cpp)
 int run_evidence_proof(const Options& o);
 int run_diagnose(const Options& o);  // diagnose NODE (hop by hop, tools/ptpctl/diagnose.cpp)
+int run_routes(const Options& o);    // routes [NODE] [--inst I] [--uri U]
 
 // queues list|peek|purge|dead-letters (tools/ptpctl/queue_inspect.cpp)
 int run_queue_inspect(const Options& o);

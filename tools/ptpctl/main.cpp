@@ -37,6 +37,10 @@ evidence (local files, docs/evidence.md):
 commands (over the admin port):
   status                          liveness and readiness of the gateway
   reload                          reload the gateway's config file now (as SIGHUP)
+  routes                          the effective route table: each peer's next hop and the
+                                  address in use, the default route, the local services
+  routes NODE [--inst I] [--uri U]
+                                  where a request to NODE (or institution I) goes now
   peers list                      the effective peer table (YAML and dynamic peers)
   peers invite NODE [--ttl S]     an invitation for NODE (printed alone on stdout)
   peers join INVITATION           join the node that issued INVITATION
@@ -100,6 +104,7 @@ int main(int argc, char** argv) {
       return run_evidence_proof(o);
     if (cmd == "evidence") return run_evidence(o);
     if (cmd == "diagnose") return run_diagnose(o);
+    if (cmd == "routes") return run_routes(o);
     throw UsageError("unknown command " + cmd + " (ptpctl --help lists them)");
   } catch (const UsageError& e) {
     std::cerr << "ptpctl: " << e.what() << "\n";

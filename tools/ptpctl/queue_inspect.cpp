@@ -21,16 +21,6 @@ using Json = nlohmann::json;
 // Dead-letter queues peeked at most by `queues dead-letters` (the list says when more).
 constexpr size_t kDeadLetterQueues = 50;
 
-// "?a=1&b=x" from the pairs whose value is not empty.
-std::string query(const std::vector<std::pair<std::string, std::string>>& params) {
-  std::string out;
-  for (const auto& [k, v] : params) {
-    if (v.empty()) continue;
-    out += (out.empty() ? "?" : "&") + k + "=" + path_segment(v);
-  }
-  return out;
-}
-
 std::string text(const Json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
@@ -61,10 +51,10 @@ std::optional<Json> parsed(const AdminResponse& r, const std::string& what) {
 }
 
 std::string list_target(const Options& o, const std::string& session, const std::string& topic) {
-  return "/queues/list" + query({{"store", o.get("store").value_or("")},
-                                 {"node", o.get("node").value_or("")},
-                                 {"session", session},
-                                 {"topic", topic}});
+  return "/queues/list" + query_string({{"store", o.get("store").value_or("")},
+                                        {"node", o.get("node").value_or("")},
+                                        {"session", session},
+                                        {"topic", topic}});
 }
 
 std::string queues_table(const Json& queues) {
@@ -107,11 +97,12 @@ int list(const Options& o) {
 
 int peek(const Options& o) {
   if (o.words.size() != 4) throw UsageError("queues peek takes two arguments: SESSION TOPIC");
-  const std::string target = "/queues/peek" + query({{"store", o.get("store").value_or("")},
-                                                     {"node", o.get("node").value_or("")},
-                                                     {"session", o.words[2]},
-                                                     {"topic", o.words[3]},
-                                                     {"count", o.get("count").value_or("")}});
+  const std::string target =
+      "/queues/peek" + query_string({{"store", o.get("store").value_or("")},
+                                     {"node", o.get("node").value_or("")},
+                                     {"session", o.words[2]},
+                                     {"topic", o.words[3]},
+                                     {"count", o.get("count").value_or("")}});
   const AdminClient client(o);
   const AdminResponse r = client.request("GET", target);
   if (o.json) return pass_through(r);
@@ -187,10 +178,10 @@ int purge(const Options& o) {
 int dead_letters(const Options& o) {
   if (o.words.size() != 2) throw UsageError("queues dead-letters takes no arguments (--session)");
   const AdminClient client(o);
-  const AdminResponse r =
-      client.request("GET", "/queues/list" + query({{"dead_letters", "1"},
-                                                    {"node", o.get("node").value_or("")},
-                                                    {"session", o.get("session").value_or("")}}));
+  const AdminResponse r = client.request(
+      "GET", "/queues/list" + query_string({{"dead_letters", "1"},
+                                            {"node", o.get("node").value_or("")},
+                                            {"session", o.get("session").value_or("")}}));
   if (!r.ok()) return o.json ? pass_through(r) : report_failure(r);
   const auto listed = parsed(r, "GET /queues/list");
   if (!listed) return kExitFailed;
@@ -203,12 +194,12 @@ int dead_letters(const Options& o) {
       truncated = true;
       break;
     }
-    const AdminResponse p =
-        client.request("GET", "/queues/peek" + query({{"store", "inbox"},
-                                                      {"node", text(q, "node")},
-                                                      {"session", text(q, "session")},
-                                                      {"topic", text(q, "topic")},
-                                                      {"count", o.get("count").value_or("")}}));
+    const AdminResponse p = client.request(
+        "GET", "/queues/peek" + query_string({{"store", "inbox"},
+                                              {"node", text(q, "node")},
+                                              {"session", text(q, "session")},
+                                              {"topic", text(q, "topic")},
+                                              {"count", o.get("count").value_or("")}}));
     if (!p.ok()) return o.json ? pass_through(p) : report_failure(p);
     const auto got = parsed(p, "GET /queues/peek");
     if (!got) return kExitFailed;
