@@ -12,7 +12,6 @@ gateway, the evidence writer included). Kernel time is not counted. Run by hand:
 """
 import argparse
 import glob
-import json
 import os
 import re
 import shutil
@@ -41,7 +40,8 @@ def main():
         os.environ["PTP_BIN_DIR"] = os.path.abspath(args.bin_dir)
     import ptp_harness
     from ptp_harness import Topology
-    from evidence_chain_setup import ECHO_PORT, invoke_url, request, write_configs
+    from evidence_chain_setup import (ECHO_PORT, batches, invoke_url, print_batch_sizes,
+                                      request, write_configs)
     from instructions_per_request import callgrind, top_functions, totals
 
     def configs(topo, evidence):
@@ -50,21 +50,6 @@ def main():
     body = "/tmp/ptp-evidence-ipr-body"
     h = request(body)
     real_gateway = ptp_harness.GATEWAY
-
-    def batches(workdir):
-        """(records, distinct batches) of A's `sent` signatures and B's receipts so far."""
-        out = {}
-        for n, kind, field, at in (("A", "sent", "sig", 3), ("B", "received", "receipt", 5)):
-            recs, ids = 0, set()
-            for path in sorted(glob.glob(os.path.join(workdir, f"ev-{n}", "*.jsonl"))):
-                with open(path) as f:
-                    for line in f:
-                        r = json.loads(line)
-                        if r["kind"] == kind and r.get(field):
-                            recs += 1
-                            ids.add(r[field].split(";")[at])
-            out[n] = (recs, ids)
-        return out
 
     def measure(evidence):
         with Topology() as topo:
@@ -104,12 +89,7 @@ def main():
             res = {n: totals(outs[n]) / args.requests for n in "AB"}
             if evidence:
                 time.sleep(1)
-                after = batches(topo.workdir)
-                for n, what in (("A", "message signatures"), ("B", "receipts")):
-                    recs = after[n][0] - before[n][0]
-                    nb = len(after[n][1] - before[n][1])
-                    print(f"  {n}: {recs} {what} in {nb} batches, "
-                          f"{recs / max(nb, 1):.1f} per batch", flush=True)
+                print_batch_sizes(before, batches(topo.workdir))
             if args.save:
                 os.makedirs(args.save, exist_ok=True)
                 for path in glob.glob(os.path.join(topo.workdir, "callgrind.*")):
