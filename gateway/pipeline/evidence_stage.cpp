@@ -117,19 +117,22 @@ Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& root
   }
   if (!evidence_accepting(records_, cfg->evidence)) return log_full(*cfg);
   // The signature is between the gateways: the service (or the inbox) does not get it.
-  auto seen =
-      std::make_shared<std::pair<MessageFields, std::string>>(std::move(m), std::move(it->second));
+  auto seen = std::make_shared<Received>(std::move(m), std::move(it->second), awaiting_receipts_);
   req.env.meta.erase(it);
   const int64_t received = unix_now_ms();
   answer = [this, cfg, leaf, received, seen, answer = std::move(answer)](Response&& r) {
     auto held = std::make_shared<Response>(std::move(r));
     const Code code = held->env.status.code;
+    // The last message this thread waits on has its answer: its receipt batch is signed at
+    // the end of this loop turn rather than when the window ends (no receipt would join).
+    const bool last = seen->answered() == 0;
     signing_.sign_receipt(
         *cfg, leaf, received, code, [this, held, answer, seen, leaf, code](std::string value) {
-          record_received(records_, seen->first, leaf, seen->second, code_string(code), value);
+          record_received(records_, seen->fields, leaf, seen->signature, code_string(code), value);
           if (!value.empty()) held->extra_headers.emplace_back(kReceiptHeader, value);
           answer(std::move(*held));
         });
+    if (last) signing_.signer().sign_soon();
   };
   return Status::Ok();
 }
