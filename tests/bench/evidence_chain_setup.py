@@ -39,11 +39,11 @@ peers:
     return out
 
 
-def request(body_path):
-    """Writes the 1 KiB body to body_path; returns the PTP headers of the invoke (no trace id:
-    the gateway makes one per request)."""
+def request(body_path, body_bytes=1024):
+    """Writes the body (1 KiB by default) to body_path; returns the PTP headers of the invoke
+    (no trace id: the gateway makes one per request)."""
     with open(body_path, "wb") as f:
-        f.write(b"x" * 1024)
+        f.write(b"x" * body_bytes)
     h = ptp_headers("A", "B", session="bench", uri="ptp/echo", token=None)
     h.pop("x-ptp-trace-id")
     return h

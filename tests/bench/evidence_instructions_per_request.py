@@ -8,7 +8,8 @@ are zeroed after a warm-up and dumped after the measured requests (all threads o
 gateway, the evidence writer included). Kernel time is not counted. Run by hand:
 
   /usr/bin/python3 tests/bench/evidence_instructions_per_request.py [--bin-dir build/bin]
-      [--requests 5000] [--clients 4] [--streams 25] [--window-us 1000] [--top 25]
+      [--requests 5000] [--clients 4] [--streams 25] [--window-us 1000]
+      [--body-bytes 1024] [--top 25]
 """
 import argparse
 import glob
@@ -32,6 +33,7 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--streams", type=int, default=25)
     ap.add_argument("--window-us", type=int, default=1000)
+    ap.add_argument("--body-bytes", type=int, default=1024)
     ap.add_argument("--top", type=int, default=0)
     ap.add_argument("--save", default=None, help="copy the callgrind files into this directory")
     ap.add_argument("--only", choices=("on", "off"), default=None)
@@ -48,7 +50,7 @@ def main():
         return write_configs(topo.workdir, evidence, args.window_us, 1)
 
     body = "/tmp/ptp-evidence-ipr-body"
-    h = request(body)
+    h = request(body, args.body_bytes)
     real_gateway = ptp_harness.GATEWAY
 
     def measure(evidence):

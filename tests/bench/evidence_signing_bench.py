@@ -7,7 +7,8 @@ without it. Rounds alternate off/on (fresh gateways each round, a warm-up first)
 ratio on/off of the medians is printed.
 
   /usr/bin/python3 tests/bench/evidence_signing_bench.py [--bin-dir build/bin] [--rounds 3]
-      [--requests 40000] [--clients 4] [--streams 25] [--window-us 1000] [--io-threads 1]
+      [--requests 40000] [--clients 4] [--streams 25] [--window-us 1000]
+      [--body-bytes 1024] [--io-threads 1]
 """
 import argparse
 import os
@@ -29,6 +30,7 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--streams", type=int, default=25)
     ap.add_argument("--window-us", type=int, default=1000)
+    ap.add_argument("--body-bytes", type=int, default=1024)
     ap.add_argument("--io-threads", type=int, default=1)
     ap.add_argument("--threads", action="store_true",
                     help="print the CPU per request of each gateway's busiest threads")
@@ -46,7 +48,7 @@ def main():
         return write_configs(topo.workdir, evidence, args.window_us, args.io_threads)
 
     body = "/tmp/ptp-evidence-bench-body"
-    h = request(body)
+    h = request(body, args.body_bytes)
 
     tick = os.sysconf("SC_CLK_TCK")
 
