@@ -22,31 +22,20 @@ struct NgSessionDeleter {
 };
 using NgSessionPtr = std::unique_ptr<nghttp2_session, NgSessionDeleter>;
 
-// Whether a header goes out "never indexed" (HPACK): the message evidence (x-ptp-signature,
-// x-ptp-receipt, x-ptp-countersign, docs/evidence.md) is a few hundred bytes that never
-// repeat; in the 4 KiB dynamic table such values would only evict the fields that do
-// repeat (the PTP header fields), which then go out as literals again on every request.
-inline bool never_indexed(std::string_view name, std::string_view value) {
-  return value.size() > 64 && name.size() >= 13 && name.starts_with("x-ptp-") &&
-         (name == "x-ptp-signature" || name == "x-ptp-receipt" || name == "x-ptp-countersign");
-}
-
 // One nghttp2 name/value pointing into `name` and `value`, which must outlive its use
 // (nghttp2 copies them while submitting).
 inline nghttp2_nv nv_of(std::string_view name, std::string_view value) {
   auto bytes = [](std::string_view v) {
     return reinterpret_cast<uint8_t*>(const_cast<char*>(v.data()));
   };
-  return {bytes(name), bytes(value), name.size(), value.size(),
-          static_cast<uint8_t>(never_indexed(name, value) ? NGHTTP2_NV_FLAG_NO_INDEX
-                                                          : NGHTTP2_NV_FLAG_NONE)};
+  return {bytes(name), bytes(value), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
 // The same for a lower-case name with static storage (a literal or a codec table entry):
 // nghttp2 then neither copies nor lower-cases it (byte by byte, on every header block).
 inline nghttp2_nv nv_of_static_name(std::string_view name, std::string_view value) {
   nghttp2_nv nv = nv_of(name, value);
-  nv.flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
+  nv.flags = NGHTTP2_NV_FLAG_NO_COPY_NAME;
   return nv;
 }
 
