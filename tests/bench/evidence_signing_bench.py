@@ -35,8 +35,8 @@ def main():
     ap.add_argument("--threads", action="store_true",
                     help="print the CPU per request of each gateway's busiest threads")
     ap.add_argument("--perf", default=None,
-                    help="record `perf record -g` of gateway A and B during the 'on' rounds "
-                         "into PREFIX-a.data, PREFIX-b.data")
+                    help="record `perf record -g` of gateway A and B during the rounds "
+                         "into PREFIX-on-a.data, PREFIX-off-b.data, ...")
     args = ap.parse_args()
     if args.bin_dir:
         os.environ["PTP_BIN_DIR"] = os.path.abspath(args.bin_dir)
@@ -95,8 +95,10 @@ def main():
             subprocess.run(cmd[:2] + [str(max(n // 10, 100))] + cmd[3:], capture_output=True,
                            check=True)  # warm-up
             perf = []
-            if args.perf and evidence:
-                perf = [subprocess.Popen(["perf", "record", "-g", "-o", f"{args.perf}-{n}.data",
+            if args.perf:
+                mode = "on" if evidence else "off"
+                perf = [subprocess.Popen(["perf", "record", "-g", "-o",
+                                          f"{args.perf}-{mode}-{n}.data",
                                           "-p", str(g.pid())], stderr=subprocess.DEVNULL)
                         for n, g in (("a", ga), ("b", gb))]
             time.sleep(0.3)  # the writers take the warm-up's records
