@@ -30,6 +30,7 @@ bool MerkleKnownNodes::rest_known(std::span<const Digest32> path, size_t from, u
 void MerkleKnownNodes::forget_nodes() {
   levels_ = {};
   have_ = {};
+  seen_ = {};  // its capacity too: thousands of old trees stay cached by their root
 }
 
 void MerkleKnownNodes::learn(const std::vector<Node>& nodes) {
