@@ -18,25 +18,30 @@ constexpr std::array<int8_t, 256> make_reverse(const char* alphabet) {
 constexpr auto kReverse = make_reverse(kAlphabet);
 constexpr auto kUrlReverse = make_reverse(kUrlAlphabet);
 
+// Both write into a string sized once (no append per character): base64 runs over every
+// evidence proof on the request path (docs/benchmarks.md).
 std::string encode(std::string_view in, const char* alphabet, bool pad) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    uint32_t v =
-        (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
-    out += alphabet[v >> 18];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
+  const size_t full = in.size() / 3, rest = in.size() % 3;
+  std::string out(full * 4 + (rest == 0 ? 0 : pad ? 4 : rest + 1), '\0');
+  char* o = out.data();
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  for (size_t g = 0; g < full; ++g, p += 3, o += 4) {
+    const uint32_t v = (uint32_t(p[0]) << 16) | (uint32_t(p[1]) << 8) | p[2];
+    o[0] = alphabet[v >> 18];
+    o[1] = alphabet[(v >> 12) & 63];
+    o[2] = alphabet[(v >> 6) & 63];
+    o[3] = alphabet[v & 63];
   }
-  if (size_t rest = in.size() - i; rest > 0) {
-    uint32_t v = uint32_t(uint8_t(in[i])) << 16;
-    if (rest == 2) v |= uint32_t(uint8_t(in[i + 1])) << 8;
-    out += alphabet[v >> 18];
-    out += alphabet[(v >> 12) & 63];
-    if (rest == 2) out += alphabet[(v >> 6) & 63];
-    if (pad) out.append(rest == 2 ? "=" : "==");
+  if (rest > 0) {
+    uint32_t v = uint32_t(p[0]) << 16;
+    if (rest == 2) v |= uint32_t(p[1]) << 8;
+    *o++ = alphabet[v >> 18];
+    *o++ = alphabet[(v >> 12) & 63];
+    if (rest == 2) *o++ = alphabet[(v >> 6) & 63];
+    if (pad) {
+      *o++ = '=';
+      if (rest == 1) *o++ = '=';
+    }
   }
   return out;
 }
@@ -44,22 +49,27 @@ std::string encode(std::string_view in, const char* alphabet, bool pad) {
 // `in` without padding.
 std::optional<std::string> decode(std::string_view in, const std::array<int8_t, 256>& reverse) {
   if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() / 4 * 3 + 2);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int8_t v = reverse[static_cast<unsigned char>(c)];
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
+  const size_t full = in.size() / 4, rest = in.size() % 4;
+  std::string out(full * 3 + (rest == 0 ? 0 : rest - 1), '\0');
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  char* o = out.data();
+  for (size_t g = 0; g < full; ++g, p += 4, o += 3) {
+    const int8_t a = reverse[p[0]], b = reverse[p[1]], c = reverse[p[2]], d = reverse[p[3]];
+    if ((a | b | c | d) < 0) return std::nullopt;
+    const uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6) | uint32_t(d);
+    o[0] = static_cast<char>(v >> 16);
+    o[1] = static_cast<char>((v >> 8) & 0xff);
+    o[2] = static_cast<char>(v & 0xff);
   }
-  // Leftover bits must be zero, or the text was not produced by an encoder.
-  if ((acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  if (rest > 0) {
+    const int8_t a = reverse[p[0]], b = reverse[p[1]], c = rest == 3 ? reverse[p[2]] : 0;
+    if ((a | b | c) < 0) return std::nullopt;
+    const uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6);
+    // Leftover bits must be zero, or the text was not produced by an encoder.
+    if ((rest == 2 ? v & 0xffff : v & 0xff) != 0) return std::nullopt;
+    o[0] = static_cast<char>(v >> 16);
+    if (rest == 3) o[1] = static_cast<char>((v >> 8) & 0xff);
+  }
   return out;
 }
 

@@ -1,6 +1,12 @@
 #include "trust/digest.h"
 
+// SHA-256 through the low-level functions: the same code (SHA-NI where the CPU has it) as
+// EVP's, without the provider dispatch of EVP_DigestInit/Final per digest, which cost more
+// than hashing the 64-100 bytes of a Merkle node or statement (the message evidence takes
+// several such digests per message; docs/benchmarks.md). OpenSSL 3 marks them deprecated.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <cstdlib>
 
@@ -25,10 +31,15 @@ struct Hasher::State {
   };
   std::unique_ptr<EVP_MD, MdFree> md;
   std::unique_ptr<EVP_MD_CTX, CtxFree> ctx;
+  SHA256_CTX sha{};  // SHA-256: used instead of ctx
 };
 
 Hasher::Hasher(DigestAlgorithm alg) : alg_(alg), state_(std::make_unique<State>()) {
-  state_->md.reset(EVP_MD_fetch(nullptr, alg == DigestAlgorithm::kSm3 ? "SM3" : "SHA256", nullptr));
+  if (alg == DigestAlgorithm::kSha256) {
+    if (SHA256_Init(&state_->sha) != 1) std::abort();
+    return;
+  }
+  state_->md.reset(EVP_MD_fetch(nullptr, "SM3", nullptr));
   state_->ctx.reset(EVP_MD_CTX_new());
   // Both are in OpenSSL 3's default provider; without them nothing here can work.
   if (!state_->md || !state_->ctx ||
@@ -41,11 +52,20 @@ Hasher::Hasher(Hasher&&) noexcept = default;
 Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
 void Hasher::update(std::string_view data) {
+  if (alg_ == DigestAlgorithm::kSha256) {
+    SHA256_Update(&state_->sha, data.data(), data.size());
+    return;
+  }
   EVP_DigestUpdate(state_->ctx.get(), data.data(), data.size());
 }
 
 Digest32 Hasher::finish() {
   Digest32 out{};
+  if (alg_ == DigestAlgorithm::kSha256) {
+    SHA256_Final(out.data(), &state_->sha);
+    SHA256_Init(&state_->sha);
+    return out;
+  }
   unsigned int len = 0;
   EVP_DigestFinal_ex(state_->ctx.get(), out.data(), &len);
   EVP_DigestInit_ex2(state_->ctx.get(), state_->md.get(), nullptr);
@@ -54,6 +74,13 @@ Digest32 Hasher::finish() {
 
 Digest32 digest(DigestAlgorithm alg, std::string_view data) {
   Digest32 out{};
+  if (alg == DigestAlgorithm::kSha256) {  // not SHA256(): OpenSSL 3 fetches by name there
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, data.data(), data.size());
+    SHA256_Final(out.data(), &c);
+    return out;
+  }
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), out.data(), &len,
              alg == DigestAlgorithm::kSm3 ? EVP_sm3() : EVP_sha256(), nullptr);

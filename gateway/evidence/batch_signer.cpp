@@ -31,9 +31,7 @@ void BatchSigner::add(const std::shared_ptr<const NodeKey>& key, const std::stri
     if (window.count() == 0) {
       // No window: the batch is what this thread's current turn of the event loop adds
       // (every request already read): signed after the handlers queued before it.
-      boost::asio::post(timer_.get_executor(), [this, gen, alive = alive_] {
-        if (*alive && gen == generation_) sign();
-      });
+      post_sign();
     } else {
       timer_.expires_after(window);
       timer_.async_wait([this, gen, alive = alive_](boost::system::error_code ec) {
@@ -49,6 +47,19 @@ void BatchSigner::add(const std::shared_ptr<const NodeKey>& key, const std::stri
 
 void BatchSigner::flush() {
   if (!leaves_.empty()) sign();
+}
+
+void BatchSigner::sign_soon() {
+  if (!leaves_.empty()) post_sign();
+}
+
+void BatchSigner::post_sign() {
+  const uint64_t gen = generation_;
+  if (posted_ == gen) return;  // one post per batch
+  posted_ = gen;
+  boost::asio::post(timer_.get_executor(), [this, gen, alive = alive_] {
+    if (*alive && gen == generation_) sign();
+  });
 }
 
 void BatchSigner::sign() {

@@ -41,6 +41,10 @@ class BatchSigner {
            const Digest32& leaf, std::chrono::microseconds window, size_t max, Done done);
   // Signs the current batch now (shutdown, tests).
   void flush();
+  // Signs the current batch at the end of the event loop's current turn (after the handlers
+  // already queued) instead of when its window ends: for a caller that knows no further leaf
+  // is coming soon (a receiver whose every message on this thread has its receipt).
+  void sign_soon();
 
   uint64_t batches() const { return batches_; }
   // A hasher of the batch's digest for callers on the same thread (leaf texts).
@@ -48,11 +52,14 @@ class BatchSigner {
 
  private:
   void sign();
+  // sign() at the end of the loop's current turn, unless the batch was signed before.
+  void post_sign();
 
   boost::asio::steady_timer timer_;
   std::string prefix_;  // random, so that batch ids of restarts never repeat
   uint64_t batches_ = 0;
   uint64_t generation_ = 0;  // of the batch the timer is for
+  uint64_t posted_ = 0;      // the generation a post_sign() is pending for
   std::shared_ptr<const NodeKey> key_;
   std::string node_;
   DigestAlgorithm alg_ = DigestAlgorithm::kSha256;

@@ -13,7 +13,7 @@ bool with_message(EvidenceLog* log, std::string_view kind, const MessageFields& 
   const std::string hex = digest_hex(msg);
   const std::string size = std::to_string(m.body_size);
   const std::string sent = std::to_string(m.sent_ms);
-  std::array<EvidenceField, 17> fields{{{"msg", hex},
+  std::array<EvidenceField, 18> fields{{{"msg", hex},
                                         {"version", m.version},
                                         {"interface", m.iface},
                                         {"source", m.source_node},
@@ -38,6 +38,16 @@ bool with_message(EvidenceLog* log, std::string_view kind, const MessageFields& 
 bool record_sent(EvidenceLog* log, const MessageFields& m, const Digest32& msg,
                  std::string_view sig) {
   return !log || with_message(log, "sent", m, msg, {{"sig", sig}});
+}
+
+bool record_sent_answered(EvidenceLog* log, const MessageFields& m, const Digest32& msg,
+                          std::string_view sig, std::string_view status, std::string_view receipt,
+                          std::string_view countersign) {
+  return !log || with_message(log, "sent", m, msg,
+                              {{"sig", sig},
+                               {"status", status},
+                               {"receipt", receipt},
+                               {"countersign", countersign}});
 }
 
 bool record_receipt(EvidenceLog* log, const Digest32& msg, std::string_view from,

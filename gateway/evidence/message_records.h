@@ -1,8 +1,12 @@
 // The evidence records of signed messages (docs/evidence.md): what the sender and the
 // receiver write to their evidence logs, so that `ptpctl evidence match` pairs them by
 // `msg` (the message leaf) and `ptpctl evidence export` builds one message's proof.
-//   sent      msg, the message fields (MessageFields::to_fields), sig (x-ptp-signature)
-//   receipt   msg, from (the receiver), status, receipt (x-ptp-receipt), countersign
+//   sent      msg, the message fields (MessageFields::to_fields), sig (x-ptp-signature);
+//             written when the answer is back: status, receipt (x-ptp-receipt) and
+//             countersign too (record_sent_answered; one record per message), or before the
+//             message leaves, its receipt then in a record of its own (record_sent: the
+//             outbox's pushes)
+//   receipt   msg, from (the receiver), status, receipt, countersign
 //   received  msg, the message fields, sig, status, receipt
 #pragma once
 
@@ -16,6 +20,9 @@ namespace ptp {
 // Each returns EvidenceLog::append's answer (true without a log).
 bool record_sent(EvidenceLog* log, const MessageFields& m, const Digest32& msg,
                  std::string_view sig);
+bool record_sent_answered(EvidenceLog* log, const MessageFields& m, const Digest32& msg,
+                          std::string_view sig, std::string_view status, std::string_view receipt,
+                          std::string_view countersign);
 bool record_receipt(EvidenceLog* log, const Digest32& msg, std::string_view from,
                     std::string_view status, std::string_view receipt,
                     std::string_view countersign);

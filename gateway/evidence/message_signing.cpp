@@ -1,9 +1,13 @@
 #include "gateway/evidence/message_signing.h"
 
+#include "trust/merkle.h"
+
 namespace ptp {
 namespace {
 
 constexpr size_t kVerifiedBatches = 4096;
+// Of those, the most recent keep the tree nodes their paths went through.
+constexpr size_t kKnownTrees = 16;
 
 std::string_view topic_of(const Envelope& env) {
   static const std::string kTopic("message-topic");
@@ -79,23 +83,34 @@ bool MessageSigning::countersign(const Config& cfg, std::string_view receipt_val
 
 bool MessageSigning::verify(Hasher& h, const Digest32& leaf, const BatchProof& p,
                             const PublicKey& key, std::string& error) {
-  auto root = proof_root(h, leaf, p, error);
-  if (!root) return false;
+  // The key holds the signature itself: a later statement of a verified batch with other
+  // signature bytes is checked again (a receipt kept with a bad signature would not verify
+  // for a third party).
   std::string id = p.node;
   id.append(";").append(p.batch_id).append(";").append(std::to_string(p.n)).append(";");
-  id.append(reinterpret_cast<const char*>(root->data()), root->size());
-  if (verified_.contains(id)) return true;
+  id.append(p.signature);
+  if (auto it = verified_.find(id); it != verified_.end()) {
+    if (it->second.leads_to_root(h, merkle_leaf_hash(h, leaf), p.index, p.path)) return true;
+    // Not in the verified tree: checked in full below, which fails saying where.
+  }
+  auto root = proof_root(h, leaf, p, error);
+  if (!root) return false;
   ++signature_checks_;
   if (!key.verify(batch_text(p.node, p.batch_id, p.n, *root), p.signature)) {
     error = "batch signature of " + p.node + " does not verify (statement or batch altered)";
     return false;
   }
+  if (verified_.contains(id)) return true;  // the same batch, another root: not learnt
   if (verified_order_.size() >= kVerifiedBatches) {
     verified_.erase(verified_order_.front());
     verified_order_.pop_front();
   }
+  MerkleKnownNodes tree(p.n, *root);
+  tree.leads_to_root(h, merkle_leaf_hash(h, leaf), p.index, p.path);  // learns its path
+  if (verified_order_.size() >= kKnownTrees)
+    verified_.at(verified_order_[verified_order_.size() - kKnownTrees]).forget_nodes();
   verified_order_.push_back(id);
-  verified_.insert(std::move(id));
+  verified_.emplace(std::move(id), std::move(tree));
   return true;
 }
 

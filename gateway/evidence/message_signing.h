@@ -11,13 +11,14 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "codecs/envelope.h"
 #include "codecs/interface.h"
 #include "codecs/status.h"
 #include "gateway/config/config.h"
 #include "gateway/evidence/batch_signer.h"
+#include "trust/merkle_known.h"
 #include "trust/message_evidence.h"
 
 namespace ptp {
@@ -74,8 +75,9 @@ class MessageSigning {
               std::string& error);
 
   BatchSigner signer_;
-  // (node;batch;root) of batches verified here, bounded (oldest forgotten first).
-  std::unordered_set<std::string> verified_;
+  // Batches verified here by (node;batch;n;signature bytes): their root, and for the most
+  // recent ones the tree nodes seen on their paths. Bounded (oldest forgotten first).
+  std::unordered_map<std::string, MerkleKnownNodes> verified_;
   std::deque<std::string> verified_order_;
   uint64_t signature_checks_ = 0;
 };

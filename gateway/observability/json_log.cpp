@@ -86,6 +86,25 @@ void append_field(std::string& out, std::string_view key, std::string_view value
   append_json_string(out, value);
 }
 
+// How many leading bytes of `s` are plain (printable ASCII other than '"' and '\\'), checked
+// 8 bytes at a time: a whole word is plain when none of its bytes is below 0x20, at or above
+// 0x7F, '"' or '\\' (the usual bit tricks; the caller finishes the last bytes one by one).
+size_t plain_run(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  auto has_zero = [](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
+  size_t n = 0;
+  for (; n + 8 <= s.size(); n += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + n, 8);
+    const uint64_t below_space = (w - 0x20 * kOnes) & ~w & kHigh;
+    const uint64_t del_or_high = (w + kOnes) | w;  // 0x7F + 1 or any byte >= 0x80: high bit
+    if (below_space | (del_or_high & kHigh) | has_zero(w ^ ('"' * kOnes)) |
+        has_zero(w ^ ('\\' * kOnes)))
+      break;
+  }
+  return n;
+}
+
 void append_optional_field(std::string& out, std::string_view key, std::string_view value) {
   if (!value.empty()) append_field(out, key, value);
 }
@@ -117,7 +136,7 @@ void append_json_string(std::string& out, std::string_view s) {
   while (i < s.size()) {
     // Printable ASCII other than '"' and '\\' is copied as it is, a run at a time (hex
     // digests, ids, base64: most of what the logs write), not one character at a time.
-    size_t plain = i;
+    size_t plain = i + plain_run(s.substr(i));
     while (plain < s.size()) {
       const auto p = static_cast<unsigned char>(s[plain]);
       if (p < 0x20 || p >= 0x7F || p == '"' || p == '\\') break;

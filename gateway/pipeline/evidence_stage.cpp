@@ -51,6 +51,7 @@ void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, R
     Responder answer;
     MessageFields m;
     Digest32 leaf;
+    std::string sig = {};  // x-ptp-signature
   };
   if (!evidence_accepting(records_, cfg->evidence)) return refuse(req, log_full(*cfg));
   MessageFields m = message_fields(signing_.hasher(*cfg), req.env, req.iface, unix_now_ms());
@@ -66,19 +67,19 @@ void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, R
           return refuse(out->req, Status::Error(Code::kSystemError,
                                                 "node " + cfg->node_id +
                                                     " cannot sign the message (node key)"));
-        if (!record_sent(records_, out->m, out->leaf, value) &&
-            cfg->evidence.on_failure == EvidenceOnFailure::kRefuse)
-          return refuse(out->req, log_full(*cfg));
+        // The sent record waits for the answer (one record with the receipt); the check
+        // above (evidence_accepting) is what refuses a message the log could not record.
+        out->sig = value;
         out->req.env.meta[kSignatureKey] = std::move(value);
         const PtpHeader header = out->req.env.header;
         send(std::move(out->req), [this, cfg, out, roots, header](Response&& r) {
           const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
+          const std::string_view counter = find_header(r.extra_headers, kCountersignHeader);
           if (!receipt.empty()) {
             std::string error;
             const PublicKey* key = roots->find(cfg, header.target_node_id, error);
             Status st =
                 signing_.verify_receipt(*cfg, out->leaf, header.target_node_id, receipt, key);
-            const std::string_view counter = find_header(r.extra_headers, kCountersignHeader);
             if (st.ok() && !counter.empty()) {
               CountersignValue cv;
               const PublicKey* router = parse_countersign_value(counter, cv, error)
@@ -87,9 +88,10 @@ void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, R
               st = signing_.verify_countersign(*cfg, receipt, counter, router);
             }
             if (!st.ok()) warn("receipt does not verify", header, st);
-            record_receipt(records_, out->leaf, header.target_node_id,
-                           code_string(r.env.status.code), receipt, counter);
           }
+          record_sent_answered(records_, out->m, out->leaf, out->sig,
+                               code_string(r.env.status.code), receipt,
+                               receipt.empty() ? std::string_view() : counter);
           out->answer(std::move(r));
         });
       });
@@ -117,19 +119,22 @@ Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& root
   }
   if (!evidence_accepting(records_, cfg->evidence)) return log_full(*cfg);
   // The signature is between the gateways: the service (or the inbox) does not get it.
-  auto seen =
-      std::make_shared<std::pair<MessageFields, std::string>>(std::move(m), std::move(it->second));
+  auto seen = std::make_shared<Received>(std::move(m), std::move(it->second), awaiting_receipts_);
   req.env.meta.erase(it);
   const int64_t received = unix_now_ms();
   answer = [this, cfg, leaf, received, seen, answer = std::move(answer)](Response&& r) {
     auto held = std::make_shared<Response>(std::move(r));
     const Code code = held->env.status.code;
+    // The last message this thread waits on has its answer: its receipt batch is signed at
+    // the end of this loop turn rather than when the window ends (no receipt would join).
+    const bool last = seen->answered() == 0;
     signing_.sign_receipt(
         *cfg, leaf, received, code, [this, held, answer, seen, leaf, code](std::string value) {
-          record_received(records_, seen->first, leaf, seen->second, code_string(code), value);
+          record_received(records_, seen->fields, leaf, seen->signature, code_string(code), value);
           if (!value.empty()) held->extra_headers.emplace_back(kReceiptHeader, value);
           answer(std::move(*held));
         });
+    if (last) signing_.signer().sign_soon();
   };
   return Status::Ok();
 }

@@ -14,6 +14,8 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
+#include <memory>
+#include <utility>
 
 #include "gateway/config/config.h"
 #include "gateway/evidence/evidence_log.h"
@@ -57,7 +59,38 @@ class EvidenceStage {
   // most once a second, the audit record counting the ones it stands for).
   void refused(const PtpHeader& h, Interface iface, const Status& st);
 
+  // A message received and checked, until its answer gets the receipt: counted in
+  // *awaiting while it waits (also when its answer is dropped unanswered; the count is
+  // shared so that an answer outliving the stage is harmless).
+  class Received {
+   public:
+    Received(MessageFields m, std::string sig, std::shared_ptr<size_t> awaiting)
+        : fields(std::move(m)), signature(std::move(sig)), awaiting_(std::move(awaiting)) {
+      ++*awaiting_;
+    }
+    ~Received() { answered(); }
+    Received(const Received&) = delete;
+    Received& operator=(const Received&) = delete;
+    // Stops counting this message; the number of messages still waiting.
+    size_t answered() {
+      if (waiting_) {
+        waiting_ = false;
+        --*awaiting_;
+      }
+      return *awaiting_;
+    }
+
+    MessageFields fields;
+    std::string signature;
+
+   private:
+    std::shared_ptr<size_t> awaiting_;
+    bool waiting_ = true;
+  };
+
   MessageSigning signing_;
+  // Messages received on this thread whose answers have no receipt yet.
+  std::shared_ptr<size_t> awaiting_receipts_ = std::make_shared<size_t>(0);
   JsonLog& log_;
   EvidenceLog* records_;
   LogThrottle throttle_;        // 615 refusals and bad receipts: at most a line a second

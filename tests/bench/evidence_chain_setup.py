@@ -2,6 +2,8 @@
 evidence_instructions_per_request.py): h2load -> gateway A -> gateway B -> ptp-echo-service,
 1 KiB unary invokes, A and B with node identities (TLS between them, pinned roots), with or
 without an evidence section. Import after PTP_BIN_DIR is set."""
+import glob
+import json
 import os
 
 from identity_dirs import make_identity
@@ -37,11 +39,11 @@ peers:
     return out
 
 
-def request(body_path):
-    """Writes the 1 KiB body to body_path; returns the PTP headers of the invoke (no trace id:
-    the gateway makes one per request)."""
+def request(body_path, body_bytes=1024):
+    """Writes the body (1 KiB by default) to body_path; returns the PTP headers of the invoke
+    (no trace id: the gateway makes one per request)."""
     with open(body_path, "wb") as f:
-        f.write(b"x" * 1024)
+        f.write(b"x" * body_bytes)
     h = ptp_headers("A", "B", session="bench", uri="ptp/echo", token=None)
     h.pop("x-ptp-trace-id")
     return h
@@ -49,3 +51,29 @@ def request(body_path):
 
 def invoke_url():
     return f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/invoke"
+
+
+def batches(workdir):
+    """{"A": (records, set of batch ids), "B": ...}: A's `sent` signatures and B's receipts
+    in the evidence logs so far (a proof's batch id is its 2nd part; the values start with
+    "v1;sent_ms;" and "v1;msg;received_ms;code;")."""
+    out = {}
+    for n, kind, field, at in (("A", "sent", "sig", 3), ("B", "received", "receipt", 5)):
+        recs, ids = 0, set()
+        for path in sorted(glob.glob(os.path.join(workdir, f"ev-{n}", "*.jsonl"))):
+            with open(path) as f:
+                for line in f:
+                    r = json.loads(line)
+                    if r["kind"] == kind and r.get(field):
+                        recs += 1
+                        ids.add(r[field].split(";")[at])
+        out[n] = (recs, ids)
+    return out
+
+
+def print_batch_sizes(before, after, indent="  "):
+    for n, what in (("A", "message signatures"), ("B", "receipts")):
+        recs = after[n][0] - before[n][0]
+        nb = len(after[n][1] - before[n][1])
+        print(f"{indent}{n}: {recs} {what} in {nb} batches, {recs / max(nb, 1):.1f} per batch",
+              flush=True)

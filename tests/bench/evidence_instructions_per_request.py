@@ -8,11 +8,11 @@ are zeroed after a warm-up and dumped after the measured requests (all threads o
 gateway, the evidence writer included). Kernel time is not counted. Run by hand:
 
   /usr/bin/python3 tests/bench/evidence_instructions_per_request.py [--bin-dir build/bin]
-      [--requests 5000] [--clients 4] [--streams 25] [--window-us 1000] [--top 25]
+      [--requests 5000] [--clients 4] [--streams 25] [--window-us 1000]
+      [--body-bytes 1024] [--top 25]
 """
 import argparse
 import glob
-import json
 import os
 import re
 import shutil
@@ -33,6 +33,7 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--streams", type=int, default=25)
     ap.add_argument("--window-us", type=int, default=1000)
+    ap.add_argument("--body-bytes", type=int, default=1024)
     ap.add_argument("--top", type=int, default=0)
     ap.add_argument("--save", default=None, help="copy the callgrind files into this directory")
     ap.add_argument("--only", choices=("on", "off"), default=None)
@@ -41,30 +42,16 @@ def main():
         os.environ["PTP_BIN_DIR"] = os.path.abspath(args.bin_dir)
     import ptp_harness
     from ptp_harness import Topology
-    from evidence_chain_setup import ECHO_PORT, invoke_url, request, write_configs
+    from evidence_chain_setup import (ECHO_PORT, batches, invoke_url, print_batch_sizes,
+                                      request, write_configs)
     from instructions_per_request import callgrind, top_functions, totals
 
     def configs(topo, evidence):
         return write_configs(topo.workdir, evidence, args.window_us, 1)
 
     body = "/tmp/ptp-evidence-ipr-body"
-    h = request(body)
+    h = request(body, args.body_bytes)
     real_gateway = ptp_harness.GATEWAY
-
-    def batches(workdir):
-        """(records, distinct batches) of A's `sent` signatures and B's receipts so far."""
-        out = {}
-        for n, kind, field, at in (("A", "sent", "sig", 3), ("B", "received", "receipt", 5)):
-            recs, ids = 0, set()
-            for path in sorted(glob.glob(os.path.join(workdir, f"ev-{n}", "*.jsonl"))):
-                with open(path) as f:
-                    for line in f:
-                        r = json.loads(line)
-                        if r["kind"] == kind and r.get(field):
-                            recs += 1
-                            ids.add(r[field].split(";")[at])
-            out[n] = (recs, ids)
-        return out
 
     def measure(evidence):
         with Topology() as topo:
@@ -104,12 +91,7 @@ def main():
             res = {n: totals(outs[n]) / args.requests for n in "AB"}
             if evidence:
                 time.sleep(1)
-                after = batches(topo.workdir)
-                for n, what in (("A", "message signatures"), ("B", "receipts")):
-                    recs = after[n][0] - before[n][0]
-                    nb = len(after[n][1] - before[n][1])
-                    print(f"  {n}: {recs} {what} in {nb} batches, "
-                          f"{recs / max(nb, 1):.1f} per batch", flush=True)
+                print_batch_sizes(before, batches(topo.workdir))
             if args.save:
                 os.makedirs(args.save, exist_ok=True)
                 for path in glob.glob(os.path.join(topo.workdir, "callgrind.*")):

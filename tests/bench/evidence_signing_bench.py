@@ -7,7 +7,8 @@ without it. Rounds alternate off/on (fresh gateways each round, a warm-up first)
 ratio on/off of the medians is printed.
 
   /usr/bin/python3 tests/bench/evidence_signing_bench.py [--bin-dir build/bin] [--rounds 3]
-      [--requests 40000] [--clients 4] [--streams 25] [--window-us 1000] [--io-threads 1]
+      [--requests 40000] [--clients 4] [--streams 25] [--window-us 1000]
+      [--body-bytes 1024] [--io-threads 1]
 """
 import argparse
 import os
@@ -15,6 +16,7 @@ import re
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -28,21 +30,25 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--streams", type=int, default=25)
     ap.add_argument("--window-us", type=int, default=1000)
+    ap.add_argument("--body-bytes", type=int, default=1024)
     ap.add_argument("--io-threads", type=int, default=1)
+    ap.add_argument("--threads", action="store_true",
+                    help="print the CPU per request of each gateway's busiest threads")
     ap.add_argument("--perf", default=None,
-                    help="record `perf record -g` of gateway A and B during the 'on' rounds "
-                         "into PREFIX-a.data, PREFIX-b.data")
+                    help="record `perf record -g` of gateway A and B during the rounds "
+                         "into PREFIX-on-a.data, PREFIX-off-b.data, ...")
     args = ap.parse_args()
     if args.bin_dir:
         os.environ["PTP_BIN_DIR"] = os.path.abspath(args.bin_dir)
     from ptp_harness import Topology
-    from evidence_chain_setup import ECHO_PORT, invoke_url, request, write_configs
+    from evidence_chain_setup import (ECHO_PORT, batches, invoke_url, print_batch_sizes,
+                                      request, write_configs)
 
     def configs(topo, evidence):
         return write_configs(topo.workdir, evidence, args.window_us, args.io_threads)
 
     body = "/tmp/ptp-evidence-bench-body"
-    h = request(body)
+    h = request(body, args.body_bytes)
 
     tick = os.sysconf("SC_CLK_TCK")
 
@@ -63,6 +69,18 @@ def main():
 
     cpu = {False: [], True: []}
 
+    def threads(pid):
+        """{tid: user+sys s} of a process's threads."""
+        out = {}
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+                out[task] = (int(st[11]) + int(st[12])) / tick
+            except OSError:
+                pass
+        return out
+
     def run(evidence, n):
         with Topology() as topo:
             topo.echo(ECHO_PORT)
@@ -77,13 +95,26 @@ def main():
             subprocess.run(cmd[:2] + [str(max(n // 10, 100))] + cmd[3:], capture_output=True,
                            check=True)  # warm-up
             perf = []
-            if args.perf and evidence:
-                perf = [subprocess.Popen(["perf", "record", "-g", "-o", f"{args.perf}-{n}.data",
+            if args.perf:
+                mode = "on" if evidence else "off"
+                perf = [subprocess.Popen(["perf", "record", "-g", "-o",
+                                          f"{args.perf}-{mode}-{n}.data",
                                           "-p", str(g.pid())], stderr=subprocess.DEVNULL)
                         for n, g in (("a", ga), ("b", gb))]
+            time.sleep(0.3)  # the writers take the warm-up's records
+            before = batches(topo.workdir) if evidence else None
             u0 = {g: usage(g.pid()) for g in (ga, gb)}
+            t0 = {g: threads(g.pid()) for g in (ga, gb)}
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             u1 = {g: usage(g.pid()) for g in (ga, gb)}
+            t1 = {g: threads(g.pid()) for g in (ga, gb)}
+            if args.threads:
+                for name, g in (("A", ga), ("B", gb)):
+                    busy = sorted(((t1[g][t] - t0[g].get(t, 0)) * 1e6 / n for t in t1[g]),
+                                  reverse=True)
+                    print(f"  {'on ' if evidence else 'off'} {name}: CPU us per request of its "
+                          "busiest threads: " + ", ".join(f"{x:.1f}" for x in busy[:4] if x > 0),
+                          flush=True)
             # CPU microseconds (user, system) and context switches per request, A and B.
             cpu[evidence].append(tuple(
                 tuple((u1[g][i] - u0[g][i]) * (1e6 if i < 2 else 1) / n for i in range(3))
@@ -93,6 +124,9 @@ def main():
                 p.wait()
             if f"{n} succeeded" not in out:
                 raise RuntimeError(out)
+            if evidence and args.threads:
+                time.sleep(0.3)
+                print_batch_sizes(before, batches(topo.workdir))
             return float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
 
     off, on = [], []

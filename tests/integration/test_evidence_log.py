@@ -337,6 +337,24 @@ class EvidenceMatch(unittest.TestCase):
                              (5, 4, 4, 2), res)
             self.assertEqual(res["first_unmatched"]["seq"], 3)
             self.assertEqual(res["first_unmatched"]["why"], "no receipt in the sender's log")
+            # The receipt inside the sent record (one record per answered message), for some
+            # messages, a receipt record for others; a sent record with a status but no
+            # receipt (the answer carried none) is unmatched.
+            shutil.rmtree(f"{work}/a")
+            answered = [("sent", {"msg": m, "target_node": "B", "sig": "v1;1;x", "status":
+                                  "E0000000000", "receipt": "v1;" + m}) for m in msgs[:3]]
+            answered += [("sent", {"msg": msgs[3], "target_node": "B", "status": "E0000000601"})]
+            answered += [("sent", {"msg": msgs[4], "target_node": "B"}),
+                         ("receipt", {"msg": msgs[4], "from": "B"})]
+            write_chain(f"{work}/a", answered)
+            code, out, _ = ptpctl("evidence", "match", f"{work}/a", f"{work}/b", "--json")
+            res = json.loads(out)
+            self.assertEqual(code, 1)
+            self.assertEqual((res["sent"], res["received"], res["receipts"], res["unmatched"]),
+                             (5, 4, 4, 1), res)
+            self.assertEqual(res["first_unmatched"]["seq"], 4)
+            self.assertEqual(res["first_unmatched"]["why"],
+                             "no received record at the receiver and no receipt")
             # A log that does not verify is reported before any matching.
             with open(f"{work}/b/evidence-00000000000000000001.jsonl", "r+b") as f:
                 f.seek(42)  # inside "audit"

@@ -319,7 +319,9 @@ peers:
         def counts():
             a, b = evidence_records(self.ev["A"]), evidence_records(self.ev["B"])
             sent = {r["msg"]: r for r in a if r["kind"] == "sent" and r["target"] == "B"}
-            receipts = {r["msg"]: r for r in a if r["kind"] == "receipt"}
+            # A's receipts: in its sent records (invokes) or records of their own (pushes).
+            receipts = {r["msg"]: r for r in a if r["kind"] == "receipt" or
+                        (r["kind"] == "sent" and r.get("receipt"))}
             received = {r["msg"]: r for r in b if r["kind"] == "received"}
             return sent, receipts, received
 

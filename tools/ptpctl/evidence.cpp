@@ -125,8 +125,12 @@ int match(const Options& o) {
   std::set<std::string> received, receipts;
   for (const auto& rec : r.records_list)
     if (rec.kind == "received") received.insert(msg_of(rec));
-  for (const auto& rec : s.records_list)
-    if (rec.kind == "receipt") receipts.insert(msg_of(rec));
+  // A receipt is a record of its own (pushes) or part of the sent record written when the
+  // answer came back (invokes and transports).
+  for (const auto& rec : s.records_list) {
+    const bool answered = rec.kind == "sent" && rec.fields.contains("receipt");
+    if (rec.kind == "receipt" || answered) receipts.insert(msg_of(rec));
+  }
   uint64_t sent = 0, matched_received = 0, matched_receipts = 0, unmatched = 0;
   const EvidenceRecord* first = nullptr;
   std::string first_why;

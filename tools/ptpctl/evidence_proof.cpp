@@ -47,7 +47,8 @@ int export_proof(const Options& o) {
   ChainResult chain = verify_evidence_dir(dir, {.digest = std::nullopt, .keep_records = true});
   if (!chain.ok())
     return fail(dir + " does not verify: " + (chain.error.empty() ? chain.message : chain.error));
-  // The sender's sent record and its receipt record, or the receiver's received record.
+  // The sender's sent record (with the receipt, or followed by a receipt record), or the
+  // receiver's received record.
   const EvidenceRecord *message = nullptr, *receipt = nullptr;
   for (const auto& r : chain.records_list) {
     if (field(r, "msg") != *msg) continue;

@@ -43,3 +43,30 @@ TEST_CASE("base64url: no padding, URL alphabet, strict decoding") {
   for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
   CHECK(base64url_decode(base64url_encode(all)).value() == all);
 }
+
+TEST_CASE("base64: every length round-trips; a bad character anywhere, or leftover bits, fail") {
+  // Groups of four characters are decoded at once: each position of a group and of the
+  // tail (2 or 3 characters) must still be checked.
+  std::string bytes;
+  for (int n = 0; n < 70; ++n) {
+    const std::string std_text = base64_encode(bytes), url_text = base64url_encode(bytes);
+    CAPTURE(n);
+    CHECK(std_text.size() == (bytes.size() + 2) / 3 * 4);
+    CHECK(url_text.size() == (bytes.size() * 4 + 2) / 3);
+    CHECK(base64_decode(std_text).value() == bytes);
+    CHECK(base64url_decode(url_text).value() == bytes);
+    for (size_t at = 0; at < url_text.size(); ++at) {
+      std::string bad = url_text;
+      bad[at] = '*';
+      CHECK_FALSE(base64url_decode(bad).has_value());
+      bad[at] = '\x80';
+      CHECK_FALSE(base64url_decode(bad).has_value());
+    }
+    if (url_text.size() % 4 != 0) {  // a tail: its last character carries leftover bits
+      std::string odd = url_text;
+      odd.back() = odd.back() == 'B' ? 'C' : 'B';
+      CHECK_FALSE(base64url_decode(odd).has_value());
+    }
+    bytes += static_cast<char>(n * 37 + 11);
+  }
+}

@@ -1,6 +1,7 @@
 // The batch signer: a full batch is signed at once, a partial one when its window ends (or
 // at the end of the event loop's turn with window 0); every leaf's proof checks alone
-// against the node key; a key change signs the batch so far first.
+// against the node key; a key change signs the batch so far first; sign_soon() signs a
+// windowed batch at the end of the loop's turn.
 #include <doctest/doctest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -83,6 +84,36 @@ TEST_CASE("batch signer: another key or node signs the batch so far first") {
   Hasher h;
   CHECK(verify_statement(h, leaf_of(1), p, testing::public_of(*other), error));
   CHECK_FALSE(verify_statement(h, leaf_of(1), p, testing::public_of(*key), error));
+}
+
+TEST_CASE("batch signer: sign_soon signs at the end of the loop's turn, not the window's") {
+  boost::asio::io_context io;
+  auto key = std::make_shared<const NodeKey>(testing::make_key(KeyAlgorithm::kEcdsaP256));
+  BatchSigner signer(io.get_executor());
+  std::vector<std::string> proofs;
+  const auto window = std::chrono::seconds(30);
+  for (int i = 0; i < 3; ++i)
+    signer.add(key, "A", DigestAlgorithm::kSha256, leaf_of(i), window, 16,
+               [&](std::string_view p) { proofs.emplace_back(p); });
+  signer.sign_soon();
+  signer.sign_soon();  // once per batch
+  CHECK(proofs.empty());
+  io.poll();
+  REQUIRE(proofs.size() == 3);
+  check_proofs(proofs, testing::public_of(*key), 0);
+  CHECK(signer.batches() == 1);
+  // The next batch waits for its window again (or the next sign_soon).
+  proofs.clear();
+  signer.add(key, "A", DigestAlgorithm::kSha256, leaf_of(5), window, 16,
+             [&](std::string_view p) { proofs.emplace_back(p); });
+  io.poll();
+  CHECK(proofs.empty());
+  signer.sign_soon();
+  io.poll();
+  CHECK(proofs.size() == 1);
+  signer.sign_soon();  // nothing pending: nothing happens
+  io.poll();
+  CHECK(signer.batches() == 2);
 }
 
 }  // namespace ptp

@@ -65,6 +65,9 @@ TEST_CASE("message records: sent and received hold msg, the message fields in or
   CHECK(record_sent(log.get(), m, msg, "v1;sig"));
   CHECK(record_received(log.get(), m, msg, "v1;sig", "E0000000000", ""));  // empty: left out
   CHECK(record_receipt(log.get(), msg, "B", "E0000000000", "v1;r", ""));
+  // The sender's one record of an answered message: the receipt (and countersign) in it.
+  CHECK(record_sent_answered(log.get(), m, msg, "v1;sig", "E0000000000", "v1;r", "v1;c"));
+  CHECK(record_sent_answered(log.get(), m, msg, "v1;sig", "E0000000601", "", ""));
   REQUIRE(log->flush());
   std::string files_text;
   std::vector<std::pair<uint64_t, std::string>> files;
@@ -78,8 +81,18 @@ TEST_CASE("message records: sent and received hold msg, the message fields in or
   CHECK(files_text.find(",\"kind\":\"receipt\",\"msg\":\"" + hex +
                         "\",\"from\":\"B\",\"status\":\"E0000000000\",\"receipt\":\"v1;r\""
                         ",\"prev\":") != std::string::npos);
+  CHECK(files_text.find(",\"kind\":\"sent\"," +
+                        expected_fields(hex, m,
+                                        {{"sig", "v1;sig"},
+                                         {"status", "E0000000000"},
+                                         {"receipt", "v1;r"},
+                                         {"countersign", "v1;c"}}) +
+                        ",\"prev\":") != std::string::npos);
+  CHECK(files_text.find(",\"kind\":\"sent\"," +
+                        expected_fields(hex, m, {{"sig", "v1;sig"}, {"status", "E0000000601"}}) +
+                        ",\"prev\":") != std::string::npos);
   ChainResult r = verify_evidence_dir(cfg.dir);
   INFO(r.message);
   CHECK(r.ok());
-  CHECK(r.records == 3);
+  CHECK(r.records == 5);
 }

@@ -193,6 +193,25 @@ TEST_CASE("json_log: string escaping") {
   CHECK(out == R"(prefix:"a b~\u007f")");
 }
 
+TEST_CASE("json_log: every byte at every position of the 8-byte word checks") {
+  // Plain runs are scanned a word at a time: each byte value that needs escaping (or is
+  // not ASCII) must be found wherever it sits in the word, also after a full plain word.
+  const std::string plain = "0123456789abcdef-_;ABCDEFGH";
+  for (int b = 0; b < 256; ++b) {
+    const std::string one(1, static_cast<char>(b));
+    const std::string alone = json(one);  // one byte: no word scan
+    const std::string inner = alone.substr(1, alone.size() - 2);
+    for (size_t at = 0; at < 20; ++at) {
+      std::string s = plain;
+      s[at] = static_cast<char>(b);
+      const std::string want = "\"" + plain.substr(0, at) + inner + plain.substr(at + 1) + "\"";
+      CAPTURE(b);
+      CAPTURE(at);
+      CHECK(json(s) == want);
+    }
+  }
+}
+
 TEST_CASE("json_log: format of a full line") {
   LogFields f;
   f.trace_id = "t-1";

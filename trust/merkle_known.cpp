@@ -1,0 +1,90 @@
+#include "trust/merkle_known.h"
+
+#include "trust/merkle.h"
+
+namespace ptp {
+
+MerkleKnownNodes::MerkleKnownNodes(size_t n, const Digest32& root) : n_(n), root_(root) {
+  for (size_t width = n; width > 1; width = (width + 1) / 2) {
+    levels_.emplace_back(width);
+    have_.emplace_back(width, 0);
+  }
+}
+
+const Digest32* MerkleKnownNodes::known(uint32_t level, size_t index) const {
+  if (level >= levels_.size() || index >= levels_[level].size() || !have_[level][index])
+    return nullptr;
+  return &levels_[level][index];
+}
+
+bool MerkleKnownNodes::rest_known(std::span<const Digest32> path, size_t from, uint32_t level,
+                                  size_t fn, size_t sn) const {
+  for (size_t k = from; k < path.size(); ++k, ++level, fn >>= 1, sn >>= 1) {
+    if (fn >= sn) return false;  // the right edge: hashed by the caller
+    const Digest32* sibling = known(level, fn ^ 1);
+    if (!sibling || *sibling != path[k]) return false;
+  }
+  return sn == 0;  // the path ends at the root
+}
+
+void MerkleKnownNodes::forget_nodes() {
+  levels_ = {};
+  have_ = {};
+  seen_ = {};  // its capacity too: thousands of old trees stay cached by their root
+}
+
+void MerkleKnownNodes::learn(const std::vector<Node>& nodes) {
+  if (levels_.empty()) return;
+  for (const Node& s : nodes) {
+    levels_[s.level][s.index] = s.value;
+    have_[s.level][s.index] = 1;
+  }
+}
+
+bool MerkleKnownNodes::leads_to_root(Hasher& h, const Digest32& leaf_hash, size_t index,
+                                     std::span<const Digest32> path) {
+  if (index >= n_) return false;
+  seen_.clear();
+  size_t fn = index, sn = n_ - 1;
+  uint32_t level = 0;
+  bool positioned = true;  // (level, fn) is r's position: no right-edge step yet
+  Digest32 r = leaf_hash;
+  for (size_t k = 0; k < path.size(); ++k) {
+    const Digest32& p = path[k];
+    if (sn == 0) return false;
+    if (positioned && fn < sn) {
+      if (const Digest32* node = known(level, fn)) {
+        if (*node != r) return false;  // another value where the tree has a verified node
+        if (rest_known(path, k, level, fn, sn)) {
+          learn(seen_);
+          return true;
+        }
+      }
+      seen_.push_back({level, static_cast<uint32_t>(fn), r});
+      seen_.push_back({level, static_cast<uint32_t>(fn ^ 1), p});
+      r = (fn & 1) ? merkle_node_hash(h, p, r) : merkle_node_hash(h, r, p);
+      fn >>= 1;
+      sn >>= 1;
+      ++level;
+      continue;
+    }
+    // The right edge (RFC 9162 2.1.3.2, as merkle_root_from_path): no positions kept.
+    positioned = false;
+    if ((fn & 1) || fn == sn) {
+      r = merkle_node_hash(h, p, r);
+      while (!(fn & 1) && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
+      }
+    } else {
+      r = merkle_node_hash(h, r, p);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  if (sn != 0 || r != root_) return false;
+  learn(seen_);
+  return true;
+}
+
+}  // namespace ptp

@@ -1,0 +1,57 @@
+// The nodes of one signed Merkle tree (trust/merkle.h) that a receiver has seen on inclusion
+// paths already checked against its root: a further leaf of the same tree is then checked
+// by hashing its path only up to the first node known at that position, and comparing the
+// rest of its path with known nodes instead of hashing it (docs/evidence.md, "Statements
+// and batches"). The answer is always that of merkle_root_from_path(...) == root: a path
+// accepted here also verifies alone, with every hash, for a third party.
+//
+// Positions are (level, index) of the tree built level by level; only nodes off the tree's
+// right edge are kept (there an odd last node moves up unchanged, which the RFC 9162 check
+// handles by shifting; those steps are always hashed). Memory: at most 2n digests.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "trust/digest.h"
+
+namespace ptp {
+
+class MerkleKnownNodes {
+ public:
+  // A tree of `n` leaves whose root was verified (a signature over it).
+  MerkleKnownNodes(size_t n, const Digest32& root);
+
+  const Digest32& root() const { return root_; }
+  size_t size() const { return n_; }
+
+  // Whether `leaf_hash` at `index` leads to root() along `path` (RFC 9162 2.1.3.2); learns
+  // the nodes of a path that does. Hashes the path up to the first node already known.
+  bool leads_to_root(Hasher& h, const Digest32& leaf_hash, size_t index,
+                     std::span<const Digest32> path);
+  // Keeps the root only (further paths are hashed in full): bounds the memory of trees
+  // verified long ago.
+  void forget_nodes();
+
+ private:
+  struct Node {
+    uint32_t level;
+    uint32_t index;
+    Digest32 value;
+  };
+  const Digest32* known(uint32_t level, size_t index) const;
+  // Whether path[from..] are the known siblings of the node at (level, fn), up to the root.
+  bool rest_known(std::span<const Digest32> path, size_t from, uint32_t level, size_t fn,
+                  size_t sn) const;
+  void learn(const std::vector<Node>& nodes);
+
+  size_t n_;
+  Digest32 root_;
+  std::vector<std::vector<Digest32>> levels_;  // by level, then index
+  std::vector<std::vector<uint8_t>> have_;     // whether levels_[l][i] is known
+  std::vector<Node> seen_;                     // scratch: the nodes of the path being checked
+};
+
+}  // namespace ptp
