@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/human_bytes.h"
 #include "gateway/diagnose/connect_probe.h"
 #include "gateway/diagnose/probe_client.h"
 #include "gateway/route/route_table.h"

@@ -78,20 +78,4 @@ std::string hop_report_json(const HopReport& r) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-std::string human_bytes(uint64_t n) {
-  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  if (u == 0 || v == std::floor(v))
-    std::snprintf(buf, sizeof buf, "%.0f %s", v, kUnits[u]);
-  else
-    std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[u]);
-  return buf;
-}
-
 }  // namespace ptp

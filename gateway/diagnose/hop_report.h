@@ -69,7 +69,4 @@ struct HopReport {
 //  "idle":{...}}
 std::string hop_report_json(const HopReport& r);
 
-// "1 KiB", "1.5 MiB", "512 B": a byte count for reasons and tables.
-std::string human_bytes(uint64_t n);
-
 }  // namespace ptp

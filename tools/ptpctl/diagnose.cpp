@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common/human_bytes.h"
 #include "tools/ptpctl/admin_client.h"
 #include "tools/ptpctl/commands.h"
 #include "tools/ptpctl/output.h"
@@ -37,17 +38,6 @@ std::string ms_cell(const Json& j, const char* key) {
   return fixed(ms, ms < 1 ? 2 : 1) + "ms";
 }
 
-std::string bytes_cell(uint64_t n) {
-  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  return (u == 0 || v == std::floor(v) ? fixed(v, 0) : fixed(v, 1)) + " " + kUnits[u];
-}
-
 std::vector<std::string> row(const Json& h) {
   const std::string kind = str(h, "kind");
   const std::string to = kind == "service" ? "svc" : str(h, "to");
@@ -64,7 +54,7 @@ std::vector<std::string> row(const Json& h) {
     idle = i["survived"].is_boolean() ? (i["survived"].get<bool>() ? "ok" : "cut") : "n/a";
   }
   std::string largest =
-      has_number(h, "largest_body") ? bytes_cell(h["largest_body"].get<uint64_t>()) : "-";
+      has_number(h, "largest_body") ? human_bytes(h["largest_body"].get<uint64_t>()) : "-";
   std::string verdict = h.value("ok", false) ? "ok" : "FAIL " + str(h, "failure");
   return {str(h, "from") + " -> " + to,
           str(h, "address"),

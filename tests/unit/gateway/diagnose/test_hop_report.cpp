@@ -74,14 +74,6 @@ TEST_CASE("hop report: JSON with the measured fields only") {
   CHECK(k["idle"]["survived"].is_null());
 }
 
-TEST_CASE("human_bytes") {
-  CHECK(human_bytes(512) == "512 B");
-  CHECK(human_bytes(1024) == "1 KiB");
-  CHECK(human_bytes(1 << 20) == "1 MiB");
-  CHECK(human_bytes(1153433) == "1.1 MiB");
-  CHECK(human_bytes(8ull << 20) == "8 MiB");
-}
-
 TEST_CASE("route: ptp/diag/hop to this node is answered by the gateway itself") {
   Config cfg;
   cfg.node_id = "R1";
