@@ -47,6 +47,20 @@ std::vector<Digest32> merkle_path(const std::vector<std::vector<Digest32>>& leve
   return path;
 }
 
+void merkle_path_step(Hasher& h, const Digest32& p, Digest32& r, size_t& fn, size_t& sn) {
+  if ((fn & 1) || fn == sn) {
+    r = merkle_node_hash(h, p, r);
+    while (!(fn & 1) && fn != 0) {
+      fn >>= 1;
+      sn >>= 1;
+    }
+  } else {
+    r = merkle_node_hash(h, r, p);
+  }
+  fn >>= 1;
+  sn >>= 1;
+}
+
 std::optional<Digest32> merkle_root_from_path(Hasher& h, const Digest32& leaf_hash, size_t index,
                                               size_t n, std::span<const Digest32> path) {
   if (index >= n) return std::nullopt;
@@ -54,17 +68,7 @@ std::optional<Digest32> merkle_root_from_path(Hasher& h, const Digest32& leaf_ha
   Digest32 r = leaf_hash;
   for (const Digest32& p : path) {
     if (sn == 0) return std::nullopt;
-    if ((fn & 1) || fn == sn) {
-      r = merkle_node_hash(h, p, r);
-      while (!(fn & 1) && fn != 0) {
-        fn >>= 1;
-        sn >>= 1;
-      }
-    } else {
-      r = merkle_node_hash(h, r, p);
-    }
-    fn >>= 1;
-    sn >>= 1;
+    merkle_path_step(h, p, r, fn, sn);
   }
   if (sn != 0) return std::nullopt;
   return r;

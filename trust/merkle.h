@@ -24,6 +24,12 @@ std::vector<std::vector<Digest32>> merkle_levels(Hasher& h, std::vector<Digest32
 // The inclusion path of leaf `index` in a tree given by its levels.
 std::vector<Digest32> merkle_path(const std::vector<std::vector<Digest32>>& levels, size_t index);
 
+// One step up an inclusion path (RFC 9162 2.1.3.2): `r`, the node at position `fn` of a
+// level whose last position is `sn`, joins its sibling `p` (on the right edge, after the
+// levels where it had none); fn and sn move to the next level with a sibling. sn != 0 on
+// entry.
+void merkle_path_step(Hasher& h, const Digest32& p, Digest32& r, size_t& fn, size_t& sn);
+
 // The root a leaf hash at `index` of a tree of `n` leaves leads to along `path`; nullopt
 // when index >= n or the path has the wrong length for (index, n).
 std::optional<Digest32> merkle_root_from_path(Hasher& h, const Digest32& leaf_hash, size_t index,

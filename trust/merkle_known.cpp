@@ -70,17 +70,7 @@ bool MerkleKnownNodes::leads_to_root(Hasher& h, const Digest32& leaf_hash, size_
     }
     // The right edge (RFC 9162 2.1.3.2, as merkle_root_from_path): no positions kept.
     positioned = false;
-    if ((fn & 1) || fn == sn) {
-      r = merkle_node_hash(h, p, r);
-      while (!(fn & 1) && fn != 0) {
-        fn >>= 1;
-        sn >>= 1;
-      }
-    } else {
-      r = merkle_node_hash(h, r, p);
-    }
-    fn >>= 1;
-    sn >>= 1;
+    merkle_path_step(h, p, r, fn, sn);
   }
   if (sn != 0 || r != root_) return false;
   learn(seen_);
