@@ -168,4 +168,16 @@ Status MessageSigning::verify_countersign(const Config& cfg, std::string_view re
   return Status::Ok();
 }
 
+Status MessageSigning::verify_answer_receipt(const Config& cfg, const Digest32& msg,
+                                             std::string_view receiver, std::string_view receipt,
+                                             std::string_view countersign, const KeyOf& key_of) {
+  std::string error;
+  Status st = verify_receipt(cfg, msg, receiver, receipt, key_of(receiver, error));
+  if (!st.ok() || countersign.empty()) return st;
+  CountersignValue cv;
+  const PublicKey* router =
+      parse_countersign_value(countersign, cv, error) ? key_of(cv.proof.node, error) : nullptr;
+  return verify_countersign(cfg, receipt, countersign, router);
+}
+
 }  // namespace ptp

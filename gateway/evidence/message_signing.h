@@ -64,6 +64,13 @@ class MessageSigning {
   Status verify_countersign(const Config& cfg, std::string_view receipt_value,
                             std::string_view value, const PublicKey* router_key);
 
+  // Sender: the receipt on an answer and, when there is one, a router's countersign over
+  // it; `key_of` finds a node's pinned root key (the receiver's, the router's).
+  using KeyOf = std::function<const PublicKey*(std::string_view node, std::string& error)>;
+  Status verify_answer_receipt(const Config& cfg, const Digest32& msg, std::string_view receiver,
+                               std::string_view receipt, std::string_view countersign,
+                               const KeyOf& key_of);
+
   Hasher& hasher(const Config& cfg) { return signer_.hasher(cfg.crypto.digest); }
   BatchSigner& signer() { return signer_; }
   uint64_t signature_checks() const { return signature_checks_; }

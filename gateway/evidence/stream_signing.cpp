@@ -59,15 +59,8 @@ void take_receipt(const std::shared_ptr<SentStream>& s, std::string_view receipt
   if (receipt.empty() || !s->leaf) return;
   const Config& cfg = *s->ev.cfg;
   const std::string& target = s->header.target_node_id;
-  MessageSigning& signing = *s->ev.signing;
-  std::string error;
-  Status st = signing.verify_receipt(cfg, *s->leaf, target, receipt, s->ev.key_of(target, error));
-  if (st.ok() && !counter.empty()) {
-    CountersignValue cv;
-    const PublicKey* router =
-        parse_countersign_value(counter, cv, error) ? s->ev.key_of(cv.proof.node, error) : nullptr;
-    st = signing.verify_countersign(cfg, receipt, counter, router);
-  }
+  Status st =
+      s->ev.signing->verify_answer_receipt(cfg, *s->leaf, target, receipt, counter, s->ev.key_of);
   if (!st.ok()) s->ev.warn("receipt does not verify", s->header, st);
   record_receipt(s->ev.records, *s->leaf, target, code_string(code), receipt, counter);
 }

@@ -76,17 +76,11 @@ void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, R
           const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
           const std::string_view counter = find_header(r.extra_headers, kCountersignHeader);
           if (!receipt.empty()) {
-            std::string error;
-            const PublicKey* key = roots->find(cfg, header.target_node_id, error);
-            Status st =
-                signing_.verify_receipt(*cfg, out->leaf, header.target_node_id, receipt, key);
-            if (st.ok() && !counter.empty()) {
-              CountersignValue cv;
-              const PublicKey* router = parse_countersign_value(counter, cv, error)
-                                            ? roots->find(cfg, cv.proof.node, error)
-                                            : nullptr;
-              st = signing_.verify_countersign(*cfg, receipt, counter, router);
-            }
+            Status st = signing_.verify_answer_receipt(
+                *cfg, out->leaf, header.target_node_id, receipt, counter,
+                [&](std::string_view node, std::string& error) {
+                  return roots->find(cfg, node, error);
+                });
             if (!st.ok()) warn("receipt does not verify", header, st);
           }
           record_sent_answered(records_, out->m, out->leaf, out->sig,
