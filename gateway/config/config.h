@@ -89,6 +89,12 @@ struct PeerConfig {
   const Endpoint& endpoint() const {
     return choice ? addresses[choice->index.load(std::memory_order_relaxed)] : *address;
   }
+  // "host:port" of each of `addresses` (the admin routes list them).
+  std::vector<std::string> address_texts() const {
+    std::vector<std::string> out;
+    for (const Endpoint& e : addresses) out.push_back(e.to_string());
+    return out;
+  }
   PeerProtocol protocol = PeerProtocol::kHttp2;
   std::chrono::milliseconds timeout{30000};
   std::chrono::milliseconds connect_timeout{5000};

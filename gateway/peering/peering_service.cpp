@@ -87,11 +87,7 @@ Json peer_json(const PeerConfig& p, const PeerRecord* rec, AuthMode default_mode
          {"auth", std::string(auth_mode_name(p.auth_mode.value_or(default_mode)))},
          {"root_fp", rec && !rec->root_fp.empty() ? "sha256:" + rec->root_fp : std::string()},
          {"tls", p.tls.enabled}};
-  if (!p.addresses.empty()) {
-    Json all = Json::array();
-    for (const Endpoint& e : p.addresses) all.push_back(e.to_string());
-    o["addresses"] = std::move(all);
-  }
+  if (!p.addresses.empty()) o["addresses"] = p.address_texts();
   return o;
 }
 

@@ -23,11 +23,7 @@ Json peer_json(const Config& cfg, const PeerConfig& p) {
          {"state", std::string(peer_state_name(p.state))},
          {"dynamic", p.dynamic},
          {"async_only", p.async_only}};
-  if (!p.addresses.empty()) {
-    Json all = Json::array();
-    for (const Endpoint& e : p.addresses) all.push_back(e.to_string());
-    o["addresses"] = std::move(all);
-  }
+  if (!p.addresses.empty()) o["addresses"] = p.address_texts();
   return o;
 }
 

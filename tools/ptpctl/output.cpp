@@ -67,4 +67,16 @@ int pass_through(const AdminResponse& r) {
   return r.ok() ? kExitOk : kExitFailed;
 }
 
+std::string address_in_use(const nlohmann::json& peer) {
+  if (!peer.is_object() || !peer.contains("address") || !peer["address"].is_string()) return "-";
+  std::string a = peer["address"].get<std::string>();
+  if (a.empty()) return "-";
+  const auto all = peer.find("addresses");
+  if (all == peer.end() || !all->is_array() || all->size() < 2) return a;
+  for (size_t i = 0; i < all->size(); ++i)
+    if ((*all)[i].is_string() && (*all)[i].get<std::string>() == a)
+      return a + " (" + std::to_string(i + 1) + "/" + std::to_string(all->size()) + ")";
+  return a;
+}
+
 }  // namespace ptp::ptpctl

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ std::string utc_time(long long unix_seconds);
 // How long ago a unix time in ms was, in the two largest units ("45s", "3m 20s", "2h 5m",
 // "4d 1h"); "-" for 0.
 std::string age_text(long long unix_ms);
+
+// A peer's address as the admin routes give it ({"address","addresses"}): with several
+// (failover), the one in use and its place, "10.0.0.2:9300 (2/2)"; "-" for none.
+std::string address_in_use(const nlohmann::json& peer);
 
 // Prints "ptpctl: <error_text>" to stderr and returns kExitFailed.
 int report_failure(const AdminResponse& r);

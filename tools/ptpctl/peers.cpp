@@ -51,19 +51,11 @@ int list(const AdminClient& client, const Options& o) {
     std::string source = text(p, {"source", "origin"}, "");
     if (source.empty() && p.contains("dynamic") && p["dynamic"].is_boolean())
       source = p["dynamic"].get<bool>() ? "dynamic" : "yaml";
-    // With several addresses (failover): the one in use and its place, "h:p (2/2)".
-    std::string address = text(p, {"address"});
-    if (p.contains("addresses") && p["addresses"].is_array() && p["addresses"].size() > 1) {
-      const Json& all = p["addresses"];
-      for (size_t i = 0; i < all.size(); ++i)
-        if (all[i].is_string() && all[i].get<std::string>() == address)
-          address += " (" + std::to_string(i + 1) + "/" + std::to_string(all.size()) + ")";
-    }
     std::string fp = text(p, {"root_fp", "root_fingerprint"});
     if (fp != "-" && !fp.starts_with("sha256:")) fp = "sha256:" + fp;
     rows.push_back({text(p, {"node_id"}), text(p, {"state"}, "active"),
-                    source.empty() ? "-" : source, text(p, {"auth", "auth_mode"}), address,
-                    utc_time(number(p, "expires_at")).substr(0, 10), fp});
+                    source.empty() ? "-" : source, text(p, {"auth", "auth_mode"}),
+                    address_in_use(p), utc_time(number(p, "expires_at")).substr(0, 10), fp});
   }
   // 16+8+7+11+21+10+20 + 6 separators = 99 columns.
   std::cout << table({{"NODE", 16},

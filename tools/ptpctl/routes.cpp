@@ -20,17 +20,6 @@ std::string text(const Json& j, const char* key) {
 
 std::string or_dash(std::string s) { return s.empty() ? "-" : s; }
 
-// "10.0.0.2:9300 (2/2)" for a peer with several addresses (failover), else the address.
-std::string address_text(const Json& p) {
-  std::string a = text(p, "address");
-  if (!p.contains("addresses") || !p["addresses"].is_array() || p["addresses"].size() < 2) return a;
-  const Json& all = p["addresses"];
-  for (size_t i = 0; i < all.size(); ++i)
-    if (all[i].is_string() && all[i].get<std::string>() == a)
-      return a + " (" + std::to_string(i + 1) + "/" + std::to_string(all.size()) + ")";
-  return a;
-}
-
 int table_of_routes(const Options& o) {
   const AdminResponse r = AdminClient(o).request("GET", "/routes");
   if (o.json) return pass_through(r);
@@ -46,7 +35,7 @@ int table_of_routes(const Options& o) {
   std::vector<std::vector<std::string>> peers;
   for (const Json& p : j["peers"])
     peers.push_back({text(p, "node_id"), or_dash(text(p, "inst_id")), or_dash(text(p, "next_hop")),
-                     or_dash(address_text(p)),
+                     address_in_use(p),
                      or_dash(text(p, "protocol")) + (p.value("tls", false) ? "+tls" : ""),
                      text(p, "state") + (p.value("async_only", false) ? ", async" : "")});
   // 16+12+16+26+10+14 + 5 separators = 99 columns.
