@@ -324,6 +324,13 @@ class Failover(Topologies):
             self.assertEqual(metric(m, "ptp_peer_address_up", peer="B",
                                     address=f"127.0.0.1:{RELAY1}"), 0, m)
             self.assertEqual(metric(m, "ptp_peer_failovers_total", peer="B"), 1, m)
+            # ptpctl routes (GET /routes) shows the address in use and all of them.
+            conn = http.client.HTTPConnection("127.0.0.1", self.a.admin_port, timeout=5)
+            conn.request("GET", "/routes")
+            peer_b = {p["node_id"]: p for p in json.loads(conn.getresponse().read())["peers"]}["B"]
+            conn.close()
+            self.assertEqual((peer_b["address"], peer_b["addresses"]),
+                             (f"127.0.0.1:{RELAY2}", [f"127.0.0.1:{RELAY1}", f"127.0.0.1:{RELAY2}"]))
 
             # A reload while relay 1 is down keeps the traffic on relay 2.
             gen = metric(m, "ptp_config_generation")
