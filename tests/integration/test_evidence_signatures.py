@@ -3,10 +3,10 @@ receipts"): A signs what it sends to B (batched Merkle signatures), B checks the
 against A's pinned root before anything reaches its service and answers with its signed
 receipt. A relay between A and B (A speaks plain HTTP/2 to it, so the DATA bytes are
 visible; it goes on to B's TLS listener) that flips one body byte after signing makes B
-answer E0000000615 and the service sees nothing."""
+answer E0000000615 and the service sees nothing. Under PTP_CRYPTO=gm (test_trust_gm.py) the
+same with SM2 node keys and SM3 digests (evidence chain, leaves, Merkle trees)."""
 import base64
 import glob
-import hashlib
 import json
 import os
 import subprocess
@@ -19,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evidence_relay import H2Relay  # noqa: E402
 from identity_dirs import make_identity  # noqa: E402
-from ptp_harness import BIN, Topology, curl, ptp_headers, wait_until  # noqa: E402
+from ptp_harness import (BIN, CRYPTO_YAML, GM, Topology, curl, profile_hexdigest,  # noqa: E402
+                         ptp_headers, wait_until)
 
 PTPCTL = os.path.join(BIN, "ptpctl")
 
@@ -90,7 +91,7 @@ def pop(base, session, topic, timeout="3s"):
 
 def evidence_records(d):
     """The records of an evidence directory, checked: seq continuity, prev links and each
-    record's hash (sha256 of the line before ',"hash":')."""
+    record's hash (the profile's digest, SHA-256 or SM3, of the line before ',"hash":')."""
     out, prev, seq = [], "0" * 64, 0
     for path in sorted(glob.glob(os.path.join(d, "evidence-*.jsonl"))):
         with open(path, "rb") as f:
@@ -100,7 +101,7 @@ def evidence_records(d):
                 where = f"{path}:{n}"
                 assert rec["seq"] == seq + 1, where
                 assert rec["prev"] == prev, where
-                assert hashlib.sha256(line[:cut]).hexdigest() == rec["hash"], where
+                assert profile_hexdigest(line[:cut]) == rec["hash"], where
                 seq, prev = rec["seq"], rec["hash"]
                 out.append(rec)
     return out
@@ -133,7 +134,7 @@ class Signatures(unittest.TestCase):
         cls.ids = ids
         root = {n: os.path.join(d, "root.crt") for n, d in ids.items()}
         common = ("io_threads: 2\nlog: {level: info}\nauth: {enabled: false}\n"
-                  "queue: {retry_min_ms: 50, retry_max_ms: 200}\n")
+                  "queue: {retry_min_ms: 50, retry_max_ms: 200}\n" + CRYPTO_YAML)
         evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000}}\n"
         cls.service = Recorder(SERVICE_PORT)
         cls.topo.echo(ECHO_PORT)
@@ -387,6 +388,8 @@ peers:
         with open(path) as f:
             proof = json.load(f)
         self.assertEqual(proof["message"]["trace"], "trace-proof")
+        # The leaf, the paths and the batch roots use the profile's digest (SM3 under gm).
+        self.assertEqual(proof["digest"], "sm3" if GM else "sha256")
         self.assertEqual(proof["message"]["size"], str(len(b"the proven body")))
 
         def altered(text):
@@ -440,7 +443,8 @@ class Countersigned(unittest.TestCase):
                    for n in ("A", "R", "B")}
         root = {n: os.path.join(d, "root.crt") for n, d in cls.ids.items()}
         cls.ev = {n: os.path.join(w, f"ev-{n}") for n in ("A", "R", "B")}
-        common = "io_threads: 1\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n"
+        common = ("io_threads: 1\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n"
+                  + CRYPTO_YAML)
 
         def gw(node, port, role, peers, more=""):
             return write(w, node.lower(), f"""node: {{node_id: {node}, inst_id: INST_{node}, role: {role}}}
