@@ -6,7 +6,8 @@ across a restart; a full disk under the log (a small tmpfs, so the test needs ro
 FAILS when it cannot mount one) does not stop the gateway: with on_failure: continue
 traffic goes on and the records are held and written once space is back; with refuse the
 records are refused and so are messages from other nodes (E0000000700), while B's own
-requests are served."""
+requests are served. Under PTP_CRYPTO=gm (test_trust_gm.py) the gateways run `crypto: gm`:
+the chain is SM3, checkpoints are SM2 signatures, tokens g1."""
 import base64
 import glob
 import hashlib
@@ -19,12 +20,14 @@ import time
 import unittest
 import urllib.request
 
-from ptp_harness import BIN, KEYS, Topology, curl, ptp_headers, wait_until
+from ptp_harness import (BIN, CRYPTO_YAML, GM, KEYS, Topology, curl, profile_hexdigest,
+                          ptp_headers, wait_until)
 
 A_PORT, B_PORT = 18201, 18202
 TOKEN = "operator-token-0123456789abcdef"
 PTPCTL = os.path.join(BIN, "ptpctl")
 A_INVOKE = f"http://127.0.0.1:{A_PORT}/v1/interconn/chan/invoke"  # A -> B
+DIGEST = "sm3" if GM else "sha256"  # the chain's digest under the test's crypto profile
 
 
 def gateway_yaml(node, port, peer, peer_port, extra="", workdir=""):
@@ -39,7 +42,7 @@ auth:
 peers:
   - {{node_id: {peer}, address: "127.0.0.1:{peer_port}", protocol: http2}}
 log: {{level: info}}
-{extra}"""
+{CRYPTO_YAML}{extra}"""
 
 
 def records(directory):
@@ -158,6 +161,16 @@ class EvidenceLog(unittest.TestCase):
         self.assertEqual(code, 0, out)
         self.assertRegex(out, rf"^ok: {n} records, head [0-9a-f]{{64}}\n$")
         [path] = glob.glob(os.path.join(self.ev, "evidence-*.jsonl"))
+        # The chain is the profile's digest: each hash recomputed here from its line's bytes,
+        # and what ptpctl found (it takes the digest the first record matches), also when told.
+        with open(path, "rb") as f:
+            for line in f.read().splitlines():
+                body, _, rest = line.partition(b',"hash":"')
+                self.assertEqual(rest[:-2].decode(), profile_hexdigest(body), line)
+        code, res = verify_json(self.ev)
+        self.assertEqual((code, res["digest"], res["records"]), (0, DIGEST, n), res)
+        code, out, _ = ptpctl("evidence", "verify", self.ev, "--digest", DIGEST)
+        self.assertEqual(code, 0, out)
 
         def tampered(edit):
             copy = os.path.join(self.topo.workdir, "tampered")
@@ -296,13 +309,14 @@ class EvidenceLog(unittest.TestCase):
 
 
 def write_chain(directory, recs):
-    """A log as a gateway writes it: (kind, {field: value}) records, SHA-256 chained."""
+    """A log as a gateway writes it: (kind, {field: value}) records, chained with the
+    profile's digest (SHA-256, or SM3 under PTP_CRYPTO=gm)."""
     os.makedirs(directory)
     prev, lines = "0" * 64, []
     for seq, (kind, fields) in enumerate(recs, 1):
         body = json.dumps({"seq": seq, "time_ms": 1764900000000 + seq, "kind": kind, **fields,
                            "prev": prev}, separators=(",", ":"))[:-1]
-        prev = hashlib.sha256(body.encode()).hexdigest()
+        prev = profile_hexdigest(body.encode())
         lines.append(body + ',"hash":"' + prev + '"}\n')
     with open(os.path.join(directory, "evidence-00000000000000000001.jsonl"), "w") as f:
         f.write("".join(lines))
@@ -314,7 +328,7 @@ class EvidenceMatch(unittest.TestCase):
     def test_every_sent_message_needs_its_received_record_and_receipt(self):
         work = tempfile.mkdtemp(prefix="ptp-it-")
         try:
-            msgs = [hashlib.sha256(b"m%d" % i).hexdigest() for i in range(5)]
+            msgs = [profile_hexdigest(b"m%d" % i) for i in range(5)]
             sender = [("sent", {"msg": m, "target_node": "B"}) for m in msgs]
             sender += [("sent", {"msg": "c" * 64, "target_node": "C"})]  # not B's
             sender += [("receipt", {"msg": m, "from": "B"}) for m in msgs]
@@ -322,6 +336,9 @@ class EvidenceMatch(unittest.TestCase):
             receiver += [("received", {"msg": m, "target_node": "B"}) for m in msgs]
             write_chain(os.path.join(work, "a"), sender)
             write_chain(os.path.join(work, "b"), receiver)
+            for side in ("a", "b"):  # chained as this profile's gateways chain them
+                code, res = verify_json(os.path.join(work, side))
+                self.assertEqual((code, res["digest"]), (0, DIGEST), res)
             code, out, err = ptpctl("evidence", "match", f"{work}/a", f"{work}/b")
             self.assertEqual((code, out), (0, "ok: 5 sent to B, 5 received there, 5 receipts\n"),
                              err)
@@ -369,7 +386,8 @@ class EvidenceMatch(unittest.TestCase):
 
 
 def root_fp(identity_dir):
-    """The SHA-256 (hex) of the DER of an identity's root certificate."""
+    """The SHA-256 (hex) of the DER of an identity's root certificate: SHA-256 under gm
+    too (certificate fingerprints are identifiers, docs/security.md "Crypto profiles")."""
     with open(os.path.join(identity_dir, "root.crt")) as f:
         pem = f.read()
     body = "".join(l for l in pem.strip().splitlines() if not l.startswith("-----"))
@@ -401,7 +419,8 @@ class EvidencePeering(unittest.TestCase):
             for node, port in (("A", 18203), ("B", 18204)):
                 ident = os.path.join(work, "id-" + node)
                 subprocess.run([PTPCTL, "identity", "init", "--node-id", node, "--inst-id",
-                                "INST_" + node, "--address", f"127.0.0.1:{port}", "--dir", ident],
+                                "INST_" + node, "--address", f"127.0.0.1:{port}", "--dir", ident,
+                                *(["--algorithm", "sm2"] if GM else [])],
                                check=True, capture_output=True, timeout=30)
                 ev[node] = os.path.join(work, "ev-" + node)
                 path = os.path.join(work, node.lower() + ".yaml")
@@ -415,7 +434,7 @@ auth:
   enabled: true
   node_keys: {{A: "{KEYS['A']}", B: "{KEYS['B']}"}}
 evidence: {{dir: {ev[node]}, sync_interval_ms: 20}}
-""")
+{CRYPTO_YAML}""")
                 gws[node] = topo.gateway(path)
             inv = self.admin(18253, "POST", "/peers/invite", {"node_id": "B"})
             self.admin(18254, "POST", "/peers/join", {"invitation": inv["invitation"]})
