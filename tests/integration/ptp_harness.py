@@ -1,6 +1,7 @@
 """Shared helpers for the integration tests: start real gateway processes from the
 configs in conf/ (or variants of them) on 127.0.0.1, and drive them with real clients
 (curl, nghttp, Python gRPC). Run with Debian's /usr/bin/python3 (python3-grpcio)."""
+import hashlib
 import json
 import os
 import re
@@ -23,6 +24,12 @@ KEYS = {n: f"demo-only-secret-{n}-do-not-use-in-production" for n in ["A", "B", 
 # and every gateway config carries CRYPTO_YAML.
 GM = os.environ.get("PTP_CRYPTO", "international") == "gm"
 CRYPTO_YAML = "crypto: gm\n" if GM else ""
+
+
+def profile_hexdigest(data: bytes) -> str:
+    """The hex digest of the test's crypto profile (docs/evidence.md): SM3 under
+    PTP_CRYPTO=gm, else SHA-256 (evidence records, message leaves, Merkle trees)."""
+    return hashlib.new("sm3" if GM else "sha256", data).hexdigest()
 
 
 def conf(*parts):
