@@ -5,8 +5,15 @@ stream back until the signature verified. A relay between A and B (plain HTTP/2,
 DATA frames are visible; on to B's TLS listener) that flips one byte in the middle of a
 stream makes B reset the service's stream and answer E0000000615: the service never sees
 that stream complete. A stream without a signature to B (require_signature, the default)
-is refused the same way. Ports 19000-19099."""
+is refused the same way. Ports 19000-19099.
+
+Under PTP_CRYPTO=gm every gateway runs `crypto: gm`: SM2 node keys, and the evidence chain,
+message leaves and body digests are SM3 (docs/security.md "Crypto profiles"); what the test
+compares with the gateways' digests is therefore profile_hexdigest. The test's own service
+answers with the sha256 of what it got whatever the profile (only the service's answer)."""
+import glob
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -21,8 +28,9 @@ import h2.events
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evidence_relay import H2Relay  # noqa: E402
 from identity_dirs import make_identity  # noqa: E402
-from ptp_harness import BIN, Topology, curl, ptp_headers, wait_until  # noqa: E402
-from test_evidence_signatures import evidence_records, write  # noqa: E402
+from ptp_harness import (BIN, CRYPTO_YAML, Topology, curl, profile_hexdigest,  # noqa: E402
+                         ptp_headers, wait_until)
+from test_evidence_signatures import write  # noqa: E402
 
 PTPCTL = os.path.join(BIN, "ptpctl")
 
@@ -30,6 +38,24 @@ A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT = 19001, 19002, 19003, 19010
 A_URL = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/transport"
 B_URL = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/transport"
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: about 64 DATA frames of 16 KiB
+
+
+def evidence_records(d):
+    """The records of an evidence directory, checked: seq continuity, prev links and each
+    record's hash (the profile's digest, sha256 or sm3, of the line before ',"hash":')."""
+    out, prev, seq = [], "0" * 64, 0
+    for path in sorted(glob.glob(os.path.join(d, "evidence-*.jsonl"))):
+        with open(path, "rb") as f:
+            for n, line in enumerate(f.read().splitlines(), 1):
+                cut = line.rindex(b',"hash":')
+                rec = json.loads(line)
+                where = f"{path}:{n}"
+                assert rec["seq"] == seq + 1, where
+                assert rec["prev"] == prev, where
+                assert profile_hexdigest(line[:cut]) == rec["hash"], where
+                seq, prev = rec["seq"], rec["hash"]
+                out.append(rec)
+    return out
 
 
 class StreamService:
@@ -136,7 +162,8 @@ class StreamSignatures(unittest.TestCase):
         cls.ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in "AB"}
         root = {n: os.path.join(d, "root.crt") for n, d in cls.ids.items()}
         cls.ev = {n: os.path.join(w, f"ev-{n}") for n in "AB"}
-        common = "io_threads: 2\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n"
+        common = ("io_threads: 2\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n" +
+                  CRYPTO_YAML)
         evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000}}\n"
         cls.service = StreamService(SERVICE_PORT)
         b = write(w, "b", f"""node: {{node_id: B, inst_id: INST_B, role: edge}}
@@ -192,8 +219,8 @@ peers:
     def test_1_signed_stream_is_verified_end_to_end_with_matching_records(self):
         r = curl(A_URL, headers("trace-stream-ok"), PAYLOAD, http="h2", extra=("-k",))
         self.assertEqual(r.status, 200, r)
-        digest = hashlib.sha256(PAYLOAD).hexdigest()
-        self.assertEqual(r.body.decode(), digest, "the service got other bytes")
+        self.assertEqual(r.body.decode(), hashlib.sha256(PAYLOAD).hexdigest(),
+                         "the service got other bytes")
         # The service saw the whole stream end, without the gateways' signature.
         got = [(h, b) for h, b in self.service.completed if h.get("x-ptp-trace-id") ==
                "trace-stream-ok"]
@@ -215,7 +242,8 @@ peers:
         received = self.records("B", "received", "trace-stream-ok")[0]
         for rec in (sent, received):
             self.assertEqual((rec["msg"], rec["interface"], rec["size"], rec["body"]),
-                             (msg, "transport", str(len(PAYLOAD)), digest), rec)
+                             (msg, "transport", str(len(PAYLOAD)), profile_hexdigest(PAYLOAD)),
+                             rec)
         self.assertEqual(received["sig"], sent["sig"])
         self.assertEqual(received["status"], "E0000000000")
         # The operator's match pairs them (this is the class's first message).
@@ -322,7 +350,8 @@ class RoutedStreamSignatures(unittest.TestCase):
         cls.ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in "ARB"}
         root = {n: os.path.join(d, "root.crt") for n, d in cls.ids.items()}
         cls.ev = {n: os.path.join(w, f"ev-{n}") for n in "ARB"}
-        common = "io_threads: 1\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n"
+        common = ("io_threads: 1\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n" +
+                  CRYPTO_YAML)
 
         def gw(node, port, role, peers, more=""):
             return write(w, node.lower(), f"""node: {{node_id: {node}, inst_id: INST_{node}, role: {role}}}
@@ -443,7 +472,8 @@ class RequestTrailers(unittest.TestCase):
                     ("port: 17305", f"port: {T_PORT}"), ("port: 17405", f"port: {T_PORT + 50}"),
                     ('address: "127.0.0.1:18080", protocol: http1, path: /echo',
                      f'address: "127.0.0.1:{T_SERVICE_PORT}", protocol: http2, path: /stream'),
-                    ('uri: "ptp/echo*"', 'uri: "ptp/stream*"')])
+                    ('uri: "ptp/echo*"', 'uri: "ptp/stream*"'),
+                    ("log: {level: info}\n", "log: {level: info}\n" + CRYPTO_YAML)])
                 topo.gateway(b)
                 with H2Client(T_PORT) as c:
                     sid = c.request("/v1/interconn/chan/invoke", ptp_headers(
