@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from identity_dirs import make_identity
+from identity_dirs import SIGN_SCHEME, make_identity
 from ptp_harness import BIN, CRYPTO_YAML, GM, Topology, curl, mint, ptp_headers, wait_until
 
 PTPCTL = os.path.join(BIN, "ptpctl")
@@ -166,6 +166,23 @@ class Permits(unittest.TestCase):
         self.assertTrue(r["verified"], r)  # B's root is pinned at A: checked on adding
         return r
 
+    def openssl_verifies(self, permit):
+        """Whether the openssl command line verifies the permit's signature with B's root
+        (docs/authorization.md "The format"): ECDSA P-256 with SHA-256, or SM2 with SM3 and
+        the default distinguishing ID under PTP_CRYPTO=gm (identity_dirs.SIGN_SCHEME)."""
+        _, payload, sig = permit.split(".")
+        d = self.topo.workdir
+        pub, msg, sig_file = (os.path.join(d, n) for n in ("b-pub.pem", "permit.msg", "permit.sig"))
+        subprocess.run(["openssl", "x509", "-in", f"{self.id['B']}/root.crt", "-pubkey",
+                        "-noout", "-out", pub], check=True, capture_output=True)
+        with open(msg, "wb") as f:
+            f.write(b"ptp-permit-v1\n" + unb64url(payload))
+        with open(sig_file, "wb") as f:
+            f.write(unb64url(sig))
+        out = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pub,
+                              *SIGN_SCHEME, "-in", msg, "-sigfile", sig_file], capture_output=True)
+        return out.returncode == 0 and b"Signature Verified Successfully" in out.stdout
+
     def uses_count(self, permit_id):
         _, listing = self.admin(B_ADMIN, "GET", "/permits")
         return next(p["uses_count"] for p in listing["issued"] if p["id"] == permit_id)
@@ -194,6 +211,13 @@ class Permits(unittest.TestCase):
 
     def test_2_three_uses_allow_exactly_three_calls(self):
         p = self.issue(uses=3)
+        # B signed it with its node key (SM2 under gm): openssl verifies it with B's root,
+        # and not once one payload byte changed.
+        self.assertTrue(self.openssl_verifies(p["permit"]), p)
+        prefix, payload, sig = p["permit"].split(".")
+        flipped = bytearray(unb64url(payload))
+        flipped[-2] ^= 1
+        self.assertFalse(self.openssl_verifies(".".join([prefix, b64url(bytes(flipped)), sig])))
         self.hold(p["permit"])
         for i in range(3):
             r = self.invoke(body=b"call %d" % i)
