@@ -18,8 +18,8 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from identity_dirs import make_identity
-from ptp_harness import BIN, Topology, curl, mint, ptp_headers, wait_until
+from identity_dirs import SIGN_SCHEME, make_identity
+from ptp_harness import BIN, CRYPTO_YAML, GM, Topology, curl, mint, ptp_headers, wait_until
 
 PTPCTL = os.path.join(BIN, "ptpctl")
 A_PORT, B_PORT, SVC_PORT = 18101, 18102, 18110
@@ -47,8 +47,17 @@ io_threads: 2
 reload_poll_ms: 100
 queue: {{retry_min_ms: 100, retry_max_ms: 500}}
 log: {{level: info}}
-{extra}""")
+{CRYPTO_YAML}{extra}""")
     return path
+
+
+def tls_to(ids, node):
+    """curl's options to reach `node`'s PTP port: trust its root. Under PTP_CRYPTO=gm the
+    server is not verified (-k): OpenSSL 3.0's chain check has no SM2 ID for a certificate
+    an SM2 root signed (docs/security.md "Crypto profiles"); the gateways check each other's
+    chains with the ID."""
+    return ("-k",) if GM else ("--cacert", f"{ids[node]}/root.crt")
+
 
 class Recorder(BaseHTTPRequestHandler):
     """B's service: answers 200 with the body and records every request that reaches it."""
@@ -157,6 +166,23 @@ class Permits(unittest.TestCase):
         self.assertTrue(r["verified"], r)  # B's root is pinned at A: checked on adding
         return r
 
+    def openssl_verifies(self, permit):
+        """Whether the openssl command line verifies the permit's signature with B's root
+        (docs/authorization.md "The format"): ECDSA P-256 with SHA-256, or SM2 with SM3 and
+        the default distinguishing ID under PTP_CRYPTO=gm (identity_dirs.SIGN_SCHEME)."""
+        _, payload, sig = permit.split(".")
+        d = self.topo.workdir
+        pub, msg, sig_file = (os.path.join(d, n) for n in ("b-pub.pem", "permit.msg", "permit.sig"))
+        subprocess.run(["openssl", "x509", "-in", f"{self.id['B']}/root.crt", "-pubkey",
+                        "-noout", "-out", pub], check=True, capture_output=True)
+        with open(msg, "wb") as f:
+            f.write(b"ptp-permit-v1\n" + unb64url(payload))
+        with open(sig_file, "wb") as f:
+            f.write(unb64url(sig))
+        out = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pub,
+                              *SIGN_SCHEME, "-in", msg, "-sigfile", sig_file], capture_output=True)
+        return out.returncode == 0 and b"Signature Verified Successfully" in out.stdout
+
     def uses_count(self, permit_id):
         _, listing = self.admin(B_ADMIN, "GET", "/permits")
         return next(p["uses_count"] for p in listing["issued"] if p["id"] == permit_id)
@@ -166,7 +192,7 @@ class Permits(unittest.TestCase):
         h = ptp_headers("A", "B", session=session, uri=uri, token=mint("A", "B", session, key=KEY_A))
         if permit:
             h["x-ptp-permit"] = permit
-        return curl(A_URL, h, body, http="h2", extra=("--cacert", f"{self.id['A']}/root.crt"))
+        return curl(A_URL, h, body, http="h2", extra=tls_to(self.id, "A"))
 
     def assert_refused(self, r, code, text):
         self.assertEqual(r.headers.get("x-ptp-code"), code, r)
@@ -185,6 +211,13 @@ class Permits(unittest.TestCase):
 
     def test_2_three_uses_allow_exactly_three_calls(self):
         p = self.issue(uses=3)
+        # B signed it with its node key (SM2 under gm): openssl verifies it with B's root,
+        # and not once one payload byte changed.
+        self.assertTrue(self.openssl_verifies(p["permit"]), p)
+        prefix, payload, sig = p["permit"].split(".")
+        flipped = bytearray(unb64url(payload))
+        flipped[-2] ^= 1
+        self.assertFalse(self.openssl_verifies(".".join([prefix, b64url(bytes(flipped)), sig])))
         self.hold(p["permit"])
         for i in range(3):
             r = self.invoke(body=b"call %d" % i)
@@ -223,7 +256,7 @@ class Permits(unittest.TestCase):
         def call(i):
             h = ptp_headers("A", "B", session=f"s-c{i}", uri="svc.busy", token=tokens[i])
             return curl(A_URL, h, b"c%d" % i, http="h2",
-                        extra=("--cacert", f"{self.id['A']}/root.crt"))
+                        extra=tls_to(self.id, "A"))
 
         with concurrent.futures.ThreadPoolExecutor(20) as pool:
             results = list(pool.map(call, range(20)))
@@ -421,7 +454,7 @@ class RouterJobs(unittest.TestCase):
         h.pop("x-ptp-version")
         h["content-type"] = "application/json"
         return curl(f"https://127.0.0.1:{self.A2}/v1/interconn/chan/{op}", h,
-                    json.dumps(body).encode(), extra=("--cacert", f"{self.id['A']}/root.crt"))
+                    json.dumps(body).encode(), extra=tls_to(self.id, "A"))
 
     def push_spec(self, job):
         spec = {"job_id": job, "note": "a spec the test does not complete"}
