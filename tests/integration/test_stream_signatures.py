@@ -11,9 +11,7 @@ Under PTP_CRYPTO=gm every gateway runs `crypto: gm`: SM2 node keys, and the evid
 message leaves and body digests are SM3 (docs/security.md "Crypto profiles"); what the test
 compares with the gateways' digests is therefore profile_hexdigest. The test's own service
 answers with the sha256 of what it got whatever the profile (only the service's answer)."""
-import glob
 import hashlib
-import json
 import os
 import socket
 import subprocess
@@ -30,7 +28,7 @@ from evidence_relay import H2Relay  # noqa: E402
 from identity_dirs import make_identity  # noqa: E402
 from ptp_harness import (BIN, CRYPTO_YAML, Topology, curl, profile_hexdigest,  # noqa: E402
                          ptp_headers, wait_until)
-from test_evidence_signatures import write  # noqa: E402
+from test_evidence_signatures import evidence_records, write  # noqa: E402
 
 PTPCTL = os.path.join(BIN, "ptpctl")
 
@@ -38,24 +36,6 @@ A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT = 19001, 19002, 19003, 19010
 A_URL = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/transport"
 B_URL = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/transport"
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: about 64 DATA frames of 16 KiB
-
-
-def evidence_records(d):
-    """The records of an evidence directory, checked: seq continuity, prev links and each
-    record's hash (the profile's digest, sha256 or sm3, of the line before ',"hash":')."""
-    out, prev, seq = [], "0" * 64, 0
-    for path in sorted(glob.glob(os.path.join(d, "evidence-*.jsonl"))):
-        with open(path, "rb") as f:
-            for n, line in enumerate(f.read().splitlines(), 1):
-                cut = line.rindex(b',"hash":')
-                rec = json.loads(line)
-                where = f"{path}:{n}"
-                assert rec["seq"] == seq + 1, where
-                assert rec["prev"] == prev, where
-                assert profile_hexdigest(line[:cut]) == rec["hash"], where
-                seq, prev = rec["seq"], rec["hash"]
-                out.append(rec)
-    return out
 
 
 class StreamService:

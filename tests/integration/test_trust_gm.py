@@ -12,14 +12,15 @@ real gateway processes and the openssl command line; ports 184xx.
   path, the file and the algorithm.
 - The channel: TLS 1.3 with the node's P-256 TLS key (an AEAD cipher suite).
 - The trust integration tests (test_peering, test_auth_modes, test_mtls_identity,
-  test_authorization) run whole under PTP_CRYPTO=gm: SM2 identities, g1 tokens, every
-  gateway with `crypto: gm`.
+  test_authorization, test_permits, test_evidence_signatures, test_evidence_log,
+  test_stream_signatures) run whole under PTP_CRYPTO=gm: SM2 identities, g1 tokens, every
+  gateway with `crypto: gm`; permits, batch signatures, receipts, countersigns and
+  checkpoints signed with SM2, message leaves, Merkle trees and the evidence chains SM3.
 """
 import base64
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -239,6 +240,18 @@ class TrustSuitesUnderGm(unittest.TestCase):
 
     def test_authorization(self):
         self.run_suite("test_authorization.py")
+
+    def test_permits(self):
+        self.run_suite("test_permits.py")
+
+    def test_evidence_signatures(self):
+        self.run_suite("test_evidence_signatures.py")
+
+    def test_evidence_log(self):
+        self.run_suite("test_evidence_log.py")
+
+    def test_stream_signatures(self):
+        self.run_suite("test_stream_signatures.py")
 
 
 if __name__ == "__main__":
