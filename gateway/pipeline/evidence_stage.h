@@ -20,10 +20,10 @@
 #include "gateway/config/config.h"
 #include "gateway/evidence/evidence_log.h"
 #include "gateway/evidence/message_signing.h"
+#include "gateway/evidence/root_keys.h"
 #include "gateway/evidence/stream_signing.h"
 #include "gateway/exchange/exchange.h"
 #include "gateway/observability/json_log.h"
-#include "gateway/pipeline/root_keys.h"
 
 namespace ptp {
 

@@ -11,7 +11,7 @@
 #include "common/hmac.h"
 #include "common/token.h"
 #include "gateway/config/config.h"
-#include "gateway/pipeline/root_keys.h"
+#include "gateway/evidence/root_keys.h"
 #include "gateway/pipeline/verified_tokens.h"
 #include "trust/signed_token.h"
 

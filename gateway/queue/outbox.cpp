@@ -149,7 +149,7 @@ class Outbox::Forward {
                  finish = std::move(finish)](Response r) mutable {
                   const Status& s = r.env.status;
                   if (s.ok()) {
-                    if (leaf != Digest32{}) box->check_receipt(*cfg, target, m, leaf, r);
+                    if (leaf != Digest32{}) box->check_receipt(cfg, target, m, leaf, r);
                     return finish(Outcome::kDelivered);
                   }
                   if (refused_for_good(s.code))
@@ -206,22 +206,14 @@ Outbox::Outbox(QueueStore& store, boost::asio::any_io_executor ex, ConfigStore& 
 
 Outbox::~Outbox() = default;
 
-void Outbox::check_receipt(const Config& cfg, const std::string& target, const QueuedMessage& m,
+void Outbox::check_receipt(const ConfigPtr& cfg, const std::string& target, const QueuedMessage& m,
                            const Digest32& leaf, const Response& r) {
   const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
   Status st = Status::Error(Code::kBadCertSignature,
                             "node " + target + " acknowledged the push without x-ptp-receipt");
   if (!receipt.empty()) {
-    const PublicKey* key = nullptr;
-    if (const PeerConfig* peer = find_peer(cfg, target); peer && !peer->root_pem.empty()) {
-      auto& cached = receipt_keys_[target];
-      if (cached.first != peer->root_pem || !cached.second) {
-        std::string error;
-        cached = {peer->root_pem, root_public_key(peer->root_pem, error)};
-      }
-      if (cached.second) key = &*cached.second;
-    }
-    st = signing_.verify_receipt(cfg, leaf, target, receipt, key);
+    std::string error;
+    st = signing_.verify_receipt(*cfg, leaf, target, receipt, root_keys_.find(cfg, target, error));
   }
   if (!st.ok()) log_.warn("outbox receipt does not verify", log_fields(target, m, st));
   if (!receipt.empty())

@@ -17,6 +17,7 @@
 #include "gateway/config/config_store.h"
 #include "gateway/evidence/evidence_log.h"
 #include "gateway/evidence/message_signing.h"
+#include "gateway/evidence/root_keys.h"
 #include "gateway/exchange/exchange.h"
 #include "gateway/forward/source_tokens.h"
 #include "gateway/queue/outbox_lane.h"
@@ -80,7 +81,7 @@ class Outbox {
   std::shared_ptr<OutboxLane> lane(const std::string& target);
   // The target's receipt of an acknowledged signed push: checked against its pinned root
   // (a missing or bad one is logged; the push was delivered either way).
-  void check_receipt(const Config& cfg, const std::string& target, const QueuedMessage& m,
+  void check_receipt(const ConfigPtr& cfg, const std::string& target, const QueuedMessage& m,
                      const Digest32& leaf, const Response& r);
   EvidenceLog* records_ = nullptr;
 
@@ -95,8 +96,7 @@ class Outbox {
   ForwardHook forward_hook_;
   SourceTokens source_tokens_;  // s1 tokens of the forwards (on ex_ only)
   MessageSigning signing_;      // signatures of the forwards, receipts checked (on ex_ only)
-  // The targets' pinned roots' keys, by node: (root PEM, its key) (on ex_ only).
-  std::map<std::string, std::pair<std::string, std::optional<PublicKey>>> receipt_keys_;
+  RootKeys root_keys_;          // the targets' pinned roots' keys (on ex_ only)
   prometheus::Family<prometheus::Counter>& dead_letter_count_;  // {code}
   std::mutex mu_;
   bool stopped_ = false;

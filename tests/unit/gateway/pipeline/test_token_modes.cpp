@@ -7,8 +7,8 @@
 #include <string>
 
 #include "common/token.h"
+#include "gateway/evidence/root_keys.h"
 #include "gateway/forward/source_tokens.h"
-#include "gateway/pipeline/root_keys.h"
 #include "gateway/pipeline/token.h"
 #include "tests/unit/identity_test_support.h"
 #include "trust/signed_token.h"

@@ -1,4 +1,4 @@
-#include "gateway/pipeline/root_keys.h"
+#include "gateway/evidence/root_keys.h"
 
 #include "gateway/config/peer_root.h"
 

@@ -1,7 +1,8 @@
-// The public keys of the peers' pinned roots (peers[i].root_pem) that one I/O thread checks
-// signature tokens with: each parsed on first use and kept until the config snapshot
-// changes, so a request costs a hash lookup, not a certificate parse. A root that does not
-// parse is remembered with its error. Not thread-safe: one per pipeline.
+// The public keys of the peers' pinned roots (peers[i].root_pem) that one thread checks
+// signature tokens, message signatures and receipts with: each parsed on first use and kept until
+// the config snapshot changes, so a request costs a hash lookup, not a certificate parse. A root
+// that does not parse is remembered with its error. Not thread-safe: one per pipeline, one for the
+// outbox.
 #pragma once
 
 #include <optional>
