@@ -133,20 +133,28 @@ std::string PermitStore::snapshot() const {
 }
 
 bool PermitStore::append(const std::string& l, std::string& error) {
+  if (broken_) {
+    error = "the permit store " + path_ +
+            " could not take back a failed write; restart the gateway once the disk has room";
+    return false;
+  }
+  // Where the line starts: a write or sync that fails part-way (a full disk) is cut back to
+  // here, so no torn line stays in the middle of the file (the open would refuse it) and
+  // the file says what the maps say.
+  const off_t start = ::lseek(fd_, 0, SEEK_END);
+  auto failed = [&](const char* what) {
+    error = sys_error(what, path_);
+    if (start < 0 || ::ftruncate(fd_, start) != 0) broken_ = true;
+    return false;
+  };
   size_t off = 0;
   while (off < l.size()) {
     ssize_t n = ::write(fd_, l.data() + off, l.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error = sys_error("cannot write", path_);
-      return false;
-    }
+    if (n <= 0) return failed("cannot write");
     off += static_cast<size_t>(n);
   }
-  if (::fdatasync(fd_) != 0) {
-    error = sys_error("cannot sync", path_);
-    return false;
-  }
+  if (::fdatasync(fd_) != 0) return failed("cannot sync");
   return true;
 }
 

@@ -2,8 +2,10 @@
 // (with their use counts and revocations) and those it holds as a grantee. Kept in one
 // append-only file, <dir>/permits.log (JSON lines, mode 0600): every change is one line,
 // written and fdatasync'ed before the call returns, so a use counted here survives a crash
-// or a power cut. At open the file is replayed (a torn last line is dropped) and rewritten
-// compactly. Not thread-safe: the permit service calls it from its own thread only.
+// or a power cut; a line that cannot be written whole (a full disk) is cut back and the
+// change refused (a permit use then is refused too: never granted uncounted). At open the file is
+// replayed (a torn last line is dropped) and rewritten compactly. Not thread-safe: the permit
+// service calls it from its own thread only.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +56,7 @@ class PermitStore {
 
   std::string path_;
   int fd_ = -1;
+  bool broken_ = false;  // a failed write could not be cut back: no further writes
   std::map<std::string, IssuedPermit> issued_;
   std::map<std::string, Permit> held_;
 };

@@ -5,7 +5,9 @@ with its own key and counts each use durably. A partner without policy or permit
 nothing reaches the service; a permit limited to 3 uses allows exactly 3 calls, also across a
 restart of B and with 20 concurrent callers; expired or revoked -> 614; an altered permit ->
 615; a permit for another grantee -> 614; a policy that allows the call ignores the permit;
-require_permit makes even allowed calls need one."""
+require_permit makes even allowed calls need one; on a full disk a use is refused, never
+granted uncounted, and nothing is lost once there is room (B's store on a small tmpfs:
+needs root)."""
 import base64
 import concurrent.futures
 import json
@@ -394,6 +396,68 @@ class Permits(unittest.TestCase):
         self.assertIn("type: expected one of", err)
         code, _, err = ptpctl(B_ADMIN, "issue", "A")
         self.assertEqual(code, 2, err)
+
+    def test_9_a_full_disk_refuses_uses_and_loses_no_count(self):
+        """B's permit store on a full file system: a use that cannot be written is refused
+        (614, never granted uncounted), B serves on, and once there is room again the uses
+        go on and a restart finds every acknowledged one (no torn line left in the file)."""
+        store = os.path.join(self.topo.workdir, "permits-tmpfs")
+        os.makedirs(store)
+        out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", store],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            self.fail(f"cannot mount a tmpfs for the permit store (needs root): {out.stderr}")
+        try:
+            self.full_disk(store)
+        finally:
+            try:
+                self.b.stop()  # it lets go of the mount
+            finally:
+                subprocess.run(["umount", "-l", store])
+
+    def full_disk(self, store):
+        self.assertEqual(self.b.stop(), 0)
+        self.write_b(f"permits: {{store: \"{store}\"}}\n")
+        type(self).b = self.topo.gateway(self.b_path)
+        p = self.issue(uses=1000, resource="svc.full")
+        self.hold(p["permit"])
+        r = self.invoke(uri="svc.full", body=b"room")
+        self.assertEqual((r.status, r.body), (200, b"room"), r)
+        filler = os.path.join(store, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:
+            for _ in range(1000):
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass  # ENOSPC: full
+        finally:
+            os.close(fd)
+        # A use or two may still fit the store file's last page; then each is refused.
+        refused = None
+        for i in range(100):
+            r = self.invoke(uri="svc.full", body=b"full %d" % i)
+            if r.status != 200:
+                refused = r
+                break
+        self.assertIsNotNone(refused, "every use was counted on a full disk")
+        self.assert_refused(refused, "E0000000614", "its use cannot be recorded at node B")
+        counted, reached = self.uses_count(p["id"]), self.reached()
+        for i in range(3):
+            self.assert_refused(self.invoke(uri="svc.full", body=b"again %d" % i), "E0000000614",
+                                "its use cannot be recorded")
+        self.assertEqual((self.uses_count(p["id"]), self.reached()), (counted, reached))
+        self.assertTrue(self.b.alive())
+        self.assertIn("cannot count a permit use", self.b.output())
+        # Room again: uses are counted; a restart replays the file whole.
+        os.remove(filler)
+        r = self.invoke(uri="svc.full", body=b"room again")
+        self.assertEqual((r.status, r.body), (200, b"room again"), r)
+        self.assertEqual(self.uses_count(p["id"]), counted + 1)
+        self.assertEqual(self.b.stop(), 0)
+        type(self).b = self.topo.gateway(self.b_path)
+        self.assertEqual(self.uses_count(p["id"]), counted + 1)
+        r = self.invoke(uri="svc.full", body=b"after restart")
+        self.assertEqual((r.status, r.body), (200, b"after restart"), r)
 
     def reload_b(self, policy):
         def reloads():

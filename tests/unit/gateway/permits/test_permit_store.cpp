@@ -1,8 +1,11 @@
 // The permit store's durability (gateway/permits/permit_store.h): what was acknowledged is
-// there after a reopen; a torn last line is dropped; anything else unreadable stops the open.
+// there after a reopen; a torn last line is dropped; anything else unreadable stops the open;
+// a write that fails part-way (a full disk) leaves nothing behind.
 #include <doctest/doctest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -117,4 +120,57 @@ TEST_CASE("permit store: a torn last line is dropped, a bad line elsewhere stops
   CHECK_FALSE(PermitStore::open(dir.path.string(), error));
   CHECK(error.find("permits.log:") != std::string::npos);
   CHECK(error.find("not a permit store record") != std::string::npos);
+}
+
+namespace {
+
+// While it lives, files of this process may not grow beyond `limit` bytes: a write across
+// the limit writes what fits and the next one fails (EFBIG; SIGXFSZ ignored meanwhile), as a
+// full disk does (ENOSPC) once the last page is used up.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t limit) {
+    getrlimit(RLIMIT_FSIZE, &old_);
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit lim{limit, old_.rlim_max};
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &old_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit old_{};
+  void (*old_handler_)(int) = nullptr;
+};
+
+}  // namespace
+
+TEST_CASE("permit store: a write that fails part-way leaves no torn line, the use is not counted") {
+  TempDir dir;
+  std::string error;
+  auto key = NodeKey::generate(KeyAlgorithm::kEcdsaP256, error);
+  REQUIRE(key);
+  const std::string id(32, 'f');
+  const auto file = dir.path / "permits.log";
+  auto s = open_ok(dir.path);
+  REQUIRE(s->add_issued(make_permit(*key, id, "B", "A", 5), error));
+  REQUIRE(s->count_use(id, error));
+  const auto size = std::filesystem::file_size(file);
+  {
+    FileSizeLimit full(size + 10);  // room for 10 bytes of the next line, not all of it
+    CHECK_FALSE(s->count_use(id, error));
+    CHECK(error.find("cannot write") != std::string::npos);
+    CHECK_FALSE(s->count_use(id, error));  // nothing fits now
+  }
+  CHECK(std::filesystem::file_size(file) == size);  // the 10 bytes were taken back
+  CHECK(s->issued().at(id).used == 1);
+  // Space again: the next use is counted, and the file replays whole.
+  CHECK(s->count_use(id, error));
+  s.reset();
+  auto again = open_ok(dir.path);
+  CHECK(again->issued().at(id).used == 2);
 }
