@@ -27,7 +27,7 @@ identity (local files, docs/identity.md):
 evidence (local files, docs/evidence.md):
   evidence verify DIR [--digest sha256|sm3] [--root ROOT.crt]
                                   check an evidence log's chain; names the first bad record
-  evidence match SENDER_DIR RECEIVER_DIR [--receiver NODE]
+  evidence match SENDER_DIR RECEIVER_DIR [--receiver NODE] [--digest sha256|sm3]
                                   every message sent has its received record and receipt
   evidence export DIR --msg LEAF [--out FILE]
                                   one message's proof (fields, signature, receipt, countersign)
