@@ -26,6 +26,22 @@ GM = os.environ.get("PTP_CRYPTO", "international") == "gm"
 CRYPTO_YAML = "crypto: gm\n" if GM else ""
 
 
+def fill_file_system(directory, max_bytes=400 << 20):
+    """Writes a file of zeros into `directory` until its (small, test-mounted) file system
+    is full (ENOSPC) or max_bytes were written; returns the file's path (remove it to give
+    the room back)."""
+    filler = os.path.join(directory, "filler")
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        for _ in range(max_bytes // 4096):
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass  # ENOSPC: full
+    finally:
+        os.close(fd)
+    return filler
+
+
 def profile_hexdigest(data: bytes) -> str:
     """The hex digest of the test's crypto profile (docs/evidence.md): SM3 under
     PTP_CRYPTO=gm, else SHA-256 (evidence records, message leaves, Merkle trees)."""

@@ -20,8 +20,8 @@ import time
 import unittest
 import urllib.request
 
-from ptp_harness import (BIN, CRYPTO_YAML, GM, KEYS, Topology, curl, profile_hexdigest,
-                          ptp_headers, wait_until)
+from ptp_harness import (BIN, CRYPTO_YAML, GM, KEYS, Topology, curl, fill_file_system,
+                          profile_hexdigest, ptp_headers, wait_until)
 
 A_PORT, B_PORT = 18201, 18202
 TOKEN = "operator-token-0123456789abcdef"
@@ -237,23 +237,11 @@ class EvidenceLog(unittest.TestCase):
             finally:
                 subprocess.run(["umount", "-l", self.ev])
 
-    def fill(self):
-        filler = os.path.join(self.ev, "filler")
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        try:
-            for _ in range(100000):
-                os.write(fd, b"\0" * 4096)
-        except OSError:
-            pass  # ENOSPC: full
-        finally:
-            os.close(fd)
-        return filler
-
     def full_disk(self):
         policy = "authorization:\n  peers:\n    - {node: A, interfaces: [invoke], uris: ['*']}\n"
         self.start("  sync_interval_ms: 20\n  on_failure: continue\n", policy)
         self.assertEqual(self.invoke().status, 200)
-        filler = self.fill()
+        filler = fill_file_system(self.ev)
         # Records while the disk is full: held in memory (continue), the gateway serves on.
         for _ in range(5):
             self.assertEqual(reload_now(self.b), 200)
@@ -273,7 +261,7 @@ class EvidenceLog(unittest.TestCase):
         self.write_b(gateway_yaml("B", B_PORT, "A", A_PORT, self.b_extra, self.topo.workdir))
         self.assertEqual(reload_now(self.b), 200)
         wait_until(lambda: len(audits(self.ev, "config_reload")) == 6, what="the switch recorded")
-        filler = self.fill()
+        filler = fill_file_system(self.ev)
         # The file's last page may still take a few records: reload until a write fails.
         errors = metric(self.b, "ptp_evidence_write_errors_total")
         for _ in range(100):

@@ -21,7 +21,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from identity_dirs import SIGN_SCHEME, make_identity
-from ptp_harness import BIN, CRYPTO_YAML, GM, Topology, curl, mint, ptp_headers, wait_until
+from ptp_harness import (BIN, CRYPTO_YAML, GM, Topology, curl, fill_file_system, mint,
+                         ptp_headers, wait_until)
 
 PTPCTL = os.path.join(BIN, "ptpctl")
 A_PORT, B_PORT, SVC_PORT = 18101, 18102, 18110
@@ -423,15 +424,7 @@ class Permits(unittest.TestCase):
         self.hold(p["permit"])
         r = self.invoke(uri="svc.full", body=b"room")
         self.assertEqual((r.status, r.body), (200, b"room"), r)
-        filler = os.path.join(store, "filler")
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        try:
-            for _ in range(1000):
-                os.write(fd, b"\0" * 4096)
-        except OSError:
-            pass  # ENOSPC: full
-        finally:
-            os.close(fd)
+        filler = fill_file_system(store)
         # A use or two may still fit the store file's last page; then each is refused.
         refused = None
         for i in range(100):
