@@ -1,13 +1,14 @@
 """The chain both evidence benchmarks drive (evidence_signing_bench.py,
 evidence_instructions_per_request.py): h2load -> gateway A -> gateway B -> ptp-echo-service,
 1 KiB unary invokes, A and B with node identities (TLS between them, pinned roots), with or
-without an evidence section. Import after PTP_BIN_DIR is set."""
+without an evidence section. Under PTP_CRYPTO=gm both run `crypto: gm` (SM2 identities, SM3
+digests). Import after PTP_BIN_DIR is set."""
 import glob
 import json
 import os
 
 from identity_dirs import make_identity
-from ptp_harness import ptp_headers
+from ptp_harness import CRYPTO_YAML, ptp_headers
 
 A_PORT, B_PORT, ECHO_PORT = 18391, 18392, 18393
 
@@ -17,7 +18,7 @@ def write_configs(workdir, evidence, window_us, io_threads):
     ids = {n: make_identity(os.path.join(workdir, f"id-{n}"), n, f"INST_{n}") for n in "AB"}
     root = {n: os.path.join(d, "root.crt") for n, d in ids.items()}
     common = (f"io_threads: {io_threads}\nlog: {{level: warn}}\n"
-              "auth: {enabled: false}\nqueue: {enabled: false}\n")
+              "auth: {enabled: false}\nqueue: {enabled: false}\n" + CRYPTO_YAML)
     ev = lambda n: (f"evidence: {{dir: \"{workdir}/ev-{n}\", batch_window_us: {window_us}}}\n"
                     if evidence else "")
     out = {}
