@@ -149,6 +149,10 @@ void H2Exchange::on_close(HeaderList trailers, uint32_t error_code) {
     answer(error_response(std::move(st)));
     return;
   }
+  // A receiver that answered before it had checked the message (a streaming service
+  // answering at once) sends its receipt in the trailers: part of this whole answer.
+  for (const auto& [k, v] : trailers)
+    if (k == kReceiptHeader || k == kCountersignHeader) headers_.emplace_back(k, v);
   if (!p_.grpc) {
     answer(p_.encapsulation
                ? response_from_encapsulated_http(status_, std::move(headers_), std::move(data_),

@@ -298,6 +298,24 @@ peers:
         wait_until(lambda: self.records("B", "received", "trace-unary-transport"), 5,
                    "B's received record")
 
+    def test_6_a_unary_transport_answered_early_gets_the_receipt_of_the_trailers(self):
+        # Over HTTP/1.1 A gets the whole body and signs it in the header (a unary message);
+        # B's service answers at once while the body still flows to it, so B's receipt comes
+        # in the answer's trailers. A's whole answer takes it: A checks and records it with
+        # the message, and the client gets it as a header.
+        r = curl(A_URL, headers("trace-unary-early", uri="ptp/early"), PAYLOAD, http="1.1",
+                 extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body.decode(), hashlib.sha256(PAYLOAD).hexdigest())
+        self.assertTrue(r.headers.get("x-ptp-receipt", "").startswith("v1;"), r)
+        wait_until(lambda: self.records("A", "sent", "trace-unary-early") and
+                   self.records("B", "received", "trace-unary-early"), 5, "the records")
+        sent = self.records("A", "sent", "trace-unary-early")[0]
+        received = self.records("B", "received", "trace-unary-early")[0]
+        self.assertEqual(sent["receipt"], received["receipt"])
+        self.assertTrue(sent["receipt"].startswith(f"v1;{sent['msg']};"), sent)
+        self.assertNotIn('"receipt does not verify"', self.a.output())
+
     def test_3_a_stream_without_signature_is_refused(self):
         # Over A's own TLS identity (the hop is A), but with no signature trailer.
         r = curl(B_URL, headers("trace-stream-unsigned"), PAYLOAD, http="h2",
