@@ -7,6 +7,15 @@
 #include "trust/message_evidence.h"
 
 namespace ptp {
+namespace {
+
+// The answer's trailers kept with it: a receiver's receipt and a router's countersign
+// (docs/evidence.md, "Streams"), sent there by a receiver that answered before its check.
+bool is_receipt_trailer(std::string_view name) {
+  return name == kReceiptHeader || name == kCountersignHeader;
+}
+
+}  // namespace
 
 void H2Exchange::answer(Response&& r) {
   if (answered_) return;
@@ -141,7 +150,7 @@ void H2Exchange::on_close(HeaderList trailers, uint32_t error_code) {
   if (resp_) {  // streaming: the head already went back
     // A signed stream's receipt (and countersign) may come in the answer's trailers.
     for (const auto& [k, v] : trailers)
-      if (k == kReceiptHeader || k == kCountersignHeader) resp_->add_trailer(k, v);
+      if (is_receipt_trailer(k)) resp_->add_trailer(k, v);
     resp_->finish(st);
     return;
   }
@@ -152,7 +161,7 @@ void H2Exchange::on_close(HeaderList trailers, uint32_t error_code) {
   // A receiver that answered before it had checked the message (a streaming service
   // answering at once) sends its receipt in the trailers: part of this whole answer.
   for (const auto& [k, v] : trailers)
-    if (k == kReceiptHeader || k == kCountersignHeader) headers_.emplace_back(k, v);
+    if (is_receipt_trailer(k)) headers_.emplace_back(k, v);
   if (!p_.grpc) {
     answer(p_.encapsulation
                ? response_from_encapsulated_http(status_, std::move(headers_), std::move(data_),
