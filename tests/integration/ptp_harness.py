@@ -1,6 +1,7 @@
 """Shared helpers for the integration tests: start real gateway processes from the
 configs in conf/ (or variants of them) on 127.0.0.1, and drive them with real clients
 (curl, nghttp, Python gRPC). Run with Debian's /usr/bin/python3 (python3-grpcio)."""
+import contextlib
 import hashlib
 import json
 import os
@@ -24,6 +25,22 @@ KEYS = {n: f"demo-only-secret-{n}-do-not-use-in-production" for n in ["A", "B", 
 # and every gateway config carries CRYPTO_YAML.
 GM = os.environ.get("PTP_CRYPTO", "international") == "gm"
 CRYPTO_YAML = "crypto: gm\n" if GM else ""
+
+
+@contextlib.contextmanager
+def small_tmpfs(directory, size):
+    """A tmpfs of `size` (mount's size=, e.g. "64k") mounted on `directory` (created) for a
+    full-disk test; needs root. Unmounted (lazily) when the block ends: stop the processes
+    that use it inside the block."""
+    os.makedirs(directory)
+    out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", directory],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise AssertionError(f"cannot mount a tmpfs on {directory} (needs root): {out.stderr}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", directory])
 
 
 def fill_file_system(directory, max_bytes=400 << 20):

@@ -21,7 +21,7 @@ import unittest
 import urllib.request
 
 from ptp_harness import (BIN, CRYPTO_YAML, GM, KEYS, Topology, curl, fill_file_system,
-                          profile_hexdigest, ptp_headers, wait_until)
+                          profile_hexdigest, ptp_headers, small_tmpfs, wait_until)
 
 A_PORT, B_PORT = 18201, 18202
 TOKEN = "operator-token-0123456789abcdef"
@@ -224,18 +224,11 @@ class EvidenceLog(unittest.TestCase):
         self.assertEqual(records(self.ev)[-1]["seq"], len(recs) + 1)
 
     def test_full_disk_neither_crashes_nor_stops_traffic(self):
-        os.makedirs(self.ev)
-        out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", self.ev],
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            self.fail(f"cannot mount a tmpfs for the evidence log (needs root): {out.stderr}")
-        try:
-            self.full_disk()
-        finally:
+        with small_tmpfs(self.ev, "1m"):
             try:
-                self.topo.close()
+                self.full_disk()
             finally:
-                subprocess.run(["umount", "-l", self.ev])
+                self.topo.close()  # the gateways let go of the mount
 
     def full_disk(self):
         policy = "authorization:\n  peers:\n    - {node: A, interfaces: [invoke], uris: ['*']}\n"

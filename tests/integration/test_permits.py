@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from identity_dirs import SIGN_SCHEME, make_identity
 from ptp_harness import (BIN, CRYPTO_YAML, GM, Topology, curl, fill_file_system, mint,
-                         ptp_headers, wait_until)
+                         ptp_headers, small_tmpfs, wait_until)
 
 PTPCTL = os.path.join(BIN, "ptpctl")
 A_PORT, B_PORT, SVC_PORT = 18101, 18102, 18110
@@ -402,19 +402,11 @@ class Permits(unittest.TestCase):
         """B's permit store on a full file system: a use that cannot be written is refused
         (614, never granted uncounted), B serves on, and once there is room again the uses
         go on and a restart finds every acknowledged one (no torn line left in the file)."""
-        store = os.path.join(self.topo.workdir, "permits-tmpfs")
-        os.makedirs(store)
-        out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", store],
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            self.fail(f"cannot mount a tmpfs for the permit store (needs root): {out.stderr}")
-        try:
-            self.full_disk(store)
-        finally:
+        with small_tmpfs(os.path.join(self.topo.workdir, "permits-tmpfs"), "64k") as store:
             try:
-                self.b.stop()  # it lets go of the mount
+                self.full_disk(store)
             finally:
-                subprocess.run(["umount", "-l", store])
+                self.b.stop()  # it lets go of the mount
 
     def full_disk(self, store):
         self.assertEqual(self.b.stop(), 0)
