@@ -9,7 +9,8 @@
 namespace ptp {
 namespace {
 
-constexpr size_t kMaxPath = 32;  // a batch has fewer than 2^32 leaves
+constexpr size_t kMaxPath = 16;  // a batch has at most kMaxBatchLeaves = 2^16 leaves
+static_assert(kMaxBatchLeaves == 1u << kMaxPath);
 
 std::string_view view(const Digest32& d) {
   return {reinterpret_cast<const char*>(d.data()), d.size()};
@@ -170,7 +171,7 @@ bool parse_batch_proof(std::string_view s, BatchProof& out, std::string& error) 
   out.node = node;
   out.batch_id = batch;
   if (!parse_number(n, out.n) || !parse_number(index, out.index) || out.n == 0 ||
-      out.index >= out.n) {
+      out.n > kMaxBatchLeaves || out.index >= out.n) {
     error = "proof: bad leaf count or index";
     return false;
   }

@@ -40,6 +40,11 @@ inline constexpr std::string_view kSignatureHeader = "x-ptp-signature";
 inline constexpr std::string_view kReceiptHeader = "x-ptp-receipt";
 inline constexpr std::string_view kCountersignHeader = "x-ptp-countersign";
 
+// The most leaves a batch may have (evidence.batch_max is at most this): a proof claiming
+// more is refused as it is parsed. The claimed n is the signer's own choice, so without a
+// bound a peer could make a verifier size per-batch state by 2^32.
+inline constexpr uint32_t kMaxBatchLeaves = 65536;
+
 // The signed fields of one message (the names are those of evidence records and proofs).
 struct MessageFields {
   std::string version;

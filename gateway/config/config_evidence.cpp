@@ -1,6 +1,7 @@
 // The evidence section: the hash-chained evidence log and the message signatures that feed
 // it (docs/evidence.md, docs/configuration.md). Its presence and `dir` are read at start.
 #include "gateway/config/config_yaml.h"
+#include "trust/message_evidence.h"
 
 namespace ptp::config_yaml {
 
@@ -26,7 +27,7 @@ void parse_evidence(const YAML::Node& root, const FileResolver& files, Config& c
   e.sign = s.boolean("sign", e.sign);
   e.require_signature = s.boolean("require_signature", e.require_signature);
   e.batch_window_us = static_cast<int>(s.integer("batch_window_us", e.batch_window_us, 0, 1000000));
-  e.batch_max = static_cast<int>(s.integer("batch_max", e.batch_max, 1, 65536));
+  e.batch_max = static_cast<int>(s.integer("batch_max", e.batch_max, 1, kMaxBatchLeaves));
 }
 
 }  // namespace ptp::config_yaml

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evidence_relay import H2Relay  # noqa: E402
-from identity_dirs import make_identity  # noqa: E402
+from identity_dirs import make_identity, sign_with_node_key  # noqa: E402
 from ptp_harness import (BIN, CRYPTO_YAML, GM, Topology, curl, profile_hexdigest,  # noqa: E402
                          ptp_headers, wait_until)
 
@@ -105,6 +105,31 @@ def evidence_records(d):
                 seq, prev = rec["seq"], rec["hash"]
                 out.append(rec)
     return out
+
+
+def forged_signature(identity_dir, node, fields, n, batch="x-1"):
+    """An x-ptp-signature that `node` (its identity_dir's node key) really signs, over a batch
+    it claims has `n` leaves: the message's leaf at index 0 with a made-up inclusion path and
+    the root it leads to (RFC 9162 2.1.3.2), what a malicious peer can always make.
+    `fields`: the message statement's lines after ptp-msg-v1 (docs/evidence.md)."""
+    def h(data):
+        return bytes.fromhex(profile_hexdigest(data))
+
+    sent_ms = fields[-1]
+    r = h(b"\x00" + h(("ptp-msg-v1\n" + "\n".join(fields)).encode()))
+    path, fn, sn = [], 0, n - 1
+    while sn:
+        p = bytes([len(path) + 1]) * 32
+        path.append(p)
+        r = h(b"\x01" + r + p)  # index 0: always the left child
+        fn, sn = fn >> 1, sn >> 1
+    text = f"ptp-batch-v1\n{node}\n{batch}\n{n}\n{r.hex()}".encode()
+    sig = base64.urlsafe_b64decode(sign_with_node_key(identity_dir, text).replace("+", "-")
+                                   .replace("/", "_"))
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).decode().rstrip("=")
+    return f"v1;{sent_ms};{node};{batch};{n};0;{b64(b''.join(path))};{b64(sig)}"
 
 
 def h2load(url, n, body_file, hdrs, clients=4, streams=16):
@@ -230,6 +255,39 @@ peers:
                           if r["kind"] == "received" and r["trace"] == "trace-flip"])
         # The next message passes again.
         r = curl(A_URL, headers(trace="trace-after"), b"ok", http="h2", extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+
+    def test_a_peer_signed_batch_of_2_20_leaves_is_refused_and_costs_b_no_memory(self):
+        # A malicious A (its own node key) claims batches of 2^20 leaves (a made-up path of
+        # 20 digests: what fits in the 1 KiB field limit; a receipt, which has no such
+        # limit, can claim 2^32 - 1). Before, B's cache of verified batches sized a tree of
+        # 2n digests by it: 66 MB per message, the 16 latest kept per I/O thread.
+        def rss_mb():
+            with open(f"/proc/{self.b.proc.pid}/status") as f:
+                return int(next(l for l in f if l.startswith("VmRSS:")).split()[1]) // 1024
+
+        before = len(self.service.bodies)
+        body = b"from a malicious peer"
+
+        def send(n, batch):
+            trace = f"trace-{batch}"
+            fields = ["1", "invoke", "A", "INST_A", "B", "INST_B", "s-n", trace, "ptp/record",
+                      "", str(len(body)), profile_hexdigest(body), "1000"]
+            h = headers(session="s-n", trace=trace)
+            h["x-ptp-signature"] = forged_signature(self.ids["A"], "A", fields, n, batch)
+            return curl(B_URL, h, body, http="h2", extra=("-k", *self.a_cert))
+
+        r = send(4, "x-small")  # a made-up path of a small batch is a valid proof
+        self.assertEqual(r.status, 200, r)
+        rss = rss_mb()
+        answers = [send(1 << 20, f"x-big-{i}") for i in range(17)]
+        self.assertTrue(self.b.alive(), "B died: " + self.b.output()[-2000:])
+        self.assertLess(rss_mb() - rss, 200, "B keeps memory by the batch size peers claim")
+        for r in answers:
+            self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", r)
+            self.assertIn("bad leaf count", r.headers.get("x-ptp-message", ""))
+        self.assertEqual(len(self.service.bodies), before + 1)
+        r = curl(A_URL, headers(trace="trace-after-n"), b"ok", http="h2", extra=("-k",))
         self.assertEqual(r.status, 200, r)
 
     def test_unsigned_or_forged_messages_from_another_node_are_refused(self):
