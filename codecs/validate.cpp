@@ -6,6 +6,7 @@
 
 #include "codecs/control_chars.h"
 #include "codecs/header_codec.h"
+#include "codecs/utf8.h"
 
 namespace ptp {
 namespace {
@@ -43,6 +44,13 @@ bool text_ok(std::string_view v, const ValidationLimits& lim) {
   return v.size() <= lim.max_field_length && !has_control_char(v);
 }
 
+// The header fields and the topic are signed and recorded in the evidence log (JSON): bytes
+// that are not UTF-8 would be recorded as U+FFFD, and the record would no longer prove the
+// message (docs/evidence.md). Other metadata is not recorded.
+Status not_utf8(std::string what) {
+  return Status::Error(Code::kBadRequest, std::move(what) + " is not valid UTF-8");
+}
+
 }  // namespace
 
 bool is_valid_id(std::string_view id) {
@@ -67,12 +75,14 @@ Status validate_request(const Envelope& e, Interface iface, const ValidationLimi
     const std::string& v = e.header.*(f.member);
     if (v.empty()) continue;
     if (!text_ok(v, lim)) return check_text("header " + std::string(f.name), v, lim);
+    if (!is_valid_utf8(v)) return not_utf8("header " + std::string(f.name));
     if (is_id_field(f.member) && !is_valid_id(v))
       return Status::Error(Code::kBadRequest, "header " + std::string(f.name) +
                                                   " has characters outside [A-Za-z0-9._:-]");
   }
   for (const auto& [name, value] : e.meta) {
     if (!text_ok(value, lim)) return check_text("metadata " + name, value, lim);
+    if (name == "message-topic" && !is_valid_utf8(value)) return not_utf8("metadata " + name);
   }
   if (e.body.size() > lim.max_body_bytes)
     return Status::Error(Code::kTooLarge, "body of " + std::to_string(e.body.size()) +

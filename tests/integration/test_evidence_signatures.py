@@ -116,7 +116,8 @@ def forged_signature(identity_dir, node, fields, n, batch="x-1"):
         return bytes.fromhex(profile_hexdigest(data))
 
     sent_ms = fields[-1]
-    r = h(b"\x00" + h(("ptp-msg-v1\n" + "\n".join(fields)).encode()))
+    text = "ptp-msg-v1\n" + "\n".join(fields)
+    r = h(b"\x00" + h(text.encode("utf-8", "surrogateescape")))  # \udcXX: the byte XX
     path, fn, sn = [], 0, n - 1
     while sn:
         p = bytes([len(path) + 1]) * 32
@@ -425,6 +426,44 @@ peers:
         for n in roots:
             args += ["--root", os.path.join(self.ids[n], "root.crt")]
         return subprocess.run(args, capture_output=True, text=True)
+
+    def test_hostile_characters_in_recorded_fields_keep_log_and_proofs_verifiable(self):
+        # What a peer chooses and both logs record verbatim: a uri with a quote, a backslash
+        # and non-ASCII letters passes, and both logs and the proofs from them verify.
+        # Control characters are refused at the edge (test_body_limits and others).
+        uri = 'ptp/record/"q\\b/\u00e9/\u4e2d\U0001f600'
+        r = curl(A_URL, headers(trace="trace-hostile", uri=uri), b"hostile", http="h2",
+                 extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        msg = r.headers["x-ptp-receipt"].split(";")[1]
+        for node in ("A", "B"):
+            path = os.path.join(self.topo.workdir, f"proof-hostile-{node}.json")
+            wait_until(lambda: self.export(node, msg, path).returncode == 0, 5, f"{node}'s record")
+            out = subprocess.run([PTPCTL, "evidence", "verify", self.ev[node]],
+                                 capture_output=True, text=True)
+            self.assertEqual(out.returncode, 0, (node, out.stdout, out.stderr))
+            ok = self.check_proof(path)
+            self.assertEqual(ok.returncode, 0, (node, ok.stdout, ok.stderr))
+            with open(path) as f:
+                self.assertEqual(json.load(f)["message"]["uri"], uri)
+        # Bytes that are not UTF-8 (0xFF, 0xFE, a lone 0xC0; curl sends them as they are)
+        # cannot be recorded as they were signed (a JSON string would hold U+FFFD, and the
+        # record no longer gives the message's leaf: its proof failed check-proof). Refused
+        # before signing, at A, and at B from a peer that signs them itself.
+        before = len(self.service.bodies)
+        bad_uri = "ptp/record/\udcff\udcfe/\udcc0x"  # \udcXX: the byte XX
+        r = curl(A_URL, headers(trace="trace-not-utf8", uri=bad_uri), b"x", http="h2",
+                 extra=("-k",))
+        self.assertEqual((r.status, r.headers.get("x-ptp-code")), (400, "E0000000400"), r)
+        self.assertIn("x-ptp-uri is not valid UTF-8", r.headers.get("x-ptp-message", ""))
+        fields = ["1", "invoke", "A", "INST_A", "B", "INST_B", "s-u", "trace-not-utf8-b",
+                  bad_uri, "", "1", profile_hexdigest(b"x"),
+                  "1000"]
+        h = headers(session="s-u", trace="trace-not-utf8-b", uri=bad_uri)
+        h["x-ptp-signature"] = forged_signature(self.ids["A"], "A", fields, 1, "x-utf8")
+        r = curl(B_URL, h, b"x", http="h2", extra=("-k", *self.a_cert))
+        self.assertEqual((r.status, r.headers.get("x-ptp-code")), (400, "E0000000400"), r)
+        self.assertEqual(len(self.service.bodies), before)
 
     def test_exported_proof_verifies_offline_and_fails_when_any_field_is_altered(self):
         r = curl(A_URL, headers(trace="trace-proof"), b"the proven body", http="h2",

@@ -183,3 +183,25 @@ TEST_CASE("has_control_char finds a control character or DEL at any position") {
   }
   CHECK_FALSE(has_control_char("", Tab::kControl));
 }
+
+// The header fields and the topic are signed and recorded in the evidence log, which is
+// JSON: bytes that are not UTF-8 would be recorded as U+FFFD and the record would no longer
+// prove the message (docs/evidence.md), so they are refused; well-formed UTF-8 passes.
+TEST_CASE("header fields and the topic must be UTF-8; other metadata need not") {
+  Envelope e = node_request();
+  e.header.uri = "/svc/\"q\\b/\xc3\xa9/\xf0\x9f\x98\x80";
+  CHECK(validate_request(e, Interface::kInvoke, {}).ok());
+  for (const char* bad : {"/svc/\xff", "/svc/\xc0\xaf", "/svc/\xed\xa0\x80", "/svc/\xc3"}) {
+    e.header.uri = bad;
+    const Status st = validate_request(e, Interface::kInvoke, {});
+    CHECK(st.code == Code::kBadRequest);
+    CHECK(mentions(st, "header x-ptp-uri is not valid UTF-8"));
+  }
+  e = node_request();
+  e.meta["message-topic"] = "t\xfe";
+  CHECK(
+      mentions(validate_request(e, Interface::kTransport, {}), "message-topic is not valid UTF-8"));
+  e.meta["message-topic"] = "t";
+  e.meta["x-other"] = "latin-1 \xe9";
+  CHECK(validate_request(e, Interface::kTransport, {}).ok());
+}
