@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "codecs/utf8.h"
 
 using namespace ptp;
@@ -15,4 +17,14 @@ TEST_CASE("is_valid_utf8: well-formed sequences pass, anything else fails (RFC 3
   CHECK_FALSE(is_valid_utf8("\xe0\x80\xaf"));      // overlong
   CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));      // a surrogate
   CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+}
+
+TEST_CASE("is_valid_utf8: a bad byte is found at any offset after ASCII runs of any length") {
+  for (size_t run = 0; run < 40; ++run) {
+    const std::string ascii(run, 'a');
+    CHECK(is_valid_utf8(ascii));
+    CHECK_FALSE(is_valid_utf8(ascii + "\xff"));
+    CHECK_FALSE(is_valid_utf8(ascii + "\xff" + ascii));
+    CHECK(is_valid_utf8(ascii + "\xc3\xa9" + ascii));
+  }
 }
