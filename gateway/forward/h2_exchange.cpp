@@ -37,6 +37,13 @@ bool H2Exchange::wants_header(std::string_view name) const {
          name == kPtpHopHeader || name.starts_with("grpc-");
 }
 
+void H2Exchange::on_head_too_large(bool trailers, uint64_t limit) {
+  refused_ = Status::Error(Code::kTooLarge,
+                           std::string(trailers ? "answer trailers" : "answer headers") + " from " +
+                               where() + " exceed " + std::to_string(limit) + " bytes",
+                           p_.node);
+}
+
 void H2Exchange::on_headers(int status, HeaderList headers) {
   status_ = status;
   headers_ = std::move(headers);
@@ -117,6 +124,7 @@ void H2Exchange::on_timeout() {
 
 // The outcome carried by the stream's end (Ok when the answer itself says it).
 Status H2Exchange::close_status(const HeaderList& trailers, uint32_t error_code) const {
+  if (refused_) return *refused_;
   if (error_code != 0 && status_ == 0) {
     auto why = find_header(trailers, "x-ptp-connection-error");
     return Status::Error(

@@ -45,6 +45,7 @@ class H2Exchange final : public UpstreamObserver {
   void on_close(HeaderList trailers, uint32_t error_code) override;
   void on_timeout() override;
   bool wants_header(std::string_view name) const override;
+  void on_head_too_large(bool trailers, uint64_t limit) override;
 
  private:
   Status close_status(const HeaderList& trailers, uint32_t error_code) const;
@@ -65,6 +66,7 @@ class H2Exchange final : public UpstreamObserver {
   std::string data_;                // unary body, or partial gRPC frame bytes when streaming
   std::shared_ptr<BodyPipe> resp_;  // streamed answer, once its head went back
   std::unique_ptr<GrpcFrameParser> parser_;  // streamed gRPC answer
+  std::optional<Status> refused_;            // why the answer was refused here (its end says it)
 };
 
 }  // namespace ptp

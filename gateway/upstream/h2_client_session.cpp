@@ -28,6 +28,9 @@ struct H2ClientSession::Stream {
   HeaderList headers;
   HeaderList trailers;
   bool headers_done = false;
+  uint64_t head_bytes = 0;     // counted against Options::max_answer_header_bytes
+  uint64_t trailer_bytes = 0;  // the same, for the trailers
+  bool oversized = false;      // one of them passed it: the stream is being reset
 };
 
 namespace {
@@ -397,11 +400,14 @@ int H2ClientSession::on_header(const nghttp2_frame* f, std::string_view name,
                                std::string_view value) {
   if (f->hd.type != NGHTTP2_HEADERS) return 0;
   Stream* s = find(f->hd.stream_id);
-  if (!s) return 0;
+  if (!s || s->oversized) return 0;
   const bool head = f->headers.cat == NGHTTP2_HCAT_RESPONSE ||
                     // a non-final 1xx response's successor; after the head: trailers
                     (f->headers.cat == NGHTTP2_HCAT_HEADERS && !s->headers_done);
   if (!head && f->headers.cat != NGHTTP2_HCAT_HEADERS) return 0;
+  uint64_t& bytes = head ? s->head_bytes : s->trailer_bytes;
+  bytes += name.size() + value.size() + 32;
+  if (bytes > opts_.max_answer_header_bytes) return refuse_oversized_head(*s, !head);
   if (head && name == ":status") {
     s->status = 0;
     for (char c : value) s->status = s->status * 10 + (c - '0');
@@ -414,13 +420,26 @@ int H2ClientSession::on_header(const nghttp2_frame* f, std::string_view name,
   return 0;
 }
 
+int H2ClientSession::refuse_oversized_head(Stream& s, bool trailers) {
+  s.oversized = true;
+  s.headers = HeaderList();  // gives the memory back
+  s.trailers = HeaderList();
+  s.observer->on_head_too_large(trailers, opts_.max_answer_header_bytes);
+  reset(s.id);
+  // nghttp2 passes no more of this header block (it still decodes it, for HPACK's state).
+  return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
 int H2ClientSession::on_frame_recv(const nghttp2_frame* f) {
   switch (f->hd.type) {
     case NGHTTP2_HEADERS: {
       Stream* s = find(f->hd.stream_id);
-      if (s && !s->headers_done && s->status >= 200) {
+      if (!s || s->oversized || s->headers_done) break;
+      if (s->status >= 200) {
         s->headers_done = true;
         s->observer->on_headers(s->status, std::move(s->headers));
+      } else {
+        s->headers.clear();  // a 1xx head's fields are not the answer's (its bytes count)
       }
       break;
     }
@@ -441,7 +460,7 @@ int H2ClientSession::on_frame_recv(const nghttp2_frame* f) {
 
 int H2ClientSession::on_data(int32_t id, const uint8_t* data, size_t len) {
   Stream* s = find(id);
-  if (!s) {
+  if (!s || s->oversized) {
     nghttp2_session_consume(session(), id, len);
     return 0;
   }
@@ -454,7 +473,7 @@ int H2ClientSession::on_stream_close(int32_t id, uint32_t error_code) {
   if (it == streams_.end()) return 0;
   auto s = std::move(it->second);
   streams_.erase(it);
-  if (!s->headers_done && s->status >= 200) {
+  if (!s->headers_done && !s->oversized && s->status >= 200) {
     s->headers_done = true;
     s->observer->on_headers(s->status, std::move(s->headers));
   }

@@ -32,6 +32,9 @@ class UpstreamObserver {
   // Whether a response header or trailer is kept for on_headers / on_close (the others
   // cost no copy).
   virtual bool wants_header(std::string_view /*name*/) const { return true; }
+  // The answer's head (with any 1xx heads before it), or its trailers, passed `limit`
+  // bytes: nothing more of it is kept or passed on, the stream is reset, on_close follows.
+  virtual void on_head_too_large(bool /*trailers*/, uint64_t /*limit*/) {}
 };
 
 class H2ClientSession final : public H2Connection {
@@ -43,6 +46,11 @@ class H2ClientSession final : public H2Connection {
     std::string server_name;
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds keepalive{30000};
+    // Bound on an answer's head and, separately, its trailers: names + values + 32 per
+    // field (RFC 9113's header list size), wanted or not. HPACK lets a peer send a
+    // kept field with a large value as one byte; the HTTP/1.1 client's bound is the same
+    // (Http1ClientOptions::max_response_header_bytes).
+    uint64_t max_answer_header_bytes = 64 << 10;
   };
   static void connect(boost::asio::any_io_executor ex, Options opts, ConnectCallback cb);
 
@@ -90,6 +98,8 @@ class H2ClientSession final : public H2Connection {
   void watch_deadline(int32_t id, std::chrono::milliseconds timeout);
   void arm_deadline_timer(DeadlineQueue::Clock::time_point at);
   void on_deadlines();
+  // Stops keeping the answer's fields, tells the observer, resets the stream.
+  int refuse_oversized_head(Stream& s, bool trailers);
 
   Options opts_;
   std::string authority_;
