@@ -1,5 +1,6 @@
 #include "gateway/observability/admin_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -77,6 +78,12 @@ class AdminConnectionBase {
   virtual void run() = 0;
   // Safe from any thread.
   virtual void close() = 0;
+  // Waiting for a request head (from connecting, or after an answer on a kept-alive
+  // connection): what the server closes first when its connections are all taken.
+  bool awaiting_request() const { return awaiting_request_.load(std::memory_order_relaxed); }
+
+ protected:
+  std::atomic<bool> awaiting_request_{true};
 };
 
 class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl> {
@@ -201,6 +208,7 @@ class AdminConnection : public AdminConnectionBase,
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
     lowest().expires_after(kIdleTimeout);
+    awaiting_request_.store(true, std::memory_order_relaxed);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
@@ -208,6 +216,7 @@ class AdminConnection : public AdminConnectionBase,
 
   void on_header(error_code ec) {
     if (ec) return on_read(ec);
+    awaiting_request_.store(false, std::memory_order_relaxed);
     // The body (if any) must arrive within the body timeout: a slow client cannot hold a
     // connection for long.
     lowest().expires_after(server_->body_timeout_);
@@ -392,7 +401,20 @@ void AdminServer::Impl::on_accept(error_code ec, tcp::socket socket) {
       if (stopped_) return;  // the socket closes with conn
       std::erase_if(conns_, [](const auto& w) { return w.expired(); });
       if (conns_.size() >= kMaxConnections) {
-        conn.reset();  // closes the socket; the operator's next try finds a free slot
+        // All taken: the oldest connection still waiting for a request head makes room, so
+        // silent or half-sent connections cannot keep the operator, a scrape or a
+        // readiness probe out (docs/security.md "The admin port").
+        auto idle = std::find_if(conns_.begin(), conns_.end(), [](const auto& w) {
+          auto c = w.lock();
+          return c && c->awaiting_request();
+        });
+        if (idle != conns_.end()) {
+          if (auto c = idle->lock()) c->close();
+          conns_.erase(idle);
+        }
+      }
+      if (conns_.size() >= kMaxConnections) {
+        conn.reset();  // every one is busy with a request: closes the new socket
       } else {
         conns_.push_back(conn);
       }
