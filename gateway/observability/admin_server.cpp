@@ -78,12 +78,12 @@ class AdminConnectionBase {
   virtual void run() = 0;
   // Safe from any thread.
   virtual void close() = 0;
-  // Waiting for a request head (from connecting, or after an answer on a kept-alive
-  // connection): what the server closes first when its connections are all taken.
-  bool awaiting_request() const { return awaiting_request_.load(std::memory_order_relaxed); }
+  // Waiting on its client (for a request head or body, or to take an answer), not on an
+  // added route's answer: what the server may close when its connections are all taken.
+  bool waiting_on_client() const { return waiting_on_client_.load(std::memory_order_relaxed); }
 
  protected:
-  std::atomic<bool> awaiting_request_{true};
+  std::atomic<bool> waiting_on_client_{true};
 };
 
 class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl> {
@@ -208,7 +208,6 @@ class AdminConnection : public AdminConnectionBase,
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
     lowest().expires_after(kIdleTimeout);
-    awaiting_request_.store(true, std::memory_order_relaxed);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
@@ -216,7 +215,6 @@ class AdminConnection : public AdminConnectionBase,
 
   void on_header(error_code ec) {
     if (ec) return on_read(ec);
-    awaiting_request_.store(false, std::memory_order_relaxed);
     // The body (if any) must arrive within the body timeout: a slow client cannot hold a
     // connection for long.
     lowest().expires_after(server_->body_timeout_);
@@ -308,6 +306,7 @@ class AdminConnection : public AdminConnectionBase,
                       std::string(query)};
     auto reply = std::make_shared<Reply>();
     reply->conn = shared_from_this();
+    waiting_on_client_.store(false, std::memory_order_relaxed);  // until write_answer
     try {
       route.fn(std::move(areq), [reply](unsigned status, std::string body) {
         reply->send(status, std::move(body));
@@ -318,6 +317,7 @@ class AdminConnection : public AdminConnectionBase,
   }
 
   void write_answer(unsigned status, std::string body) {
+    waiting_on_client_.store(true, std::memory_order_relaxed);
     if (server_->stopped()) return shutdown();
     res_ = {};
     res_.version(req_.version());
@@ -401,12 +401,13 @@ void AdminServer::Impl::on_accept(error_code ec, tcp::socket socket) {
       if (stopped_) return;  // the socket closes with conn
       std::erase_if(conns_, [](const auto& w) { return w.expired(); });
       if (conns_.size() >= kMaxConnections) {
-        // All taken: the oldest connection still waiting for a request head makes room, so
-        // silent or half-sent connections cannot keep the operator, a scrape or a
-        // readiness probe out (docs/security.md "The admin port").
+        // All taken: the oldest connection waiting on its client (silent, sending its
+        // request slowly, or not taking its answer) makes room, so such connections cannot
+        // keep the operator, a scrape or a readiness probe out (docs/security.md "The
+        // admin port"). One waiting on a route's answer is kept.
         auto idle = std::find_if(conns_.begin(), conns_.end(), [](const auto& w) {
           auto c = w.lock();
-          return c && c->awaiting_request();
+          return c && c->waiting_on_client();
         });
         if (idle != conns_.end()) {
           if (auto c = idle->lock()) c->close();
@@ -414,7 +415,7 @@ void AdminServer::Impl::on_accept(error_code ec, tcp::socket socket) {
         }
       }
       if (conns_.size() >= kMaxConnections) {
-        conn.reset();  // every one is busy with a request: closes the new socket
+        conn.reset();  // every one waits on a route: closes the new socket
       } else {
         conns_.push_back(conn);
       }

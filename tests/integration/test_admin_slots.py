@@ -1,8 +1,9 @@
 """The admin port's connection limit under a stranger (docs/security.md "The admin port"):
 at most 64 admin connections are open, and a client that connects and says nothing (or
 sends half a request head) must not keep the operator, Prometheus or a readiness probe
-out. When the limit is reached, the connection that has waited longest for its request
-head is closed for the new one. Gateway A of conf/direct (admin on 127.0.0.1:17404)."""
+out, nor one that sends its request body slowly. When the limit is reached, the oldest
+connection waiting on its client (for a request head or body, or to take an answer) is
+closed for the new one. Gateway A of conf/direct (admin on 127.0.0.1:17404)."""
 import socket
 import time
 import unittest
@@ -68,6 +69,14 @@ class AdminSlots(unittest.TestCase):
         self.assertGreaterEqual(gone, 80 - 64 + 1, f"{gone} of 80 idle connections closed")
         self.assertTrue(any(not closed_by_peer(s) for s in self.held[-10:]),
                         "the newest connections are kept")
+
+    def test_slow_bodies_do_not_lock_out_the_operator(self):
+        # A POST body may take admin.body_timeout_ms (10 s) to arrive, and is read before
+        # the credential is looked at: 64 of them held every slot for 10 s each.
+        self.hold(64, partial=b"POST /reload HTTP/1.1\r\nHost: x\r\n"
+                              b"Content-Length: 1000000\r\n\r\n" + b"{" * 100)
+        status, _ = get("/readyz")
+        self.assertEqual(status, 200)
 
 
 if __name__ == "__main__":
