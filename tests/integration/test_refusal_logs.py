@@ -131,10 +131,9 @@ class RefusalLogs(unittest.TestCase):
         time.sleep(0.2)
         self.assertIn('"trace_id":"after-the-flood"', self.a.output())
 
-    def test_refused_weaves_with_a_long_node_id_write_short_lines_at_a_bounded_rate(self):
-        # A gateway with an identity serves net/weave to anyone; the refusal quotes the
-        # claimed node_id (up to the 64 KiB body): before, each refused weave wrote it twice
-        # (the request line and the peering service's line).
+    def restart_with_identity(self):
+        """A again, with an identity: TLS on its port (the identity's certificate) and
+        net/weave served."""
         self.topo.close()
         self.topo = Topology()
         ident = make_identity(os.path.join(self.topo.workdir, "id-A"), "A", "INST_A")
@@ -142,6 +141,12 @@ class RefusalLogs(unittest.TestCase):
             conf("direct", "a.yaml"),
             [("io_threads: 2\n", f"io_threads: 2\nidentity: {{dir: {ident}}}\n")]))
         time.sleep(0.3)
+
+    def test_refused_weaves_with_a_long_node_id_write_short_lines_at_a_bounded_rate(self):
+        # A gateway with an identity serves net/weave to anyone; the refusal quotes the
+        # claimed node_id (up to the 64 KiB body): before, each refused weave wrote it twice
+        # (the request line and the peering service's line).
+        self.restart_with_identity()
         before = self.log_size()
         body = json.dumps({"node_id": "x" * 60000, "auth_code": "0" * 64}).encode()
         n = 40
@@ -154,6 +159,26 @@ class RefusalLogs(unittest.TestCase):
         wrote = self.log_size() - before
         self.assertLess(wrote, 64 << 10, f"{n} refused weaves wrote {wrote} bytes of log")
         self.assertIn("holds no invitation for node xxx", self.a.output())
+
+    def test_failed_tls_handshakes_are_logged_at_a_bounded_rate(self):
+        # Before: one line per failed handshake, at whatever rate strangers connect.
+        self.restart_with_identity()
+        n = 400
+        for _ in range(n):
+            with socket.create_connection(("127.0.0.1", A_PORT), timeout=5) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")  # not TLS
+                try:
+                    while s.recv(4096):
+                        pass
+                except OSError:
+                    pass
+        time.sleep(0.3)
+        lines = [json.loads(ln) for ln in self.a.output().splitlines()
+                 if '"TLS handshake failed"' in ln]
+        self.assertGreater(len(lines), 0)
+        self.assertLess(len(lines), 100, f"{len(lines)} lines for {n} failed handshakes")
+        self.assertEqual(counter(self.a.metrics(), "ptp_tls_handshake_failures_total",
+                                 side="server"), n)
 
 
 if __name__ == "__main__":
