@@ -1,5 +1,6 @@
 #include "gateway/observability/admin_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -77,6 +78,12 @@ class AdminConnectionBase {
   virtual void run() = 0;
   // Safe from any thread.
   virtual void close() = 0;
+  // Waiting on its client (for a request head or body, or to take an answer), not on an
+  // added route's answer: what the server may close when its connections are all taken.
+  bool waiting_on_client() const { return waiting_on_client_.load(std::memory_order_relaxed); }
+
+ protected:
+  std::atomic<bool> waiting_on_client_{true};
 };
 
 class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl> {
@@ -299,6 +306,7 @@ class AdminConnection : public AdminConnectionBase,
                       std::string(query)};
     auto reply = std::make_shared<Reply>();
     reply->conn = shared_from_this();
+    waiting_on_client_.store(false, std::memory_order_relaxed);  // until write_answer
     try {
       route.fn(std::move(areq), [reply](unsigned status, std::string body) {
         reply->send(status, std::move(body));
@@ -309,6 +317,7 @@ class AdminConnection : public AdminConnectionBase,
   }
 
   void write_answer(unsigned status, std::string body) {
+    waiting_on_client_.store(true, std::memory_order_relaxed);
     if (server_->stopped()) return shutdown();
     res_ = {};
     res_.version(req_.version());
@@ -392,7 +401,21 @@ void AdminServer::Impl::on_accept(error_code ec, tcp::socket socket) {
       if (stopped_) return;  // the socket closes with conn
       std::erase_if(conns_, [](const auto& w) { return w.expired(); });
       if (conns_.size() >= kMaxConnections) {
-        conn.reset();  // closes the socket; the operator's next try finds a free slot
+        // All taken: the oldest connection waiting on its client (silent, sending its
+        // request slowly, or not taking its answer) makes room, so such connections cannot
+        // keep the operator, a scrape or a readiness probe out (docs/security.md "The
+        // admin port"). One waiting on a route's answer is kept.
+        auto idle = std::find_if(conns_.begin(), conns_.end(), [](const auto& w) {
+          auto c = w.lock();
+          return c && c->waiting_on_client();
+        });
+        if (idle != conns_.end()) {
+          if (auto c = idle->lock()) c->close();
+          conns_.erase(idle);
+        }
+      }
+      if (conns_.size() >= kMaxConnections) {
+        conn.reset();  // every one waits on a route: closes the new socket
       } else {
         conns_.push_back(conn);
       }

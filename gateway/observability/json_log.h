@@ -43,6 +43,11 @@ struct LogFields {
 // output is always valid JSON whatever bytes came in.
 void append_json_string(std::string& out, std::string_view s);
 
+// `s` cut to its first `max` bytes (not inside a UTF-8 sequence), followed by
+// "...(<size> bytes)" when it was longer: for values a stranger chose, so that a log line
+// stays short whatever it sent.
+std::string clip_log_value(std::string_view s, size_t max);
+
 class JsonLog {
  public:
   using Sink = std::function<void(std::string_view line)>;  // line ends with '\n'

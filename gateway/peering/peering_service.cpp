@@ -199,8 +199,9 @@ void PeeringService::serve(Interface iface, std::string body, boost::asio::any_i
 void PeeringService::log_refusal(const char* what, const Status& st) {
   uint64_t suppressed = 0;
   if (!refusal_log_.allow(suppressed)) return;
-  log_.warn(what,
-            {.extra = {{"error", st.to_string()}, {"suppressed", std::to_string(suppressed)}}});
+  // The message quotes the body's node_id, which may be as long as the body.
+  log_.warn(what, {.extra = {{"error", clip_log_value(st.to_string(), 256)},
+                             {"suppressed", std::to_string(suppressed)}}});
 }
 
 void PeeringService::send_ack(PeerRecord joiner, std::string code, int attempt) {

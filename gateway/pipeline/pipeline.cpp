@@ -26,6 +26,10 @@
 namespace ptp {
 namespace {
 
+// The longest value a log line of a refused unauthenticated request carries (ids are
+// shorter; a longer one was refused for its length anyway).
+constexpr size_t kStrangerValueBytes = 128;
+
 // Calls f(node) for each node id of a comma-separated route path.
 template <class F>
 void for_each_hop(std::string_view s, F&& f) {
@@ -166,6 +170,9 @@ struct Pipeline::Pending {
   LogFields lf;
   std::string route = "rejected";  // the metrics label; set by route()
   bool echo_session = true;
+  // Refused before its caller was authenticated: admit() failed (it ends with the token
+  // check), or the session refused it before the pipeline had a head (reject()).
+  bool unauthenticated = false;
   bool to_queue = false;    // route(): the queue service takes it
   bool to_peering = false;  // route(): the peering service takes it
   RouteDecision decision;   // route(): otherwise, where it goes
@@ -196,15 +203,30 @@ struct Pipeline::Pending {
     pipeline->metrics_.request_done(route, interface_name(iface), wire_name(wire),
                                     r.env.status.code, secs, bytes_in, r.env.body.size());
     const LogLevel level = r.env.status.ok() ? LogLevel::kInfo : LogLevel::kWarn;
-    if (pipeline->log_.enabled(level)) {
+    // A stranger's refusals cost it a request each: their lines are rate-limited and
+    // clipped, so it cannot make the gateway write more than it sends. A refused peering
+    // handshake is a stranger's too (weave and ack carry no token).
+    const bool stranger = (unauthenticated || to_peering) && !r.env.status.ok();
+    uint64_t suppressed = 0;
+    if (pipeline->log_.enabled(level) && (!stranger || pipeline->stranger_log_.allow(suppressed))) {
       lf.route = route;
       lf.code = r.env.status.code;
       lf.duration_ms = secs * 1000;
       lf.hop = r.env.status.hop;
       if (!r.env.status.ok()) lf.extra.emplace_back("error", r.env.status.message);
+      if (stranger) clip_stranger_values(suppressed);
       pipeline->log_.log(level, std::string(interface_name(iface)), lf);
     }
     done(std::move(r));
+  }
+
+  // Every value of the line, as the caller sent it or quoted in an error, cut to
+  // kStrangerValueBytes; and how many such lines were left out before this one.
+  void clip_stranger_values(uint64_t suppressed) {
+    for (std::string* v : {&lf.trace_id, &lf.session_id, &lf.source, &lf.target, &lf.hop})
+      *v = clip_log_value(*v, kStrangerValueBytes);
+    for (auto& [key, value] : lf.extra) value = clip_log_value(value, kStrangerValueBytes);
+    if (suppressed > 0) lf.extra.emplace_back("suppressed", std::to_string(suppressed));
   }
 };
 
@@ -231,6 +253,7 @@ Status Pipeline::admit_and_route(Pending& p, Request& req) {
     p.provider = h.tech_provider_code;
   if (!st.ok()) {
     p.echo_session = false;  // a rejection names the trace only
+    p.unauthenticated = true;
     return st;
   }
   return route(p, req);
@@ -391,7 +414,10 @@ Status Pipeline::admit_head(Request& head) {
 void Pipeline::reject(Request&& req, Status st, Responder done) {
   auto p = std::static_pointer_cast<Pending>(std::move(req.admitted));
   if (!p) {
+    // Refused by the session before the pipeline saw a head it could authenticate (its
+    // headers too large, a gRPC invoke over the body budgets before its Inbound arrived).
     p = begin(req);
+    p->unauthenticated = true;
     const auto& h = req.env.header;
     p->lf.trace_id = h.trace_id;
     p->lf.source = h.source_node_id;

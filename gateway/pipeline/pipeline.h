@@ -12,6 +12,7 @@
 #include "gateway/forward/forwarder.h"
 #include "gateway/forward/source_tokens.h"
 #include "gateway/observability/json_log.h"
+#include "gateway/observability/log_budget.h"
 #include "gateway/permits/permit_checker.h"
 #include "gateway/pipeline/authorization.h"
 #include "gateway/pipeline/evidence_stage.h"
@@ -92,6 +93,10 @@ class Pipeline final : public Dispatcher {
   LogThrottle authz_evidence_;   // ... and one request_refused audit record (evidence log)
   PermitChecker permit_checks_;  // presented permits this thread verified
   EvidenceStage signing_;        // signatures, receipts and countersigns of this thread
+
+  // Request lines of callers refused before they were authenticated (docs/security.md "Logs
+  // of refused strangers"): 20 at once, then one a second per thread.
+  LogBudget stranger_log_{1.0, 20.0};
 };
 
 // push, pop, peek, release: the container-facing queue interfaces.

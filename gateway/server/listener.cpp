@@ -139,6 +139,7 @@ Listener::Listener(std::vector<asio::io_context*> contexts,
       pause_(*contexts_.at(0)) {
   for (size_t i = 0; i < contexts_.size(); ++i)
     sessions_.push_back(std::make_unique<SessionRegistry>());
+  tls_failure_logs_.assign(contexts_.size(), LogBudget(1.0, 20.0));
   // listen.tls, else this node's identity (tls.crt: the leaf followed by the node root).
   if (cfg_.tls || !cfg_.identity.dir.empty()) {
     const bool own = cfg_.tls.has_value();
@@ -317,11 +318,14 @@ void Listener::on_tls(tcp::socket s, size_t i, ConnectionSlot slot) {
         metrics_->tls_handshake_failed(
             Metrics::TlsSide::kServer,
             hs->timed_out ? Metrics::TlsFailure::kTimeout : Metrics::tls_failure_of(ec.message()));
+      uint64_t suppressed = 0;
+      if (!tls_failure_logs_[i].allow(suppressed)) return;
       log_.info("TLS handshake failed",
                 {.extra = {{"remote", remote},
                            {"error", hs->timed_out
                                          ? "no handshake within " + duration_text(handshake_timeout)
-                                         : ec.message()}}});
+                                         : ec.message()},
+                           {"suppressed", std::to_string(suppressed)}}});
       return;
     }
     const unsigned char* proto = nullptr;

@@ -382,3 +382,13 @@ TEST_CASE("LogThrottle: one line per interval, with the count left out") {
   CHECK(t.allow(suppressed, t0 + 5s));
   CHECK(suppressed == 1);
 }
+
+TEST_CASE("clip_log_value: short values as they are, long ones cut and their size said") {
+  CHECK(clip_log_value("trace-1", 8) == "trace-1");
+  CHECK(clip_log_value("12345678", 8) == "12345678");
+  CHECK(clip_log_value("123456789", 8) == "12345678...(9 bytes)");
+  CHECK(clip_log_value(std::string(60000, '\xff'), 4) == "\xff\xff\xff\xff...(60000 bytes)");
+  // Not inside a UTF-8 sequence: "é" is two bytes.
+  CHECK(clip_log_value("abc\xc3\xa9xyz", 4) == "abc...(8 bytes)");
+  CHECK(clip_log_value("abc\xc3\xa9xyz", 5) == "abc\xc3\xa9...(8 bytes)");
+}
