@@ -4,6 +4,7 @@
 // Never put tokens in a log line; extra fields whose key looks secret are redacted.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -100,29 +101,32 @@ class JsonLog {
   Sink sink_;
 };
 
-// Rate-limits one kind of log line (e.g. "accept failed" while descriptors are exhausted):
-// at most one line per interval; allow() says whether to write now and how many lines
-// were left out since the last one written (put that count in the line). One thread.
+// Rate-limits one kind of log line (e.g. "accept failed" while descriptors are exhausted,
+// or the refusals of strangers' requests): `burst` lines at once, then one per `interval`
+// (burst 1: at most one line per interval). allow() says whether to write now and how many
+// lines were left out since the last one written (put that count in the line). One thread.
+// A generic cell rate algorithm on integer time: `due_` is when the next line would be
+// on time; a line is allowed while it is at most burst - 1 intervals early.
 class LogThrottle {
  public:
-  explicit LogThrottle(std::chrono::steady_clock::duration interval = std::chrono::seconds(1))
-      : interval_(interval) {}
-  bool allow(uint64_t& suppressed,
-             std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
-    if (written_ && now - last_ < interval_) {
+  using Clock = std::chrono::steady_clock;
+  explicit LogThrottle(Clock::duration interval = std::chrono::seconds(1), unsigned burst = 1)
+      : interval_(interval), tolerance_(interval * (burst > 0 ? burst - 1 : 0)) {}
+  bool allow(uint64_t& suppressed, Clock::time_point now = Clock::now()) {
+    const Clock::time_point due = std::max(due_, now);
+    if (due - now > tolerance_) {
       ++suppressed_;
       return false;
     }
-    written_ = true;
-    last_ = now;
+    due_ = due + interval_;
     suppressed = std::exchange(suppressed_, 0);
     return true;
   }
 
  private:
-  std::chrono::steady_clock::duration interval_;
-  std::chrono::steady_clock::time_point last_{};
-  bool written_ = false;
+  Clock::duration interval_;
+  Clock::duration tolerance_;
+  Clock::time_point due_{};
   uint64_t suppressed_ = 0;
 };
 

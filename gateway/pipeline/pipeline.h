@@ -12,7 +12,6 @@
 #include "gateway/forward/forwarder.h"
 #include "gateway/forward/source_tokens.h"
 #include "gateway/observability/json_log.h"
-#include "gateway/observability/log_budget.h"
 #include "gateway/permits/permit_checker.h"
 #include "gateway/pipeline/authorization.h"
 #include "gateway/pipeline/evidence_stage.h"
@@ -96,7 +95,7 @@ class Pipeline final : public Dispatcher {
 
   // Request lines of callers refused before they were authenticated (docs/security.md "Logs
   // of refused strangers"): 20 at once, then one a second per thread.
-  LogBudget stranger_log_{1.0, 20.0};
+  LogThrottle stranger_log_{std::chrono::seconds(1), 20};
 };
 
 // push, pop, peek, release: the container-facing queue interfaces.

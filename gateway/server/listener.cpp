@@ -139,7 +139,7 @@ Listener::Listener(std::vector<asio::io_context*> contexts,
       pause_(*contexts_.at(0)) {
   for (size_t i = 0; i < contexts_.size(); ++i)
     sessions_.push_back(std::make_unique<SessionRegistry>());
-  tls_failure_logs_.assign(contexts_.size(), LogBudget(1.0, 20.0));
+  tls_failure_logs_.assign(contexts_.size(), LogThrottle(std::chrono::seconds(1), 20));
   // listen.tls, else this node's identity (tls.crt: the leaf followed by the node root).
   if (cfg_.tls || !cfg_.identity.dir.empty()) {
     const bool own = cfg_.tls.has_value();

@@ -19,7 +19,6 @@
 #include "gateway/exchange/exchange.h"
 #include "gateway/http/connection_limit.h"
 #include "gateway/observability/json_log.h"
-#include "gateway/observability/log_budget.h"
 #include "gateway/observability/metrics.h"
 #include "gateway/server/client_roots.h"
 #include "gateway/server/session_registry.h"
@@ -77,7 +76,7 @@ class Listener {
   std::vector<std::unique_ptr<SessionRegistry>> sessions_;  // one per context
   // "TLS handshake failed" lines, one budget per context (its thread): strangers choose how
   // often handshakes fail (docs/security.md "Logs of refused strangers").
-  std::vector<LogBudget> tls_failure_logs_;
+  std::vector<LogThrottle> tls_failure_logs_;
   ConnectionLimit limit_;
   // The accept loop's own state (it runs on context 0 only).
   AcceptBackoff backoff_;
