@@ -17,6 +17,14 @@ std::string_view topic_of(const Envelope& env) {
 
 Status refused(std::string what) { return Status::Error(Code::kBadCertSignature, std::move(what)); }
 
+// A receipt or countersign value longer than any that verifies: refused before it is parsed.
+bool too_long(std::string_view header, std::string_view value, Status& st) {
+  if (value.size() <= kMaxProofValueBytes) return false;
+  st = refused(std::string(header) + " of " + std::to_string(value.size()) + " bytes (at most " +
+               std::to_string(kMaxProofValueBytes) + ")");
+  return true;
+}
+
 }  // namespace
 
 MessageFields message_fields(Hasher& h, const Envelope& env, Interface iface, int64_t sent_ms) {
@@ -72,7 +80,8 @@ bool MessageSigning::countersign(const Config& cfg, std::string_view receipt_val
                                  Signed done) {
   ReceiptValue r;
   std::string error;
-  if (!parse_receipt_value(receipt_value, r, error)) return false;
+  if (receipt_value.size() > kMaxProofValueBytes || !parse_receipt_value(receipt_value, r, error))
+    return false;
   Hasher& h = hasher(cfg);
   const std::string receipt_hex = digest_hex(receipt_leaf(h, r));
   h.update(countersign_text(receipt_hex, cfg.node_id, now_ms));
@@ -139,6 +148,7 @@ Status MessageSigning::verify_receipt(const Config& cfg, const Digest32& msg,
                                       const PublicKey* receiver_key) {
   ReceiptValue r;
   std::string error;
+  if (Status st; too_long(kReceiptHeader, value, st)) return st;
   if (!parse_receipt_value(value, r, error)) return refused("x-ptp-receipt: " + error);
   if (r.msg != digest_hex(msg)) return refused("x-ptp-receipt is for another message");
   if (r.proof.node != receiver)
@@ -157,6 +167,9 @@ Status MessageSigning::verify_countersign(const Config& cfg, std::string_view re
   ReceiptValue r;
   CountersignValue c;
   std::string error;
+  if (Status st;
+      too_long(kReceiptHeader, receipt_value, st) || too_long(kCountersignHeader, value, st))
+    return st;
   if (!parse_receipt_value(receipt_value, r, error)) return refused("x-ptp-receipt: " + error);
   if (!parse_countersign_value(value, c, error)) return refused("x-ptp-countersign: " + error);
   if (c.receipt != digest_hex(receipt_leaf(hasher(cfg), r)))
