@@ -5,10 +5,6 @@
 namespace ptp {
 namespace {
 
-constexpr size_t kVerifiedBatches = 4096;
-// Of those, the most recent keep the tree nodes their paths went through.
-constexpr size_t kKnownTrees = 16;
-
 std::string_view topic_of(const Envelope& env) {
   static const std::string kTopic("message-topic");
   auto it = env.meta.find(kTopic);
@@ -98,8 +94,8 @@ bool MessageSigning::verify(Hasher& h, const Digest32& leaf, const BatchProof& p
   std::string id = p.node;
   id.append(";").append(p.batch_id).append(";").append(std::to_string(p.n)).append(";");
   id.append(p.signature);
-  if (auto it = verified_.find(id); it != verified_.end()) {
-    if (it->second.leads_to_root(h, merkle_leaf_hash(h, leaf), p.index, p.path)) return true;
+  if (MerkleKnownNodes* tree = verified_.find(id)) {
+    if (tree->leads_to_root(h, merkle_leaf_hash(h, leaf), p.index, p.path)) return true;
     // Not in the verified tree: checked in full below, which fails saying where.
   }
   auto root = proof_root(h, leaf, p, error);
@@ -109,17 +105,10 @@ bool MessageSigning::verify(Hasher& h, const Digest32& leaf, const BatchProof& p
     error = "batch signature of " + p.node + " does not verify (statement or batch altered)";
     return false;
   }
-  if (verified_.contains(id)) return true;  // the same batch, another root: not learnt
-  if (verified_order_.size() >= kVerifiedBatches) {
-    verified_.erase(verified_order_.front());
-    verified_order_.pop_front();
-  }
+  if (verified_.find(id)) return true;  // the same batch, another root: not learnt
   MerkleKnownNodes tree(p.n, *root);
   tree.leads_to_root(h, merkle_leaf_hash(h, leaf), p.index, p.path);  // learns its path
-  if (verified_order_.size() >= kKnownTrees)
-    verified_.at(verified_order_[verified_order_.size() - kKnownTrees]).forget_nodes();
-  verified_order_.push_back(id);
-  verified_.emplace(std::move(id), std::move(tree));
+  verified_.add(p.node, std::move(id), std::move(tree));
   return true;
 }
 

@@ -376,6 +376,27 @@ peers:
         wait_until(lambda: "x-ptp-receipt of 6000 bytes (at most 2048)" in self.a.output(), 5,
                    "A's warning")
 
+    def test_a_peer_signing_a_new_batch_of_65536_per_message_costs_b_little_memory(self):
+        # A malicious A signs each message in a new batch claiming the most leaves allowed
+        # (65536), with a made-up path: each is a valid proof. Before, B's cache of verified
+        # batches allocated 2n digests (4.3 MB) per new batch and kept the 16 latest per I/O
+        # thread (69 MB); now it keeps the nodes of the paths it verified.
+        def rss_mb():
+            with open(f"/proc/{self.b.proc.pid}/status") as f:
+                return int(next(l for l in f if l.startswith("VmRSS:")).split()[1]) // 1024
+
+        body = b"one batch per message"
+        rss = rss_mb()
+        for i in range(24):
+            trace = f"trace-wide-{i}"
+            fields = ["1", "invoke", "A", "INST_A", "B", "INST_B", "s-w", trace, "ptp/record",
+                      "", str(len(body)), profile_hexdigest(body), "1000"]
+            h = headers(session="s-w", trace=trace)
+            h["x-ptp-signature"] = forged_signature(self.ids["A"], "A", fields, 65536, f"w-{i}")
+            r = curl(B_URL, h, body, http="h2", extra=("-k", *self.a_cert))
+            self.assertEqual(r.status, 200, r)
+        self.assertLess(rss_mb() - rss, 30, "B keeps memory by the batch size peers claim")
+
     def test_unsigned_or_forged_messages_from_another_node_are_refused(self):
         before = len(self.service.bodies)
         # Over A's own TLS identity (the hop is A), but without A's signature.
