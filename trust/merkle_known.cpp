@@ -4,17 +4,12 @@
 
 namespace ptp {
 
-MerkleKnownNodes::MerkleKnownNodes(size_t n, const Digest32& root) : n_(n), root_(root) {
-  for (size_t width = n; width > 1; width = (width + 1) / 2) {
-    levels_.emplace_back(width);
-    have_.emplace_back(width, 0);
-  }
-}
+MerkleKnownNodes::MerkleKnownNodes(size_t n, const Digest32& root) : n_(n), root_(root) {}
 
 const Digest32* MerkleKnownNodes::known(uint32_t level, size_t index) const {
-  if (level >= levels_.size() || index >= levels_[level].size() || !have_[level][index])
-    return nullptr;
-  return &levels_[level][index];
+  if (nodes_.empty()) return nullptr;
+  auto it = nodes_.find(position(level, index));
+  return it == nodes_.end() ? nullptr : &it->second;
 }
 
 bool MerkleKnownNodes::rest_known(std::span<const Digest32> path, size_t from, uint32_t level,
@@ -28,16 +23,17 @@ bool MerkleKnownNodes::rest_known(std::span<const Digest32> path, size_t from, u
 }
 
 void MerkleKnownNodes::forget_nodes() {
-  levels_ = {};
-  have_ = {};
+  forgotten_ = true;
+  nodes_ = {};
   seen_ = {};  // its capacity too: thousands of old trees stay cached by their root
 }
 
 void MerkleKnownNodes::learn(const std::vector<Node>& nodes) {
-  if (levels_.empty()) return;
+  if (forgotten_) return;
+  // Each node of a verified path is a true node of the tree: any subset may be kept.
   for (const Node& s : nodes) {
-    levels_[s.level][s.index] = s.value;
-    have_[s.level][s.index] = 1;
+    if (nodes_.size() >= kMaxKnownNodes) return;
+    nodes_.try_emplace(position(s.level, s.index), s.value);
   }
 }
 

@@ -7,12 +7,16 @@
 //
 // Positions are (level, index) of the tree built level by level; only nodes off the tree's
 // right edge are kept (there an odd last node moves up unchanged, which the RFC 9162 check
-// handles by shifting; those steps are always hashed). Memory: at most 2n digests.
+// handles by shifting; those steps are always hashed). Sparse: only the nodes of paths that
+// verified are kept, at most kMaxKnownNodes (further paths are then hashed beyond them), so
+// memory follows what was verified, not the n the signer claims (a peer signing batches of
+// 65536 leaves made each new batch allocate 2n digests, 4.3 MB).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "trust/digest.h"
@@ -21,6 +25,9 @@ namespace ptp {
 
 class MerkleKnownNodes {
  public:
+  // The most nodes one tree keeps (a batch of 2048 leaves has all its nodes kept).
+  static constexpr size_t kMaxKnownNodes = 4096;
+
   // A tree of `n` leaves whose root was verified (a signature over it).
   MerkleKnownNodes(size_t n, const Digest32& root);
 
@@ -34,6 +41,8 @@ class MerkleKnownNodes {
   // Keeps the root only (further paths are hashed in full): bounds the memory of trees
   // verified long ago.
   void forget_nodes();
+  // The nodes kept (for tests and memory accounting).
+  size_t known_nodes() const { return nodes_.size(); }
 
  private:
   struct Node {
@@ -47,11 +56,15 @@ class MerkleKnownNodes {
                   size_t sn) const;
   void learn(const std::vector<Node>& nodes);
 
+  static uint64_t position(uint32_t level, size_t index) {
+    return (static_cast<uint64_t>(level) << 32) | index;
+  }
+
   size_t n_;
   Digest32 root_;
-  std::vector<std::vector<Digest32>> levels_;  // by level, then index
-  std::vector<std::vector<uint8_t>> have_;     // whether levels_[l][i] is known
-  std::vector<Node> seen_;                     // scratch: the nodes of the path being checked
+  bool forgotten_ = false;                        // forget_nodes: learns nothing any more
+  std::unordered_map<uint64_t, Digest32> nodes_;  // by position(level, index)
+  std::vector<Node> seen_;                        // scratch: the nodes of the path being checked
 };
 
 }  // namespace ptp

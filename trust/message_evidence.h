@@ -24,6 +24,7 @@
 // one message alone (ptpctl evidence check-proof).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +45,13 @@ inline constexpr std::string_view kCountersignHeader = "x-ptp-countersign";
 // more is refused as it is parsed. The claimed n is the signer's own choice, so without a
 // bound a peer could make a verifier size per-batch state by 2^32.
 inline constexpr uint32_t kMaxBatchLeaves = 65536;
+
+// The longest x-ptp-receipt or x-ptp-countersign value a gateway checks or records: one that
+// verifies is under 1 KiB (ids of at most 64 characters, a path of at most 16 digests, one
+// signature). Answer headers have no 1 KiB field limit, so a peer (or a router) could
+// otherwise make each of the sender's append-only records as long as its answer headers;
+// a longer value is refused unparsed and recorded as its length only.
+inline constexpr size_t kMaxProofValueBytes = 2048;
 
 // The signed fields of one message (the names are those of evidence records and proofs).
 struct MessageFields {

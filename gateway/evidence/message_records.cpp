@@ -33,6 +33,15 @@ bool with_message(EvidenceLog* log, std::string_view kind, const MessageFields& 
   return log->append(kind, std::span<const EvidenceField>(fields.data(), n));
 }
 
+// A receipt or countersign value as its record keeps it: verbatim up to kMaxProofValueBytes
+// (under `name`), a longer one as "<length> bytes" (under `refused_name`, in `note`).
+EvidenceField proof_field(std::string_view name, std::string_view refused_name,
+                          std::string_view value, std::string& note) {
+  if (value.size() <= kMaxProofValueBytes) return {name, value};
+  note = std::to_string(value.size()) + " bytes";
+  return {refused_name, note};
+}
+
 }  // namespace
 
 bool record_sent(EvidenceLog* log, const MessageFields& m, const Digest32& msg,
@@ -43,11 +52,14 @@ bool record_sent(EvidenceLog* log, const MessageFields& m, const Digest32& msg,
 bool record_sent_answered(EvidenceLog* log, const MessageFields& m, const Digest32& msg,
                           std::string_view sig, std::string_view status, std::string_view receipt,
                           std::string_view countersign) {
-  return !log || with_message(log, "sent", m, msg,
-                              {{"sig", sig},
-                               {"status", status},
-                               {"receipt", receipt},
-                               {"countersign", countersign}});
+  if (!log) return true;
+  std::string receipt_note, countersign_note;
+  return with_message(
+      log, "sent", m, msg,
+      {{"sig", sig},
+       {"status", status},
+       proof_field("receipt", "receipt_refused", receipt, receipt_note),
+       proof_field("countersign", "countersign_refused", countersign, countersign_note)});
 }
 
 bool record_receipt(EvidenceLog* log, const Digest32& msg, std::string_view from,
@@ -55,14 +67,16 @@ bool record_receipt(EvidenceLog* log, const Digest32& msg, std::string_view from
                     std::string_view countersign) {
   if (!log) return true;
   const std::string hex = digest_hex(msg);
+  std::string receipt_note, countersign_note;
+  const EvidenceField r = proof_field("receipt", "receipt_refused", receipt, receipt_note);
   if (countersign.empty())
-    return log->append("receipt",
-                       {{"msg", hex}, {"from", from}, {"status", status}, {"receipt", receipt}});
+    return log->append("receipt", {{"msg", hex}, {"from", from}, {"status", status}, r});
   return log->append("receipt", {{"msg", hex},
                                  {"from", from},
                                  {"status", status},
-                                 {"receipt", receipt},
-                                 {"countersign", countersign}});
+                                 r,
+                                 proof_field("countersign", "countersign_refused", countersign,
+                                             countersign_note)});
 }
 
 bool record_received(EvidenceLog* log, const MessageFields& m, const Digest32& msg,

@@ -8,6 +8,9 @@
 //             outbox's pushes)
 //   receipt   msg, from (the receiver), status, receipt, countersign
 //   received  msg, the message fields, sig, status, receipt
+// A receipt or countersign value longer than kMaxProofValueBytes (a peer's padding: one that
+// verifies is shorter) is not recorded: `receipt_refused` (`countersign_refused`) holds its
+// length ("70000 bytes") in its place.
 #pragma once
 
 #include <string_view>

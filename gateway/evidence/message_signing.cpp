@@ -5,10 +5,6 @@
 namespace ptp {
 namespace {
 
-constexpr size_t kVerifiedBatches = 4096;
-// Of those, the most recent keep the tree nodes their paths went through.
-constexpr size_t kKnownTrees = 16;
-
 std::string_view topic_of(const Envelope& env) {
   static const std::string kTopic("message-topic");
   auto it = env.meta.find(kTopic);
@@ -16,6 +12,14 @@ std::string_view topic_of(const Envelope& env) {
 }
 
 Status refused(std::string what) { return Status::Error(Code::kBadCertSignature, std::move(what)); }
+
+// A receipt or countersign value longer than any that verifies: refused before it is parsed.
+bool too_long(std::string_view header, std::string_view value, Status& st) {
+  if (value.size() <= kMaxProofValueBytes) return false;
+  st = refused(std::string(header) + " of " + std::to_string(value.size()) + " bytes (at most " +
+               std::to_string(kMaxProofValueBytes) + ")");
+  return true;
+}
 
 }  // namespace
 
@@ -72,7 +76,8 @@ bool MessageSigning::countersign(const Config& cfg, std::string_view receipt_val
                                  Signed done) {
   ReceiptValue r;
   std::string error;
-  if (!parse_receipt_value(receipt_value, r, error)) return false;
+  if (receipt_value.size() > kMaxProofValueBytes || !parse_receipt_value(receipt_value, r, error))
+    return false;
   Hasher& h = hasher(cfg);
   const std::string receipt_hex = digest_hex(receipt_leaf(h, r));
   h.update(countersign_text(receipt_hex, cfg.node_id, now_ms));
@@ -89,8 +94,8 @@ bool MessageSigning::verify(Hasher& h, const Digest32& leaf, const BatchProof& p
   std::string id = p.node;
   id.append(";").append(p.batch_id).append(";").append(std::to_string(p.n)).append(";");
   id.append(p.signature);
-  if (auto it = verified_.find(id); it != verified_.end()) {
-    if (it->second.leads_to_root(h, merkle_leaf_hash(h, leaf), p.index, p.path)) return true;
+  if (MerkleKnownNodes* tree = verified_.find(id)) {
+    if (tree->leads_to_root(h, merkle_leaf_hash(h, leaf), p.index, p.path)) return true;
     // Not in the verified tree: checked in full below, which fails saying where.
   }
   auto root = proof_root(h, leaf, p, error);
@@ -100,17 +105,10 @@ bool MessageSigning::verify(Hasher& h, const Digest32& leaf, const BatchProof& p
     error = "batch signature of " + p.node + " does not verify (statement or batch altered)";
     return false;
   }
-  if (verified_.contains(id)) return true;  // the same batch, another root: not learnt
-  if (verified_order_.size() >= kVerifiedBatches) {
-    verified_.erase(verified_order_.front());
-    verified_order_.pop_front();
-  }
+  if (verified_.find(id)) return true;  // the same batch, another root: not learnt
   MerkleKnownNodes tree(p.n, *root);
   tree.leads_to_root(h, merkle_leaf_hash(h, leaf), p.index, p.path);  // learns its path
-  if (verified_order_.size() >= kKnownTrees)
-    verified_.at(verified_order_[verified_order_.size() - kKnownTrees]).forget_nodes();
-  verified_order_.push_back(id);
-  verified_.emplace(std::move(id), std::move(tree));
+  verified_.add(p.node, std::move(id), std::move(tree));
   return true;
 }
 
@@ -139,6 +137,7 @@ Status MessageSigning::verify_receipt(const Config& cfg, const Digest32& msg,
                                       const PublicKey* receiver_key) {
   ReceiptValue r;
   std::string error;
+  if (Status st; too_long(kReceiptHeader, value, st)) return st;
   if (!parse_receipt_value(value, r, error)) return refused("x-ptp-receipt: " + error);
   if (r.msg != digest_hex(msg)) return refused("x-ptp-receipt is for another message");
   if (r.proof.node != receiver)
@@ -157,6 +156,9 @@ Status MessageSigning::verify_countersign(const Config& cfg, std::string_view re
   ReceiptValue r;
   CountersignValue c;
   std::string error;
+  if (Status st;
+      too_long(kReceiptHeader, receipt_value, st) || too_long(kCountersignHeader, value, st))
+    return st;
   if (!parse_receipt_value(receipt_value, r, error)) return refused("x-ptp-receipt: " + error);
   if (!parse_countersign_value(value, c, error)) return refused("x-ptp-countersign: " + error);
   if (c.receipt != digest_hex(receipt_leaf(hasher(cfg), r)))

@@ -7,17 +7,16 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
-#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "codecs/envelope.h"
 #include "codecs/interface.h"
 #include "codecs/status.h"
 #include "gateway/config/config.h"
 #include "gateway/evidence/batch_signer.h"
+#include "gateway/evidence/verified_batches.h"
 #include "trust/merkle_known.h"
 #include "trust/message_evidence.h"
 
@@ -36,6 +35,12 @@ class MessageSigning {
  public:
   // `value`: the header value (empty when signing failed).
   using Signed = std::function<void(std::string value)>;
+
+  // Batches of other nodes kept verified (shared between the signing nodes: one peer's new
+  // batches evict its own oldest, gateway/evidence/verified_batches.h), and of those the
+  // latest that keep the tree nodes their paths went through.
+  static constexpr size_t kVerifiedBatches = 4096;
+  static constexpr size_t kKnownTrees = 16;
 
   explicit MessageSigning(boost::asio::any_io_executor ex) : signer_(ex) {}
 
@@ -74,6 +79,7 @@ class MessageSigning {
   Hasher& hasher(const Config& cfg) { return signer_.hasher(cfg.crypto.digest); }
   BatchSigner& signer() { return signer_; }
   uint64_t signature_checks() const { return signature_checks_; }
+  const VerifiedBatches& verified_batches() const { return verified_; }
 
  private:
   void add(const Config& cfg, const Digest32& leaf, std::string prefix, Signed done);
@@ -83,9 +89,8 @@ class MessageSigning {
 
   BatchSigner signer_;
   // Batches verified here by (node;batch;n;signature bytes): their root, and for the most
-  // recent ones the tree nodes seen on their paths. Bounded (oldest forgotten first).
-  std::unordered_map<std::string, MerkleKnownNodes> verified_;
-  std::deque<std::string> verified_order_;
+  // recent ones the tree nodes seen on their paths.
+  VerifiedBatches verified_{kVerifiedBatches, kKnownTrees};
   uint64_t signature_checks_ = 0;
 };
 

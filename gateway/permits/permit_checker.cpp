@@ -15,23 +15,48 @@ std::string permit_time_text(int64_t unix_s) {
   return buf;
 }
 
+const PermitChecker::Entry& PermitChecker::keep(std::string text, Entry e) {
+  if (!e.permit) {
+    if (refused_.size() >= kMaxRefusedCached) {
+      cache_.erase(refused_.front());
+      refused_.pop_front();
+    }
+    refused_.push_back(text);
+    return cache_.emplace(std::move(text), std::move(e)).first->second;
+  }
+  const std::string& grantee = e.permit->payload.grantee;
+  if (verified_ >= kMaxCached) {
+    // The grantee holding the most (this one first among equals) loses its oldest.
+    auto largest = verified_by_grantee_.find(grantee);
+    for (auto it = verified_by_grantee_.begin(); it != verified_by_grantee_.end(); ++it)
+      if (largest == verified_by_grantee_.end() || it->second.size() > largest->second.size())
+        largest = it;
+    cache_.erase(largest->second.front());
+    largest->second.pop_front();
+    if (largest->second.empty()) verified_by_grantee_.erase(largest);
+    --verified_;
+  }
+  verified_by_grantee_[grantee].push_back(text);
+  ++verified_;
+  return cache_.emplace(std::move(text), std::move(e)).first->second;
+}
+
 const PermitChecker::Entry& PermitChecker::lookup(const PublicKey& holder_key,
                                                   std::string_view text) {
   auto it = cache_.find(std::string(text));
   if (it != cache_.end()) return it->second;
-  if (cache_.size() >= kMaxCached) cache_.clear();
   Entry e;
   std::string error;
   e.permit = parse_permit(text, error);
   if (!e.permit) {
     e.error = Status::Error(Code::kBadCertSignature, "x-ptp-permit: " + error);
-  } else if (!verify_permit(holder_key, *e.permit)) {
+  } else if (++signature_checks_, !verify_permit(holder_key, *e.permit)) {
     e.error = Status::Error(Code::kBadCertSignature,
                             "permit " + e.permit->payload.id + " is not signed by its holder " +
                                 e.permit->payload.holder + " (altered or forged)");
     e.permit.reset();
   }
-  return cache_.emplace(std::string(text), std::move(e)).first->second;
+  return keep(std::string(text), std::move(e));
 }
 
 Status PermitChecker::check(const PublicKey& holder_key, std::string_view text,

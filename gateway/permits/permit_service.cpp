@@ -132,7 +132,15 @@ void PermitService::use(std::string id, boost::asio::any_io_executor reply_ex,
 Status PermitService::count_use(const std::string& id) {
   const std::string node = config_.current()->node_id;
   auto refuse = [&](std::string msg) {
-    audit("permit_refused", {{"permit", id}, {"reason", msg}});
+    // A peer can present a refused permit with every request: per permit, its first
+    // refusal is recorded, then at most one a second counting the refusals since the
+    // previous record (like request_refused). The ids are of permits this node signed (the
+    // checker verified them), so the map stays small; cleared if it ever is not.
+    if (refused_audit_.size() >= kMaxRefusalThrottles) refused_audit_.clear();
+    uint64_t suppressed = 0;
+    if (refused_audit_[id].allow(suppressed))
+      audit("permit_refused",
+            {{"permit", id}, {"reason", msg}, {"suppressed", std::to_string(suppressed)}});
     return Status::Error(Code::kNotPermitted, std::move(msg), node);
   };
   auto it = store_->issued().find(id);

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "codecs/status.h"
@@ -86,6 +87,9 @@ class PermitService {
   PublicKey own_key_;
   JsonLog& log_;
   PermitAudit audit_;
+  // permit_refused records: per permit id at most one a second (permit thread only).
+  static constexpr size_t kMaxRefusalThrottles = 4096;
+  std::unordered_map<std::string, LogThrottle> refused_audit_;
   boost::asio::io_context ioc_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;

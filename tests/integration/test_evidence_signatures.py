@@ -9,6 +9,7 @@ import base64
 import glob
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ from ptp_harness import (BIN, CRYPTO_YAML, GM, Topology, curl, profile_hexdigest
 PTPCTL = os.path.join(BIN, "ptpctl")
 
 A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT, ECHO_PORT = 18301, 18302, 18303, 18310, 18311
+PADDING_PORT = 18304  # node M: a malicious receiver padding its receipts
 A_BASE = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/"
 B_BASE = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/"
 A_URL = A_BASE + "invoke"
@@ -133,6 +135,61 @@ def forged_signature(identity_dir, node, fields, n, batch="x-1"):
     return f"v1;{sent_ms};{node};{batch};{n};0;{b64(b''.join(path))};{b64(sig)}"
 
 
+class PaddingPeer:
+    """Node M, malicious: an h2c server answering every request 200 with an x-ptp-receipt
+    and an x-ptp-countersign of `size` bytes each (answer headers have no 1 KiB field
+    limit), what a receiver or a router can send back to make the sender's records long."""
+
+    def __init__(self, port, size):
+        import h2.config
+        import h2.connection
+        import h2.events
+        self.h2, self.size = (h2.config, h2.connection, h2.events), size
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        config, connection, events = self.h2
+        conn = connection.H2Connection(config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        receipt = "v1;" + "0" * 64 + ";1;E0000000000;M;b;1;0;;"
+        receipt += "A" * (self.size - len(receipt))
+        try:
+            c.sendall(conn.data_to_send())
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    return
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, events.DataReceived):
+                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, events.StreamEnded):
+                        conn.send_headers(ev.stream_id, [
+                            (":status", "200"), ("content-type", "text/plain"),
+                            ("x-ptp-receipt", receipt),
+                            ("x-ptp-countersign", "v1;" + "C" * (self.size - 3))])
+                        conn.send_data(ev.stream_id, b"padded", end_stream=True)
+                c.sendall(conn.data_to_send())
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
 def h2load(url, n, body_file, hdrs, clients=4, streams=16):
     args = ["h2load", "-n", str(n), "-c", str(clients), "-m", str(streams), "-d", body_file]
     for k, v in hdrs.items():
@@ -146,7 +203,7 @@ class Signatures(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.topo = Topology()
-        cls.relay = cls.service = None
+        cls.relay = cls.service = cls.padding = None
         try:
             cls.start()
         except BaseException:
@@ -186,7 +243,9 @@ admin: {{address: 127.0.0.1, port: {A_PORT + 50}, credential_file: "{cls.credent
 identity: {{dir: "{ids['A']}"}}
 peers:
   - {{node_id: B, address: "127.0.0.1:{RELAY_PORT}", root_file: "{root['B']}", tls: {{enabled: false}}}}
+  - {{node_id: M, address: "127.0.0.1:{PADDING_PORT}", tls: {{enabled: false}}}}
 {common}{evidence.format(os.path.join(w, "ev-a"))}""")
+        cls.padding = PaddingPeer(PADDING_PORT, 6000)
         cls.b = cls.topo.gateway(b)
         a_cert = (os.path.join(ids["A"], "tls.crt"), os.path.join(ids["A"], "tls.key"))
         cls.a_cert = ["--cert", a_cert[0], "--key", a_cert[1]]
@@ -197,6 +256,8 @@ peers:
     def tearDownClass(cls):
         if cls.relay:
             cls.relay.close()
+        if cls.padding:
+            cls.padding.close()
         if cls.service:
             cls.service.close()
         cls.topo.close()
@@ -290,6 +351,51 @@ peers:
         self.assertEqual(len(self.service.bodies), before + 1)
         r = curl(A_URL, headers(trace="trace-after-n"), b"ok", http="h2", extra=("-k",))
         self.assertEqual(r.status, 200, r)
+
+    def test_zzz_a_padded_receipt_is_not_recorded_verbatim(self):
+        # Runs last: A then warns "receipt does not verify" and has a sent record no B
+        # matches, which earlier tests assert never happened.
+        # Node M answers A with a 6000-byte receipt and countersign (a 64 KiB one works the
+        # same; answer headers have no field limit). Before, A's sent record kept both as
+        # they came: 12 KB per message of A's append-only log, at M's choice.
+        h = headers(trace="trace-padded")
+        h["x-ptp-target-node-id"], h["x-ptp-target-inst-id"] = "M", "INST_M"
+        r = curl(A_URL, h, b"to M", http="h2", extra=("-k",))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b"padded")
+        def records():
+            return [x for x in evidence_records(self.ev["A"])
+                    if x["kind"] == "sent" and x.get("trace") == "trace-padded"]
+        wait_until(lambda: records(), 5, "A's sent record")
+        sent = records()[0]
+        self.assertNotIn("receipt", list(sent))
+        self.assertNotIn("countersign", list(sent))
+        self.assertEqual(sent["receipt_refused"], "6000 bytes")
+        self.assertEqual(sent["countersign_refused"], "6000 bytes")
+        self.assertLess(len(json.dumps(sent)), 2048)
+        wait_until(lambda: "x-ptp-receipt of 6000 bytes (at most 2048)" in self.a.output(), 5,
+                   "A's warning")
+
+    def test_a_peer_signing_a_new_batch_of_65536_per_message_costs_b_little_memory(self):
+        # A malicious A signs each message in a new batch claiming the most leaves allowed
+        # (65536), with a made-up path: each is a valid proof. Before, B's cache of verified
+        # batches allocated 2n digests (4.3 MB) per new batch and kept the 16 latest per I/O
+        # thread (69 MB); now it keeps the nodes of the paths it verified.
+        def rss_mb():
+            with open(f"/proc/{self.b.proc.pid}/status") as f:
+                return int(next(l for l in f if l.startswith("VmRSS:")).split()[1]) // 1024
+
+        body = b"one batch per message"
+        rss = rss_mb()
+        for i in range(24):
+            trace = f"trace-wide-{i}"
+            fields = ["1", "invoke", "A", "INST_A", "B", "INST_B", "s-w", trace, "ptp/record",
+                      "", str(len(body)), profile_hexdigest(body), "1000"]
+            h = headers(session="s-w", trace=trace)
+            h["x-ptp-signature"] = forged_signature(self.ids["A"], "A", fields, 65536, f"w-{i}")
+            r = curl(B_URL, h, body, http="h2", extra=("-k", *self.a_cert))
+            self.assertEqual(r.status, 200, r)
+        self.assertLess(rss_mb() - rss, 30, "B keeps memory by the batch size peers claim")
 
     def test_unsigned_or_forged_messages_from_another_node_are_refused(self):
         before = len(self.service.bodies)

@@ -303,6 +303,24 @@ class Permits(unittest.TestCase):
         self.assertEqual(len(audit("permit_issued")), 1)
         self.assertEqual(len(audit("permit_revoked")), 1)
         self.assertIn("was revoked", audit("permit_refused")[0]["reason"])
+        # A keeps presenting the revoked permit: B records its first refusal (above), then at
+        # most one a second, each counting the refusals since the previous one (before: one
+        # ~250-byte record per request, at the peer's rate).
+        start = time.time()
+        for _ in range(30):
+            r = self.invoke(uri="svc.revoked", body=b"again")
+            self.assert_refused(r, "E0000000614", f"permit {live['id']} was revoked")
+        time.sleep(1.1)
+        r = self.invoke(uri="svc.revoked", body=b"a second later")  # its record counts them
+        self.assert_refused(r, "E0000000614", f"permit {live['id']} was revoked")
+        elapsed = time.time() - start
+
+        def counted():
+            return sum(1 + int(x.get("suppressed", "0")) for x in audit("permit_refused"))
+        wait_until(lambda: counted() == 32, what="the records count the 32 refusals")
+        self.assertLessEqual(len(audit("permit_refused")), int(elapsed) + 2,
+                             [x.get("suppressed") for x in audit("permit_refused")])
+        self.assertEqual(self.reached(), 1)
 
     def evidence_records(self):
         out = []

@@ -4,6 +4,7 @@
 // node, which is compared rather than hashed) is refused: the answer is always
 // merkle_root_from_path(...) == root.
 #include <doctest/doctest.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <string>
@@ -110,6 +111,41 @@ TEST_CASE("merkle known nodes: a path agreeing with known nodes below an altered
   altered[3][0] ^= 1;
   CHECK_FALSE(known.leads_to_root(h, leaves[1], 1, altered));
   CHECK(known.leads_to_root(h, leaves[1], 1, path1));
+}
+
+TEST_CASE("merkle known nodes: memory follows the verified paths, not the claimed size") {
+  // n is the signer's choice (at most kMaxBatchLeaves): a tree of 65536 leaves of which one
+  // path verified keeps that path's nodes, not 2n digests (4.3 MB per new batch before).
+  Hasher h;
+  const Digest32 leaf = merkle_leaf_hash(h, digest(h.algorithm(), "leaf"));
+  std::vector<Digest32> path;
+  for (int k = 0; k < 16; ++k) {
+    Digest32 d{};
+    d.fill(static_cast<uint8_t>(k + 1));
+    path.push_back(d);
+  }
+  auto root = merkle_root_from_path(h, leaf, 0, 65536, path);
+  REQUIRE(root.has_value());
+  const size_t before = mallinfo2().uordblks;
+  std::vector<MerkleKnownNodes> trees;
+  trees.reserve(16);
+  for (int i = 0; i < 16; ++i) {
+    trees.emplace_back(65536, *root);
+    CHECK(trees.back().leads_to_root(h, leaf, 0, path));
+  }
+  const size_t used = mallinfo2().uordblks - before;
+  CHECK_MESSAGE(used < 256 * 1024, used);
+  CHECK(trees.back().known_nodes() == 2 * path.size());
+  // Learning stops at kMaxKnownNodes; paths beyond are still checked (in full).
+  auto leaves = leaves_of(h, 4096, "many ");
+  auto levels = merkle_levels(h, leaves);
+  MerkleKnownNodes big(leaves.size(), levels.back().at(0));
+  for (size_t i = 0; i < leaves.size(); ++i)
+    REQUIRE(big.leads_to_root(h, leaves[i], i, merkle_path(levels, i)));
+  CHECK(big.known_nodes() <= MerkleKnownNodes::kMaxKnownNodes);
+  auto altered = merkle_path(levels, 4000);
+  altered[2][0] ^= 1;
+  CHECK_FALSE(big.leads_to_root(h, leaves[4000], 4000, altered));
 }
 
 }  // namespace ptp

@@ -96,3 +96,43 @@ TEST_CASE("message records: sent and received hold msg, the message fields in or
   CHECK(r.ok());
   CHECK(r.records == 5);
 }
+
+TEST_CASE("message records: a receipt or countersign over the bound is recorded as its length") {
+  // A malicious receiver (or router) pads its answer's x-ptp-receipt / x-ptp-countersign:
+  // the sender's append-only record of the message must not grow with it.
+  ScratchDir dir{"ptp-msgrec-long"};
+  JsonLog jlog{[](std::string_view) {}, LogLevel::kError};
+  Metrics metrics;
+  EvidenceConfig cfg;
+  cfg.enabled = true;
+  cfg.dir = (dir.path / "ev").string();
+  std::string error;
+  auto log = EvidenceLog::open(cfg, DigestAlgorithm::kSha256, nullptr, jlog, metrics, error);
+  REQUIRE(log);
+  MessageFields m;
+  m.version = "1";
+  m.iface = "invoke";
+  m.source_node = "A";
+  m.target_node = "B";
+  Digest32 msg{};
+  const std::string padded(65536, 'x');
+  const std::string countersign(70000, 'y');
+  const std::string at_bound(kMaxProofValueBytes, 'z');  // still verbatim
+  CHECK(record_sent_answered(log.get(), m, msg, "v1;sig", "E0000000000", padded, countersign));
+  CHECK(record_receipt(log.get(), msg, "B", "E0000000000", padded, countersign));
+  CHECK(record_receipt(log.get(), msg, "B", "E0000000000", at_bound, ""));
+  REQUIRE(log->flush());
+  std::string text;
+  std::vector<std::pair<uint64_t, std::string>> files;
+  REQUIRE(list_evidence_files(cfg.dir, files, error));
+  for (const auto& f : files) text += read_all(f.second);
+  CHECK(text.size() < 8192);
+  CHECK(text.find("xxxxxxxx") == std::string::npos);
+  CHECK(text.find("yyyyyyyy") == std::string::npos);
+  CHECK(text.find("\"receipt_refused\":\"65536 bytes\",\"countersign_refused\":\"70000 bytes\"") !=
+        std::string::npos);
+  CHECK(text.find("\"receipt\":\"" + at_bound + "\"") != std::string::npos);
+  ChainResult r = verify_evidence_dir(cfg.dir);
+  INFO(r.message);
+  CHECK(r.ok());
+}

@@ -119,4 +119,43 @@ TEST_CASE("message signing: verified batches by path; other signature bytes chec
   CHECK(receiver.signature_checks() == checks + 2);
 }
 
+TEST_CASE("message signing: a receipt or countersign over the bound is refused unparsed") {
+  // Answer headers have no 1 KiB field limit: a receiver pads its receipt's signature with
+  // 64 KiB (it parses, base64url). Refused by its length, before any signature check.
+  boost::asio::io_context io;
+  Config b;
+  b.node_id = "B";
+  b.evidence.enabled = true;
+  b.identity.node_key =
+      std::make_shared<const NodeKey>(testing::make_key(KeyAlgorithm::kEcdsaP256));
+  const PublicKey pub = testing::public_of(*b.identity.node_key);
+  Config a;
+  a.node_id = "A";
+  MessageSigning receiver(io.get_executor());
+  MessageSigning sender(io.get_executor());
+  Digest32 msg{};
+  msg[0] = 7;
+  std::string receipt;
+  receiver.sign_receipt(b, msg, 2000, Code::kOk, [&](std::string v) { receipt = std::move(v); });
+  receiver.signer().flush();
+  REQUIRE(!receipt.empty());
+  CHECK(receipt.size() < 1024);
+  Status st = sender.verify_receipt(a, msg, "B", receipt, &pub);
+  CHECK_MESSAGE(st.ok(), st.message);
+
+  const std::string padded = receipt + std::string(65536, 'A');
+  const uint64_t checks = sender.signature_checks();
+  st = sender.verify_receipt(a, msg, "B", padded, &pub);
+  CHECK(st.code == Code::kBadCertSignature);
+  CHECK_MESSAGE(st.message.find("bytes (at most 2048)") != std::string::npos, st.message);
+  CHECK(sender.signature_checks() == checks);
+  st = sender.verify_countersign(a, receipt, std::string(4096, 'c'), &pub);
+  CHECK_MESSAGE(st.message.find("x-ptp-countersign of 4096 bytes") != std::string::npos,
+                st.message);
+  // A router does not countersign such a receipt (it passes on uncountersigned).
+  bool called = false;
+  CHECK_FALSE(receiver.countersign(b, padded, 3000, [&](std::string) { called = true; }));
+  CHECK_FALSE(called);
+}
+
 }  // namespace ptp

@@ -109,3 +109,35 @@ TEST_CASE("permit attach: the held permit for the holder and resource, highest l
   CHECK(push.meta.at("x-ptp-permit") == held[2].text);
   CHECK_FALSE(attach_held_permit(held, push, kNow));  // one already there stays
 }
+
+TEST_CASE("permit checker: a peer's new permit texts do not flush another peer's permit") {
+  // Peer Y presents a new text with each request: well-formed permits signed by another key
+  // (each costs a signature check, refused 615) and malformed ones. Peer X's verified
+  // permit stays cached: X pays no signature check again (before, every kMaxCached new
+  // texts cleared the whole cache).
+  Fixture f;
+  Fixture forger;
+  PermitChecker c;
+  const std::string good = f.issue();
+  REQUIRE(check(c, f.pub, good).ok());
+  const uint64_t checks = c.signature_checks();
+  CHECK(checks == 1);
+  for (int i = 0; i < 1000; ++i) {
+    std::string id;
+    const std::string bad = i % 2 ? forger.issue("Y", "service", "svc." + std::to_string(i))
+                                  : "ptpp1.bad" + std::to_string(i) + ".x";
+    Status st = c.check(f.pub, bad, PermitScope{"B", "Y", "service", "svc.alpha"}, kNow, id);
+    CHECK(st.code == Code::kBadCertSignature);
+    if (i % 100 == 0) REQUIRE(check(c, f.pub, good).ok());  // X now and then
+  }
+  CHECK(check(c, f.pub, good).ok());
+  CHECK(c.signature_checks() == checks + 500);  // Y's forged ones only
+  // A text refused before is refused again from the cache while it is recent.
+  const std::string again = forger.issue("Y", "service", "svc.again");
+  std::string id;
+  CHECK(c.check(f.pub, again, PermitScope{"B", "Y", "service", "svc.again"}, kNow, id).code ==
+        Code::kBadCertSignature);
+  CHECK(c.check(f.pub, again, PermitScope{"B", "Y", "service", "svc.again"}, kNow, id).code ==
+        Code::kBadCertSignature);
+  CHECK(c.signature_checks() == checks + 501);
+}
