@@ -31,6 +31,17 @@ bool fits(uint64_t session_bytes, uint64_t session_messages, uint64_t total_byte
          total_bytes + charge <= limits.max_total_bytes;
 }
 
+bool source_fits(uint64_t source_bytes, uint64_t charge, const QueueLimits& limits) {
+  return limits.max_source_bytes == 0 || source_bytes + charge <= limits.max_source_bytes;
+}
+
+Status source_full(const std::string& source, uint64_t source_bytes, const QueueLimits& limits) {
+  return Status::Error(Code::kBufferFull,
+                       "queue store is full for messages of node " + source + " (" +
+                           std::to_string(source_bytes) + " bytes queued, limit " +
+                           std::to_string(limits.max_source_bytes) + " per source node)");
+}
+
 Status full(const std::string& session, uint64_t session_bytes, uint64_t session_messages,
             uint64_t total_bytes, const QueueLimits& limits) {
   if (session_messages >= limits.max_session_messages)

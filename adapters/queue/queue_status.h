@@ -23,6 +23,11 @@ Status check_size(uint64_t bytes, const QueueLimits& limits);
 // session's bytes and message count and the store's bytes.
 bool fits(uint64_t session_bytes, uint64_t session_messages, uint64_t total_bytes, uint64_t charge,
           const QueueLimits& limits);
+// Whether one more message of another node, charged `charge` bytes, fits that node's share
+// of the store (max_source_bytes; 0: no share) when its messages hold `source_bytes`.
+bool source_fits(uint64_t source_bytes, uint64_t charge, const QueueLimits& limits);
+// E0000000700: the messages of node `source` hold its share of the store.
+Status source_full(const std::string& source, uint64_t source_bytes, const QueueLimits& limits);
 // E0000000700 naming the limit reached: the session's message count or bytes when it is at
 // its own, otherwise the store's.
 Status full(const std::string& session, uint64_t session_bytes, uint64_t session_messages,

@@ -51,6 +51,10 @@ struct QueueLimits {
   // overhead; queue_bookkeeping::footprint), per session and per store → 700.
   uint64_t max_session_bytes = 1ull << 30;
   uint64_t max_total_bytes = 8ull << 30;
+  // Queued bytes of the messages one other node sent (source node != the queue's node):
+  // one peer cannot fill the store for every other peer and the local containers. 0: no
+  // per-source limit (the outbox, whose messages all come from this node).
+  uint64_t max_source_bytes = 2ull << 30;
   uint64_t max_session_messages = 100'000;              // queued messages of one session → 700
   std::chrono::seconds session_idle_expiry{24 * 3600};  // untouched session is dropped
   std::chrono::seconds dedup_window{3600};              // acked message ids remembered this long

@@ -15,6 +15,8 @@ namespace {
 // drop them first, silently.
 QueueLimits limits_of(const QueueConfig& q, const std::string& name) {
   QueueLimits l = q.limits;
+  // The outbox holds this node's own messages only: no share per source.
+  if (name == "outbox") l.max_source_bytes = 0;
   if (name == "outbox")
     l.session_idle_expiry = std::max(
         l.session_idle_expiry, q.outbox_ttl + std::chrono::ceil<std::chrono::seconds>(q.retry_max) +

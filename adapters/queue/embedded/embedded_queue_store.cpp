@@ -372,6 +372,7 @@ class EmbeddedQueueStore::Impl {
     uint64_t seq = 0;                     // unique per push: its commit finds its own entry
     std::optional<QueuedMessage> cached;  // kept in memory (within cache_bytes): no read
     int64_t stored_ms = 0;                // unix ms of the push (of the open, for loaded ones)
+    std::string source;                   // counted against its share (counted_source), or ""
   };
   // A message handed out under mu_: copied from memory, or still to be read from the
   // database (db_key set) once mu_ is released.
@@ -412,20 +413,27 @@ class EmbeddedQueueStore::Impl {
     if (Status st = queue_status::check_size(msg.env.body.size(), opts_.limits); !st.ok())
       return later(std::move(done), std::move(st));
     const uint64_t bytes = queue_bookkeeping::footprint(msg);
-    Queue& q = queues_[key];
-    touch(key);
+    // Nothing is added to the index before the message is taken: a refused push to a new
+    // topic or session leaves no empty queue behind (a peer's refused pushes cost nothing).
+    touch_if_known(key);
     // A redelivery is stored once; answered after the current batch, so never before
     // the first copy is durable.
-    if (q.ids.count(msg.message_id) || recently_acked(key, msg.message_id)) {
+    auto known = queues_.find(key);
+    if ((known != queues_.end() && known->second.ids.count(msg.message_id)) ||
+        recently_acked(key, msg.message_id)) {
       ++deduplicated_;
       return later(std::move(done), Status::Ok());
     }
-    Session& ses = sessions_[{key.node, key.session}];
-    if (!queue_status::fits(ses.bytes, ses.messages, total_bytes_, bytes, opts_.limits)) {
-      if (Clock::now() >= deadline) return later(std::move(done), full_status(key, ses));
+    std::string source = counted_source(key, msg);
+    if (Status room = room_for(key, source, bytes); !room.ok()) {
+      if (Clock::now() >= deadline) return later(std::move(done), std::move(room));
       blocked_.push_back({key, std::move(msg), deadline, std::move(done)});
       return;
     }
+    Queue& q = queues_[key];
+    touch(key);
+    Session& ses = sessions_[{key.node, key.session}];
+    if (!source.empty()) source_bytes_[source] += bytes;
     const uint64_t offset = q.next_offset++;
     const uint64_t seq = ++seq_;
     msg.offset = offset;
@@ -441,7 +449,7 @@ class EmbeddedQueueStore::Impl {
       q.offset_dirty = true;
       dirty_offsets_.push_back(key);
     }
-    Entry e{msg.message_id, bytes, seq, std::nullopt, unix_now_ms()};
+    Entry e{msg.message_id, bytes, seq, std::nullopt, unix_now_ms(), std::move(source)};
     if (cached_bytes_ + bytes <= opts_.cache_bytes) {
       cached_bytes_ += bytes;
       e.cached = std::move(msg);
@@ -559,8 +567,26 @@ class EmbeddedQueueStore::Impl {
 
   bool released(const QueueKey& k) const { return released_.count({k.node, k.session}) > 0; }
   static Status released_status(const QueueKey& k) { return queue_status::released(k.session); }
-  Status full_status(const QueueKey& k, const Session& s) const {
-    return queue_status::full(k.session, s.bytes, s.messages, total_bytes_, opts_.limits);
+  // The node whose share a message of `key` counts against: its source when that is another
+  // node than the queue's (a peer's push into this node's inbox), else "" (not counted).
+  static std::string counted_source(const QueueKey& key, const QueuedMessage& m) {
+    const std::string& src = m.env.header.source_node_id;
+    return src == key.node ? std::string() : src;
+  }
+  // OK when one more message charged `bytes` fits its session, the store and the share of
+  // `source` (none when empty); else E0000000700 naming the limit reached.
+  Status room_for(const QueueKey& k, const std::string& source, uint64_t bytes) const {
+    const Session none;
+    auto s = sessions_.find({k.node, k.session});
+    const Session& ses = s == sessions_.end() ? none : s->second;
+    if (!queue_status::fits(ses.bytes, ses.messages, total_bytes_, bytes, opts_.limits))
+      return queue_status::full(k.session, ses.bytes, ses.messages, total_bytes_, opts_.limits);
+    if (source.empty()) return Status::Ok();
+    auto held = source_bytes_.find(source);
+    const uint64_t n = held == source_bytes_.end() ? 0 : held->second;
+    if (!queue_status::source_fits(n, bytes, opts_.limits))
+      return queue_status::source_full(source, n, opts_.limits);
+    return Status::Ok();
   }
   static Status read_error(const QueueKey& k, uint64_t offset) {
     return Status::Error(Code::kSystemError, "stored message " + int_text(offset) + " of topic " +
@@ -568,6 +594,10 @@ class EmbeddedQueueStore::Impl {
   }
 
   void touch(const QueueKey& k) { sessions_[{k.node, k.session}].touched = Clock::now(); }
+  void touch_if_known(const QueueKey& k) {
+    if (auto s = sessions_.find({k.node, k.session}); s != sessions_.end())
+      s->second.touched = Clock::now();
+  }
 
   // An id that leaves the dedup window leaves the disk with the next batch.
   struct ForgetDedupKey {
@@ -707,6 +737,10 @@ class EmbeddedQueueStore::Impl {
       s->second.messages -= std::min<uint64_t>(s->second.messages, 1);
     }
     total_bytes_ -= std::min(total_bytes_, e.bytes);
+    if (auto src = source_bytes_.find(e.source); !e.source.empty() && src != source_bytes_.end()) {
+      src->second -= std::min(src->second, e.bytes);
+      if (src->second == 0) source_bytes_.erase(src);
+    }
     if (e.cached) cached_bytes_ -= std::min(cached_bytes_, e.bytes);
     messages_ -= 1;
   }
@@ -751,7 +785,11 @@ class EmbeddedQueueStore::Impl {
         ++it;
         continue;
       }
-      later(std::move(it->done), full_status(it->key, sessions_[{it->key.node, it->key.session}]));
+      Status room = room_for(it->key, counted_source(it->key, it->msg),
+                             queue_bookkeeping::footprint(it->msg));
+      if (room.ok())  // room came meanwhile (retried at the next removal): still refused now
+        room = Status::Error(Code::kBufferFull, "no room for the message in time");
+      later(std::move(it->done), std::move(room));
       it = blocked_.erase(it);
     }
   }
@@ -946,7 +984,8 @@ class EmbeddedQueueStore::Impl {
         q.ids[m.message_id] = k.offset;
         q.bytes += bytes;
         q.next_offset = std::max(q.next_offset, k.offset + 1);
-        Entry e{m.message_id, bytes, 0, std::nullopt, opened_ms};
+        Entry e{m.message_id, bytes, 0, std::nullopt, opened_ms, counted_source(k.queue, m)};
+        if (!e.source.empty()) source_bytes_[e.source] += bytes;
         if (cached_bytes_ + bytes <= opts_.cache_bytes) {
           cached_bytes_ += bytes;
           e.cached = std::move(m);
@@ -997,7 +1036,8 @@ class EmbeddedQueueStore::Impl {
   std::vector<QueueKey> dirty_offsets_;
   std::map<QueueKey, Queue> queues_;
   std::map<SessionKey, Session> sessions_;
-  std::map<SessionKey, int64_t> released_;                  // unix time of the release
+  std::map<std::string, uint64_t> source_bytes_;  // footprints by counted_source, none at 0
+  std::map<SessionKey, int64_t> released_;        // unix time of the release
   DedupWindow<int64_t> acked_{opts_.limits.dedup_max_ids};  // unix time of each ack
   std::map<uint64_t, Waiter> waiters_;
   std::list<Blocked> blocked_;
