@@ -28,8 +28,14 @@ using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 using std::chrono::milliseconds;
 
-// Jobs running at once; messages of further jobs stay queued until a slot frees up.
+// Jobs running at once; further jobs (their spec from a job source came) stay queued and
+// start in order as jobs end.
 constexpr size_t kMaxActiveJobs = 256;
+// Jobs remembered as waiting for a slot; beyond that a job starts on its next message.
+constexpr size_t kMaxDeferredJobs = 10000;
+// Job ids whose refused specs (from nodes that are no job source) are counted until the job
+// runs; the refusals are logged either way.
+constexpr size_t kMaxRefusedJobs = 1024;
 // Finished jobs whose status stays queryable (the outcome itself is kept in the inbox).
 constexpr size_t kMaxFinishedJobs = 10000;
 // Longest sleep of a waiting job between checks of its queues (also bounds shutdown).
@@ -165,6 +171,7 @@ RsHost::RsHost(QueueStore& inbox, QueueService& queues, ConfigStore& config, Jso
       config_(config),
       log_(log),
       pool_(workers),
+      pending_(kMaxRefusedJobs, kMaxDeferredJobs),
       dispatcher_([this] { dispatch_loop(); }) {}
 
 RsHost::~RsHost() { stop(); }
@@ -222,7 +229,57 @@ void RsHost::dispatch_loop() {
     }
     lock.unlock();
     reap_finished();
+    start_deferred();
     lock.lock();
+  }
+}
+
+void RsHost::start_deferred() {
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      size_t active = 0;
+      for (auto& [id, j] : jobs_) active += j->finished ? 0 : 1;
+      if (active >= kMaxActiveJobs) return;
+    }
+    std::optional<QueueKey> key = pending_.next_deferred();
+    if (!key) return;
+    try {
+      handle_event(*key);
+    } catch (const std::exception& e) {
+      log_.error("router server: event failed",
+                 {.session_id = key->session, .extra = {{"error", e.what()}}});
+    }
+  }
+}
+
+bool RsHost::spec_from_job_source_queued(const QueueKey& key, const RouterServerConfig& rsc) {
+  const QueueKey spec_key{key.node, key.session, std::string(rs::kJobTopic)};
+  while (true) {
+    Popped head = peek_now(inbox_, spec_key);
+    if (!head.status.ok() || !head.msg) return false;
+    if (rsc.job_sources.count(head.msg->env.header.source_node_id)) return true;
+    // A spec from a node that is no job source: refused here, before any job runs.
+    Popped p = pop_now(inbox_, spec_key);
+    if (!p.status.ok() || !p.msg) return false;
+    const std::string from = p.msg->env.header.source_node_id;
+    if (rsc.job_sources.count(from)) {  // not the message peeked: give it back
+      inbox_.nack(spec_key, p.msg->offset);
+      return true;
+    }
+    wipe(p.msg->env.body);
+    const std::string why = "job spec from node " + from + " refused: " + from +
+                            " is not a job source of this router server "
+                            "(router_server.job_sources: " +
+                            job_source_names(rsc) + ")";
+    log_.warn("router server: message refused",
+              {.session_id = key.session,
+               .source = from,
+               .code = Code::kNotPermitted,
+               .extra = {{"topic", std::string(rs::kJobTopic)}, {"reason", why}}});
+    pending_.refused(key.session, why);
+    inbox_.ack(spec_key, p.msg->offset);
   }
 }
 
@@ -287,13 +344,26 @@ void RsHost::handle_event(const QueueKey& key) {
     }
     return discard(key);
   }
+  // No thread before a job source specified the job: a party's messages for job ids nobody
+  // started wait in the inbox (within the queue store's limits per source node) and tie up
+  // nothing here; the spec's arrival starts the job, which then reads them.
+  if (!spec_from_job_source_queued(key, cfg->router_server)) {
+    log_.info("router server: no job spec from a job source yet, the message waits in the queue",
+              {.session_id = key.session, .extra = {{"topic", key.topic}}});
+    return;
+  }
   if (active >= kMaxActiveJobs) {
-    log_.warn("router server: too many jobs in progress, the job waits in the queue",
-              {.session_id = key.session, .extra = {{"active_jobs", std::to_string(active)}}});
+    if (pending_.defer(key))
+      log_.warn("router server: too many jobs in progress, the job waits in the queue",
+                {.session_id = key.session, .extra = {{"active_jobs", std::to_string(active)}}});
     return;
   }
   job = std::make_shared<Job>(key.session);
   job->topics.insert(key.topic);
+  if (PendingJobs::Refusals r = pending_.take_refusals(key.session); r.count) {
+    job->refused = r.count;
+    job->last_refusal = std::move(r.last);
+  }
   {
     std::lock_guard lock(mu_);
     if (stop_) return;
@@ -351,6 +421,21 @@ class RsHost::JobRun {
         rsc(cfg->router_server),
         self(cfg->node_id) {
     lf.session_id = job->id;
+  }
+
+  // 0. Shares stored before the spec started the job: their topics are checked like those
+  //    of later ones (collect_shares). A store that cannot list its queues (E0000000400)
+  //    leaves the check to the topics announced from now on.
+  void note_queued_topics() {
+    std::promise<std::vector<QueueInfo>> p;
+    auto f = p.get_future();
+    host.inbox_.list_queues(
+        {self, job->id, "", 1000},
+        [&p](Status, std::vector<QueueInfo> queues, bool) { p.set_value(std::move(queues)); });
+    std::vector<QueueInfo> queues = f.get();
+    std::lock_guard lock(job->mu);
+    for (const auto& q : queues)
+      if (q.key.topic.starts_with(rs::kShareTopicPrefix)) job->topics.insert(q.key.topic);
   }
 
   // 1. The job spec.
@@ -696,6 +781,7 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
   std::string error;
   bool stopped = false;
   try {
+    run.note_queued_topics();
     run.accept_spec();
     run.collect_shares();
     run.convert_and_deliver();

@@ -3,11 +3,14 @@
 // encrypted halves through QueueService::submit (so through the outbox, like any push).
 //
 // - QueueService's on_local_stored hook tells the host of every message stored for this
-//   node; topics starting with "rs." concern jobs (session id = job id). The first one of an
-//   unknown job starts a job thread.
+//   node; topics starting with "rs." concern jobs (session id = job id). A job thread starts
+//   only once a spec from a job source is queued for the job: shares that come first wait in
+//   the inbox without a thread (so a party cannot tie up the host with made-up job ids), and
+//   a spec at the head of the queue from a node that is no job source is refused there.
 // - A job thread pops the job spec ("rs.job") and the share chunks ("rs.share.<party>") from
 //   the inbox itself (never on an I/O thread), holding them leased; it waits at most
-//   router_server.job_timeout_s for the spec, and as long again for the shares. Encryption
+//   router_server.job_timeout_s for the shares. At most kMaxActiveJobs (256) run at once;
+//   a job specified beyond that starts, in order, when one ends (PendingJobs). Encryption
 //   runs on a WorkerPool of router_server.workers threads shared by all jobs.
 // - Authorization (docs/router.md "Who may start a job and send shares"): the job takes its
 //   spec only from a node of router_server.job_sources (and only an HE node that source may
@@ -42,6 +45,7 @@
 
 #include "adapters/queue/queue_store.h"
 #include "gateway/config/config_store.h"
+#include "gateway/rs/pending_jobs.h"
 #include "router/rs/worker_pool.h"
 
 namespace ptp {
@@ -98,6 +102,8 @@ class RsHost {
  private:
   void dispatch_loop();
   void handle_event(const QueueKey& key);
+  bool spec_from_job_source_queued(const QueueKey& key, const RouterServerConfig& rs);
+  void start_deferred();
   void start_job(const std::shared_ptr<Job>& job);
   class JobRun;  // one run of a job, in phases (the .cpp)
   void run_job(const std::shared_ptr<Job>& job);
@@ -117,6 +123,7 @@ class RsHost {
   std::deque<QueueKey> events_;
   std::map<std::string, std::shared_ptr<Job>> jobs_;  // by job id
   std::deque<std::string> finished_order_;            // to bound the finished jobs kept
+  PendingJobs pending_;                               // jobs without a thread (dispatcher only)
   std::thread dispatcher_;
   std::atomic<uint64_t> running_{0}, delivered_{0}, failed_{0}, elements_{0};
   std::atomic<double> last_rate_{0};

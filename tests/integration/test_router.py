@@ -8,8 +8,10 @@ mismatched lengths, an invalid public key, an unknown job, a job id seen again. 
 both forms (the DataExchangeProtocol envelope and the runtime's bare PublicKey). Authorization:
 a spec from a node that is not a job source (the share holder naming itself the HE node), a
 share of party i from another node than the spec names, a conflicting second spec, an HE node
-the job source may not name."""
+the job source may not name. Denial of service: a share holder's shares for 300 job ids no job
+source started neither start jobs nor delay a job a job source starts afterwards."""
 import base64
+import concurrent.futures
 import json
 import os
 import random
@@ -246,6 +248,15 @@ class RouterTest(unittest.TestCase):
                 self.assertLess(time.time(), deadline, f"{node} never heard of job {job}")
                 time.sleep(0.05)
 
+    def wait_refusal_logged(self, job):
+        """Both router servers logged a refused message of the job."""
+        for gw in (self.ra, self.rb):
+            deadline = time.time() + 30
+            while not any(line.startswith("{") and "message refused" in line
+                          and '"' + job + '"' in line for line in gw.output().splitlines()):
+                self.assertLess(time.time(), deadline, f"no refusal logged for job {job}")
+                time.sleep(0.05)
+
     def wait_refused(self, job, count):
         """Both router servers refused `count` messages of the job; returns their states."""
         out = {}
@@ -415,7 +426,10 @@ class RouterCombineAtRc(RouterTest):
         s_pk, s_sk = self.path("s.pk"), self.path("s.sk")
         rc("keygen", "--bits", 2048, "--public-key", s_pk, "--secret-key", s_sk)
         self.start_job(job, n, l, k, node="S", he_node="S", pk=s_pk)
-        self.wait_known(job)  # S's spec is stored first at both router servers
+        # S's spec is stored first at both router servers and refused there; it starts no job.
+        self.wait_refusal_logged(job)
+        for node in ("RA", "RB"):
+            self.assertEqual(self.status(node, job)[0], 404)
         x = test_vector(l, k, self.rnd)
         self.send_shares(job, l, make_shares(x, n, l, self.rnd))
         self.start_job(job, n, l, k)
@@ -555,6 +569,150 @@ class RouterCombineAtRsA(RouterTest):
             self.assertEqual(st["error"], "party 2 sent nothing within 4 s")
             self.assertEqual(st["parties_received"], 2)
         self.assert_nothing_at_h(job)
+
+
+class RouterJobFlood(RouterTest):
+    """A share holder (S, entitled to push shares) sends one small share to each of 300 job
+    ids that no job source ever starts. Before, each opened a job thread waiting
+    job_timeout_s for a spec, up to 256 at once, and every other job waited in the queue
+    behind them. A job thread now starts only once a spec from a job source arrived: the
+    bogus shares stay queued (the queue store's per-source bounds apply) without a thread,
+    and legitimate jobs (spec first, or shares first) complete at once."""
+
+    ADMIN_TOKEN = "flood-test-operator-token"
+
+    @classmethod
+    def setUpClass(cls):
+        tmp = Topology()  # job_timeout_s stays 300: a job holding a slot holds it long
+        token = os.path.join(tmp.workdir, "admin.token")  # /queues/list needs the operator
+        with open(os.open(token, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(cls.ADMIN_TOKEN + "\n")
+        adm = ("admin: {address:", f"admin: {{credential_file: {token}, address:")
+        ra = tmp.variant(conf("router", "ra.yaml"), [adm], "ra-flood.yaml")
+        rb = tmp.variant(conf("router", "rb.yaml"), [adm], "rb-flood.yaml")
+        cls.variants = tmp
+        cls.start(ra, rb)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.variants.close()
+
+    def push_bogus_share(self, target, job):
+        h = {"x-ptp-tech-provider-code": "TEST", "x-ptp-trace-id": "t-" + job,
+             "x-ptp-token": mint("S", target, job, key=KEYS["S"]), "x-ptp-session-id": job,
+             "x-ptp-target-node-id": target, "x-ptp-topic": "rs.share.1",
+             "x-ptp-message-id": job + ".p1.x.0",
+             "x-ptp-message-code": "chunk=0 chunks=1 elements=1 offset=0 ring=64",
+             "content-type": "application/octet-stream"}
+        r = curl(S_URL + "/v1/interconn/chan/push", h, b"\x01" * 8)
+        self.assertEqual(r.headers.get("x-ptp-code"), "E0000000000", r)
+
+    def queued_sessions(self, node, prefix):
+        """Sessions of this node's inbox with a queued share whose id starts with prefix."""
+        url = (f"http://127.0.0.1:{ADMIN[node]}/queues/list?store=inbox&node={node}"
+               f"&topic=rs.share.1&limit=10000")
+        req = urllib.request.Request(url, headers={"Authorization": "Bearer " + self.ADMIN_TOKEN})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            queues = json.loads(r.read())["queues"]
+        return {q["session"] for q in queues if q["session"].startswith(prefix)}
+
+    def running(self, node):
+        with urllib.request.urlopen(f"http://127.0.0.1:{ADMIN[node]}/metrics", timeout=5) as r:
+            m = re.search(r"^ptp_router_jobs_running (\S+)$", r.read().decode(), re.M)
+        return float(m.group(1))
+
+    def test_bogus_job_ids_do_not_starve_legitimate_jobs(self):
+        bogus = [f"bogus-{i}" for i in range(300)]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda a: self.push_bogus_share(*a),
+                          [(node, job) for job in bogus for node in ("RA", "RB")]))
+        # Every bogus share is stored at both router servers (and stays there: nothing of an
+        # accepted message is lost).
+        deadline = time.time() + 60
+        for node in ("RA", "RB"):
+            while self.queued_sessions(node, "bogus-") != set(bogus):
+                self.assertLess(time.time(), deadline, node)
+                time.sleep(0.2)
+        time.sleep(1)  # the router servers' dispatchers have seen them
+        for node in ("RA", "RB"):
+            self.assertEqual(self.status(node, "bogus-7")[0], 404)  # no job: no spec
+            self.assertEqual(self.running(node), 0, node)
+        # Legitimate jobs started afterwards complete at once: one spec first, one shares
+        # first (its shares wait without a thread until the spec comes).
+        l, n, k = 64, 3, 8
+        t0 = time.time()
+        for job, shares_first in (("jafter", False), ("jsharesfirst", True)):
+            x = test_vector(l, k, self.rnd)
+            parts = make_shares(x, n, l, self.rnd)
+            if shares_first:
+                self.send_shares(job, l, parts)
+                time.sleep(1)
+                for node in ("RA", "RB"):
+                    self.assertEqual(self.status(node, job)[0], 404)
+            self.start_job(job, n, l, k)
+            if not shares_first:
+                self.send_shares(job, l, parts)
+            ct = self.path(job + ".ct")
+            out = rc("receive", *self.node_args("H"), "--job", job, "--public-key", self.pk,
+                     "--out", ct, "--timeout-s", 20, check=False)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            raw = self.path(job + ".txt")
+            rc("decrypt", "--secret-key", self.sk, "--in", ct, "--out", raw, "--ring", l)
+            with open(raw) as f:
+                self.assertEqual([int(v) for v in f.read().split()], x)
+            for node in ("RA", "RB"):
+                st = self.wait_state(node, job)
+                self.assertEqual(st["state"], "delivered", st)
+        self.assertLess(time.time() - t0, 60)
+        for node in ("RA", "RB"):
+            self.assertEqual(self.queued_sessions(node, "bogus-"), set(bogus), node)
+            self.assertEqual(self.status(node, "bogus-299")[0], 404)
+
+    def test_job_beyond_the_running_maximum_starts_when_one_ends(self):
+        """The job source H starts 256 jobs that wait for shares; a 257th, specified and with
+        all its shares stored while they run, waits in the queue (unknown, 404) and starts by
+        itself as soon as one of them ends."""
+        l, n, k = 64, 2, 8
+        spec = json.loads(rc("start-job", "--job", "x", "--rs-a", "RA", "--rs-b", "RB",
+                             "--he-node", "H", "--parties", n, "--party-nodes", "S", "--ring",
+                             l, "--elements", k, "--public-key", self.pk,
+                             "--print-spec").stdout)
+        holds = [f"hold-{i}" for i in range(256)]
+        def push(a):
+            node, job = a
+            self.push_spec(node, job, json.dumps(dict(spec, job_id=job)), job + ".spec")
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(push, [(node, job) for job in holds for node in ("RA", "RB")]))
+        deadline = time.time() + 180
+        for node in ("RA", "RB"):
+            while self.running(node) < 256:
+                self.assertLess(time.time(), deadline, node)
+                time.sleep(0.2)
+        job = "jlast"
+        x = test_vector(l, k, self.rnd)
+        self.start_job(job, n, l, k)
+        self.send_shares(job, l, make_shares(x, n, l, self.rnd))
+        time.sleep(1)
+        for node in ("RA", "RB"):
+            self.assertEqual(self.status(node, job)[0], 404)
+        # hold-0 gets its shares and ends: its slot goes to jlast.
+        self.send_shares("hold-0", l, make_shares(test_vector(l, k, self.rnd), n, l, self.rnd))
+        ct = self.path(job + ".ct")
+        out = rc("receive", *self.node_args("H"), "--job", job, "--public-key", self.pk,
+                 "--out", ct, "--timeout-s", 60, check=False)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        raw = self.path(job + ".txt")
+        rc("decrypt", "--secret-key", self.sk, "--in", ct, "--out", raw, "--ring", l)
+        with open(raw) as f:
+            self.assertEqual([int(v) for v in f.read().split()], x)
+        for gw, node in ((self.ra, "RA"), (self.rb, "RB")):
+            self.assertEqual(self.wait_state(node, job)["state"], "delivered")
+            self.assertEqual(self.wait_state(node, "hold-0")["state"], "delivered")
+            self.assertEqual(self.status(node, "hold-1")[1]["state"], "waiting")
+            waits = [line for line in gw.output().splitlines()
+                     if "too many jobs in progress" in line and '"jlast"' in line]
+            self.assertEqual(len(waits), 1, waits)  # logged once, not per message
 
 
 if __name__ == "__main__":
