@@ -369,6 +369,21 @@ class RouterCombineAtRc(RouterTest):
             self.assertIn("party 2 sends a vector of 11 elements, the job has 10", st["error"])
         self.assert_nothing_at_h(job)
 
+    def test_party_out_of_range_before_the_spec(self):
+        """Shares of a 4th party stored before the spec of a 3-party job (they start no job)
+        still fail the job once the spec starts it, instead of being left out of the sum."""
+        job, l, k = "jrange", 64, 8
+        parts = make_shares(test_vector(l, k, self.rnd), 4, l, self.rnd)
+        self.send_shares(job, l, parts)
+        for node in ("RA", "RB"):
+            self.assertEqual(self.status(node, job)[0], 404)
+        self.start_job(job, 3, l, k)
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job)
+            self.assertEqual(st["state"], "failed", st)
+            self.assertEqual(st["error"], "party 4 is not a party of this job (parties 1..3)")
+        self.assert_nothing_at_h(job)
+
     def test_invalid_public_key(self):
         job = "jbadkey"
         spec = json.dumps({"job_id": job, "ring_bits": 64, "elements": 4, "parties": 2,
