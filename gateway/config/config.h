@@ -244,6 +244,9 @@ struct RouterServerConfig {
   std::string peer_rs_node;  // the other RS; required with combine_at rs_a
   unsigned workers = 0;      // encryption threads; 0: one per core
   std::chrono::seconds job_timeout{300};
+  // Jobs (threads) running at once; a job specified beyond them waits in the queue and
+  // starts when one ends. Read at each job start (reloadable).
+  unsigned max_running_jobs = 256;
   rs::CombineAt combine_at = rs::CombineAt::kRc;
   // Authorization (docs/router.md "Who may start a job"): the nodes whose job specs (topic
   // rs.job) this RS accepts, each with the HE nodes its jobs may deliver the result to.

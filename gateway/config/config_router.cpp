@@ -48,7 +48,8 @@ void parse_job_sources(const Section& s, RouterServerConfig& r) {
 void parse_router_server(const YAML::Node& root, Config& cfg) {
   if (!root["router_server"]) return;
   Section s(root["router_server"], "router_server",
-            {"role", "peer_rs_node", "workers", "job_timeout_s", "combine_at", "job_sources"});
+            {"role", "peer_rs_node", "workers", "job_timeout_s", "max_running_jobs", "combine_at",
+             "job_sources"});
   RouterServerConfig& r = cfg.router_server;
   r.enabled = true;
   if (!s.has("role")) fail(s.at("role"), "required key is missing (A or B)");
@@ -63,6 +64,8 @@ void parse_router_server(const YAML::Node& root, Config& cfg) {
   r.workers = static_cast<unsigned>(s.integer("workers", 0, 0, 256));
   r.job_timeout =
       std::chrono::seconds(s.integer("job_timeout_s", r.job_timeout.count(), 1, 24 * 3600));
+  r.max_running_jobs =
+      static_cast<unsigned>(s.integer("max_running_jobs", r.max_running_jobs, 1, 4096));
   if (auto peer = s.opt_string("peer_rs_node")) {
     r.peer_rs_node = *peer;
     check_id(s.at("peer_rs_node"), r.peer_rs_node);

@@ -28,9 +28,6 @@ using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 using std::chrono::milliseconds;
 
-// Jobs running at once; further jobs (their spec from a job source came) stay queued and
-// start in order as jobs end.
-constexpr size_t kMaxActiveJobs = 256;
 // Jobs remembered as waiting for a slot; beyond that a job starts on its next message.
 constexpr size_t kMaxDeferredJobs = 10000;
 // Job ids whose refused specs (from nodes that are no job source) are counted until the job
@@ -241,7 +238,7 @@ void RsHost::start_deferred() {
       if (stop_) return;
       size_t active = 0;
       for (auto& [id, j] : jobs_) active += j->finished ? 0 : 1;
-      if (active >= kMaxActiveJobs) return;
+      if (active >= config_.current()->router_server.max_running_jobs) return;
     }
     std::optional<QueueKey> key = pending_.next_deferred();
     if (!key) return;
@@ -352,7 +349,7 @@ void RsHost::handle_event(const QueueKey& key) {
               {.session_id = key.session, .extra = {{"topic", key.topic}}});
     return;
   }
-  if (active >= kMaxActiveJobs) {
+  if (active >= cfg->router_server.max_running_jobs) {
     if (pending_.defer(key))
       log_.warn("router server: too many jobs in progress, the job waits in the queue",
                 {.session_id = key.session, .extra = {{"active_jobs", std::to_string(active)}}});

@@ -9,9 +9,10 @@
 //   a spec at the head of the queue from a node that is no job source is refused there.
 // - A job thread pops the job spec ("rs.job") and the share chunks ("rs.share.<party>") from
 //   the inbox itself (never on an I/O thread), holding them leased; it waits at most
-//   router_server.job_timeout_s for the shares. At most kMaxActiveJobs (256) run at once;
-//   a job specified beyond that starts, in order, when one ends (PendingJobs). Encryption
-//   runs on a WorkerPool of router_server.workers threads shared by all jobs.
+//   router_server.job_timeout_s for the shares. At most router_server.max_running_jobs
+//   (256) run at once; a job specified beyond that starts, in order, when one ends
+//   (PendingJobs). Encryption runs on a WorkerPool of router_server.workers threads shared by all
+//   jobs.
 // - Authorization (docs/router.md "Who may start a job and send shares"): the job takes its
 //   spec only from a node of router_server.job_sources (and only an HE node that source may
 //   name), shares of party i only from the spec's party_nodes[i-1], RS-B's half (rs_a) only

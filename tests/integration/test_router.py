@@ -595,6 +595,7 @@ class RouterJobFlood(RouterTest):
     and legitimate jobs (spec first, or shares first) complete at once."""
 
     ADMIN_TOKEN = "flood-test-operator-token"
+    SLOTS = 16  # router_server.max_running_jobs of RA and RB
 
     @classmethod
     def setUpClass(cls):
@@ -603,8 +604,10 @@ class RouterJobFlood(RouterTest):
         with open(os.open(token, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(cls.ADMIN_TOKEN + "\n")
         adm = ("admin: {address:", f"admin: {{credential_file: {token}, address:")
-        ra = tmp.variant(conf("router", "ra.yaml"), [adm], "ra-flood.yaml")
-        rb = tmp.variant(conf("router", "rb.yaml"), [adm], "rb-flood.yaml")
+        # A few running jobs are enough to fill the slots (and quicker to start than 256).
+        slots = ("router_server:", f"router_server:\n  max_running_jobs: {cls.SLOTS}")
+        ra = tmp.variant(conf("router", "ra.yaml"), [adm, slots], "ra-flood.yaml")
+        rb = tmp.variant(conf("router", "rb.yaml"), [adm, slots], "rb-flood.yaml")
         cls.variants = tmp
         cls.start(ra, rb)
 
@@ -685,7 +688,7 @@ class RouterJobFlood(RouterTest):
             self.assertEqual(self.status(node, "bogus-299")[0], 404)
 
     def test_job_beyond_the_running_maximum_starts_when_one_ends(self):
-        """The job source H starts 256 jobs that wait for shares; a 257th, specified and with
+        """The job source H starts SLOTS jobs that wait for shares; one more, specified and with
         all its shares stored while they run, waits in the queue (unknown, 404) and starts by
         itself as soon as one of them ends."""
         l, n, k = 64, 2, 8
@@ -693,7 +696,7 @@ class RouterJobFlood(RouterTest):
                              "--he-node", "H", "--parties", n, "--party-nodes", "S", "--ring",
                              l, "--elements", k, "--public-key", self.pk,
                              "--print-spec").stdout)
-        holds = [f"hold-{i}" for i in range(256)]
+        holds = [f"hold-{i}" for i in range(self.SLOTS)]
         def push(a):
             node, job = a
             self.push_spec(node, job, json.dumps(dict(spec, job_id=job)), job + ".spec")
@@ -701,7 +704,7 @@ class RouterJobFlood(RouterTest):
             list(pool.map(push, [(node, job) for job in holds for node in ("RA", "RB")]))
         deadline = time.time() + 180
         for node in ("RA", "RB"):
-            while self.running(node) < 256:
+            while self.running(node) < self.SLOTS:
                 self.assertLess(time.time(), deadline, node)
                 time.sleep(0.2)
         job = "jlast"

@@ -652,7 +652,7 @@ TEST_CASE("peers[].async and local_services[].passive") {
   CHECK(err == "t.yaml: peers[0].async: expected true or false, got \"yes\"");
 }
 
-TEST_CASE("router_server section: role, combine_at, peer, workers, timeout") {
+TEST_CASE("router_server section: role, combine_at, peer, workers, timeout, running jobs") {
   const std::string peers = "peers:\n  - {node_id: RB, address: \"127.0.0.1:1\"}\n";
   auto cfg = parse_ok(kMinimal + "router_server: {role: A, job_sources: [H]}\n");
   CHECK(cfg->router_server.enabled);
@@ -660,15 +660,17 @@ TEST_CASE("router_server section: role, combine_at, peer, workers, timeout") {
   CHECK(cfg->router_server.combine_at == rs::CombineAt::kRc);
   CHECK(cfg->router_server.workers == 0);
   CHECK(cfg->router_server.job_timeout == std::chrono::seconds(300));
+  CHECK(cfg->router_server.max_running_jobs == 256);
   CHECK_FALSE(parse_ok(kMinimal)->router_server.enabled);
   cfg = parse_ok(kMinimal + peers +
                  "router_server: {role: B, peer_rs_node: RB, workers: 3, job_timeout_s: 20, "
-                 "combine_at: rs_a, job_sources: {C: [H, H2], H: [H]}}\n");
+                 "max_running_jobs: 16, combine_at: rs_a, job_sources: {C: [H, H2], H: [H]}}\n");
   CHECK(cfg->router_server.role == rs::Role::kB);
   CHECK(cfg->router_server.combine_at == rs::CombineAt::kRsA);
   CHECK(cfg->router_server.peer_rs_node == "RB");
   CHECK(cfg->router_server.workers == 3);
   CHECK(cfg->router_server.job_timeout == std::chrono::seconds(20));
+  CHECK(cfg->router_server.max_running_jobs == 16);
 
   CHECK(error_of(kMinimal + "router_server: {workers: 2, job_sources: [H]}\n") ==
         "t.yaml: router_server.role: required key is missing (A or B)");
@@ -684,6 +686,8 @@ TEST_CASE("router_server section: role, combine_at, peer, workers, timeout") {
         "default_route)");
   CHECK(error_of(kMinimal + "router_server: {role: A, job_timeout_s: 0, job_sources: [H]}\n") ==
         "t.yaml: router_server.job_timeout_s: expected an integer from 1 to 86400, got \"0\"");
+  CHECK(error_of(kMinimal + "router_server: {role: A, max_running_jobs: 0, job_sources: [H]}\n") ==
+        "t.yaml: router_server.max_running_jobs: expected an integer from 1 to 4096, got \"0\"");
   CHECK(error_of(kMinimal +
                  "router_server: {role: A, job_sources: [H]}\nqueue: {enabled: false}\n") ==
         "t.yaml: router_server: needs queue.enabled (jobs arrive as queued messages)");
@@ -693,7 +697,7 @@ TEST_CASE("router_server section: role, combine_at, peer, workers, timeout") {
         "is required while auth.enabled is true");
   CHECK(error_of(kMinimal + "router_server: {role: A, colour: red}\n") ==
         "t.yaml: router_server.colour: unknown key (expected one of: role, peer_rs_node, "
-        "workers, job_timeout_s, combine_at, job_sources)");
+        "workers, job_timeout_s, max_running_jobs, combine_at, job_sources)");
   // Job sources: a list (each may name only itself as the HE node) or a mapping.
   CHECK(parse_ok(kMinimal + "router_server: {role: A, job_sources: [H, C]}\n")
             ->router_server.job_sources ==
