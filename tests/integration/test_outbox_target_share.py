@@ -1,9 +1,10 @@
 """A target that never takes its messages holds at most its share of the sender's outbox
 (docs/queues.md "Limits", queue.limits.max_target_bytes): gateway A peers with B and C; B is
 down or refuses, so A's containers' pushes towards B pile up in A's outbox (until
-outbox_ttl_s). Before, they filled the outbox's max_total_bytes and every push towards C was refused E0000000700
-too; now the pushes towards B are refused once B's messages hold a quarter of the outbox,
-naming B and the share, while pushes towards C are still accepted and delivered. Real
+outbox_ttl_s). Before, they filled the outbox's max_total_bytes and every push towards C
+was refused E0000000700 too; now the pushes towards B are refused once B's messages hold
+a quarter of the outbox, naming B and the share, while pushes towards C are still
+accepted and delivered. Real
 gateways A (conf/direct/a.yaml with a peer C) and C (conf/direct/b.yaml as C); B is down
 (never starts), or up and answering every forward E0000000700."""
 import unittest
