@@ -2,8 +2,10 @@
 // blocking pop, push waiting for space).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "adapters/queue/queue_store.h"
@@ -41,6 +43,27 @@ struct Session {
   uint64_t bytes = 0;
   uint64_t messages = 0;
   Clock::time_point touched = Clock::now();
+};
+
+// Queued bytes (footprints) per node, counted against a share of the store per node
+// (QueueLimits::max_source_bytes by source, max_target_bytes by target); a node that holds
+// nothing has no entry, so the map stays as small as the set of nodes with messages.
+class NodeBytes {
+ public:
+  uint64_t of(const std::string& node) const {
+    auto it = bytes_.find(node);
+    return it == bytes_.end() ? 0 : it->second;
+  }
+  void add(const std::string& node, uint64_t n) { bytes_[node] += n; }
+  void remove(const std::string& node, uint64_t n) {
+    auto it = bytes_.find(node);
+    if (it == bytes_.end()) return;
+    it->second -= std::min(it->second, n);
+    if (it->second == 0) bytes_.erase(it);
+  }
+
+ private:
+  std::map<std::string, uint64_t> bytes_;
 };
 
 // A pop waiting for a message until its deadline.

@@ -31,32 +31,52 @@ bool fits(uint64_t session_bytes, uint64_t session_messages, uint64_t total_byte
          total_bytes + charge <= limits.max_total_bytes;
 }
 
-bool source_fits(uint64_t source_bytes, uint64_t charge, const QueueLimits& limits) {
-  return limits.max_source_bytes == 0 || source_bytes + charge <= limits.max_source_bytes;
+bool share_fits(uint64_t held, uint64_t charge, uint64_t limit) {
+  return limit == 0 || held + charge <= limit;
 }
 
-Status source_full(const std::string& source, uint64_t source_bytes, const QueueLimits& limits) {
-  return Status::Error(Code::kBufferFull,
-                       "queue store is full for messages of node " + source + " (" +
-                           std::to_string(source_bytes) + " bytes queued, limit " +
-                           std::to_string(limits.max_source_bytes) + " per source node)");
+namespace {
+
+// "(N bytes queued + C bytes of this message, limit L<per>)": what a refusal for bytes says.
+std::string bytes_over(uint64_t queued, uint64_t charge, uint64_t limit, const char* per) {
+  return " (" + std::to_string(queued) + " bytes queued + " + std::to_string(charge) +
+         " bytes of this message, limit " + std::to_string(limit) + per + ")";
+}
+
+}  // namespace
+
+Status source_full(const std::string& source, uint64_t source_bytes, uint64_t charge,
+                   const QueueLimits& limits) {
+  return Status::Error(
+      Code::kBufferFull,
+      "queue store is full for messages of node " + source +
+          bytes_over(source_bytes, charge, limits.max_source_bytes, " per source node"));
+}
+
+Status target_full(const std::string& target, uint64_t target_bytes, uint64_t charge,
+                   const QueueLimits& limits) {
+  return Status::Error(
+      Code::kBufferFull,
+      "queue store is full for messages to node " + target +
+          bytes_over(target_bytes, charge, limits.max_target_bytes, " per target node"));
 }
 
 Status full(const std::string& session, uint64_t session_bytes, uint64_t session_messages,
-            uint64_t total_bytes, const QueueLimits& limits) {
+            uint64_t total_bytes, uint64_t charge, const QueueLimits& limits) {
   if (session_messages >= limits.max_session_messages)
     return Status::Error(Code::kBufferFull, "queue of session " + session + " is full (" +
                                                 std::to_string(session_messages) +
                                                 " messages queued, limit " +
                                                 std::to_string(limits.max_session_messages) + ")");
-  if (session_bytes >= limits.max_session_bytes || total_bytes < limits.max_total_bytes)
-    return Status::Error(Code::kBufferFull, "queue of session " + session + " is full (" +
-                                                std::to_string(session_bytes) +
-                                                " bytes queued, limit " +
-                                                std::to_string(limits.max_session_bytes) + ")");
-  return Status::Error(Code::kBufferFull, "queue store is full (" + std::to_string(total_bytes) +
-                                              " bytes queued, limit " +
-                                              std::to_string(limits.max_total_bytes) + ")");
+  // The session's bytes refuse the message only when it does not fit them; otherwise it
+  // is the store's (which may be full while this session holds little).
+  if (session_bytes + charge > limits.max_session_bytes)
+    return Status::Error(Code::kBufferFull,
+                         "queue of session " + session + " is full" +
+                             bytes_over(session_bytes, charge, limits.max_session_bytes, ""));
+  return Status::Error(
+      Code::kBufferFull,
+      "queue store is full" + bytes_over(total_bytes, charge, limits.max_total_bytes, ""));
 }
 
 }  // namespace ptp::queue_status

@@ -23,14 +23,20 @@ Status check_size(uint64_t bytes, const QueueLimits& limits);
 // session's bytes and message count and the store's bytes.
 bool fits(uint64_t session_bytes, uint64_t session_messages, uint64_t total_bytes, uint64_t charge,
           const QueueLimits& limits);
-// Whether one more message of another node, charged `charge` bytes, fits that node's share
-// of the store (max_source_bytes; 0: no share) when its messages hold `source_bytes`.
-bool source_fits(uint64_t source_bytes, uint64_t charge, const QueueLimits& limits);
-// E0000000700: the messages of node `source` hold its share of the store.
-Status source_full(const std::string& source, uint64_t source_bytes, const QueueLimits& limits);
-// E0000000700 naming the limit reached: the session's message count or bytes when it is at
-// its own, otherwise the store's.
+// Whether one more message charged `charge` bytes fits a node's share of the store
+// (`limit`: max_source_bytes or max_target_bytes; 0: no share) when that node's messages
+// hold `held` bytes.
+bool share_fits(uint64_t held, uint64_t charge, uint64_t limit);
+// E0000000700: the messages of node `source` (sent by it) hold its share of the store.
+Status source_full(const std::string& source, uint64_t source_bytes, uint64_t charge,
+                   const QueueLimits& limits);
+// E0000000700: the messages waiting for node `target` hold its share of the store.
+Status target_full(const std::string& target, uint64_t target_bytes, uint64_t charge,
+                   const QueueLimits& limits);
+// E0000000700 naming the limit that refuses one more message charged `charge` bytes (call
+// when fits() is false), with its numbers: the session's message count, else the session's
+// bytes when the message does not fit them, else the store's bytes.
 Status full(const std::string& session, uint64_t session_bytes, uint64_t session_messages,
-            uint64_t total_bytes, const QueueLimits& limits);
+            uint64_t total_bytes, uint64_t charge, const QueueLimits& limits);
 
 }  // namespace ptp::queue_status

@@ -55,6 +55,11 @@ struct QueueLimits {
   // one peer cannot fill the store for every other peer and the local containers. 0: no
   // per-source limit (the outbox, whose messages all come from this node).
   uint64_t max_source_bytes = 2ull << 30;
+  // Queued bytes of the messages waiting for one node (the queue's node, QueueKey::node):
+  // in the outbox, a target that never takes its messages (down, answering errors) cannot
+  // fill the store for the other targets. 0: no per-target limit (the inbox, whose queues
+  // are all this node's).
+  uint64_t max_target_bytes = 0;
   uint64_t max_session_messages = 100'000;              // queued messages of one session → 700
   std::chrono::seconds session_idle_expiry{24 * 3600};  // untouched session is dropped
   std::chrono::seconds dedup_window{3600};              // acked message ids remembered this long

@@ -81,7 +81,8 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
   {
     Section l(s.get("limits"), s.at("limits"),
               {"max_message_bytes", "max_session_bytes", "max_total_bytes", "session_idle_expiry_s",
-               "dedup_window_s", "dedup_max_ids", "max_session_messages", "max_source_bytes"});
+               "dedup_window_s", "dedup_max_ids", "max_session_messages", "max_source_bytes",
+               "max_target_bytes"});
     QueueLimits& ql = q.limits;
     ql.max_message_bytes = static_cast<uint64_t>(
         l.integer("max_message_bytes", static_cast<int64_t>(ql.max_message_bytes), 1, 1LL << 40));
@@ -92,6 +93,10 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
     // Unset: a quarter of the store, so at least four peers fill it before any is refused.
     ql.max_source_bytes = static_cast<uint64_t>(l.integer(
         "max_source_bytes", static_cast<int64_t>(std::max<uint64_t>(1, ql.max_total_bytes / 4)), 1,
+        1LL << 50));
+    // The outbox's share per target node; unset: a quarter of the store, like the above.
+    ql.max_target_bytes = static_cast<uint64_t>(l.integer(
+        "max_target_bytes", static_cast<int64_t>(std::max<uint64_t>(1, ql.max_total_bytes / 4)), 1,
         1LL << 50));
     ql.session_idle_expiry = std::chrono::seconds(
         l.integer("session_idle_expiry_s", ql.session_idle_expiry.count(), 1, 365LL * 24 * 3600));

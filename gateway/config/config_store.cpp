@@ -159,6 +159,7 @@ std::string restart_required(const Config& running, const Config& next) {
   num("queue.limits.max_session_bytes", rl.max_session_bytes, nl.max_session_bytes);
   num("queue.limits.max_total_bytes", rl.max_total_bytes, nl.max_total_bytes);
   num("queue.limits.max_source_bytes", rl.max_source_bytes, nl.max_source_bytes);
+  num("queue.limits.max_target_bytes", rl.max_target_bytes, nl.max_target_bytes);
   num("queue.limits.max_session_messages", rl.max_session_messages, nl.max_session_messages);
   num("queue.limits.session_idle_expiry_s", rl.session_idle_expiry.count(),
       nl.session_idle_expiry.count());

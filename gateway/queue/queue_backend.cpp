@@ -15,8 +15,13 @@ namespace {
 // drop them first, silently.
 QueueLimits limits_of(const QueueConfig& q, const std::string& name) {
   QueueLimits l = q.limits;
-  // The outbox holds this node's own messages only: no share per source.
-  if (name == "outbox") l.max_source_bytes = 0;
+  // The outbox holds this node's own messages only: no share per source, but one per
+  // target node (a target that never takes its messages holds at most its share); the
+  // inbox's queues are all this node's: no share per target.
+  if (name == "outbox")
+    l.max_source_bytes = 0;
+  else
+    l.max_target_bytes = 0;
   if (name == "outbox")
     l.session_idle_expiry = std::max(
         l.session_idle_expiry, q.outbox_ttl + std::chrono::ceil<std::chrono::seconds>(q.retry_max) +

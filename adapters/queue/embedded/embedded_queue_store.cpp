@@ -433,7 +433,8 @@ class EmbeddedQueueStore::Impl {
     Queue& q = queues_[key];
     touch(key);
     Session& ses = sessions_[{key.node, key.session}];
-    if (!source.empty()) source_bytes_[source] += bytes;
+    if (!source.empty()) source_bytes_.add(source, bytes);
+    target_bytes_.add(key.node, bytes);
     const uint64_t offset = q.next_offset++;
     const uint64_t seq = ++seq_;
     msg.offset = offset;
@@ -573,19 +574,21 @@ class EmbeddedQueueStore::Impl {
     const std::string& src = m.env.header.source_node_id;
     return src == key.node ? std::string() : src;
   }
-  // OK when one more message charged `bytes` fits its session, the store and the share of
-  // `source` (none when empty); else E0000000700 naming the limit reached.
+  // OK when one more message charged `bytes` fits its session, the store, the share of
+  // `source` (none when empty) and the share of its target node; else E0000000700 naming
+  // the limit reached.
   Status room_for(const QueueKey& k, const std::string& source, uint64_t bytes) const {
     const Session none;
     auto s = sessions_.find({k.node, k.session});
     const Session& ses = s == sessions_.end() ? none : s->second;
-    if (!queue_status::fits(ses.bytes, ses.messages, total_bytes_, bytes, opts_.limits))
-      return queue_status::full(k.session, ses.bytes, ses.messages, total_bytes_, opts_.limits);
-    if (source.empty()) return Status::Ok();
-    auto held = source_bytes_.find(source);
-    const uint64_t n = held == source_bytes_.end() ? 0 : held->second;
-    if (!queue_status::source_fits(n, bytes, opts_.limits))
-      return queue_status::source_full(source, n, opts_.limits);
+    const QueueLimits& l = opts_.limits;
+    if (!queue_status::fits(ses.bytes, ses.messages, total_bytes_, bytes, l))
+      return queue_status::full(k.session, ses.bytes, ses.messages, total_bytes_, bytes, l);
+    if (!source.empty() &&
+        !queue_status::share_fits(source_bytes_.of(source), bytes, l.max_source_bytes))
+      return queue_status::source_full(source, source_bytes_.of(source), bytes, l);
+    if (!queue_status::share_fits(target_bytes_.of(k.node), bytes, l.max_target_bytes))
+      return queue_status::target_full(k.node, target_bytes_.of(k.node), bytes, l);
     return Status::Ok();
   }
   static Status read_error(const QueueKey& k, uint64_t offset) {
@@ -737,10 +740,8 @@ class EmbeddedQueueStore::Impl {
       s->second.messages -= std::min<uint64_t>(s->second.messages, 1);
     }
     total_bytes_ -= std::min(total_bytes_, e.bytes);
-    if (auto src = source_bytes_.find(e.source); !e.source.empty() && src != source_bytes_.end()) {
-      src->second -= std::min(src->second, e.bytes);
-      if (src->second == 0) source_bytes_.erase(src);
-    }
+    if (!e.source.empty()) source_bytes_.remove(e.source, e.bytes);
+    target_bytes_.remove(key.node, e.bytes);
     if (e.cached) cached_bytes_ -= std::min(cached_bytes_, e.bytes);
     messages_ -= 1;
   }
@@ -985,7 +986,8 @@ class EmbeddedQueueStore::Impl {
         q.bytes += bytes;
         q.next_offset = std::max(q.next_offset, k.offset + 1);
         Entry e{m.message_id, bytes, 0, std::nullopt, opened_ms, counted_source(k.queue, m)};
-        if (!e.source.empty()) source_bytes_[e.source] += bytes;
+        if (!e.source.empty()) source_bytes_.add(e.source, bytes);
+        target_bytes_.add(k.queue.node, bytes);
         if (cached_bytes_ + bytes <= opts_.cache_bytes) {
           cached_bytes_ += bytes;
           e.cached = std::move(m);
@@ -1036,8 +1038,9 @@ class EmbeddedQueueStore::Impl {
   std::vector<QueueKey> dirty_offsets_;
   std::map<QueueKey, Queue> queues_;
   std::map<SessionKey, Session> sessions_;
-  std::map<std::string, uint64_t> source_bytes_;  // footprints by counted_source, none at 0
-  std::map<SessionKey, int64_t> released_;        // unix time of the release
+  queue_bookkeeping::NodeBytes source_bytes_;  // footprints by counted_source
+  queue_bookkeeping::NodeBytes target_bytes_;  // footprints by the queue's node (its target)
+  std::map<SessionKey, int64_t> released_;     // unix time of the release
   DedupWindow<int64_t> acked_{opts_.limits.dedup_max_ids};  // unix time of each ack
   std::map<uint64_t, Waiter> waiters_;
   std::list<Blocked> blocked_;

@@ -275,14 +275,20 @@ Status KafkaQueueStore::Impl::serve_check(const QueueKey& k) {
   return Status::Ok();
 }
 
-bool KafkaQueueStore::Impl::fits(const QueueKey& k, uint64_t bytes) {
-  const Session& s = sessions_[{k.node, k.session}];
+const KafkaQueueStore::Impl::Session& KafkaQueueStore::Impl::session_of(const QueueKey& k) const {
+  static const Session kNone;  // immutable: a session with nothing queued
+  auto s = sessions_.find({k.node, k.session});
+  return s == sessions_.end() ? kNone : s->second;
+}
+
+bool KafkaQueueStore::Impl::fits(const QueueKey& k, uint64_t bytes) const {
+  const Session& s = session_of(k);
   return queue_status::fits(s.bytes, s.messages, total_bytes_, bytes, opts_.limits);
 }
 
-Status KafkaQueueStore::Impl::full_status(const QueueKey& k) {
-  const Session& s = sessions_[{k.node, k.session}];
-  return queue_status::full(k.session, s.bytes, s.messages, total_bytes_, opts_.limits);
+Status KafkaQueueStore::Impl::full_status(const QueueKey& k, uint64_t bytes) const {
+  const Session& s = session_of(k);
+  return queue_status::full(k.session, s.bytes, s.messages, total_bytes_, bytes, opts_.limits);
 }
 
 void KafkaQueueStore::Impl::count(const QueueKey& k, int64_t bytes) {
@@ -301,16 +307,20 @@ void KafkaQueueStore::Impl::do_push(const QueueKey& key, QueuedMessage msg,
   if (Status st = queue_status::check_size(msg.env.body.size(), opts_.limits); !st.ok())
     return answer(cbs, std::move(done), std::move(st));
   const uint64_t bytes = queue_bookkeeping::footprint(msg);
-  touch(key);
-  Queue& q = queues_[key];
-  if (q.ids.count(msg.message_id) || acked_.contains(key, msg.message_id))
+  // Nothing is added to the index before the message is taken: a refused push to a new
+  // topic or session leaves no queue or session behind (a peer's refused pushes cost nothing).
+  touch_if_known(key);
+  auto known = queues_.find(key);
+  if ((known != queues_.end() && known->second.ids.count(msg.message_id)) ||
+      acked_.contains(key, msg.message_id))
     return answer(cbs, std::move(done), Status::Ok());  // a redelivery: stored once
-  if (auto f = q.inflight.find(msg.message_id); f != q.inflight.end()) {
-    f->second->done.push_back(std::move(done));  // answered when the first one is durable
-    return;
-  }
+  if (known != queues_.end())
+    if (auto f = known->second.inflight.find(msg.message_id); f != known->second.inflight.end()) {
+      f->second->done.push_back(std::move(done));  // answered when the first one is durable
+      return;
+    }
   if (!fits(key, bytes)) {
-    if (Clock::now() >= deadline) return answer(cbs, std::move(done), full_status(key));
+    if (Clock::now() >= deadline) return answer(cbs, std::move(done), full_status(key, bytes));
     blocked_.push_back({key, std::move(msg), deadline, std::move(done)});
     return;
   }
@@ -349,6 +359,7 @@ void KafkaQueueStore::Impl::produce(const QueueKey& key, QueuedMessage msg, Done
     return;
   }
   count(key, static_cast<int64_t>(p->bytes));
+  touch(key);
   queues_[key].inflight[id] = p.get();
   (void)p.release();  // librdkafka holds it until on_delivery
 }
@@ -497,7 +508,7 @@ void KafkaQueueStore::Impl::serve_waiters(const QueueKey& key, Callbacks& cbs) {
 
 void KafkaQueueStore::Impl::retry_blocked(Callbacks& cbs) {
   for (auto it = blocked_.begin(); it != blocked_.end();) {
-    if (!fits(it->key, it->msg.env.body.size())) {
+    if (!fits(it->key, queue_bookkeeping::footprint(it->msg))) {
       ++it;
       continue;
     }
@@ -536,6 +547,7 @@ void KafkaQueueStore::release(const std::string& node, const std::string& sessio
   impl_->release(node, session, std::move(topic), std::move(done));
 }
 QueueStats KafkaQueueStore::stats() const { return impl_->stats(); }
+size_t KafkaQueueStore::index_entries() const { return impl_->index_entries(); }
 
 namespace {
 Status not_with_kafka(const char* what) {

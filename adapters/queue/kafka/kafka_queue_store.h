@@ -68,6 +68,9 @@ class KafkaQueueStore final : public QueueStore {
   void peek_messages(const QueueKey& key, size_t count, PeekDone done) override;
   void purge(const std::string& node, const std::string& session, std::optional<std::string> topic,
              PurgeDone done) override;
+  // Queues and sessions kept in memory, empty ones included (what a push costs the index;
+  // tests and diagnostics).
+  size_t index_entries() const;
 
   class Impl;
 

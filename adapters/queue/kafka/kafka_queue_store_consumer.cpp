@@ -122,7 +122,7 @@ void KafkaQueueStore::Impl::expire() {
         ++it;
         continue;
       }
-      answer(cbs, std::move(it->done), full_status(it->key));
+      answer(cbs, std::move(it->done), full_status(it->key, queue_bookkeeping::footprint(it->msg)));
       it = blocked_.erase(it);
     }
     for (auto& [name, node] : nodes_) {

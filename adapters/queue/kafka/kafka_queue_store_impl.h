@@ -141,6 +141,10 @@ class KafkaQueueStore::Impl {
   void queues_of(const std::string& node, KeysDone done);
 
   QueueStats stats() const;
+  size_t index_entries() const {
+    std::lock_guard lock(mu_);
+    return queues_.size() + sessions_.size();
+  }
 
  private:
   // The nodes whose data topics exist: a node's name is read back from its topic's name
@@ -197,8 +201,16 @@ class KafkaQueueStore::Impl {
 
   void touch(const QueueKey& k) { sessions_[{k.node, k.session}].touched = Clock::now(); }
 
-  bool fits(const QueueKey& k, uint64_t bytes);
-  Status full_status(const QueueKey& k);
+  void touch_if_known(const QueueKey& k) {
+    if (auto s = sessions_.find({k.node, k.session}); s != sessions_.end())
+      s->second.touched = Clock::now();
+  }
+
+  // Whether one more message charged `bytes` fits its session and the store; neither adds
+  // the session to sessions_ (a refused push leaves nothing behind).
+  bool fits(const QueueKey& k, uint64_t bytes) const;
+  Status full_status(const QueueKey& k, uint64_t bytes) const;
+  const Session& session_of(const QueueKey& k) const;
   // One message (bytes > 0) in or out (bytes < 0) of the session's and the store's count.
   void count(const QueueKey& k, int64_t bytes);
 

@@ -197,3 +197,25 @@ TEST_CASE("kafka store: two replicas of one node share the partitions") {
 }
 
 }  // namespace ptp::testing
+
+namespace ptp::testing {
+
+TEST_CASE("kafka store: a refused push leaves no queue or session behind") {
+  KafkaBackend kc;
+  QueueLimits l;
+  l.max_total_bytes = 8 << 10;
+  auto s = KafkaBackend::open_with(kc.options(l));
+  Status refused;
+  for (int i = 0; i < 100 && refused.ok(); ++i)
+    refused = push_sync(*s, {"B", "s1", "t"}, "m" + std::to_string(i), std::string(1024, 'x'));
+  REQUIRE(refused.code == Code::kBufferFull);
+  CHECK(refused.message.find("queue store is full (") != std::string::npos);
+  const size_t entries = s->index_entries();
+  for (int i = 0; i < 200; ++i)
+    CHECK(push_sync(*s, {"B", "new-" + std::to_string(i), "topic-" + std::to_string(i)},
+                    "n" + std::to_string(i), std::string(1024, 'x'))
+              .code == Code::kBufferFull);
+  CHECK(s->index_entries() == entries);
+}
+
+}  // namespace ptp::testing
