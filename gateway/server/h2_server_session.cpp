@@ -46,7 +46,8 @@ struct H2ServerSession::Stream {
   bool error_message_sent = false;  // kMessage: a failed stream's last Outbound is queued
   bool answer_sent = false;         // our END_STREAM went out
   bool reset_sent = false;
-  Status whole_status;                        // the outcome of a whole (not streamed) answer
+  bool stalled = false;  // reset by the watchdog: its client gave the answer no window
+  Status whole_status;   // the outcome of a whole (not streamed) answer
   std::shared_ptr<BodyPipe> response_stream;  // streamed response body
   std::shared_ptr<DeliveryReceipt> delivery;  // settled when the response went out whole
   BodyPump pump;                              // the response body
@@ -530,7 +531,8 @@ ssize_t H2ServerSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_
   if (state == BodyPump::State::kMore) return static_cast<ssize_t>(n);
   // Everything is out: end the body (gRPC: with trailers carrying the final status).
   Status end_status = s->pump.pipe() ? s->pump.pipe()->status() : s->whole_status;
-  if (!s->grpc && !end_status.ok()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
+  if (!s->grpc && !end_status.ok())  // RST_STREAM, after the bytes this call took out
+    return n ? static_cast<ssize_t>(n) : ssize_t{NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE};
   if (s->grpc && s->pump.pipe() && !end_status.ok() && s->grpc_errors == GrpcErrors::kMessage &&
       !s->error_message_sent) {
     // A failed stream ends with one more Outbound carrying the error (then grpc-status 0).
@@ -597,6 +599,23 @@ void H2ServerSession::reset_if_stuck(Stream& s) {
   signal_write();
 }
 
+Status H2ServerSession::answer_end(const Stream& s, uint32_t error_code) const {
+  const BodyPipe& pipe = *s.response_stream;
+  // The producer failed: the stream was reset, or (gRPC) its trailers say so.
+  if (pipe.finished() && !pipe.status().ok()) return pipe.status();
+  if (s.answer_sent) return Status::Ok();  // our END_STREAM went out
+  if (s.stalled)
+    return Status::Error(
+        Code::kTimeout,
+        "the client took no answer bytes for " + std::to_string(progress_timeout().count()) + " ms",
+        settings_.node_id);
+  return Status::Error(Code::kBadRequest,
+                       "the client closed the stream before the end of the answer (HTTP/2 "
+                       "error " +
+                           std::to_string(error_code) + ")",
+                       settings_.node_id);
+}
+
 int H2ServerSession::on_stream_close(int32_t id, uint32_t error_code) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return 0;
@@ -605,6 +624,8 @@ int H2ServerSession::on_stream_close(int32_t id, uint32_t error_code) {
   // A normal close after our END_STREAM: the whole response went to the connection.
   if (error_code == NGHTTP2_NO_ERROR && s.responded && s.delivery) s.delivery->settle(true);
   if (s.unconsumed) nghttp2_session_consume_connection(session(), s.unconsumed);
+  // Told before the request side ends: that may make the producer fail the answer too.
+  if (s.response_stream) s.response_stream->end(answer_end(s, error_code));
   if (s.req_pipe && !s.req_pipe->finished())
     s.req_pipe->finish(
         Status::Error(Code::kBadRequest, "client closed the stream early", settings_.node_id));
@@ -667,6 +688,7 @@ void H2ServerSession::check_streams(uint32_t now, uint32_t stall_ticks) {
       s->progress_tick = now - stall_ticks + 1;
       continue;
     }
+    s->stalled = true;
     nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
   }
   if (!stalled.empty()) signal_write();
