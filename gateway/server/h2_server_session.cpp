@@ -46,8 +46,9 @@ struct H2ServerSession::Stream {
   bool error_message_sent = false;  // kMessage: a failed stream's last Outbound is queued
   bool answer_sent = false;         // our END_STREAM went out
   bool reset_sent = false;
-  bool stalled = false;  // reset by the watchdog: its client gave the answer no window
-  Status whole_status;   // the outcome of a whole (not streamed) answer
+  // Reset by the watchdog: what its client did not do (a static string), else null.
+  const char* stalled = nullptr;
+  Status whole_status;                        // the outcome of a whole (not streamed) answer
   std::shared_ptr<BodyPipe> response_stream;  // streamed response body
   std::shared_ptr<DeliveryReceipt> delivery;  // settled when the response went out whole
   BodyPump pump;                              // the response body
@@ -605,10 +606,10 @@ Status H2ServerSession::answer_end(const Stream& s, uint32_t error_code) const {
   if (pipe.finished() && !pipe.status().ok()) return pipe.status();
   if (s.answer_sent) return Status::Ok();  // our END_STREAM went out
   if (s.stalled)
-    return Status::Error(
-        Code::kTimeout,
-        "the client took no answer bytes for " + std::to_string(progress_timeout().count()) + " ms",
-        settings_.node_id);
+    return Status::Error(Code::kTimeout,
+                         std::string("the client ") + s.stalled + " for " +
+                             std::to_string(progress_timeout().count()) + " ms",
+                         settings_.node_id);
   return Status::Error(Code::kBadRequest,
                        "the client closed the stream before the end of the answer (HTTP/2 "
                        "error " +
@@ -674,6 +675,10 @@ void H2ServerSession::check_streams(uint32_t now, uint32_t stall_ticks) {
                              (nghttp2_session_get_stream_remote_window_size(ng, id) <= 0 ||
                               nghttp2_session_get_remote_window_size(ng) <= 0);
     if (body_stalled || window_shut) stalled.push_back(id);
+    if (window_shut)
+      s->stalled = "took no answer bytes";
+    else if (body_stalled)
+      s->stalled = "sent no request body bytes";
   }
   for (int32_t id : stalled) {
     Stream* s = find(id);
@@ -688,7 +693,6 @@ void H2ServerSession::check_streams(uint32_t now, uint32_t stall_ticks) {
       s->progress_tick = now - stall_ticks + 1;
       continue;
     }
-    s->stalled = true;
     nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
   }
   if (!stalled.empty()) signal_write();

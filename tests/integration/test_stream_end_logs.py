@@ -25,7 +25,8 @@ from test_upstream_heads import STATUS_200, answer, data_frame, header_frames, l
 A_PORT = 17304
 TRANSPORT = "/v1/interconn/chan/transport"
 SERVICE_PORT = 18975
-BEHAVIOURS = ["ok", "reset", "bomb", "hold"]
+BEHAVIOURS = ["ok", "reset", "bomb", "hold", "flood"]
+PROGRESS_MS = 2000  # connections.progress_ms: the watchdog's bound
 
 
 def rst_frame(sid, code):
@@ -38,7 +39,9 @@ class StreamService:
     /ok    after the request's end: head, DATA "fine", END_STREAM;
     /reset at once: head, DATA "partial", then RST_STREAM (INTERNAL_ERROR);
     /bomb  at once: head, DATA "partial", then trailers over the gateway's 64 KiB bound;
-    /hold  at once: head, DATA "partial", then nothing (the stream stays open)."""
+    /hold  at once: head, DATA "partial", then nothing (the stream stays open);
+    /flood after the request's end: head, then 128 KiB of DATA (more than a client's
+           default window), END_STREAM."""
 
     def __init__(self, port):
         self.sock = socket.socket()
@@ -88,6 +91,11 @@ class StreamService:
                     elif isinstance(ev, h2.events.DataReceived):
                         conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
                     elif isinstance(ev, h2.events.StreamEnded):
+                        if paths.get(ev.stream_id) == "flood":
+                            out.append(header_frames(
+                                ev.stream_id, STATUS_200 + literal("content-type", "text/plain"),
+                                False) + b"".join(data_frame(ev.stream_id, b"f" * 16384, i == 7)
+                                                  for i in range(8)))
                         if paths.get(ev.stream_id) == "ok":
                             out.append(header_frames(
                                 ev.stream_id, STATUS_200 + literal("content-type", "text/plain"),
@@ -135,7 +143,9 @@ class StreamEndLogs(unittest.TestCase):
             f'  - {{uri: "ptp/se/{b}", address: "127.0.0.1:{SERVICE_PORT}", protocol: http2, '
             f'path: /{b}, timeout_ms: 30000}}\n' for b in BEHAVIOURS)
         path = cls.topo.variant(conf("direct", "a.yaml"),
-                                [("local_services:\n", "local_services:\n" + services)])
+                                [("local_services:\n", "local_services:\n" + services),
+                                 ("log: {level: info}",
+                                  f"log: {{level: info}}\nconnections: {{progress_ms: {PROGRESS_MS}}}")])
         cls.service = StreamService(SERVICE_PORT)
         cls.a = cls.topo.gateway(path)
         cls.pb, cls.pbg = grpc_stubs()
@@ -238,6 +248,26 @@ class StreamEndLogs(unittest.TestCase):
         self.assertGreaterEqual(line["duration_ms"], 450, line)
         m = self.a.metrics()
         self.assertEqual(requests_total(m, route=route, wire="http2", code="E0000000400"), 1)
+        self.assertEqual(requests_total(m, route=route, code="E0000000000"), 0)
+
+    def test_6_client_takes_no_answer_bytes(self):
+        # The watchdog resets a stream whose client gives it no window (test_slow_clients).
+        route = "local:ptp/se/flood"
+        with H2Client(A_PORT) as c:
+            sid = c.request(TRANSPORT, ptp_headers("A", "A", uri="ptp/se/flood",
+                                                   trace="trace-se-stall"))
+            c.send_body(sid, 5)
+            time.sleep(PROGRESS_MS / 1000 + 2.5)  # reading nothing: the window stays shut
+            self.assertTrue(c.wait(lambda: c.streams[sid].closed, 10))
+            st = c.streams[sid]
+            self.assertEqual((st.status, st.reset), (200, 8), (st.headers, st.ended))
+        line = self.access_line("trace-se-stall")
+        self.assert_failed_line(line, "E0000000601",
+                                [f"the client took no answer bytes for {PROGRESS_MS} ms"])
+        # The whole stream's time (the watchdog counts in ticks: about PROGRESS_MS).
+        self.assertGreaterEqual(line["duration_ms"], PROGRESS_MS / 2, line)
+        m = self.a.metrics()
+        self.assertEqual(requests_total(m, route=route, wire="http2", code="E0000000601"), 1)
         self.assertEqual(requests_total(m, route=route, code="E0000000000"), 0)
 
     def test_5_grpc_streams(self):
