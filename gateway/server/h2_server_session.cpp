@@ -644,7 +644,11 @@ void H2ServerSession::on_connection_closed(const std::string&) {
     if (s->req_pipe && !s->req_pipe->finished())
       s->req_pipe->finish(
           Status::Error(Code::kUnreachable, "client connection closed", settings_.node_id));
-    if (s->response_stream) s->response_stream->cancel();
+    if (s->response_stream) {
+      // An answer that went out whole ended well; else the cancel says the client left.
+      if (s->answer_sent) s->response_stream->end(answer_end(*s, NGHTTP2_NO_ERROR));
+      s->response_stream->cancel();
+    }
   }
   // Keep streams until the session object dies: callbacks may still look them up.
 }
