@@ -2,8 +2,21 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace ptp {
+
+BodyPipe::~BodyPipe() {
+  // Dropped without an end from its consumer: complete only if all of it was taken.
+  if (on_end_)
+    end(drained() && !cancelled_
+            ? status_
+            : Status::Error(Code::kSystemError, "the answer stream was dropped before its end"));
+}
+
+void BodyPipe::end(const Status& st) {
+  if (auto f = std::exchange(on_end_, nullptr)) f(st, taken_);
+}
 
 void BodyPipe::write(std::string chunk) {
   if (finished_ || cancelled_ || chunk.empty()) return;
@@ -33,6 +46,7 @@ size_t BodyPipe::read(char* dst, size_t max) {
     }
   }
   buffered_ -= n;
+  taken_ += n;
   if (n && on_consumed_) on_consumed_(n);
   return n;
 }
@@ -44,6 +58,7 @@ bool BodyPipe::read_chunk(std::string& out) {
   chunks_.pop_front();
   head_offset_ = 0;
   buffered_ -= out.size();
+  taken_ += out.size();
   if (on_consumed_) on_consumed_(out.size());
   return true;
 }
@@ -51,6 +66,12 @@ bool BodyPipe::read_chunk(std::string& out) {
 void BodyPipe::cancel() {
   if (cancelled_) return;
   cancelled_ = true;
+  // Given up by a consumer that did not say why: its client went away.
+  if (on_end_)
+    end(finished_ && !status_.ok()
+            ? status_
+            : Status::Error(Code::kUnreachable,
+                            "the client connection closed before the end of the answer"));
   chunks_.clear();
   buffered_ = 0;
   if (on_cancel_) on_cancel_();

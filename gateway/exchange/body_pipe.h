@@ -18,6 +18,17 @@ namespace ptp {
 
 class BodyPipe {
  public:
+  // How the stream ended for its consumer, told once: `end` is Ok when all of it went out,
+  // else why it did not; `taken` is the bytes the consumer took. The pipeline's access
+  // log line and request metrics of a streamed answer wait for it (docs/observability.md
+  // "Streamed answers").
+  using EndObserver = std::function<void(const Status& end, uint64_t taken)>;
+
+  BodyPipe() = default;
+  BodyPipe(const BodyPipe&) = delete;
+  BodyPipe& operator=(const BodyPipe&) = delete;
+  ~BodyPipe();
+
   // Producer side.
   void write(std::string chunk);
   void finish(Status st = Status::Ok());
@@ -29,6 +40,7 @@ class BodyPipe {
   bool cancelled() const { return cancelled_; }
   void set_on_consumed(std::function<void(size_t)> f) { on_consumed_ = std::move(f); }
   void set_on_cancel(std::function<void()> f) { on_cancel_ = std::move(f); }
+  void set_on_end(EndObserver f) { on_end_ = std::move(f); }
 
   // Consumer side.
   size_t read(char* dst, size_t max);  // copies up to max bytes; 0 when empty
@@ -40,6 +52,10 @@ class BodyPipe {
   const Status& status() const { return status_; }
   const HeaderList& trailers() const { return trailers_; }
   void set_on_readable(std::function<void()> f) { on_readable_ = std::move(f); }
+  // The consumer is done with the stream: `st` says how it ended (Ok: all of it went out,
+  // the producer's failure, or why the consumer gave it up). Only the first call counts;
+  // a cancel() or the pipe's destruction without one tells the end observer for it.
+  void end(const Status& st);
   void cancel();
 
   // Keeps `holder` alive as long as the pipe (e.g. an RAII guard counting active streams).
@@ -49,6 +65,7 @@ class BodyPipe {
   std::deque<std::string> chunks_;
   size_t head_offset_ = 0;
   size_t buffered_ = 0;
+  uint64_t taken_ = 0;  // bytes the consumer read
   bool finished_ = false;
   bool cancelled_ = false;
   Status status_;
@@ -56,6 +73,7 @@ class BodyPipe {
   std::function<void()> on_readable_;
   std::function<void(size_t)> on_consumed_;
   std::function<void()> on_cancel_;
+  EndObserver on_end_;
   std::vector<std::shared_ptr<void>> holders_;
 };
 

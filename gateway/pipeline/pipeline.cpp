@@ -194,30 +194,53 @@ struct Pipeline::Pending {
     }
   }
 
-  void finish(Response&& r) {
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // `self` owns this record (a streamed answer keeps it until the stream ends).
+  void finish(Response&& r, const std::shared_ptr<Pending>& self) {
     if (r.env.status.hop.empty() && !r.env.status.ok()) r.env.status.hop = cfg->node_id;
     if (r.env.header.trace_id.empty()) r.env.header.trace_id = lf.trace_id;
     if (echo_session && r.env.header.session_id.empty()) r.env.header.session_id = lf.session_id;
     if (wire == WireProtocol::kGrpc && (!r.env.status.ok() || r.stream)) shape_grpc(r);
-    pipeline->metrics_.request_done(route, interface_name(iface), wire_name(wire),
-                                    r.env.status.code, secs, bytes_in, r.env.body.size());
-    const LogLevel level = r.env.status.ok() ? LogLevel::kInfo : LogLevel::kWarn;
+    if (r.stream) [[unlikely]] {
+      // A streamed answer is logged and counted when its stream ends, with how it ended
+      // (a reset, a failed signature check, a client gone after the head went out) and
+      // the whole stream's time (docs/observability.md "Streamed answers"). Metrics and
+      // log outlive the I/O threads (and this pipeline) whose streams may still end.
+      r.stream->set_on_end([self, head = r.env.status, metrics = &pipeline->metrics_,
+                            log = &pipeline->log_](const Status& end, uint64_t taken) {
+        Status st = head.ok() ? end : head;
+        if (st.hop.empty() && !st.ok()) st.hop = self->cfg->node_id;
+        self->record(st, taken, *metrics, *log, nullptr);
+      });
+      done(std::move(r));
+      return;
+    }
+    record(r.env.status, r.env.body.size(), pipeline->metrics_, pipeline->log_,
+           &pipeline->stranger_log_);
+    done(std::move(r));
+  }
+
+  // The request's access log line and metrics, for an answer whose outcome is `st`.
+  // `stranger_log` rate-limits the lines of refused strangers (null: not limited).
+  void record(const Status& st, uint64_t bytes_out, Metrics& metrics, JsonLog& log,
+              LogThrottle* stranger_log) {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics.request_done(route, interface_name(iface), wire_name(wire), st.code, secs, bytes_in,
+                         bytes_out);
+    const LogLevel level = st.ok() ? LogLevel::kInfo : LogLevel::kWarn;
     // A stranger's refusals cost it a request each: their lines are rate-limited and
     // clipped, so it cannot make the gateway write more than it sends. A refused peering
     // handshake is a stranger's too (weave and ack carry no token).
-    const bool stranger = (unauthenticated || to_peering) && !r.env.status.ok();
+    const bool stranger = stranger_log && (unauthenticated || to_peering) && !st.ok();
     uint64_t suppressed = 0;
-    if (pipeline->log_.enabled(level) && (!stranger || pipeline->stranger_log_.allow(suppressed))) {
+    if (log.enabled(level) && (!stranger || stranger_log->allow(suppressed))) {
       lf.route = route;
-      lf.code = r.env.status.code;
+      lf.code = st.code;
       lf.duration_ms = secs * 1000;
-      lf.hop = r.env.status.hop;
-      if (!r.env.status.ok()) lf.extra.emplace_back("error", r.env.status.message);
+      lf.hop = st.hop;
+      if (!st.ok()) lf.extra.emplace_back("error", st.message);
       if (stranger) clip_stranger_values(suppressed);
-      pipeline->log_.log(level, std::string(interface_name(iface)), lf);
+      log.log(level, std::string(interface_name(iface)), lf);
     }
-    done(std::move(r));
   }
 
   // Every value of the line, as the caller sent it or quoted in an error, cut to
@@ -434,7 +457,7 @@ void Pipeline::reject(Request&& req, Status st, Responder done) {
 void Pipeline::refuse(const std::shared_ptr<Pending>& p, Request& req, Status st) {
   if (st.hop.empty()) st.hop = p->cfg->node_id;
   if (req.stream) req.stream->cancel();
-  p->finish(error_response(std::move(st)));
+  p->finish(error_response(std::move(st)), p);
 }
 
 void Pipeline::dispatch(Request&& req, Responder done) {
@@ -461,7 +484,7 @@ void Pipeline::dispatch(Request&& req, Responder done) {
 
 void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
   const Config* cfg = p->cfg.get();
-  Responder answer = [p](Response&& r) { p->finish(std::move(r)); };
+  Responder answer = [p](Response&& r) { p->finish(std::move(r), p); };
   if (cfg->evidence.enabled) [[unlikely]]
     if (!with_evidence(p, req, answer)) return;
   if (p->to_peering) {

@@ -46,6 +46,8 @@ struct H2ServerSession::Stream {
   bool error_message_sent = false;  // kMessage: a failed stream's last Outbound is queued
   bool answer_sent = false;         // our END_STREAM went out
   bool reset_sent = false;
+  // Reset by the watchdog: what its client did not do (a static string), else null.
+  const char* stalled = nullptr;
   Status whole_status;                        // the outcome of a whole (not streamed) answer
   std::shared_ptr<BodyPipe> response_stream;  // streamed response body
   std::shared_ptr<DeliveryReceipt> delivery;  // settled when the response went out whole
@@ -530,7 +532,8 @@ ssize_t H2ServerSession::read_body(int32_t id, uint8_t* buf, size_t len, uint32_
   if (state == BodyPump::State::kMore) return static_cast<ssize_t>(n);
   // Everything is out: end the body (gRPC: with trailers carrying the final status).
   Status end_status = s->pump.pipe() ? s->pump.pipe()->status() : s->whole_status;
-  if (!s->grpc && !end_status.ok()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
+  if (!s->grpc && !end_status.ok())  // RST_STREAM, after the bytes this call took out
+    return n ? static_cast<ssize_t>(n) : ssize_t{NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE};
   if (s->grpc && s->pump.pipe() && !end_status.ok() && s->grpc_errors == GrpcErrors::kMessage &&
       !s->error_message_sent) {
     // A failed stream ends with one more Outbound carrying the error (then grpc-status 0).
@@ -597,6 +600,23 @@ void H2ServerSession::reset_if_stuck(Stream& s) {
   signal_write();
 }
 
+Status H2ServerSession::answer_end(const Stream& s, uint32_t error_code) const {
+  const BodyPipe& pipe = *s.response_stream;
+  // The producer failed: the stream was reset, or (gRPC) its trailers say so.
+  if (pipe.finished() && !pipe.status().ok()) return pipe.status();
+  if (s.answer_sent) return Status::Ok();  // our END_STREAM went out
+  if (s.stalled)
+    return Status::Error(Code::kTimeout,
+                         std::string("the client ") + s.stalled + " for " +
+                             std::to_string(progress_timeout().count()) + " ms",
+                         settings_.node_id);
+  return Status::Error(Code::kBadRequest,
+                       "the client closed the stream before the end of the answer (HTTP/2 "
+                       "error " +
+                           std::to_string(error_code) + ")",
+                       settings_.node_id);
+}
+
 int H2ServerSession::on_stream_close(int32_t id, uint32_t error_code) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return 0;
@@ -605,6 +625,8 @@ int H2ServerSession::on_stream_close(int32_t id, uint32_t error_code) {
   // A normal close after our END_STREAM: the whole response went to the connection.
   if (error_code == NGHTTP2_NO_ERROR && s.responded && s.delivery) s.delivery->settle(true);
   if (s.unconsumed) nghttp2_session_consume_connection(session(), s.unconsumed);
+  // Told before the request side ends: that may make the producer fail the answer too.
+  if (s.response_stream) s.response_stream->end(answer_end(s, error_code));
   if (s.req_pipe && !s.req_pipe->finished())
     s.req_pipe->finish(
         Status::Error(Code::kBadRequest, "client closed the stream early", settings_.node_id));
@@ -622,7 +644,11 @@ void H2ServerSession::on_connection_closed(const std::string&) {
     if (s->req_pipe && !s->req_pipe->finished())
       s->req_pipe->finish(
           Status::Error(Code::kUnreachable, "client connection closed", settings_.node_id));
-    if (s->response_stream) s->response_stream->cancel();
+    if (s->response_stream) {
+      // An answer that went out whole ended well; else the cancel says the client left.
+      if (s->answer_sent) s->response_stream->end(answer_end(*s, NGHTTP2_NO_ERROR));
+      s->response_stream->cancel();
+    }
   }
   // Keep streams until the session object dies: callbacks may still look them up.
 }
@@ -653,6 +679,10 @@ void H2ServerSession::check_streams(uint32_t now, uint32_t stall_ticks) {
                              (nghttp2_session_get_stream_remote_window_size(ng, id) <= 0 ||
                               nghttp2_session_get_remote_window_size(ng) <= 0);
     if (body_stalled || window_shut) stalled.push_back(id);
+    if (window_shut)
+      s->stalled = "took no answer bytes";
+    else if (body_stalled)
+      s->stalled = "sent no request body bytes";
   }
   for (int32_t id : stalled) {
     Stream* s = find(id);

@@ -73,6 +73,8 @@ class H2ServerSession final : public H2Connection, public DrainableSession {
   // the answer is out, the stream is reset if the client could not finish sending it.
   void refuse(Stream& s, Status st, int http_status = 0);
   void reset_if_stuck(Stream& s);
+  // How a closing stream's streamed answer ended for its client (Ok: all of it went out).
+  Status answer_end(const Stream& s, uint32_t error_code) const;
   // Submits r's headers and body; the stream keeps only what it needs later.
   void submit_response(Stream& s, Response& r);
   void start_stream_pump(Stream& s, Response& r);

@@ -362,6 +362,7 @@ class Http1ServerSession : public DrainableSession,
     }
     hold_.reset();
     const bool ok = pipe_->status().ok();
+    pipe_->end(pipe_->status());  // all of it taken: the producer's outcome is the answer's
     pipe_.reset();
     stream_sr_.reset();
     stream_head_.reset();

@@ -12,11 +12,13 @@ message leaves and body digests are SM3 (docs/security.md "Crypto profiles"); wh
 compares with the gateways' digests is therefore profile_hexdigest. The test's own service
 answers with the sha256 of what it got whatever the profile (only the service's answer)."""
 import hashlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 import h2.config
@@ -282,6 +284,24 @@ peers:
         wait_until(lambda: "trace-early-flip" in self.service.traces(self.service.reset), 5,
                    "the service's stream reset")
         self.assertNotIn("trace-early-flip", self.service.traces(self.service.completed))
+        # B's access log says how the answer ended (its head went out as a 200), once
+        # (docs/observability.md "Streamed answers"); the good one's says E0000000000.
+        wait_until(lambda: self.access_lines(self.b, "trace-early-flip"), 5, "B's line")
+        time.sleep(0.2)
+        [line] = self.access_lines(self.b, "trace-early-flip")
+        self.assertEqual((line["code"], line["hop"]), ("E0000000615", "B"), line)
+        self.assertIn("does not match what arrived", line["error"])
+        self.assertEqual([x["code"] for x in self.access_lines(self.b, "trace-early")],
+                         ["E0000000000"])
+
+    @staticmethod
+    def access_lines(gw, trace):
+        """The transport log lines of `trace` (exactly that trace) in gw's log."""
+        out = []
+        for text in gw.output().splitlines():
+            if f'"trace_id":"{trace}"' in text and '"msg":"transport"' in text:
+                out.append(json.loads(text))
+        return out
 
     def test_5_a_unary_transport_signed_up_front_is_checked_as_a_stream_at_b(self):
         # Over HTTP/1.1 A gets the whole body and signs it in the header; B, over HTTP/2,
