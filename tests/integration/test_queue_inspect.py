@@ -28,12 +28,12 @@ B_URL = f"http://127.0.0.1:{B_LISTEN}/v1/interconn/chan/"
 TOKEN = "queue-inspect-test-token-0123456789"
 PORTS = [("17304", str(A_LISTEN)), ("17404", str(A_ADMIN)), ("17305", str(B_LISTEN)),
          ("17405", str(B_ADMIN)), ("18080", "18980"), ("18081", "18981")]
-# Both: the operator credential. B: messages up to 1000 bytes (a larger push from A comes
+# Both: the operator credential. B: messages up to 2000 bytes (a larger push from A comes
 # back to A as a dead letter, E0000000413); A may push t*, rs.* and start router jobs at
 # B's router server.
 CREDENTIAL = [("admin: {address: 127.0.0.1, port: ",
                "admin: {credential_file: admin.token, address: 127.0.0.1, port: ")]
-B_EXTRA = [("  retry_max_ms: 2000\n", "  retry_max_ms: 2000\n  limits: {max_message_bytes: 1000}\n"),
+B_EXTRA = [("  retry_max_ms: 2000\n", "  retry_max_ms: 2000\n  limits: {max_message_bytes: 2000}\n"),
            ("log: {level: info}\n", """log: {level: info}
 authorization:
   default: deny
@@ -249,7 +249,7 @@ class QueueInspect(unittest.TestCase):
         self.assertIn("inbox", self.b.queue_stats())
 
     def test_dead_letters(self):
-        big = b"D" * 1001  # B refuses it for good (413): a dead letter in A's inbox
+        big = b"D" * 2001  # B refuses it for good (413): a dead letter in A's inbox
         push("s-dl", "big", big, "too-big-1")
         wait_until(lambda: ptpctl_json(A_ADMIN, "queues", "dead-letters")["dead_letters"],
                    what="the dead letter at A")
@@ -257,7 +257,7 @@ class QueueInspect(unittest.TestCase):
         self.assertEqual(len(letters), 1, letters)
         d = letters[0]
         self.assertEqual((d["session"], d["code"], d["target"], d["topic"], d["size"]),
-                         ("s-dl", "E0000000413", "B", "big", 1001))
+                         ("s-dl", "E0000000413", "B", "big", 2001))
         self.assertIn("max_message_bytes", d["reason"])
         self.assertEqual(d["metadata"]["message-id"], "too-big-1")
         self.assertEqual(ptpctl_json(A_ADMIN, "queues", "dead-letters", "--session", "none")
@@ -272,21 +272,35 @@ class QueueInspect(unittest.TestCase):
         self.assertEqual(r.json()["metadata"]["dead-letter-code"], "E0000000413")
 
     def test_router_jobs(self):
-        # job-bad: a spec that is not one fails at once; job-wait: a share without its spec
-        # waits for it.
+        # job-bad: a spec that is not one fails at once; job-wait: a job source's spec (1.3 KB
+        # with its 2048-bit key, within B's max_message_bytes) whose shares never come waits
+        # for them; job-none: a share without any spec starts no job (it waits in the queue,
+        # docs/router.md).
         push("job-bad", "rs.job", b"this is not a job spec", "job-bad-spec")
-        push("job-wait", "rs.share.1", b"\x00" * 16, "job-wait-share")
+        push("job-none", "rs.share.1", b"\x00" * 16, "job-none-share")
+        pk, sk = os.path.join(self.topo.workdir, "pk.bin"), os.path.join(self.topo.workdir, "sk")
+        rc = os.path.join(BIN, "ptp-rc")
+        subprocess.run([rc, "keygen", "--bits", "2048", "--public-key", pk, "--secret-key", sk],
+                       check=True, capture_output=True, timeout=120)
+        spec = json.loads(subprocess.run(
+            [rc, "start-job", "--job", "job-wait", "--rs-a", "A", "--rs-b", "B", "--he-node", "A",
+             "--parties", "2", "--party-nodes", "A", "--ring", "64", "--elements", "4",
+             "--chunk-elements", "1", "--public-key", pk, "--print-spec"],
+            check=True, capture_output=True, text=True, timeout=120).stdout)
+        push("job-wait", "rs.job", json.dumps(spec).encode(), "job-wait-spec")
 
         def jobs():
             return {j["job_id"]: j for j in ptpctl_json(B_ADMIN, "jobs", "list")["jobs"]}
         wait_until(lambda: jobs().get("job-bad", {}).get("state") == "failed"
-                   and "job-wait" in jobs(), what="both jobs known at B")
+                   and jobs().get("job-wait", {}).get("parties") == 2,
+                   what="both jobs known at B (job-wait's spec read)")
         listed = jobs()
         bad, waiting = listed["job-bad"], listed["job-wait"]
+        self.assertNotIn("job-none", listed)
         self.assertNotEqual(bad["error"], "")
         self.assertGreater(bad["finished_ms"], 0)
         self.assertEqual(waiting["state"], "waiting")
-        self.assertEqual((waiting["parties"], waiting["error"]), (0, ""))
+        self.assertEqual((waiting["parties"], waiting["error"]), (2, ""))
         now = int(time.time() * 1000)
         for j in (bad, waiting):
             self.assertTrue(now - 60000 < j["started_ms"] <= now, j)
@@ -294,7 +308,7 @@ class QueueInspect(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out)
         assert_fits(self, out.stdout)
         self.assertRegex(out.stdout, r"(?m)^job-bad +failed ")
-        self.assertRegex(out.stdout, r"(?m)^job-wait +waiting +0/\? ")
+        self.assertRegex(out.stdout, r"(?m)^job-wait +waiting +A +0/2 +4 ")
         # show: the route that was there (GET /rs/jobs/<id>), human and JSON.
         shown = ptpctl_json(B_ADMIN, "jobs", "show", "job-bad")
         self.assertEqual((shown["job_id"], shown["state"], shown["error"]),
