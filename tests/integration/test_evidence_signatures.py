@@ -9,7 +9,6 @@ import base64
 import glob
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evidence_relay import H2Relay  # noqa: E402
 from identity_dirs import make_identity, sign_with_node_key  # noqa: E402
+from loopback_server import LoopbackServer  # noqa: E402
 from ptp_harness import (BIN, CRYPTO_YAML, GM, Topology, curl, profile_hexdigest,  # noqa: E402
                          ptp_headers, wait_until)
 
@@ -135,7 +135,7 @@ def forged_signature(identity_dir, node, fields, n, batch="x-1"):
     return f"v1;{sent_ms};{node};{batch};{n};0;{b64(b''.join(path))};{b64(sig)}"
 
 
-class PaddingPeer:
+class PaddingPeer(LoopbackServer):
     """Node M, malicious: an h2c server answering every request 200 with an x-ptp-receipt
     and an x-ptp-countersign of `size` bytes each (answer headers have no 1 KiB field
     limit), what a receiver or a router can send back to make the sender's records long."""
@@ -145,24 +145,9 @@ class PaddingPeer:
         import h2.connection
         import h2.events
         self.h2, self.size = (h2.config, h2.connection, h2.events), size
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(port)
 
-    def close(self):
-        self.sock.close()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
+    def serve(self, c):
         config, connection, events = self.h2
         conn = connection.H2Connection(config.H2Configuration(client_side=False))
         conn.initiate_connection()

@@ -7,9 +7,7 @@ duration. Before, they were written with the head: E0000000000 and a success cou
 stream the client got reset. Over HTTP/2 and gRPC; a stream that ends well is logged and
 counted exactly once. Gateway A of conf/direct with a raw h2c service of the test's own."""
 import json
-import socket
 import struct
-import threading
 import time
 import unittest
 
@@ -19,6 +17,7 @@ import h2.connection
 import h2.events
 
 from h2_raw import H2Client
+from loopback_server import LoopbackServer
 from ptp_harness import Topology, conf, grpc_stubs, ptp_headers, wait_until
 from test_upstream_heads import STATUS_200, answer, data_frame, header_frames, literal
 
@@ -34,7 +33,7 @@ def rst_frame(sid, code):
         struct.pack(">I", code)
 
 
-class StreamService:
+class StreamService(LoopbackServer):
     """A local h2c service; the request path says how it answers:
     /ok    after the request's end: head, DATA "fine", END_STREAM;
     /reset at once: head, DATA "partial", then RST_STREAM (INTERNAL_ERROR);
@@ -43,29 +42,12 @@ class StreamService:
     /flood after the request's end: head, then 128 KiB of DATA (more than a client's
            default window), END_STREAM."""
 
-    def __init__(self, port):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
     @staticmethod
     def head_and_partial(sid):
         return header_frames(sid, STATUS_200 + literal("content-type", "text/plain"), False) + \
             data_frame(sid, b"partial", False)
 
-    def _serve(self, c):
+    def serve(self, c):
         conn = h2.connection.H2Connection(h2.config.H2Configuration(
             client_side=False, header_encoding="utf-8"))
         conn.initiate_connection()
@@ -108,13 +90,6 @@ class StreamService:
         finally:
             c.close()
 
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def requests_total(metrics, **labels):

@@ -17,6 +17,7 @@ import h2.connection
 import h2.events
 
 from h2_raw import H2Client
+from loopback_server import LoopbackServer
 from ptp_harness import Topology, conf, curl, ptp_headers
 
 A_PORT = 17304
@@ -105,28 +106,14 @@ def answer(path, sid, frames):
         data_frame(sid, b"fine", True)
 
 
-class HeadBombService:
+class HeadBombService(LoopbackServer):
     """A local h2c service: the path of the request (/ok, /head-bomb, ...) says how it
     answers; every answer is written as raw frames (the bombs use the HPACK dynamic table,
     which python-h2's encoder would not know of), literals without indexing otherwise."""
 
     def __init__(self, port, frames):
         self.frames = frames  # 64 KiB frames per bomb block (nghttp2 allows 1 + 8)
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        super().__init__(port)
 
     @staticmethod
     def behaviour(headers):
@@ -137,7 +124,7 @@ class HeadBombService:
             return path
         return headers.get("x-ptp-uri", "").rsplit("/", 1)[-1]
 
-    def _serve(self, c):
+    def serve(self, c):
         conn = h2.connection.H2Connection(h2.config.H2Configuration(
             client_side=False, header_encoding="utf-8"))
         conn.initiate_connection()
@@ -168,13 +155,6 @@ class HeadBombService:
         finally:
             c.close()
 
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 H1_PORT = 18971
@@ -195,25 +175,13 @@ def h1_answer(path):
     return b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nfine"
 
 
-class Http1Service:
+class Http1Service(LoopbackServer):
     """A local HTTP/1.1 service answering one request per connection by its path."""
 
     def __init__(self, port):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(port)
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
+    def serve(self, c):
         try:
             data = b""
             while b"\r\n\r\n" not in data:
@@ -230,8 +198,6 @@ class Http1Service:
         finally:
             c.close()
 
-    def close(self):
-        self.sock.close()
 
 
 class UpstreamHeads(unittest.TestCase):
