@@ -971,8 +971,8 @@ class EmbeddedQueueStore::Impl {
         q.ids[m.message_id] = k.offset;
         q.bytes += bytes;
         q.next_offset = std::max(q.next_offset, k.offset + 1);
-        Entry e{m.message_id, bytes,     0,
-                std::nullopt, opened_ms, queue_bookkeeping::counted_source(k.queue, m)};
+        std::string source = queue_bookkeeping::counted_source(k.queue, m);
+        Entry e{m.message_id, bytes, 0, std::nullopt, opened_ms, std::move(source)};
         if (!e.source.empty()) source_bytes_.add(e.source, bytes);
         target_bytes_.add(k.queue.node, bytes);
         if (cached_bytes_ + bytes <= opts_.cache_bytes) {
