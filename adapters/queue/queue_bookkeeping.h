@@ -45,6 +45,14 @@ struct Session {
   Clock::time_point touched = Clock::now();
 };
 
+// The node whose share (QueueLimits::max_source_bytes) a message of `key` counts against:
+// its source when that is another node than the queue's (a peer's push into this node's
+// inbox), else "" (not counted). Its target's share is the queue's node's (key.node).
+inline std::string counted_source(const QueueKey& key, const QueuedMessage& m) {
+  const std::string& src = m.env.header.source_node_id;
+  return src == key.node ? std::string() : src;
+}
+
 // Queued bytes (footprints) per node, counted against a share of the store per node
 // (QueueLimits::max_source_bytes by source, max_target_bytes by target); a node that holds
 // nothing has no entry, so the map stays as small as the set of nodes with messages.

@@ -79,4 +79,17 @@ Status full(const std::string& session, uint64_t session_bytes, uint64_t session
       "queue store is full" + bytes_over(total_bytes, charge, limits.max_total_bytes, ""));
 }
 
+Status room(const QueueKey& k, const std::string& source, uint64_t charge,
+            const queue_bookkeeping::Session& session, uint64_t total_bytes,
+            const queue_bookkeeping::NodeBytes& sources,
+            const queue_bookkeeping::NodeBytes& targets, const QueueLimits& limits) {
+  if (!fits(session.bytes, session.messages, total_bytes, charge, limits))
+    return full(k.session, session.bytes, session.messages, total_bytes, charge, limits);
+  if (!source.empty() && !share_fits(sources.of(source), charge, limits.max_source_bytes))
+    return source_full(source, sources.of(source), charge, limits);
+  if (!share_fits(targets.of(k.node), charge, limits.max_target_bytes))
+    return target_full(k.node, targets.of(k.node), charge, limits);
+  return Status::Ok();
+}
+
 }  // namespace ptp::queue_status

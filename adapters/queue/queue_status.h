@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "adapters/queue/queue_bookkeeping.h"
 #include "adapters/queue/queue_store.h"
 #include "codecs/status.h"
 
@@ -38,5 +39,16 @@ Status target_full(const std::string& target, uint64_t target_bytes, uint64_t ch
 // bytes when the message does not fit them, else the store's bytes.
 Status full(const std::string& session, uint64_t session_bytes, uint64_t session_messages,
             uint64_t total_bytes, uint64_t charge, const QueueLimits& limits);
+
+// Whether one more message charged `charge` bytes for queue `k` has room, as both stores
+// check it: OK when it fits its session (`session`), the store (`total_bytes`), the share of
+// its source node `source` (queue_bookkeeping::counted_source; "" for none) among the bytes
+// held per source (`sources`) and the share of its target, the queue's node, among those
+// per target (`targets`); else E0000000700 naming the first of these limits it reaches
+// (full, source_full, target_full).
+Status room(const QueueKey& k, const std::string& source, uint64_t charge,
+            const queue_bookkeeping::Session& session, uint64_t total_bytes,
+            const queue_bookkeeping::NodeBytes& sources,
+            const queue_bookkeeping::NodeBytes& targets, const QueueLimits& limits);
 
 }  // namespace ptp::queue_status

@@ -424,7 +424,7 @@ class EmbeddedQueueStore::Impl {
       ++deduplicated_;
       return later(std::move(done), Status::Ok());
     }
-    std::string source = counted_source(key, msg);
+    std::string source = queue_bookkeeping::counted_source(key, msg);
     if (Status room = room_for(key, source, bytes); !room.ok()) {
       if (Clock::now() >= deadline) return later(std::move(done), std::move(room));
       blocked_.push_back({key, std::move(msg), deadline, std::move(done)});
@@ -568,28 +568,14 @@ class EmbeddedQueueStore::Impl {
 
   bool released(const QueueKey& k) const { return released_.count({k.node, k.session}) > 0; }
   static Status released_status(const QueueKey& k) { return queue_status::released(k.session); }
-  // The node whose share a message of `key` counts against: its source when that is another
-  // node than the queue's (a peer's push into this node's inbox), else "" (not counted).
-  static std::string counted_source(const QueueKey& key, const QueuedMessage& m) {
-    const std::string& src = m.env.header.source_node_id;
-    return src == key.node ? std::string() : src;
-  }
-  // OK when one more message charged `bytes` fits its session, the store, the share of
-  // `source` (none when empty) and the share of its target node; else E0000000700 naming
-  // the limit reached.
+  // OK when one more message charged `bytes` has room (queue_status::room); else
+  // E0000000700 naming the limit reached.
   Status room_for(const QueueKey& k, const std::string& source, uint64_t bytes) const {
     const Session none;
     auto s = sessions_.find({k.node, k.session});
     const Session& ses = s == sessions_.end() ? none : s->second;
-    const QueueLimits& l = opts_.limits;
-    if (!queue_status::fits(ses.bytes, ses.messages, total_bytes_, bytes, l))
-      return queue_status::full(k.session, ses.bytes, ses.messages, total_bytes_, bytes, l);
-    if (!source.empty() &&
-        !queue_status::share_fits(source_bytes_.of(source), bytes, l.max_source_bytes))
-      return queue_status::source_full(source, source_bytes_.of(source), bytes, l);
-    if (!queue_status::share_fits(target_bytes_.of(k.node), bytes, l.max_target_bytes))
-      return queue_status::target_full(k.node, target_bytes_.of(k.node), bytes, l);
-    return Status::Ok();
+    return queue_status::room(k, source, bytes, ses, total_bytes_, source_bytes_, target_bytes_,
+                              opts_.limits);
   }
   static Status read_error(const QueueKey& k, uint64_t offset) {
     return Status::Error(Code::kSystemError, "stored message " + int_text(offset) + " of topic " +
@@ -786,7 +772,7 @@ class EmbeddedQueueStore::Impl {
         ++it;
         continue;
       }
-      Status room = room_for(it->key, counted_source(it->key, it->msg),
+      Status room = room_for(it->key, queue_bookkeeping::counted_source(it->key, it->msg),
                              queue_bookkeeping::footprint(it->msg));
       if (room.ok())  // room came meanwhile (retried at the next removal): still refused now
         room = Status::Error(Code::kBufferFull, "no room for the message in time");
@@ -985,7 +971,8 @@ class EmbeddedQueueStore::Impl {
         q.ids[m.message_id] = k.offset;
         q.bytes += bytes;
         q.next_offset = std::max(q.next_offset, k.offset + 1);
-        Entry e{m.message_id, bytes, 0, std::nullopt, opened_ms, counted_source(k.queue, m)};
+        std::string source = queue_bookkeeping::counted_source(k.queue, m);
+        Entry e{m.message_id, bytes, 0, std::nullopt, opened_ms, std::move(source)};
         if (!e.source.empty()) source_bytes_.add(e.source, bytes);
         target_bytes_.add(k.queue.node, bytes);
         if (cached_bytes_ + bytes <= opts_.cache_bytes) {

@@ -281,17 +281,22 @@ const KafkaQueueStore::Impl::Session& KafkaQueueStore::Impl::session_of(const Qu
   return s == sessions_.end() ? kNone : s->second;
 }
 
-bool KafkaQueueStore::Impl::fits(const QueueKey& k, uint64_t bytes) const {
-  const Session& s = session_of(k);
-  return queue_status::fits(s.bytes, s.messages, total_bytes_, bytes, opts_.limits);
+Status KafkaQueueStore::Impl::room_for(const QueueKey& k, const QueuedMessage& m,
+                                       uint64_t bytes) const {
+  return queue_status::room(k, queue_bookkeeping::counted_source(k, m), bytes, session_of(k),
+                            total_bytes_, source_bytes_, target_bytes_, opts_.limits);
 }
 
-Status KafkaQueueStore::Impl::full_status(const QueueKey& k, uint64_t bytes) const {
-  const Session& s = session_of(k);
-  return queue_status::full(k.session, s.bytes, s.messages, total_bytes_, bytes, opts_.limits);
-}
-
-void KafkaQueueStore::Impl::count(const QueueKey& k, int64_t bytes) {
+void KafkaQueueStore::Impl::count(const QueueKey& k, const QueuedMessage& m, int64_t bytes) {
+  const std::string source = queue_bookkeeping::counted_source(k, m);
+  const uint64_t n = static_cast<uint64_t>(bytes < 0 ? -bytes : bytes);
+  if (bytes > 0) {
+    if (!source.empty()) source_bytes_.add(source, n);
+    target_bytes_.add(k.node, n);
+  } else {
+    if (!source.empty()) source_bytes_.remove(source, n);
+    target_bytes_.remove(k.node, n);
+  }
   auto& s = sessions_[{k.node, k.session}];
   s.bytes = static_cast<uint64_t>(static_cast<int64_t>(s.bytes) + bytes);
   if (bytes > 0)
@@ -319,8 +324,8 @@ void KafkaQueueStore::Impl::do_push(const QueueKey& key, QueuedMessage msg,
       f->second->done.push_back(std::move(done));  // answered when the first one is durable
       return;
     }
-  if (!fits(key, bytes)) {
-    if (Clock::now() >= deadline) return answer(cbs, std::move(done), full_status(key, bytes));
+  if (Status room = room_for(key, msg, bytes); !room.ok()) {
+    if (Clock::now() >= deadline) return answer(cbs, std::move(done), std::move(room));
     blocked_.push_back({key, std::move(msg), deadline, std::move(done)});
     return;
   }
@@ -358,7 +363,7 @@ void KafkaQueueStore::Impl::produce(const QueueKey& key, QueuedMessage msg, Done
     for (auto& d : p->done) answer(cbs, std::move(d), st);
     return;
   }
-  count(key, static_cast<int64_t>(p->bytes));
+  count(key, p->msg, static_cast<int64_t>(p->bytes));
   touch(key);
   queues_[key].inflight[id] = p.get();
   (void)p.release();  // librdkafka holds it until on_delivery
@@ -461,7 +466,7 @@ void KafkaQueueStore::Impl::drop_message(const QueueKey& k, Queue& q, const Queu
   if (part != partitions_.end()) part->second.tracker.done(static_cast<int64_t>(m.offset));
   q.ids.erase(m.message_id);
   const uint64_t bytes = queue_bookkeeping::footprint(m);
-  count(k, -static_cast<int64_t>(bytes));
+  count(k, m, -static_cast<int64_t>(bytes));
   stored_bytes_ -= std::min(stored_bytes_, bytes);
   messages_ -= 1;
 }
@@ -476,10 +481,10 @@ void KafkaQueueStore::Impl::index(const QueueKey& key, QueuedMessage msg, Partit
   if (q.ids.count(msg.message_id) || acked_.contains(key, msg.message_id)) return;
   msg.offset = static_cast<uint64_t>(offset);
   const uint64_t bytes = queue_bookkeeping::footprint(msg);
+  count(key, msg, static_cast<int64_t>(bytes));
   q.ids[msg.message_id] = offset;
   q.ready.emplace(offset, std::move(msg));
   part.tracker.hold(offset);
-  count(key, static_cast<int64_t>(bytes));
   stored_bytes_ += bytes;
   messages_ += 1;
   serve_waiters(key, cbs);
@@ -508,7 +513,7 @@ void KafkaQueueStore::Impl::serve_waiters(const QueueKey& key, Callbacks& cbs) {
 
 void KafkaQueueStore::Impl::retry_blocked(Callbacks& cbs) {
   for (auto it = blocked_.begin(); it != blocked_.end();) {
-    if (!fits(it->key, queue_bookkeeping::footprint(it->msg))) {
+    if (!room_for(it->key, it->msg, queue_bookkeeping::footprint(it->msg)).ok()) {
       ++it;
       continue;
     }

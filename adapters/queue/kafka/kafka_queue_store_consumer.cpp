@@ -122,7 +122,10 @@ void KafkaQueueStore::Impl::expire() {
         ++it;
         continue;
       }
-      answer(cbs, std::move(it->done), full_status(it->key, queue_bookkeeping::footprint(it->msg)));
+      Status room = room_for(it->key, it->msg, queue_bookkeeping::footprint(it->msg));
+      if (room.ok())  // room came meanwhile (retried at the next removal): still refused now
+        room = Status::Error(Code::kBufferFull, "no room for the message in time");
+      answer(cbs, std::move(it->done), std::move(room));
       it = blocked_.erase(it);
     }
     for (auto& [name, node] : nodes_) {

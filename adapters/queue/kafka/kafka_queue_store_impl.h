@@ -206,13 +206,14 @@ class KafkaQueueStore::Impl {
       s->second.touched = Clock::now();
   }
 
-  // Whether one more message charged `bytes` fits its session and the store; neither adds
-  // the session to sessions_ (a refused push leaves nothing behind).
-  bool fits(const QueueKey& k, uint64_t bytes) const;
-  Status full_status(const QueueKey& k, uint64_t bytes) const;
+  // OK when one more message `m` of queue `k` charged `bytes` has room: its session, the
+  // store, its source's and its target's shares (queue_status::room); else E0000000700
+  // naming the limit reached. Adds nothing to sessions_ (a refused push leaves nothing).
+  Status room_for(const QueueKey& k, const QueuedMessage& m, uint64_t bytes) const;
   const Session& session_of(const QueueKey& k) const;
-  // One message (bytes > 0) in or out (bytes < 0) of the session's and the store's count.
-  void count(const QueueKey& k, int64_t bytes);
+  // One message `m` (bytes > 0) in or out (bytes < 0) of the counts it is charged to: its
+  // session's, the store's and its source's and target's shares.
+  void count(const QueueKey& k, const QueuedMessage& m, int64_t bytes);
 
   void do_push(const QueueKey& key, QueuedMessage msg, Clock::time_point deadline, Done done,
                Callbacks& cbs);
@@ -310,7 +311,9 @@ class KafkaQueueStore::Impl {
   std::map<QueueKey, TopicRelease> released_topics_;
   std::unordered_map<uint64_t, Waiter> waiters_;
   std::list<Blocked> blocked_;
-  uint64_t total_bytes_ = 0;   // indexed + in flight, for the limits
+  uint64_t total_bytes_ = 0;  // indexed + in flight, for the limits
+  // Also indexed + in flight, for the shares: by counted_source and by the queue's node.
+  queue_bookkeeping::NodeBytes source_bytes_, target_bytes_;
   uint64_t stored_bytes_ = 0;  // indexed
   uint64_t messages_ = 0;
   uint64_t redeliveries_ = 0;  // nacks since open (QueueStats)

@@ -21,7 +21,7 @@ void KafkaQueueStore::Impl::delivered(std::unique_ptr<Produce> p, rd_kafka_resp_
       if (auto q = queues_.find(p->key); q != queues_.end()) {
         q->second.inflight.erase(p->msg.message_id);
       }
-      count(p->key, -static_cast<int64_t>(p->bytes));
+      count(p->key, p->msg, -static_cast<int64_t>(p->bytes));
       if (st.ok()) {
         const Node& node = nodes_.at(p->key.node);
         auto part = partitions_.find({node.data_topic, partition});
