@@ -3,62 +3,10 @@
 // (test_queue_source_share.cpp, test_queue_target_share.cpp), also after a restart, when
 // the store reads its topics back (docs/queues-kafka.md "Limits").
 #include "adapters/queue/queue_bookkeeping.h"
-#include "tests/unit/queue_test_support.h"
+#include "tests/unit/queue_share_support.h"
 
 namespace ptp::testing {
 namespace {
-
-bool has(const Status& st, const std::string& text) {
-  return st.message.find(text) != std::string::npos;
-}
-
-Status push_from(QueueStore& s, const QueueKey& k, const std::string& source,
-                 const std::string& id) {
-  QueuedMessage m = message(source + "/" + id, std::string(1024, 'x'));
-  m.env.header.source_node_id = source;
-  m.env.header.session_id = k.session;
-  std::promise<Status> p;
-  s.push(k, std::move(m), 0ms, [&](Status st) { p.set_value(st); });
-  return p.get_future().get();
-}
-
-// How many 1 KiB messages `source` stores in sessions of node A before a refusal.
-int fill_from(QueueStore& s, const std::string& source, Status& refused) {
-  for (int i = 0; i < 200; ++i) {
-    refused =
-        push_from(s, {"A", source + "-" + std::to_string(i % 4), "t"}, source, std::to_string(i));
-    if (!refused.ok()) return i;
-  }
-  return 200;
-}
-
-// How many 1 KiB messages wait for `target` (over 4 sessions) before a refusal.
-int fill_towards(QueueStore& s, const std::string& target, Status& refused) {
-  for (int i = 0; i < 200; ++i) {
-    refused = push_sync(s, {target, "s-" + std::to_string(i % 4), ""}, target + std::to_string(i),
-                        std::string(1024, 'x'));
-    if (!refused.ok()) return i;
-  }
-  return 200;
-}
-
-// Like the inbox's (queue_backend.cpp): a share per source, none per target.
-QueueLimits inbox_limits() {
-  QueueLimits l;
-  l.max_total_bytes = 64 << 10;
-  l.max_source_bytes = 16 << 10;
-  l.max_target_bytes = 0;
-  return l;
-}
-
-// Like the outbox's: a share per target, none per source.
-QueueLimits outbox_limits() {
-  QueueLimits l;
-  l.max_total_bytes = 64 << 10;
-  l.max_source_bytes = 0;
-  l.max_target_bytes = 16 << 10;
-  return l;
-}
 
 // Pops and acknowledges the head of `k` (its bytes leave the counts).
 void take_one(QueueStore& s, const QueueKey& k) {

@@ -1,46 +1,15 @@
 // The embedded store's share per source node (QueueLimits::max_source_bytes) and what a
 // refused push leaves in its index (docs/queues.md "Limits").
 #include "adapters/queue/queue_bookkeeping.h"
-#include "tests/unit/queue_test_support.h"
+#include "tests/unit/queue_share_support.h"
 
 namespace ptp::testing {
-namespace {
-
-Status push_from(QueueStore& s, const QueueKey& k, const std::string& source,
-                 const std::string& id) {
-  QueuedMessage m = message(source + "/" + id, std::string(1024, 'x'));
-  m.env.header.source_node_id = source;
-  m.env.header.session_id = k.session;
-  std::promise<Status> p;
-  s.push(k, std::move(m), 0ms, [&](Status st) { p.set_value(st); });
-  return p.get_future().get();
-}
-
-// How many 1 KiB messages `source` stores in sessions of node A before a refusal.
-int fill(QueueStore& s, const std::string& source, Status& refused) {
-  for (int i = 0; i < 1000; ++i) {
-    refused =
-        push_from(s, {"A", source + "-" + std::to_string(i % 4), "t"}, source, std::to_string(i));
-    if (!refused.ok()) return i;
-  }
-  return 1000;
-}
-
-QueueLimits small_limits() {
-  QueueLimits l;
-  l.max_total_bytes = 64 << 10;
-  l.max_source_bytes = 16 << 10;
-  return l;
-}
-
-}  // namespace
-
 TEST_CASE("embedded queue store: one source node fills its share, not the store") {
   EmbeddedBackend backend;
   {
-    auto s = backend.open(small_limits());
+    auto s = backend.open(inbox_limits());
     Status refused;
-    const int b = fill(*s, "B", refused);
+    const int b = fill_from(*s, "B", refused);
     CHECK(b > 0);
     CHECK(static_cast<uint64_t>(b) * (1024 + queue_bookkeeping::kMessageOverheadBytes) <=
           16u << 10);
@@ -48,7 +17,7 @@ TEST_CASE("embedded queue store: one source node fills its share, not the store"
     CHECK(refused.message.find("node B") != std::string::npos);
     // Another peer and this node's own messages (source = the queue's node) still fit.
     Status other;
-    CHECK(fill(*s, "C", other) == b);
+    CHECK(fill_from(*s, "C", other) == b);
     for (int i = 0; i < 20; ++i)
       CHECK(push_from(*s, {"A", "own", "t"}, "A", "own" + std::to_string(i)).ok());
     // B's room comes back as its messages are taken.
@@ -59,17 +28,17 @@ TEST_CASE("embedded queue store: one source node fills its share, not the store"
     CHECK_FALSE(push_from(*s, {"A", "B-9", "t"}, "B", "again2").ok());
   }
   // After a restart the share is counted from the stored messages.
-  auto s = backend.open(small_limits());
+  auto s = backend.open(inbox_limits());
   CHECK(push_from(*s, {"A", "B-9", "t"}, "B", "after").code == Code::kBufferFull);
 }
 
 TEST_CASE("embedded queue store: the outbox's messages (max_source_bytes 0) have no share") {
   EmbeddedBackend backend;
-  QueueLimits l = small_limits();
+  QueueLimits l = inbox_limits();
   l.max_source_bytes = 0;
   auto s = backend.open(l);
   Status refused;
-  CHECK(fill(*s, "B", refused) > 16);
+  CHECK(fill_from(*s, "B", refused) > 16);
   CHECK(refused.code == Code::kBufferFull);
   CHECK(refused.message.find("node B") == std::string::npos);
 }
@@ -80,7 +49,7 @@ TEST_CASE("embedded queue store: a refused push leaves no queue or session behin
   l.max_total_bytes = 8 << 10;
   auto s = backend.open(l);
   Status refused;
-  fill(*s, "B", refused);
+  fill_from(*s, "B", refused);
   REQUIRE(refused.code == Code::kBufferFull);
   const uint64_t queues = s->stats().queues;
   for (int i = 0; i < 500; ++i)

@@ -2,36 +2,9 @@
 // and the refusal texts that name the limit reached (docs/queues.md "Limits").
 #include "adapters/queue/queue_bookkeeping.h"
 #include "adapters/queue/queue_status.h"
-#include "tests/unit/queue_test_support.h"
+#include "tests/unit/queue_share_support.h"
 
 namespace ptp::testing {
-namespace {
-
-bool has(const Status& st, const std::string& text) {
-  return st.message.find(text) != std::string::npos;
-}
-
-// How many 1 KiB messages wait for `target` (over 4 sessions) before a refusal.
-int fill_towards(QueueStore& s, const std::string& target, Status& refused) {
-  for (int i = 0; i < 1000; ++i) {
-    refused = push_sync(s, {target, "s-" + std::to_string(i % 4), ""}, target + std::to_string(i),
-                        std::string(1024, 'x'));
-    if (!refused.ok()) return i;
-  }
-  return 1000;
-}
-
-// Like the outbox's (queue_backend.cpp): a share per target, none per source.
-QueueLimits outbox_limits() {
-  QueueLimits l;
-  l.max_total_bytes = 64 << 10;
-  l.max_target_bytes = 16 << 10;
-  l.max_source_bytes = 0;
-  return l;
-}
-
-}  // namespace
-
 TEST_CASE("embedded queue store: a target that takes nothing holds its share, not the store") {
   EmbeddedBackend backend;
   {
