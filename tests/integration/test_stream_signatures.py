@@ -14,7 +14,6 @@ answers with the sha256 of what it got whatever the profile (only the service's 
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ import h2.events
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evidence_relay import H2Relay  # noqa: E402
 from identity_dirs import make_identity  # noqa: E402
+from loopback_server import LoopbackServer  # noqa: E402
 from ptp_harness import (BIN, CRYPTO_YAML, Topology, curl, profile_hexdigest,  # noqa: E402
                          ptp_headers, wait_until)
 from test_evidence_signatures import evidence_records, write  # noqa: E402
@@ -40,7 +40,7 @@ B_URL = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/transport"
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: about 64 DATA frames of 16 KiB
 
 
-class StreamService:
+class StreamService(LoopbackServer):
     """A local HTTP/2 (h2c) service that records every request stream: its headers,
     trailers and bytes, and whether it completed (END_STREAM) or was reset. A completed
     stream is answered 200 with the sha256 (hex) of its bytes; on path /early the answer's
@@ -49,27 +49,13 @@ class StreamService:
     def __init__(self, port):
         self.completed, self.reset = [], []  # (headers + trailers, bytes)
         self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(port)
 
     def traces(self, which):
         with self.lock:
             return [h.get("x-ptp-trace-id") for h, _ in which]
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
+    def serve(self, c):
         conn = h2.connection.H2Connection(h2.config.H2Configuration(
             client_side=False, header_encoding="utf-8"))
         conn.initiate_connection()
@@ -112,14 +98,6 @@ class StreamService:
             headers, body = streams.pop(ev.stream_id)
             with self.lock:
                 self.reset.append((headers, bytes(body)))
-
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def headers(trace, uri="ptp/stream"):
