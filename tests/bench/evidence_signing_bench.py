@@ -13,6 +13,7 @@ ratio on/off of the medians is printed.
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -83,7 +84,7 @@ def main():
 
     def run(evidence, n):
         with Topology() as topo:
-            topo.echo(ECHO_PORT)
+            echo = topo.echo(ECHO_PORT)
             c = configs(topo, evidence)
             gb = topo.gateway(c["B"])
             ga = topo.gateway(c["A"])
@@ -103,10 +104,12 @@ def main():
                         for n, g in (("a", ga), ("b", gb))]
             time.sleep(0.3)  # the writers take the warm-up's records
             before = batches(topo.workdir) if evidence else None
-            u0 = {g: usage(g.pid()) for g in (ga, gb)}
+            u0 = {g: usage(g.proc.pid) for g in (ga, gb, echo)}
             t0 = {g: threads(g.pid()) for g in (ga, gb)}
+            c0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # h2load, once it is waited for
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-            u1 = {g: usage(g.pid()) for g in (ga, gb)}
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            u1 = {g: usage(g.proc.pid) for g in (ga, gb, echo)}
             t1 = {g: threads(g.pid()) for g in (ga, gb)}
             if args.threads:
                 for name, g in (("A", ga), ("B", gb)):
@@ -115,6 +118,10 @@ def main():
                     print(f"  {'on ' if evidence else 'off'} {name}: CPU us per request of its "
                           "busiest threads: " + ", ".join(f"{x:.1f}" for x in busy[:4] if x > 0),
                           flush=True)
+                client = (c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime) * 1e6 / n
+                served = sum(u1[echo][i] - u0[echo][i] for i in range(2)) * 1e6 / n
+                print(f"  {'on ' if evidence else 'off'} CPU us per request of h2load {client:.1f}, "
+                      f"of the echo service {served:.1f}", flush=True)
             # CPU microseconds (user, system) and context switches per request, A and B.
             cpu[evidence].append(tuple(
                 tuple((u1[g][i] - u0[g][i]) * (1e6 if i < 2 else 1) / n for i in range(3))
