@@ -414,6 +414,33 @@ peers:
                    "the service's stream reset")
         self.assertNotIn("trace-routed-unsigned", self.service.traces(self.service.completed))
 
+    @unittest.skipIf(GM, "grpc's TLS cannot check a chain an SM2 root signed (no SM2 ID)")
+    def test_a_grpc_clients_stream_re_encoded_to_http2_is_refused_not_passed_unchecked(self):
+        # A signs the gRPC client's messages (its hop to R is gRPC); R sends them on to B as
+        # HTTP/2 bytes, where they cannot be checked: B refuses, naming why.
+        import grpc
+        pb, pbg = grpc_stubs()
+        with open(os.path.join(self.ids["A"], "root.crt"), "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        msgs = [b"message %d " % i * 50 for i in range(5)]
+        outs, err = [], None
+        with grpc.secure_channel(f"127.0.0.1:{RA_PORT}", creds) as ch:
+            stub = pbg.PrivateTransferProtocolStub(ch)
+            try:
+                for o in stub.transport(iter(pb.Inbound(payload=m) for m in msgs),
+                                        metadata=list(headers("trace-routed-grpc").items()),
+                                        timeout=20):
+                    outs.append(o)
+            except grpc.RpcError as e:
+                err = e
+        said = " ".join([o.code + " " + o.message for o in outs] +
+                        ([err.details() or ""] if err else []))
+        self.assertIn("E0000000615", said, (outs, err))
+        self.assertIn("arrived here as HTTP/2 bytes", said)
+        wait_until(lambda: "trace-routed-grpc" in self.service.traces(self.service.reset), 5,
+                   "the service's stream reset")
+        self.assertNotIn("trace-routed-grpc", self.service.traces(self.service.completed))
+
     def check_proof(self, msg, name):
         proof = os.path.join(self.topo.workdir, name)
 
