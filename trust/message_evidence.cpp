@@ -54,20 +54,28 @@ bool strip_version(std::string_view& v, std::string& error) {
 
 }  // namespace
 
+std::string grpc_framed_prefix(uint32_t size) {
+  std::string p(5, '\0');
+  for (int i = 0; i < 4; ++i) p[4 - i] = static_cast<char>((size >> (8 * i)) & 0xff);
+  return p;
+}
+
 std::vector<std::pair<std::string, std::string>> MessageFields::to_fields() const {
-  return {{"version", version},
-          {"interface", iface},
-          {"source", source_node},
-          {"source_inst", source_inst},
-          {"target", target_node},
-          {"target_inst", target_inst},
-          {"session", session},
-          {"trace", trace},
-          {"uri", uri},
-          {"topic", topic},
-          {"size", std::to_string(body_size)},
-          {"body", body_digest},
-          {"sent_ms", std::to_string(sent_ms)}};
+  std::vector<std::pair<std::string, std::string>> f{{"version", version},
+                                                     {"interface", iface},
+                                                     {"source", source_node},
+                                                     {"source_inst", source_inst},
+                                                     {"target", target_node},
+                                                     {"target_inst", target_inst},
+                                                     {"session", session},
+                                                     {"trace", trace},
+                                                     {"uri", uri},
+                                                     {"topic", topic},
+                                                     {"size", std::to_string(body_size)},
+                                                     {"body", body_digest},
+                                                     {"sent_ms", std::to_string(sent_ms)}};
+  if (!framing.empty()) f.emplace_back("framing", framing);
+  return f;
 }
 
 bool MessageFields::from_fields(const std::vector<std::pair<std::string, std::string>>& fields,
@@ -100,13 +108,22 @@ bool MessageFields::from_fields(const std::vector<std::pair<std::string, std::st
     error = "field sent_ms is missing or not a number";
     return false;
   }
+  const std::string* framing = get("framing");
+  out.framing = framing ? *framing : std::string();
+  if (!out.framing.empty() && out.framing != kGrpcFraming) {
+    error = "field framing is not \"grpc\"";
+    return false;
+  }
   return true;
 }
 
 std::string message_text(const MessageFields& m) {
   std::string t;
   t.reserve(160 + m.uri.size() + m.topic.size() + m.session.size());
-  t.append("ptp-msg-v1\n");
+  if (m.framing.empty())
+    t.append("ptp-msg-v1\n");
+  else
+    t.append("ptp-msg-v2\n").append(m.framing).push_back('\n');
   for (const std::string* s : {&m.version, &m.iface, &m.source_node, &m.source_inst, &m.target_node,
                                &m.target_inst, &m.session, &m.trace, &m.uri, &m.topic})
     t.append(*s).push_back('\n');
@@ -211,7 +228,11 @@ bool verify_statement(Hasher& h, const Digest32& leaf, const BatchProof& p, cons
 }
 
 bool parse_signature_value(std::string_view v, SignatureValue& out, std::string& error) {
-  if (!strip_version(v, error)) return false;
+  out.version = v.starts_with("v2;") ? 2 : 1;
+  if (out.version == 2)
+    v.remove_prefix(3);
+  else if (!strip_version(v, error))
+    return false;
   if (!parse_number(next_part(v), out.sent_ms)) {
     error = "bad sent time";
     return false;

@@ -7,6 +7,10 @@
 //                source inst + "\n" + target node + "\n" + target inst + "\n" + session +
 //                "\n" + trace id + "\n" + uri + "\n" + topic + "\n" + body size + "\n" +
 //                hex(body digest) + "\n" + sent time (unix ms)
+//   gRPC stream  "ptp-msg-v2\n" + framing ("grpc") + "\n" + the fields of ptp-msg-v1 after
+//                its first line, with body size and digest those of the stream's messages
+//                framed as gRPC frames them: each message's 0x00, its length (4 bytes, big
+//                endian), its bytes (grpc_framed_prefix). The message boundaries are signed.
 //   receipt      "ptp-receipt-v1\n" + hex(message leaf) + "\n" + receiver node + "\n" +
 //                received time (unix ms) + "\n" + PTP status code ("E0000000000")
 //   countersign  "ptp-countersign-v1\n" + hex(receipt leaf) + "\n" + router node + "\n" +
@@ -17,7 +21,7 @@
 //   proof = node ";" batch id ";" n ";" index ";" base64url(path digests, concatenated) ";"
 //           base64url(signature)
 // Header values:
-//   x-ptp-signature    "v1;" sent_ms ";" proof
+//   x-ptp-signature    "v1;" sent_ms ";" proof   ("v2;" for a ptp-msg-v2 statement)
 //   x-ptp-receipt      "v1;" hex(message leaf) ";" received_ms ";" code ";" proof
 //   x-ptp-countersign  "v1;" hex(receipt leaf) ";" time_ms ";" proof
 // Everything here is pure and needs only the signer's public key: a third party verifies
@@ -40,6 +44,12 @@ namespace ptp {
 inline constexpr std::string_view kSignatureHeader = "x-ptp-signature";
 inline constexpr std::string_view kReceiptHeader = "x-ptp-receipt";
 inline constexpr std::string_view kCountersignHeader = "x-ptp-countersign";
+// MessageFields::framing of a gRPC stream whose message boundaries are signed (ptp-msg-v2).
+inline constexpr std::string_view kGrpcFraming = "grpc";
+
+// The 5 bytes gRPC puts before a message of `size` bytes (uncompressed): what a framed
+// statement's body digest takes before each message.
+std::string grpc_framed_prefix(uint32_t size);
 
 // The most leaves a batch may have (evidence.batch_max is at most this): a proof claiming
 // more is refused as it is parsed. The claimed n is the signer's own choice, so without a
@@ -68,9 +78,12 @@ struct MessageFields {
   uint64_t body_size = 0;
   std::string body_digest;  // hex
   int64_t sent_ms = 0;
+  // Empty: body size and digest are of the body's bytes (ptp-msg-v1). kGrpcFraming: of a
+  // gRPC stream's messages as framed (ptp-msg-v2): its message boundaries are signed.
+  std::string framing;
 
   // (name, value) pairs in text order: version, interface, source, source_inst, target,
-  // target_inst, session, trace, uri, topic, size, body, sent_ms.
+  // target_inst, session, trace, uri, topic, size, body, sent_ms; then framing when set.
   std::vector<std::pair<std::string, std::string>> to_fields() const;
   // From such pairs (others ignored); false naming the first missing or bad one.
   static bool from_fields(const std::vector<std::pair<std::string, std::string>>& fields,
@@ -107,6 +120,7 @@ bool verify_statement(Hasher& h, const Digest32& leaf, const BatchProof& p, cons
                       std::string& error);
 
 struct SignatureValue {
+  int version = 1;  // 2: the signed statement is a ptp-msg-v2 (a gRPC stream's messages)
   int64_t sent_ms = 0;
   BatchProof proof;
 };

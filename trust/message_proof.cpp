@@ -38,6 +38,9 @@ ProofCheck check_message_proof(const MessageProof& p, const std::vector<Certific
   if (!parse_signature_value(p.signature, sv, error)) return failed("signature", error);
   if (sv.sent_ms != m.sent_ms)
     return failed("signature", "its sent time is not the message's sent_ms");
+  if ((sv.version == 2) != !m.framing.empty())
+    return failed("signature", sv.version == 2 ? "a v2 signature, but the message has no framing"
+                                               : "a v1 signature, but the message has a framing");
   if (sv.proof.node != m.source_node)
     return failed("signature",
                   "signed by " + sv.proof.node + ", not by the source " + m.source_node);

@@ -13,7 +13,7 @@ bool with_message(EvidenceLog* log, std::string_view kind, const MessageFields& 
   const std::string hex = digest_hex(msg);
   const std::string size = std::to_string(m.body_size);
   const std::string sent = std::to_string(m.sent_ms);
-  std::array<EvidenceField, 18> fields{{{"msg", hex},
+  std::array<EvidenceField, 19> fields{{{"msg", hex},
                                         {"version", m.version},
                                         {"interface", m.iface},
                                         {"source", m.source_node},
@@ -28,6 +28,7 @@ bool with_message(EvidenceLog* log, std::string_view kind, const MessageFields& 
                                         {"body", m.body_digest},
                                         {"sent_ms", sent}}};
   size_t n = 14;
+  if (!m.framing.empty()) fields[n++] = {"framing", m.framing};
   for (const auto& f : tail)
     if (!f.value.empty() && n < fields.size()) fields[n++] = f;
   return log->append(kind, std::span<const EvidenceField>(fields.data(), n));

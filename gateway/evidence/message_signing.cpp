@@ -57,8 +57,8 @@ void MessageSigning::add(const Config& cfg, const Digest32& leaf, std::string pr
 }
 
 void MessageSigning::sign_message(const Config& cfg, const Digest32& leaf, int64_t sent_ms,
-                                  Signed done) {
-  add(cfg, leaf, "v1;" + std::to_string(sent_ms) + ";", std::move(done));
+                                  Signed done, bool framed) {
+  add(cfg, leaf, (framed ? "v2;" : "v1;") + std::to_string(sent_ms) + ";", std::move(done));
 }
 
 void MessageSigning::sign_receipt(const Config& cfg, const Digest32& msg, int64_t received_ms,
@@ -118,6 +118,11 @@ Status MessageSigning::verify_message(const Config& cfg, MessageFields& m, std::
   std::string error;
   if (!parse_signature_value(value, sv, error))
     return refused("x-ptp-signature of the message from " + m.source_node + ": " + error);
+  if ((sv.version == 2) != !m.framing.empty())
+    return refused("x-ptp-signature of the message from " + m.source_node +
+                   (sv.version == 2 ? " signs a gRPC stream's messages (v2), but what arrived "
+                                      "is not a gRPC stream"
+                                    : " does not sign the gRPC stream's messages (v1)"));
   m.sent_ms = sv.sent_ms;
   leaf = message_leaf(hasher(cfg), m);
   if (sv.proof.node != m.source_node)

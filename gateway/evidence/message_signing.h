@@ -46,7 +46,10 @@ class MessageSigning {
 
   // Sender: the x-ptp-signature value of the message whose leaf is `leaf`
   // (message_leaf of its fields), sent at `sent_ms`.
-  void sign_message(const Config& cfg, const Digest32& leaf, int64_t sent_ms, Signed done);
+  // `framed`: the statement is a ptp-msg-v2 (MessageFields::framing set): the value is
+  // "v2;...", so that the receiver knows which statement to recompute.
+  void sign_message(const Config& cfg, const Digest32& leaf, int64_t sent_ms, Signed done,
+                    bool framed = false);
   // Receiver: the x-ptp-receipt value for message leaf `msg` received at `received_ms`,
   // answered with `code`.
   void sign_receipt(const Config& cfg, const Digest32& msg, int64_t received_ms, Code code,

@@ -22,6 +22,17 @@ void end_fields(MessageFields& m, const StreamRelay& relay) {
   m.body_digest = digest_hex(relay.digest());
 }
 
+// The size and digest of the stream's gRPC messages (ptp-msg-v2); false when the relay did
+// not digest them (the stream did not come as gRPC messages).
+bool end_framed_fields(MessageFields& m, const StreamRelay& relay) {
+  auto framed = relay.framed();
+  if (!framed) return false;
+  m.framing = std::string(kGrpcFraming);
+  m.body_size = framed->first;
+  m.body_digest = digest_hex(framed->second);
+  return true;
+}
+
 // --- sender ------------------------------------------------------------------------------
 
 struct SentStream {
@@ -34,11 +45,12 @@ struct SentStream {
 void on_sent_end(const std::shared_ptr<SentStream>& s, StreamRelay& relay, const Status& st) {
   if (!st.ok()) return relay.finish(st);  // the client's stream failed: so does this one
   const Config& cfg = *s->ev.cfg;
-  end_fields(s->m, relay);
+  if (!end_framed_fields(s->m, relay)) end_fields(s->m, relay);
   s->m.sent_ms = unix_now_ms();
   const Digest32 leaf = message_leaf(s->ev.signing->hasher(cfg), s->m);
   s->ev.signing->sign_message(
-      cfg, leaf, s->m.sent_ms, [s, r = relay.shared_from_this(), leaf](std::string value) {
+      cfg, leaf, s->m.sent_ms,
+      [s, r = relay.shared_from_this(), leaf](std::string value) {
         const Config& cfg = *s->ev.cfg;
         if (value.empty())
           return r->finish(Status::Error(Code::kSystemError, "node " + cfg.node_id +
@@ -50,7 +62,8 @@ void on_sent_end(const std::shared_ptr<SentStream>& s, StreamRelay& relay, const
         s->leaf = leaf;
         r->add_trailer(kSignatureHeader, value);
         r->finish(Status::Ok());
-      });
+      },
+      !s->m.framing.empty());
 }
 
 // Checks the stream's receipt (and countersign), then records it as it came.
@@ -210,7 +223,19 @@ void on_received_end(const std::shared_ptr<ReceivedStream>& s, StreamRelay& rela
                                            " carries no x-ptp-signature, in its head or its "
                                            "trailers (evidence.require_signature)"));
   }
-  end_fields(s->m, relay);
+  // "v2;": the sender signed the stream's gRPC messages, which only a stream that came
+  // here as gRPC messages has (a hop that re-encoded it to HTTP/2 bytes lost them).
+  if (value.starts_with("v2;")) {
+    if (!end_framed_fields(s->m, relay))
+      return refuse_stream(
+          s, relay,
+          Status::Error(Code::kBadCertSignature,
+                        "x-ptp-signature of the stream from node " + s->m.source_node +
+                            " signs its gRPC messages (v2), but it arrived here as HTTP/2 "
+                            "bytes: its message boundaries cannot be checked"));
+  } else {
+    end_fields(s->m, relay);
+  }
   std::string error;
   const PublicKey* key = s->ev.key_of(s->m.source_node, error);
   if (Status vs = s->ev.signing->verify_message(cfg, s->m, value, key, s->leaf); !vs.ok())
@@ -301,17 +326,28 @@ void StreamRelay::pump() {
     std::string chunk;
     while (out->buffered() < kAhead && in_->read_chunk(chunk)) {
       if (hasher_) hasher_->update(chunk);
+      if (framed_hasher_) {  // a chunk of a gRPC stream is one message (at most 4 GiB)
+        framed_hasher_->update(grpc_framed_prefix(static_cast<uint32_t>(chunk.size())));
+        framed_hasher_->update(chunk);
+        framed_size_ += 5 + chunk.size();
+      }
       size_ += chunk.size();
       out->write(std::move(chunk));
     }
     const bool failed = in_->finished() && !in_->status().ok();
     if (ended_ && (in_->drained() || failed)) {
       if (hasher_) digest_ = hasher_->finish();
+      if (framed_hasher_) framed_digest_ = framed_hasher_->finish();
       auto ended = std::exchange(ended_, nullptr);
       ended(*this, in_->status());
     }
   } while (again_);
   pumping_ = false;
+}
+
+std::optional<std::pair<uint64_t, Digest32>> StreamRelay::framed() const {
+  if (!framed_hasher_) return std::nullopt;
+  return std::make_pair(framed_size_, framed_digest_);
 }
 
 void StreamRelay::add_trailer(std::string_view name, std::string_view value) {
@@ -325,7 +361,7 @@ void StreamRelay::finish(Status st) {
   out->finish(std::move(st));
 }
 
-void sign_stream(StreamEvidence ev, Request& req, Responder& answer) {
+void sign_stream(StreamEvidence ev, Request& req, Responder& answer, bool messages) {
   auto s = std::make_shared<SentStream>();
   const DigestAlgorithm alg = ev.cfg->crypto.digest;
   s->m = head_fields(*ev.signing, *ev.cfg, req);
@@ -336,9 +372,11 @@ void sign_stream(StreamEvidence ev, Request& req, Responder& answer) {
     on_sent_answer(s, r);
     answer(std::move(r));
   };
+  // One digest: of its messages (ptp-msg-v2) or of its bytes.
   auto relay = std::make_shared<StreamRelay>(
-      std::move(req.stream), alg, [s](StreamRelay& r, const Status& st) { on_sent_end(s, r, st); },
-      nullptr);
+      std::move(req.stream), messages ? std::nullopt : std::optional(alg),
+      [s](StreamRelay& r, const Status& st) { on_sent_end(s, r, st); }, nullptr);
+  if (messages) relay->digest_messages(alg);
   req.stream = relay->start();
 }
 
@@ -365,6 +403,9 @@ void check_stream(StreamEvidence ev, Request& req, Responder& answer) {
         s->state = ReceivedStream::State::kPassed;
         after_check(s);
       });
+  // A stream that came as gRPC messages: which statement the sender signed (its messages,
+  // or its bytes when a hop before re-encoded it) shows only in the signature at its end.
+  if (req.wire == WireProtocol::kGrpc) relay->digest_messages(alg);
   req.stream = relay->start();
 }
 

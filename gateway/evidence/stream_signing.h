@@ -16,7 +16,11 @@
 //    answer that begins before it (a bidirectional service) goes back at once and its end
 //    waits for the check: the receipt in its trailers, or E0000000615 ending it.
 // The stream digest is H(the body bytes in order), as for a unary body: the same for any
-// split into DATA frames or gRPC messages. Everything runs on the stream's I/O thread.
+// split into DATA frames or gRPC messages (ptp-msg-v1). A gRPC client's stream that the
+// sender passes on to a gRPC next hop, message for message, is signed with its message
+// boundaries instead (ptp-msg-v2, "v2;" signature): the digest is over its messages framed
+// as gRPC frames them, which a receiver that gets the stream over gRPC recomputes. Everything
+// runs on the stream's I/O thread.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "gateway/config/config.h"
 #include "gateway/evidence/evidence_log.h"
@@ -50,6 +55,9 @@ class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
               Gone gone);
   // The pipe to hand on instead of `in` (it keeps the relay alive). Called once.
   std::shared_ptr<BodyPipe> start();
+  // Also digests the chunks as gRPC messages (each after its grpc_framed_prefix): a chunk
+  // of a gRPC stream is one message. Before start().
+  void digest_messages(DigestAlgorithm alg) { framed_hasher_.emplace(alg); }
   // A trailer of the relayed pipe, sent after its last chunk: before finish().
   void add_trailer(std::string_view name, std::string_view value);
   // Ends the relayed pipe with `st` (not Ok: its consumer resets the stream, or ends a gRPC
@@ -58,6 +66,8 @@ class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
 
   uint64_t size() const { return size_; }             // bytes passed on so far
   const Digest32& digest() const { return digest_; }  // of all of them, once ended
+  // Of the messages framed (digest_messages), once ended; nullopt when not digested so.
+  std::optional<std::pair<uint64_t, Digest32>> framed() const;
   const HeaderList& in_trailers() const { return in_->trailers(); }
 
  private:
@@ -66,6 +76,9 @@ class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
   std::shared_ptr<BodyPipe> in_;
   std::weak_ptr<BodyPipe> out_;
   std::optional<Hasher> hasher_;
+  std::optional<Hasher> framed_hasher_;
+  uint64_t framed_size_ = 0;
+  Digest32 framed_digest_{};
   Ended ended_;
   Gone gone_;
   uint64_t size_ = 0;
@@ -91,8 +104,10 @@ struct StreamEvidence {
 Status evidence_log_full(const Config& cfg);
 
 // Sender: replaces req.stream by the signed stream and wraps `answer` to check and record
-// the receipt. The caller checked that the evidence log takes records.
-void sign_stream(StreamEvidence ev, Request& req, Responder& answer);
+// the receipt. The caller checked that the evidence log takes records. `messages`: the
+// stream is a gRPC client's that goes on to a gRPC next hop (each message as one): its
+// message boundaries are signed (ptp-msg-v2).
+void sign_stream(StreamEvidence ev, Request& req, Responder& answer, bool messages);
 // Receiver: replaces req.stream by the checked stream and wraps `answer`, which then runs
 // once the stream verified (with the receipt) or failed (E0000000615).
 void check_stream(StreamEvidence ev, Request& req, Responder& answer);

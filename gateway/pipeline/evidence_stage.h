@@ -47,7 +47,9 @@ class EvidenceStage {
   // this node's own stream to another node is signed in its trailers; another node's
   // stream to this node is checked before its end reaches the service. Not Ok: refuse it
   // (E0000000700, the evidence log takes no records now).
-  Status send_stream(const ConfigPtr& cfg, Request& req, RootKeys& roots, Responder& answer);
+  // `messages`: sign_stream's (the stream's gRPC messages go on as such).
+  Status send_stream(const ConfigPtr& cfg, Request& req, RootKeys& roots, Responder& answer,
+                     bool messages);
   Status receive_stream(const ConfigPtr& cfg, Request& req, RootKeys& roots, Responder& answer);
   // Router: countersign_answers for receipts that come in a streamed answer's trailers.
   void countersign_stream_answers(const ConfigPtr& cfg, Responder& answer);

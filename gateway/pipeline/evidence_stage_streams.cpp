@@ -31,9 +31,9 @@ StreamEvidence EvidenceStage::stream_evidence(const ConfigPtr& cfg, RootKeys& ro
 }
 
 Status EvidenceStage::send_stream(const ConfigPtr& cfg, Request& req, RootKeys& roots,
-                                  Responder& answer) {
+                                  Responder& answer, bool messages) {
   Status st = accepting(records_, *cfg);
-  if (st.ok()) sign_stream(stream_evidence(cfg, roots), req, answer);
+  if (st.ok()) sign_stream(stream_evidence(cfg, roots), req, answer, messages);
   return st;
 }
 

@@ -550,7 +550,11 @@ bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Re
         (route.target_peer && route.target_peer->async_only && queues_ && cfg.queue.enabled))
       return true;
     if (req.stream) {  // signed in its trailers once it ended
-      Status st = signing_.send_stream(p->cfg, req, tokens_.roots, answer);
+      // A gRPC client's messages that go on to a gRPC next hop as such: their boundaries are
+      // signed too (ptp-msg-v2). Over an HTTP/2 hop they become bytes: the bytes are signed.
+      const bool messages = req.wire == WireProtocol::kGrpc && route.next_hop &&
+                            route.next_hop->protocol == PeerProtocol::kGrpc;
+      Status st = signing_.send_stream(p->cfg, req, tokens_.roots, answer, messages);
       if (!st.ok()) refuse(p, req, std::move(st));
       return st.ok();
     }

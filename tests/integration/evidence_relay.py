@@ -107,3 +107,96 @@ class H2Relay:
         self.sock.close()
         with self.lock:
             self._close(*self.conns)
+
+
+def _varint(b, i):
+    n = shift = 0
+    while True:
+        n |= (b[i] & 0x7F) << shift
+        i += 1
+        if not b[i - 1] & 0x80:
+            return n, i
+        shift += 7
+
+
+def _merge_inbound(first, second):
+    """One Inbound whose payload (field 2) is first's then second's; first's other fields."""
+    payload, rest = b"", b""
+    for msg, keep in ((first, True), (second, False)):
+        i = 0
+        while i < len(msg):
+            start = i
+            key, i = _varint(msg, i)
+            if key & 7 == 2:
+                n, i = _varint(msg, i)
+                value, i = msg[i:i + n], i + n
+                if key >> 3 == 2:
+                    payload += value
+                    continue
+            elif key & 7 == 0:
+                _, i = _varint(msg, i)
+            else:
+                raise ValueError("unexpected wire type in an Inbound")
+            if keep:
+                rest += msg[start:i]
+    n, head = len(payload), bytearray([0x12])
+    while True:
+        head.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            break
+    return rest + bytes(head) + payload
+
+
+class GrpcMergingRelay(H2Relay):
+    """An H2Relay on a gRPC hop that, once `merge` is set, merges the first two gRPC messages
+    of the next request stream into one (one Inbound with both payloads, in order): the
+    stream's bytes stay the same, its message boundaries do not. The merged stream's DATA
+    goes on re-chunked at message boundaries; everything else passes untouched."""
+
+    def __init__(self, *args, **kwargs):
+        self.merge = False  # merge the first two messages of the next stream (turns itself off)
+        self.merged = 0     # streams altered so far
+        super().__init__(*args, **kwargs)
+
+    def _client_to_server(self, c, u):
+        streams = {}  # stream id -> {"buf": bytes not yet a whole message, "held": message 1}
+        try:
+            u.sendall(self._recv_exact(c, len(PREFACE)))
+            while True:
+                head = self._recv_exact(c, 9)
+                length = int.from_bytes(head[:3], "big")
+                payload = self._recv_exact(c, length)
+                ftype, flags = head[3], head[4]
+                sid = int.from_bytes(head[5:9], "big") & 0x7FFFFFFF
+                if ftype != DATA or (sid not in streams and not self.merge):
+                    u.sendall(head + payload)
+                    continue
+                if sid not in streams:
+                    streams[sid] = {"buf": b"", "held": None, "done": False}
+                    self.merge = False
+                s = streams[sid]
+                start = 1 if flags & FLAG_PADDED else 0
+                s["buf"] += payload[start:length - (payload[0] if flags & FLAG_PADDED else 0)]
+                out = b""
+                while len(s["buf"]) >= 5 and len(s["buf"]) >= 5 + int.from_bytes(s["buf"][1:5], "big"):
+                    n = int.from_bytes(s["buf"][1:5], "big")
+                    msg, s["buf"] = s["buf"][5:5 + n], s["buf"][5 + n:]
+                    if not s["done"] and s["held"] is None:
+                        s["held"] = msg
+                        continue
+                    if s["held"] is not None:
+                        msg, s["held"], s["done"] = _merge_inbound(s["held"], msg), None, True
+                        self.merged += 1
+                    out += b"\x00" + len(msg).to_bytes(4, "big") + msg
+                end = flags & 0x1  # END_STREAM
+                while out or end:
+                    part, out = out[:16384], out[16384:]
+                    last = end if not out else 0
+                    u.sendall(len(part).to_bytes(3, "big") + bytes([DATA, last]) + head[5:9] + part)
+                    if not out:
+                        break
+        except (EOFError, OSError):
+            pass
+        finally:
+            self._close(c, u)

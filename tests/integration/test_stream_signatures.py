@@ -25,11 +25,11 @@ import h2.connection
 import h2.events
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evidence_relay import H2Relay  # noqa: E402
+from evidence_relay import GrpcMergingRelay, H2Relay  # noqa: E402
 from identity_dirs import make_identity  # noqa: E402
 from loopback_server import LoopbackServer  # noqa: E402
-from ptp_harness import (BIN, CRYPTO_YAML, Topology, curl, profile_hexdigest,  # noqa: E402
-                         ptp_headers, wait_until)
+from ptp_harness import (BIN, CRYPTO_YAML, GM, Topology, curl, grpc_stubs,  # noqa: E402
+                         profile_hexdigest, ptp_headers, wait_until)
 from test_evidence_signatures import evidence_records, write  # noqa: E402
 
 PTPCTL = os.path.join(BIN, "ptpctl")
@@ -414,6 +414,33 @@ peers:
                    "the service's stream reset")
         self.assertNotIn("trace-routed-unsigned", self.service.traces(self.service.completed))
 
+    @unittest.skipIf(GM, "grpc's TLS cannot check a chain an SM2 root signed (no SM2 ID)")
+    def test_a_grpc_clients_stream_re_encoded_to_http2_is_refused_not_passed_unchecked(self):
+        # A signs the gRPC client's messages (its hop to R is gRPC); R sends them on to B as
+        # HTTP/2 bytes, where they cannot be checked: B refuses, naming why.
+        import grpc
+        pb, pbg = grpc_stubs()
+        with open(os.path.join(self.ids["A"], "root.crt"), "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        msgs = [b"message %d " % i * 50 for i in range(5)]
+        outs, err = [], None
+        with grpc.secure_channel(f"127.0.0.1:{RA_PORT}", creds) as ch:
+            stub = pbg.PrivateTransferProtocolStub(ch)
+            try:
+                for o in stub.transport(iter(pb.Inbound(payload=m) for m in msgs),
+                                        metadata=list(headers("trace-routed-grpc").items()),
+                                        timeout=20):
+                    outs.append(o)
+            except grpc.RpcError as e:
+                err = e
+        said = " ".join([o.code + " " + o.message for o in outs] +
+                        ([err.details() or ""] if err else []))
+        self.assertIn("E0000000615", said, (outs, err))
+        self.assertIn("arrived here as HTTP/2 bytes", said)
+        wait_until(lambda: "trace-routed-grpc" in self.service.traces(self.service.reset), 5,
+                   "the service's stream reset")
+        self.assertNotIn("trace-routed-grpc", self.service.traces(self.service.completed))
+
     def check_proof(self, msg, name):
         proof = os.path.join(self.topo.workdir, name)
 
@@ -449,6 +476,192 @@ peers:
         c = self.check_proof(receipts[0]["msg"], "routed-early-proof.json")
         self.assertEqual(c.returncode, 0, c.stderr)
         self.assertIn("countersigned by R", c.stdout)
+
+
+G_A_PORT, G_B_PORT, G_RELAY_PORT, G_SERVICE_PORT = 19041, 19042, 19043, 19044
+G_METHOD = "/org.ppc.ptp.PrivateTransferProtocol/transport"
+
+
+class GrpcStreamService:
+    """A local gRPC service (PrivateTransferProtocol.transport) that records each stream's
+    messages (payloads, in order) and whether it completed or was cancelled."""
+
+    def __init__(self, port):
+        import concurrent.futures
+        import grpc
+        pb, pbg = grpc_stubs()
+        self.completed, self.cancelled = {}, {}  # trace -> [payloads]
+        outer = self
+
+        class Servicer(pbg.PrivateTransferProtocolServicer):
+            def transport(self, request_iterator, context):
+                trace = dict(context.invocation_metadata()).get("x-ptp-trace-id")
+                got = []
+                try:
+                    for m in request_iterator:
+                        got.append(m.payload)
+                except Exception:  # noqa: BLE001 - the gateway reset the stream
+                    outer.cancelled[trace] = got
+                    return
+                if not context.is_active():
+                    outer.cancelled[trace] = got
+                    return
+                outer.completed[trace] = got
+                yield pb.Outbound(code="E0000000000", payload=b"%d messages" % len(got))
+
+        self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=4))
+        pbg.add_PrivateTransferProtocolServicer_to_server(Servicer(), self.server)
+        self.server.add_insecure_port(f"127.0.0.1:{port}")
+        self.server.start()
+
+    def close(self):
+        self.server.stop(None)
+
+
+@unittest.skipIf(GM, "grpc's TLS cannot check a chain an SM2 root signed (no SM2 ID)")
+class GrpcStreamSignatures(unittest.TestCase):
+    """A gRPC transport stream from a gRPC client through A, a gRPC hop to B (through a relay
+    on a plaintext hop) and B's gRPC service: its message boundaries are signed with its
+    bytes. A relay that merges two of its messages into one (the same bytes, other
+    boundaries) makes B refuse it with E0000000615, as a flipped byte does; before, B's
+    check passed and the service got other messages than the client sent."""
+
+    MESSAGES = [bytes([i]) * (1000 + 37 * i) for i in range(40)]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = Topology()
+        cls.relay = cls.service = None
+        try:
+            cls.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start(cls):
+        w = cls.topo.workdir
+        cls.ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in "AB"}
+        root = {n: os.path.join(d, "root.crt") for n, d in cls.ids.items()}
+        cls.ev = {n: os.path.join(w, f"ev-{n}") for n in "AB"}
+        common = ("io_threads: 1\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n" +
+                  CRYPTO_YAML)
+        evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000}}\n"
+        cls.service = GrpcStreamService(G_SERVICE_PORT)
+        b = write(w, "b", f"""node: {{node_id: B, inst_id: INST_B, role: edge}}
+listen: {{address: 127.0.0.1, port: {G_B_PORT}}}
+admin: {{address: 127.0.0.1, port: {G_B_PORT + 50}}}
+identity: {{dir: "{cls.ids['B']}"}}
+peers:
+  - {{node_id: A, address: "127.0.0.1:{G_A_PORT}", root_file: "{root['A']}", tls: {{enabled: false}}}}
+local_services:
+  - {{uri: "ptp/stream*", address: "127.0.0.1:{G_SERVICE_PORT}", protocol: grpc, path: {G_METHOD}}}
+{common}{evidence.format(cls.ev['B'])}""")
+        a = write(w, "a", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
+listen: {{address: 127.0.0.1, port: {G_A_PORT}}}
+admin: {{address: 127.0.0.1, port: {G_A_PORT + 50}}}
+identity: {{dir: "{cls.ids['A']}"}}
+peers:
+  - {{node_id: B, address: "127.0.0.1:{G_RELAY_PORT}", root_file: "{root['B']}", protocol: grpc, tls: {{enabled: false}}}}
+{common}{evidence.format(cls.ev['A'])}""")
+        cls.b = cls.topo.gateway(b)
+        a_cert = (os.path.join(cls.ids["A"], "tls.crt"), os.path.join(cls.ids["A"], "tls.key"))
+        cls.relay = GrpcMergingRelay(G_RELAY_PORT, G_B_PORT, tls=True, client_cert=a_cert)
+        cls.a = cls.topo.gateway(a)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.relay:
+            cls.relay.close()
+        if cls.service:
+            cls.service.close()
+        cls.topo.close()
+
+    def send(self, trace):
+        """The client's stream to A: (Outbound messages, the RpcError or None)."""
+        import grpc
+        pb, pbg = grpc_stubs()
+        with open(os.path.join(self.ids["A"], "root.crt"), "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        md = list(headers(trace).items())
+        with grpc.secure_channel(f"127.0.0.1:{G_A_PORT}", creds) as ch:
+            stub = pbg.PrivateTransferProtocolStub(ch)
+            outs = []
+            try:
+                for o in stub.transport(iter(pb.Inbound(payload=m) for m in self.MESSAGES),
+                                        metadata=md, timeout=20):
+                    outs.append(o)
+            except grpc.RpcError as e:
+                return outs, e
+            return outs, None
+
+    def records(self, node, kind, trace):
+        return [r for r in evidence_records(self.ev[node])
+                if r["kind"] == kind and r.get("trace") == trace]
+
+    def test_1_an_unaltered_grpc_stream_passes_with_its_messages_signed(self):
+        outs, err = self.send("trace-grpc-ok")
+        self.assertIsNone(err, err)
+        self.assertEqual([o.code for o in outs], ["E0000000000"], outs)
+        self.assertEqual(self.service.completed.get("trace-grpc-ok"), self.MESSAGES)
+        wait_until(lambda: self.records("A", "sent", "trace-grpc-ok") and
+                   self.records("B", "received", "trace-grpc-ok"), 5, "the records")
+        sent = self.records("A", "sent", "trace-grpc-ok")[0]
+        received = self.records("B", "received", "trace-grpc-ok")[0]
+        framed = b"".join(b"\x00" + len(m).to_bytes(4, "big") + m for m in self.MESSAGES)
+        for rec in (sent, received):
+            self.assertEqual((rec["framing"], rec["size"], rec["body"]),
+                             ("grpc", str(len(framed)), profile_hexdigest(framed)), rec)
+            self.assertTrue(rec["sig"].startswith("v2;"), rec)
+        self.assertEqual(received["msg"], sent["msg"])
+        self.assertEqual(received["status"], "E0000000000")
+        # A third party checks the statement, framing included, with the two roots alone.
+        proof = os.path.join(self.topo.workdir, "grpc-proof.json")
+
+        def export():
+            return subprocess.run([PTPCTL, "evidence", "export", self.ev["B"], "--msg",
+                                   sent["msg"], "--out", proof], capture_output=True).returncode == 0
+
+        wait_until(export, 5, "B's export")
+        with open(proof) as f:
+            self.assertEqual(json.load(f)["message"]["framing"], "grpc")
+        c = subprocess.run([PTPCTL, "evidence", "check-proof", proof,
+                            "--root", os.path.join(self.ids["A"], "root.crt"),
+                            "--root", os.path.join(self.ids["B"], "root.crt")],
+                           capture_output=True, text=True)
+        self.assertEqual(c.returncode, 0, c.stderr)
+        self.assertIn(f"ok: message {sent['msg']} signed by A", c.stdout)
+        # The same proof claiming the v1 statement (no framing) fails.
+        with open(proof) as f:
+            p = json.load(f)
+        del p["message"]["framing"]
+        with open(proof, "w") as f:
+            json.dump(p, f)
+        c = subprocess.run([PTPCTL, "evidence", "check-proof", proof,
+                            "--root", os.path.join(self.ids["A"], "root.crt"),
+                            "--root", os.path.join(self.ids["B"], "root.crt")],
+                           capture_output=True, text=True)
+        self.assertEqual(c.returncode, 1, c.stdout)
+
+    def test_2_two_messages_merged_on_the_way_are_refused(self):
+        self.relay.merge = True
+        outs, err = self.send("trace-grpc-merged")
+        self.assertEqual(self.relay.merged, 1, "the relay did not merge two messages")
+        said = " ".join([o.code + " " + o.message for o in outs] +
+                        ([err.details() or ""] if err else []))
+        self.assertIn("E0000000615", said, (outs, err))
+        self.assertIn("does not match what arrived", said)
+        # The service never saw the stream complete (it got other messages than were sent).
+        self.assertNotIn("trace-grpc-merged", self.service.completed)
+        wait_until(lambda: any(x["kind"] == "audit" and x.get("event") == "request_refused" and
+                               x.get("reason") == "signature" and
+                               x.get("trace_id") == "trace-grpc-merged"
+                               for x in evidence_records(self.ev["B"])), 5, "B's audit record")
+        self.assertFalse(self.records("B", "received", "trace-grpc-merged"))
+        # The next stream passes again.
+        outs, err = self.send("trace-grpc-after")
+        self.assertIsNone(err, err)
+        self.assertEqual(self.service.completed.get("trace-grpc-after"), self.MESSAGES)
 
 
 T_PORT, T_SERVICE_PORT = 19031, 19032

@@ -59,6 +59,9 @@ int export_proof(const Options& o) {
   Json proof{{"v", 1}, {"digest", std::string(digest_algorithm_name(chain.digest))}};
   Json fields = Json::object();
   for (const char* name : kMessageFieldNames) fields[name] = field(*message, name);
+  // A gRPC stream's messages signed (ptp-msg-v2); absent for every other message.
+  if (const std::string framing = field(*message, "framing"); !framing.empty())
+    fields["framing"] = framing;
   proof["message"] = fields;
   proof["msg"] = *msg;
   proof["signature"] = field(*message, "sig");

@@ -111,7 +111,7 @@ TEST_CASE("message evidence: receipt and countersign values parse to their state
   CHECK(cv.proof.node == "R");
   CHECK(cv.proof.path.size() == 1);
   // Malformed values are refused with a reason.
-  for (std::string_view bad : {"", "v2;1;A;b;1;0;;c2ln", "v1;x;A;b;1;0;;c2ln", "v1;1;A;b;1;1;;c2ln",
+  for (std::string_view bad : {"", "v3;1;A;b;1;0;;c2ln", "v1;x;A;b;1;0;;c2ln", "v1;1;A;b;1;1;;c2ln",
                                "v1;1;A;b;0;0;;c2ln", "v1;1;A;b;1;0;;", "v1;1;A b;b;1;0;;c2ln",
                                "v1;1;A;b;2;0;AAAA;c2ln", "v1;1;A;b;1;0;;c2ln;x"}) {
     SignatureValue sv;
@@ -130,6 +130,36 @@ TEST_CASE("message evidence: fields round-trip through record pairs") {
   fields.erase(fields.begin() + 2);
   CHECK_FALSE(MessageFields::from_fields(fields, back, error));
   CHECK(error.find("source") != std::string::npos);
+}
+
+TEST_CASE("message evidence: a gRPC stream's framed statement is ptp-msg-v2, versioned") {
+  MessageFields m = sample(4);
+  const std::string v1 = message_text(m);
+  CHECK(v1.starts_with("ptp-msg-v1\n1\ninvoke\n"));
+  m.framing = std::string(kGrpcFraming);
+  const std::string v2 = message_text(m);
+  CHECK(v2 == "ptp-msg-v2\ngrpc\n" + v1.substr(std::string("ptp-msg-v1\n").size()));
+  // The framing travels with the record's fields (and only when set).
+  MessageFields back;
+  std::string error;
+  REQUIRE(MessageFields::from_fields(m.to_fields(), back, error));
+  CHECK(message_text(back) == v2);
+  CHECK(sample(4).to_fields().size() == 13);
+  auto fields = m.to_fields();
+  fields.back().second = "http2";
+  CHECK_FALSE(MessageFields::from_fields(fields, back, error));
+  CHECK(error.find("framing") != std::string::npos);
+  // The prefix gRPC puts before a message.
+  CHECK(grpc_framed_prefix(0x01020304) == std::string("\0\x01\x02\x03\x04", 5));
+  // A "v2;" signature value parses, and says so.
+  std::string value = "v2;7;";
+  append_batch_proof(value, "A", "b1", 1, 0, {}, base64url_encode("s"));
+  SignatureValue sv;
+  REQUIRE_MESSAGE(parse_signature_value(value, sv, error), error);
+  CHECK(sv.version == 2);
+  CHECK(sv.sent_ms == 7);
+  REQUIRE(parse_signature_value("v1" + value.substr(2), sv, error));
+  CHECK(sv.version == 1);
 }
 
 }  // namespace ptp

@@ -108,4 +108,34 @@ TEST_CASE("message proof: signature, receipt and countersign check offline") {
   fails(p, "receipt", {a.root, other_b.root, r.root});
 }
 
+TEST_CASE("message proof: a gRPC stream's framed statement checks with its framing, v2") {
+  Party a = party("A");
+  MessageFields m;
+  m.version = "1";
+  m.iface = "transport";
+  m.source_node = "A";
+  m.target_node = "B";
+  m.body_size = 8;
+  m.body_digest = digest_hex(digest(DigestAlgorithm::kSha256, std::string("\0\0\0\0\x03"
+                                                                          "abc",
+                                                                          8)));
+  m.sent_ms = 1000;
+  m.framing = std::string(kGrpcFraming);
+  Hasher h;
+  const Digest32 leaf = message_leaf(h, m);
+  MessageProof p;
+  p.message = m.to_fields();
+  p.msg = digest_hex(leaf);
+  p.signature = "v2;1000;" + prove(a.key, "A", leaf);
+  ProofCheck ok = check_message_proof(p, {a.root});
+  REQUIRE_MESSAGE(ok.ok(), (ok.failed + ": " + ok.error));
+  // Without its framing the fields give another leaf; a v1 value does not fit a framing.
+  MessageProof q = p;
+  q.message.pop_back();
+  CHECK(check_message_proof(q, {a.root}).failed == "message");
+  q = p;
+  q.signature[1] = '1';
+  CHECK(check_message_proof(q, {a.root}).failed == "signature");
+}
+
 }  // namespace ptp

@@ -58,7 +58,8 @@ TEST_CASE("message records: sent and received hold msg, the message fields in or
                   .topic = "",
                   .body_size = 1024,
                   .body_digest = std::string(64, 'a'),
-                  .sent_ms = 1764900000123};
+                  .sent_ms = 1764900000123,
+                  .framing = {}};
   Digest32 msg{};
   msg[0] = 0xab;
   const std::string hex = digest_hex(msg);

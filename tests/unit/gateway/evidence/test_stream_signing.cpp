@@ -144,7 +144,7 @@ TEST_CASE("signed streams: the trailer verifies at the receiver; a flipped byte 
     Request sreq = stream_request();
     auto client = sreq.stream;
     Responder sender_answer = [](Response&&) {};
-    if (sign) sign_stream(evidence_of(a, sa, b, refusals), sreq, sender_answer);
+    if (sign) sign_stream(evidence_of(a, sa, b, refusals), sreq, sender_answer, false);
     client->write(body.substr(0, 50000));
     client->write(body.substr(50000));
     client->finish();
@@ -222,7 +222,7 @@ TEST_CASE("signed streams: an answer begun before the check ends with the receip
     Request sreq = stream_request();
     auto client = sreq.stream;
     Responder sender_answer = [](Response&&) {};
-    sign_stream(evidence_of(a, sa, b, refusals), sreq, sender_answer);
+    sign_stream(evidence_of(a, sa, b, refusals), sreq, sender_answer, false);
     Request rreq = stream_request();
     auto wire = rreq.stream;
     Response answered;
