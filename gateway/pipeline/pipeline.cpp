@@ -550,10 +550,13 @@ bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Re
         (route.target_peer && route.target_peer->async_only && queues_ && cfg.queue.enabled))
       return true;
     if (req.stream) {  // signed in its trailers once it ended
-      // A gRPC client's messages that go on to a gRPC next hop as such: their boundaries are
-      // signed too (ptp-msg-v2). Over an HTTP/2 hop they become bytes: the bytes are signed.
+      // A gRPC client's messages that go straight to their target over gRPC: their
+      // boundaries are signed too (ptp-msg-v2). Through a router the bytes are signed (v1):
+      // a router may pass them on over HTTP/2, where the boundaries are lost, and this node
+      // cannot know its hops beyond the first.
       const bool messages = req.wire == WireProtocol::kGrpc && route.next_hop &&
-                            route.next_hop->protocol == PeerProtocol::kGrpc;
+                            route.next_hop->protocol == PeerProtocol::kGrpc &&
+                            route.next_hop->node_id == h.target_node_id;
       Status st = signing_.send_stream(p->cfg, req, tokens_.roots, answer, messages);
       if (!st.ok()) refuse(p, req, std::move(st));
       return st.ok();
