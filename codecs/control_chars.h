@@ -1,5 +1,6 @@
 // Control characters (below 0x20, and DEL) in text, eight bytes at a time: header values
-// are checked for them on every request, at ingress (validate.cpp) and again where the
+// are checked for them on every request, at ingress (validate.cpp; the PTP header fields
+// together with UTF-8 in one pass, codecs/field_text.h) and again where the
 // HTTP/1.1 client writes or reads a head (gateway/http/http_field_chars.h).
 #pragma once
 

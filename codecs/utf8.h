@@ -1,5 +1,5 @@
 // Well-formed UTF-8 (RFC 3629): what the JSON logs copy as it is, and what request fields
-// that end up in evidence records must be (codecs/validate.cpp): a JSON string cannot carry
+// that end up in evidence records must be (codecs/field_text.h): a JSON string cannot carry
 // other bytes, so a record would hold U+FFFD instead, and the message's signed fields could
 // no longer be recomputed from it (docs/evidence.md).
 #pragma once

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "codecs/control_chars.h"
+#include "codecs/field_text.h"
 #include "codecs/header_codec.h"
-#include "codecs/utf8.h"
 
 namespace ptp {
 namespace {
@@ -28,27 +28,37 @@ bool is_id_field(std::string PtpHeader::*m) {
          m == &PtpHeader::source_inst_id || m == &PtpHeader::target_inst_id;
 }
 
-bool has_control_char(std::string_view v) { return ptp::has_control_char(v, Tab::kControl); }
-
-// Length and character checks shared by header fields and meta values.
-Status check_text(std::string_view what, std::string_view v, const ValidationLimits& lim) {
-  if (v.size() > lim.max_field_length)
-    return Status::Error(Code::kBadRequest, std::string(what) + " is longer than " +
-                                                std::to_string(lim.max_field_length) + " bytes");
-  if (has_control_char(v))
-    return Status::Error(Code::kBadRequest, std::string(what) + " contains a control character");
-  return Status::Ok();
+Status too_long(std::string_view what, const ValidationLimits& lim) {
+  return Status::Error(Code::kBadRequest, std::string(what) + " is longer than " +
+                                              std::to_string(lim.max_field_length) + " bytes");
 }
 
-bool text_ok(std::string_view v, const ValidationLimits& lim) {
-  return v.size() <= lim.max_field_length && !has_control_char(v);
+Status control_char(std::string_view what) {
+  return Status::Error(Code::kBadRequest, std::string(what) + " contains a control character");
 }
 
 // The header fields and the topic are signed and recorded in the evidence log (JSON): bytes
 // that are not UTF-8 would be recorded as U+FFFD, and the record would no longer prove the
 // message (docs/evidence.md). Other metadata is not recorded.
-Status not_utf8(std::string what) {
-  return Status::Error(Code::kBadRequest, std::move(what) + " is not valid UTF-8");
+Status not_utf8(std::string_view what) {
+  return Status::Error(Code::kBadRequest, std::string(what) + " is not valid UTF-8");
+}
+
+// A field's length, then its text: one pass for control characters and UTF-8 (`utf8`
+// false: control characters only). `what` names the field, built only for a refusal.
+template <class What>
+Status check_text(What what, std::string_view v, const ValidationLimits& lim, bool utf8 = true) {
+  if (v.size() > lim.max_field_length) return too_long(what(), lim);
+  if (!utf8) return has_control_char(v, Tab::kControl) ? control_char(what()) : Status::Ok();
+  switch (field_text_fault(v)) {
+    case TextFault::kControlChar:
+      return control_char(what());
+    case TextFault::kNotUtf8:
+      return not_utf8(what());
+    case TextFault::kNone:
+      break;
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -74,15 +84,18 @@ Status validate_request(const Envelope& e, Interface iface, const ValidationLimi
   for (const auto& f : header_fields()) {
     const std::string& v = e.header.*(f.member);
     if (v.empty()) continue;
-    if (!text_ok(v, lim)) return check_text("header " + std::string(f.name), v, lim);
-    if (!is_valid_utf8(v)) return not_utf8("header " + std::string(f.name));
-    if (is_id_field(f.member) && !is_valid_id(v))
-      return Status::Error(Code::kBadRequest, "header " + std::string(f.name) +
-                                                  " has characters outside [A-Za-z0-9._:-]");
+    auto what = [&f] { return "header " + std::string(f.name); };
+    // An id of [A-Za-z0-9._:-] (nearly all) has no control character and is UTF-8; another
+    // is refused for the first of the text checks it fails, as any field.
+    const bool id = is_id_field(f.member);
+    if (id && v.size() <= lim.max_field_length && is_valid_id(v)) continue;
+    if (Status st = check_text(what, v, lim); !st.ok()) return st;
+    if (id)
+      return Status::Error(Code::kBadRequest, what() + " has characters outside [A-Za-z0-9._:-]");
   }
   for (const auto& [name, value] : e.meta) {
-    if (!text_ok(value, lim)) return check_text("metadata " + name, value, lim);
-    if (name == "message-topic" && !is_valid_utf8(value)) return not_utf8("metadata " + name);
+    auto what = [&name] { return "metadata " + name; };
+    if (Status st = check_text(what, value, lim, name == "message-topic"); !st.ok()) return st;
   }
   if (e.body.size() > lim.max_body_bytes)
     return Status::Error(Code::kTooLarge, "body of " + std::to_string(e.body.size()) +

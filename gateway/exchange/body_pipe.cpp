@@ -21,6 +21,7 @@ void BodyPipe::end(const Status& st) {
 void BodyPipe::write(std::string chunk) {
   if (finished_ || cancelled_ || chunk.empty()) return;
   buffered_ += chunk.size();
+  *written_ += chunk.size();
   chunks_.push_back(std::move(chunk));
   if (on_readable_) on_readable_();
 }

@@ -38,6 +38,11 @@ class BodyPipe {
     trailers_.emplace_back(name, value);
   }
   bool cancelled() const { return cancelled_; }
+  // The bytes the producer wrote (what was dropped after finish() or cancel() is not), in
+  // a counter that outlives the pipe: the pipeline counts a streamed request's bytes in
+  // when its answer ends, maybe after the pipe is gone, and must not hold the pipe (the
+  // diag echo answers with its request's pipe, whose end observer holds the request).
+  std::shared_ptr<const uint64_t> written() const { return written_; }
   void set_on_consumed(std::function<void(size_t)> f) { on_consumed_ = std::move(f); }
   void set_on_cancel(std::function<void()> f) { on_cancel_ = std::move(f); }
   void set_on_end(EndObserver f) { on_end_ = std::move(f); }
@@ -66,6 +71,7 @@ class BodyPipe {
   size_t head_offset_ = 0;
   size_t buffered_ = 0;
   uint64_t taken_ = 0;  // bytes the consumer read
+  std::shared_ptr<uint64_t> written_ = std::make_shared<uint64_t>(0);
   bool finished_ = false;
   bool cancelled_ = false;
   Status status_;

@@ -164,6 +164,8 @@ struct Pipeline::Pending {
   ConfigPtr cfg;
   std::chrono::steady_clock::time_point start;
   uint64_t bytes_in = 0;
+  // A streamed request's bytes in so far (BodyPipe::written), counted when it is recorded.
+  std::shared_ptr<const uint64_t> streamed_in;
   Interface iface;
   WireProtocol wire;
   Responder done;
@@ -224,8 +226,8 @@ struct Pipeline::Pending {
   void record(const Status& st, uint64_t bytes_out, Metrics& metrics, JsonLog& log,
               LogThrottle* stranger_log) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics.request_done(route, interface_name(iface), wire_name(wire), st.code, secs, bytes_in,
-                         bytes_out);
+    metrics.request_done(route, interface_name(iface), wire_name(wire), st.code, secs,
+                         bytes_in + (streamed_in ? *streamed_in : 0), bytes_out);
     const LogLevel level = st.ok() ? LogLevel::kInfo : LogLevel::kWarn;
     // A stranger's refusals cost it a request each: their lines are rate-limited and
     // clipped, so it cannot make the gateway write more than it sends. A refused peering
@@ -451,6 +453,7 @@ void Pipeline::reject(Request&& req, Status st, Responder done) {
   p->echo_session = false;
   p->done = std::move(done);
   p->bytes_in = req.env.body.size();
+  if (req.stream) p->streamed_in = req.stream->written();
   refuse(p, req, std::move(st));
 }
 
@@ -477,6 +480,7 @@ void Pipeline::dispatch(Request&& req, Responder done) {
   }
   p->done = std::move(done);
   p->bytes_in = req.env.body.size();
+  if (req.stream) p->streamed_in = req.stream->written();
   if (!st.ok()) return refuse(p, req, std::move(st));
   if (!p->permit_id.empty() && permits_) return run_permitted(p, std::move(req));
   run(p, std::move(req));

@@ -215,7 +215,12 @@ void Outbox::check_receipt(const ConfigPtr& cfg, const std::string& target, cons
     std::string error;
     st = signing_.verify_receipt(*cfg, leaf, target, receipt, root_keys_.find(cfg, target, error));
   }
-  if (!st.ok()) log_.warn("outbox receipt does not verify", log_fields(target, m, st));
+  uint64_t suppressed = 0;
+  if (!st.ok() && log_.enabled(LogLevel::kWarn) && receipt_log_.allow(suppressed)) {
+    LogFields lf = log_fields(target, m, st);
+    lf.extra.emplace_back("suppressed", std::to_string(suppressed));
+    log_.warn("outbox receipt does not verify", lf);
+  }
   if (!receipt.empty())
     record_receipt(records_, leaf, target, code_string(r.env.status.code), receipt, {});
 }

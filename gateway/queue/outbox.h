@@ -20,6 +20,7 @@
 #include "gateway/evidence/root_keys.h"
 #include "gateway/exchange/exchange.h"
 #include "gateway/forward/source_tokens.h"
+#include "gateway/observability/json_log.h"
 #include "gateway/queue/outbox_lane.h"
 #include "gateway/upstream/http1_client.h"
 #include "gateway/upstream/upstream_pool.h"
@@ -33,7 +34,6 @@ class Family;
 namespace ptp {
 
 class Metrics;
-class JsonLog;
 
 // Extension metadata: unix time after which an outbox message becomes a dead letter.
 inline constexpr std::string_view kOutboxExpiryKey = "x-ptp-outbox-expiry";
@@ -80,7 +80,8 @@ class Outbox {
   class Forward;
   std::shared_ptr<OutboxLane> lane(const std::string& target);
   // The target's receipt of an acknowledged signed push: checked against its pinned root
-  // (a missing or bad one is logged; the push was delivered either way).
+  // (a missing or bad one is logged, at most a line a second: the target chooses its
+  // receipts, and we push at our own rate; the push was delivered either way).
   void check_receipt(const ConfigPtr& cfg, const std::string& target, const QueuedMessage& m,
                      const Digest32& leaf, const Response& r);
   EvidenceLog* records_ = nullptr;
@@ -97,6 +98,7 @@ class Outbox {
   SourceTokens source_tokens_;  // s1 tokens of the forwards (on ex_ only)
   MessageSigning signing_;      // signatures of the forwards, receipts checked (on ex_ only)
   RootKeys root_keys_;          // the targets' pinned roots' keys (on ex_ only)
+  LogThrottle receipt_log_;     // receipts that do not verify (on ex_ only)
   prometheus::Family<prometheus::Counter>& dead_letter_count_;  // {code}
   std::mutex mu_;
   bool stopped_ = false;

@@ -110,6 +110,15 @@ def duration_count(metrics, route):
     return 0.0
 
 
+def request_bytes(metrics, route, direction):
+    """ptp_request_bytes_total of `route` in `direction` ("in" or "out")."""
+    for line in metrics.splitlines():
+        if line.startswith("ptp_request_bytes_total{") and f'route="{route}"' in line and \
+                f'direction="{direction}"' in line:
+            return float(line.split()[-1])
+    return 0.0
+
+
 class StreamEndLogs(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -271,6 +280,48 @@ class StreamEndLogs(unittest.TestCase):
                                         code="E0000000607"), 1, m)
         self.assertEqual(requests_total(m, route="local:ptp/se/reset", wire="grpc",
                                         code="E0000000000"), 0, m)
+
+    def test_7_streamed_bytes_are_counted(self):
+        # ptp_request_bytes_total counts the bytes a streamed request sent in (they pass
+        # chunk by chunk, env.body stays empty) and the bytes of its streamed answer, once,
+        # when the stream ends. Before, direction="in" stayed 0 for every stream.
+        n = 300_000
+        before = self.a.metrics()
+        with H2Client(A_PORT) as c:  # HTTP/2 in, a 128 KiB streamed answer out
+            sid = c.request(TRANSPORT, ptp_headers("A", "A", uri="ptp/se/flood",
+                                                   trace="trace-se-bytes"))
+            self.assertEqual(c.send_body(sid, n), n)
+            self.assertTrue(c.wait(lambda: c.streams[sid].closed, 10))
+            st = c.streams[sid]
+            self.assertTrue(st.ended and len(st.data) == 131072, (st.headers, st.reset))
+        self.assertEqual(self.access_line("trace-se-bytes")["code"], "E0000000000")
+        with H2Client(A_PORT) as c:  # the diag echo: the request's pipe is its answer's
+            sid = c.request(TRANSPORT, ptp_headers("A", "A", uri="ptp/diag/echo",
+                                                   trace="trace-se-bytes-echo"))
+            self.assertEqual(c.send_body(sid, n), n)
+            self.assertTrue(c.wait(lambda: c.streams[sid].closed, 10))
+            st = c.streams[sid]
+            self.assertTrue(st.ended and len(st.data) == n, (st.headers, st.reset, len(st.data)))
+        self.access_line("trace-se-bytes-echo")
+        stub = self.pbg.PrivateTransferProtocolStub(grpc.insecure_channel(f"127.0.0.1:{A_PORT}"))
+        md = list(ptp_headers("A", "A", uri="ptp/se/ok", trace="trace-se-bytes-grpc").items())
+        out = list(stub.transport(iter([self.pb.Inbound(payload=b"x" * 50_000)] * 6),
+                                  metadata=md, timeout=10))
+        self.assertEqual([o.payload for o in out], [b"fine"])
+        self.access_line("trace-se-bytes-grpc")
+        m = self.a.metrics()
+
+        def grown(route, direction):
+            return request_bytes(m, route, direction) - request_bytes(before, route, direction)
+        self.assertGreaterEqual(grown("local:ptp/se/flood", "in"), n, m)
+        self.assertGreaterEqual(grown("local:ptp/se/flood", "out"), 131072, m)
+        self.assertGreaterEqual(grown("diag", "in"), n, m)
+        self.assertGreaterEqual(grown("diag", "out"), n, m)
+        self.assertGreaterEqual(grown("local:ptp/se/ok", "in"), 300_000, m)
+        self.assertGreaterEqual(grown("local:ptp/se/ok", "out"), 4, m)
+        # Counted once: not more than the stream carried (plus the other tests' bodies).
+        self.assertLess(grown("diag", "in"), 2 * n, m)
+        self.assertLess(grown("local:ptp/se/flood", "in"), 2 * n, m)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "codecs/control_chars.h"
+#include "codecs/utf8.h"
 #include "codecs/validate.h"
 
 using namespace ptp;
@@ -204,4 +209,83 @@ TEST_CASE("header fields and the topic must be UTF-8; other metadata need not") 
   e.meta["message-topic"] = "t";
   e.meta["x-other"] = "latin-1 \xe9";
   CHECK(validate_request(e, Interface::kTransport, {}).ok());
+}
+
+// The same answers as the two passes validate_request made before (control characters
+// over the whole field, then UTF-8, then the id characters), for any bytes.
+namespace {
+
+Status two_pass_answer(std::string_view what, std::string_view v, bool utf8, bool id) {
+  const std::string w(what);
+  if (has_control_char(v, Tab::kControl))
+    return Status::Error(Code::kBadRequest, w + " contains a control character");
+  if (utf8 && !is_valid_utf8(v)) return Status::Error(Code::kBadRequest, w + " is not valid UTF-8");
+  if (id && !is_valid_id(v))
+    return Status::Error(Code::kBadRequest, w + " has characters outside [A-Za-z0-9._:-]");
+  return Status::Ok();
+}
+
+void check_same_answers(const std::string& v) {
+  CAPTURE(v);
+  Envelope e = node_request();
+  e.header.uri = v.empty() ? "/svc" : v;
+  Status got = validate_request(e, Interface::kInvoke, {});
+  Status want = two_pass_answer("header x-ptp-uri", e.header.uri, true, false);
+  CHECK(got.code == want.code);
+  CHECK(got.message == want.message);
+  e = node_request();
+  e.header.trace_id = v.empty() ? "t" : v;
+  got = validate_request(e, Interface::kInvoke, {});
+  want = two_pass_answer("header x-ptp-trace-id", e.header.trace_id, true, true);
+  CHECK(got.code == want.code);
+  CHECK(got.message == want.message);
+  e = node_request();
+  e.meta["message-topic"] = v;
+  got = validate_request(e, Interface::kInvoke, {});
+  want = two_pass_answer("metadata message-topic", v, true, false);
+  CHECK(got.code == want.code);
+  CHECK(got.message == want.message);
+  e = node_request();
+  e.meta["x-other"] = v;
+  got = validate_request(e, Interface::kInvoke, {});
+  want = two_pass_answer("metadata x-other", v, false, false);
+  CHECK(got.code == want.code);
+  CHECK(got.message == want.message);
+}
+
+}  // namespace
+
+TEST_CASE("one pass over a field gives the answers of the control and UTF-8 passes") {
+  // Bytes around every boundary: controls, tab, DEL, id and other ASCII, continuation
+  // bytes, lead bytes of overlong forms (c0 c1 e0 f0), surrogates (ed), the top (f4) and
+  // bytes that never lead (f5 ff).
+  const std::vector<unsigned char> alphabet = {0x00, 0x09, 0x0a, 0x1f, 0x20, 0x2f, 0x41, 0x7e, 0x7f,
+                                               0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2,
+                                               0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff};
+  // Every string of up to three of them, alone and inside ASCII (in and across words).
+  std::vector<std::string> cores = {""};
+  for (size_t round = 0; round < 3; ++round) {
+    const size_t n = cores.size();
+    for (size_t i = 0; i < n; ++i)
+      if (cores[i].size() == round)
+        for (unsigned char c : alphabet) cores.push_back(cores[i] + static_cast<char>(c));
+  }
+  for (const std::string& core : cores) {
+    check_same_answers(core);
+    check_same_answers(std::string(7, 'a') + core);
+    check_same_answers(std::string(9, 'a') + core + std::string(5, 'b'));
+  }
+  // Longer mixes: a fixed pseudo-random sequence over the same bytes.
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (int n = 0; n < 3000; ++n) {
+    std::string v;
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const size_t len = x % 48;
+    for (size_t i = 0; i < len; ++i) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      // Mostly ASCII letters, as real fields, with the others now and then.
+      v += x % 4 ? static_cast<char>('a' + x % 26) : static_cast<char>(alphabet[x % 97 % 26]);
+    }
+    check_same_answers(v);
+  }
 }

@@ -87,5 +87,26 @@ TEST_CASE("body pipe: dropped without an end, it is complete only when all was t
   CHECK(cut.last->code == Code::kSystemError);
 }
 
+TEST_CASE("body pipe: the bytes written are counted once and outlive the pipe") {
+  std::shared_ptr<const uint64_t> written;
+  {
+    BodyPipe p;
+    written = p.written();
+    p.write("hello");
+    p.write("");  // nothing
+    std::string chunk;
+    CHECK(p.read_chunk(chunk));  // taking them does not count them again
+    p.write("world");
+    p.finish();
+    p.write("after the end");  // dropped: not counted
+  }
+  CHECK(*written == 10);
+  BodyPipe cancelled;
+  cancelled.write("abc");
+  cancelled.cancel();
+  cancelled.write("dropped");
+  CHECK(*cancelled.written() == 3);
+}
+
 }  // namespace
 }  // namespace ptp
