@@ -317,13 +317,15 @@ void RsHost::handle_event(const QueueKey& key, bool deferred_turn) {
     if (auto it = jobs_.find(key.session); it != jobs_.end()) {
       job = it->second;
       finished = job->finished;
+      // Noted while the job cannot finish (that takes mu_): its end releases every topic
+      // noted, and a message of a topic noted later finds the job finished (discard()).
+      if (!finished) {
+        std::lock_guard jl(job->mu);
+        job->topics.insert(key.topic);
+      }
     }
   }
   if (job && !finished) {
-    {
-      std::lock_guard lock(job->mu);
-      job->topics.insert(key.topic);
-    }
     job->wake();
     return;
   }
@@ -468,7 +470,8 @@ class RsHost::JobRun {
 
   // 0. Shares stored before the spec started the job: their topics are checked like those
   //    of later ones (collect_shares). A store that cannot list its queues (E0000000400)
-  //    leaves the check to the topics announced from now on.
+  //    leaves the check to the topics announced from now on. Every input topic queued
+  //    (RS-B's halves too) is released when the job ends.
   void note_queued_topics() {
     std::promise<std::vector<QueueInfo>> p;
     auto f = p.get_future();
@@ -478,7 +481,7 @@ class RsHost::JobRun {
     std::vector<QueueInfo> queues = f.get();
     std::lock_guard lock(job->mu);
     for (const auto& q : queues)
-      if (q.key.topic.starts_with(rs::kShareTopicPrefix)) job->topics.insert(q.key.topic);
+      if (is_input_topic(q.key.topic, rsc)) job->topics.insert(q.key.topic);
   }
 
   // 1. The job spec.
@@ -867,6 +870,12 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
     }
   }
   for (auto& [k, off] : leases) inbox_.ack(k, off);
+  // Every topic of the job goes, also those it never read (shares queued for a job whose
+  // spec failed it): nothing of the job stays stored until its session expires.
+  {
+    std::lock_guard jl(job->mu);
+    run.consumed_topics.insert(job->topics.begin(), job->topics.end());
+  }
   for (const auto& t : run.consumed_topics) {
     Status st = release_now(inbox_, key(t));
     if (!st.ok())

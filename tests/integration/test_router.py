@@ -11,7 +11,7 @@ share of party i from another node than the spec names, a conflicting second spe
 the job source may not name. Denial of service: a share holder's shares for 300 job ids no job
 source started neither start jobs nor delay a job a job source starts afterwards; a job source
 flooding specs of jobs whose shares never come holds only its share of the job slots, and
-another job source's job completes at once."""
+another job source's job completes at once. A failed job's queued shares are deleted."""
 import base64
 import concurrent.futures
 import json
@@ -819,6 +819,30 @@ class RouterJobSourceFlood(JobSlotsTest):
             self.assertEqual(self.running(node), self.PER_SOURCE, node)
             time.sleep(0.5)
             self.assertEqual(len(self.known(node, floods)), self.PER_SOURCE + 1, node)
+
+    def test_a_failed_job_leaves_no_shares_queued(self):
+        """Shares stored before the spec, then a spec that fails the job at once (S names
+        itself the HE node, which it may not): the job's queued shares are deleted when the
+        job ends, not kept until the session expires."""
+        l, n, k = 64, 2, 8
+        job = "jfails"
+        self.send_shares(job, l, make_shares(test_vector(l, k, self.rnd), n, l, self.rnd))
+        deadline = time.time() + 30
+        for node in ("RA", "RB"):
+            while self.queued_sessions(node, job) != {job}:
+                self.assertLess(time.time(), deadline, node)
+                time.sleep(0.2)
+        for node in ("RA", "RB"):
+            self.push_spec(node, job, self.spec(job, n, l, k, he_node="S"), job + ".spec",
+                           node="S")
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job)
+            self.assertEqual(st["state"], "failed", st)
+            self.assertIn("he_node S is not permitted", st["error"])
+            deadline = time.time() + 10
+            while self.queued_sessions(node, job):
+                self.assertLess(time.time(), deadline, f"{node}: shares of {job} still queued")
+                time.sleep(0.2)
 
 
 if __name__ == "__main__":
