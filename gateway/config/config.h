@@ -247,6 +247,11 @@ struct RouterServerConfig {
   // Jobs (threads) running at once; a job specified beyond them waits in the queue and
   // starts when one ends. Read at each job start (reloadable).
   unsigned max_running_jobs = 256;
+  // Of those, the jobs one job source may run at once (so one job source cannot hold every
+  // slot with jobs whose shares never come); its further jobs wait while other sources'
+  // start. Default: a quarter of max_running_jobs (at least 1), all of them with a single
+  // job source. At most max_running_jobs. Read at each job start (reloadable).
+  unsigned max_running_jobs_per_source = 64;
   rs::CombineAt combine_at = rs::CombineAt::kRc;
   // Authorization (docs/router.md "Who may start a job"): the nodes whose job specs (topic
   // rs.job) this RS accepts, each with the HE nodes its jobs may deliver the result to.

@@ -1,4 +1,7 @@
 // The router_server configuration section.
+#include <algorithm>
+#include <string>
+
 #include "gateway/config/config_yaml.h"
 
 namespace ptp::config_yaml {
@@ -48,8 +51,8 @@ void parse_job_sources(const Section& s, RouterServerConfig& r) {
 void parse_router_server(const YAML::Node& root, Config& cfg) {
   if (!root["router_server"]) return;
   Section s(root["router_server"], "router_server",
-            {"role", "peer_rs_node", "workers", "job_timeout_s", "max_running_jobs", "combine_at",
-             "job_sources"});
+            {"role", "peer_rs_node", "workers", "job_timeout_s", "max_running_jobs",
+             "max_running_jobs_per_source", "combine_at", "job_sources"});
   RouterServerConfig& r = cfg.router_server;
   r.enabled = true;
   if (!s.has("role")) fail(s.at("role"), "required key is missing (A or B)");
@@ -79,6 +82,15 @@ void parse_router_server(const YAML::Node& root, Config& cfg) {
          "required with combine_at rs_a (the node of the other router server)");
   }
   parse_job_sources(s, r);
+  // A single job source has nobody to crowd out: it may use every slot.
+  const unsigned per_source_default =
+      r.job_sources.size() == 1 ? r.max_running_jobs : std::max(1u, r.max_running_jobs / 4);
+  r.max_running_jobs_per_source =
+      static_cast<unsigned>(s.integer("max_running_jobs_per_source", per_source_default, 1, 4096));
+  if (r.max_running_jobs_per_source > r.max_running_jobs)
+    fail(s.at("max_running_jobs_per_source"),
+         std::to_string(r.max_running_jobs_per_source) + " exceeds max_running_jobs (" +
+             std::to_string(r.max_running_jobs) + "), the jobs running at once of all sources");
   if (!cfg.queue.enabled) fail(s.path(), "needs queue.enabled (jobs arrive as queued messages)");
   if (!cfg.kafka_attachment.egress_topic.empty())
     fail(s.path(),

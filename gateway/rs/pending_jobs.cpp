@@ -27,17 +27,34 @@ PendingJobs::Refusals PendingJobs::take_refusals(const std::string& job_id) {
   return out;
 }
 
-bool PendingJobs::defer(const QueueKey& key) {
-  if (deferred_.size() >= max_deferred_ || deferred_ids_.count(key.session)) return false;
+PendingJobs::Deferral PendingJobs::defer(const QueueKey& key, const std::string& source) {
+  if (deferred_ids_.count(key.session)) return Deferral::kAlready;
+  auto it = by_source_.find(source);
+  const size_t queued = it == by_source_.end() ? 0 : it->second.size();
+  if (queued >= max_deferred_per_source_) return Deferral::kFull;
   deferred_ids_.insert(key.session);
-  deferred_.push_back(key);
-  return true;
+  by_source_[source].push_back({arrivals_++, key});
+  return Deferral::kDeferred;
 }
 
-std::optional<QueueKey> PendingJobs::next_deferred() {
-  if (deferred_.empty()) return std::nullopt;
-  QueueKey key = std::move(deferred_.front());
-  deferred_.pop_front();
+std::optional<QueueKey> PendingJobs::next_deferred(const std::map<std::string, size_t>& running,
+                                                   size_t per_source_max) {
+  auto best = by_source_.end();
+  size_t best_running = 0;
+  for (auto it = by_source_.begin(); it != by_source_.end(); ++it) {
+    auto r = running.find(it->first);
+    const size_t n = r == running.end() ? 0 : r->second;
+    if (n >= per_source_max) continue;
+    if (best == by_source_.end() || n < best_running ||
+        (n == best_running && it->second.front().arrival < best->second.front().arrival)) {
+      best = it;
+      best_running = n;
+    }
+  }
+  if (best == by_source_.end()) return std::nullopt;
+  QueueKey key = std::move(best->second.front().key);
+  best->second.pop_front();
+  if (best->second.empty()) by_source_.erase(best);
   deferred_ids_.erase(key.session);
   return key;
 }

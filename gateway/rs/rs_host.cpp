@@ -28,8 +28,9 @@ using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 using std::chrono::milliseconds;
 
-// Jobs remembered as waiting for a slot; beyond that a job starts on its next message.
-constexpr size_t kMaxDeferredJobs = 10000;
+// Jobs remembered as waiting for a slot, per job source; beyond that a job starts on its
+// next message.
+constexpr size_t kMaxDeferredJobsPerSource = 10000;
 // Job ids whose refused specs (from nodes that are no job source) are counted until the job
 // runs; the refusals are logged either way.
 constexpr size_t kMaxRefusedJobs = 1024;
@@ -137,6 +138,8 @@ struct RsHost::Job {
   bool thread_done = false;              // under RsHost::mu_
   bool joined = false;                   // under RsHost::mu_: `thread` joined (or never started)
   std::thread thread;
+  // The job source whose queued spec started the thread (set before it, then constant).
+  std::string admitted_source;
 
   void wake() {
     {
@@ -168,7 +171,7 @@ RsHost::RsHost(QueueStore& inbox, QueueService& queues, ConfigStore& config, Jso
       config_(config),
       log_(log),
       pool_(workers),
-      pending_(kMaxRefusedJobs, kMaxDeferredJobs),
+      pending_(kMaxRefusedJobs, kMaxDeferredJobsPerSource),
       dispatcher_([this] { dispatch_loop(); }) {}
 
 RsHost::~RsHost() { stop(); }
@@ -231,19 +234,31 @@ void RsHost::dispatch_loop() {
   }
 }
 
+RsHost::Occupancy RsHost::occupancy_locked() const {
+  Occupancy o;
+  for (const auto& [id, j] : jobs_) {
+    if (j->finished) continue;
+    ++o.total;
+    ++o.by_source[j->admitted_source];
+  }
+  return o;
+}
+
 void RsHost::start_deferred() {
   while (true) {
+    Occupancy occ;
     {
       std::lock_guard lock(mu_);
       if (stop_) return;
-      size_t active = 0;
-      for (auto& [id, j] : jobs_) active += j->finished ? 0 : 1;
-      if (active >= config_.current()->router_server.max_running_jobs) return;
+      occ = occupancy_locked();
     }
-    std::optional<QueueKey> key = pending_.next_deferred();
+    const RouterServerConfig& rsc = config_.current()->router_server;
+    if (occ.total >= rsc.max_running_jobs) return;
+    std::optional<QueueKey> key =
+        pending_.next_deferred(occ.by_source, rsc.max_running_jobs_per_source);
     if (!key) return;
     try {
-      handle_event(*key);
+      handle_event(*key, /*deferred_turn=*/true);
     } catch (const std::exception& e) {
       log_.error("router server: event failed",
                  {.session_id = key->session, .extra = {{"error", e.what()}}});
@@ -251,19 +266,21 @@ void RsHost::start_deferred() {
   }
 }
 
-bool RsHost::spec_from_job_source_queued(const QueueKey& key, const RouterServerConfig& rsc) {
+std::optional<std::string> RsHost::job_source_of_queued_spec(const QueueKey& key,
+                                                             const RouterServerConfig& rsc) {
   const QueueKey spec_key{key.node, key.session, std::string(rs::kJobTopic)};
   while (true) {
     Popped head = peek_now(inbox_, spec_key);
-    if (!head.status.ok() || !head.msg) return false;
-    if (rsc.job_sources.count(head.msg->env.header.source_node_id)) return true;
+    if (!head.status.ok() || !head.msg) return std::nullopt;
+    if (rsc.job_sources.count(head.msg->env.header.source_node_id))
+      return head.msg->env.header.source_node_id;
     // A spec from a node that is no job source: refused here, before any job runs.
     Popped p = pop_now(inbox_, spec_key);
-    if (!p.status.ok() || !p.msg) return false;
+    if (!p.status.ok() || !p.msg) return std::nullopt;
     const std::string from = p.msg->env.header.source_node_id;
     if (rsc.job_sources.count(from)) {  // not the message peeked: give it back
       inbox_.nack(spec_key, p.msg->offset);
-      return true;
+      return from;
     }
     wipe(p.msg->env.body);
     const std::string why = "job spec from node " + from + " refused: " + from +
@@ -290,25 +307,25 @@ void RsHost::reap_finished() {
   }
 }
 
-void RsHost::handle_event(const QueueKey& key) {
+void RsHost::handle_event(const QueueKey& key, bool deferred_turn) {
   ConfigPtr cfg = config_.current();
   if (!is_input_topic(key.topic, cfg->router_server)) return;
   std::shared_ptr<Job> job;
   bool finished = false;
-  size_t active = 0;
   {
     std::lock_guard lock(mu_);
     if (auto it = jobs_.find(key.session); it != jobs_.end()) {
       job = it->second;
       finished = job->finished;
+      // Noted while the job cannot finish (that takes mu_): its end releases every topic
+      // noted, and a message of a topic noted later finds the job finished (discard()).
+      if (!finished) {
+        std::lock_guard jl(job->mu);
+        job->topics.insert(key.topic);
+      }
     }
-    for (auto& [id, j] : jobs_) active += j->finished ? 0 : 1;
   }
   if (job && !finished) {
-    {
-      std::lock_guard lock(job->mu);
-      job->topics.insert(key.topic);
-    }
     job->wake();
     return;
   }
@@ -344,18 +361,49 @@ void RsHost::handle_event(const QueueKey& key) {
   // No thread before a job source specified the job: a party's messages for job ids nobody
   // started wait in the inbox (within the queue store's limits per source node) and tie up
   // nothing here; the spec's arrival starts the job, which then reads them.
-  if (!spec_from_job_source_queued(key, cfg->router_server)) {
+  const RouterServerConfig& rsc = cfg->router_server;
+  const std::optional<std::string> source = job_source_of_queued_spec(key, rsc);
+  if (!source) {
     log_.info("router server: no job spec from a job source yet, the message waits in the queue",
               {.session_id = key.session, .extra = {{"topic", key.topic}}});
     return;
   }
-  if (active >= cfg->router_server.max_running_jobs) {
-    if (pending_.defer(key))
-      log_.warn("router server: too many jobs in progress, the job waits in the queue",
-                {.session_id = key.session, .extra = {{"active_jobs", std::to_string(active)}}});
+  Occupancy occ;
+  {
+    std::lock_guard lock(mu_);
+    occ = occupancy_locked();
+  }
+  const size_t of_source = occ.by_source[*source];
+  const bool all_busy = occ.total >= rsc.max_running_jobs;
+  const bool source_busy = of_source >= rsc.max_running_jobs_per_source;
+  // The source's jobs start in their order: a new one waits behind those deferred before it.
+  if (all_busy || source_busy || (!deferred_turn && pending_.has_deferred(*source))) {
+    switch (pending_.defer(key, *source)) {
+      case PendingJobs::Deferral::kDeferred:
+        log_.warn(all_busy ? "router server: too many jobs in progress, the job waits in the queue"
+                  : source_busy
+                      ? "router server: too many jobs of this job source in progress, the job "
+                        "waits in the queue"
+                      : "router server: earlier jobs of this job source wait, the job waits "
+                        "in the queue behind them",
+                  {.session_id = key.session,
+                   .source = *source,
+                   .extra = {{"active_jobs", std::to_string(occ.total)},
+                             {"active_jobs_of_source", std::to_string(of_source)}}});
+        break;
+      case PendingJobs::Deferral::kFull:
+        log_.warn(
+            "router server: too many jobs of this job source wait for a slot, the job "
+            "starts on its next message",
+            {.session_id = key.session, .source = *source});
+        break;
+      case PendingJobs::Deferral::kAlready:
+        break;
+    }
     return;
   }
   job = std::make_shared<Job>(key.session);
+  job->admitted_source = *source;
   job->topics.insert(key.topic);
   if (PendingJobs::Refusals r = pending_.take_refusals(key.session); r.count) {
     job->refused = r.count;
@@ -422,7 +470,8 @@ class RsHost::JobRun {
 
   // 0. Shares stored before the spec started the job: their topics are checked like those
   //    of later ones (collect_shares). A store that cannot list its queues (E0000000400)
-  //    leaves the check to the topics announced from now on.
+  //    leaves the check to the topics announced from now on. Every input topic queued
+  //    (RS-B's halves too) is released when the job ends.
   void note_queued_topics() {
     std::promise<std::vector<QueueInfo>> p;
     auto f = p.get_future();
@@ -432,7 +481,7 @@ class RsHost::JobRun {
     std::vector<QueueInfo> queues = f.get();
     std::lock_guard lock(job->mu);
     for (const auto& q : queues)
-      if (q.key.topic.starts_with(rs::kShareTopicPrefix)) job->topics.insert(q.key.topic);
+      if (is_input_topic(q.key.topic, rsc)) job->topics.insert(q.key.topic);
   }
 
   // 1. The job spec.
@@ -821,6 +870,12 @@ void RsHost::run_job(const std::shared_ptr<Job>& job) {
     }
   }
   for (auto& [k, off] : leases) inbox_.ack(k, off);
+  // Every topic of the job goes, also those it never read (shares queued for a job whose
+  // spec failed it): nothing of the job stays stored until its session expires.
+  {
+    std::lock_guard jl(job->mu);
+    run.consumed_topics.insert(job->topics.begin(), job->topics.end());
+  }
   for (const auto& t : run.consumed_topics) {
     Status st = release_now(inbox_, key(t));
     if (!st.ok())

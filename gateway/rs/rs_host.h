@@ -10,9 +10,10 @@
 // - A job thread pops the job spec ("rs.job") and the share chunks ("rs.share.<party>") from
 //   the inbox itself (never on an I/O thread), holding them leased; it waits at most
 //   router_server.job_timeout_s for the shares. At most router_server.max_running_jobs
-//   (256) run at once; a job specified beyond that starts, in order, when one ends
-//   (PendingJobs). Encryption runs on a WorkerPool of router_server.workers threads shared by all
-//   jobs.
+//   (256) run at once, and at most router_server.max_running_jobs_per_source of one job
+//   source; a job specified beyond that waits (PendingJobs) and starts when a slot frees
+//   that its source may take, in order per source. Encryption runs on a WorkerPool of
+//   router_server.workers threads shared by all jobs.
 // - Authorization (docs/router.md "Who may start a job and send shares"): the job takes its
 //   spec only from a node of router_server.job_sources (and only an HE node that source may
 //   name), shares of party i only from the spec's party_nodes[i-1], RS-B's half (rs_a) only
@@ -102,8 +103,17 @@ class RsHost {
 
  private:
   void dispatch_loop();
-  void handle_event(const QueueKey& key);
-  bool spec_from_job_source_queued(const QueueKey& key, const RouterServerConfig& rs);
+  // `deferred_turn`: the job was deferred and start_deferred() chose it.
+  void handle_event(const QueueKey& key, bool deferred_turn = false);
+  // The job source whose spec heads the job's spec queue (specs of other nodes before it
+  // are refused and dropped); none when no job source's spec is queued.
+  std::optional<std::string> job_source_of_queued_spec(const QueueKey& key,
+                                                       const RouterServerConfig& rs);
+  struct Occupancy {
+    size_t total = 0;                         // jobs not finished
+    std::map<std::string, size_t> by_source;  // of them, by the job source that started them
+  };
+  Occupancy occupancy_locked() const;  // under mu_
   void start_deferred();
   void start_job(const std::shared_ptr<Job>& job);
   class JobRun;  // one run of a job, in phases (the .cpp)

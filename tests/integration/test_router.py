@@ -9,7 +9,9 @@ both forms (the DataExchangeProtocol envelope and the runtime's bare PublicKey).
 a spec from a node that is not a job source (the share holder naming itself the HE node), a
 share of party i from another node than the spec names, a conflicting second spec, an HE node
 the job source may not name. Denial of service: a share holder's shares for 300 job ids no job
-source started neither start jobs nor delay a job a job source starts afterwards."""
+source started neither start jobs nor delay a job a job source starts afterwards; a job source
+flooding specs of jobs whose shares never come holds only its share of the job slots, and
+another job source's job completes at once. A failed job's queued shares are deleted."""
 import base64
 import concurrent.futures
 import json
@@ -586,16 +588,15 @@ class RouterCombineAtRsA(RouterTest):
         self.assert_nothing_at_h(job)
 
 
-class RouterJobFlood(RouterTest):
-    """A share holder (S, entitled to push shares) sends one small share to each of 300 job
-    ids that no job source ever starts. Before, each opened a job thread waiting
-    job_timeout_s for a spec, up to 256 at once, and every other job waited in the queue
-    behind them. A job thread now starts only once a spec from a job source arrived: the
-    bogus shares stay queued (the queue store's per-source bounds apply) without a thread,
-    and legitimate jobs (spec first, or shares first) complete at once."""
+class JobSlotsTest(RouterTest):
+    """Router servers with few job slots (max_running_jobs: SLOTS) and an operator
+    credential (for /queues/list); subclasses add to the router_server section
+    (ROUTER_SERVER) and replace the job sources (JOB_SOURCES). No tests of its own."""
 
     ADMIN_TOKEN = "flood-test-operator-token"
     SLOTS = 16  # router_server.max_running_jobs of RA and RB
+    ROUTER_SERVER = ""  # more router_server lines
+    JOB_SOURCES = None  # replaces `job_sources: [H]`
 
     @classmethod
     def setUpClass(cls):
@@ -605,9 +606,13 @@ class RouterJobFlood(RouterTest):
             f.write(cls.ADMIN_TOKEN + "\n")
         adm = ("admin: {address:", f"admin: {{credential_file: {token}, address:")
         # A few running jobs are enough to fill the slots (and quicker to start than 256).
-        slots = ("router_server:", f"router_server:\n  max_running_jobs: {cls.SLOTS}")
-        ra = tmp.variant(conf("router", "ra.yaml"), [adm, slots], "ra-flood.yaml")
-        rb = tmp.variant(conf("router", "rb.yaml"), [adm, slots], "rb-flood.yaml")
+        slots = ("router_server:",
+                 f"router_server:\n  max_running_jobs: {cls.SLOTS}\n{cls.ROUTER_SERVER}")
+        edits = [adm, slots]
+        if cls.JOB_SOURCES:
+            edits.append(("job_sources: [H]", "job_sources: " + cls.JOB_SOURCES))
+        ra = tmp.variant(conf("router", "ra.yaml"), edits, "ra-flood.yaml")
+        rb = tmp.variant(conf("router", "rb.yaml"), edits, "rb-flood.yaml")
         cls.variants = tmp
         cls.start(ra, rb)
 
@@ -639,6 +644,18 @@ class RouterJobFlood(RouterTest):
         with urllib.request.urlopen(f"http://127.0.0.1:{ADMIN[node]}/metrics", timeout=5) as r:
             m = re.search(r"^ptp_router_jobs_running (\S+)$", r.read().decode(), re.M)
         return float(m.group(1))
+
+
+class RouterJobFlood(JobSlotsTest):
+    """A share holder (S, entitled to push shares) sends one small share to each of 300 job
+    ids that no job source ever starts. Before, each opened a job thread waiting
+    job_timeout_s for a spec, up to 256 at once, and every other job waited in the queue
+    behind them. A job thread now starts only once a spec from a job source arrived: the
+    bogus shares stay queued (the queue store's per-source bounds apply) without a thread,
+    and legitimate jobs (spec first, or shares first) complete at once."""
+
+    # The one job source H may fill every slot here (the global bound is under test).
+    ROUTER_SERVER = f"  max_running_jobs_per_source: {JobSlotsTest.SLOTS}\n"
 
     def test_bogus_job_ids_do_not_starve_legitimate_jobs(self):
         bogus = [f"bogus-{i}" for i in range(300)]
@@ -731,6 +748,101 @@ class RouterJobFlood(RouterTest):
             waits = [line for line in gw.output().splitlines()
                      if "too many jobs in progress" in line and '"jlast"' in line]
             self.assertEqual(len(waits), 1, waits)  # logged once, not per message
+
+
+class RouterJobSourceFlood(JobSlotsTest):
+    """Two job sources, H and S (both may start jobs that deliver to H), and the default
+    bound per job source: a quarter of max_running_jobs (4 of 16). S floods the specs of
+    SLOTS jobs whose shares never come. Before, they took every slot (each waiting
+    job_timeout_s, 300 s) and H's job waited in the queue behind them. Now S runs at most
+    PER_SOURCE of them, the rest wait (deferred), H's job starts and completes at once, and
+    when one of S's jobs ends the next of S's deferred jobs takes its place."""
+
+    JOB_SOURCES = "{H: [H], S: [H]}"
+    PER_SOURCE = JobSlotsTest.SLOTS // 4
+
+    def spec(self, job, n, l, k, he_node="H"):
+        spec = json.loads(rc("start-job", "--job", job, "--rs-a", "RA", "--rs-b", "RB",
+                             "--he-node", he_node, "--parties", n, "--party-nodes", "S", "--ring",
+                             l, "--elements", k, "--public-key", self.pk, "--print-spec").stdout)
+        return json.dumps(spec)
+
+    def known(self, node, jobs):
+        return {job for job in jobs if self.status(node, job)[0] == 200}
+
+    def test_one_job_source_cannot_take_every_slot(self):
+        l, n, k = 64, 2, 8
+        floods = [f"flood-{i}" for i in range(self.SLOTS)]
+        for job in floods:
+            for node in ("RA", "RB"):
+                self.push_spec(node, job, self.spec(job, n, l, k), job + ".spec", node="S")
+        deadline = time.time() + 60
+        for node in ("RA", "RB"):
+            while self.running(node) < self.PER_SOURCE:
+                self.assertLess(time.time(), deadline, node)
+                time.sleep(0.2)
+        time.sleep(1)  # the router servers' dispatchers have seen every spec
+        # H's job starts and completes although S's specs came first.
+        t0 = time.time()
+        job = "jfromh"
+        x = test_vector(l, k, self.rnd)
+        self.start_job(job, n, l, k)
+        self.send_shares(job, l, make_shares(x, n, l, self.rnd))
+        ct = self.path(job + ".ct")
+        out = rc("receive", *self.node_args("H"), "--job", job, "--public-key", self.pk,
+                 "--out", ct, "--timeout-s", 20, check=False)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        raw = self.path(job + ".txt")
+        rc("decrypt", "--secret-key", self.sk, "--in", ct, "--out", raw, "--ring", l)
+        with open(raw) as f:
+            self.assertEqual([int(v) for v in f.read().split()], x)
+        for node in ("RA", "RB"):
+            self.assertEqual(self.wait_state(node, job)["state"], "delivered")
+        self.assertLess(time.time() - t0, 30)
+        # S runs PER_SOURCE jobs; the others wait, unknown to the status routes, spec kept.
+        started = {}
+        for node in ("RA", "RB"):
+            self.assertEqual(self.running(node), self.PER_SOURCE, node)
+            started[node] = self.known(node, floods)
+            self.assertEqual(len(started[node]), self.PER_SOURCE, node)
+            for j in started[node]:
+                self.assertEqual(self.status(node, j)[1]["state"], "waiting")
+        # One of S's jobs gets its shares and ends: one deferred job of S takes its place.
+        done = sorted(started["RA"] & started["RB"])[0]
+        self.send_shares(done, l, make_shares(test_vector(l, k, self.rnd), n, l, self.rnd))
+        for node in ("RA", "RB"):
+            self.assertEqual(self.wait_state(node, done)["state"], "delivered")
+            deadline = time.time() + 30
+            while len(self.known(node, floods)) != self.PER_SOURCE + 1:
+                self.assertLess(time.time(), deadline, node)
+                time.sleep(0.2)
+            self.assertEqual(self.running(node), self.PER_SOURCE, node)
+            time.sleep(0.5)
+            self.assertEqual(len(self.known(node, floods)), self.PER_SOURCE + 1, node)
+
+    def test_a_failed_job_leaves_no_shares_queued(self):
+        """Shares stored before the spec, then a spec that fails the job at once (S names
+        itself the HE node, which it may not): the job's queued shares are deleted when the
+        job ends, not kept until the session expires."""
+        l, n, k = 64, 2, 8
+        job = "jfails"
+        self.send_shares(job, l, make_shares(test_vector(l, k, self.rnd), n, l, self.rnd))
+        deadline = time.time() + 30
+        for node in ("RA", "RB"):
+            while self.queued_sessions(node, job) != {job}:
+                self.assertLess(time.time(), deadline, node)
+                time.sleep(0.2)
+        for node in ("RA", "RB"):
+            self.push_spec(node, job, self.spec(job, n, l, k, he_node="S"), job + ".spec",
+                           node="S")
+        for node in ("RA", "RB"):
+            st = self.wait_state(node, job)
+            self.assertEqual(st["state"], "failed", st)
+            self.assertIn("he_node S is not permitted", st["error"])
+            deadline = time.time() + 10
+            while self.queued_sessions(node, job):
+                self.assertLess(time.time(), deadline, f"{node}: shares of {job} still queued")
+                time.sleep(0.2)
 
 
 if __name__ == "__main__":

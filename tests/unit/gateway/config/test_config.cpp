@@ -661,6 +661,15 @@ TEST_CASE("router_server section: role, combine_at, peer, workers, timeout, runn
   CHECK(cfg->router_server.workers == 0);
   CHECK(cfg->router_server.job_timeout == std::chrono::seconds(300));
   CHECK(cfg->router_server.max_running_jobs == 256);
+  // One job source may use every slot (nobody to crowd out); with more, a quarter each.
+  CHECK(cfg->router_server.max_running_jobs_per_source == 256);
+  CHECK(parse_ok(kMinimal + "router_server: {role: A, job_sources: [H, C]}\n")
+            ->router_server.max_running_jobs_per_source == 64);
+  CHECK(parse_ok(kMinimal + "router_server: {role: A, max_running_jobs: 3, job_sources: [H, C]}\n")
+            ->router_server.max_running_jobs_per_source == 1);  // at least 1
+  CHECK(parse_ok(kMinimal + "router_server: {role: A, max_running_jobs: 8, "
+                            "max_running_jobs_per_source: 8, job_sources: [H, C]}\n")
+            ->router_server.max_running_jobs_per_source == 8);
   CHECK_FALSE(parse_ok(kMinimal)->router_server.enabled);
   cfg = parse_ok(kMinimal + peers +
                  "router_server: {role: B, peer_rs_node: RB, workers: 3, job_timeout_s: 20, "
@@ -671,6 +680,7 @@ TEST_CASE("router_server section: role, combine_at, peer, workers, timeout, runn
   CHECK(cfg->router_server.workers == 3);
   CHECK(cfg->router_server.job_timeout == std::chrono::seconds(20));
   CHECK(cfg->router_server.max_running_jobs == 16);
+  CHECK(cfg->router_server.max_running_jobs_per_source == 4);  // a quarter, 2 job sources
 
   CHECK(error_of(kMinimal + "router_server: {workers: 2, job_sources: [H]}\n") ==
         "t.yaml: router_server.role: required key is missing (A or B)");
@@ -689,6 +699,14 @@ TEST_CASE("router_server section: role, combine_at, peer, workers, timeout, runn
   CHECK(error_of(kMinimal + "router_server: {role: A, max_running_jobs: 0, job_sources: [H]}\n") ==
         "t.yaml: router_server.max_running_jobs: expected an integer from 1 to 4096, got \"0\"");
   CHECK(error_of(kMinimal +
+                 "router_server: {role: A, max_running_jobs_per_source: 0, job_sources: [H]}\n") ==
+        "t.yaml: router_server.max_running_jobs_per_source: expected an integer from 1 to 4096, "
+        "got \"0\"");
+  CHECK(error_of(kMinimal + "router_server: {role: A, max_running_jobs: 16, "
+                            "max_running_jobs_per_source: 17, job_sources: [H, C]}\n") ==
+        "t.yaml: router_server.max_running_jobs_per_source: 17 exceeds max_running_jobs (16), "
+        "the jobs running at once of all sources");
+  CHECK(error_of(kMinimal +
                  "router_server: {role: A, job_sources: [H]}\nqueue: {enabled: false}\n") ==
         "t.yaml: router_server: needs queue.enabled (jobs arrive as queued messages)");
   CHECK(error_of("node: {node_id: A}\nlisten: {port: 1}\nauth: {node_keys: {B: k}}\n"
@@ -697,7 +715,8 @@ TEST_CASE("router_server section: role, combine_at, peer, workers, timeout, runn
         "is required while auth.enabled is true");
   CHECK(error_of(kMinimal + "router_server: {role: A, colour: red}\n") ==
         "t.yaml: router_server.colour: unknown key (expected one of: role, peer_rs_node, "
-        "workers, job_timeout_s, max_running_jobs, combine_at, job_sources)");
+        "workers, job_timeout_s, max_running_jobs, max_running_jobs_per_source, combine_at, "
+        "job_sources)");
   // Job sources: a list (each may name only itself as the HE node) or a mapping.
   CHECK(parse_ok(kMinimal + "router_server: {role: A, job_sources: [H, C]}\n")
             ->router_server.job_sources ==
