@@ -105,7 +105,15 @@ def headers(trace, uri="ptp/stream"):
                        **{"x-ptp-source-inst-id": "INST_A", "x-ptp-target-inst-id": "INST_B"})
 
 
-class StreamSignatures(unittest.TestCase):
+class RelayedPair(unittest.TestCase):
+    """Gateways A and B with node identities and evidence logs; A reaches B through a relay
+    on a plaintext hop (to the relay in clear, TLS from there on, A's client certificate),
+    B's local services behind it. Subclasses name the ports (A, B, relay, service), the
+    service, B's local_services lines, A's peer protocol and the relay."""
+
+    IO_THREADS = 2
+    A_PEER_PROTOCOL = ""  # e.g. "protocol: grpc, "
+
     @classmethod
     def setUpClass(cls):
         cls.topo = Topology()
@@ -118,36 +126,34 @@ class StreamSignatures(unittest.TestCase):
 
     @classmethod
     def start(cls):
+        a_port, b_port, relay_port, _ = cls.PORTS
         w = cls.topo.workdir
         cls.ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in "AB"}
         root = {n: os.path.join(d, "root.crt") for n, d in cls.ids.items()}
         cls.ev = {n: os.path.join(w, f"ev-{n}") for n in "AB"}
-        common = ("io_threads: 2\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n" +
-                  CRYPTO_YAML)
+        common = (f"io_threads: {cls.IO_THREADS}\nlog: {{level: info}}\nauth: {{enabled: false}}\n"
+                  "queue: {enabled: false}\n" + CRYPTO_YAML)
         evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000}}\n"
-        cls.service = StreamService(SERVICE_PORT)
+        cls.service = cls.make_service()
         b = write(w, "b", f"""node: {{node_id: B, inst_id: INST_B, role: edge}}
-listen: {{address: 127.0.0.1, port: {B_PORT}}}
-admin: {{address: 127.0.0.1, port: {B_PORT + 50}}}
+listen: {{address: 127.0.0.1, port: {b_port}}}
+admin: {{address: 127.0.0.1, port: {b_port + 50}}}
 identity: {{dir: "{cls.ids['B']}"}}
 peers:
-  - {{node_id: A, address: "127.0.0.1:{A_PORT}", root_file: "{root['A']}", tls: {{enabled: false}}}}
+  - {{node_id: A, address: "127.0.0.1:{a_port}", root_file: "{root['A']}", tls: {{enabled: false}}}}
 local_services:
-  - {{uri: "ptp/stream*", address: "127.0.0.1:{SERVICE_PORT}", protocol: http2, path: /stream}}
-  - {{uri: "ptp/early", address: "127.0.0.1:{SERVICE_PORT}", protocol: http2, path: /early}}
-{common}{evidence.format(cls.ev['B'])}""")
-        # A reaches B through the relay (h2c to the relay, TLS from there on).
+{cls.local_services()}{common}{evidence.format(cls.ev['B'])}""")
         a = write(w, "a", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
-listen: {{address: 127.0.0.1, port: {A_PORT}}}
-admin: {{address: 127.0.0.1, port: {A_PORT + 50}}}
+listen: {{address: 127.0.0.1, port: {a_port}}}
+admin: {{address: 127.0.0.1, port: {a_port + 50}}}
 identity: {{dir: "{cls.ids['A']}"}}
 peers:
-  - {{node_id: B, address: "127.0.0.1:{RELAY_PORT}", root_file: "{root['B']}", tls: {{enabled: false}}}}
+  - {{node_id: B, address: "127.0.0.1:{relay_port}", root_file: "{root['B']}", {cls.A_PEER_PROTOCOL}tls: {{enabled: false}}}}
 {common}{evidence.format(cls.ev['A'])}""")
         cls.b = cls.topo.gateway(b)
         a_cert = (os.path.join(cls.ids["A"], "tls.crt"), os.path.join(cls.ids["A"], "tls.key"))
         cls.a_cert = ["--cert", a_cert[0], "--key", a_cert[1]]
-        cls.relay = H2Relay(RELAY_PORT, B_PORT, tls=True, client_cert=a_cert)
+        cls.relay = cls.make_relay(a_cert)
         cls.a = cls.topo.gateway(a)
 
     @classmethod
@@ -157,6 +163,23 @@ peers:
         if cls.service:
             cls.service.close()
         cls.topo.close()
+
+
+class StreamSignatures(RelayedPair):
+    PORTS = (A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT)
+
+    @classmethod
+    def make_service(cls):
+        return StreamService(SERVICE_PORT)
+
+    @classmethod
+    def local_services(cls):
+        return (f"  - {{uri: \"ptp/stream*\", address: \"127.0.0.1:{SERVICE_PORT}\", protocol: http2, path: /stream}}\n"
+                f"  - {{uri: \"ptp/early\", address: \"127.0.0.1:{SERVICE_PORT}\", protocol: http2, path: /early}}\n")
+
+    @classmethod
+    def make_relay(cls, a_cert):
+        return H2Relay(RELAY_PORT, B_PORT, tls=True, client_cert=a_cert)
 
     def records(self, node, kind, trace):
         return [r for r in evidence_records(self.ev[node])
@@ -526,7 +549,7 @@ class GrpcStreamService:
 
 
 @unittest.skipIf(GM, "grpc's TLS cannot check a chain an SM2 root signed (no SM2 ID)")
-class GrpcStreamSignatures(unittest.TestCase):
+class GrpcStreamSignatures(RelayedPair):
     """A gRPC transport stream from a gRPC client through A, a gRPC hop to B (through a relay
     on a plaintext hop) and B's gRPC service: its message boundaries are signed with its
     bytes. A relay that merges two of its messages into one (the same bytes, other
@@ -535,54 +558,22 @@ class GrpcStreamSignatures(unittest.TestCase):
 
     MESSAGES = [bytes([i]) * (1000 + 37 * i) for i in range(40)]
 
-    @classmethod
-    def setUpClass(cls):
-        cls.topo = Topology()
-        cls.relay = cls.service = None
-        try:
-            cls.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
+    IO_THREADS = 1
+    A_PEER_PROTOCOL = "protocol: grpc, "
+    PORTS = (G_A_PORT, G_B_PORT, G_RELAY_PORT, G_SERVICE_PORT)
 
     @classmethod
-    def start(cls):
-        w = cls.topo.workdir
-        cls.ids = {n: make_identity(os.path.join(w, f"id-{n}"), n, f"INST_{n}") for n in "AB"}
-        root = {n: os.path.join(d, "root.crt") for n, d in cls.ids.items()}
-        cls.ev = {n: os.path.join(w, f"ev-{n}") for n in "AB"}
-        common = ("io_threads: 1\nlog: {level: info}\nauth: {enabled: false}\nqueue: {enabled: false}\n" +
-                  CRYPTO_YAML)
-        evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000}}\n"
-        cls.service = GrpcStreamService(G_SERVICE_PORT)
-        b = write(w, "b", f"""node: {{node_id: B, inst_id: INST_B, role: edge}}
-listen: {{address: 127.0.0.1, port: {G_B_PORT}}}
-admin: {{address: 127.0.0.1, port: {G_B_PORT + 50}}}
-identity: {{dir: "{cls.ids['B']}"}}
-peers:
-  - {{node_id: A, address: "127.0.0.1:{G_A_PORT}", root_file: "{root['A']}", tls: {{enabled: false}}}}
-local_services:
-  - {{uri: "ptp/stream*", address: "127.0.0.1:{G_SERVICE_PORT}", protocol: grpc, path: {G_METHOD}}}
-{common}{evidence.format(cls.ev['B'])}""")
-        a = write(w, "a", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
-listen: {{address: 127.0.0.1, port: {G_A_PORT}}}
-admin: {{address: 127.0.0.1, port: {G_A_PORT + 50}}}
-identity: {{dir: "{cls.ids['A']}"}}
-peers:
-  - {{node_id: B, address: "127.0.0.1:{G_RELAY_PORT}", root_file: "{root['B']}", protocol: grpc, tls: {{enabled: false}}}}
-{common}{evidence.format(cls.ev['A'])}""")
-        cls.b = cls.topo.gateway(b)
-        a_cert = (os.path.join(cls.ids["A"], "tls.crt"), os.path.join(cls.ids["A"], "tls.key"))
-        cls.relay = GrpcMergingRelay(G_RELAY_PORT, G_B_PORT, tls=True, client_cert=a_cert)
-        cls.a = cls.topo.gateway(a)
+    def make_service(cls):
+        return GrpcStreamService(G_SERVICE_PORT)
 
     @classmethod
-    def tearDownClass(cls):
-        if cls.relay:
-            cls.relay.close()
-        if cls.service:
-            cls.service.close()
-        cls.topo.close()
+    def local_services(cls):
+        return (f"  - {{uri: \"ptp/stream*\", address: \"127.0.0.1:{G_SERVICE_PORT}\", protocol: grpc, "
+                f"path: {G_METHOD}}}\n")
+
+    @classmethod
+    def make_relay(cls, a_cert):
+        return GrpcMergingRelay(G_RELAY_PORT, G_B_PORT, tls=True, client_cert=a_cert)
 
     def send(self, trace):
         """The client's stream to A: (Outbound messages, the RpcError or None)."""
