@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "gateway/evidence/stream_signing.h"
-#include "tests/unit/trust/trust_test_support.h"
+#include "tests/unit/gateway/evidence/stream_signing_support.h"
 #include "trust/message_evidence.h"
 
 namespace ptp {
@@ -21,53 +21,6 @@ std::string drain(BodyPipe& out) {
   std::string all, chunk;
   while (out.read_chunk(chunk)) all += chunk;
   return all;
-}
-
-struct Node {
-  std::shared_ptr<const NodeKey> key;
-  PublicKey pub;
-  ConfigPtr cfg;
-};
-
-Node make_node(const std::string& id) {
-  auto key = std::make_shared<const NodeKey>(testing::make_key(KeyAlgorithm::kEcdsaP256));
-  PublicKey pub = testing::public_of(*key);
-  auto cfg = std::make_shared<Config>();
-  cfg->node_id = id;
-  cfg->evidence.enabled = true;
-  cfg->evidence.batch_window_us = 0;
-  cfg->identity.node_key = key;
-  return Node{key, std::move(pub), std::move(cfg)};
-}
-
-Request stream_request() {
-  Request req;
-  req.iface = Interface::kTransport;
-  auto& h = req.env.header;
-  h.source_node_id = "A";
-  h.target_node_id = "B";
-  h.session_id = "s-1";
-  h.trace_id = "t-1";
-  h.uri = "ptp/stream";
-  req.stream = std::make_shared<BodyPipe>();
-  return req;
-}
-
-StreamEvidence evidence_of(const Node& n, MessageSigning& signing, const Node& other,
-                           std::vector<Status>& refusals) {
-  StreamEvidence ev;
-  ev.cfg = n.cfg;
-  ev.signing = &signing;
-  ev.key_of = [&other](std::string_view node, std::string& error) -> const PublicKey* {
-    if (node == other.cfg->node_id) return &other.pub;
-    error = "no root";
-    return nullptr;
-  };
-  ev.warn = [](std::string_view, const PtpHeader&, const Status&) {};
-  ev.refused = [&refusals](const PtpHeader&, Interface, const Status& st) {
-    refusals.push_back(st);
-  };
-  return ev;
 }
 
 }  // namespace
@@ -134,24 +87,24 @@ TEST_CASE("stream relay: a failed input ends it, a cancelled output cancels the 
 
 TEST_CASE("signed streams: the trailer verifies at the receiver; a flipped byte or none is 615") {
   boost::asio::io_context io;
-  Node a = make_node("A"), b = make_node("B");
+  testing::StreamNode a = testing::stream_node("A"), b = testing::stream_node("B");
   MessageSigning sa(io.get_executor()), sb(io.get_executor());
   std::vector<Status> refusals;
   const std::string body = std::string(100000, 'p') + "pay 100 to alice";
 
   // One stream A -> B; `alter` changes what B gets; `sign` false: no signature at all.
   auto run = [&](bool alter, bool sign, Response& answered, bool& service_end_ok) {
-    Request sreq = stream_request();
+    Request sreq = testing::stream_request();
     auto client = sreq.stream;
     Responder sender_answer = [](Response&&) {};
-    if (sign) sign_stream(evidence_of(a, sa, b, refusals), sreq, sender_answer, false);
+    if (sign) sign_stream(testing::evidence_of(a, sa, b, refusals), sreq, sender_answer, false);
     client->write(body.substr(0, 50000));
     client->write(body.substr(50000));
     client->finish();
     io.poll();  // the batch is signed at the end of the loop's turn
     io.restart();
     // What arrives at B: the bytes, maybe altered, and the trailers.
-    Request rreq = stream_request();
+    Request rreq = testing::stream_request();
     auto wire = rreq.stream;
     std::string bytes = drain(*sreq.stream);
     REQUIRE(sreq.stream->drained());
@@ -164,7 +117,7 @@ TEST_CASE("signed streams: the trailer verifies at the receiver; a flipped byte 
       answered = std::move(r);
       answer_called = true;
     };
-    check_stream(evidence_of(b, sb, a, refusals), rreq, answer);
+    check_stream(testing::evidence_of(b, sb, a, refusals), rreq, answer);
     auto service = rreq.stream;  // what B's service reads
     wire->finish();
     CHECK(drain(*service) == bytes);
@@ -214,16 +167,16 @@ TEST_CASE("signed streams: the trailer verifies at the receiver; a flipped byte 
 
 TEST_CASE("signed streams: an answer begun before the check ends with the receipt, or 615") {
   boost::asio::io_context io;
-  Node a = make_node("A"), b = make_node("B");
+  testing::StreamNode a = testing::stream_node("A"), b = testing::stream_node("B");
   MessageSigning sa(io.get_executor()), sb(io.get_executor());
   std::vector<Status> refusals;
   for (bool alter : {false, true}) {
     CAPTURE(alter);
-    Request sreq = stream_request();
+    Request sreq = testing::stream_request();
     auto client = sreq.stream;
     Responder sender_answer = [](Response&&) {};
-    sign_stream(evidence_of(a, sa, b, refusals), sreq, sender_answer, false);
-    Request rreq = stream_request();
+    sign_stream(testing::evidence_of(a, sa, b, refusals), sreq, sender_answer, false);
+    Request rreq = testing::stream_request();
     auto wire = rreq.stream;
     Response answered;
     int calls = 0;
@@ -231,7 +184,7 @@ TEST_CASE("signed streams: an answer begun before the check ends with the receip
       answered = std::move(r);
       ++calls;
     };
-    check_stream(evidence_of(b, sb, a, refusals), rreq, answer);
+    check_stream(testing::evidence_of(b, sb, a, refusals), rreq, answer);
     // The service answers with a stream at once, and ends it before the request ends.
     Response early;
     auto service_answer = std::make_shared<BodyPipe>();

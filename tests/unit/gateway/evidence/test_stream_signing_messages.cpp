@@ -10,58 +10,11 @@
 #include <vector>
 
 #include "gateway/evidence/stream_signing.h"
-#include "tests/unit/trust/trust_test_support.h"
+#include "tests/unit/gateway/evidence/stream_signing_support.h"
 #include "trust/message_evidence.h"
 
 namespace ptp {
 namespace {
-
-struct Node {
-  PublicKey pub;
-  ConfigPtr cfg;
-};
-
-Node make_node(const std::string& id) {
-  auto key = std::make_shared<const NodeKey>(testing::make_key(KeyAlgorithm::kEcdsaP256));
-  PublicKey pub = testing::public_of(*key);
-  auto cfg = std::make_shared<Config>();
-  cfg->node_id = id;
-  cfg->evidence.enabled = true;
-  cfg->evidence.batch_window_us = 0;
-  cfg->identity.node_key = key;
-  return Node{std::move(pub), std::move(cfg)};
-}
-
-Request stream_request(WireProtocol wire) {
-  Request req;
-  req.iface = Interface::kTransport;
-  req.wire = wire;
-  auto& h = req.env.header;
-  h.source_node_id = "A";
-  h.target_node_id = "B";
-  h.session_id = "s-1";
-  h.trace_id = "t-1";
-  h.uri = "ptp/stream";
-  req.stream = std::make_shared<BodyPipe>();
-  return req;
-}
-
-StreamEvidence evidence_of(const Node& n, MessageSigning& signing, const Node& other,
-                           std::vector<Status>& refusals) {
-  StreamEvidence ev;
-  ev.cfg = n.cfg;
-  ev.signing = &signing;
-  ev.key_of = [&other](std::string_view node, std::string& error) -> const PublicKey* {
-    if (node == other.cfg->node_id) return &other.pub;
-    error = "no root";
-    return nullptr;
-  };
-  ev.warn = [](std::string_view, const PtpHeader&, const Status&) {};
-  ev.refused = [&refusals](const PtpHeader&, Interface, const Status& st) {
-    refusals.push_back(st);
-  };
-  return ev;
-}
 
 struct Outcome {
   std::string signature;  // the trailer A sent
@@ -74,13 +27,13 @@ struct Outcome {
 // gets `arrived` (the same bytes, maybe other chunks) over `wire`.
 Outcome run(boost::asio::io_context& io, const std::vector<std::string>& sent, bool messages,
             const std::vector<std::string>& arrived, WireProtocol wire) {
-  Node a = make_node("A"), b = make_node("B");
+  testing::StreamNode a = testing::stream_node("A"), b = testing::stream_node("B");
   MessageSigning sa(io.get_executor()), sb(io.get_executor());
   std::vector<Status> refusals;
-  Request sreq = stream_request(WireProtocol::kGrpc);
+  Request sreq = testing::stream_request(WireProtocol::kGrpc);
   auto client = sreq.stream;
   Responder sender_answer = [](Response&&) {};
-  sign_stream(evidence_of(a, sa, b, refusals), sreq, sender_answer, messages);
+  sign_stream(testing::evidence_of(a, sa, b, refusals), sreq, sender_answer, messages);
   for (const auto& m : sent) client->write(m);
   client->finish();
   io.poll();
@@ -89,10 +42,10 @@ Outcome run(boost::asio::io_context& io, const std::vector<std::string>& sent, b
   while (sreq.stream->read_chunk(chunk)) bytes += chunk;
   Outcome o;
   o.signature = std::string(find_header(sreq.stream->trailers(), kSignatureHeader));
-  Request rreq = stream_request(wire);
+  Request rreq = testing::stream_request(wire);
   auto in = rreq.stream;
   Responder answer = [&](Response&& r) { o.answer = r.env.status; };
-  check_stream(evidence_of(b, sb, a, refusals), rreq, answer);
+  check_stream(testing::evidence_of(b, sb, a, refusals), rreq, answer);
   for (const auto& m : arrived) in->write(m);
   for (const auto& [k, v] : sreq.stream->trailers()) in->add_trailer(k, v);
   in->finish();
