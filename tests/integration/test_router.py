@@ -621,6 +621,17 @@ class JobSlotsTest(RouterTest):
         super().tearDownClass()
         cls.variants.close()
 
+    def received_ring(self, job, l, timeout_s):
+        """H's result of `job` (ptp-rc receive, within timeout_s), decrypted mod 2^l."""
+        ct = self.path(job + ".ct")
+        out = rc("receive", *self.node_args("H"), "--job", job, "--public-key", self.pk,
+                 "--out", ct, "--timeout-s", timeout_s, check=False)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        raw = self.path(job + ".txt")
+        rc("decrypt", "--secret-key", self.sk, "--in", ct, "--out", raw, "--ring", l)
+        with open(raw) as f:
+            return [int(v) for v in f.read().split()]
+
     def push_bogus_share(self, target, job):
         h = {"x-ptp-tech-provider-code": "TEST", "x-ptp-trace-id": "t-" + job,
              "x-ptp-token": mint("S", target, job, key=KEYS["S"]), "x-ptp-session-id": job,
@@ -688,14 +699,7 @@ class RouterJobFlood(JobSlotsTest):
             self.start_job(job, n, l, k)
             if not shares_first:
                 self.send_shares(job, l, parts)
-            ct = self.path(job + ".ct")
-            out = rc("receive", *self.node_args("H"), "--job", job, "--public-key", self.pk,
-                     "--out", ct, "--timeout-s", 20, check=False)
-            self.assertEqual(out.returncode, 0, out.stderr)
-            raw = self.path(job + ".txt")
-            rc("decrypt", "--secret-key", self.sk, "--in", ct, "--out", raw, "--ring", l)
-            with open(raw) as f:
-                self.assertEqual([int(v) for v in f.read().split()], x)
+            self.assertEqual(self.received_ring(job, l, 20), x)
             for node in ("RA", "RB"):
                 st = self.wait_state(node, job)
                 self.assertEqual(st["state"], "delivered", st)
@@ -733,14 +737,7 @@ class RouterJobFlood(JobSlotsTest):
             self.assertEqual(self.status(node, job)[0], 404)
         # hold-0 gets its shares and ends: its slot goes to jlast.
         self.send_shares("hold-0", l, make_shares(test_vector(l, k, self.rnd), n, l, self.rnd))
-        ct = self.path(job + ".ct")
-        out = rc("receive", *self.node_args("H"), "--job", job, "--public-key", self.pk,
-                 "--out", ct, "--timeout-s", 60, check=False)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        raw = self.path(job + ".txt")
-        rc("decrypt", "--secret-key", self.sk, "--in", ct, "--out", raw, "--ring", l)
-        with open(raw) as f:
-            self.assertEqual([int(v) for v in f.read().split()], x)
+        self.assertEqual(self.received_ring(job, l, 60), x)
         for gw, node in ((self.ra, "RA"), (self.rb, "RB")):
             self.assertEqual(self.wait_state(node, job)["state"], "delivered")
             self.assertEqual(self.wait_state(node, "hold-0")["state"], "delivered")
@@ -788,14 +785,7 @@ class RouterJobSourceFlood(JobSlotsTest):
         x = test_vector(l, k, self.rnd)
         self.start_job(job, n, l, k)
         self.send_shares(job, l, make_shares(x, n, l, self.rnd))
-        ct = self.path(job + ".ct")
-        out = rc("receive", *self.node_args("H"), "--job", job, "--public-key", self.pk,
-                 "--out", ct, "--timeout-s", 20, check=False)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        raw = self.path(job + ".txt")
-        rc("decrypt", "--secret-key", self.sk, "--in", ct, "--out", raw, "--ring", l)
-        with open(raw) as f:
-            self.assertEqual([int(v) for v in f.read().split()], x)
+        self.assertEqual(self.received_ring(job, l, 20), x)
         for node in ("RA", "RB"):
             self.assertEqual(self.wait_state(node, job)["state"], "delivered")
         self.assertLess(time.time() - t0, 30)
