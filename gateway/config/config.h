@@ -205,6 +205,9 @@ struct QueueConfig {
   std::string kafka_group_id;  // default "<topic_prefix>.<store>.replicas"
   int kafka_replica_index = 0;
   int kafka_replica_count = 1;
+  // queue.kafka.pushes: owner (true) or any; which replica takes a peer's push
+  // (docs/queues-kafka.md "Replicas").
+  bool kafka_pushes_to_owner = true;
   int kafka_partitions = 12;
   int kafka_replication_factor = 3;
   bool kafka_create_topics = true;

@@ -58,7 +58,7 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
       s.integer("min_free_disk_bytes", static_cast<int64_t>(q.min_free_disk_bytes), 0, 1LL << 50));
   {
     Section k(s.get("kafka"), s.at("kafka"),
-              {"bootstrap", "topic_prefix", "group_id", "replica_index", "replica_count",
+              {"bootstrap", "topic_prefix", "group_id", "replica_index", "replica_count", "pushes",
                "partitions", "replication_factor", "create_topics", "properties",
                "producer_properties", "consumer_properties"});
     q.kafka_bootstrap = k.string("bootstrap", "");
@@ -68,6 +68,10 @@ void parse_queue(const YAML::Node& root, const FileResolver& files, Config& cfg)
         static_cast<int>(k.integer("replica_count", q.kafka_replica_count, 1, 1024));
     q.kafka_replica_index = static_cast<int>(
         k.integer("replica_index", q.kafka_replica_index, 0, q.kafka_replica_count - 1));
+    const std::string pushes = k.string("pushes", "owner");
+    if (pushes != "owner" && pushes != "any")
+      fail(k.at("pushes"), "expected owner or any, got " + quote_value(pushes));
+    q.kafka_pushes_to_owner = pushes == "owner";
     q.kafka_partitions = static_cast<int>(k.integer("partitions", q.kafka_partitions, 1, 10000));
     q.kafka_replication_factor =
         static_cast<int>(k.integer("replication_factor", q.kafka_replication_factor, 1, 100));

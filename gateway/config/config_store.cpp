@@ -93,10 +93,10 @@ std::string map_text(const std::map<std::string, std::string>& m) {
 std::string kafka_text(const QueueConfig& q) {
   return q.kafka_bootstrap + '\0' + q.kafka_topic_prefix + '\0' + q.kafka_group_id + '\0' +
          std::to_string(q.kafka_replica_index) + '/' + std::to_string(q.kafka_replica_count) +
-         '\0' + std::to_string(q.kafka_partitions) + '\0' +
-         std::to_string(q.kafka_replication_factor) + '\0' + bool_text(q.kafka_create_topics) +
-         '\1' + map_text(q.kafka_properties) + '\1' + map_text(q.kafka_producer_properties) + '\1' +
-         map_text(q.kafka_consumer_properties);
+         '\0' + bool_text(q.kafka_pushes_to_owner) + '\0' + std::to_string(q.kafka_partitions) +
+         '\0' + std::to_string(q.kafka_replication_factor) + '\0' +
+         bool_text(q.kafka_create_topics) + '\1' + map_text(q.kafka_properties) + '\1' +
+         map_text(q.kafka_producer_properties) + '\1' + map_text(q.kafka_consumer_properties);
 }
 
 std::string attachment_text(const KafkaAttachmentConfig& k) {

@@ -43,6 +43,11 @@ std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::st
                  family + ".replicas";
     o.replica_index = q.kafka_replica_index;
     o.replica_count = q.kafka_replica_count;
+    // The inbox takes peers' pushes; the outbox only this node's own messages, which every
+    // replica takes (its messages, counted against their target's share, would otherwise
+    // count as another node's: key.node is the target).
+    o.pushes =
+        name != "outbox" && q.kafka_pushes_to_owner ? KafkaPushes::kOwner : KafkaPushes::kAny;
     o.partitions = q.kafka_partitions;
     o.replication_factor = q.kafka_replication_factor;
     o.create_topics = q.kafka_create_topics;

@@ -264,15 +264,17 @@ bool KafkaQueueStore::Impl::owns(int32_t partition) const {
   return partition % opts_.replica_count == opts_.replica_index;
 }
 
+Status KafkaQueueStore::Impl::owner_check(const QueueKey& k) const {
+  const int32_t p = partition_of(k);
+  if (owns(p)) return Status::Ok();
+  return Status::Error(Code::kUnreachable, "queue " + k.topic + " of session " + k.session +
+                                               " is served by replica " +
+                                               num(p % opts_.replica_count) + " of node " + k.node);
+}
+
 Status KafkaQueueStore::Impl::serve_check(const QueueKey& k) {
   if (released(k)) return queue_status::released(k.session);
-  const int32_t p = partition_of(k);
-  if (!owns(p))
-    return Status::Error(Code::kUnreachable, "queue " + k.topic + " of session " + k.session +
-                                                 " is served by replica " +
-                                                 num(p % opts_.replica_count) + " of node " +
-                                                 k.node);
-  return Status::Ok();
+  return owner_check(k);
 }
 
 const KafkaQueueStore::Impl::Session& KafkaQueueStore::Impl::session_of(const QueueKey& k) const {
@@ -309,6 +311,9 @@ void KafkaQueueStore::Impl::count(const QueueKey& k, const QueuedMessage& m, int
 void KafkaQueueStore::Impl::do_push(const QueueKey& key, QueuedMessage msg,
                                     Clock::time_point deadline, Done done, Callbacks& cbs) {
   if (released(key)) return answer(cbs, std::move(done), queue_status::released(key.session));
+  // A peer's push is checked by the replica that indexes it (docs/queues-kafka.md "Replicas").
+  if (opts_.pushes == KafkaPushes::kOwner && !queue_bookkeeping::counted_source(key, msg).empty())
+    if (Status st = owner_check(key); !st.ok()) return answer(cbs, std::move(done), std::move(st));
   if (Status st = queue_status::check_size(msg.env.body.size(), opts_.limits); !st.ok())
     return answer(cbs, std::move(done), std::move(st));
   const uint64_t bytes = queue_bookkeeping::footprint(msg);

@@ -19,12 +19,22 @@
 
 namespace ptp {
 
+// Which replica takes a push of another node's message (queue_bookkeeping::counted_source
+// not empty: a peer's push into the inbox) to a partition this replica does not own.
+// kOwner: none but the owner; the others answer E0000000607 naming it, as for a pop, so
+// the owner, which indexes the record, checks it against its limits and shares. kAny:
+// every replica; the owner indexes it unchecked, so the limits and shares no longer bound
+// what a peer stores (docs/queues-kafka.md "Replicas"). This node's own messages (its
+// clients' pushes, dead letters, replies) are taken by every replica either way.
+enum class KafkaPushes { kOwner, kAny };
+
 struct KafkaQueueOptions {
   std::string bootstrap_servers;
   std::string topic_prefix = "ptp.queue";
   std::string group_id;   // consumer group for committed offsets; default "<prefix>.replicas"
   int replica_index = 0;  // this replica owns partitions p % replica_count == replica_index
   int replica_count = 1;
+  KafkaPushes pushes = KafkaPushes::kOwner;
   bool create_topics = true;  // CreateTopics for missing node topics (not on the mock broker)
   int partitions = 12;        // of a created data topic
   int replication_factor = 3;

@@ -195,6 +195,8 @@ class KafkaQueueStore::Impl {
 
   int32_t partition_of(const QueueKey& k) const;
   bool owns(int32_t partition) const;
+  // OK when this replica owns the queue's partition, else E0000000607 naming the owner.
+  Status owner_check(const QueueKey& k) const;
 
   // pop/peek: the session is alive and this replica serves the queue's partition.
   Status serve_check(const QueueKey& k);

@@ -167,6 +167,10 @@ TEST_CASE("kafka store: two replicas of one node share the partitions") {
   KafkaQueueOptions o0 = kc.options(), o1 = kc.options();
   o0.replica_count = o1.replica_count = 2;
   o1.replica_index = 1;
+  // The messages are node A's in node B's queues, a peer's pushes: taken by either replica
+  // with pushes: any only (the default refuses them at the non-owner:
+  // test_queue_kafka_replica_pushes.cpp).
+  o0.pushes = o1.pushes = KafkaPushes::kAny;
   if (kc.mock) kc.mock->create_topic(kafka_data_topic(kc.prefix, "B"), 4, 3);
   auto r0 = KafkaBackend::open_with(o0);
   auto r1 = KafkaBackend::open_with(o1);

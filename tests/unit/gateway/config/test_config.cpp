@@ -609,6 +609,7 @@ TEST_CASE("queue section: the Kafka store's keys") {
   CHECK(cfg->queue.kafka_bootstrap == "k1:9092,k2:9092");
   CHECK(cfg->queue.kafka_replica_count == 3);
   CHECK(cfg->queue.kafka_replica_index == 2);
+  CHECK(cfg->queue.kafka_pushes_to_owner);  // the default: peers' pushes at the owner only
   CHECK(cfg->queue.kafka_partitions == 24);
   CHECK_FALSE(cfg->queue.kafka_create_topics);
   CHECK(cfg->queue.kafka_properties.at("security.protocol") == "SSL");
@@ -620,6 +621,15 @@ TEST_CASE("queue section: the Kafka store's keys") {
       "t.yaml", err);
   CHECK_FALSE(cfg);
   CHECK(err == "t.yaml: queue.kafka.replica_index: expected an integer from 0 to 1, got \"2\"");
+  // pushes: owner or any, nothing else.
+  cfg = parse_config_text(kMinimal + "queue: {store: kafka, kafka: {bootstrap: k, pushes: any}}\n",
+                          "t.yaml", err);
+  REQUIRE_MESSAGE(cfg, err);
+  CHECK_FALSE(cfg->queue.kafka_pushes_to_owner);
+  cfg = parse_config_text(
+      kMinimal + "queue: {store: kafka, kafka: {bootstrap: k, pushes: owners}}\n", "t.yaml", err);
+  CHECK_FALSE(cfg);
+  CHECK(err == "t.yaml: queue.kafka.pushes: expected owner or any, got \"owners\"");
 }
 
 TEST_CASE("kafka_attachment section: topics need a bootstrap; group id default") {
