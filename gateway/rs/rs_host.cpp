@@ -230,6 +230,7 @@ void RsHost::dispatch_loop() {
     lock.unlock();
     reap_finished();
     start_deferred();
+    waiting_.store(pending_.deferred());
     lock.lock();
   }
 }
@@ -968,7 +969,8 @@ Json job_json(RsHost::Job& job) {
 }  // namespace
 
 RsHost::JobCounts RsHost::job_counts() const {
-  return {running_.load(), delivered_.load(), failed_.load(), elements_.load(), last_rate_.load()};
+  return {running_.load(), waiting_.load(),  delivered_.load(),
+          failed_.load(),  elements_.load(), last_rate_.load()};
 }
 
 std::pair<unsigned, std::string> RsHost::status(std::string_view job_id) const {

@@ -92,6 +92,7 @@ class RsHost {
   // For metrics (gateway/rs/rs_metrics.h); thread-safe. Counts since start.
   struct JobCounts {
     uint64_t running = 0;                 // job threads now (waiting for input or converting)
+    uint64_t waiting = 0;                 // jobs deferred: no slot (or their source's) free yet
     uint64_t delivered = 0;               // jobs that delivered their result
     uint64_t failed = 0;                  // jobs that failed (not those a shutdown interrupted)
     uint64_t elements = 0;                // elements of the delivered jobs
@@ -137,6 +138,7 @@ class RsHost {
   PendingJobs pending_;                               // jobs without a thread (dispatcher only)
   std::thread dispatcher_;
   std::atomic<uint64_t> running_{0}, delivered_{0}, failed_{0}, elements_{0};
+  std::atomic<uint64_t> waiting_{0};  // pending_.deferred(), for scrapes on other threads
   std::atomic<double> last_rate_{0};
 };
 

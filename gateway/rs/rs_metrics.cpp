@@ -12,6 +12,10 @@ void add_router_job_metrics(Metrics& metrics, const RsHost& host) {
     scrape::gauge(out, "ptp_router_jobs_running",
                   "Router-server jobs running now (waiting for input or converting)",
                   static_cast<double>(c.running));
+    scrape::gauge(out, "ptp_router_jobs_waiting",
+                  "Router-server jobs whose spec came while every job slot, or every slot its "
+                  "job source may hold, was taken: each starts when one frees",
+                  static_cast<double>(c.waiting));
     auto done = scrape::family("ptp_router_jobs_total",
                                "Router-server jobs finished, by result: delivered or failed",
                                prometheus::MetricType::Counter);

@@ -651,10 +651,13 @@ class JobSlotsTest(RouterTest):
             queues = json.loads(r.read())["queues"]
         return {q["session"] for q in queues if q["session"].startswith(prefix)}
 
-    def running(self, node):
+    def jobs_gauge(self, node, name):
         with urllib.request.urlopen(f"http://127.0.0.1:{ADMIN[node]}/metrics", timeout=5) as r:
-            m = re.search(r"^ptp_router_jobs_running (\S+)$", r.read().decode(), re.M)
+            m = re.search(r"^ptp_router_jobs_" + name + r" (\S+)$", r.read().decode(), re.M)
         return float(m.group(1))
+
+    def running(self, node):
+        return self.jobs_gauge(node, "running")
 
 
 class RouterJobFlood(JobSlotsTest):
@@ -793,6 +796,7 @@ class RouterJobSourceFlood(JobSlotsTest):
         started = {}
         for node in ("RA", "RB"):
             self.assertEqual(self.running(node), self.PER_SOURCE, node)
+            self.assertEqual(self.jobs_gauge(node, "waiting"), self.SLOTS - self.PER_SOURCE, node)
             started[node] = self.known(node, floods)
             self.assertEqual(len(started[node]), self.PER_SOURCE, node)
             for j in started[node]:
