@@ -352,6 +352,10 @@ struct EvidenceConfig {
   bool require_signature = true;  // a message from another node without a signature: 615
   int batch_window_us = 1000;     // a batch is signed this long after its first message ...
   int batch_max = 256;            // ... or when it has this many
+  // Whether this node's clients get the receipt (and countersign) of their messages in the
+  // answer, or only this node's evidence log keeps it (the default: ~0.5 KiB per answer
+  // that platforms do not read, decoded by every client).
+  bool receipt_to_client = false;
 };
 
 struct Config {

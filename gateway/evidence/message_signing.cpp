@@ -23,6 +23,10 @@ bool too_long(std::string_view header, std::string_view value, Status& st) {
 
 }  // namespace
 
+void drop_receipt_headers(HeaderList& headers) {
+  erase_if(headers, [](const auto& kv) { return is_receipt_header(kv.first); });
+}
+
 MessageFields message_fields(Hasher& h, const Envelope& env, Interface iface, int64_t sent_ms) {
   const PtpHeader& hd = env.header;
   MessageFields m;

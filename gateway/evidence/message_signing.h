@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "codecs/envelope.h"
+#include "codecs/header_list.h"
 #include "codecs/interface.h"
 #include "codecs/status.h"
 #include "gateway/config/config.h"
@@ -24,6 +25,14 @@ namespace ptp {
 
 // The signed fields of a unary message as this gateway sees it (body digest of env.body).
 MessageFields message_fields(Hasher& h, const Envelope& env, Interface iface, int64_t sent_ms);
+
+// x-ptp-receipt or x-ptp-countersign (answers' evidence headers).
+inline bool is_receipt_header(std::string_view name) {
+  return name == kReceiptHeader || name == kCountersignHeader;
+}
+// Removes an answer's receipt and countersign before it goes to this node's client
+// (evidence.receipt_to_client off): the evidence log has them.
+void drop_receipt_headers(HeaderList& headers);
 
 // Whether this gateway signs what it sends and checks what it receives under `cfg`:
 // an evidence section with sign on and a node key.

@@ -79,20 +79,25 @@ void take_receipt(const std::shared_ptr<SentStream>& s, std::string_view receipt
 }
 
 void on_sent_answer(const std::shared_ptr<SentStream>& s, Response& r) {
+  const bool to_client = s->ev.cfg->evidence.receipt_to_client;
   const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
-  if (!receipt.empty())
-    return take_receipt(s, receipt, find_header(r.extra_headers, kCountersignHeader),
-                        r.env.status.code);
+  if (!receipt.empty()) {
+    take_receipt(s, receipt, find_header(r.extra_headers, kCountersignHeader), r.env.status.code);
+    if (!to_client) drop_receipt_headers(r.extra_headers);
+    return;
+  }
   if (!r.stream) return;
   // A streamed answer that began before the receiver checked the stream: the receipt comes
-  // in its trailers, which pass on to the client.
+  // in its trailers, which pass on to the client (without the receipt unless
+  // evidence.receipt_to_client).
   const Code code = r.env.status.code;
   auto relay = std::make_shared<StreamRelay>(
       std::move(r.stream), std::nullopt,
-      [s, code](StreamRelay& rr, const Status& st) {
+      [s, code, to_client](StreamRelay& rr, const Status& st) {
         const HeaderList& t = rr.in_trailers();
         take_receipt(s, find_header(t, kReceiptHeader), find_header(t, kCountersignHeader), code);
-        for (const auto& [k, v] : t) rr.add_trailer(k, v);
+        for (const auto& [k, v] : t)
+          if (to_client || !is_receipt_header(k)) rr.add_trailer(k, v);
         rr.finish(st);
       },
       nullptr);

@@ -86,6 +86,7 @@ void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, R
           record_sent_answered(records_, out->m, out->leaf, out->sig,
                                code_string(r.env.status.code), receipt,
                                receipt.empty() ? std::string_view() : counter);
+          if (!cfg->evidence.receipt_to_client) drop_receipt_headers(r.extra_headers);
           out->answer(std::move(r));
         });
       });

@@ -27,6 +27,7 @@ PTPCTL = os.path.join(BIN, "ptpctl")
 
 A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT, ECHO_PORT = 18301, 18302, 18303, 18310, 18311
 PADDING_PORT = 18304  # node M: a malicious receiver padding its receipts
+A_DEFAULT_PORT = 18305  # a second gateway of node A with the default evidence section
 A_BASE = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/"
 B_BASE = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/"
 A_URL = A_BASE + "invoke"
@@ -203,7 +204,8 @@ class Signatures(unittest.TestCase):
         root = {n: os.path.join(d, "root.crt") for n, d in ids.items()}
         common = ("io_threads: 2\nlog: {level: info}\nauth: {enabled: false}\n"
                   "queue: {retry_min_ms: 50, retry_max_ms: 200}\n" + CRYPTO_YAML)
-        evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000}}\n"
+        # The clients here read the receipts: A passes them on (evidence.receipt_to_client).
+        evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000, receipt_to_client: true}}\n"
         cls.service = Recorder(SERVICE_PORT)
         cls.topo.echo(ECHO_PORT)
         cls.ev = {"A": os.path.join(w, "ev-a"), "B": os.path.join(w, "ev-b")}
@@ -246,6 +248,44 @@ peers:
         if cls.service:
             cls.service.close()
         cls.topo.close()
+
+    def test_by_default_the_receipt_stays_with_the_sending_gateway(self):
+        # A second gateway of node A (the same identity) with the default evidence section:
+        # its client's answer carries no receipt, and its sent record holds B's receipt.
+        w = self.topo.workdir
+        ev = os.path.join(w, "ev-a-default")
+        cfg = write(w, "a-default", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
+listen: {{address: 127.0.0.1, port: {A_DEFAULT_PORT}}}
+admin: {{address: 127.0.0.1, port: {A_DEFAULT_PORT + 50}}}
+identity: {{dir: "{self.ids['A']}"}}
+peers:
+  - {{node_id: B, address: "127.0.0.1:{B_PORT}", root_file: "{os.path.join(self.ids['B'], 'root.crt')}"}}
+io_threads: 1
+auth: {{enabled: false}}
+queue: {{enabled: false}}
+{CRYPTO_YAML}evidence: {{dir: "{ev}"}}
+""")
+        a = self.topo.gateway(cfg)
+        try:
+            body = b"a body whose receipt the client does not get " * 4
+            r = curl(f"https://127.0.0.1:{A_DEFAULT_PORT}/v1/interconn/chan/invoke",
+                     headers(trace="trace-default-receipt", uri="ptp/echo"), body, http="h2",
+                     extra=("-k",))
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, body)
+            self.assertNotIn("x-ptp-receipt", r.headers)
+            self.assertNotIn("x-ptp-countersign", r.headers)
+
+            def sent():
+                return [x for x in evidence_records(ev)
+                        if x["kind"] == "sent" and x.get("trace") == "trace-default-receipt"]
+
+            wait_until(sent, 5, "the sent record")
+            rec = sent()[0]
+            self.assertEqual(rec["status"], "E0000000000", rec)
+            self.assertTrue(rec["receipt"].startswith("v1;" + rec["msg"] + ";"), rec)
+        finally:
+            a.stop()
 
     def test_signed_invoke_is_answered_with_a_receipt(self):
         before = len(self.service.bodies)
@@ -640,7 +680,7 @@ listen: {{address: 127.0.0.1, port: {port}}}
 admin: {{address: 127.0.0.1, port: {port + 50}}}
 identity: {{dir: "{cls.ids[node]}"}}
 peers:
-{peers}{more}{common}evidence: {{dir: "{cls.ev[node]}"}}
+{peers}{more}{common}evidence: {{dir: "{cls.ev[node]}", receipt_to_client: true}}
 """)
 
         cls.topo.echo(R_ECHO_PORT)

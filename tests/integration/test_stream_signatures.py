@@ -133,7 +133,8 @@ class RelayedPair(unittest.TestCase):
         cls.ev = {n: os.path.join(w, f"ev-{n}") for n in "AB"}
         common = (f"io_threads: {cls.IO_THREADS}\nlog: {{level: info}}\nauth: {{enabled: false}}\n"
                   "queue: {enabled: false}\n" + CRYPTO_YAML)
-        evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000}}\n"
+        # The clients here read the receipts: A passes them on (evidence.receipt_to_client).
+        evidence = "evidence: {{dir: \"{}\", batch_window_us: 2000, receipt_to_client: true}}\n"
         cls.service = cls.make_service()
         b = write(w, "b", f"""node: {{node_id: B, inst_id: INST_B, role: edge}}
 listen: {{address: 127.0.0.1, port: {b_port}}}
@@ -378,7 +379,7 @@ listen: {{address: 127.0.0.1, port: {port}}}
 admin: {{address: 127.0.0.1, port: {port + 50}}}
 identity: {{dir: "{cls.ids[node]}"}}
 peers:
-{peers}{more}{common}evidence: {{dir: "{cls.ev[node]}"}}
+{peers}{more}{common}evidence: {{dir: "{cls.ev[node]}", receipt_to_client: true}}
 """)
 
         cls.service = StreamService(R_SERVICE_PORT)

@@ -33,6 +33,7 @@ TEST_CASE("evidence: off without the section, defaults with an empty one") {
   CHECK(e.require_signature);
   CHECK(e.batch_window_us == 1000);
   CHECK(e.batch_max == 256);
+  CHECK_FALSE(e.receipt_to_client);
 }
 
 TEST_CASE("evidence: every key parsed, dir resolved against the config file") {
@@ -47,6 +48,7 @@ evidence:
   require_signature: false
   batch_window_us: 50
   batch_max: 8
+  receipt_to_client: true
 )");
   const EvidenceConfig& e = cfg->evidence;
   CHECK(e.dir == "ev");  // t.yaml has no directory
@@ -58,6 +60,7 @@ evidence:
   CHECK_FALSE(e.require_signature);
   CHECK(e.batch_window_us == 50);
   CHECK(e.batch_max == 8);
+  CHECK(e.receipt_to_client);
 }
 
 TEST_CASE("evidence: bad values are refused with the key path") {

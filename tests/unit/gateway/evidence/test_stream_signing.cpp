@@ -220,4 +220,45 @@ TEST_CASE("signed streams: an answer begun before the check ends with the receip
   CHECK(refusals.size() == 1);
 }
 
+TEST_CASE("signed streams: the sender passes trailer receipts on only with receipt_to_client") {
+  boost::asio::io_context io;
+  for (bool to_client : {false, true}) {
+    CAPTURE(to_client);
+    testing::StreamNode a = testing::stream_node("A"), b = testing::stream_node("B");
+    auto cfg = std::make_shared<Config>(*a.cfg);
+    cfg->evidence.receipt_to_client = to_client;
+    a.cfg = cfg;
+    MessageSigning sa(io.get_executor());
+    std::vector<Status> refusals;
+    Request sreq = testing::stream_request();
+    Response client_gets;
+    int calls = 0;
+    Responder sender_answer = [&](Response&& r) {
+      client_gets = std::move(r);
+      ++calls;
+    };
+    sign_stream(testing::evidence_of(a, sa, b, refusals), sreq, sender_answer, false);
+    // B's answer streams back; its receipt and a router's countersign come in its trailers.
+    Response from_b;
+    auto b_stream = std::make_shared<BodyPipe>();
+    from_b.stream = b_stream;
+    sender_answer(std::move(from_b));
+    REQUIRE(calls == 1);
+    REQUIRE(client_gets.stream);
+    b_stream->write("ack");
+    b_stream->add_trailer(kReceiptHeader, "v1;a-receipt");
+    b_stream->add_trailer(kCountersignHeader, "v1;a-countersign");
+    b_stream->add_trailer("x-service-trailer", "kept");
+    b_stream->finish();
+    io.poll();
+    io.restart();
+    CHECK(drain(*client_gets.stream) == "ack");
+    REQUIRE(client_gets.stream->finished());
+    const HeaderList& t = client_gets.stream->trailers();
+    CHECK(find_header(t, "x-service-trailer") == "kept");
+    CHECK(find_header(t, kReceiptHeader) == (to_client ? "v1;a-receipt" : ""));
+    CHECK(find_header(t, kCountersignHeader) == (to_client ? "v1;a-countersign" : ""));
+  }
+}
+
 }  // namespace ptp
