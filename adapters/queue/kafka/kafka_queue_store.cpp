@@ -191,6 +191,31 @@ void KafkaQueueStore::Impl::queues_of(const std::string& node, KeysDone done) {
   });
 }
 
+void KafkaQueueStore::Impl::served_topic(const std::string& node, const std::string& session,
+                                         std::string base, TopicDone done) {
+  if (Status st = check_key({node, session, base}); !st.ok()) return done(st, "");
+  with_node(node, [this, node, session, base = std::move(base), done = std::move(done)](
+                      Callbacks& cbs, const Status& st) mutable {
+    Status s = st;
+    std::string topic;
+    if (s.ok()) {
+      const int32_t partitions = nodes_.at(node).partitions;
+      auto t = kafka_topic_served_by(session, base, partitions, opts_.replica_count,
+                                     opts_.replica_index);
+      if (t)
+        topic = std::move(*t);
+      else
+        s = Status::Error(Code::kUnreachable, "replica " + num(opts_.replica_index) + " of node " +
+                                                  node + " serves no queue of session " + session +
+                                                  " (" + num(partitions) + " partitions, " +
+                                                  num(opts_.replica_count) + " replicas)");
+    }
+    cbs.push_back([d = std::move(done), s = std::move(s), topic = std::move(topic)]() mutable {
+      d(std::move(s), std::move(topic));
+    });
+  });
+}
+
 QueueStats KafkaQueueStore::Impl::stats() const {
   std::lock_guard lock(mu_);
   QueueStats s;
@@ -555,6 +580,10 @@ void KafkaQueueStore::peek(const QueueKey& key, MessageDone done) {
 void KafkaQueueStore::release(const std::string& node, const std::string& session,
                               std::optional<std::string> topic, Done done) {
   impl_->release(node, session, std::move(topic), std::move(done));
+}
+void KafkaQueueStore::served_topic(const std::string& node, const std::string& session,
+                                   std::string base, TopicDone done) {
+  impl_->served_topic(node, session, std::move(base), std::move(done));
 }
 QueueStats KafkaQueueStore::stats() const { return impl_->stats(); }
 size_t KafkaQueueStore::index_entries() const { return impl_->index_entries(); }
