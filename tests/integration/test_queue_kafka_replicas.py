@@ -10,7 +10,8 @@ Invoke over queues (docs/queues.md "Sync and async") at two replicas of node A: 
 replica waits for the reply on a topic whose partition it serves, so an invoke at replica
 0, where peer B's replies arrive, always gets its answer; an invoke at replica 1 gets it
 only with pushes: any (with pushes: owner, replica 0 refuses B's reply with E0000000607
-and B's outbox retries it on the same address)."""
+and B's outbox retries it on the same address). Each replica of A forwards the pushes it
+took, through an outbox of its own."""
 import unittest
 
 from ptp_harness import conf, curl, ptp_headers
@@ -74,8 +75,8 @@ class KafkaReplicas(unittest.TestCase):
             self.assertEqual(payloads_popped(B1, "B", s1, "t", 1, timeout="15s"), [b"to-1"])
 
 
-A1 = "http://127.0.0.1:17306/v1/interconn/chan/invoke"
-A0 = "http://127.0.0.1:17304/v1/interconn/chan/invoke"
+A1_CHAN = "http://127.0.0.1:17306/v1/interconn/chan/"  # replica 1 of A (A: replica 0's)
+A0, A1 = A + "invoke", A1_CHAN + "invoke"
 
 
 class KafkaReplicasInvokeOverQueues(unittest.TestCase):
@@ -92,11 +93,9 @@ class KafkaReplicasInvokeOverQueues(unittest.TestCase):
         return topo.gateway(cfg, data_name=f"A{index}")
 
     def invoke(self, replica, n):
-        """An invoke at A's replica `replica` in the n-th session whose outbox queue (B,
-        session, "") that replica forwards: A's outbox is sharded like its inbox, and a
-        replica forwards only its own partitions (see the report of branch h-replyowner)."""
-        session = [s for s in (f"s-inv-{i}" for i in range(1000))
-                   if replica_of(s, "") == replica][n]
+        """An invoke at A's replica `replica` in session s-inv-<replica>-<n> (its request
+        goes out through that replica's own outbox, whatever the session)."""
+        session = f"s-inv-{replica}-{n}"
         h = ptp_headers("A", "B", uri="ptp/echo/x", session=session, trace=f"tr-{session}")
         body = b"invoke-" + session.encode()
         r = curl((A0, A1)[replica], h, body, http="1.1")
@@ -132,9 +131,26 @@ class KafkaReplicasInvokeOverQueues(unittest.TestCase):
             self.a_replica(topo, 1, "any")
             for n in range(1, 5):
                 for replica in (0, 1):
-                    r, body = self.invoke(replica, n + 10 * replica)
+                    r, body = self.invoke(replica, n + 10)
                     self.assertEqual(r.headers.get("x-ptp-code"), "E0000000000", r)
                     self.assertEqual(r.body, body)
+
+    def test_a_push_at_either_replica_is_forwarded(self):
+        """Each replica forwards the pushes it took, whatever partition of a shared outbox
+        their session would hash to."""
+        with KafkaTopology() as topo:
+            topo.kafka.command(f"topic ptp.outbox.A.B {PARTITIONS}")
+            topo.gateway(conf("direct", "b.yaml"))
+            self.a_replica(topo, 0, "owner")
+            self.a_replica(topo, 1, "owner")
+            for replica, url in ((0, A), (1, A1_CHAN)):
+                for other in (0, 1):
+                    session = next(s for s in (f"s-out-{replica}-{i}" for i in range(100))
+                                   if replica_of(s, "") == other)
+                    body = b"via-%d-of-%d" % (replica, other)
+                    self.assertEqual(push_json(url, "A", "B", session, "t", body).status, 200)
+                    self.assertEqual(payloads_popped(B, "B", session, "t", 1, timeout="10s"),
+                                     [body], (replica, other))
 
 
 if __name__ == "__main__":
