@@ -196,22 +196,18 @@ void KafkaQueueStore::Impl::served_topic(const std::string& node, const std::str
   if (Status st = check_key({node, session, base}); !st.ok()) return done(st, "");
   with_node(node, [this, node, session, base = std::move(base), done = std::move(done)](
                       Callbacks& cbs, const Status& st) mutable {
-    Status s = st;
-    std::string topic;
-    if (s.ok()) {
-      const int32_t partitions = nodes_.at(node).partitions;
-      auto t = kafka_topic_served_by(session, base, partitions, opts_.replica_count,
-                                     opts_.replica_index);
-      if (t)
-        topic = std::move(*t);
-      else
-        s = Status::Error(Code::kUnreachable, "replica " + num(opts_.replica_index) + " of node " +
-                                                  node + " serves no queue of session " + session +
-                                                  " (" + num(partitions) + " partitions, " +
-                                                  num(opts_.replica_count) + " replicas)");
-    }
-    cbs.push_back([d = std::move(done), s = std::move(s), topic = std::move(topic)]() mutable {
-      d(std::move(s), std::move(topic));
+    if (!st.ok()) return cbs.push_back([d = std::move(done), st] { d(st, ""); });
+    // The search (up to thousands of hashes with many replicas) runs outside the lock.
+    cbs.push_back([d = std::move(done), node, session, base = std::move(base),
+                   partitions = nodes_.at(node).partitions, count = opts_.replica_count,
+                   index = opts_.replica_index] {
+      if (auto t = kafka_topic_served_by(session, base, partitions, count, index))
+        return d(Status::Ok(), std::move(*t));
+      d(Status::Error(Code::kUnreachable, "replica " + num(index) + " of node " + node +
+                                              " serves no queue of session " + session + " (" +
+                                              num(partitions) + " partitions, " + num(count) +
+                                              " replicas)"),
+        "");
     });
   });
 }
