@@ -145,6 +145,20 @@ class QueueStore {
   virtual void release(const std::string& node, const std::string& session,
                        std::optional<std::string> topic, Done done) = 0;
 
+  // A topic of (node, session) whose queue this store serves pops of: `base`, or `base`
+  // with a suffix. Every topic fits a store of its own; a store shared by replicas (Kafka,
+  // replica_count > 1: each replica serves the queues of its partitions,
+  // docs/queues-kafka.md "Replicas") picks one in its share, so a fresh topic it will pop
+  // (an invoke's reply topic) is not served by another replica. done(Ok, topic), or an
+  // error when none fits (done may run inline).
+  using TopicDone = std::function<void(Status, std::string)>;
+  virtual void served_topic(const std::string& node, const std::string& session, std::string base,
+                            TopicDone done) {
+    (void)node;
+    (void)session;
+    done(Status::Ok(), std::move(base));
+  }
+
   virtual QueueStats stats() const = 0;
 
   // Per node, the nodes with messages; costs one pass over the queues (for scrapes, not for

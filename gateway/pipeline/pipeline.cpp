@@ -529,7 +529,7 @@ void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
     case RouteDecision::Kind::kPeer: {
       if (route.target_peer && route.target_peer->async_only && queues_ && cfg->queue.enabled) {
         // Reachable only through queues: push, then wait for the reply (docs/queues.md).
-        queues_->invoke_async(*cfg, std::move(req), route.next_hop->timeout, std::move(answer),
+        queues_->invoke_async(p->cfg, std::move(req), route.next_hop->timeout, std::move(answer),
                               ex_);
         return;
       }

@@ -37,12 +37,23 @@ std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::st
   if (q.backend == QueueBackend::kKafka) {
     KafkaQueueOptions o;
     o.bootstrap_servers = q.kafka_bootstrap;
-    const std::string family = name == "outbox" ? name + "." + self_node : name;
+    std::string family = name;
+    o.replica_index = q.kafka_replica_index;
+    o.replica_count = q.kafka_replica_count;
+    if (name == "outbox") {
+      // A replica's outbox lanes know only the sessions it pushed: each replica has an
+      // outbox of its own and forwards all of it (a shared one left the pushes whose
+      // partition another replica owns unforwarded). Replica 0 keeps the single outbox's
+      // topics, so it forwards what an earlier version left in any of their partitions.
+      // Not "outbox.<self>.replica<i>": replica 0 would take those topics for targets'.
+      if (o.replica_index > 0) family += "-replica" + std::to_string(o.replica_index);
+      family += "." + self_node;
+      o.replica_index = 0;
+      o.replica_count = 1;
+    }
     o.topic_prefix = q.kafka_topic_prefix + "." + family;
     o.group_id = (q.kafka_group_id.empty() ? q.kafka_topic_prefix : q.kafka_group_id) + "." +
                  family + ".replicas";
-    o.replica_index = q.kafka_replica_index;
-    o.replica_count = q.kafka_replica_count;
     // The inbox takes peers' pushes; the outbox only this node's own messages, which every
     // replica takes (its messages, counted against their target's share, would otherwise
     // count as another node's: key.node is the target).

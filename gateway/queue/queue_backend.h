@@ -16,7 +16,8 @@ class Metrics;
 // `name` separates the stores of one gateway ("inbox", "outbox"): a subdirectory of
 // data_dir for the embedded store; on Kafka, topic families "<prefix>.inbox.<node>" (a
 // node's inbox, shared by its replicas) and "<prefix>.outbox.<self>.<target>" (one
-// sending node's outbox, so gateways of different nodes never share one).
+// sending node's outbox, so gateways of different nodes never share one; replica i > 0
+// of the node has its own, "<prefix>.outbox-replica<i>.<self>.<target>").
 // On failure returns null with `error` set. With `metrics`, the embedded store's batch
 // writes are timed into ptp_queue_store_write_seconds{store=name}.
 std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::string& self_node,

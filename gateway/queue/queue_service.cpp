@@ -206,23 +206,34 @@ void QueueService::store_local(const Config& cfg, const QueueKey& key, QueuedMes
   });
 }
 
-void QueueService::invoke_async(const Config& cfg, Request req, milliseconds timeout,
-                                Responder done, boost::asio::any_io_executor ex) {
+void QueueService::invoke_async(ConfigPtr cfg, Request req, milliseconds timeout, Responder done,
+                                boost::asio::any_io_executor ex) {
   if (req.stream)
     return done(error_response(Status::Error(
         Code::kNotPermitted, "node " + req.env.header.target_node_id +
                                  " is reachable only asynchronously: streamed transport is not "
                                  "possible, use invoke")));
-  Envelope env = std::move(req.env);
-  const std::string reply_topic = "reply." + new_message_id();
-  env.meta[std::string(kMessageTopicKey)] = env.header.uri.empty() ? "invoke" : env.header.uri;
-  env.meta[std::string(kMessageTopicBackKey)] = reply_topic;
-  env.meta.erase(std::string(kMessageIdKey));  // a fresh id per invoke
-  const QueueKey reply{cfg.node_id, env.header.session_id, reply_topic};
-  QueueStore* inbox = &inbox_;
   auto answer = [ex, done](Response r) {
     on_executor(ex, [done, r = std::move(r)]() mutable { done(std::move(r)); });
   };
+  // The reply topic is picked first: this gateway pops it, so it must serve its queue.
+  const std::string node = cfg->node_id, session = req.env.header.session_id;
+  inbox_.served_topic(node, session, "reply." + new_message_id(),
+                      [this, cfg, env = std::make_shared<Envelope>(std::move(req.env)), timeout,
+                       answer](Status s, std::string reply_topic) {
+                        if (!s.ok()) return answer(error_response(std::move(s)));
+                        push_and_await_reply(*cfg, std::move(*env), std::move(reply_topic), timeout,
+                                             answer);
+                      });
+}
+
+void QueueService::push_and_await_reply(const Config& cfg, Envelope env, std::string reply_topic,
+                                        milliseconds timeout, Responder answer) {
+  env.meta[std::string(kMessageTopicKey)] = env.header.uri.empty() ? "invoke" : env.header.uri;
+  env.meta[std::string(kMessageTopicBackKey)] = reply_topic;
+  env.meta.erase(std::string(kMessageIdKey));  // a fresh id per invoke
+  const QueueKey reply{cfg.node_id, env.header.session_id, std::move(reply_topic)};
+  QueueStore* inbox = &inbox_;
   const std::string target = env.header.target_node_id;
   submit(cfg, std::move(env), cfg.queue.default_push_wait,
          [inbox, reply, timeout, answer, target](Status s, const std::string&) {

@@ -53,9 +53,10 @@ class QueueService {
   // Sync -> async (docs/queues.md "Sync and async"): a unary invoke to a node reachable
   // only asynchronously is pushed to it (topic = x-ptp-uri, message-topic-back = a fresh
   // reply topic) and answered with the first message on the reply topic, or E0000000601
-  // after `timeout`.
-  void invoke_async(const Config& cfg, Request req, std::chrono::milliseconds timeout,
-                    Responder done, boost::asio::any_io_executor ex);
+  // after `timeout`. The reply topic is one whose queue this gateway serves (a replica of
+  // a Kafka inbox serves only its partitions: QueueStore::served_topic).
+  void invoke_async(ConfigPtr cfg, Request req, std::chrono::milliseconds timeout, Responder done,
+                    boost::asio::any_io_executor ex);
   // Called with the queue key after a message for this node was stored in the inbox (a
   // local push, a message from a peer, or a submit() to this node), before the pusher is
   // answered; not called for messages diverted to the egress queue. The router server
@@ -68,6 +69,9 @@ class QueueService {
   void push(const Config& cfg, Request req, Responder done, boost::asio::any_io_executor ex);
   void store_local(const Config& cfg, const QueueKey& key, QueuedMessage msg,
                    std::chrono::milliseconds wait, QueueStore::Done done);
+  // invoke_async once its reply topic is picked: the push, then the wait for the reply.
+  void push_and_await_reply(const Config& cfg, Envelope env, std::string reply_topic,
+                            std::chrono::milliseconds timeout, Responder answer);
 
   QueueStore& inbox_;
   Outbox* outbox_;

@@ -191,6 +191,27 @@ void KafkaQueueStore::Impl::queues_of(const std::string& node, KeysDone done) {
   });
 }
 
+void KafkaQueueStore::Impl::served_topic(const std::string& node, const std::string& session,
+                                         std::string base, TopicDone done) {
+  if (Status st = check_key({node, session, base}); !st.ok()) return done(st, "");
+  with_node(node, [this, node, session, base = std::move(base), done = std::move(done)](
+                      Callbacks& cbs, const Status& st) mutable {
+    if (!st.ok()) return cbs.push_back([d = std::move(done), st] { d(st, ""); });
+    // The search (up to thousands of hashes with many replicas) runs outside the lock.
+    cbs.push_back([d = std::move(done), node, session, base = std::move(base),
+                   partitions = nodes_.at(node).partitions, count = opts_.replica_count,
+                   index = opts_.replica_index] {
+      if (auto t = kafka_topic_served_by(session, base, partitions, count, index))
+        return d(Status::Ok(), std::move(*t));
+      d(Status::Error(Code::kUnreachable, "replica " + num(index) + " of node " + node +
+                                              " serves no queue of session " + session + " (" +
+                                              num(partitions) + " partitions, " + num(count) +
+                                              " replicas)"),
+        "");
+    });
+  });
+}
+
 QueueStats KafkaQueueStore::Impl::stats() const {
   std::lock_guard lock(mu_);
   QueueStats s;
@@ -555,6 +576,10 @@ void KafkaQueueStore::peek(const QueueKey& key, MessageDone done) {
 void KafkaQueueStore::release(const std::string& node, const std::string& session,
                               std::optional<std::string> topic, Done done) {
   impl_->release(node, session, std::move(topic), std::move(done));
+}
+void KafkaQueueStore::served_topic(const std::string& node, const std::string& session,
+                                   std::string base, TopicDone done) {
+  impl_->served_topic(node, session, std::move(base), std::move(done));
 }
 QueueStats KafkaQueueStore::stats() const { return impl_->stats(); }
 size_t KafkaQueueStore::index_entries() const { return impl_->index_entries(); }

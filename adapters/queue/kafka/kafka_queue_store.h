@@ -69,6 +69,9 @@ class KafkaQueueStore final : public QueueStore {
   void peek(const QueueKey& key, MessageDone done) override;
   void release(const std::string& node, const std::string& session,
                std::optional<std::string> topic, Done done) override;
+  // A topic in this replica's partitions (kafka_topic_served_by), once the node is attached.
+  void served_topic(const std::string& node, const std::string& session, std::string base,
+                    TopicDone done) override;
   QueueStats stats() const override;
   std::vector<std::string> nodes_at_open() const override;
   void queues_of(const std::string& node, KeysDone done) override;

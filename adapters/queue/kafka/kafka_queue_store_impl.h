@@ -140,6 +140,9 @@ class KafkaQueueStore::Impl {
 
   void queues_of(const std::string& node, KeysDone done);
 
+  void served_topic(const std::string& node, const std::string& session, std::string base,
+                    TopicDone done);
+
   QueueStats stats() const;
   size_t index_entries() const {
     std::lock_guard lock(mu_);

@@ -1,5 +1,6 @@
 #include "adapters/queue/kafka/kafka_record.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace ptp {
@@ -59,6 +60,21 @@ int32_t kafka_partition_of(const QueueKey& key, int32_t partitions) {
   h = fnv1a(std::string_view("\0", 1), h);
   h = fnv1a(key.topic, h);
   return static_cast<int32_t>(h % static_cast<uint64_t>(partitions));
+}
+
+std::optional<std::string> kafka_topic_served_by(const std::string& session,
+                                                 const std::string& base, int32_t partitions,
+                                                 int replica_count, int replica_index) {
+  const int64_t parts = std::max<int32_t>(partitions, 1);
+  if (replica_count < 1 || replica_index < 0 || replica_index >= parts) return std::nullopt;
+  const int64_t owned = (parts - replica_index + replica_count - 1) / replica_count;
+  const int64_t tries = 64 * ((parts + owned - 1) / owned);
+  QueueKey key{"", session, base};
+  for (int64_t n = 0; n < tries; ++n) {
+    if (n > 0) key.topic = base + "." + std::to_string(n);
+    if (kafka_partition_of(key, partitions) % replica_count == replica_index) return key.topic;
+  }
+  return std::nullopt;
 }
 
 void KafkaRecordReader::header(std::string_view name, std::string_view value) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,15 @@ std::string kafka_control_topic(std::string_view prefix, std::string_view node);
 // The partition of a queue: a stable hash (FNV-1a) of session and topic, so every replica
 // maps a queue to the same partition and a queue's messages keep their order.
 int32_t kafka_partition_of(const QueueKey& key, int32_t partitions);
+
+// `base`, or `base` + "." + n for the smallest n, whose queue (session, topic) lies in a
+// partition p (of `partitions`) with p % replica_count == replica_index: a topic that
+// replica serves. nullopt when it owns none of the partitions; otherwise about
+// partitions / owned names are tried per hit, and the search gives up (nullopt) after 64
+// times that (a chance of e^-64).
+std::optional<std::string> kafka_topic_served_by(const std::string& session,
+                                                 const std::string& base, int32_t partitions,
+                                                 int replica_count, int replica_index);
 
 // Record headers; the value is env.body and the record key the message id.
 inline constexpr std::string_view kKafkaNodeHeader = "ptp-queue-node";
