@@ -534,6 +534,12 @@ class GrpcStreamService:
                 except Exception:  # noqa: BLE001 - the gateway reset the stream
                     outer.cancelled[trace] = got
                     return
+                # The iterator also ends without an error when the gateway resets the stream
+                # after its last message: grpc marks the call cancelled a moment later. So a
+                # stream counts as completed only when it is still active half a second on.
+                deadline = time.time() + 0.5
+                while time.time() < deadline and context.is_active():
+                    time.sleep(0.05)
                 if not context.is_active():
                     outer.cancelled[trace] = got
                     return
