@@ -16,7 +16,7 @@ PKGS=(
   libjemalloc-dev
   curl strace
   prometheus
-  python3 python3-grpcio python3-grpc-tools python3-protobuf
+  python3 python3-grpcio python3-grpc-tools python3-protobuf python3-h2
 )
 missing=()
 for p in "${PKGS[@]}"; do
