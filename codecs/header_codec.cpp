@@ -57,10 +57,10 @@ constexpr std::array<std::string_view, 14> kExtensions{
 // message's other metadata between nodes, a presented permit, the W3C trace context (passed
 // on as is) and the message evidence a gateway signs (trust/message_evidence.h; routers
 // pass them on unchanged).
-constexpr std::array<std::string_view, 9> kRouting{
-    "x-ptp-route-path", "x-ptp-hop-count", kMessageMetadataHeader,
-    kStoredMetadataKey, kPermitHeaderName, kTraceparentHeader,
-    "x-ptp-signature",  "x-ptp-receipt",   "x-ptp-countersign"};
+constexpr std::array<std::string_view, 10> kRouting{
+    "x-ptp-route-path",  "x-ptp-hop-count",   kMessageMetadataHeader, kStoredMetadataKey,
+    kPermitHeaderName,   kTraceparentHeader,  "x-ptp-signature",      "x-ptp-receipt",
+    "x-ptp-countersign", kStatementHeaderName};
 
 // Longer names are no PTP field; lower-casing into a buffer of this size avoids an
 // allocation per header on the request path.

@@ -63,6 +63,15 @@ inline std::string_view meta_wire_prefix(std::string_view name) {
 // relayed unchanged by routers.
 inline constexpr std::string_view kPermitHeaderName = "x-ptp-permit";
 
+// The signed batch statement a signed message refers to (trust/message_evidence.h,
+// docs/evidence.md "Batch statements"): the digests of a whole batch, so longer than other
+// fields. Every message of a batch carries the same value: on an HTTP/2 link HPACK sends it
+// once and then as an index. Relayed unchanged by routers.
+inline constexpr std::string_view kStatementHeaderName = "x-ptp-statement";
+// Its longest value: 256 digests (the most a statement holds) as base64url (10 923 bytes),
+// ids and the signature.
+inline constexpr size_t kMaxStatementValueBytes = 12 << 10;
+
 // What a lower-case wire name is to the codec: a standard header field or an alias of one,
 // an extension metadata name (bare or x-ptp- prefixed), one of the gateway's own fields
 // (routing, kMessageMetadataHeader, kStoredMetadataKey, kPermitHeaderName,

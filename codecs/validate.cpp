@@ -95,6 +95,15 @@ Status validate_request(const Envelope& e, Interface iface, const ValidationLimi
   }
   for (const auto& [name, value] : e.meta) {
     auto what = [&name] { return "metadata " + name; };
+    if (name == kStatementHeaderName) {
+      // Base64url and ids only; longer than other fields by design (one batch's digests).
+      if (value.size() > kMaxStatementValueBytes)
+        return Status::Error(
+            Code::kBadRequest,
+            what() + " is longer than " + std::to_string(kMaxStatementValueBytes) + " bytes");
+      if (has_control_char(value, Tab::kControl)) return control_char(what());
+      continue;
+    }
     if (Status st = check_text(what, value, lim, name == "message-topic"); !st.ok()) return st;
   }
   if (e.body.size() > lim.max_body_bytes)

@@ -31,7 +31,9 @@ std::string_view next_part(std::string_view& s) {
   return part;
 }
 
-bool id_chars(std::string_view s) {
+}  // namespace
+
+bool is_evidence_id(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s)
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -39,6 +41,8 @@ bool id_chars(std::string_view s) {
       return false;
   return true;
 }
+
+namespace {
 
 bool is_hex64(std::string_view s) { return digest_from_hex(s).has_value(); }
 
@@ -181,7 +185,7 @@ bool parse_batch_proof(std::string_view s, BatchProof& out, std::string& error) 
     error = "proof: expected node;batch;n;index;path;signature";
     return false;
   }
-  if (!id_chars(node) || !id_chars(batch)) {
+  if (!is_evidence_id(node) || !is_evidence_id(batch)) {
     error = "proof: bad node or batch id";
     return false;
   }
@@ -209,6 +213,38 @@ bool parse_batch_proof(std::string_view s, BatchProof& out, std::string& error) 
   return true;
 }
 
+void append_batch_reference(std::string& out, std::string_view node, std::string_view batch_id,
+                            uint32_t n, uint32_t index) {
+  out.append(node).push_back(';');
+  out.append(batch_id).push_back(';');
+  out.append(std::to_string(n)).push_back(';');
+  out.append(std::to_string(index));
+}
+
+bool parse_batch_reference(std::string_view s, BatchProof& out, std::string& error) {
+  const std::string_view node = next_part(s), batch = next_part(s), n = next_part(s),
+                         index = next_part(s);
+  if (!s.empty() || index.empty()) {
+    error = "reference: expected node;batch;n;index";
+    return false;
+  }
+  if (!is_evidence_id(node) || !is_evidence_id(batch)) {
+    error = "reference: bad node or batch id";
+    return false;
+  }
+  out.node = node;
+  out.batch_id = batch;
+  if (!parse_number(n, out.n) || !parse_number(index, out.index) || out.n == 0 ||
+      out.n > kMaxBatchLeaves || out.index >= out.n) {
+    error = "reference: bad leaf count or index";
+    return false;
+  }
+  out.path.clear();
+  out.signature.clear();
+  out.reference = true;
+  return true;
+}
+
 std::optional<Digest32> proof_root(Hasher& h, const Digest32& leaf, const BatchProof& p,
                                    std::string& error) {
   auto root = merkle_root_from_path(h, merkle_leaf_hash(h, leaf), p.index, p.n, p.path);
@@ -228,8 +264,8 @@ bool verify_statement(Hasher& h, const Digest32& leaf, const BatchProof& p, cons
 }
 
 bool parse_signature_value(std::string_view v, SignatureValue& out, std::string& error) {
-  out.version = v.starts_with("v2;") ? 2 : 1;
-  if (out.version == 2)
+  out.version = v.starts_with("v2;") ? 2 : v.starts_with("v3;") ? 3 : 1;
+  if (out.version != 1)
     v.remove_prefix(3);
   else if (!strip_version(v, error))
     return false;
@@ -237,11 +273,16 @@ bool parse_signature_value(std::string_view v, SignatureValue& out, std::string&
     error = "bad sent time";
     return false;
   }
-  return parse_batch_proof(v, out.proof, error);
+  return out.version == 3 ? parse_batch_reference(v, out.proof, error)
+                          : parse_batch_proof(v, out.proof, error);
 }
 
 bool parse_receipt_value(std::string_view v, ReceiptValue& out, std::string& error) {
-  if (!strip_version(v, error)) return false;
+  out.version = v.starts_with("v3;") ? 3 : 1;
+  if (out.version == 3)
+    v.remove_prefix(3);
+  else if (!strip_version(v, error))
+    return false;
   const std::string_view msg = next_part(v), at = next_part(v), code = next_part(v);
   if (!is_hex64(msg) || !parse_number(at, out.received_ms) || code.empty() || code.size() > 16) {
     error = "bad receipt fields (msg;received_ms;code)";
@@ -249,7 +290,8 @@ bool parse_receipt_value(std::string_view v, ReceiptValue& out, std::string& err
   }
   out.msg = msg;
   out.code = code;
-  return parse_batch_proof(v, out.proof, error);
+  return out.version == 3 ? parse_batch_reference(v, out.proof, error)
+                          : parse_batch_proof(v, out.proof, error);
 }
 
 bool parse_countersign_value(std::string_view v, CountersignValue& out, std::string& error) {

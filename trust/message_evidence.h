@@ -20,9 +20,14 @@
 // over the RFC 6962 tree of the leaves (trust/merkle.h); each statement carries its proof
 //   proof = node ";" batch id ";" n ";" index ";" base64url(path digests, concatenated) ";"
 //           base64url(signature)
+// or, with its batch's statement in a header of its own (trust/batch_statement.h), a reference
+//   reference = node ";" batch id ";" n ";" index
 // Header values:
 //   x-ptp-signature    "v1;" sent_ms ";" proof   ("v2;" for a ptp-msg-v2 statement)
+//                      "v3;" sent_ms ";" reference   (a ptp-msg-v1 statement; x-ptp-statement)
 //   x-ptp-receipt      "v1;" hex(message leaf) ";" received_ms ";" code ";" proof
+//                      "v3;" hex(message leaf) ";" received_ms ";" code ";" reference
+//                      (x-ptp-receipt-statement)
 //   x-ptp-countersign  "v1;" hex(receipt leaf) ";" time_ms ";" proof
 // Everything here is pure and needs only the signer's public key: a third party verifies
 // one message alone (ptpctl evidence check-proof).
@@ -98,6 +103,9 @@ std::string countersign_text(std::string_view receipt_hex, std::string_view node
 std::string batch_text(std::string_view node, std::string_view batch_id, uint32_t n,
                        const Digest32& root);
 
+// Node and batch ids: [A-Za-z0-9._:-], 1 to 64 characters.
+bool is_evidence_id(std::string_view s);
+
 struct BatchProof {
   std::string node;
   std::string batch_id;
@@ -105,12 +113,17 @@ struct BatchProof {
   uint32_t index = 0;
   std::vector<Digest32> path;
   std::string signature;  // NodeKey::sign's bytes
+  // A reference (v3): no path and no signature here; they are in the batch's statement.
+  bool reference = false;
 };
 
 void append_batch_proof(std::string& out, std::string_view node, std::string_view batch_id,
                         uint32_t n, uint32_t index, const std::vector<Digest32>& path,
                         std::string_view signature_b64);
 bool parse_batch_proof(std::string_view text, BatchProof& out, std::string& error);
+void append_batch_reference(std::string& out, std::string_view node, std::string_view batch_id,
+                            uint32_t n, uint32_t index);
+bool parse_batch_reference(std::string_view text, BatchProof& out, std::string& error);
 
 // The root `leaf` leads to along the proof's path; nullopt (error set) when it does not fit.
 std::optional<Digest32> proof_root(Hasher& h, const Digest32& leaf, const BatchProof& p,
@@ -120,11 +133,14 @@ bool verify_statement(Hasher& h, const Digest32& leaf, const BatchProof& p, cons
                       std::string& error);
 
 struct SignatureValue {
-  int version = 1;  // 2: the signed statement is a ptp-msg-v2 (a gRPC stream's messages)
+  // 2: the signed statement is a ptp-msg-v2 (a gRPC stream's messages); 3: a ptp-msg-v1
+  // whose proof is a reference to its batch's statement.
+  int version = 1;
   int64_t sent_ms = 0;
   BatchProof proof;
 };
 struct ReceiptValue {
+  int version = 1;  // 3: the proof is a reference to its batch's statement
   std::string msg;  // hex of the message leaf
   int64_t received_ms = 0;
   std::string code;

@@ -356,6 +356,11 @@ struct EvidenceConfig {
   // answer, or only this node's evidence log keeps it (the default: ~0.5 KiB per answer
   // that platforms do not read, decoded by every client).
   bool receipt_to_client = false;
+  // Whether unary messages and their receipts carry a reference to their batch and the
+  // batch's statement (x-ptp-statement, x-ptp-receipt-statement: one header value per batch,
+  // which HPACK sends once per connection) instead of a full proof each (docs/evidence.md
+  // "Batch statements"). False: full proofs (v1), for peers on versions before statements.
+  bool batch_statements = true;
 };
 
 struct Config {

@@ -10,7 +10,8 @@ void parse_evidence(const YAML::Node& root, const FileResolver& files, Config& c
   if (!node) return;
   Section s(node, "evidence",
             {"dir", "max_file_bytes", "sync_interval_ms", "queue_records", "on_failure", "sign",
-             "require_signature", "batch_window_us", "batch_max", "receipt_to_client"});
+             "require_signature", "batch_window_us", "batch_max", "receipt_to_client",
+             "batch_statements"});
   EvidenceConfig& e = cfg.evidence;
   e.enabled = true;
   if (s.has("dir")) e.dir = files.path(s.required_string("dir"));
@@ -29,6 +30,7 @@ void parse_evidence(const YAML::Node& root, const FileResolver& files, Config& c
   e.batch_window_us = static_cast<int>(s.integer("batch_window_us", e.batch_window_us, 0, 1000000));
   e.batch_max = static_cast<int>(s.integer("batch_max", e.batch_max, 1, kMaxBatchLeaves));
   e.receipt_to_client = s.boolean("receipt_to_client", e.receipt_to_client);
+  e.batch_statements = s.boolean("batch_statements", e.batch_statements);
 }
 
 }  // namespace ptp::config_yaml

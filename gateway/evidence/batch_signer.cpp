@@ -22,6 +22,22 @@ Hasher& BatchSigner::hasher(DigestAlgorithm alg) {
 void BatchSigner::add(const std::shared_ptr<const NodeKey>& key, const std::string& node,
                       DigestAlgorithm alg, const Digest32& leaf, std::chrono::microseconds window,
                       size_t max, Done done) {
+  add_leaf(
+      key, node, alg, leaf, window, max,
+      [done = std::move(done)](std::string_view proof, const Statement&) { done(proof); }, false);
+}
+
+void BatchSigner::add_referenced(const std::shared_ptr<const NodeKey>& key, const std::string& node,
+                                 DigestAlgorithm alg, const Digest32& leaf,
+                                 std::chrono::microseconds window, size_t max,
+                                 ReferencedDone done) {
+  add_leaf(key, node, alg, leaf, window, max, std::move(done), true);
+}
+
+void BatchSigner::add_leaf(const std::shared_ptr<const NodeKey>& key, const std::string& node,
+                           DigestAlgorithm alg, const Digest32& leaf,
+                           std::chrono::microseconds window, size_t max, ReferencedDone done,
+                           bool referenced) {
   if (!leaves_.empty() && (key_ != key || node_ != node || alg_ != alg)) sign();
   if (leaves_.empty()) {
     key_ = key;
@@ -42,6 +58,8 @@ void BatchSigner::add(const std::shared_ptr<const NodeKey>& key, const std::stri
   }
   leaves_.push_back(leaf);
   done_.push_back(std::move(done));
+  referenced_.push_back(referenced);
+  referenced_count_ += referenced;
   if (leaves_.size() >= max) sign();
 }
 
@@ -65,26 +83,45 @@ void BatchSigner::post_sign() {
 void BatchSigner::sign() {
   ++generation_;  // the timer of this batch, if still pending, does nothing
   std::vector<Digest32> leaves = std::move(leaves_);
-  std::vector<Done> done = std::move(done_);
+  std::vector<ReferencedDone> done = std::move(done_);
+  std::vector<bool> referenced = std::move(referenced_);
+  const size_t referenced_count = referenced_count_;
   leaves_.clear();
   done_.clear();
+  referenced_.clear();
+  referenced_count_ = 0;
   if (leaves.empty()) return;
   const auto n = static_cast<uint32_t>(leaves.size());
   Hasher& h = hasher(alg_);
+  // A statement for the references: the digests as they are (before the leaf hashes).
+  const bool with_statement = referenced_count > 0 && n <= kMaxStatementLeaves;
+  std::vector<Digest32> digests;
+  if (with_statement) digests = leaves;
   for (auto& l : leaves) l = merkle_leaf_hash(h, l);
   auto levels = merkle_levels(h, std::move(leaves));
   const std::string batch_id = prefix_ + "-" + std::to_string(++batches_);
   std::string sig = key_ ? key_->sign(batch_text(node_, batch_id, n, levels.back().at(0))) : "";
   if (sig.empty()) {
-    for (auto& d : done) d({});
+    for (auto& d : done) d({}, nullptr);
     return;
   }
   const std::string sig_b64 = base64url_encode(sig);
+  Statement statement;
+  if (with_statement) {
+    statement =
+        std::make_shared<const std::string>(statement_value(node_, batch_id, digests, sig_b64));
+    if (statement_hook_) statement_hook_(*statement);
+  }
   std::string proof;
   for (uint32_t i = 0; i < n; ++i) {
     proof.clear();
-    append_batch_proof(proof, node_, batch_id, n, i, merkle_path(levels, i), sig_b64);
-    done[i](proof);
+    if (with_statement && referenced[i]) {
+      append_batch_reference(proof, node_, batch_id, n, i);
+      done[i](proof, statement);
+    } else {
+      append_batch_proof(proof, node_, batch_id, n, i, merkle_path(levels, i), sig_b64);
+      done[i](proof, nullptr);
+    }
   }
 }
 

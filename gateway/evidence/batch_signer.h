@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "trust/batch_statement.h"
 #include "trust/digest.h"
 #include "trust/node_key.h"
 
@@ -29,6 +30,13 @@ class BatchSigner {
  public:
   // `proof` is the leaf's encoded batch proof; empty when signing failed.
   using Done = std::function<void(std::string_view proof)>;
+  // `statement` set: `proof` is a reference into it; null: `proof` is a full proof (a batch of
+  // more than kMaxStatementLeaves), or empty when signing failed.
+  using Statement = std::shared_ptr<const std::string>;
+  using ReferencedDone = std::function<void(std::string_view proof, const Statement& statement)>;
+  // Called with each batch's statement that references were given for, before their
+  // callbacks: the caller records it (the evidence log keeps what proves its references).
+  using StatementHook = std::function<void(const std::string& statement)>;
 
   explicit BatchSigner(boost::asio::any_io_executor ex);
   ~BatchSigner();
@@ -39,6 +47,11 @@ class BatchSigner {
   // key, node or digest is signed first.
   void add(const std::shared_ptr<const NodeKey>& key, const std::string& node, DigestAlgorithm alg,
            const Digest32& leaf, std::chrono::microseconds window, size_t max, Done done);
+  // The same; `done` gets a reference and the batch's statement.
+  void add_referenced(const std::shared_ptr<const NodeKey>& key, const std::string& node,
+                      DigestAlgorithm alg, const Digest32& leaf, std::chrono::microseconds window,
+                      size_t max, ReferencedDone done);
+  void set_statement_hook(StatementHook hook) { statement_hook_ = std::move(hook); }
   // Signs the current batch now (shutdown, tests).
   void flush();
   // Signs the current batch at the end of the event loop's current turn (after the handlers
@@ -52,6 +65,9 @@ class BatchSigner {
 
  private:
   void sign();
+  void add_leaf(const std::shared_ptr<const NodeKey>& key, const std::string& node,
+                DigestAlgorithm alg, const Digest32& leaf, std::chrono::microseconds window,
+                size_t max, ReferencedDone done, bool referenced);
   // sign() at the end of the loop's current turn, unless the batch was signed before.
   void post_sign();
 
@@ -65,7 +81,10 @@ class BatchSigner {
   DigestAlgorithm alg_ = DigestAlgorithm::kSha256;
   Hasher hasher_;
   std::vector<Digest32> leaves_;
-  std::vector<Done> done_;
+  std::vector<ReferencedDone> done_;
+  std::vector<bool> referenced_;
+  size_t referenced_count_ = 0;
+  StatementHook statement_hook_;
   std::shared_ptr<bool> alive_;
 };
 

@@ -86,6 +86,10 @@ bool record_received(EvidenceLog* log, const MessageFields& m, const Digest32& m
                               {{"sig", sig}, {"status", status}, {"receipt", receipt}});
 }
 
+bool record_statement(EvidenceLog* log, std::string_view statement) {
+  return !log || log->append("statement", {{"statement", statement}});
+}
+
 bool evidence_accepting(const EvidenceLog* log, const EvidenceConfig& cfg) {
   return !log || cfg.on_failure == EvidenceOnFailure::kContinue || log->accepting();
 }

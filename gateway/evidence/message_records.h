@@ -8,6 +8,9 @@
 //             outbox's pushes)
 //   receipt   msg, from (the receiver), status, receipt, countersign
 //   received  msg, the message fields, sig, status, receipt
+//   statement statement (a batch statement, trust/batch_statement.h): once per batch this
+//             node signed with references, and once per other node's statement it verified;
+//             what makes the references (v3 values) of the records above whole
 // A receipt or countersign value longer than kMaxProofValueBytes (a peer's padding: one that
 // verifies is shorter) is not recorded: `receipt_refused` (`countersign_refused`) holds its
 // length ("70000 bytes") in its place.
@@ -31,6 +34,8 @@ bool record_receipt(EvidenceLog* log, const Digest32& msg, std::string_view from
                     std::string_view countersign);
 bool record_received(EvidenceLog* log, const MessageFields& m, const Digest32& msg,
                      std::string_view sig, std::string_view status, std::string_view receipt);
+
+bool record_statement(EvidenceLog* log, std::string_view statement);
 
 // Whether a message that will need a record may be taken now: the log accepts records, or
 // on_failure is continue. False: refuse it with E0000000700.

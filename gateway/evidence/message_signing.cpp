@@ -1,5 +1,6 @@
 #include "gateway/evidence/message_signing.h"
 
+#include "gateway/evidence/message_records.h"
 #include "trust/merkle.h"
 
 namespace ptp {
@@ -60,6 +61,49 @@ void MessageSigning::add(const Config& cfg, const Digest32& leaf, std::string pr
               });
 }
 
+void MessageSigning::add_referenced(const Config& cfg, const Digest32& leaf, std::string_view tail,
+                                    SignedReferenced done) {
+  // tail: the value's parts between the version and the proof ("sent_ms;", ...).
+  signer_.add_referenced(cfg.identity.node_key, cfg.node_id, cfg.crypto.digest, leaf,
+                         std::chrono::microseconds(cfg.evidence.batch_window_us),
+                         static_cast<size_t>(cfg.evidence.batch_max),
+                         [tail = std::string(tail), done = std::move(done)](
+                             std::string_view proof, const BatchSigner::Statement& statement) {
+                           if (proof.empty()) return done({}, nullptr);
+                           std::string v;
+                           v.reserve(3 + tail.size() + proof.size());
+                           v.append(statement ? "v3;" : "v1;").append(tail).append(proof);
+                           done(std::move(v), statement);
+                         });
+}
+
+void MessageSigning::sign_message_referenced(const Config& cfg, const Digest32& leaf,
+                                             int64_t sent_ms, SignedReferenced done) {
+  add_referenced(cfg, leaf, std::to_string(sent_ms) + ";", std::move(done));
+}
+
+void MessageSigning::sign_receipt_referenced(const Config& cfg, const Digest32& msg,
+                                             int64_t received_ms, Code code,
+                                             SignedReferenced done) {
+  const std::string msg_hex = digest_hex(msg);
+  const std::string code_text = code_string(code);
+  Hasher& h = hasher(cfg);
+  h.update(receipt_text(msg_hex, cfg.node_id, received_ms, code_text));
+  const Digest32 leaf = h.finish();
+  add_referenced(cfg, leaf, msg_hex + ";" + std::to_string(received_ms) + ";" + code_text + ";",
+                 std::move(done));
+}
+
+void MessageSigning::record_statements_in(EvidenceLog* log) {
+  if (!log) {
+    record_statement_ = nullptr;
+    signer_.set_statement_hook(nullptr);
+    return;
+  }
+  record_statement_ = [log](const std::string& statement) { record_statement(log, statement); };
+  signer_.set_statement_hook(record_statement_);
+}
+
 void MessageSigning::sign_message(const Config& cfg, const Digest32& leaf, int64_t sent_ms,
                                   Signed done, bool framed) {
   add(cfg, leaf, (framed ? "v2;" : "v1;") + std::to_string(sent_ms) + ";", std::move(done));
@@ -116,13 +160,45 @@ bool MessageSigning::verify(Hasher& h, const Digest32& leaf, const BatchProof& p
   return true;
 }
 
+bool MessageSigning::verify_reference(Hasher& h, const Digest32& leaf, const BatchProof& p,
+                                      std::string_view statement, const PublicKey& key,
+                                      std::string& error) {
+  if (statement.empty()) {
+    error = "the reference comes without its batch statement";
+    return false;
+  }
+  std::string_view node, batch;
+  if (!statement_id(statement, node, batch) || node != p.node || batch != p.batch_id) {
+    error = "the batch statement is not the one of the reference";
+    return false;
+  }
+  std::string id(node);
+  id.append(";").append(batch);
+  KnownStatement* known = statements_.find(id);
+  if (known && known->value == statement) return statement_holds(known->statement, p, leaf, error);
+  // New here (or another statement under a known id: checked, not kept).
+  BatchStatement fresh;
+  if (!parse_statement_value(statement, fresh, error)) return false;
+  ++signature_checks_;
+  if (!verify_batch_statement(h, fresh, key, error)) return false;
+  if (record_statement_) record_statement_(std::string(statement));
+  if (!statement_holds(fresh, p, leaf, error)) return false;
+  if (!known)
+    statements_.add(node, std::move(id), KnownStatement{std::string(statement), std::move(fresh)});
+  return true;
+}
+
 Status MessageSigning::verify_message(const Config& cfg, MessageFields& m, std::string_view value,
-                                      const PublicKey* source_key, Digest32& leaf) {
+                                      const PublicKey* source_key, Digest32& leaf,
+                                      std::string_view statement) {
   SignatureValue sv;
   std::string error;
   if (!parse_signature_value(value, sv, error))
     return refused("x-ptp-signature of the message from " + m.source_node + ": " + error);
-  if ((sv.version == 2) != !m.framing.empty())
+  if (sv.version == 3 && !m.framing.empty())
+    return refused("x-ptp-signature of the message from " + m.source_node +
+                   " is a reference (v3), which does not sign a gRPC stream's messages");
+  if (sv.version != 3 && (sv.version == 2) != !m.framing.empty())
     return refused("x-ptp-signature of the message from " + m.source_node +
                    (sv.version == 2 ? " signs a gRPC stream's messages (v2), but what arrived "
                                       "is not a gRPC stream"
@@ -135,7 +211,10 @@ Status MessageSigning::verify_message(const Config& cfg, MessageFields& m, std::
   if (!source_key)
     return refused("no pinned root for node " + m.source_node +
                    " to check its message signature with");
-  if (!verify(hasher(cfg), leaf, sv.proof, *source_key, error))
+  const bool ok = sv.version == 3
+                      ? verify_reference(hasher(cfg), leaf, sv.proof, statement, *source_key, error)
+                      : verify(hasher(cfg), leaf, sv.proof, *source_key, error);
+  if (!ok)
     return refused("x-ptp-signature of the message from " + m.source_node +
                    " does not match what arrived: " + error);
   return Status::Ok();
@@ -143,7 +222,7 @@ Status MessageSigning::verify_message(const Config& cfg, MessageFields& m, std::
 
 Status MessageSigning::verify_receipt(const Config& cfg, const Digest32& msg,
                                       std::string_view receiver, std::string_view value,
-                                      const PublicKey* receiver_key) {
+                                      const PublicKey* receiver_key, std::string_view statement) {
   ReceiptValue r;
   std::string error;
   if (Status st; too_long(kReceiptHeader, value, st)) return st;
@@ -155,8 +234,11 @@ Status MessageSigning::verify_receipt(const Config& cfg, const Digest32& msg,
   if (!receiver_key)
     return refused("no pinned root for node " + std::string(receiver) +
                    " to check its receipt with");
-  if (!verify(hasher(cfg), receipt_leaf(hasher(cfg), r), r.proof, *receiver_key, error))
-    return refused("x-ptp-receipt of " + std::string(receiver) + ": " + error);
+  const Digest32 leaf = receipt_leaf(hasher(cfg), r);
+  const bool ok =
+      r.version == 3 ? verify_reference(hasher(cfg), leaf, r.proof, statement, *receiver_key, error)
+                     : verify(hasher(cfg), leaf, r.proof, *receiver_key, error);
+  if (!ok) return refused("x-ptp-receipt of " + std::string(receiver) + ": " + error);
   return Status::Ok();
 }
 
@@ -181,9 +263,11 @@ Status MessageSigning::verify_countersign(const Config& cfg, std::string_view re
 
 Status MessageSigning::verify_answer_receipt(const Config& cfg, const Digest32& msg,
                                              std::string_view receiver, std::string_view receipt,
-                                             std::string_view countersign, const KeyOf& key_of) {
+                                             std::string_view countersign, const KeyOf& key_of,
+                                             std::string_view receipt_statement) {
   std::string error;
-  Status st = verify_receipt(cfg, msg, receiver, receipt, key_of(receiver, error));
+  Status st =
+      verify_receipt(cfg, msg, receiver, receipt, key_of(receiver, error), receipt_statement);
   if (!st.ok() || countersign.empty()) return st;
   CountersignValue cv;
   const PublicKey* router =

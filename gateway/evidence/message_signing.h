@@ -17,7 +17,10 @@
 #include "codecs/status.h"
 #include "gateway/config/config.h"
 #include "gateway/evidence/batch_signer.h"
+#include "gateway/evidence/evidence_log.h"
+#include "gateway/evidence/per_node_cache.h"
 #include "gateway/evidence/verified_batches.h"
+#include "trust/batch_statement.h"
 #include "trust/merkle_known.h"
 #include "trust/message_evidence.h"
 
@@ -26,9 +29,9 @@ namespace ptp {
 // The signed fields of a unary message as this gateway sees it (body digest of env.body).
 MessageFields message_fields(Hasher& h, const Envelope& env, Interface iface, int64_t sent_ms);
 
-// x-ptp-receipt or x-ptp-countersign (answers' evidence headers).
+// x-ptp-receipt, its batch's statement or x-ptp-countersign (answers' evidence headers).
 inline bool is_receipt_header(std::string_view name) {
-  return name == kReceiptHeader || name == kCountersignHeader;
+  return name == kReceiptHeader || name == kCountersignHeader || name == kReceiptStatementHeader;
 }
 // Removes an answer's receipt and countersign before it goes to this node's client
 // (evidence.receipt_to_client off): the evidence log has them.
@@ -50,6 +53,13 @@ class MessageSigning {
   // latest that keep the tree nodes their paths went through.
   static constexpr size_t kVerifiedBatches = 4096;
   static constexpr size_t kKnownTrees = 16;
+  // Batch statements of other nodes kept verified (each up to ~38 KB with its digests; ~19 KB
+  // at the default batch_max of 256).
+  static constexpr size_t kVerifiedStatements = 128;
+
+  // `value`: the header value (empty when signing failed); `statement`: set when the value
+  // is a v3 reference, to be sent with it (x-ptp-statement, x-ptp-receipt-statement).
+  using SignedReferenced = std::function<void(std::string value, BatchSigner::Statement statement)>;
 
   explicit MessageSigning(boost::asio::any_io_executor ex) : signer_(ex) {}
 
@@ -59,22 +69,37 @@ class MessageSigning {
   // "v2;...", so that the receiver knows which statement to recompute.
   void sign_message(const Config& cfg, const Digest32& leaf, int64_t sent_ms, Signed done,
                     bool framed = false);
+  // Sender: the same as a reference to the batch's statement ("v3;...", with the statement),
+  // or a full proof ("v1;...", no statement) when the batch was too big for a statement.
+  void sign_message_referenced(const Config& cfg, const Digest32& leaf, int64_t sent_ms,
+                               SignedReferenced done);
   // Receiver: the x-ptp-receipt value for message leaf `msg` received at `received_ms`,
   // answered with `code`.
   void sign_receipt(const Config& cfg, const Digest32& msg, int64_t received_ms, Code code,
                     Signed done);
+  // The same as a reference to the batch's statement, as sign_message_referenced.
+  void sign_receipt_referenced(const Config& cfg, const Digest32& msg, int64_t received_ms,
+                               Code code, SignedReferenced done);
+  // Records batch statements in `log` (null: nowhere): this thread's own (once per batch with
+  // references) and other nodes' (once per statement this thread verifies), so that the log
+  // proves its records' references (ptpctl evidence export).
+  void record_statements_in(EvidenceLog* log);
   // Router: the x-ptp-countersign value over a receipt value (its leaf), timestamped now.
   // False (done not called) when the receipt does not parse.
   bool countersign(const Config& cfg, std::string_view receipt_value, int64_t now_ms, Signed done);
 
   // Receiver: checks `value` (x-ptp-signature) of message `m` (its sent_ms is taken from the
   // value) against the source's root key. Ok, or E0000000615 saying what failed; `leaf` is
-  // the message leaf when the value parsed.
+  // the message leaf when the value parsed. A v3 value is checked against `statement`
+  // (x-ptp-statement).
   Status verify_message(const Config& cfg, MessageFields& m, std::string_view value,
-                        const PublicKey* source_key, Digest32& leaf);
-  // Sender: checks a receipt value for message leaf `msg` by `receiver` (its root key).
+                        const PublicKey* source_key, Digest32& leaf,
+                        std::string_view statement = {});
+  // Sender: checks a receipt value for message leaf `msg` by `receiver` (its root key); a v3
+  // value against `statement` (x-ptp-receipt-statement).
   Status verify_receipt(const Config& cfg, const Digest32& msg, std::string_view receiver,
-                        std::string_view value, const PublicKey* receiver_key);
+                        std::string_view value, const PublicKey* receiver_key,
+                        std::string_view statement = {});
 
   // Sender: checks a countersign value over `receipt_value` by the router whose key is
   // `router_key`.
@@ -86,7 +111,7 @@ class MessageSigning {
   using KeyOf = std::function<const PublicKey*(std::string_view node, std::string& error)>;
   Status verify_answer_receipt(const Config& cfg, const Digest32& msg, std::string_view receiver,
                                std::string_view receipt, std::string_view countersign,
-                               const KeyOf& key_of);
+                               const KeyOf& key_of, std::string_view receipt_statement = {});
 
   Hasher& hasher(const Config& cfg) { return signer_.hasher(cfg.crypto.digest); }
   BatchSigner& signer() { return signer_; }
@@ -98,11 +123,25 @@ class MessageSigning {
   // Inclusion, then the batch signature unless this thread verified the batch before.
   bool verify(Hasher& h, const Digest32& leaf, const BatchProof& p, const PublicKey& key,
               std::string& error);
+  // A reference: its statement's signature unless this thread verified that statement
+  // before, then the statement's digest at its index.
+  bool verify_reference(Hasher& h, const Digest32& leaf, const BatchProof& p,
+                        std::string_view statement, const PublicKey& key, std::string& error);
+  void add_referenced(const Config& cfg, const Digest32& leaf, std::string_view tail,
+                      SignedReferenced done);
+
+  struct KnownStatement {
+    std::string value;
+    BatchStatement statement;
+  };
 
   BatchSigner signer_;
   // Batches verified here by (node;batch;n;signature bytes): their root, and for the most
   // recent ones the tree nodes seen on their paths.
   VerifiedBatches verified_{kVerifiedBatches, kKnownTrees};
+  // Statements verified here, by node;batch.
+  PerNodeCache<KnownStatement> statements_{kVerifiedStatements};
+  std::function<void(const std::string&)> record_statement_;
   uint64_t signature_checks_ = 0;
 };
 

@@ -11,6 +11,7 @@ namespace ptp {
 namespace {
 
 const std::string kSignatureKey(kSignatureHeader);
+const std::string kStatementKey(kStatementHeader);
 
 // The fields of a stream's statement known at its head; size and digest follow at its end.
 MessageFields head_fields(MessageSigning& signing, const Config& cfg, const Request& req) {
@@ -117,8 +118,9 @@ struct ReceivedStream {
   PtpHeader header;
   Interface iface = Interface::kTransport;
   MessageFields m;
-  std::string header_sig;  // x-ptp-signature of the head (a body signed up front)
-  std::string sig;         // the value that verified
+  std::string header_sig;        // x-ptp-signature of the head (a body signed up front)
+  std::string header_statement;  // its batch statement when it is a reference (v3)
+  std::string sig;               // the value that verified
   Digest32 leaf{};
   int64_t received_ms = 0;
   State state = State::kOpen;
@@ -243,7 +245,9 @@ void on_received_end(const std::shared_ptr<ReceivedStream>& s, StreamRelay& rela
   }
   std::string error;
   const PublicKey* key = s->ev.key_of(s->m.source_node, error);
-  if (Status vs = s->ev.signing->verify_message(cfg, s->m, value, key, s->leaf); !vs.ok())
+  if (Status vs =
+          s->ev.signing->verify_message(cfg, s->m, value, key, s->leaf, s->header_statement);
+      !vs.ok())
     return refuse_stream(s, relay, std::move(vs));
   s->sig = std::string(value);
   s->received_ms = unix_now_ms();
@@ -396,6 +400,12 @@ void check_stream(StreamEvidence ev, Request& req, Responder& answer) {
   if (auto it = req.env.meta.find(kSignatureKey); it != req.env.meta.end()) {
     s->header_sig = std::move(it->second);
     req.env.meta.erase(it);
+  }
+  // A unary transport signed up front with a reference (v3) brings its batch statement;
+  // nor does the service get that.
+  if (auto st = req.env.meta.find(kStatementKey); st != req.env.meta.end()) {
+    if (!s->header_sig.empty()) s->header_statement = std::move(st->second);
+    req.env.meta.erase(st);
   }
   s->answer = std::move(answer);
   answer = [s](Response&& r) { on_received_answer(s, std::move(r)); };

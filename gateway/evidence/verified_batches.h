@@ -1,11 +1,8 @@
 // The batches of other nodes one thread verified (MessageSigning's cache): by key
 // (node;batch;n;signature bytes), their verified tree, so that a further statement of a
-// batch costs its path, not a signature check. Bounded at `capacity` entries shared between
-// the signing nodes: when full, the node holding the most entries loses its oldest one, so
-// a peer signing a new batch per message evicts its own entries, never those of a peer
-// holding fewer (before, one FIFO: 4096 new batches of one peer flushed every other peer's,
-// which then paid a signature check per message again). The `known_trees` latest added
-// keep the tree nodes of their paths; older ones keep only their root.
+// batch costs its path, not a signature check. Bounded per node as PerNodeCache is. The
+// `known_trees` latest added keep the tree nodes of their paths; older ones keep only their
+// root.
 //
 // Not thread-safe: one per MessageSigning.
 #pragma once
@@ -14,8 +11,8 @@
 #include <deque>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
+#include "gateway/evidence/per_node_cache.h"
 #include "trust/merkle_known.h"
 
 namespace ptp {
@@ -23,7 +20,7 @@ namespace ptp {
 class VerifiedBatches {
  public:
   VerifiedBatches(size_t capacity, size_t known_trees)
-      : capacity_(capacity), known_trees_(known_trees) {}
+      : trees_(capacity), known_trees_(known_trees) {}
 
   // The verified tree of `key`, or null.
   MerkleKnownNodes* find(const std::string& key);
@@ -31,15 +28,11 @@ class VerifiedBatches {
   void add(std::string_view node, std::string key, MerkleKnownNodes tree);
 
   size_t size() const { return trees_.size(); }
-  size_t size_of(std::string_view node) const;
+  size_t size_of(std::string_view node) const { return trees_.size_of(node); }
 
  private:
-  void evict_one(const std::string& adding);
-
-  size_t capacity_;
+  PerNodeCache<MerkleKnownNodes> trees_;
   size_t known_trees_;
-  std::unordered_map<std::string, MerkleKnownNodes> trees_;
-  std::unordered_map<std::string, std::deque<std::string>> by_node_;  // keys, oldest first
   std::deque<std::string> recent_;  // the latest known_trees keys, oldest first
 };
 

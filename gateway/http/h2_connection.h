@@ -22,20 +22,46 @@ struct NgSessionDeleter {
 };
 using NgSessionPtr = std::unique_ptr<nghttp2_session, NgSessionDeleter>;
 
+// Headers whose value differs from one message to the next (trace ids, signatures and
+// receipts). They go out as literals never indexed: in the HPACK table they would only push
+// out what does repeat (a batch statement), and nghttp2's encoder compares each new value
+// with every table entry of the same name, so a table of many trace ids makes every header
+// block slower.
+inline bool is_per_message_header(std::string_view name) {
+  switch (name.size()) {
+    case 11:
+      return name == "traceparent";
+    case 13:
+      return name == "x-ptp-receipt";
+    case 14:
+      return name == "x-ptp-trace-id";
+    case 15:
+      return name == "x-ptp-signature";
+    case 16:
+      return name == "x-ptp-message-id";
+    case 17:
+      return name == "x-ptp-countersign";
+    default:
+      return false;
+  }
+}
+
 // One nghttp2 name/value pointing into `name` and `value`, which must outlive its use
 // (nghttp2 copies them while submitting).
 inline nghttp2_nv nv_of(std::string_view name, std::string_view value) {
   auto bytes = [](std::string_view v) {
     return reinterpret_cast<uint8_t*>(const_cast<char*>(v.data()));
   };
-  return {bytes(name), bytes(value), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
+  return {bytes(name), bytes(value), name.size(), value.size(),
+          static_cast<uint8_t>(is_per_message_header(name) ? NGHTTP2_NV_FLAG_NO_INDEX
+                                                           : NGHTTP2_NV_FLAG_NONE)};
 }
 
 // The same for a lower-case name with static storage (a literal or a codec table entry):
 // nghttp2 then neither copies nor lower-cases it (byte by byte, on every header block).
 inline nghttp2_nv nv_of_static_name(std::string_view name, std::string_view value) {
   nghttp2_nv nv = nv_of(name, value);
-  nv.flags = NGHTTP2_NV_FLAG_NO_COPY_NAME;
+  nv.flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
   return nv;
 }
 
@@ -46,6 +72,14 @@ std::vector<nghttp2_nv> make_nv(const HeaderList& headers);
 // memory per stream and connection.
 constexpr int32_t kStreamWindow = 8 << 20;
 constexpr int32_t kConnectionWindow = 64 << 20;
+// HPACK dynamic table between gateways (client sessions, and server sessions of a peer
+// recognised by its certificate): room for a batch statement of up to kMaxStatementLeaves
+// digests (trust/batch_statement.h), which every message of a batch carries and which HPACK
+// then sends as an index. Not bigger: nghttp2's encoder compares a header's value with every
+// table entry of its name, so a bigger table of varying values (a service's own headers)
+// costs every header block more. Other clients keep the protocol's 4096 bytes, so a
+// stranger's connection holds no more.
+constexpr uint32_t kPeerHeaderTableBytes = 16 << 10;
 
 // A server connection's watchdog (connections.idle_ms and progress_ms).
 struct H2Timeouts {

@@ -9,6 +9,7 @@ namespace ptp {
 namespace {
 
 const std::string kSignatureKey(kSignatureHeader);
+const std::string kStatementKey(kStatementHeader);
 
 Status log_full(const Config& cfg) {
   return Status::Error(Code::kBufferFull, "the evidence log of node " + cfg.node_id +
@@ -17,6 +18,13 @@ Status log_full(const Config& cfg) {
 }
 
 }  // namespace
+
+EvidenceStage::EvidenceStage(boost::asio::any_io_executor ex, JsonLog& log, EvidenceLog* records)
+    : signing_(ex), log_(log), records_(records) {
+  // Batch statements are recorded once each (this thread's own, and other nodes' it verified):
+  // the sent and received records hold references into them.
+  signing_.record_statements_in(records_);
+}
 
 void EvidenceStage::refused(const PtpHeader& h, Interface iface, const Status& st) {
   warn("message signature refused", h, st);
@@ -59,37 +67,45 @@ void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, R
   const int64_t sent_ms = m.sent_ms;
   auto out =
       std::make_shared<Outgoing>(Outgoing{std::move(req), std::move(answer), std::move(m), leaf});
-  signing_.sign_message(
-      *cfg, leaf, sent_ms,
-      [this, cfg, out, roots = &roots, send = std::move(send),
-       refuse = std::move(refuse)](std::string value) {
-        if (value.empty())
-          return refuse(out->req, Status::Error(Code::kSystemError,
-                                                "node " + cfg->node_id +
-                                                    " cannot sign the message (node key)"));
-        // The sent record waits for the answer (one record with the receipt); the check
-        // above (evidence_accepting) is what refuses a message the log could not record.
-        out->sig = value;
-        out->req.env.meta[kSignatureKey] = std::move(value);
-        const PtpHeader header = out->req.env.header;
-        send(std::move(out->req), [this, cfg, out, roots, header](Response&& r) {
-          const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
-          const std::string_view counter = find_header(r.extra_headers, kCountersignHeader);
-          if (!receipt.empty()) {
-            Status st = signing_.verify_answer_receipt(
-                *cfg, out->leaf, header.target_node_id, receipt, counter,
-                [&](std::string_view node, std::string& error) {
-                  return roots->find(cfg, node, error);
-                });
-            if (!st.ok()) warn("receipt does not verify", header, st);
-          }
-          record_sent_answered(records_, out->m, out->leaf, out->sig,
-                               code_string(r.env.status.code), receipt,
-                               receipt.empty() ? std::string_view() : counter);
-          if (!cfg->evidence.receipt_to_client) drop_receipt_headers(r.extra_headers);
-          out->answer(std::move(r));
-        });
-      });
+  auto signed_message = [this, cfg, out, roots = &roots, send = std::move(send),
+                         refuse = std::move(refuse)](std::string value,
+                                                     BatchSigner::Statement statement) {
+    if (value.empty())
+      return refuse(out->req,
+                    Status::Error(Code::kSystemError,
+                                  "node " + cfg->node_id + " cannot sign the message (node key)"));
+    // The sent record waits for the answer (one record with the receipt); the check
+    // above (evidence_accepting) is what refuses a message the log could not record.
+    out->sig = value;
+    out->req.env.meta[kSignatureKey] = std::move(value);
+    if (statement) out->req.env.meta[kStatementKey] = *statement;
+    const PtpHeader header = out->req.env.header;
+    send(std::move(out->req), [this, cfg, out, roots, header](Response&& r) {
+      const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
+      const std::string_view counter = find_header(r.extra_headers, kCountersignHeader);
+      if (!receipt.empty()) {
+        Status st = signing_.verify_answer_receipt(
+            *cfg, out->leaf, header.target_node_id, receipt, counter,
+            [&](std::string_view node, std::string& error) {
+              return roots->find(cfg, node, error);
+            },
+            find_header(r.extra_headers, kReceiptStatementHeader));
+        if (!st.ok()) warn("receipt does not verify", header, st);
+      }
+      record_sent_answered(records_, out->m, out->leaf, out->sig, code_string(r.env.status.code),
+                           receipt, receipt.empty() ? std::string_view() : counter);
+      if (!cfg->evidence.receipt_to_client) drop_receipt_headers(r.extra_headers);
+      out->answer(std::move(r));
+    });
+  };
+  if (cfg->evidence.batch_statements) {
+    signing_.sign_message_referenced(*cfg, leaf, sent_ms, std::move(signed_message));
+  } else {
+    signing_.sign_message(*cfg, leaf, sent_ms,
+                          [signed_message = std::move(signed_message)](std::string value) mutable {
+                            signed_message(std::move(value), nullptr);
+                          });
+  }
 }
 
 Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& roots,
@@ -108,7 +124,11 @@ Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& root
   std::string error;
   const PublicKey* key = roots.find(cfg, h.source_node_id, error);
   Digest32 leaf{};
-  if (Status st = signing_.verify_message(*cfg, m, it->second, key, leaf); !st.ok()) {
+  auto statement = req.env.meta.find(kStatementKey);
+  const std::string_view statement_value =
+      statement == req.env.meta.end() ? std::string_view() : std::string_view(statement->second);
+  if (Status st = signing_.verify_message(*cfg, m, it->second, key, leaf, statement_value);
+      !st.ok()) {
     refused(h, req.iface, st);
     return st;
   }
@@ -116,6 +136,7 @@ Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& root
   // The signature is between the gateways: the service (or the inbox) does not get it.
   auto seen = std::make_shared<Received>(std::move(m), std::move(it->second), awaiting_receipts_);
   req.env.meta.erase(it);
+  if (statement != req.env.meta.end()) req.env.meta.erase(statement);
   const int64_t received = unix_now_ms();
   answer = [this, cfg, leaf, received, seen, answer = std::move(answer)](Response&& r) {
     auto held = std::make_shared<Response>(std::move(r));
@@ -123,12 +144,20 @@ Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& root
     // The last message this thread waits on has its answer: its receipt batch is signed at
     // the end of this loop turn rather than when the window ends (no receipt would join).
     const bool last = seen->answered() == 0;
-    signing_.sign_receipt(
-        *cfg, leaf, received, code, [this, held, answer, seen, leaf, code](std::string value) {
-          record_received(records_, seen->fields, leaf, seen->signature, code_string(code), value);
-          if (!value.empty()) held->extra_headers.emplace_back(kReceiptHeader, value);
-          answer(std::move(*held));
-        });
+    auto receipted = [this, held, answer, seen, leaf, code](std::string value,
+                                                            BatchSigner::Statement statement) {
+      record_received(records_, seen->fields, leaf, seen->signature, code_string(code), value);
+      if (!value.empty()) held->extra_headers.emplace_back(kReceiptHeader, value);
+      if (statement) held->extra_headers.emplace_back(kReceiptStatementHeader, *statement);
+      answer(std::move(*held));
+    };
+    if (cfg->evidence.batch_statements)
+      signing_.sign_receipt_referenced(*cfg, leaf, received, code, std::move(receipted));
+    else
+      signing_.sign_receipt(*cfg, leaf, received, code,
+                            [receipted = std::move(receipted)](std::string value) mutable {
+                              receipted(std::move(value), nullptr);
+                            });
     if (last) signing_.signer().sign_soon();
   };
   return Status::Ok();

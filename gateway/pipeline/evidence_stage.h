@@ -33,8 +33,7 @@ class EvidenceStage {
   using Refuse = std::function<void(Request&, Status)>;
 
   // `records` (may be null) is the evidence log the messages are recorded in.
-  EvidenceStage(boost::asio::any_io_executor ex, JsonLog& log, EvidenceLog* records)
-      : signing_(ex), log_(log), records_(records) {}
+  EvidenceStage(boost::asio::any_io_executor ex, JsonLog& log, EvidenceLog* records);
 
   void send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, Responder answer, Send send,
             Refuse refuse);

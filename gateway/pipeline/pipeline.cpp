@@ -543,10 +543,21 @@ void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
 
 bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Responder& answer) {
   const Config& cfg = *p->cfg;
-  if (p->to_peering || !evidence_signing(cfg)) return true;
   const PtpHeader& h = req.env.header;
   const RouteDecision& route = p->decision;
   const bool to_peer = !p->to_queue && route.kind == RouteDecision::Kind::kPeer;
+  // A batch statement (x-ptp-statement, up to ~11 KB) is for the gateway that checks the
+  // message's signature: passed on toward a peer, read by EvidenceStage::receive for a
+  // unary message to this node, and dropped everywhere else, so that no service or queue
+  // record gets it (also where this gateway checks no signatures).
+  const auto drop_statement = [&req] {
+    static const std::string kStatementKey(kStatementHeader);
+    req.env.meta.erase(kStatementKey);
+  };
+  if (p->to_peering || !evidence_signing(cfg)) {
+    if (!to_peer) drop_statement();
+    return true;
+  }
   if (h.source_node_id == cfg.node_id) {
     // This node's own message to another node: signed, then sent (async-only targets go
     // through the queues, whose outbox signs the push).
@@ -579,14 +590,20 @@ bool Pipeline::with_evidence(const std::shared_ptr<Pending>& p, Request& req, Re
     return true;
   }
   // Another node's message to this node (a local service, the diag echo, a remote push).
-  if (p->to_queue && req.iface != Interface::kInvoke) return true;
+  if (p->to_queue && req.iface != Interface::kInvoke) {
+    drop_statement();
+    return true;
+  }
   // The gateway answers ptp/diag/echo and ptp/diag/hop itself and nothing reaches a
   // service: an unsigned probe (ptpctl diagnose) is answered; a signed one is checked.
   if (route.kind == RouteDecision::Kind::kDiag &&
       !req.env.meta.contains(std::string(kSignatureHeader)))
     return true;
   if (req.stream) {  // checked before its end reaches the service
-    if (route.kind != RouteDecision::Kind::kLocalService) return true;
+    if (route.kind != RouteDecision::Kind::kLocalService) {
+      drop_statement();
+      return true;
+    }
     Status st = signing_.receive_stream(p->cfg, req, tokens_.roots, answer);
     if (!st.ok()) refuse(p, req, std::move(st));
     return st.ok();

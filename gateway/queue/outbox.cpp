@@ -206,6 +206,12 @@ Outbox::Outbox(QueueStore& store, boost::asio::any_io_executor ex, ConfigStore& 
 
 Outbox::~Outbox() = default;
 
+void Outbox::set_evidence_log(EvidenceLog* log) {
+  records_ = log;
+  // A receipt that refers to its batch's statement (v3) is recorded with that statement, once.
+  signing_.record_statements_in(log);
+}
+
 void Outbox::check_receipt(const ConfigPtr& cfg, const std::string& target, const QueuedMessage& m,
                            const Digest32& leaf, const Response& r) {
   const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
@@ -213,7 +219,8 @@ void Outbox::check_receipt(const ConfigPtr& cfg, const std::string& target, cons
                             "node " + target + " acknowledged the push without x-ptp-receipt");
   if (!receipt.empty()) {
     std::string error;
-    st = signing_.verify_receipt(*cfg, leaf, target, receipt, root_keys_.find(cfg, target, error));
+    st = signing_.verify_receipt(*cfg, leaf, target, receipt, root_keys_.find(cfg, target, error),
+                                 find_header(r.extra_headers, kReceiptStatementHeader));
   }
   uint64_t suppressed = 0;
   if (!st.ok() && log_.enabled(LogLevel::kWarn) && receipt_log_.allow(suppressed)) {

@@ -58,7 +58,7 @@ class Outbox {
   void set_forward_hook(ForwardHook hook) { forward_hook_ = std::move(hook); }
   // The evidence log the signed pushes and their receipts are recorded in (null: none).
   // Set before resume().
-  void set_evidence_log(EvidenceLog* log) { records_ = log; }
+  void set_evidence_log(EvidenceLog* log);
 
   // Stores msg durably for `target` (then done(Ok)) and makes its session's queue drain.
   void push(const std::string& target, QueuedMessage msg, std::chrono::milliseconds wait,

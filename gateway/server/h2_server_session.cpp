@@ -128,6 +128,9 @@ void H2ServerSession::init_session() {
   nghttp2_option_set_no_auto_window_update(opt, 1);
   // Closed streams are not kept for an RFC 7540 priority tree (see the settings below).
   nghttp2_option_set_no_closed_streams(opt, 1);
+  // A peer gateway's messages and answers may index batch statements (kPeerHeaderTableBytes).
+  const uint32_t table = settings_.hop_node_id.empty() ? 4096u : settings_.peer_header_table_bytes;
+  nghttp2_option_set_max_deflate_dynamic_table_size(opt, table);
   nghttp2_session* raw = nullptr;
   nghttp2_session_server_new2(&raw, cbs, this, opt);
   nghttp2_option_del(opt);
@@ -140,6 +143,7 @@ void H2ServerSession::init_session() {
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 1u << 16},
       // RFC 9218: no RFC 7540 dependency tree; streams are scheduled by urgency.
       {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+      {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, table},
   };
   nghttp2_submit_settings(raw, NGHTTP2_FLAG_NONE, iv, std::size(iv));
   nghttp2_session_set_local_window_size(raw, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);

@@ -26,6 +26,9 @@ struct H2ServerSettings {
   std::shared_ptr<BodyBudget> body_budget;
   GrpcErrors grpc_errors = GrpcErrors::kMessage;  // unless the dispatcher says otherwise
   std::string hop_node_id;  // the connection's hop identity (gateway/server/client_roots.h)
+  // The HPACK table a peer gateway (hop_node_id set) may use, each way: kPeerHeaderTableBytes
+  // where this gateway checks batch statements (evidence on), else the protocol's 4096 bytes.
+  uint32_t peer_header_table_bytes = 4096;
 };
 
 class H2ServerSession final : public H2Connection, public DrainableSession {

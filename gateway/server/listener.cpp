@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "gateway/evidence/message_signing.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/server/h2_server_session.h"
 #include "gateway/server/http1_server_session.h"
@@ -118,6 +119,8 @@ H2ServerSettings h2_settings(const Config& cfg, std::shared_ptr<BodyBudget> body
   s.buffered_body_bytes_per_connection = cfg.limits.buffered_body_bytes_per_connection;
   s.body_budget = std::move(body_budget);
   s.grpc_errors = cfg.grpc_errors;
+  if (evidence_signing(cfg) && cfg.evidence.batch_statements)
+    s.peer_header_table_bytes = kPeerHeaderTableBytes;
   return s;
 }
 

@@ -250,6 +250,8 @@ void H2ClientSession::init_session() {
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_no_closed_streams(opt, 1);
+  // Batch statements (kPeerHeaderTableBytes): indexed when the server allows a table this big.
+  nghttp2_option_set_max_deflate_dynamic_table_size(opt, kPeerHeaderTableBytes);
   nghttp2_session* raw = nullptr;
   nghttp2_session_client_new2(&raw, cbs, this, opt);
   nghttp2_option_del(opt);
@@ -260,6 +262,7 @@ void H2ClientSession::init_session() {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 1u << 16},
       {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+      {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, kPeerHeaderTableBytes},
   };
   nghttp2_submit_settings(raw, NGHTTP2_FLAG_NONE, iv, std::size(iv));
   nghttp2_session_set_local_window_size(raw, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);

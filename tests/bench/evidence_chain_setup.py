@@ -56,8 +56,8 @@ def invoke_url():
 
 def batches(workdir):
     """{"A": (records, set of batch ids), "B": ...}: A's `sent` signatures and B's receipts
-    in the evidence logs so far (a proof's batch id is its 2nd part; the values start with
-    "v1;sent_ms;" and "v1;msg;received_ms;code;")."""
+    in the evidence logs so far (a proof's or reference's batch id is its 2nd part; the values
+    start with "v1;sent_ms;" or "v3;sent_ms;" and "v1;msg;received_ms;code;" or "v3;...")."""
     out = {}
     for n, kind, field, at in (("A", "sent", "sig", 3), ("B", "received", "receipt", 5)):
         recs, ids = 0, set()

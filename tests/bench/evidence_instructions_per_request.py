@@ -14,7 +14,6 @@ gateway, the evidence writer included). Kernel time is not counted. Run by hand:
 import argparse
 import glob
 import os
-import re
 import shutil
 import stat
 import subprocess

@@ -42,7 +42,7 @@ def main():
     if args.bin_dir:
         os.environ["PTP_BIN_DIR"] = os.path.abspath(args.bin_dir)
     from ptp_harness import Topology
-    from evidence_chain_setup import (ECHO_PORT, batches, invoke_url, print_batch_sizes,
+    from evidence_chain_setup import (B_PORT, ECHO_PORT, batches, invoke_url, print_batch_sizes,
                                       request, write_configs)
 
     def configs(topo, evidence):
@@ -69,6 +69,14 @@ def main():
         return int(st[11]) / tick, int(st[12]) / tick, switches
 
     cpu = {False: [], True: []}
+
+    def link_bytes():
+        """(A to B, B to A) bytes so far on the connections from A to B (`ss -ti`)."""
+        out = subprocess.run(["ss", "-tinH", "state", "established", f"dport = :{B_PORT}"],
+                             capture_output=True, text=True).stdout
+        sent = sum(int(x) for x in re.findall(r"bytes_sent:(\d+)", out))
+        received = sum(int(x) for x in re.findall(r"bytes_received:(\d+)", out))
+        return sent, received
 
     def threads(pid):
         """{tid: user+sys s} of a process's threads."""
@@ -106,12 +114,17 @@ def main():
             before = batches(topo.workdir) if evidence else None
             u0 = {g: usage(g.proc.pid) for g in (ga, gb, echo)}
             t0 = {g: threads(g.pid()) for g in (ga, gb)}
+            w0 = link_bytes()
             c0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # h2load, once it is waited for
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             u1 = {g: usage(g.proc.pid) for g in (ga, gb, echo)}
             t1 = {g: threads(g.pid()) for g in (ga, gb)}
+            w1 = link_bytes()
             if args.threads:
+                print(f"  {'on ' if evidence else 'off'} bytes per request between the gateways "
+                      f"(TLS): A to B {(w1[0] - w0[0]) / n:.0f}, B to A {(w1[1] - w0[1]) / n:.0f}",
+                      flush=True)
                 for name, g in (("A", ga), ("B", gb)):
                     busy = sorted(((t1[g][t] - t0[g].get(t, 0)) * 1e6 / n for t in t1[g]),
                                   reverse=True)

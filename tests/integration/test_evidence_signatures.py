@@ -136,6 +136,33 @@ def forged_signature(identity_dir, node, fields, n, batch="x-1"):
     return f"v1;{sent_ms};{node};{batch};{n};0;{b64(b''.join(path))};{b64(sig)}"
 
 
+def signed_statement(identity_dir, node, batch, digests):
+    """A batch statement (x-ptp-statement, trust/batch_statement.h) `node` really signs over
+    `digests` (32-byte statement digests, in batch order): its leaves' RFC 6962 tree root."""
+    def h(data):
+        return bytes.fromhex(profile_hexdigest(data))
+
+    level = [h(b"\x00" + d) for d in digests]
+    while len(level) > 1:
+        nxt = [h(b"\x01" + level[i] + level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])  # an odd last node moves up unchanged
+        level = nxt
+    text = f"ptp-batch-v1\n{node}\n{batch}\n{len(digests)}\n{level[0].hex()}".encode()
+    sig = base64.urlsafe_b64decode(sign_with_node_key(identity_dir, text).replace("+", "-")
+                                   .replace("/", "_"))
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).decode().rstrip("=")
+    return f"{node};{batch};{len(digests)};{b64(b''.join(digests))};{b64(sig)}"
+
+
+def message_digest(fields):
+    """The statement digest of a message: the profile's digest of its ptp-msg-v1 text."""
+    return bytes.fromhex(profile_hexdigest(
+        ("ptp-msg-v1\n" + "\n".join(fields)).encode("utf-8", "surrogateescape")))
+
+
 class PaddingPeer(LoopbackServer):
     """Node M, malicious: an h2c server answering every request 200 with an x-ptp-receipt
     and an x-ptp-countersign of `size` bytes each (answer headers have no 1 KiB field
@@ -283,7 +310,11 @@ queue: {{enabled: false}}
             wait_until(sent, 5, "the sent record")
             rec = sent()[0]
             self.assertEqual(rec["status"], "E0000000000", rec)
-            self.assertTrue(rec["receipt"].startswith("v1;" + rec["msg"] + ";"), rec)
+            # A reference to B's receipt batch, whose statement A keeps in a record of its own.
+            self.assertTrue(rec["receipt"].startswith("v3;" + rec["msg"] + ";"), rec)
+            batch = rec["receipt"].split(";")[5]
+            self.assertTrue([x for x in evidence_records(ev) if x["kind"] == "statement" and
+                             x["statement"].startswith(f"B;{batch};")], rec)
         finally:
             a.stop()
 
@@ -298,10 +329,13 @@ queue: {{enabled: false}}
         self.assertNotIn("x-ptp-signature", self.service.bodies[-1][1])
         receipt = r.headers.get("x-ptp-receipt", "")
         parts = receipt.split(";")
-        self.assertEqual(parts[0], "v1", r.headers)
+        self.assertEqual(parts[0], "v3", r.headers)  # a reference into B's receipt batch
         self.assertEqual(len(parts[1]), 64)          # the message leaf
         self.assertEqual(parts[3], "E0000000000")    # B's status
         self.assertEqual(parts[4], "B")              # signed by B
+        # The batch's statement travels with it (receipt_to_client: true here).
+        self.assertTrue(r.headers.get("x-ptp-receipt-statement", "").startswith(
+            f"B;{parts[5]};{parts[6]};"), r.headers)
         self.assertNotIn('"receipt does not verify"', self.a.output())
 
     def test_concurrent_invokes_share_batches(self):
@@ -319,7 +353,7 @@ queue: {{enabled: false}}
         for i, r in enumerate(results):
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.body, f"body {i}".encode())
-            self.assertTrue(r.headers.get("x-ptp-receipt", "").startswith("v1;"), r)
+            self.assertTrue(r.headers.get("x-ptp-receipt", "").startswith("v3;"), r)
         self.assertNotIn('"receipt does not verify"', self.a.output())
 
     def test_a_flipped_body_byte_is_refused_and_reaches_nothing(self):
@@ -421,6 +455,68 @@ queue: {{enabled: false}}
             r = curl(B_URL, h, body, http="h2", extra=("-k", *self.a_cert))
             self.assertEqual(r.status, 200, r)
         self.assertLess(rss_mb() - rss, 30, "B keeps memory by the batch size peers claim")
+
+    def test_a_reference_is_checked_against_its_statement(self):
+        # v3: x-ptp-signature names (node, batch, n, index); x-ptp-statement carries the
+        # batch's digests and A's signature over their root. Made here with A's key, as A
+        # makes them; B accepts exactly the statement that holds this message's digest.
+        before = len(self.service.bodies)
+        body = b"a message with a reference"
+
+        def attempt(i, statement, index=1, n=3, batch=None, sent="1000", node="A"):
+            trace = f"trace-ref-{i}"
+            h = headers(session="s-ref", trace=trace)
+            h["x-ptp-signature"] = f"v3;{sent};{node};{batch or f'ref-{i}'};{n};{index}"
+            if statement is not None:
+                h["x-ptp-statement"] = statement
+            return curl(B_URL, h, body, http="h2", extra=("-k", *self.a_cert))
+
+        def fields(i, sent="1000"):
+            return ["1", "invoke", "A", "INST_A", "B", "INST_B", "s-ref", f"trace-ref-{i}",
+                    "ptp/record", "", str(len(body)), profile_hexdigest(body), sent]
+
+        other = [bytes([7]) * 32, bytes([9]) * 32]
+
+        def statement(i, digests, batch=None):
+            return signed_statement(self.ids["A"], "A", batch or f"ref-{i}", digests)
+
+        ok = attempt(0, statement(0, [other[0], message_digest(fields(0)), other[1]]))
+        self.assertEqual(ok.status, 200, ok)
+        self.assertEqual(ok.headers.get("x-ptp-code"), "E0000000000", ok)
+        self.assertEqual(len(self.service.bodies), before + 1)
+        # The service gets neither the signature nor the statement.
+        self.assertNotIn("x-ptp-statement", self.service.bodies[-1][1])
+        refused = {
+            "no statement": attempt(1, None),
+            # A's statement, but the digest at index 1 is another message's.
+            "other digest": attempt(2, statement(2, [other[0], other[1], message_digest(
+                fields(2))])),
+            # The reference names another batch than the statement.
+            "other batch": attempt(3, statement(3, [other[0], message_digest(fields(3)),
+                                                    other[1]], batch="ref-x")),
+            # The sent time is signed: another one changes the message's digest.
+            "other time": attempt(4, statement(4, [other[0], message_digest(fields(4)),
+                                                   other[1]]), sent="1001"),
+            # Signed by B's key, claimed as A's.
+            "other key": attempt(5, signed_statement(self.ids["B"], "A", "ref-5", [
+                other[0], message_digest(fields(5)), other[1]])),
+            "garbage": attempt(6, "A;ref-6;3;!!;AAAA"),
+        }
+        # One digest altered after signing (the signature no longer covers the digests).
+        good = statement(7, [other[0], message_digest(fields(7)), other[1]])
+        node, batch, n, digests, sig = good.split(";")
+        raw = bytearray(base64.urlsafe_b64decode(digests + "=" * (-len(digests) % 4)))
+        raw[0] ^= 1
+        altered = ";".join([node, batch, n, base64.urlsafe_b64encode(bytes(raw)).decode()
+                            .rstrip("="), sig])
+        refused["altered statement"] = attempt(7, altered)
+        for what, r in refused.items():
+            self.assertEqual(r.headers.get("x-ptp-code"), "E0000000615", (what, r))
+        self.assertIn("without its batch statement", refused["no statement"].headers.get(
+            "x-ptp-message", ""))
+        self.assertIn("does not verify", refused["altered statement"].headers.get(
+            "x-ptp-message", ""))
+        self.assertEqual(len(self.service.bodies), before + 1)
 
     def test_unsigned_or_forged_messages_from_another_node_are_refused(self):
         before = len(self.service.bodies)
@@ -711,7 +807,9 @@ peers:
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, b"via R")
         receipt, counter = r.headers.get("x-ptp-receipt", ""), r.headers.get("x-ptp-countersign", "")
-        self.assertTrue(receipt.startswith("v1;"), r.headers)
+        # B's receipt is a reference; its batch statement came through R with it.
+        self.assertTrue(receipt.startswith("v3;"), r.headers)
+        self.assertIn("x-ptp-receipt-statement", r.headers)
         parts = counter.split(";")
         self.assertEqual(parts[0], "v1", r.headers)
         self.assertEqual(parts[3], "R")  # signed by the router

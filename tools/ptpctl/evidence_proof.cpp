@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "tools/ptpctl/commands.h"
+#include "trust/batch_statement.h"
 #include "trust/certificate.h"
 #include "trust/evidence_chain.h"
 #include "trust/message_proof.h"
@@ -37,6 +38,39 @@ int fail(const std::string& what) {
   return kExitFailed;
 }
 
+// A v3 value (a reference into its batch's statement) made whole: the statement record of
+// its batch in the same log gives the path and signature, so that the proof verifies on its
+// own (the statement record joins the proof's records). Other values stay as they are.
+bool expand_reference(const ChainResult& chain, std::string& value, Json& records,
+                      std::string& error) {
+  if (!value.starts_with("v3;")) return true;
+  BatchProof ref;
+  SignatureValue sv;
+  ReceiptValue rv;
+  if (parse_signature_value(value, sv, error))
+    ref = sv.proof;
+  else if (parse_receipt_value(value, rv, error))
+    ref = rv.proof;
+  else
+    return false;
+  for (const auto& r : chain.records_list) {
+    if (r.kind != "statement") continue;
+    const std::string text = field(r, "statement");
+    std::string_view node, batch;
+    if (!statement_id(text, node, batch) || node != ref.node || batch != ref.batch_id) continue;
+    BatchStatement s;
+    if (!parse_statement_value(text, s, error)) return false;
+    Hasher h(chain.digest);
+    std::string whole;
+    if (!expand_reference_value(h, value, s, whole, error)) return false;
+    value = std::move(whole);
+    records.push_back(record_json(r));
+    return true;
+  }
+  error = "no statement record of batch " + ref.node + ";" + ref.batch_id + " in the log";
+  return false;
+}
+
 int export_proof(const Options& o) {
   if (o.words.size() != 3) throw UsageError("evidence export needs one directory");
   if (auto k = o.unknown({"msg", "out"}))
@@ -64,12 +98,18 @@ int export_proof(const Options& o) {
     fields["framing"] = framing;
   proof["message"] = fields;
   proof["msg"] = *msg;
-  proof["signature"] = field(*message, "sig");
   const EvidenceRecord& with_receipt = receipt ? *receipt : *message;
-  proof["receipt"] = field(with_receipt, "receipt");
-  proof["countersign"] = field(with_receipt, "countersign");
   Json records = Json::array({record_json(*message)});
   if (receipt) records.push_back(record_json(*receipt));
+  std::string signature = field(*message, "sig"), receipt_value = field(with_receipt, "receipt");
+  std::string error;
+  if (!expand_reference(chain, signature, records, error))
+    return fail("the signature of message " + *msg + ": " + error);
+  if (!expand_reference(chain, receipt_value, records, error))
+    return fail("the receipt of message " + *msg + ": " + error);
+  proof["signature"] = signature;
+  proof["receipt"] = receipt_value;
+  proof["countersign"] = field(with_receipt, "countersign");
   proof["records"] = records;
   const std::string text = proof.dump(2) + "\n";
   if (auto out = o.get("out")) {
