@@ -181,8 +181,9 @@ bool MessageSigning::verify_reference(Hasher& h, const Digest32& leaf, const Bat
   if (!parse_statement_value(statement, fresh, error)) return false;
   ++signature_checks_;
   if (!verify_batch_statement(h, fresh, key, error)) return false;
-  if (record_statement_) record_statement_(std::string(statement));
+  // Recorded only once it proves a message here: a refused one leaves no record.
   if (!statement_holds(fresh, p, leaf, error)) return false;
+  if (record_statement_) record_statement_(std::string(statement));
   if (!known)
     statements_.add(node, std::move(id), KnownStatement{std::string(statement), std::move(fresh)});
   return true;
