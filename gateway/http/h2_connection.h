@@ -22,19 +22,18 @@ struct NgSessionDeleter {
 };
 using NgSessionPtr = std::unique_ptr<nghttp2_session, NgSessionDeleter>;
 
-// Headers whose value differs from one message to the next (trace ids, signatures and
-// receipts). They go out as literals never indexed: in the HPACK table they would only push
-// out what does repeat (a batch statement), and nghttp2's encoder compares each new value
-// with every table entry of the same name, so a table of many trace ids makes every header
-// block slower.
+// Headers whose value differs from one message to the next by construction (signatures,
+// receipts, message ids, W3C span ids). They go out as literals never indexed: in the HPACK
+// table they would only push out what does repeat (a batch statement), and nghttp2's encoder
+// compares each new value with every table entry of the same name. (x-ptp-trace-id is not
+// one of them: a platform may send many messages of one trace, which indexing then sends as
+// one byte each.)
 inline bool is_per_message_header(std::string_view name) {
   switch (name.size()) {
     case 11:
       return name == "traceparent";
     case 13:
       return name == "x-ptp-receipt";
-    case 14:
-      return name == "x-ptp-trace-id";
     case 15:
       return name == "x-ptp-signature";
     case 16:
