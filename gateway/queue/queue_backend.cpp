@@ -5,6 +5,7 @@
 
 #include "adapters/queue/embedded/embedded_queue_store.h"
 #include "adapters/queue/kafka/kafka_queue_store.h"
+#include "adapters/queue/kafka/kafka_record.h"
 #include "gateway/observability/metrics.h"
 
 namespace ptp {
@@ -47,7 +48,7 @@ std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::st
       // topics, so it forwards what an earlier version left in any of their partitions.
       // Not "outbox.<self>.replica<i>": replica 0 would take those topics for targets'.
       if (o.replica_index > 0) family += "-replica" + std::to_string(o.replica_index);
-      family += "." + self_node;
+      family += "." + kafka_node_component(self_node);  // no '.' or ':' of the id: legal, apart
       o.replica_index = 0;
       o.replica_count = 1;
     }

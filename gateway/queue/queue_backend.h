@@ -17,7 +17,8 @@ class Metrics;
 // data_dir for the embedded store; on Kafka, topic families "<prefix>.inbox.<node>" (a
 // node's inbox, shared by its replicas) and "<prefix>.outbox.<self>.<target>" (one
 // sending node's outbox, so gateways of different nodes never share one; replica i > 0
-// of the node has its own, "<prefix>.outbox-replica<i>.<self>.<target>").
+// of the node has its own, "<prefix>.outbox-replica<i>.<self>.<target>"); node ids there as
+// kafka_node_component gives them (ids with '.' or ':' as a digest).
 // On failure returns null with `error` set. With `metrics`, the embedded store's batch
 // writes are timed into ptp_queue_store_write_seconds{store=name}.
 std::unique_ptr<QueueStore> open_queue_store(const QueueConfig& q, const std::string& self_node,

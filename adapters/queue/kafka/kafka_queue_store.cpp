@@ -225,17 +225,26 @@ QueueStats KafkaQueueStore::Impl::stats() const {
 
 void KafkaQueueStore::Impl::find_nodes_at_open() const {
   std::string err;
-  const std::string base = kafka_data_topic(opts_.topic_prefix, "");
+  // A data topic is "<prefix>.<component>" (or, too long, "<prefix>.<...>_<hash>"): no '.'
+  // after the prefix, as control topics and names of earlier versions have.
+  const std::string stem = opts_.topic_prefix + ".";
+  std::vector<std::string> unnamed;  // data topics whose name does not spell the node
   for (const std::string& t : kafka_topic_names(producer_.get(), std::chrono::seconds(3), err)) {
-    if (!t.starts_with(base)) continue;
-    std::string node = t.substr(base.size());
-    constexpr std::string_view kControl = ".control";
-    if (node.ends_with(kControl) &&
-        kafka_control_topic(opts_.topic_prefix, node.substr(0, node.size() - kControl.size())) == t)
-      continue;
-    if (!node.empty() && kafka_data_topic(opts_.topic_prefix, node) == t)
+    if (!t.starts_with(stem) || t.size() == stem.size()) continue;
+    std::string node = t.substr(stem.size());
+    if (node.find('.') != std::string::npos) continue;
+    if (kafka_data_topic(opts_.topic_prefix, node) == t)
       nodes_at_open_.push_back(std::move(node));
+    else
+      unnamed.push_back(t);
   }
+  // The others are read: their records name the node (a topic with none has nothing left).
+  std::map<std::string, std::string> config = opts_.consumer_config;
+  config.try_emplace("bootstrap.servers", opts_.bootstrap_servers);
+  config["group.id"] = opts_.group_id + ".scan";
+  for (auto& [topic, node] :
+       kafka_first_headers(config, unnamed, kKafkaNodeHeader, opts_.attach_timeout, err))
+    if (kafka_data_topic(opts_.topic_prefix, node) == topic) nodes_at_open_.push_back(node);
 }
 
 Status KafkaQueueStore::Impl::closed_status() {

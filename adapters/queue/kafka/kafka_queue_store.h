@@ -1,5 +1,6 @@
 // The QueueStore on Kafka (librdkafka), for when one machine is not enough
-// (docs/queues-kafka.md). One data topic per node, "<prefix>.<node>", with a queue mapped
+// (docs/queues-kafka.md). One data topic per node, "<prefix>.<node>" (the node id as
+// kafka_node_component gives it: a digest for ids with '.' or ':'), with a queue mapped
 // to one partition by a hash of (session, topic); a compacted "<prefix>.<node>.control"
 // topic holds session and topic releases. Each replica of a node owns the partitions
 // p with p % replica_count == replica_index, consumes them into an in-memory index and

@@ -21,6 +21,7 @@
 
 #include "adapters/queue/dedup_window.h"
 #include "adapters/queue/kafka/kafka_client.h"
+#include "adapters/queue/kafka/kafka_first_headers.h"
 #include "adapters/queue/kafka/kafka_offset_tracker.h"
 #include "adapters/queue/kafka/kafka_queue_store.h"
 #include "adapters/queue/kafka/kafka_record.h"
@@ -150,9 +151,10 @@ class KafkaQueueStore::Impl {
   }
 
  private:
-  // The nodes whose data topics exist: a node's name is read back from its topic's name
-  // (a name that had to be altered for Kafka, see kafka_data_topic, cannot be, and that
-  // node resumes when it is next used). Without metadata (broker down) the list is empty.
+  // The nodes whose data topics exist: a plain node id is read back from its topic's name;
+  // a topic named by a digest (kafka_node_component) or shortened gets its node from the
+  // ptp-queue-node header of one of its records (kafka_first_headers; a topic without
+  // records has nothing to resume). Without metadata (broker down) the list is empty.
   void find_nodes_at_open() const;
 
   using NodeOp = std::function<void(Callbacks&, const Status&)>;

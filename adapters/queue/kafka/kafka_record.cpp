@@ -1,7 +1,11 @@
 #include "adapters/queue/kafka/kafka_record.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cstdio>
+
+#include "codecs/hex.h"
 
 namespace ptp {
 namespace {
@@ -22,10 +26,11 @@ bool kafka_char(char c) {
 // Kafka topic names: [a-zA-Z0-9._-], at most 249 characters. Room is left for ".control".
 constexpr size_t kMaxBase = 200;
 
-std::string topic_base(std::string_view prefix, std::string_view node) {
+// "<prefix>.<component>"; only the prefix (configured) can hold characters Kafka refuses.
+std::string topic_base(std::string_view prefix, std::string_view component) {
   std::string raw(prefix);
   raw += '.';
-  raw += node;
+  raw += component;
   std::string out;
   bool changed = false;
   for (char c : raw) {
@@ -44,14 +49,32 @@ std::string topic_base(std::string_view prefix, std::string_view node) {
   return out;
 }
 
+bool plain_id(std::string_view id) {
+  return !id.empty() && !id.starts_with(kKafkaDigestMarker) &&
+         std::all_of(id.begin(), id.end(), [](char c) { return c != '.' && kafka_char(c); });
+}
+
 }  // namespace
 
+std::string kafka_node_component(std::string_view node) {
+  if (plain_id(node)) return std::string(node);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(node.data(), node.size(), md, &len, EVP_sha256(), nullptr) != 1 || len < 8) {
+    // Only an OpenSSL without SHA-256 gets here: FNV-1a keeps names legal and apart.
+    const uint64_t h = fnv1a(node);
+    for (int i = 0; i < 8; ++i) md[i] = static_cast<unsigned char>(h >> (56 - 8 * i));
+  }
+  return std::string(kKafkaDigestMarker) +
+         hex_encode(std::string_view(reinterpret_cast<const char*>(md), 8));
+}
+
 std::string kafka_data_topic(std::string_view prefix, std::string_view node) {
-  return topic_base(prefix, node);
+  return topic_base(prefix, kafka_node_component(node));
 }
 
 std::string kafka_control_topic(std::string_view prefix, std::string_view node) {
-  return topic_base(prefix, node) + ".control";
+  return topic_base(prefix, kafka_node_component(node)) + ".control";
 }
 
 int32_t kafka_partition_of(const QueueKey& key, int32_t partitions) {

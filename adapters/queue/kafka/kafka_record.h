@@ -12,8 +12,19 @@
 
 namespace ptp {
 
-// "<prefix>.<node>": characters Kafka does not allow become '_', and a changed (or too
-// long) name gets a hash suffix so two nodes never share a topic.
+// A node id as one component of a Kafka topic name. Node ids may hold [A-Za-z0-9._:-]
+// (is_valid_id), Kafka names only [a-zA-Z0-9._-], and '.' separates a name's components:
+// an id of [A-Za-z0-9_-] only that does not start with kKafkaDigestMarker is itself (the
+// names of earlier versions); any other id is the marker and the first 16 hex digits of
+// its SHA-256 ("x--" + 16 hex). So no component holds '.' or a character Kafka refuses,
+// and two ids share one only by a 64-bit SHA-256 collision. Not reversible: the store
+// reads a digest-named node back from its records (ptp-queue-node).
+inline constexpr std::string_view kKafkaDigestMarker = "x--";
+std::string kafka_node_component(std::string_view node);
+
+// "<prefix>.<kafka_node_component(node)>". Characters of the prefix Kafka does not allow
+// become '_', and a changed (or too long) name gets a hash suffix (it then no longer
+// starts with "<prefix>.").
 std::string kafka_data_topic(std::string_view prefix, std::string_view node);
 // The compacted topic holding release records of the node's sessions.
 std::string kafka_control_topic(std::string_view prefix, std::string_view node);
