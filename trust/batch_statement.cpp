@@ -10,13 +10,6 @@
 namespace ptp {
 namespace {
 
-std::string_view next_part(std::string_view& s) {
-  const size_t pos = s.find(';');
-  std::string_view part = s.substr(0, pos);
-  s.remove_prefix(pos == std::string_view::npos ? s.size() : pos + 1);
-  return part;
-}
-
 std::vector<std::vector<Digest32>> levels_of(Hasher& h, const BatchStatement& s) {
   std::vector<Digest32> hashes;
   hashes.reserve(s.leaves.size());
@@ -42,8 +35,8 @@ std::string statement_value(std::string_view node, std::string_view batch_id,
 }
 
 bool statement_id(std::string_view value, std::string_view& node, std::string_view& batch_id) {
-  node = next_part(value);
-  batch_id = next_part(value);
+  node = next_evidence_part(value);
+  batch_id = next_evidence_part(value);
   return !node.empty() && !batch_id.empty() && !value.empty();
 }
 
@@ -52,8 +45,9 @@ bool parse_statement_value(std::string_view v, BatchStatement& out, std::string&
     error = "statement: longer than " + std::to_string(kMaxStatementValueBytes) + " bytes";
     return false;
   }
-  const std::string_view node = next_part(v), batch = next_part(v), n_text = next_part(v),
-                         leaves = next_part(v), sig = next_part(v);
+  const std::string_view node = next_evidence_part(v), batch = next_evidence_part(v),
+                         n_text = next_evidence_part(v), leaves = next_evidence_part(v),
+                         sig = next_evidence_part(v);
   if (!v.empty() || sig.empty()) {
     error = "statement: expected node;batch;n;digests;signature";
     return false;

@@ -56,7 +56,27 @@ bool strip_version(std::string_view& v, std::string& error) {
   return true;
 }
 
+// The node, batch, count and index of a proof or reference (`what`, for errors).
+bool parse_position(std::string_view node, std::string_view batch, std::string_view n,
+                    std::string_view index, std::string_view what, BatchProof& out,
+                    std::string& error) {
+  if (!is_evidence_id(node) || !is_evidence_id(batch)) {
+    error = std::string(what) + ": bad node or batch id";
+    return false;
+  }
+  out.node = node;
+  out.batch_id = batch;
+  if (!parse_number(n, out.n) || !parse_number(index, out.index) || out.n == 0 ||
+      out.n > kMaxBatchLeaves || out.index >= out.n) {
+    error = std::string(what) + ": bad leaf count or index";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+std::string_view next_evidence_part(std::string_view& s) { return next_part(s); }
 
 std::string grpc_framed_prefix(uint32_t size) {
   std::string p(5, '\0');
@@ -185,17 +205,7 @@ bool parse_batch_proof(std::string_view s, BatchProof& out, std::string& error) 
     error = "proof: expected node;batch;n;index;path;signature";
     return false;
   }
-  if (!is_evidence_id(node) || !is_evidence_id(batch)) {
-    error = "proof: bad node or batch id";
-    return false;
-  }
-  out.node = node;
-  out.batch_id = batch;
-  if (!parse_number(n, out.n) || !parse_number(index, out.index) || out.n == 0 ||
-      out.n > kMaxBatchLeaves || out.index >= out.n) {
-    error = "proof: bad leaf count or index";
-    return false;
-  }
+  if (!parse_position(node, batch, n, index, "proof", out, error)) return false;
   auto path_bytes = base64url_decode(path);
   if (!path_bytes || path_bytes->size() % 32 != 0 || path_bytes->size() / 32 > kMaxPath) {
     error = "proof: bad inclusion path";
@@ -228,17 +238,7 @@ bool parse_batch_reference(std::string_view s, BatchProof& out, std::string& err
     error = "reference: expected node;batch;n;index";
     return false;
   }
-  if (!is_evidence_id(node) || !is_evidence_id(batch)) {
-    error = "reference: bad node or batch id";
-    return false;
-  }
-  out.node = node;
-  out.batch_id = batch;
-  if (!parse_number(n, out.n) || !parse_number(index, out.index) || out.n == 0 ||
-      out.n > kMaxBatchLeaves || out.index >= out.n) {
-    error = "reference: bad leaf count or index";
-    return false;
-  }
+  if (!parse_position(node, batch, n, index, "reference", out, error)) return false;
   out.path.clear();
   out.signature.clear();
   out.reference = true;

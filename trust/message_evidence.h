@@ -103,6 +103,9 @@ std::string countersign_text(std::string_view receipt_hex, std::string_view node
 std::string batch_text(std::string_view node, std::string_view batch_id, uint32_t n,
                        const Digest32& root);
 
+// The text up to the next ';' of a header value (or the rest), split off `s`.
+std::string_view next_evidence_part(std::string_view& s);
+
 // Node and batch ids: [A-Za-z0-9._:-], 1 to 64 characters.
 bool is_evidence_id(std::string_view s);
 

@@ -110,6 +110,19 @@ def evidence_records(d):
     return out
 
 
+def b64(b):
+    """base64url without padding, as header values carry bytes."""
+    return base64.urlsafe_b64encode(b).decode().rstrip("=")
+
+
+def batch_signature(identity_dir, node, batch, n, root):
+    """`node`'s signature (its identity_dir's node key) over batch `batch` of `n` leaves
+    whose tree root is `root`: the ptp-batch-v1 text (docs/evidence.md)."""
+    text = f"ptp-batch-v1\n{node}\n{batch}\n{n}\n{root.hex()}".encode()
+    return base64.urlsafe_b64decode(sign_with_node_key(identity_dir, text).replace("+", "-")
+                                    .replace("/", "_"))
+
+
 def forged_signature(identity_dir, node, fields, n, batch="x-1"):
     """An x-ptp-signature that `node` (its identity_dir's node key) really signs, over a batch
     it claims has `n` leaves: the message's leaf at index 0 with a made-up inclusion path and
@@ -127,12 +140,7 @@ def forged_signature(identity_dir, node, fields, n, batch="x-1"):
         path.append(p)
         r = h(b"\x01" + r + p)  # index 0: always the left child
         fn, sn = fn >> 1, sn >> 1
-    text = f"ptp-batch-v1\n{node}\n{batch}\n{n}\n{r.hex()}".encode()
-    sig = base64.urlsafe_b64decode(sign_with_node_key(identity_dir, text).replace("+", "-")
-                                   .replace("/", "_"))
-
-    def b64(b):
-        return base64.urlsafe_b64encode(b).decode().rstrip("=")
+    sig = batch_signature(identity_dir, node, batch, n, r)
     return f"v1;{sent_ms};{node};{batch};{n};0;{b64(b''.join(path))};{b64(sig)}"
 
 
@@ -148,12 +156,7 @@ def signed_statement(identity_dir, node, batch, digests):
         if len(level) % 2:
             nxt.append(level[-1])  # an odd last node moves up unchanged
         level = nxt
-    text = f"ptp-batch-v1\n{node}\n{batch}\n{len(digests)}\n{level[0].hex()}".encode()
-    sig = base64.urlsafe_b64decode(sign_with_node_key(identity_dir, text).replace("+", "-")
-                                   .replace("/", "_"))
-
-    def b64(b):
-        return base64.urlsafe_b64encode(b).decode().rstrip("=")
+    sig = batch_signature(identity_dir, node, batch, len(digests), level[0])
     return f"{node};{batch};{len(digests)};{b64(b''.join(digests))};{b64(sig)}"
 
 
