@@ -1,5 +1,6 @@
 #include "gateway/evidence/batch_signer.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "codecs/base64.h"
@@ -29,9 +30,9 @@ void BatchSigner::add(const std::shared_ptr<const NodeKey>& key, const std::stri
 
 void BatchSigner::add_referenced(const std::shared_ptr<const NodeKey>& key, const std::string& node,
                                  DigestAlgorithm alg, const Digest32& leaf,
-                                 std::chrono::microseconds window, size_t max,
-                                 ReferencedDone done) {
-  add_leaf(key, node, alg, leaf, window, max, std::move(done), true);
+                                 std::chrono::microseconds window, size_t max, ReferencedDone done,
+                                 bool referenced) {
+  add_leaf(key, node, alg, leaf, window, max, std::move(done), referenced);
 }
 
 void BatchSigner::add_leaf(const std::shared_ptr<const NodeKey>& key, const std::string& node,
@@ -59,7 +60,6 @@ void BatchSigner::add_leaf(const std::shared_ptr<const NodeKey>& key, const std:
   leaves_.push_back(leaf);
   done_.push_back(std::move(done));
   referenced_.push_back(referenced);
-  referenced_count_ += referenced;
   if (leaves_.size() >= max) sign();
 }
 
@@ -85,16 +85,16 @@ void BatchSigner::sign() {
   std::vector<Digest32> leaves = std::move(leaves_);
   std::vector<ReferencedDone> done = std::move(done_);
   std::vector<bool> referenced = std::move(referenced_);
-  const size_t referenced_count = referenced_count_;
   leaves_.clear();
   done_.clear();
   referenced_.clear();
-  referenced_count_ = 0;
   if (leaves.empty()) return;
   const auto n = static_cast<uint32_t>(leaves.size());
   Hasher& h = hasher(alg_);
   // A statement for the references: the digests as they are (before the leaf hashes).
-  const bool with_statement = referenced_count > 0 && n <= kMaxStatementLeaves;
+  const bool with_statement =
+      n <= kMaxStatementLeaves &&
+      std::find(referenced.begin(), referenced.end(), true) != referenced.end();
   std::vector<Digest32> digests;
   if (with_statement) digests = leaves;
   for (auto& l : leaves) l = merkle_leaf_hash(h, l);

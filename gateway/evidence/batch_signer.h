@@ -47,10 +47,11 @@ class BatchSigner {
   // key, node or digest is signed first.
   void add(const std::shared_ptr<const NodeKey>& key, const std::string& node, DigestAlgorithm alg,
            const Digest32& leaf, std::chrono::microseconds window, size_t max, Done done);
-  // The same; `done` gets a reference and the batch's statement.
+  // The same; with `referenced`, `done` gets a reference and the batch's statement (a full
+  // proof and no statement for a batch too big for one, or without `referenced`).
   void add_referenced(const std::shared_ptr<const NodeKey>& key, const std::string& node,
                       DigestAlgorithm alg, const Digest32& leaf, std::chrono::microseconds window,
-                      size_t max, ReferencedDone done);
+                      size_t max, ReferencedDone done, bool referenced = true);
   void set_statement_hook(StatementHook hook) { statement_hook_ = std::move(hook); }
   // Signs the current batch now (shutdown, tests).
   void flush();
@@ -82,8 +83,7 @@ class BatchSigner {
   Hasher hasher_;
   std::vector<Digest32> leaves_;
   std::vector<ReferencedDone> done_;
-  std::vector<bool> referenced_;
-  size_t referenced_count_ = 0;
+  std::vector<bool> referenced_;  // per leaf: added with add_referenced
   StatementHook statement_hook_;
   std::shared_ptr<bool> alive_;
 };

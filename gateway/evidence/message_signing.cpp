@@ -64,17 +64,19 @@ void MessageSigning::add(const Config& cfg, const Digest32& leaf, std::string pr
 void MessageSigning::add_referenced(const Config& cfg, const Digest32& leaf, std::string_view tail,
                                     SignedReferenced done) {
   // tail: the value's parts between the version and the proof ("sent_ms;", ...).
-  signer_.add_referenced(cfg.identity.node_key, cfg.node_id, cfg.crypto.digest, leaf,
-                         std::chrono::microseconds(cfg.evidence.batch_window_us),
-                         static_cast<size_t>(cfg.evidence.batch_max),
-                         [tail = std::string(tail), done = std::move(done)](
-                             std::string_view proof, const BatchSigner::Statement& statement) {
-                           if (proof.empty()) return done({}, nullptr);
-                           std::string v;
-                           v.reserve(3 + tail.size() + proof.size());
-                           v.append(statement ? "v3;" : "v1;").append(tail).append(proof);
-                           done(std::move(v), statement);
-                         });
+  signer_.add_referenced(
+      cfg.identity.node_key, cfg.node_id, cfg.crypto.digest, leaf,
+      std::chrono::microseconds(cfg.evidence.batch_window_us),
+      static_cast<size_t>(cfg.evidence.batch_max),
+      [tail = std::string(tail), done = std::move(done)](std::string_view proof,
+                                                         const BatchSigner::Statement& statement) {
+        if (proof.empty()) return done({}, nullptr);
+        std::string v;
+        v.reserve(3 + tail.size() + proof.size());
+        v.append(statement ? "v3;" : "v1;").append(tail).append(proof);
+        done(std::move(v), statement);
+      },
+      cfg.evidence.batch_statements);
 }
 
 void MessageSigning::sign_message_referenced(const Config& cfg, const Digest32& leaf,
@@ -82,16 +84,22 @@ void MessageSigning::sign_message_referenced(const Config& cfg, const Digest32& 
   add_referenced(cfg, leaf, std::to_string(sent_ms) + ";", std::move(done));
 }
 
-void MessageSigning::sign_receipt_referenced(const Config& cfg, const Digest32& msg,
-                                             int64_t received_ms, Code code,
-                                             SignedReferenced done) {
+std::string MessageSigning::receipt_tail(const Config& cfg, const Digest32& msg,
+                                         int64_t received_ms, Code code, Digest32& leaf) {
   const std::string msg_hex = digest_hex(msg);
   const std::string code_text = code_string(code);
   Hasher& h = hasher(cfg);
   h.update(receipt_text(msg_hex, cfg.node_id, received_ms, code_text));
-  const Digest32 leaf = h.finish();
-  add_referenced(cfg, leaf, msg_hex + ";" + std::to_string(received_ms) + ";" + code_text + ";",
-                 std::move(done));
+  leaf = h.finish();
+  return msg_hex + ";" + std::to_string(received_ms) + ";" + code_text + ";";
+}
+
+void MessageSigning::sign_receipt_referenced(const Config& cfg, const Digest32& msg,
+                                             int64_t received_ms, Code code,
+                                             SignedReferenced done) {
+  Digest32 leaf{};
+  const std::string tail = receipt_tail(cfg, msg, received_ms, code, leaf);
+  add_referenced(cfg, leaf, tail, std::move(done));
 }
 
 void MessageSigning::record_statements_in(EvidenceLog* log) {
@@ -111,13 +119,9 @@ void MessageSigning::sign_message(const Config& cfg, const Digest32& leaf, int64
 
 void MessageSigning::sign_receipt(const Config& cfg, const Digest32& msg, int64_t received_ms,
                                   Code code, Signed done) {
-  const std::string msg_hex = digest_hex(msg);
-  const std::string code_text = code_string(code);
-  Hasher& h = hasher(cfg);
-  h.update(receipt_text(msg_hex, cfg.node_id, received_ms, code_text));
-  const Digest32 leaf = h.finish();
-  add(cfg, leaf, "v1;" + msg_hex + ";" + std::to_string(received_ms) + ";" + code_text + ";",
-      std::move(done));
+  Digest32 leaf{};
+  const std::string tail = receipt_tail(cfg, msg, received_ms, code, leaf);
+  add(cfg, leaf, "v1;" + tail, std::move(done));
 }
 
 bool MessageSigning::countersign(const Config& cfg, std::string_view receipt_value, int64_t now_ms,

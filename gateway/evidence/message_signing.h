@@ -53,8 +53,8 @@ class MessageSigning {
   // latest that keep the tree nodes their paths went through.
   static constexpr size_t kVerifiedBatches = 4096;
   static constexpr size_t kKnownTrees = 16;
-  // Batch statements of other nodes kept verified (each up to ~38 KB with its digests; ~19 KB
-  // at the default batch_max of 256).
+  // Batch statements of other nodes kept verified (each at most ~20 KB: its value of up to
+  // 12 KiB and its 256 digests).
   static constexpr size_t kVerifiedStatements = 128;
 
   // `value`: the header value (empty when signing failed); `statement`: set when the value
@@ -69,8 +69,9 @@ class MessageSigning {
   // "v2;...", so that the receiver knows which statement to recompute.
   void sign_message(const Config& cfg, const Digest32& leaf, int64_t sent_ms, Signed done,
                     bool framed = false);
-  // Sender: the same as a reference to the batch's statement ("v3;...", with the statement),
-  // or a full proof ("v1;...", no statement) when the batch was too big for a statement.
+  // Sender: the same as a reference to the batch's statement ("v3;...", with the statement)
+  // under evidence.batch_statements, or a full proof ("v1;...", no statement) without it or
+  // when the batch was too big for a statement.
   void sign_message_referenced(const Config& cfg, const Digest32& leaf, int64_t sent_ms,
                                SignedReferenced done);
   // Receiver: the x-ptp-receipt value for message leaf `msg` received at `received_ms`,
@@ -129,6 +130,9 @@ class MessageSigning {
                         std::string_view statement, const PublicKey& key, std::string& error);
   void add_referenced(const Config& cfg, const Digest32& leaf, std::string_view tail,
                       SignedReferenced done);
+  // A receipt's statement digest (`leaf`) and its value's parts after the version.
+  std::string receipt_tail(const Config& cfg, const Digest32& msg, int64_t received_ms, Code code,
+                           Digest32& leaf);
 
   struct KnownStatement {
     std::string value;

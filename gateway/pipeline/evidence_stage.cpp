@@ -98,14 +98,8 @@ void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, R
       out->answer(std::move(r));
     });
   };
-  if (cfg->evidence.batch_statements) {
-    signing_.sign_message_referenced(*cfg, leaf, sent_ms, std::move(signed_message));
-  } else {
-    signing_.sign_message(*cfg, leaf, sent_ms,
-                          [signed_message = std::move(signed_message)](std::string value) mutable {
-                            signed_message(std::move(value), nullptr);
-                          });
-  }
+  // A reference and the batch's statement under evidence.batch_statements, else a full proof.
+  signing_.sign_message_referenced(*cfg, leaf, sent_ms, std::move(signed_message));
 }
 
 Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& roots,
@@ -151,13 +145,7 @@ Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& root
       if (statement) held->extra_headers.emplace_back(kReceiptStatementHeader, *statement);
       answer(std::move(*held));
     };
-    if (cfg->evidence.batch_statements)
-      signing_.sign_receipt_referenced(*cfg, leaf, received, code, std::move(receipted));
-    else
-      signing_.sign_receipt(*cfg, leaf, received, code,
-                            [receipted = std::move(receipted)](std::string value) mutable {
-                              receipted(std::move(value), nullptr);
-                            });
+    signing_.sign_receipt_referenced(*cfg, leaf, received, code, std::move(receipted));
     if (last) signing_.signer().sign_soon();
   };
   return Status::Ok();

@@ -159,3 +159,50 @@ TEST_CASE("message signing: a receipt or countersign over the bound is refused u
 }
 
 }  // namespace ptp
+
+namespace ptp {
+
+TEST_CASE("message signing: batch_statements chooses references with a statement or full proofs") {
+  boost::asio::io_context io;
+  Config a;
+  a.node_id = "A";
+  a.evidence.enabled = true;
+  a.identity.node_key =
+      std::make_shared<const NodeKey>(testing::make_key(KeyAlgorithm::kEcdsaP256));
+  const PublicKey pub = testing::public_of(*a.identity.node_key);
+  Config b;
+  b.node_id = "B";
+  for (const bool statements : {true, false}) {
+    a.evidence.batch_statements = statements;
+    MessageSigning sender(io.get_executor());
+    MessageSigning receiver(io.get_executor());
+    std::vector<MessageFields> ms;
+    std::vector<std::pair<std::string, BatchSigner::Statement>> got;
+    for (int i = 0; i < 3; ++i) {
+      ms.push_back(message(i));
+      ms.back().sent_ms = 2000 + i;
+      sender.sign_message_referenced(
+          a, message_leaf(sender.hasher(a), ms.back()), 2000 + i,
+          [&got](std::string v, BatchSigner::Statement s) { got.emplace_back(std::move(v), s); });
+    }
+    sender.signer().flush();
+    REQUIRE(got.size() == 3);
+    for (size_t i = 0; i < got.size(); ++i) {
+      const auto& [value, statement] = got[i];
+      CHECK(value.starts_with(statements ? "v3;" : "v1;"));
+      CHECK(static_cast<bool>(statement) == statements);
+      if (statements) CHECK(statement == got[0].second);  // one statement for the batch
+      MessageFields m = ms[i];
+      m.sent_ms = 0;
+      Digest32 leaf{};
+      const std::string_view st = statement ? std::string_view(*statement) : std::string_view();
+      CHECK_MESSAGE(receiver.verify_message(b, m, value, &pub, leaf, st).ok(), value);
+      if (statements) {  // a reference without its statement is refused
+        MessageFields again = ms[i];
+        CHECK(receiver.verify_message(b, again, value, &pub, leaf).code == Code::kBadCertSignature);
+      }
+    }
+  }
+}
+
+}  // namespace ptp
