@@ -144,7 +144,7 @@ class Process:
 
 
 class Gateway(Process):
-    def __init__(self, config_path, workdir, data_name=None):
+    def __init__(self, config_path, workdir, data_name=None, env=None):
         self.config = config_path
         if GM:
             with open(config_path) as f:
@@ -160,7 +160,7 @@ class Gateway(Process):
         while os.path.exists(log):
             n += 1
             log = os.path.join(workdir, f"gw-{name}.{n}.log")
-        super().__init__([GATEWAY, "--config", config_path, "--data-dir", self.data_dir], log)
+        super().__init__([GATEWAY, "--config", config_path, "--data-dir", self.data_dir], log, env)
         try:
             wait_port(self.admin_port)
             self.wait_ready()
@@ -251,8 +251,8 @@ class Topology:
         self.workdir = tempfile.mkdtemp(prefix="ptp-it-")
         self.procs = []
 
-    def gateway(self, config_path, data_name=None):
-        g = Gateway(config_path, self.workdir, data_name)
+    def gateway(self, config_path, data_name=None, env=None):
+        g = Gateway(config_path, self.workdir, data_name, env)
         self.procs.append(g)
         return g
 
