@@ -233,12 +233,12 @@ def readyz(admin_port):
 class _LowNofileProcess(Process):
     """Process, started with RLIMIT_NOFILE at self.nofile (soft, hard)."""
 
-    def __init__(self, args, log_path):
+    def __init__(self, args, log_path, env=None):
         self.log_path = log_path
         self.log = open(log_path, "wb")
         limit = self.nofile
         self.proc = subprocess.Popen(
-            args, stdout=self.log, stderr=subprocess.STDOUT,
+            args, stdout=self.log, stderr=subprocess.STDOUT, env=env,
             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit))
 
 
