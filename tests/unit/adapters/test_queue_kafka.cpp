@@ -94,6 +94,28 @@ TEST_CASE("kafka offset tracker: commits the done prefix, metadata keeps sparse 
   CHECK_FALSE(p.consume(3));
   CHECK_FALSE(p.produced(1));  // already read by the consumer
 
+  // Own records acked before the consumer read them (it lags after fetch errors): the
+  // committed offset moves past them, up to the first held one or a gap.
+  KafkaOffsetTracker lag;
+  lag.start(0, "");
+  for (int64_t o : {0, 1, 2, 3, 4, 6}) {
+    REQUIRE(lag.produced(o));
+    lag.hold(o);
+  }
+  lag.done(0);
+  lag.done(1);
+  lag.done(3);
+  CHECK(lag.commit_offset() == 2);
+  CHECK(lag.commit_metadata() == "v1 7 2 4 5 6");
+  lag.done(2);
+  lag.done(4);
+  lag.done(6);
+  CHECK(lag.commit_offset() == 5);  // 5 is another replica's record, not read yet
+  CHECK(lag.commit_metadata() == "v1 7 5");
+  CHECK_FALSE(lag.consume(4));
+  CHECK(lag.consume(5));
+  CHECK(lag.commit_offset() == 7);
+
   // Garbage metadata only means redelivery.
   KafkaOffsetTracker g;
   g.start(5, "v1 x");
