@@ -54,6 +54,11 @@ bool KafkaOffsetTracker::produced(int64_t offset) {
 
 int64_t KafkaOffsetTracker::commit_offset() const {
   int64_t c = next_;
+  // Our own records just past the consumer position are known without reading them: a run
+  // of them counts like read ones. (After fetch errors the consumer can lag far behind the
+  // delivery reports; stopping at its position left every ack in the metadata.) A gap is
+  // a record not produced here, unknown until read.
+  for (auto it = early_.find(c); it != early_.end() && *it == c; ++it) ++c;
   // Restored offsets still owed are all unread (>= next_), so they never lower it.
   if (!pending_.empty()) c = std::min(c, *pending_.begin());
   return c;

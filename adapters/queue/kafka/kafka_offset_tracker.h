@@ -30,7 +30,8 @@ class KafkaOffsetTracker {
   void hold(int64_t offset) { pending_.insert(offset); }  // indexed, owed to a client
   void done(int64_t offset) { pending_.erase(offset); }   // acknowledged or dropped
 
-  // The offset to commit: every offset below it is done.
+  // The offset to commit: every offset below it is done (read by the consumer or produced
+  // here, and not held).
   int64_t commit_offset() const;
   // Describes the done offsets in [commit_offset(), known_end()) as "v1 <end> <owed...>"
   // (every offset in the range is done except those listed); shortened (by lowering end)

@@ -146,6 +146,8 @@ bool KafkaQueueStore::Impl::commit(bool final) {
   KafkaPartitionList list(rd_kafka_topic_partition_list_new(8));
   {
     std::lock_guard lock(mu_);
+    // Sent once the previous one has completed (the final one: the destructor waited).
+    if (commit_in_flight_ && !final) return true;
     for (auto& [pid, part] : partitions_) {
       const int64_t off = part.tracker.commit_offset();
       std::string meta = part.tracker.commit_metadata();
@@ -164,7 +166,19 @@ bool KafkaQueueStore::Impl::commit(bool final) {
     }
   }
   if (list->cnt == 0) return true;
+  if (async) {
+    std::lock_guard lock(mu_);
+    commit_in_flight_ = true;  // before the send: on_commit may run on another thread
+  }
   rd_kafka_resp_err_t err = rd_kafka_commit(consumer_.get(), list.get(), async ? 1 : 0);
+  if (async && err != RD_KAFKA_RESP_ERR_NO_ERROR) {  // not sent: no on_commit will come
+    {
+      std::lock_guard lock(mu_);
+      commit_in_flight_ = false;
+    }
+    forget_sent(list.get());
+    return true;
+  }
   if (!async && err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     forget_sent(list.get());
     return false;
@@ -192,7 +206,10 @@ void KafkaQueueStore::Impl::on_commit(rd_kafka_t*, rd_kafka_resp_err_t err,
   bool failed = err != RD_KAFKA_RESP_ERR_NO_ERROR;
   for (int i = 0; offsets && i < offsets->cnt; ++i)
     failed |= offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (failed && offsets) static_cast<Impl*>(opaque)->forget_sent(offsets);
+  auto* self = static_cast<Impl*>(opaque);
+  if (failed && offsets) self->forget_sent(offsets);
+  std::lock_guard lock(self->mu_);
+  self->commit_in_flight_ = false;
 }
 
 }  // namespace ptp

@@ -86,6 +86,12 @@ class KafkaQueueStore::Impl {
     if (service_thread_.joinable()) service_thread_.join();
     if (consumer_thread_.joinable()) consumer_thread_.join();
     if (consumer_) {
+      // An async commit still under way (or waiting for librdkafka's retry) would land
+      // after the final one and put older positions back: let it finish first.
+      const auto settle = Clock::now() + std::chrono::seconds(5);
+      while (commit_in_flight() && Clock::now() < settle)
+        if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 50))
+          rd_kafka_message_destroy(m);  // only serves on_commit; nothing is indexed now
       // A clean shutdown commits what was acknowledged, so nothing acked comes back. After
       // coordinator errors librdkafka needs a moment to find the coordinator again, so
       // retry for a few seconds rather than a few times.
@@ -278,6 +284,11 @@ class KafkaQueueStore::Impl {
   // A failed commit is sent again on the next round.
   void forget_sent(const rd_kafka_topic_partition_list_t* list);
 
+  bool commit_in_flight() const {
+    std::lock_guard lock(mu_);
+    return commit_in_flight_;
+  }
+
   static void on_commit(rd_kafka_t*, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t* offsets, void* opaque);
 
@@ -318,6 +329,10 @@ class KafkaQueueStore::Impl {
   std::map<QueueKey, TopicRelease> released_topics_;
   std::unordered_map<uint64_t, Waiter> waiters_;
   std::list<Blocked> blocked_;
+  // An async commit was sent and its on_commit has not run yet. Commits go one at a time:
+  // librdkafka retries one the broker failed (after a backoff, or once the coordinator is
+  // found again), so a newer commit sent meanwhile could be overwritten by the older one.
+  bool commit_in_flight_ = false;
   uint64_t total_bytes_ = 0;  // indexed + in flight, for the limits
   // Also indexed + in flight, for the shares: by counted_source and by the queue's node.
   queue_bookkeeping::NodeBytes source_bytes_, target_bytes_;
