@@ -600,7 +600,10 @@ int run(ConfigPtr cfg, const std::string& data_dir) {
     std::chrono::steady_clock::time_point drain_deadline;
     std::function<void()> check_drained = [&] {
       const size_t live = listener.live_sessions();
-      if (live > 0 && std::chrono::steady_clock::now() < drain_deadline) {
+      // Sent records waiting for the receipts in their answers' trailers come within the
+      // peers' receipt windows: the upstream connections stay until then.
+      const bool promised = evidence && evidence->promised() > 0;
+      if ((live > 0 || promised) && std::chrono::steady_clock::now() < drain_deadline) {
         drain_timer.expires_after(std::chrono::milliseconds(50));
         drain_timer.async_wait([&](const boost::system::error_code& ec) {
           if (!ec) check_drained();

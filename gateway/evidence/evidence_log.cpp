@@ -634,6 +634,12 @@ uint64_t EvidenceLog::appended() const { return impl_->written.load(); }
 
 uint64_t EvidenceLog::queued() const { return impl_->in_memory.load(); }
 
+std::shared_ptr<void> EvidenceLog::promise_record() {
+  promised_->fetch_add(1, std::memory_order_relaxed);
+  return std::shared_ptr<void>(
+      nullptr, [count = promised_](void*) { count->fetch_sub(1, std::memory_order_relaxed); });
+}
+
 bool EvidenceLog::flush() {
   Impl& m = *impl_;
   std::unique_lock<std::mutex> lk(m.mu);

@@ -7,6 +7,7 @@
 // trust/evidence_chain.h reads and verifies the files.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -61,6 +62,11 @@ class EvidenceLog {
   uint64_t appended() const;
   // Records taken and not yet written (the lag, ptp_evidence_queue_records).
   uint64_t queued() const;
+  // A record its caller will append later (a sent record waiting for the receipt in its
+  // answer's trailers), counted while the returned token lives: a draining gateway waits
+  // for them (within shutdown_grace_ms) before it cuts its connections.
+  std::shared_ptr<void> promise_record();
+  uint64_t promised() const { return promised_->load(std::memory_order_relaxed); }
   // Waits until everything appended so far is written and synced; returns early (false)
   // while the log cannot write (tests, shutdown).
   bool flush();
@@ -75,6 +81,8 @@ class EvidenceLog {
   explicit EvidenceLog(std::unique_ptr<Impl> impl);
   bool take(std::string_view kind, std::string&& text);
   std::unique_ptr<Impl> impl_;
+  // Shared with the tokens, which may outlive the log at shutdown.
+  std::shared_ptr<std::atomic<uint64_t>> promised_ = std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 // The fingerprint of a public key or certificate shown in audit records: the digest (hex)

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "codecs/envelope.h"
+#include "codecs/header_list.h"
 #include "codecs/interface.h"
 #include "gateway/exchange/body_pipe.h"
 #include "gateway/exchange/grpc_errors.h"
@@ -33,6 +34,41 @@ class DeliveryReceipt {
   std::function<void(bool)> fn_;
 };
 
+// The trailers of an answer that was handed on before they came (docs/evidence.md,
+// "Receipts in trailers"): the sender of a signed message answers its client once the
+// answer's body is complete, and the receiver's receipt follows in the answer's trailers.
+// The forwarder delivers them once, when the stream ends (an empty list when it ended
+// without them: reset, timeout, connection lost). Single-threaded (the answer's I/O thread).
+class LateTrailers {
+ public:
+  using Handler = std::function<void(HeaderList trailers)>;
+  LateTrailers() = default;
+  LateTrailers(const LateTrailers&) = delete;
+  LateTrailers& operator=(const LateTrailers&) = delete;
+
+  // Runs `h` with the trailers, now if they came already.
+  void on_trailers(Handler h) {
+    if (!delivered_) {
+      handler_ = std::move(h);
+      return;
+    }
+    h(std::move(held_));
+  }
+  // Only the first call counts.
+  void deliver(HeaderList trailers) {
+    if (std::exchange(delivered_, true)) return;
+    if (auto h = std::exchange(handler_, nullptr))
+      h(std::move(trailers));
+    else
+      held_ = std::move(trailers);
+  }
+
+ private:
+  Handler handler_;
+  HeaderList held_;
+  bool delivered_ = false;
+};
+
 struct Request {
   Interface iface = Interface::kInvoke;
   WireProtocol wire = WireProtocol::kHttp1;
@@ -42,7 +78,10 @@ struct Request {
   // The node whose TLS client certificate this connection presented, verified against
   // that node's pinned root (empty: no such certificate; docs/peering.md).
   std::string hop_node_id;
-  std::string query;                 // the URL query string (HTTP), without '?'
+  std::string query;  // the URL query string (HTTP), without '?'
+  // Set by the sender's evidence stage: the forwarder may answer as soon as the answer's
+  // body is complete (its content-length) and deliver the trailers later (Response::late).
+  bool answer_before_trailers = false;
   // Set by Dispatcher::admit_head when the head passed: the dispatcher's own record of
   // that admission, which dispatch() continues from (opaque to listeners).
   std::shared_ptr<void> admitted;
@@ -61,6 +100,8 @@ struct Response {
   std::optional<GrpcErrors> grpc_errors;
   // HTTP only: the status line when it is not the one the PTP code maps to (0: mapped).
   int http_status = 0;
+  // Set when the answer was handed on before its trailers (Request::answer_before_trailers).
+  std::shared_ptr<LateTrailers> late;
 };
 
 // The content type of a response's body: a relayed response carries the service's in

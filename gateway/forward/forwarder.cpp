@@ -187,6 +187,7 @@ void Forwarder::forward_h2(Request&& req, const UpstreamTarget& target, Responde
   p.streamed = static_cast<bool>(req.stream);
   p.max_body = cfg_.limits.max_body_bytes;
   p.timeout = target.timeout;
+  p.answer_before_trailers = req.answer_before_trailers;
   if (target.encapsulation && !p.grpc) {
     if (req.stream) {
       req.stream->cancel();

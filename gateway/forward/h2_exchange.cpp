@@ -1,9 +1,12 @@
 #include "gateway/forward/h2_exchange.h"
 
+#include <charconv>
+
 #include "gateway/forward/encapsulated_body.h"
 #include "gateway/forward/forwarder.h"
 #include "gateway/http/grpc_messages.h"
 #include "gateway/http/http_mapping.h"
+#include "trust/batch_statement.h"
 #include "trust/message_evidence.h"
 
 namespace ptp {
@@ -12,7 +15,12 @@ namespace {
 // The answer's trailers kept with it: a receiver's receipt and a router's countersign
 // (docs/evidence.md, "Streams"), sent there by a receiver that answered before its check.
 bool is_receipt_trailer(std::string_view name) {
-  return name == kReceiptHeader || name == kCountersignHeader;
+  return name == kReceiptHeader || name == kCountersignHeader || name == kReceiptStatementHeader;
+}
+
+HeaderList receipt_trailers(HeaderList trailers) {
+  trailers.erase_if([](const HeaderList::Field& f) { return !is_receipt_trailer(f.first); });
+  return trailers;
 }
 
 }  // namespace
@@ -34,7 +42,8 @@ std::string H2Exchange::where() const {
 bool H2Exchange::wants_header(std::string_view name) const {
   // What the answer is made of: relayed headers, the PTP status and gRPC's status.
   return is_relayed_header(name) || name == kPtpCodeHeader || name == kPtpMessageHeader ||
-         name == kPtpHopHeader || name.starts_with("grpc-");
+         name == kPtpHopHeader || name.starts_with("grpc-") ||
+         (p_.answer_before_trailers && name == "content-length");
 }
 
 void H2Exchange::on_head_too_large(bool trailers, uint64_t limit) {
@@ -47,6 +56,14 @@ void H2Exchange::on_head_too_large(bool trailers, uint64_t limit) {
 void H2Exchange::on_headers(int status, HeaderList headers) {
   status_ = status;
   headers_ = std::move(headers);
+  if (p_.answer_before_trailers && !p_.streamed && !p_.grpc && !p_.encapsulation) {
+    // nghttp2 holds the DATA to this length (a stream error otherwise).
+    const std::string_view cl = find_header(headers_, "content-length");
+    uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(cl.data(), cl.data() + cl.size(), n);
+    if (!cl.empty() && ec == std::errc() && end == cl.data() + cl.size()) content_length_ = n;
+    answer_if_body_complete();  // an empty body
+  }
   if (!p_.streamed) return;
   if (status != 200 || (p_.grpc && !find_header(headers_, "grpc-status").empty()))
     return;  // an error answer: reported when the stream closes
@@ -115,6 +132,23 @@ void H2Exchange::on_data(std::string_view data) {
     return;
   }
   data_.append(data);
+  if (content_length_) answer_if_body_complete();
+}
+
+void H2Exchange::answer_if_body_complete() {
+  if (answered_ || !content_length_ || data_.size() != *content_length_) return;
+  late_ = std::make_shared<LateTrailers>();
+  Response r = unary_http_response();
+  r.late = late_;
+  answer(std::move(r));
+}
+
+Response H2Exchange::unary_http_response() {
+  if (p_.encapsulation)
+    return response_from_encapsulated_http(status_, std::move(headers_), std::move(data_), p_.name,
+                                           session_->authority());
+  return response_from_http(status_, std::move(headers_), std::move(data_), p_.name,
+                            session_->authority());
 }
 
 void H2Exchange::on_timeout() {
@@ -150,6 +184,10 @@ Status H2Exchange::close_status(const HeaderList& trailers, uint32_t error_code)
 }
 
 void H2Exchange::on_close(HeaderList trailers, uint32_t error_code) {
+  if (late_) {  // answered before the trailers: they follow the answer
+    late_->deliver(error_code == 0 ? receipt_trailers(std::move(trailers)) : HeaderList());
+    return;
+  }
   if (answered_ && !resp_) return;
   Status st = close_status(trailers, error_code);
   if (st.ok() && parser_ && !parser_->idle())
@@ -171,11 +209,7 @@ void H2Exchange::on_close(HeaderList trailers, uint32_t error_code) {
   for (const auto& [k, v] : trailers)
     if (is_receipt_trailer(k)) headers_.emplace_back(k, v);
   if (!p_.grpc) {
-    answer(p_.encapsulation
-               ? response_from_encapsulated_http(status_, std::move(headers_), std::move(data_),
-                                                 p_.name, session_->authority())
-               : response_from_http(status_, std::move(headers_), std::move(data_), p_.name,
-                                    session_->authority()));
+    answer(unary_http_response());
     return;
   }
   if (p_.streamed) {  // a gRPC stream that ended well without a message

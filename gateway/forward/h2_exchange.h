@@ -27,6 +27,9 @@ class H2Exchange final : public UpstreamObserver {
     std::chrono::milliseconds timeout{0};  // unary: the answer's deadline
     // HTTP to a v1.1.0 peer: the answer is an encapsulated Outbound.
     std::optional<EncapsulatedFormat> encapsulation;
+    // Request::answer_before_trailers (plain HTTP/2, unary): answer once the body is
+    // complete by its content-length; the trailers follow in Response::late.
+    bool answer_before_trailers = false;
   };
   H2Exchange(Responder done, Params p) : done_(std::move(done)), p_(std::move(p)) {}
 
@@ -54,6 +57,10 @@ class H2Exchange final : public UpstreamObserver {
   // A streamed gRPC answer's bytes: Outbound messages, the first one sending the head.
   void on_grpc_stream_data(std::string_view data);
   void answer_unary_grpc();
+  // The unary HTTP answer from the head and body received (and the trailers' receipts).
+  Response unary_http_response();
+  // Answers now, before the trailers, when the body is complete by its content-length.
+  void answer_if_body_complete();
   uint64_t answer_cap() const;  // bytes of a unary answer's DATA held at most
 
   Responder done_;
@@ -67,6 +74,8 @@ class H2Exchange final : public UpstreamObserver {
   std::shared_ptr<BodyPipe> resp_;  // streamed answer, once its head went back
   std::unique_ptr<GrpcFrameParser> parser_;  // streamed gRPC answer
   std::optional<Status> refused_;            // why the answer was refused here (its end says it)
+  std::optional<uint64_t> content_length_;   // answer_before_trailers: the answer's
+  std::shared_ptr<LateTrailers> late_;       // ... and where its trailers go, once answered
 };
 
 }  // namespace ptp

@@ -52,15 +52,32 @@ void EvidenceStage::warn(std::string_view what, const PtpHeader& h, const Status
   log_.warn(std::string(what), lf);
 }
 
+struct EvidenceStage::Outgoing {
+  Request req;
+  Responder answer;
+  MessageFields m;
+  Digest32 leaf;
+  std::string sig = {};  // x-ptp-signature
+  PtpHeader header = {};
+};
+
+void EvidenceStage::settle_sent(const ConfigPtr& cfg, const Outgoing& out, RootKeys& roots,
+                                const HeaderList& receipt_headers, Code code) {
+  const std::string_view receipt = find_header(receipt_headers, kReceiptHeader);
+  const std::string_view counter = find_header(receipt_headers, kCountersignHeader);
+  if (!receipt.empty()) {
+    Status st = signing_.verify_answer_receipt(
+        *cfg, out.leaf, out.header.target_node_id, receipt, counter,
+        [&](std::string_view node, std::string& error) { return roots.find(cfg, node, error); },
+        find_header(receipt_headers, kReceiptStatementHeader));
+    if (!st.ok()) warn("receipt does not verify", out.header, st);
+  }
+  record_sent_answered(records_, out.m, out.leaf, out.sig, code_string(code), receipt,
+                       receipt.empty() ? std::string_view() : counter);
+}
+
 void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, Responder answer,
                          Send send, Refuse refuse) {
-  struct Outgoing {
-    Request req;
-    Responder answer;
-    MessageFields m;
-    Digest32 leaf;
-    std::string sig = {};  // x-ptp-signature
-  };
   if (!evidence_accepting(records_, cfg->evidence)) return refuse(req, log_full(*cfg));
   MessageFields m = message_fields(signing_.hasher(*cfg), req.env, req.iface, unix_now_ms());
   const Digest32 leaf = message_leaf(signing_.hasher(*cfg), m);
@@ -79,21 +96,24 @@ void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, R
     out->sig = value;
     out->req.env.meta[kSignatureKey] = std::move(value);
     if (statement) out->req.env.meta[kStatementKey] = *statement;
-    const PtpHeader header = out->req.env.header;
-    send(std::move(out->req), [this, cfg, out, roots, header](Response&& r) {
-      const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
-      const std::string_view counter = find_header(r.extra_headers, kCountersignHeader);
-      if (!receipt.empty()) {
-        Status st = signing_.verify_answer_receipt(
-            *cfg, out->leaf, header.target_node_id, receipt, counter,
-            [&](std::string_view node, std::string& error) {
-              return roots->find(cfg, node, error);
-            },
-            find_header(r.extra_headers, kReceiptStatementHeader));
-        if (!st.ok()) warn("receipt does not verify", header, st);
+    out->header = out->req.env.header;
+    // The client does not wait for the receipt unless it is to get it.
+    out->req.answer_before_trailers = !cfg->evidence.receipt_to_client;
+    send(std::move(out->req), [this, cfg, out, roots](Response&& r) {
+      const Code code = r.env.status.code;
+      if (r.late && find_header(r.extra_headers, kReceiptHeader).empty()) {
+        // The answer came before its receipt (docs/evidence.md, "Receipts in trailers"):
+        // it goes on now, the sent record when the trailers come.
+        auto promise = records_ ? records_->promise_record() : nullptr;
+        r.late->on_trailers([this, cfg, out, roots, code, promise](HeaderList trailers) {
+          settle_sent(cfg, *out, *roots, trailers, code);
+        });
+        r.late.reset();
+        out->answer(std::move(r));
+        return;
       }
-      record_sent_answered(records_, out->m, out->leaf, out->sig, code_string(r.env.status.code),
-                           receipt, receipt.empty() ? std::string_view() : counter);
+      r.late.reset();
+      settle_sent(cfg, *out, *roots, r.extra_headers, code);
       if (!cfg->evidence.receipt_to_client) drop_receipt_headers(r.extra_headers);
       out->answer(std::move(r));
     });
@@ -132,12 +152,35 @@ Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& root
   req.env.meta.erase(it);
   if (statement != req.env.meta.end()) req.env.meta.erase(statement);
   const int64_t received = unix_now_ms();
-  answer = [this, cfg, leaf, received, seen, answer = std::move(answer)](Response&& r) {
-    auto held = std::make_shared<Response>(std::move(r));
-    const Code code = held->env.status.code;
+  const bool http2 = req.wire == WireProtocol::kHttp2;
+  answer = [this, cfg, leaf, received, seen, http2, answer = std::move(answer)](Response&& r) {
+    const Code code = r.env.status.code;
     // The last message this thread waits on has its answer: its receipt batch is signed at
     // the end of this loop turn rather than when the window ends (no receipt would join).
     const bool last = seen->answered() == 0;
+    if (http2 && r.env.status.ok() && !r.stream) {
+      // Plain HTTP/2: the answer goes now with its length, the receipt follows in its
+      // trailers (docs/evidence.md, "Receipts in trailers"), so the window is not on the
+      // answer's path. The stream stays open until then.
+      auto pipe = std::make_shared<BodyPipe>();
+      r.extra_headers.emplace_back("content-length", std::to_string(r.env.body.size()));
+      pipe->write(std::move(r.env.body));
+      r.env.body.clear();
+      r.stream = pipe;
+      answer(std::move(r));
+      signing_.sign_receipt_referenced(
+          *cfg, leaf, received, code,
+          [this, pipe, seen, leaf, code](std::string value, BatchSigner::Statement statement) {
+            record_received(records_, seen->fields, leaf, seen->signature, code_string(code),
+                            value);
+            if (!value.empty()) pipe->add_trailer(kReceiptHeader, value);
+            if (statement) pipe->add_trailer(kReceiptStatementHeader, *statement);
+            pipe->finish();
+          });
+      if (last) signing_.signer().sign_soon();
+      return;
+    }
+    auto held = std::make_shared<Response>(std::move(r));
     auto receipted = [this, held, answer, seen, leaf, code](std::string value,
                                                             BatchSigner::Statement statement) {
       record_received(records_, seen->fields, leaf, seen->signature, code_string(code), value);

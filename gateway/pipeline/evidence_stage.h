@@ -4,7 +4,8 @@
 //    answer's x-ptp-receipt (and x-ptp-countersign) are checked and kept.
 //  - receive: another node's message to this node is checked against x-ptp-signature with
 //    the source's pinned root (E0000000615 on failure, or when missing and
-//    evidence.require_signature); the answer gets this node's x-ptp-receipt.
+//    evidence.require_signature); the answer gets this node's x-ptp-receipt (an answer
+//    over plain HTTP/2 goes at once and the receipt follows in its trailers).
 //  - countersign_answers: a router's answers coming back on a route with countersign get
 //    its x-ptp-countersign over their receipt.
 // Each message is recorded in the evidence log (gateway/evidence/message_records.h); when
@@ -55,6 +56,12 @@ class EvidenceStage {
 
  private:
   StreamEvidence stream_evidence(const ConfigPtr& cfg, RootKeys& roots);
+  // A message this node sent, until its answer's receipt is checked and recorded.
+  struct Outgoing;
+  // Checks the receipt (and countersign) among `receipt_headers` and writes the message's
+  // sent record with them.
+  void settle_sent(const ConfigPtr& cfg, const Outgoing& out, RootKeys& roots,
+                   const HeaderList& receipt_headers, Code code);
   void warn(std::string_view what, const PtpHeader& h, const Status& st);
   // A message refused with 615: the warning and a request_refused audit record (each at
   // most once a second, the audit record counting the ones it stands for).

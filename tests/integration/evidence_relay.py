@@ -4,13 +4,16 @@ The client side speaks plain HTTP/2 (h2c, prior knowledge: the frames are visibl
 relay reaches the server over TLS with ALPN h2 when `tls` is set (a gateway with an
 identity serves TLS only), without checking its certificate, presenting the client
 certificate `client_cert` (the channel is the attacker's: only the signature is left). The server-to-client
-direction passes untouched."""
+direction passes untouched, except that `hold_trailers` seconds can be put between an
+answer's body and its trailers (a receipt that comes late; everything behind it waits too,
+so that HPACK's order is kept)."""
+import time
 import socket
 import ssl
 import threading
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, FLAG_PADDED = 0, 0x8
+DATA, HEADERS, FLAG_PADDED, END_STREAM = 0, 1, 0x8, 0x1
 
 
 class H2Relay:
@@ -27,6 +30,8 @@ class H2Relay:
         self.flip = False   # flip a byte of the next DATA frame (then turns itself off)
         self.flip_skip = 0  # non-empty DATA frames to pass unaltered first (mid-stream flips)
         self.flipped = 0    # DATA frames altered so far
+        self.hold_trailers = 0.0  # hold the next answer's trailers this long (then turns off)
+        self.held = 0             # trailers held so far
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", listen_port))
@@ -47,7 +52,7 @@ class H2Relay:
             with self.lock:
                 self.conns += [c, u]
             threading.Thread(target=self._client_to_server, args=(c, u), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(u, c), daemon=True).start()
+            threading.Thread(target=self._server_to_client, args=(u, c), daemon=True).start()
 
     @staticmethod
     def _recv_exact(s, n):
@@ -81,6 +86,26 @@ class H2Relay:
             pass
         finally:
             self._close(c, u)
+
+    def _server_to_client(self, u, c):
+        answered = set()  # streams whose answer head passed
+        try:
+            while True:
+                head = self._recv_exact(u, 9)
+                payload = self._recv_exact(u, int.from_bytes(head[:3], "big"))
+                ftype, flags = head[3], head[4]
+                sid = int.from_bytes(head[5:9], "big") & 0x7FFFFFFF
+                if ftype == HEADERS and sid in answered and flags & END_STREAM and self.hold_trailers:
+                    hold, self.hold_trailers = self.hold_trailers, 0.0
+                    self.held += 1
+                    time.sleep(hold)
+                if ftype == HEADERS:
+                    answered.add(sid)
+                c.sendall(head + payload)
+        except (EOFError, OSError):
+            pass
+        finally:
+            self._close(u, c)
 
     def _pipe(self, src, dst):
         try:

@@ -28,6 +28,7 @@ PTPCTL = os.path.join(BIN, "ptpctl")
 A_PORT, B_PORT, RELAY_PORT, SERVICE_PORT, ECHO_PORT = 18301, 18302, 18303, 18310, 18311
 PADDING_PORT = 18304  # node M: a malicious receiver padding its receipts
 A_DEFAULT_PORT = 18305  # a second gateway of node A with the default evidence section
+A_LATE_PORT = 18306  # ... and one that reaches B through the relay
 A_BASE = f"https://127.0.0.1:{A_PORT}/v1/interconn/chan/"
 B_BASE = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/"
 A_URL = A_BASE + "invoke"
@@ -319,6 +320,52 @@ queue: {{enabled: false}}
             self.assertTrue([x for x in evidence_records(ev) if x["kind"] == "statement" and
                              x["statement"].startswith(f"B;{batch};")], rec)
         finally:
+            a.stop()
+
+    def test_the_client_is_answered_before_the_receipt_comes(self):
+        # A gateway of node A with the default evidence section (the client does not get the
+        # receipt) reaches B through the relay, which holds B's trailers (the receipt) for
+        # 2 s: the client has its answer at once, A's sent record gets the receipt when the
+        # trailers come, and A, stopped in between, waits for them before it cuts the
+        # connection to B (docs/evidence.md, "Receipts in trailers").
+        w = self.topo.workdir
+        ev = os.path.join(w, "ev-a-late")
+        cfg = write(w, "a-late", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
+listen: {{address: 127.0.0.1, port: {A_LATE_PORT}}}
+admin: {{address: 127.0.0.1, port: {A_LATE_PORT + 50}}}
+identity: {{dir: "{self.ids['A']}"}}
+peers:
+  - {{node_id: B, address: "127.0.0.1:{RELAY_PORT}", root_file: "{os.path.join(self.ids['B'], 'root.crt')}", tls: {{enabled: false}}}}
+io_threads: 1
+auth: {{enabled: false}}
+queue: {{enabled: false}}
+{CRYPTO_YAML}evidence: {{dir: "{ev}"}}
+""")
+        a = self.topo.gateway(cfg)
+        try:
+            held = self.relay.held
+            self.relay.hold_trailers = 2.0
+            body = b"a body answered before its receipt " * 4
+            start = time.monotonic()
+            r = curl(f"https://127.0.0.1:{A_LATE_PORT}/v1/interconn/chan/invoke",
+                     headers(trace="trace-late-receipt", uri="ptp/echo"), body, http="h2",
+                     extra=("-k",))
+            answered = time.monotonic() - start
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, body)
+            self.assertNotIn("x-ptp-receipt", r.headers)
+            self.assertEqual(self.relay.held, held + 1, "the relay held no trailers")
+            self.assertLess(answered, 1.5, "the client waited for the receipt")
+            self.assertEqual(a.stop(), 0, a.output())
+            self.assertGreater(time.monotonic() - start, 1.9, "A did not wait for the receipt")
+            recs = [x for x in evidence_records(ev)
+                    if x["kind"] == "sent" and x.get("trace") == "trace-late-receipt"]
+            self.assertEqual(len(recs), 1, recs)
+            self.assertEqual(recs[0]["status"], "E0000000000", recs)
+            self.assertTrue(recs[0]["receipt"].startswith("v3;" + recs[0]["msg"] + ";"), recs)
+            self.assertNotIn('"receipt does not verify"', a.output())
+        finally:
+            self.relay.hold_trailers = 0.0
             a.stop()
 
     def test_signed_invoke_is_answered_with_a_receipt(self):
