@@ -280,23 +280,28 @@ peers:
             cls.service.close()
         cls.topo.close()
 
-    def test_by_default_the_receipt_stays_with_the_sending_gateway(self):
-        # A second gateway of node A (the same identity) with the default evidence section:
-        # its client's answer carries no receipt, and its sent record holds B's receipt.
+    def default_a(self, name, port, b_port, peer_options=""):
+        """A second gateway of node A (the same identity) with the default evidence section,
+        reaching B at b_port; returns it and its evidence directory."""
         w = self.topo.workdir
-        ev = os.path.join(w, "ev-a-default")
-        cfg = write(w, "a-default", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
-listen: {{address: 127.0.0.1, port: {A_DEFAULT_PORT}}}
-admin: {{address: 127.0.0.1, port: {A_DEFAULT_PORT + 50}}}
+        ev = os.path.join(w, "ev-" + name)
+        cfg = write(w, name, f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
+listen: {{address: 127.0.0.1, port: {port}}}
+admin: {{address: 127.0.0.1, port: {port + 50}}}
 identity: {{dir: "{self.ids['A']}"}}
 peers:
-  - {{node_id: B, address: "127.0.0.1:{B_PORT}", root_file: "{os.path.join(self.ids['B'], 'root.crt')}"}}
+  - {{node_id: B, address: "127.0.0.1:{b_port}", root_file: "{os.path.join(self.ids['B'], 'root.crt')}"{peer_options}}}
 io_threads: 1
 auth: {{enabled: false}}
 queue: {{enabled: false}}
 {CRYPTO_YAML}evidence: {{dir: "{ev}"}}
 """)
-        a = self.topo.gateway(cfg)
+        return self.topo.gateway(cfg), ev
+
+    def test_by_default_the_receipt_stays_with_the_sending_gateway(self):
+        # A second gateway of node A (the same identity) with the default evidence section:
+        # its client's answer carries no receipt, and its sent record holds B's receipt.
+        a, ev = self.default_a("a-default", A_DEFAULT_PORT, B_PORT)
         try:
             body = b"a body whose receipt the client does not get " * 4
             r = curl(f"https://127.0.0.1:{A_DEFAULT_PORT}/v1/interconn/chan/invoke",
@@ -328,20 +333,7 @@ queue: {{enabled: false}}
         # 2 s: the client has its answer at once, A's sent record gets the receipt when the
         # trailers come, and A, stopped in between, waits for them before it cuts the
         # connection to B (docs/evidence.md, "Receipts in trailers").
-        w = self.topo.workdir
-        ev = os.path.join(w, "ev-a-late")
-        cfg = write(w, "a-late", f"""node: {{node_id: A, inst_id: INST_A, role: edge}}
-listen: {{address: 127.0.0.1, port: {A_LATE_PORT}}}
-admin: {{address: 127.0.0.1, port: {A_LATE_PORT + 50}}}
-identity: {{dir: "{self.ids['A']}"}}
-peers:
-  - {{node_id: B, address: "127.0.0.1:{RELAY_PORT}", root_file: "{os.path.join(self.ids['B'], 'root.crt')}", tls: {{enabled: false}}}}
-io_threads: 1
-auth: {{enabled: false}}
-queue: {{enabled: false}}
-{CRYPTO_YAML}evidence: {{dir: "{ev}"}}
-""")
-        a = self.topo.gateway(cfg)
+        a, ev = self.default_a("a-late", A_LATE_PORT, RELAY_PORT, ", tls: {enabled: false}")
         try:
             held = self.relay.held
             self.relay.hold_trailers = 2.0
