@@ -97,15 +97,17 @@ void EvidenceStage::send(const ConfigPtr& cfg, Request&& req, RootKeys& roots, R
     out->req.env.meta[kSignatureKey] = std::move(value);
     if (statement) out->req.env.meta[kStatementKey] = *statement;
     out->header = out->req.env.header;
-    // The client does not wait for the receipt unless it is to get it.
-    out->req.answer_before_trailers = !cfg->evidence.receipt_to_client;
+    // The client does not wait for the receipt unless it is to get it (or too many answers
+    // wait for theirs already).
+    out->req.answer_before_trailers = !cfg->evidence.receipt_to_client && pending_receipts_.room();
     send(std::move(out->req), [this, cfg, out, roots](Response&& r) {
       const Code code = r.env.status.code;
       if (r.late && find_header(r.extra_headers, kReceiptHeader).empty()) {
         // The answer came before its receipt (docs/evidence.md, "Receipts in trailers"):
         // it goes on now, the sent record when the trailers come.
         auto promise = records_ ? records_->promise_record() : nullptr;
-        r.late->on_trailers([this, cfg, out, roots, code, promise](HeaderList trailers) {
+        r.late->on_trailers([this, cfg, out, roots, code, promise,
+                             pending = pending_receipts_.take()](HeaderList trailers) {
           settle_sent(cfg, *out, *roots, trailers, code);
         });
         r.late.reset();

@@ -21,6 +21,7 @@
 #include "gateway/config/config.h"
 #include "gateway/evidence/evidence_log.h"
 #include "gateway/evidence/message_signing.h"
+#include "gateway/evidence/pending_receipts.h"
 #include "gateway/evidence/root_keys.h"
 #include "gateway/evidence/stream_signing.h"
 #include "gateway/exchange/exchange.h"
@@ -96,7 +97,11 @@ class EvidenceStage {
     bool waiting_ = true;
   };
 
+  // Answers of this thread waiting for their receipts' trailers, bounded (4096, ~8 MB).
+  static constexpr size_t kMaxPendingReceipts = 4096;
+
   MessageSigning signing_;
+  PendingReceipts pending_receipts_{kMaxPendingReceipts};
   // Messages received on this thread whose answers have no receipt yet.
   std::shared_ptr<size_t> awaiting_receipts_ = std::make_shared<size_t>(0);
   JsonLog& log_;
