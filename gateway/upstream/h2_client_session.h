@@ -67,7 +67,11 @@ class H2ClientSession final : public H2Connection {
   void consume(int32_t id, size_t n);
   void begin();  // starts I/O and keepalive; called once connected
   void reset(int32_t id);
+  // Open, not going away, and below the next hop's stream limit.
   bool usable() const;
+  // Open and not going away: new streams are taken (beyond the limit nghttp2 holds them
+  // until streams end).
+  bool takes_streams() const { return !closed() && !goaway_; }
   size_t active_streams() const { return streams_.size(); }
   void set_on_closed(std::function<void(const std::string&)> f) { on_closed_ = std::move(f); }
   // Sends a PING; `on_ack` runs once when its ACK arrives (not when the connection closes

@@ -94,6 +94,16 @@ void UpstreamPool::get(const std::string& name, const Endpoint& ep, const TlsCli
       cb(s, Status::Ok());
       return;
     }
+  if (e.sessions.size() >= kMaxConnectionsPerHop) {
+    std::shared_ptr<H2ClientSession> least;
+    for (auto& s : e.sessions)
+      if (s->takes_streams() && (!least || s->active_streams() < least->active_streams()))
+        least = s;
+    if (least) {
+      cb(least, Status::Ok());
+      return;
+    }
+  }
   e.waiters.push_back(std::move(cb));
   if (e.connecting) return;
   H2ClientSession::Options opts;

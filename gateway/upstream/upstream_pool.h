@@ -20,6 +20,12 @@ class Metrics;
 
 class UpstreamPool {
  public:
+  // Connections to one next hop per I/O thread, at most. Beyond, a request goes on the least
+  // busy one, where nghttp2 holds it until the hop's stream limit lets it go: a next hop
+  // that advertises a tiny stream limit or holds its streams open cannot make this gateway
+  // open connection after connection (descriptors, memory). 8 x the usual 100 streams.
+  static constexpr size_t kMaxConnectionsPerHop = 8;
+
   using GetCallback = std::function<void(std::shared_ptr<H2ClientSession>, Status)>;
   UpstreamPool(boost::asio::any_io_executor ex, Metrics* metrics);
   ~UpstreamPool();
