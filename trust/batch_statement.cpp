@@ -21,15 +21,12 @@ std::vector<std::vector<Digest32>> levels_of(Hasher& h, const BatchStatement& s)
 
 std::string statement_value(std::string_view node, std::string_view batch_id,
                             const std::vector<Digest32>& leaves, std::string_view signature_b64) {
-  std::string bytes;
-  bytes.reserve(leaves.size() * 32);
-  for (const Digest32& d : leaves) bytes.append(reinterpret_cast<const char*>(d.data()), d.size());
   std::string v;
-  v.reserve(node.size() + batch_id.size() + 16 + bytes.size() * 4 / 3 + signature_b64.size());
+  v.reserve(node.size() + batch_id.size() + 16 + leaves.size() * 32 * 4 / 3 + signature_b64.size());
   v.append(node).push_back(';');
   v.append(batch_id).push_back(';');
   v.append(std::to_string(leaves.size())).push_back(';');
-  v.append(base64url_encode(bytes)).push_back(';');
+  v.append(digests_base64url(leaves)).push_back(';');
   v.append(signature_b64);
   return v;
 }
@@ -63,8 +60,8 @@ bool parse_statement_value(std::string_view v, BatchStatement& out, std::string&
     error = "statement: bad digest count";
     return false;
   }
-  auto bytes = base64url_decode(leaves);
-  if (!bytes || bytes->size() != size_t{n} * 32) {
+  auto digests = digests_from_base64url(leaves);
+  if (!digests || digests->size() != n) {
     error = "statement: the digests do not match their count";
     return false;
   }
@@ -75,9 +72,7 @@ bool parse_statement_value(std::string_view v, BatchStatement& out, std::string&
   }
   out.node = node;
   out.batch_id = batch;
-  out.leaves.resize(n);
-  for (uint32_t i = 0; i < n; ++i)
-    std::copy_n(bytes->data() + 32 * i, 32, reinterpret_cast<char*>(out.leaves[i].data()));
+  out.leaves = std::move(*digests);
   out.signature = std::move(*sig_bytes);
   return true;
 }

@@ -78,6 +78,22 @@ bool parse_position(std::string_view node, std::string_view batch, std::string_v
 
 std::string_view next_evidence_part(std::string_view& s) { return next_part(s); }
 
+std::string digests_base64url(const std::vector<Digest32>& digests) {
+  std::string bytes;
+  bytes.reserve(digests.size() * 32);
+  for (const Digest32& d : digests) bytes.append(view(d));
+  return base64url_encode(bytes);
+}
+
+std::optional<std::vector<Digest32>> digests_from_base64url(std::string_view text) {
+  auto bytes = base64url_decode(text);
+  if (!bytes || bytes->size() % 32 != 0) return std::nullopt;
+  std::vector<Digest32> out(bytes->size() / 32);
+  for (size_t i = 0; i < out.size(); ++i)
+    std::copy_n(bytes->data() + 32 * i, 32, reinterpret_cast<char*>(out[i].data()));
+  return out;
+}
+
 std::string grpc_framed_prefix(uint32_t size) {
   std::string p(5, '\0');
   for (int i = 0; i < 4; ++i) p[4 - i] = static_cast<char>((size >> (8 * i)) & 0xff);
@@ -187,14 +203,11 @@ std::string batch_text(std::string_view node, std::string_view batch_id, uint32_
 void append_batch_proof(std::string& out, std::string_view node, std::string_view batch_id,
                         uint32_t n, uint32_t index, const std::vector<Digest32>& path,
                         std::string_view signature_b64) {
-  std::string bytes;
-  bytes.reserve(path.size() * 32);
-  for (const Digest32& d : path) bytes.append(view(d));
   out.append(node).push_back(';');
   out.append(batch_id).push_back(';');
   out.append(std::to_string(n)).push_back(';');
   out.append(std::to_string(index)).push_back(';');
-  out.append(base64url_encode(bytes)).push_back(';');
+  out.append(digests_base64url(path)).push_back(';');
   out.append(signature_b64);
 }
 
@@ -206,14 +219,12 @@ bool parse_batch_proof(std::string_view s, BatchProof& out, std::string& error) 
     return false;
   }
   if (!parse_position(node, batch, n, index, "proof", out, error)) return false;
-  auto path_bytes = base64url_decode(path);
-  if (!path_bytes || path_bytes->size() % 32 != 0 || path_bytes->size() / 32 > kMaxPath) {
+  auto path_digests = digests_from_base64url(path);
+  if (!path_digests || path_digests->size() > kMaxPath) {
     error = "proof: bad inclusion path";
     return false;
   }
-  out.path.resize(path_bytes->size() / 32);
-  for (size_t i = 0; i < out.path.size(); ++i)
-    std::copy_n(path_bytes->data() + 32 * i, 32, reinterpret_cast<char*>(out.path[i].data()));
+  out.path = std::move(*path_digests);
   auto sig_bytes = base64url_decode(sig);
   if (!sig_bytes || sig_bytes->empty()) {
     error = "proof: bad signature encoding";

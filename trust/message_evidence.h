@@ -106,6 +106,11 @@ std::string batch_text(std::string_view node, std::string_view batch_id, uint32_
 // The text up to the next ';' of a header value (or the rest), split off `s`.
 std::string_view next_evidence_part(std::string_view& s);
 
+// Digests (an inclusion path, a statement's leaves) as one base64url text of their bytes
+// concatenated, and back: nullopt when `text` is not base64url or not whole digests.
+std::string digests_base64url(const std::vector<Digest32>& digests);
+std::optional<std::vector<Digest32>> digests_from_base64url(std::string_view text);
+
 // Node and batch ids: [A-Za-z0-9._:-], 1 to 64 characters.
 bool is_evidence_id(std::string_view s);
 
