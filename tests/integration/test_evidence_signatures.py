@@ -18,8 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evidence_relay import H2Relay  # noqa: E402
+from h2_server import H2Server  # noqa: E402
+import h2.events  # noqa: E402
 from identity_dirs import make_identity, sign_with_node_key  # noqa: E402
-from loopback_server import LoopbackServer  # noqa: E402
 from ptp_harness import (BIN, CRYPTO_YAML, GM, Topology, curl, profile_hexdigest,  # noqa: E402
                          ptp_headers, wait_until)
 
@@ -167,44 +168,27 @@ def message_digest(fields):
         ("ptp-msg-v1\n" + "\n".join(fields)).encode("utf-8", "surrogateescape")))
 
 
-class PaddingPeer(LoopbackServer):
+class PaddingPeer(H2Server):
     """Node M, malicious: an h2c server answering every request 200 with an x-ptp-receipt
     and an x-ptp-countersign of `size` bytes each (answer headers have no 1 KiB field
     limit), what a receiver or a router can send back to make the sender's records long."""
 
     def __init__(self, port, size):
-        import h2.config
-        import h2.connection
-        import h2.events
-        self.h2, self.size = (h2.config, h2.connection, h2.events), size
+        self.size = size
         super().__init__(port)
 
-    def serve(self, c):
-        config, connection, events = self.h2
-        conn = connection.H2Connection(config.H2Configuration(client_side=False))
-        conn.initiate_connection()
+    def on_events(self, conn, events):
         receipt = "v1;" + "0" * 64 + ";1;E0000000000;M;b;1;0;;"
         receipt += "A" * (self.size - len(receipt))
-        try:
-            c.sendall(conn.data_to_send())
-            while True:
-                data = c.recv(65536)
-                if not data:
-                    return
-                for ev in conn.receive_data(data):
-                    if isinstance(ev, events.DataReceived):
-                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                    elif isinstance(ev, events.StreamEnded):
-                        conn.send_headers(ev.stream_id, [
-                            (":status", "200"), ("content-type", "text/plain"),
-                            ("x-ptp-receipt", receipt),
-                            ("x-ptp-countersign", "v1;" + "C" * (self.size - 3))])
-                        conn.send_data(ev.stream_id, b"padded", end_stream=True)
-                c.sendall(conn.data_to_send())
-        except OSError:
-            pass
-        finally:
-            c.close()
+        for ev in events:
+            if isinstance(ev, h2.events.DataReceived):
+                conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded):
+                conn.send_headers(ev.stream_id, [
+                    (":status", "200"), ("content-type", "text/plain"),
+                    ("x-ptp-receipt", receipt),
+                    ("x-ptp-countersign", "v1;" + "C" * (self.size - 3))])
+                conn.send_data(ev.stream_id, b"padded", end_stream=True)
 
 
 def h2load(url, n, body_file, hdrs, clients=4, streams=16):

@@ -10,12 +10,9 @@ import time
 import unittest
 import urllib.request
 
-import h2.config
-import h2.connection
-import h2.exceptions
 import h2.settings
 
-from loopback_server import LoopbackServer
+from h2_server import H2Server
 from ptp_harness import Topology, conf, ptp_headers
 
 A_PORT, A_ADMIN = 17304, 17404
@@ -25,29 +22,12 @@ MAX_PER_THREAD = 8  # UpstreamPool::kMaxConnectionsPerHop
 REQUESTS = 40
 
 
-class StallingPeer(LoopbackServer):
+class StallingPeer(H2Server):
     """Allows one stream per connection (SETTINGS_MAX_CONCURRENT_STREAMS 1), answers none."""
+    settings = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1}
 
-    def serve(self, c):
-        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False))
-        conn.local_settings = h2.settings.Settings(
-            client=False, initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1})
-        conn.initiate_connection()
-        try:
-            c.sendall(conn.data_to_send())
-            while True:
-                data = c.recv(65536)
-                if not data:
-                    return
-                try:
-                    conn.receive_data(data)  # the streams are held: no answer
-                except h2.exceptions.ProtocolError:
-                    return
-                out = conn.data_to_send()
-                if out:
-                    c.sendall(out)
-        except OSError:
-            return
+    def on_events(self, conn, events):
+        pass  # the streams are held: no answer
 
 
 def invoke(i):
