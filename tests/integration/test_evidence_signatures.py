@@ -177,7 +177,7 @@ class PaddingPeer(H2Server):
         self.size = size
         super().__init__(port)
 
-    def on_events(self, conn, events):
+    def on_events(self, conn, events, state):
         receipt = "v1;" + "0" * 64 + ";1;E0000000000;M;b;1;0;;"
         receipt += "A" * (self.size - len(receipt))
         for ev in events:

@@ -26,8 +26,8 @@ import h2.events
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evidence_relay import GrpcMergingRelay, H2Relay  # noqa: E402
+from h2_server import H2Server  # noqa: E402
 from identity_dirs import make_identity  # noqa: E402
-from loopback_server import LoopbackServer  # noqa: E402
 from ptp_harness import (BIN, CRYPTO_YAML, GM, Topology, curl, grpc_stubs,  # noqa: E402
                          profile_hexdigest, ptp_headers, wait_until)
 from test_evidence_signatures import evidence_records, write  # noqa: E402
@@ -40,7 +40,7 @@ B_URL = f"https://127.0.0.1:{B_PORT}/v1/interconn/chan/transport"
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: about 64 DATA frames of 16 KiB
 
 
-class StreamService(LoopbackServer):
+class StreamService(H2Server):
     """A local HTTP/2 (h2c) service that records every request stream: its headers,
     trailers and bytes, and whether it completed (END_STREAM) or was reset. A completed
     stream is answered 200 with the sha256 (hex) of its bytes; on path /early the answer's
@@ -55,24 +55,9 @@ class StreamService(LoopbackServer):
         with self.lock:
             return [h.get("x-ptp-trace-id") for h, _ in which]
 
-    def serve(self, c):
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(
-            client_side=False, header_encoding="utf-8"))
-        conn.initiate_connection()
-        streams = {}
-        try:
-            c.sendall(conn.data_to_send())
-            while True:
-                data = c.recv(65536)
-                if not data:
-                    return
-                for ev in conn.receive_data(data):
-                    self._event(conn, streams, ev)
-                c.sendall(conn.data_to_send())
-        except OSError:
-            pass
-        finally:
-            c.close()
+    def on_events(self, conn, events, streams):
+        for ev in events:
+            self._event(conn, streams, ev)
 
     def _event(self, conn, streams, ev):
         if isinstance(ev, h2.events.RequestReceived):

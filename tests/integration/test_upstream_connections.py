@@ -26,7 +26,7 @@ class StallingPeer(H2Server):
     """Allows one stream per connection (SETTINGS_MAX_CONCURRENT_STREAMS 1), answers none."""
     settings = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1}
 
-    def on_events(self, conn, events):
+    def on_events(self, conn, events, state):
         pass  # the streams are held: no answer
 
 

@@ -17,6 +17,7 @@ import h2.connection
 import h2.events
 
 from h2_raw import H2Client
+from h2_server import H2Server
 from loopback_server import LoopbackServer
 from ptp_harness import Topology, conf, curl, ptp_headers
 
@@ -106,7 +107,7 @@ def answer(path, sid, frames):
         data_frame(sid, b"fine", True)
 
 
-class HeadBombService(LoopbackServer):
+class HeadBombService(H2Server):
     """A local h2c service: the path of the request (/ok, /head-bomb, ...) says how it
     answers; every answer is written as raw frames (the bombs use the HPACK dynamic table,
     which python-h2's encoder would not know of), literals without indexing otherwise."""
@@ -124,37 +125,20 @@ class HeadBombService(LoopbackServer):
             return path
         return headers.get("x-ptp-uri", "").rsplit("/", 1)[-1]
 
-    def serve(self, c):
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(
-            client_side=False, header_encoding="utf-8"))
-        conn.initiate_connection()
-        paths = {}
-        try:
-            c.sendall(conn.data_to_send())
-            while True:
-                data = c.recv(65536)
-                if not data:
-                    return
-                due = []
-                for ev in conn.receive_data(data):
-                    if isinstance(ev, h2.events.RequestReceived):
-                        paths[ev.stream_id] = self.behaviour(dict(ev.headers))
-                        if paths[ev.stream_id].startswith("stream-"):
-                            due.append(ev.stream_id)  # answers before the request ends
-                    elif isinstance(ev, h2.events.DataReceived):
-                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                    elif isinstance(ev, h2.events.StreamEnded):
-                        if not paths.get(ev.stream_id, "").startswith("stream-"):
-                            due.append(ev.stream_id)
-                # Our SETTINGS ACK (the gateway's 64 KiB frames) goes before the answers.
-                c.sendall(conn.data_to_send())
-                for sid in due:
-                    c.sendall(answer(paths[sid], sid, self.frames))
-        except OSError:
-            pass
-        finally:
-            c.close()
-
+    def on_events(self, conn, events, paths):
+        due = []
+        for ev in events:
+            if isinstance(ev, h2.events.RequestReceived):
+                paths[ev.stream_id] = self.behaviour(dict(ev.headers))
+                if paths[ev.stream_id].startswith("stream-"):
+                    due.append(ev.stream_id)  # answers before the request ends
+            elif isinstance(ev, h2.events.DataReceived):
+                conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded):
+                if not paths.get(ev.stream_id, "").startswith("stream-"):
+                    due.append(ev.stream_id)
+        # Sent after our SETTINGS ACK (the gateway's 64 KiB frames).
+        return b"".join(answer(paths[sid], sid, self.frames) for sid in due)
 
 
 H1_PORT = 18971
