@@ -1,7 +1,7 @@
 """A next hop cannot make a gateway open connection after connection (docs/security.md,
 "Connections to next hops"): peer B of conf/direct/a.yaml is replaced by an HTTP/2 server
 that allows one stream per connection and never answers. Requests to B keep coming; gateway
-A opens at most UpstreamPool::kMaxConnectionsPerHop connections to B per I/O thread and
+A keeps at most UpstreamPool::kMaxConnectionsPerHop connections to B open per I/O thread and
 queues the rest on them (they end with A's timeout for B, or the client's), and A keeps
 serving."""
 import subprocess
@@ -23,8 +23,25 @@ REQUESTS = 40
 
 
 class StallingPeer(H2Server):
-    """Allows one stream per connection (SETTINGS_MAX_CONCURRENT_STREAMS 1), answers none."""
+    """Allows one stream per connection (SETTINGS_MAX_CONCURRENT_STREAMS 1), answers none,
+    and counts the connections open at once (a connection where A opened a second stream
+    before our SETTINGS came is closed by python-h2, and A then opens another one)."""
     settings = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1}
+
+    def __init__(self, port):
+        self.lock = threading.Lock()
+        self.open = self.most_open = 0
+        super().__init__(port)
+
+    def serve(self, c):
+        with self.lock:
+            self.open += 1
+            self.most_open = max(self.most_open, self.open)
+        try:
+            super().serve(c)
+        finally:
+            with self.lock:
+                self.open -= 1
 
     def on_events(self, conn, events, state):
         pass  # the streams are held: no answer
@@ -52,10 +69,11 @@ class UpstreamConnections(unittest.TestCase):
                     callers.append(t)
                     time.sleep(0.03)
                 time.sleep(0.5)
-                opened = len(peer.conns)
-                self.assertGreater(opened, 1, "the test did not load B with streams")
-                self.assertLessEqual(opened, IO_THREADS * MAX_PER_THREAD,
-                                     f"A opened {opened} connections to B")
+                with peer.lock:
+                    most = peer.most_open
+                self.assertGreater(most, 1, "the test did not load B with streams")
+                self.assertLessEqual(most, IO_THREADS * MAX_PER_THREAD,
+                                     f"A had {most} connections to B open at once")
                 with urllib.request.urlopen(f"http://127.0.0.1:{A_ADMIN}/readyz", timeout=2) as r:
                     self.assertEqual(r.status, 200)
                 for t in callers:
