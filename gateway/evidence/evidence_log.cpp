@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "codecs/base64.h"
+#include "common/release_token.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
 #include "trust/evidence_chain.h"
@@ -636,8 +637,7 @@ uint64_t EvidenceLog::queued() const { return impl_->in_memory.load(); }
 
 std::shared_ptr<void> EvidenceLog::promise_record() {
   promised_->fetch_add(1, std::memory_order_relaxed);
-  return std::shared_ptr<void>(
-      nullptr, [count = promised_](void*) { count->fetch_sub(1, std::memory_order_relaxed); });
+  return release_token([count = promised_] { count->fetch_sub(1, std::memory_order_relaxed); });
 }
 
 bool EvidenceLog::flush() {

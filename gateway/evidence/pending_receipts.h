@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <memory>
 
+#include "common/release_token.h"
+
 namespace ptp {
 
 class PendingReceipts {
@@ -19,7 +21,7 @@ class PendingReceipts {
   // Counts one message while the returned token lives (it may outlive this object).
   std::shared_ptr<void> take() {
     ++*count_;
-    return std::shared_ptr<void>(nullptr, [count = count_](void*) { --*count; });
+    return release_token([count = count_] { --*count; });
   }
 
  private:

@@ -7,6 +7,7 @@
 #include "codecs/traceparent.h"
 #include "codecs/validate.h"
 #include "common/random_hex.h"
+#include "common/release_token.h"
 #include "common/unix_time.h"
 #include "gateway/diagnose/diagnose_service.h"
 #include "gateway/evidence/evidence_log.h"
@@ -506,9 +507,8 @@ void Pipeline::run(const std::shared_ptr<Pending>& p, Request&& req) {
   if (req.stream) {
     // ptp_active_streams{route} counts a streamed exchange until its request pipe is gone.
     metrics_.stream_opened(route.route_name);
-    auto guard = std::shared_ptr<void>(
-        nullptr, [m = &metrics_, name = route.route_name](void*) { m->stream_closed(name); });
-    req.stream->keep_alive_with(std::move(guard));
+    req.stream->keep_alive_with(
+        release_token([m = &metrics_, name = route.route_name] { m->stream_closed(name); }));
   }
   switch (route.kind) {
     case RouteDecision::Kind::kDiag:
