@@ -78,7 +78,13 @@ std::optional<NodeKey> NodeKey::from_pem(std::string_view pem, std::string& erro
   return from_bio(bio.get(), "private key", error);
 }
 
-NodeKey::NodeKey(const NodeKey& other) : key_(other.key_.get()), alg_(other.alg_) {
+NodeKey::NodeKey(trust::EvpPkeyPtr key, KeyAlgorithm alg)
+    : key_(std::move(key)),
+      alg_(alg),
+      signer_(PreparedSignature::make(key_.get(), alg, PreparedSignature::Use::kSign)) {}
+
+NodeKey::NodeKey(const NodeKey& other)
+    : key_(other.key_.get()), alg_(other.alg_), signer_(other.signer_) {
   EVP_PKEY_up_ref(key_.get());
 }
 
@@ -87,6 +93,7 @@ NodeKey& NodeKey::operator=(const NodeKey& other) {
     EVP_PKEY_up_ref(other.key_.get());
     key_.reset(other.key_.get());
     alg_ = other.alg_;
+    signer_ = other.signer_;
   }
   return *this;
 }
@@ -111,14 +118,16 @@ bool NodeKey::save_pem_file(const std::string& path, std::string& error) const {
 }
 
 std::string NodeKey::sign(std::string_view data) const {
-  trust::EvpMdCtxPtr md(EVP_MD_CTX_new());
-  size_t len = 0;
+  if (!key_) return {};
+  trust::EvpMdCtxPtr md = signer_ ? signer_->copy() : trust::EvpMdCtxPtr(EVP_MD_CTX_new());
+  // The key's largest signature (a DER ECDSA or SM2 one is often a byte or two shorter).
+  const int max = EVP_PKEY_get_size(key_.get());
   const auto* in = reinterpret_cast<const unsigned char*>(data.data());
-  if (!md || !key_ || !init_digest_sign(md.get(), key_.get(), alg_) ||
-      EVP_DigestSign(md.get(), nullptr, &len, in, data.size()) != 1) {
+  if (!md || (!signer_ && !init_digest_sign(md.get(), key_.get(), alg_)) || max <= 0) {
     ERR_clear_error();
     return {};
   }
+  size_t len = static_cast<size_t>(max);
   std::string sig(len, '\0');
   if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in,
                      data.size()) != 1) {

@@ -5,6 +5,7 @@
 // OpenSSL key. Nothing here prints or logs the key.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,8 @@
 #include "trust/public_key.h"
 
 namespace ptp {
+
+class PreparedSignature;
 
 class NodeKey {
  public:
@@ -47,10 +50,11 @@ class NodeKey {
   EVP_PKEY* get() const { return key_.get(); }
 
  private:
-  NodeKey(trust::EvpPkeyPtr key, KeyAlgorithm alg) : key_(std::move(key)), alg_(alg) {}
+  NodeKey(trust::EvpPkeyPtr key, KeyAlgorithm alg);
   static std::optional<NodeKey> from_bio(BIO* bio, std::string_view what, std::string& error);
   trust::EvpPkeyPtr key_;
   KeyAlgorithm alg_;
+  std::shared_ptr<const PreparedSignature> signer_;  // null: set up at each sign()
 };
 
 }  // namespace ptp

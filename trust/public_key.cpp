@@ -7,6 +7,11 @@
 
 namespace ptp {
 
+PublicKey::PublicKey(trust::EvpPkeyPtr key, KeyAlgorithm alg)
+    : key_(std::move(key)),
+      alg_(alg),
+      verifier_(PreparedSignature::make(key_.get(), alg, PreparedSignature::Use::kVerify)) {}
+
 std::optional<PublicKey> PublicKey::from_key(trust::EvpPkeyPtr key, std::string& error) {
   if (!key) {
     error = "no public key";
@@ -48,7 +53,8 @@ std::optional<PublicKey> PublicKey::from_certificate(X509* cert, std::string& er
   return from_key(std::move(key), error);
 }
 
-PublicKey::PublicKey(const PublicKey& other) : key_(other.key_.get()), alg_(other.alg_) {
+PublicKey::PublicKey(const PublicKey& other)
+    : key_(other.key_.get()), alg_(other.alg_), verifier_(other.verifier_) {
   EVP_PKEY_up_ref(key_.get());
 }
 
@@ -57,14 +63,18 @@ PublicKey& PublicKey::operator=(const PublicKey& other) {
     EVP_PKEY_up_ref(other.key_.get());
     key_.reset(other.key_.get());
     alg_ = other.alg_;
+    verifier_ = other.verifier_;
   }
   return *this;
 }
 
 bool PublicKey::verify(std::string_view data, std::string_view signature) const {
   if (!key_) return false;
-  trust::EvpMdCtxPtr md(EVP_MD_CTX_new());
-  if (!md || !init_digest_verify(md.get(), key_.get(), alg_)) return false;
+  trust::EvpMdCtxPtr md = verifier_ ? verifier_->copy() : trust::EvpMdCtxPtr(EVP_MD_CTX_new());
+  if (!md || (!verifier_ && !init_digest_verify(md.get(), key_.get(), alg_))) {
+    ERR_clear_error();
+    return false;
+  }
   const bool ok =
       EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                        signature.size(), reinterpret_cast<const unsigned char*>(data.data()),

@@ -6,6 +6,7 @@
 
 #include <openssl/x509.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,8 @@
 #include "trust/openssl_ptr.h"
 
 namespace ptp {
+
+class PreparedSignature;
 
 class PublicKey {
  public:
@@ -42,9 +45,10 @@ class PublicKey {
   EVP_PKEY* get() const { return key_.get(); }
 
  private:
-  PublicKey(trust::EvpPkeyPtr key, KeyAlgorithm alg) : key_(std::move(key)), alg_(alg) {}
+  PublicKey(trust::EvpPkeyPtr key, KeyAlgorithm alg);
   trust::EvpPkeyPtr key_;
   KeyAlgorithm alg_;
+  std::shared_ptr<const PreparedSignature> verifier_;  // null: set up at each verify()
 };
 
 }  // namespace ptp

@@ -1,5 +1,7 @@
 #include "trust/signature_context.h"
 
+#include <openssl/err.h>
+
 namespace ptp {
 namespace {
 
@@ -37,6 +39,28 @@ bool init_digest_verify(EVP_MD_CTX* md, EVP_PKEY* key, KeyAlgorithm alg) {
   return EVP_DigestVerifyInit_ex(md, &pctx, digest_name(alg), nullptr, nullptr, key, nullptr) ==
              1 &&
          set_sm2_id(pctx, alg);
+}
+
+std::shared_ptr<const PreparedSignature> PreparedSignature::make(EVP_PKEY* key, KeyAlgorithm alg,
+                                                                 Use use) {
+  trust::EvpMdCtxPtr md(EVP_MD_CTX_new());
+  const bool ok = md && key &&
+                  (use == Use::kSign ? init_digest_sign(md.get(), key, alg)
+                                     : init_digest_verify(md.get(), key, alg));
+  if (!ok) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return std::shared_ptr<const PreparedSignature>(new PreparedSignature(std::move(md)));
+}
+
+trust::EvpMdCtxPtr PreparedSignature::copy() const {
+  trust::EvpMdCtxPtr md(EVP_MD_CTX_new());
+  if (!md || EVP_MD_CTX_copy_ex(md.get(), md_.get()) != 1) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return md;
 }
 
 }  // namespace ptp

@@ -3,6 +3,10 @@
 #include <openssl/pem.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "trust/node_key.h"
 #include "trust_test_support.h"
 
@@ -58,6 +62,34 @@ TEST_CASE("node key: sign and verify round trip for every algorithm; tampering r
     PublicKey copy = pub;
     NodeKey key_copy = key;
     CHECK(copy.verify(msg, key_copy.sign(msg)));
+  }
+}
+
+// Keys prepare their signing and verifying contexts once and copy them for each use
+// (trust/signature_context.h): the prepared context must come out of every use, good or
+// refused, unchanged, and serve several threads at once.
+TEST_CASE("node key: one key signs and checks many times, on several threads at once") {
+  for (KeyAlgorithm alg : kAll) {
+    CAPTURE(key_algorithm_name(alg));
+    const NodeKey key = make_key(alg);
+    const PublicKey pub = public_of(key);
+    std::atomic<int> good{0}, wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 25; ++i) {
+          const std::string msg = "batch " + std::to_string(t) + "/" + std::to_string(i);
+          const std::string sig = key.sign(msg);
+          // A refused check between two good ones leaves nothing behind.
+          if (pub.verify(msg, sig) && !pub.verify(msg + "!", sig) && pub.verify(msg, sig))
+            ++good;
+          else
+            ++wrong;
+        }
+      });
+    for (auto& th : threads) th.join();
+    CHECK(good == 100);
+    CHECK(wrong == 0);
   }
 }
 
