@@ -90,7 +90,7 @@ Status Pipeline::admit(const ConfigPtr& snapshot, Request& req) {
   auto& h = req.env.header;
   // W3C trace context: without x-ptp-trace-id, a valid traceparent's trace id is the trace.
   if (!req.env.meta.empty()) adopt_traceparent(req.env);
-  if (h.trace_id.empty()) h.trace_id = new_trace_id();
+  if (h.trace_id.empty()) h.trace_id = ids_.trace_id();
   // The peering handshake carries no PTP header: its body is checked by the service.
   if (is_peering_interface(req.iface))
     return peering_

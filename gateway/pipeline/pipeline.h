@@ -7,6 +7,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
 
+#include "common/random_hex.h"
 #include "gateway/config/config_store.h"
 #include "gateway/exchange/exchange.h"
 #include "gateway/forward/forwarder.h"
@@ -92,6 +93,7 @@ class Pipeline final : public Dispatcher {
   LogThrottle authz_evidence_;   // ... and one request_refused audit record (evidence log)
   PermitChecker permit_checks_;  // presented permits this thread verified
   EvidenceStage signing_;        // signatures, receipts and countersigns of this thread
+  RandomIds ids_;                // trace ids of requests that arrive without one
 
   // Request lines of callers refused before they were authenticated (docs/security.md "Logs
   // of refused strangers"): 20 at once, then one a second per thread.
