@@ -10,7 +10,7 @@
 namespace ptp {
 namespace {
 
-std::vector<std::vector<Digest32>> levels_of(Hasher& h, const BatchStatement& s) {
+StatementTree levels_of(Hasher& h, const BatchStatement& s) {
   std::vector<Digest32> hashes;
   hashes.reserve(s.leaves.size());
   for (const Digest32& l : s.leaves) hashes.push_back(merkle_leaf_hash(h, l));
@@ -78,26 +78,31 @@ bool parse_statement_value(std::string_view v, BatchStatement& out, std::string&
 }
 
 bool verify_batch_statement(Hasher& h, const BatchStatement& s, const PublicKey& key,
-                            std::string& error) {
+                            std::string& error, StatementTree* tree) {
   if (s.leaves.empty()) {
     error = "statement without digests";
     return false;
   }
-  const Digest32 root = levels_of(h, s).back().at(0);
+  StatementTree levels = levels_of(h, s);
+  const Digest32 root = levels.back().at(0);
   const auto n = static_cast<uint32_t>(s.leaves.size());
   if (!key.verify(batch_text(s.node, s.batch_id, n, root), s.signature)) {
     error = "batch signature of " + s.node + " does not verify (statement or batch altered)";
     return false;
   }
+  if (tree) *tree = std::move(levels);
   return true;
 }
 
-std::string statement_proof(Hasher& h, const BatchStatement& s, uint32_t index) {
-  const auto levels = levels_of(h, s);
+std::string statement_proof(const BatchStatement& s, const StatementTree& tree, uint32_t index) {
   std::string out;
   append_batch_proof(out, s.node, s.batch_id, static_cast<uint32_t>(s.leaves.size()), index,
-                     merkle_path(levels, index), base64url_encode(s.signature));
+                     merkle_path(tree, index), base64url_encode(s.signature));
   return out;
+}
+
+std::string statement_proof(Hasher& h, const BatchStatement& s, uint32_t index) {
+  return statement_proof(s, levels_of(h, s), index);
 }
 
 bool statement_holds(const BatchStatement& s, const BatchProof& p, const Digest32& leaf,
@@ -117,6 +122,11 @@ bool statement_holds(const BatchStatement& s, const BatchProof& p, const Digest3
 
 bool expand_reference_value(Hasher& h, std::string_view value, const BatchStatement& s,
                             std::string& out, std::string& error) {
+  return expand_reference_value(value, s, levels_of(h, s), out, error);
+}
+
+bool expand_reference_value(std::string_view value, const BatchStatement& s,
+                            const StatementTree& tree, std::string& out, std::string& error) {
   if (!value.starts_with("v3;")) {
     error = "not a v3 value";
     return false;
@@ -138,7 +148,7 @@ bool expand_reference_value(Hasher& h, std::string_view value, const BatchStatem
   }
   out = "v1;";
   out.append(value.substr(3, cut - 3 + 1));
-  out.append(statement_proof(h, s, p.index));
+  out.append(statement_proof(s, tree, p.index));
   return true;
 }
 

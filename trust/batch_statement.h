@@ -51,12 +51,18 @@ bool parse_statement_value(std::string_view value, BatchStatement& out, std::str
 // The node and batch id of a value without decoding the rest: a receiver's cache key.
 bool statement_id(std::string_view value, std::string_view& node, std::string_view& batch_id);
 
-// The batch signature over the root of the statement's digests, by `key`.
+// The levels of a statement's tree (merkle_levels over its digests' leaf hashes).
+using StatementTree = std::vector<std::vector<Digest32>>;
+
+// The batch signature over the root of the statement's digests, by `key`; with `tree`, the
+// levels it computed on the way (for statement_proof without hashing again).
 bool verify_batch_statement(Hasher& h, const BatchStatement& s, const PublicKey& key,
-                            std::string& error);
+                            std::string& error, StatementTree* tree = nullptr);
 
 // The full proof (node;batch;n;index;path;signature, append_batch_proof) of digest `index`.
 std::string statement_proof(Hasher& h, const BatchStatement& s, uint32_t index);
+// The same from the statement's tree.
+std::string statement_proof(const BatchStatement& s, const StatementTree& tree, uint32_t index);
 
 // Whether reference `p` (a v3 value's) names statement `s` and `leaf` is its digest at p.index.
 bool statement_holds(const BatchStatement& s, const BatchProof& p, const Digest32& leaf,
@@ -67,5 +73,8 @@ bool statement_holds(const BatchStatement& s, const BatchProof& p, const Digest3
 // party. False (error set) when the value is no v3 value or names another batch.
 bool expand_reference_value(Hasher& h, std::string_view value, const BatchStatement& s,
                             std::string& out, std::string& error);
+// The same from the statement's tree.
+bool expand_reference_value(std::string_view value, const BatchStatement& s,
+                            const StatementTree& tree, std::string& out, std::string& error);
 
 }  // namespace ptp

@@ -166,7 +166,9 @@ bool MessageSigning::verify(Hasher& h, const Digest32& leaf, const BatchProof& p
 
 bool MessageSigning::verify_reference(Hasher& h, const Digest32& leaf, const BatchProof& p,
                                       std::string_view statement, const PublicKey& key,
-                                      std::string& error) {
+                                      std::string& error, std::string_view value,
+                                      std::string* record_value) {
+  if (record_value) record_value->clear();
   if (statement.empty()) {
     error = "the reference comes without its batch statement";
     return false;
@@ -179,23 +181,51 @@ bool MessageSigning::verify_reference(Hasher& h, const Digest32& leaf, const Bat
   std::string id(node);
   id.append(";").append(batch);
   KnownStatement* known = statements_.find(id);
-  if (known && known->value == statement) return statement_holds(known->statement, p, leaf, error);
+  if (known && known->value == statement) {
+    if (!statement_holds(known->statement, p, leaf, error)) return false;
+    count_use(*known, value, record_value);
+    return true;
+  }
   // New here (or another statement under a known id: checked, not kept).
   BatchStatement fresh;
   if (!parse_statement_value(statement, fresh, error)) return false;
   ++signature_checks_;
-  if (!verify_batch_statement(h, fresh, key, error)) return false;
-  // Recorded only once it proves a message here: a refused one leaves no record.
+  StatementTree tree;
+  if (!verify_batch_statement(h, fresh, key, error, &tree)) return false;
+  // Counted (and recorded) only once it proves a message here: a refused one leaves no record.
   if (!statement_holds(fresh, p, leaf, error)) return false;
-  if (record_statement_) record_statement_(std::string(statement));
-  if (!known)
-    statements_.add(node, std::move(id), KnownStatement{std::string(statement), std::move(fresh)});
+  if (!known) {
+    if (KnownStatement* added = statements_.add(
+            node, std::move(id), KnownStatement{std::string(statement), fresh, tree})) {
+      count_use(*added, value, record_value);
+      return true;
+    }
+  }
+  // Not kept: the record holds the full proof.
+  std::string ignored;
+  if (record_value && record_statement_)
+    expand_reference_value(value, fresh, tree, *record_value, ignored);
   return true;
+}
+
+void MessageSigning::count_use(KnownStatement& k, std::string_view value,
+                               std::string* record_value) {
+  ++k.uses;
+  if (k.recorded || !record_statement_) return;
+  if (static_cast<uint64_t>(k.uses) * kStatementDigestsPerUse >= k.statement.leaves.size()) {
+    record_statement_(k.value);
+    k.recorded = true;
+    k.tree = StatementTree{};  // references to it from now on: no paths needed
+    return;
+  }
+  std::string ignored;
+  if (record_value) expand_reference_value(value, k.statement, k.tree, *record_value, ignored);
 }
 
 Status MessageSigning::verify_message(const Config& cfg, MessageFields& m, std::string_view value,
                                       const PublicKey* source_key, Digest32& leaf,
-                                      std::string_view statement) {
+                                      std::string_view statement, std::string* record_value) {
+  if (record_value) record_value->clear();
   SignatureValue sv;
   std::string error;
   if (!parse_signature_value(value, sv, error))
@@ -216,9 +246,9 @@ Status MessageSigning::verify_message(const Config& cfg, MessageFields& m, std::
   if (!source_key)
     return refused("no pinned root for node " + m.source_node +
                    " to check its message signature with");
-  const bool ok = sv.version == 3
-                      ? verify_reference(hasher(cfg), leaf, sv.proof, statement, *source_key, error)
-                      : verify(hasher(cfg), leaf, sv.proof, *source_key, error);
+  const bool ok = sv.version == 3 ? verify_reference(hasher(cfg), leaf, sv.proof, statement,
+                                                     *source_key, error, value, record_value)
+                                  : verify(hasher(cfg), leaf, sv.proof, *source_key, error);
   if (!ok)
     return refused("x-ptp-signature of the message from " + m.source_node +
                    " does not match what arrived: " + error);
@@ -227,7 +257,9 @@ Status MessageSigning::verify_message(const Config& cfg, MessageFields& m, std::
 
 Status MessageSigning::verify_receipt(const Config& cfg, const Digest32& msg,
                                       std::string_view receiver, std::string_view value,
-                                      const PublicKey* receiver_key, std::string_view statement) {
+                                      const PublicKey* receiver_key, std::string_view statement,
+                                      std::string* record_value) {
+  if (record_value) record_value->clear();
   ReceiptValue r;
   std::string error;
   if (Status st; too_long(kReceiptHeader, value, st)) return st;
@@ -240,9 +272,9 @@ Status MessageSigning::verify_receipt(const Config& cfg, const Digest32& msg,
     return refused("no pinned root for node " + std::string(receiver) +
                    " to check its receipt with");
   const Digest32 leaf = receipt_leaf(hasher(cfg), r);
-  const bool ok =
-      r.version == 3 ? verify_reference(hasher(cfg), leaf, r.proof, statement, *receiver_key, error)
-                     : verify(hasher(cfg), leaf, r.proof, *receiver_key, error);
+  const bool ok = r.version == 3 ? verify_reference(hasher(cfg), leaf, r.proof, statement,
+                                                    *receiver_key, error, value, record_value)
+                                 : verify(hasher(cfg), leaf, r.proof, *receiver_key, error);
   if (!ok) return refused("x-ptp-receipt of " + std::string(receiver) + ": " + error);
   return Status::Ok();
 }
@@ -269,10 +301,11 @@ Status MessageSigning::verify_countersign(const Config& cfg, std::string_view re
 Status MessageSigning::verify_answer_receipt(const Config& cfg, const Digest32& msg,
                                              std::string_view receiver, std::string_view receipt,
                                              std::string_view countersign, const KeyOf& key_of,
-                                             std::string_view receipt_statement) {
+                                             std::string_view receipt_statement,
+                                             std::string* record_receipt) {
   std::string error;
-  Status st =
-      verify_receipt(cfg, msg, receiver, receipt, key_of(receiver, error), receipt_statement);
+  Status st = verify_receipt(cfg, msg, receiver, receipt, key_of(receiver, error),
+                             receipt_statement, record_receipt);
   if (!st.ok() || countersign.empty()) return st;
   CountersignValue cv;
   const PublicKey* router =

@@ -54,8 +54,15 @@ class MessageSigning {
   static constexpr size_t kVerifiedBatches = 4096;
   static constexpr size_t kKnownTrees = 16;
   // Batch statements of other nodes kept verified (each at most ~20 KB: its value of up to
-  // 12 KiB and its 256 digests).
+  // 12 KiB and its 256 digests; ~16 KB more, its tree, until it is recorded).
   static constexpr size_t kVerifiedStatements = 128;
+  // Another node's statement goes into the evidence log once it has proved at least one
+  // message (or receipt) here per this many of its digests, i.e. once it costs the log no
+  // more per record than a full proof's path would (8 digests: a batch of 256). Until then
+  // the records hold full proofs made from it (docs/evidence.md "Batch statements"): a peer
+  // that signs a fresh 256-digest statement for every message cannot make this node's log
+  // keep ~11 KB per message.
+  static constexpr uint32_t kStatementDigestsPerUse = 8;
 
   // `value`: the header value (empty when signing failed); `statement`: set when the value
   // is a v3 reference, to be sent with it (x-ptp-statement, x-ptp-receipt-statement).
@@ -93,14 +100,17 @@ class MessageSigning {
   // value) against the source's root key. Ok, or E0000000615 saying what failed; `leaf` is
   // the message leaf when the value parsed. A v3 value is checked against `statement`
   // (x-ptp-statement).
+  // With `record_value`: set to the value the evidence record should hold instead of
+  // `value` (its v1 form, a full proof, while its statement is not recorded), else cleared.
   Status verify_message(const Config& cfg, MessageFields& m, std::string_view value,
                         const PublicKey* source_key, Digest32& leaf,
-                        std::string_view statement = {});
+                        std::string_view statement = {}, std::string* record_value = nullptr);
   // Sender: checks a receipt value for message leaf `msg` by `receiver` (its root key); a v3
   // value against `statement` (x-ptp-receipt-statement).
+  // `record_value` as for verify_message.
   Status verify_receipt(const Config& cfg, const Digest32& msg, std::string_view receiver,
                         std::string_view value, const PublicKey* receiver_key,
-                        std::string_view statement = {});
+                        std::string_view statement = {}, std::string* record_value = nullptr);
 
   // Sender: checks a countersign value over `receipt_value` by the router whose key is
   // `router_key`.
@@ -110,9 +120,11 @@ class MessageSigning {
   // Sender: the receipt on an answer and, when there is one, a router's countersign over
   // it; `key_of` finds a node's pinned root key (the receiver's, the router's).
   using KeyOf = std::function<const PublicKey*(std::string_view node, std::string& error)>;
+  // `record_receipt` as verify_receipt's `record_value`.
   Status verify_answer_receipt(const Config& cfg, const Digest32& msg, std::string_view receiver,
                                std::string_view receipt, std::string_view countersign,
-                               const KeyOf& key_of, std::string_view receipt_statement = {});
+                               const KeyOf& key_of, std::string_view receipt_statement = {},
+                               std::string* record_receipt = nullptr);
 
   Hasher& hasher(const Config& cfg) { return signer_.hasher(cfg.crypto.digest); }
   BatchSigner& signer() { return signer_; }
@@ -125,9 +137,11 @@ class MessageSigning {
   bool verify(Hasher& h, const Digest32& leaf, const BatchProof& p, const PublicKey& key,
               std::string& error);
   // A reference: its statement's signature unless this thread verified that statement
-  // before, then the statement's digest at its index.
+  // before, then the statement's digest at its index. `value` is the whole value the
+  // reference came in; `record_value` gets its v1 form while the statement is not recorded.
   bool verify_reference(Hasher& h, const Digest32& leaf, const BatchProof& p,
-                        std::string_view statement, const PublicKey& key, std::string& error);
+                        std::string_view statement, const PublicKey& key, std::string& error,
+                        std::string_view value, std::string* record_value);
   void add_referenced(const Config& cfg, const Digest32& leaf, std::string_view tail,
                       SignedReferenced done);
   // A receipt's statement digest (`leaf`) and its value's parts after the version.
@@ -137,7 +151,13 @@ class MessageSigning {
   struct KnownStatement {
     std::string value;
     BatchStatement statement;
+    StatementTree tree;     // kept until the statement is recorded: the full proofs' paths
+    uint32_t uses = 0;      // messages and receipts it proved here
+    bool recorded = false;  // in the evidence log
   };
+  // One more message or receipt proved by `k`: records the statement once it has proved
+  // enough (kStatementDigestsPerUse), else gives `value`'s v1 form to record.
+  void count_use(KnownStatement& k, std::string_view value, std::string* record_value);
 
   BatchSigner signer_;
   // Batches verified here by (node;batch;n;signature bytes): their root, and for the most

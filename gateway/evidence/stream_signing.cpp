@@ -245,11 +245,12 @@ void on_received_end(const std::shared_ptr<ReceivedStream>& s, StreamRelay& rela
   }
   std::string error;
   const PublicKey* key = s->ev.key_of(s->m.source_node, error);
-  if (Status vs =
-          s->ev.signing->verify_message(cfg, s->m, value, key, s->leaf, s->header_statement);
+  std::string full_sig;  // a full proof, while the header's statement is not recorded
+  if (Status vs = s->ev.signing->verify_message(cfg, s->m, value, key, s->leaf, s->header_statement,
+                                                &full_sig);
       !vs.ok())
     return refuse_stream(s, relay, std::move(vs));
-  s->sig = std::string(value);
+  s->sig = full_sig.empty() ? std::string(value) : std::move(full_sig);
   s->received_ms = unix_now_ms();
   s->state = State::kVerified;
   relay.finish(Status::Ok());  // now the service sees the end

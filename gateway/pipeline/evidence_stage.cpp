@@ -63,14 +63,16 @@ struct EvidenceStage::Outgoing {
 
 void EvidenceStage::settle_sent(const ConfigPtr& cfg, const Outgoing& out, RootKeys& roots,
                                 const HeaderList& receipt_headers, Code code) {
-  const std::string_view receipt = find_header(receipt_headers, kReceiptHeader);
+  std::string_view receipt = find_header(receipt_headers, kReceiptHeader);
   const std::string_view counter = find_header(receipt_headers, kCountersignHeader);
+  std::string full_receipt;  // the receipt with a full proof, while its statement is not recorded
   if (!receipt.empty()) {
     Status st = signing_.verify_answer_receipt(
         *cfg, out.leaf, out.header.target_node_id, receipt, counter,
         [&](std::string_view node, std::string& error) { return roots.find(cfg, node, error); },
-        find_header(receipt_headers, kReceiptStatementHeader));
+        find_header(receipt_headers, kReceiptStatementHeader), &full_receipt);
     if (!st.ok()) warn("receipt does not verify", out.header, st);
+    if (!full_receipt.empty()) receipt = full_receipt;
   }
   record_sent_answered(records_, out.m, out.leaf, out.sig, code_string(code), receipt,
                        receipt.empty() ? std::string_view() : counter);
@@ -143,14 +145,17 @@ Status EvidenceStage::receive(const ConfigPtr& cfg, Request& req, RootKeys& root
   auto statement = req.env.meta.find(kStatementKey);
   const std::string_view statement_value =
       statement == req.env.meta.end() ? std::string_view() : std::string_view(statement->second);
-  if (Status st = signing_.verify_message(*cfg, m, it->second, key, leaf, statement_value);
+  std::string full_sig;  // the signature with a full proof, while its statement is not recorded
+  if (Status st =
+          signing_.verify_message(*cfg, m, it->second, key, leaf, statement_value, &full_sig);
       !st.ok()) {
     refused(h, req.iface, st);
     return st;
   }
   if (!evidence_accepting(records_, cfg->evidence)) return log_full(*cfg);
   // The signature is between the gateways: the service (or the inbox) does not get it.
-  auto seen = std::make_shared<Received>(std::move(m), std::move(it->second), awaiting_receipts_);
+  auto seen = std::make_shared<Received>(
+      std::move(m), std::move(full_sig.empty() ? it->second : full_sig), awaiting_receipts_);
   req.env.meta.erase(it);
   if (statement != req.env.meta.end()) req.env.meta.erase(statement);
   const int64_t received = unix_now_ms();

@@ -214,13 +214,16 @@ void Outbox::set_evidence_log(EvidenceLog* log) {
 
 void Outbox::check_receipt(const ConfigPtr& cfg, const std::string& target, const QueuedMessage& m,
                            const Digest32& leaf, const Response& r) {
-  const std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
+  std::string_view receipt = find_header(r.extra_headers, kReceiptHeader);
   Status st = Status::Error(Code::kBadCertSignature,
                             "node " + target + " acknowledged the push without x-ptp-receipt");
+  std::string full_receipt;  // a full proof, while the receipt's statement is not recorded
   if (!receipt.empty()) {
     std::string error;
     st = signing_.verify_receipt(*cfg, leaf, target, receipt, root_keys_.find(cfg, target, error),
-                                 find_header(r.extra_headers, kReceiptStatementHeader));
+                                 find_header(r.extra_headers, kReceiptStatementHeader),
+                                 &full_receipt);
+    if (!full_receipt.empty()) receipt = full_receipt;
   }
   uint64_t suppressed = 0;
   if (!st.ok() && log_.enabled(LogLevel::kWarn) && receipt_log_.allow(suppressed)) {

@@ -544,6 +544,54 @@ queue: {{enabled: false}}
             "x-ptp-message", ""))
         self.assertEqual(len(self.service.bodies), before + 1)
 
+    def test_fresh_statements_per_message_do_not_fill_the_receivers_log(self):
+        # A peer (here with A's key, as a malicious A could) signs a fresh 256-digest batch
+        # statement (~11 KB) for every message, each proving one message. B records such a
+        # statement only once it proved a message per 8 of its digests; until then its
+        # received records hold full proofs made from it (docs/evidence.md "Batch
+        # statements"). Before, B's log kept each statement whole: ~11 KB per message.
+        body = b"one message per fresh statement"
+
+        def fields(i):
+            return ["1", "invoke", "A", "INST_A", "B", "INST_B", "s-fresh", f"trace-fresh-{i}",
+                    "ptp/record", "", str(len(body)), profile_hexdigest(body), "1000"]
+
+        def log_bytes():
+            return sum(os.path.getsize(p) for p in glob.glob(os.path.join(self.ev["B"], "*")))
+
+        def received():
+            return [r for r in evidence_records(self.ev["B"]) if r["kind"] == "received" and
+                    r.get("trace", "").startswith("trace-fresh-")]
+
+        before, n = log_bytes(), 10
+        for i in range(n):
+            digests = [message_digest(fields(i))] + [os.urandom(32) for _ in range(255)]
+            statement = signed_statement(self.ids["A"], "A", f"fresh-{i}", digests)
+            self.assertGreater(len(statement), 11000)
+            h = headers(session="s-fresh", trace=f"trace-fresh-{i}")
+            h["x-ptp-signature"] = f"v3;1000;A;fresh-{i};256;0"
+            h["x-ptp-statement"] = statement
+            r = curl(B_URL, h, body, http="h2", extra=("-k", *self.a_cert))
+            self.assertEqual(r.headers.get("x-ptp-code"), "E0000000000", r)
+        wait_until(lambda: len(received()) == n, 5, "B's received records")
+        recs = received()
+        for r in recs:
+            # A full proof: node;batch;n;index;path of 8 digests;signature.
+            self.assertTrue(r["sig"].startswith("v1;1000;A;fresh-"), r)
+            path = r["sig"].split(";")[6]
+            self.assertEqual(len(base64.urlsafe_b64decode(path + "=" * (-len(path) % 4))),
+                             8 * 32, r)
+        self.assertFalse([r for r in evidence_records(self.ev["B"]) if r["kind"] == "statement"
+                          and r["statement"].startswith("A;fresh-")])
+        grown = log_bytes() - before
+        self.assertLess(grown, n * 2000, grown)  # a statement each: over n * 11 000
+        # Each record still proves its message to a third party on its own.
+        path = os.path.join(self.topo.workdir, "proof-fresh.json")
+        out = self.export("B", recs[0]["msg"], path)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        ok = self.check_proof(path)
+        self.assertEqual(ok.returncode, 0, (ok.stdout, ok.stderr))
+
     def test_unsigned_or_forged_messages_from_another_node_are_refused(self):
         before = len(self.service.bodies)
         # Over A's own TLS identity (the hop is A), but without A's signature.
@@ -664,11 +712,23 @@ queue: {{enabled: false}}
         self.assertGreaterEqual(j["sent"], invokes + pushes)
         self.assertEqual(j["unmatched"], len(missing), j)
         self.assertEqual(j["received"], j["sent"] - len(missing), j)
+        # The same receipt and signature at both ends: as they came (references), or, in the
+        # records made before their batch's statement was recorded, with a full proof in
+        # place of the reference (v1): the same signed parts and batch.
+        def same(a, b, parts):
+            return a == b or a.split(";")[1:parts] == b.split(";")[1:parts]
+
         for m in bulk:
             self.assertIn(m, received)
             self.assertIn(m, receipts)
-            self.assertEqual(receipts[m]["receipt"], received[m]["receipt"])
-            self.assertEqual(received[m]["sig"], sent[m]["sig"])
+            self.assertTrue(same(receipts[m]["receipt"], received[m]["receipt"], 8),
+                            (receipts[m]["receipt"], received[m]["receipt"]))
+            self.assertTrue(same(received[m]["sig"], sent[m]["sig"], 6),
+                            (received[m]["sig"], sent[m]["sig"]))
+        # Statements recorded at B: a few per batch of A at most, not one per message.
+        a_statements = [r for r in evidence_records(self.ev["B"]) if r["kind"] == "statement"
+                        and r["statement"].startswith("A;")]
+        self.assertLess(len(a_statements), (invokes + pushes) // 4, len(a_statements))
 
     def export(self, node, msg, out):
         return subprocess.run([PTPCTL, "evidence", "export", self.ev[node], "--msg", msg,

@@ -9,8 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "../../scratch_dir.h"
 #include "codecs/base64.h"
+#include "gateway/evidence/evidence_log.h"
 #include "gateway/evidence/message_signing.h"
+#include "gateway/observability/json_log.h"
+#include "gateway/observability/metrics.h"
 #include "tests/unit/trust/trust_test_support.h"
 
 namespace ptp {
@@ -203,6 +207,107 @@ TEST_CASE("message signing: batch_statements chooses references with a statement
       }
     }
   }
+}
+
+// A receiver records another node's statement once the statement proved a message here per
+// kStatementDigestsPerUse of its digests; the records before carry full proofs made from it,
+// so a peer signing a fresh 256-digest statement per message adds a full proof's path per
+// record to the receiver's log, not the whole statement (~11 KB).
+TEST_CASE("message signing: another node's statement is recorded once it proves enough") {
+  boost::asio::io_context io;
+  Config a;
+  a.node_id = "A";
+  a.evidence.enabled = true;
+  a.evidence.batch_max = 256;
+  a.identity.node_key =
+      std::make_shared<const NodeKey>(testing::make_key(KeyAlgorithm::kEcdsaP256));
+  const PublicKey pub = testing::public_of(*a.identity.node_key);
+  Config b;
+  b.node_id = "B";
+  testing::ScratchDir dir{"ptp-statement-uses"};
+  JsonLog jlog{[](std::string_view) {}, LogLevel::kError};
+  Metrics metrics;
+  EvidenceConfig ecfg;
+  ecfg.enabled = true;
+  ecfg.dir = (dir.path / "ev").string();
+  std::string error;
+  auto log = EvidenceLog::open(ecfg, DigestAlgorithm::kSha256, nullptr, jlog, metrics, error);
+  REQUIRE(log);
+  MessageSigning sender(io.get_executor());
+  MessageSigning receiver(io.get_executor());
+  receiver.record_statements_in(log.get());
+  auto statements_recorded = [&] {
+    REQUIRE(log->flush());
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(ecfg.dir)) {
+      const std::string text = testing::read_all(e.path());
+      for (size_t at = 0; (at = text.find("\"kind\":\"statement\"", at)) != std::string::npos; ++at)
+        ++n;
+    }
+    return n;
+  };
+  // One batch of `n` messages of A: their fields, values and the statement.
+  auto batch = [&](int n, int first) {
+    std::vector<MessageFields> ms;
+    std::vector<std::string> values;
+    BatchSigner::Statement statement;
+    for (int i = 0; i < n; ++i) {
+      ms.push_back(message(first + i));
+      ms.back().sent_ms = 5000 + first + i;
+      sender.sign_message_referenced(a, message_leaf(sender.hasher(a), ms.back()), 5000 + first + i,
+                                     [&](std::string v, BatchSigner::Statement st) {
+                                       values.push_back(std::move(v));
+                                       statement = st;
+                                     });
+    }
+    sender.signer().flush();
+    REQUIRE(values.size() == static_cast<size_t>(n));
+    REQUIRE(statement);
+    return std::make_tuple(ms, values, *statement);
+  };
+  MessageSigning third_party(io.get_executor());  // checks the recorded values on their own
+
+  // An honest batch of 32, all to this receiver: the first three records hold full proofs,
+  // the fourth message (4 x 8 >= 32) records the statement, references from then on.
+  const auto [ms, values, statement] = batch(32, 0);
+  for (size_t i = 0; i < ms.size(); ++i) {
+    CAPTURE(i);
+    MessageFields m = ms[i];
+    m.sent_ms = 0;
+    Digest32 leaf{};
+    std::string record;
+    REQUIRE(receiver.verify_message(b, m, values[i], &pub, leaf, statement, &record).ok());
+    if (i < 3) {
+      REQUIRE(record.starts_with("v1;"));
+      BatchStatement parsed;
+      std::string expanded;
+      REQUIRE(parse_statement_value(statement, parsed, error));
+      REQUIRE(expand_reference_value(receiver.hasher(b), values[i], parsed, expanded, error));
+      CHECK(record == expanded);  // what ptpctl evidence export would make of it
+      MessageFields again = ms[i];
+      again.sent_ms = 0;
+      CHECK(third_party.verify_message(b, again, record, &pub, leaf).ok());
+      CHECK(statements_recorded() == 0);
+    } else {
+      CHECK(record.empty());  // the reference as it came
+    }
+  }
+  CHECK(statements_recorded() == 1);
+
+  // A fresh 256-digest statement per message (only one of its digests used here): never
+  // recorded, each record holds a full proof of eight path digests.
+  for (int k = 0; k < 3; ++k) {
+    const auto [bms, bvalues, bstatement] = batch(256, 100 + 256 * k);
+    MessageFields m = bms[0];
+    m.sent_ms = 0;
+    Digest32 leaf{};
+    std::string record;
+    REQUIRE(receiver.verify_message(b, m, bvalues[0], &pub, leaf, bstatement, &record).ok());
+    CHECK(record.starts_with("v1;"));
+    CHECK(record.size() < 600);  // against ~11 000 for the statement
+    CHECK(bstatement.size() > 10000);
+  }
+  CHECK(statements_recorded() == 1);
 }
 
 }  // namespace ptp
