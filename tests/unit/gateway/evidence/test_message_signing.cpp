@@ -61,16 +61,22 @@ std::string with_signature(const std::string& value, const std::string& sig) {
   return value.substr(0, value.rfind(';') + 1) + base64url_encode(sig);
 }
 
+// Node A with a fresh P-256 node key and an evidence section; batches of at most `batch_max`.
+Config signer_a(int batch_max = 256) {
+  Config a;
+  a.node_id = "A";
+  a.evidence.enabled = true;
+  a.evidence.batch_max = batch_max;
+  a.identity.node_key =
+      std::make_shared<const NodeKey>(testing::make_key(KeyAlgorithm::kEcdsaP256));
+  return a;
+}
+
 }  // namespace
 
 TEST_CASE("message signing: verified batches by path; other signature bytes checked again") {
   boost::asio::io_context io;
-  Config a;
-  a.node_id = "A";
-  a.evidence.enabled = true;
-  a.evidence.batch_max = 64;
-  a.identity.node_key =
-      std::make_shared<const NodeKey>(testing::make_key(KeyAlgorithm::kEcdsaP256));
+  Config a = signer_a(64);
   const PublicKey pub = testing::public_of(*a.identity.node_key);
   Config b;
   b.node_id = "B";
@@ -168,11 +174,7 @@ namespace ptp {
 
 TEST_CASE("message signing: batch_statements chooses references with a statement or full proofs") {
   boost::asio::io_context io;
-  Config a;
-  a.node_id = "A";
-  a.evidence.enabled = true;
-  a.identity.node_key =
-      std::make_shared<const NodeKey>(testing::make_key(KeyAlgorithm::kEcdsaP256));
+  Config a = signer_a();
   const PublicKey pub = testing::public_of(*a.identity.node_key);
   Config b;
   b.node_id = "B";
@@ -215,12 +217,7 @@ TEST_CASE("message signing: batch_statements chooses references with a statement
 // record to the receiver's log, not the whole statement (~11 KB).
 TEST_CASE("message signing: another node's statement is recorded once it proves enough") {
   boost::asio::io_context io;
-  Config a;
-  a.node_id = "A";
-  a.evidence.enabled = true;
-  a.evidence.batch_max = 256;
-  a.identity.node_key =
-      std::make_shared<const NodeKey>(testing::make_key(KeyAlgorithm::kEcdsaP256));
+  Config a = signer_a(256);
   const PublicKey pub = testing::public_of(*a.identity.node_key);
   Config b;
   b.node_id = "B";
