@@ -119,7 +119,10 @@ H2ServerSettings h2_settings(const Config& cfg, std::shared_ptr<BodyBudget> body
   s.buffered_body_bytes_per_connection = cfg.limits.buffered_body_bytes_per_connection;
   s.body_budget = std::move(body_budget);
   s.grpc_errors = cfg.grpc_errors;
-  if (evidence_signing(cfg) && cfg.evidence.batch_statements)
+  // Peer gateways index batch statements in the HPACK table of their connections to a
+  // gateway that checks them, and to a router, which passes them on whether or not it has
+  // an evidence section of its own (docs/evidence.md "Batch statements").
+  if ((evidence_signing(cfg) && cfg.evidence.batch_statements) || cfg.router_role)
     s.peer_header_table_bytes = kPeerHeaderTableBytes;
   return s;
 }
