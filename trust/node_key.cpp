@@ -119,11 +119,12 @@ bool NodeKey::save_pem_file(const std::string& path, std::string& error) const {
 
 std::string NodeKey::sign(std::string_view data) const {
   if (!key_) return {};
-  trust::EvpMdCtxPtr md = signer_ ? signer_->copy() : trust::EvpMdCtxPtr(EVP_MD_CTX_new());
+  trust::EvpMdCtxPtr md =
+      PreparedSignature::context(signer_.get(), key_.get(), alg_, PreparedSignature::Use::kSign);
   // The key's largest signature (a DER ECDSA or SM2 one is often a byte or two shorter).
   const int max = EVP_PKEY_get_size(key_.get());
   const auto* in = reinterpret_cast<const unsigned char*>(data.data());
-  if (!md || (!signer_ && !init_digest_sign(md.get(), key_.get(), alg_)) || max <= 0) {
+  if (!md || max <= 0) {
     ERR_clear_error();
     return {};
   }

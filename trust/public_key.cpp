@@ -70,11 +70,9 @@ PublicKey& PublicKey::operator=(const PublicKey& other) {
 
 bool PublicKey::verify(std::string_view data, std::string_view signature) const {
   if (!key_) return false;
-  trust::EvpMdCtxPtr md = verifier_ ? verifier_->copy() : trust::EvpMdCtxPtr(EVP_MD_CTX_new());
-  if (!md || (!verifier_ && !init_digest_verify(md.get(), key_.get(), alg_))) {
-    ERR_clear_error();
-    return false;
-  }
+  trust::EvpMdCtxPtr md = PreparedSignature::context(verifier_.get(), key_.get(), alg_,
+                                                     PreparedSignature::Use::kVerify);
+  if (!md) return false;
   const bool ok =
       EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                        signature.size(), reinterpret_cast<const unsigned char*>(data.data()),

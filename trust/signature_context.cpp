@@ -43,6 +43,14 @@ bool init_digest_verify(EVP_MD_CTX* md, EVP_PKEY* key, KeyAlgorithm alg) {
 
 std::shared_ptr<const PreparedSignature> PreparedSignature::make(EVP_PKEY* key, KeyAlgorithm alg,
                                                                  Use use) {
+  trust::EvpMdCtxPtr md = context(nullptr, key, alg, use);
+  if (!md) return nullptr;
+  return std::shared_ptr<const PreparedSignature>(new PreparedSignature(std::move(md)));
+}
+
+trust::EvpMdCtxPtr PreparedSignature::context(const PreparedSignature* prepared, EVP_PKEY* key,
+                                              KeyAlgorithm alg, Use use) {
+  if (prepared) return prepared->copy();
   trust::EvpMdCtxPtr md(EVP_MD_CTX_new());
   const bool ok = md && key &&
                   (use == Use::kSign ? init_digest_sign(md.get(), key, alg)
@@ -51,7 +59,7 @@ std::shared_ptr<const PreparedSignature> PreparedSignature::make(EVP_PKEY* key, 
     ERR_clear_error();
     return nullptr;
   }
-  return std::shared_ptr<const PreparedSignature>(new PreparedSignature(std::move(md)));
+  return md;
 }
 
 trust::EvpMdCtxPtr PreparedSignature::copy() const {

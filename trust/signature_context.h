@@ -33,6 +33,9 @@ class PreparedSignature {
   static std::shared_ptr<const PreparedSignature> make(EVP_PKEY* key, KeyAlgorithm alg, Use use);
   // A context of its own, ready for EVP_DigestSign or EVP_DigestVerify; nullptr on failure.
   trust::EvpMdCtxPtr copy() const;
+  // The same from `prepared`, or, without one, set up now for `use` with `key`.
+  static trust::EvpMdCtxPtr context(const PreparedSignature* prepared, EVP_PKEY* key,
+                                    KeyAlgorithm alg, Use use);
 
  private:
   explicit PreparedSignature(trust::EvpMdCtxPtr md) : md_(std::move(md)) {}

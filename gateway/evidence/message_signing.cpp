@@ -168,7 +168,6 @@ bool MessageSigning::verify_reference(Hasher& h, const Digest32& leaf, const Bat
                                       std::string_view statement, const PublicKey& key,
                                       std::string& error, std::string_view value,
                                       std::string* record_value) {
-  if (record_value) record_value->clear();
   if (statement.empty()) {
     error = "the reference comes without its batch statement";
     return false;
@@ -187,16 +186,14 @@ bool MessageSigning::verify_reference(Hasher& h, const Digest32& leaf, const Bat
     return true;
   }
   // New here (or another statement under a known id: checked, not kept).
-  BatchStatement fresh;
-  if (!parse_statement_value(statement, fresh, error)) return false;
+  KnownStatement fresh{std::string(statement), {}, {}};
+  if (!parse_statement_value(statement, fresh.statement, error)) return false;
   ++signature_checks_;
-  StatementTree tree;
-  if (!verify_batch_statement(h, fresh, key, error, &tree)) return false;
+  if (!verify_batch_statement(h, fresh.statement, key, error, &fresh.tree)) return false;
   // Counted (and recorded) only once it proves a message here: a refused one leaves no record.
-  if (!statement_holds(fresh, p, leaf, error)) return false;
+  if (!statement_holds(fresh.statement, p, leaf, error)) return false;
   if (!known) {
-    if (KnownStatement* added = statements_.add(
-            node, std::move(id), KnownStatement{std::string(statement), fresh, tree})) {
+    if (KnownStatement* added = statements_.add(node, std::move(id), std::move(fresh))) {
       count_use(*added, value, record_value);
       return true;
     }
@@ -204,7 +201,7 @@ bool MessageSigning::verify_reference(Hasher& h, const Digest32& leaf, const Bat
   // Not kept: the record holds the full proof.
   std::string ignored;
   if (record_value && record_statement_)
-    expand_reference_value(value, fresh, tree, *record_value, ignored);
+    expand_reference_value(value, fresh.statement, fresh.tree, *record_value, ignored);
   return true;
 }
 

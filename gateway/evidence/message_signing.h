@@ -138,7 +138,8 @@ class MessageSigning {
               std::string& error);
   // A reference: its statement's signature unless this thread verified that statement
   // before, then the statement's digest at its index. `value` is the whole value the
-  // reference came in; `record_value` gets its v1 form while the statement is not recorded.
+  // reference came in; `record_value` (cleared by the caller) gets its v1 form while the
+  // statement is not recorded.
   bool verify_reference(Hasher& h, const Digest32& leaf, const BatchProof& p,
                         std::string_view statement, const PublicKey& key, std::string& error,
                         std::string_view value, std::string* record_value);

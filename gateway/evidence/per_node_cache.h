@@ -26,8 +26,8 @@ class PerNodeCache {
     return it == entries_.end() ? nullptr : &it->second;
   }
   // An entry of `node` (key not cached yet; a cached key is left as it is). Returns the
-  // entry, or null with a capacity of 0.
-  T* add(std::string_view node, std::string key, T value) {
+  // entry, or null with a capacity of 0; `value` is moved from only when it is taken.
+  T* add(std::string_view node, std::string key, T&& value) {
     if (capacity_ == 0) return nullptr;
     if (T* have = find(key)) return have;
     const std::string signer(node);
